@@ -1,0 +1,247 @@
+"""Projects, departments and node pools (`run.ai/v1`, cluster-scoped): who gets which GPUs.
+
+A project is the quota entity every workload belongs to; its namespace is `runai-<project>` labelled
+`runai/queue=<project>`. A department groups projects under a quota of its own. A node pool is a named
+set of nodes chosen by one label; quotas may be given per pool. These are the scheduler's inputs
+(`berth.scheduler`); the fields mirror the early `projects.run.ai` CRD and the 2.x project model (the
+Run:ai notes, section 4). Where quantities are `-1`, they mean "no limit", as in KAI-Scheduler queues.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from berth.api.base import Model
+from berth.api.meta import Condition, ObjectMeta
+from berth.api.types import Count, Number, Quantity, String, enum
+
+PlacementStrategy = enum("binpack", "spread")
+
+
+class ResourceQuota(Model):
+    """Quota of one resource in one node pool."""
+
+    deserved: Number | None = Field(
+        None,
+        description=(
+            "Guaranteed amount: workloads within it are never reclaimed by other projects. GPUs for gpu, "
+            "cores for cpu, megabytes for memory. Default 0 (everything used is over quota)."
+        ),
+    )
+    maxAllowed: Number | None = Field(
+        None,
+        description="Most the project may use, over quota included; -1 means no limit. Default -1.",
+    )
+    overQuotaWeight: Number | None = Field(
+        None,
+        description=(
+            "Share of idle resources beyond deserved, relative to other projects' weights (None=0, Low=1, "
+            "Medium=2, High=3). Default: proportional to deserved."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "ResourceQuota":
+        if self.deserved is not None and self.deserved < 0:
+            raise PydanticCustomError("berth_value", "deserved must be no less than 0, got {v}", {"v": self.deserved})
+        if self.maxAllowed is not None and self.maxAllowed != -1 and self.deserved is not None:
+            if self.maxAllowed < self.deserved:
+                raise PydanticCustomError(
+                    "berth_value", "maxAllowed ({m}) must be -1 (no limit) or no less than deserved ({d})",
+                    {"m": self.maxAllowed, "d": self.deserved},
+                )
+        return self
+
+
+class NodePoolResources(Model):
+    """A project's or department's quota in one node pool."""
+
+    nodePool: String = Field(..., description="Name of the NodePool this quota applies to.")
+    gpu: ResourceQuota | None = Field(None, description="GPU quota in this pool, in GPUs.")
+    cpu: ResourceQuota | None = Field(None, description="CPU quota in this pool, in cores.")
+    memory: ResourceQuota | None = Field(None, description="CPU memory quota in this pool, in megabytes.")
+
+
+class ResourceAmounts(Model):
+    """An amount of each schedulable resource."""
+
+    gpu: Number | None = Field(None, description="GPUs (fractions add up).")
+    cpu: Quantity | None = Field(None, description="CPU cores, as a quantity.")
+    memory: Quantity | None = Field(None, description="CPU memory, as a quantity.")
+
+
+class NodePoolUsage(Model):
+    """What a project holds in one node pool."""
+
+    nodePool: String = Field(..., description="The node pool.")
+    allocated: ResourceAmounts | None = Field(None, description="Resources held by running pods in the pool.")
+
+
+class QuotaSpec(Model):
+    """Quota fields shared by projects and departments."""
+
+    deservedGpus: Number | None = Field(
+        None,
+        description=(
+            "GPUs guaranteed to the project across all node pools (ignored when nodePoolsResources is given). "
+            "Default 0."
+        ),
+    )
+    maxAllowedGpus: Number | None = Field(
+        None, description="Most GPUs the project may use, over quota included; -1 means no limit. Default -1."
+    )
+    gpuOverQuotaWeight: Number | None = Field(
+        None,
+        description=(
+            "Weight of the project's share of idle GPUs beyond its quota: None=0, Low=1, Medium=2, High=3. "
+            "0 disables over-quota use. Default: shares proportional to deservedGpus."
+        ),
+    )
+    nodePoolsResources: list[NodePoolResources] | None = Field(
+        None, description="Quota per node pool; the project's quota is their sum."
+    )
+
+    @model_validator(mode="after")
+    def _gpu_bounds(self) -> "QuotaSpec":
+        if self.deservedGpus is not None and self.deservedGpus < 0:
+            raise PydanticCustomError("berth_value", "deservedGpus must be no less than 0")
+        if self.maxAllowedGpus is not None and self.maxAllowedGpus != -1 and self.deservedGpus is not None:
+            if self.maxAllowedGpus < self.deservedGpus:
+                raise PydanticCustomError(
+                    "berth_value",
+                    "maxAllowedGpus ({m}) must be -1 (no limit) or no less than deservedGpus ({d})",
+                    {"m": self.maxAllowedGpus, "d": self.deservedGpus},
+                )
+        pools = [r.nodePool for r in self.nodePoolsResources or []]
+        dupes = sorted({p for p in pools if pools.count(p) > 1})
+        if dupes:
+            raise PydanticCustomError(
+                "berth_value", "nodePoolsResources lists node pool {p} more than once", {"p": ", ".join(dupes)}
+            )
+        return self
+
+
+class ProjectSpec(QuotaSpec):
+    """A project: its quota, its department, where its workloads may run and for how long."""
+
+    department: String | None = Field(None, description="Name of the Department the project belongs to. Default: default.")
+    namespace: String | None = Field(
+        None,
+        description=(
+            "Existing namespace to use for the project's workloads instead of creating runai-<project>. "
+            "The namespace gets the label runai/queue=<project>."
+        ),
+    )
+    nodeAffinityTrain: list[String] | None = Field(
+        None,
+        description=(
+            "Node types (values of the node label run.ai/type) training workloads may run on. Empty: any node."
+        ),
+    )
+    nodeAffinityInteractive: list[String] | None = Field(
+        None,
+        description=(
+            "Node types (values of the node label run.ai/type) interactive workloads may run on. Empty: any node."
+        ),
+    )
+    defaultNodePools: list[String] | None = Field(
+        None, description="Node pools, in order of preference, for workloads that name none. Default: [default]."
+    )
+    interactiveJobTimeLimitSecs: Count | None = Field(
+        None,
+        description=(
+            "Longest an interactive workload may run; then it ends as TimedOut. Seconds; 0 or unset: no limit."
+        ),
+    )
+    trainingJobTimeLimitSecs: Count | None = Field(
+        None, description="Longest a training workload may run; then it is stopped. Seconds; 0 or unset: no limit."
+    )
+
+
+ProjectPhase = enum("Creating", "Ready", "Deleting", "Failed")
+
+
+class ProjectStatus(Model):
+    """What the project controller observed."""
+
+    phase: ProjectPhase | None = Field(None, description="Creating until the namespace exists, then Ready.")
+    namespace: String | None = Field(None, description="The namespace holding the project's workloads.")
+    allocated: ResourceAmounts | None = Field(None, description="Resources the project's running pods hold.")
+    nodePools: list[NodePoolUsage] | None = Field(None, description="Resources held, per node pool.")
+    message: String | None = Field(None, description="Plain words on the phase.")
+    conditions: list[Condition] | None = Field(None, description="Observations of the project's state.")
+
+
+class Project(Model):
+    """A Run:ai project: a team's GPU quota and the namespace its workloads run in (runai-<name>)."""
+
+    apiVersion: String = Field(..., description="run.ai/v1")
+    kind: String = Field(..., description="Project")
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta, description="Standard object metadata.")
+    spec: ProjectSpec = Field(default_factory=ProjectSpec, description="Quota, placement and limits.")
+    status: ProjectStatus | None = Field(None, description="What the system observed; read-only.")
+
+
+class DepartmentSpec(QuotaSpec):
+    """A department: a quota over a group of projects."""
+
+
+class DepartmentStatus(Model):
+    """What the system observed about a department."""
+
+    allocated: ResourceAmounts | None = Field(None, description="Resources held by all its projects' pods.")
+    projects: list[String] | None = Field(None, description="Projects that belong to the department.")
+
+
+class Department(Model):
+    """A Run:ai department: a quota shared by its projects. When the projects' quotas add up to more than
+    the department's, the department's quota is what the scheduler honours."""
+
+    apiVersion: String = Field(..., description="run.ai/v1")
+    kind: String = Field(..., description="Department")
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta, description="Standard object metadata.")
+    spec: DepartmentSpec = Field(default_factory=DepartmentSpec, description="Quota.")
+    status: DepartmentStatus | None = Field(None, description="What the system observed; read-only.")
+
+
+class NodePoolSpec(Model):
+    """Which nodes form the pool and how the scheduler fills them."""
+
+    labelKey: String | None = Field(
+        None, description="Node label key that selects the pool's nodes, e.g. gpu-type. Required except for default."
+    )
+    labelValue: String | None = Field(None, description="Value of labelKey on the pool's nodes, e.g. A100.")
+    placementStrategy: PlacementStrategy | None = Field(
+        None,
+        description=(
+            "binpack fills a node (and a GPU, for fractions) before using the next, keeping whole nodes free "
+            "for large jobs; spread balances pods across nodes and GPUs. Default: binpack."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _label(self) -> "NodePoolSpec":
+        if (self.labelKey is None) != (self.labelValue is None):
+            raise PydanticCustomError("berth_value", "give labelKey and labelValue together")
+        return self
+
+
+class NodePoolStatus(Model):
+    """What the system observed about a node pool."""
+
+    nodes: list[String] | None = Field(None, description="Nodes in the pool now.")
+    totalGpus: Number | None = Field(None, description="GPUs on the pool's ready nodes.")
+    allocatedGpus: Number | None = Field(None, description="GPUs held by running pods.")
+    phase: enum("Ready", "Empty") | None = Field(None, description="Ready when the pool has at least one node.")
+
+
+class NodePool(Model):
+    """A Run:ai node pool: the nodes carrying one label (labelKey=labelValue). Every node without a pool is in
+    the pool default. Projects get quota per pool, and workloads list the pools they prefer."""
+
+    apiVersion: String = Field(..., description="run.ai/v1")
+    kind: String = Field(..., description="NodePool")
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta, description="Standard object metadata.")
+    spec: NodePoolSpec = Field(default_factory=NodePoolSpec, description="Which nodes and how to fill them.")
+    status: NodePoolStatus | None = Field(None, description="What the system observed; read-only.")

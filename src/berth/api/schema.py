@@ -1,0 +1,119 @@
+"""OpenAPI v3 schemas of Berth's kinds, generated from the pydantic models.
+
+The schemas are *structural* in the Kubernetes sense (every node has a type, or is int-or-string or
+preserve-unknown-fields; no properties beside additionalProperties; no $ref), so they serve unchanged as
+the CRDs' `openAPIV3Schema`, as the API server's OpenAPI v3 documents, and as what `explain` walks.
+Pydantic's own `model_json_schema` is not used because its $defs, anyOf-for-Optional and titles are not
+structural.
+
+Leaf types come from the `OpenAPI` markers in `berth.api.types`; descriptions come from the fields.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import typing
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel
+
+from berth.api.base import Value, annotation_of, marker_of, strip_optional
+from berth.api.meta import ObjectMeta
+from berth.api.registry import Kind
+
+Schema = dict[str, Any]
+
+
+def property_names(name: str, info: Any) -> list[str]:
+    """The names a field is written under: its serialized name first, then accepted aliases."""
+    primary = info.serialization_alias or info.alias or name
+    names = [primary]
+    if isinstance(info.validation_alias, AliasChoices):
+        for choice in info.validation_alias.choices:
+            if isinstance(choice, str) and choice not in names:
+                names.append(choice)
+    return names
+
+
+def _with_description(schema: Schema, description: str | None) -> Schema:
+    if description:
+        schema = dict(schema)
+        schema["description"] = " ".join(description.split())
+    return schema
+
+
+def type_schema(annotation: Any) -> Schema:
+    """The schema of one annotation (a leaf type, a model, a map or a list)."""
+    annotation = strip_optional(annotation)
+    marker = marker_of(annotation)
+    if marker is not None:
+        return copy.deepcopy(marker.schema)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return model_schema(annotation)
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is dict:
+        return {"type": "object", "additionalProperties": type_schema(args[1])}
+    if origin is list:
+        return {"type": "array", "items": type_schema(args[0])}
+    raise TypeError(f"no OpenAPI shape for {annotation!r}; give it an OpenAPI marker in berth.api.types")
+
+
+def model_schema(model: type[BaseModel]) -> Schema:
+    """The object schema of a model, its fields as properties."""
+    properties: dict[str, Schema] = {}
+    required: list[str] = []
+    value_wrapper = (getattr(model, "__pydantic_generic_metadata__", None) or {}).get("origin") is Value
+    for name, info in model.model_fields.items():
+        annotation = annotation_of(info)
+        sub = type_schema(annotation)
+        description = info.description
+        if value_wrapper and name == "value":
+            marker = marker_of(strip_optional(annotation))
+            description = f"The value: {marker.expects}." if marker else "The value."
+        if not description:
+            inner = strip_optional(annotation)
+            description = inner.__doc__ if isinstance(inner, type) and issubclass(inner, BaseModel) else None
+        names = property_names(name, info)
+        for i, prop in enumerate(names):
+            text = description if i == 0 else f"Another name for {names[0]}, accepted on input. {description or ''}"
+            properties[prop] = _with_description(sub, text)
+        if info.is_required():
+            required.append(names[0])
+    schema: Schema = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    return _with_description(schema, model.__doc__)
+
+
+@functools.cache
+def _kind_schema(kind: Kind, expand_metadata: bool) -> Schema:
+    schema = model_schema(kind.model)
+    schema["description"] = kind.description
+    props = schema["properties"]
+    props["apiVersion"] = {
+        "type": "string",
+        "description": f"Group and version of the object's schema: {kind.api_version} for {kind.kind}.",
+    }
+    props["kind"] = {"type": "string", "description": f"The kind of the object: {kind.kind}."}
+    meta_description = props["metadata"].get("description", "Standard object metadata.")
+    if expand_metadata:
+        props["metadata"] = _with_description(model_schema(ObjectMeta), meta_description)
+    else:
+        # A CRD may not constrain metadata beyond name/generateName: the API server validates it.
+        props["metadata"] = {"type": "object", "description": meta_description}
+    schema["required"] = [r for r in schema.get("required", []) if r not in ("apiVersion", "kind", "metadata")]
+    if not schema["required"]:
+        del schema["required"]
+    return schema
+
+
+def crd_schema(kind: Kind) -> Schema:
+    """The `openAPIV3Schema` of the kind's CRD (metadata left to the API server)."""
+    return copy.deepcopy(_kind_schema(kind, False))
+
+
+def full_schema(kind: Kind) -> Schema:
+    """The kind's schema with metadata expanded (for explain and the OpenAPI v3 documents)."""
+    return copy.deepcopy(_kind_schema(kind, True))

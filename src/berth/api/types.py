@@ -1,0 +1,266 @@
+"""Value types of the resource model, each with its OpenAPI shape and its wording for errors.
+
+Every leaf value in a Berth resource is one of the types below. Each carries an `OpenAPI` marker: the
+schema fragment that `berth.api.schema` emits for it (CRDs, OpenAPI v3, `explain`) and the phrase the
+YAML loader uses when a user gives something else ("expected a string like "1" or "0.5"").
+Keeping both next to the validator is what makes the model the one source of truth.
+
+The types are strict on purpose: the Kubernetes API server validates CRs against the same schema, and a
+YAML `gpu: {value: 0.5}` (a number where a string is required) is rejected there. We reject it here too,
+with a message that says how to fix it, so that offline checks and the server never disagree.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from pydantic import PlainValidator
+from pydantic_core import PydanticCustomError
+
+
+@dataclass(frozen=True, eq=False)
+class OpenAPI:
+    """The OpenAPI v3 fragment of a leaf type and the words for what it expects.
+
+    Compared and hashed by identity: it lives inside `Annotated[...]`, which must stay hashable.
+    """
+
+    schema: dict[str, Any]
+    expects: str
+    #: How `explain` names the type (`<string>`, `<integer>`); defaults to the schema's `type`.
+    type_name: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def describe_input(value: Any) -> str:
+    """Say what a user gave, in YAML words: `a list`, `a number (0.5)`, `a string ("abc")`."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f'a string ("{shown}")'
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return type(value).__name__
+
+
+def _fail(expects: str, value: Any, hint: str = "") -> PydanticCustomError:
+    message = f"expected {expects}, got {describe_input(value)}"
+    if hint:
+        message += f"; {hint}"
+    return PydanticCustomError("berth_type", message)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Quantities
+# ---------------------------------------------------------------------------------------------------------
+
+_QUANTITY = re.compile(r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|[numkMGTPE]i?|Ki)?$")
+_SUFFIX = {
+    "": 1, "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"),
+    "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
+    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+}
+
+
+def parse_quantity(text: str | int) -> Decimal:
+    """The numeric value of a Kubernetes quantity (`"500m"` is 0.5, `"2Gi"` is 2147483648).
+
+    Raises ValueError for anything that is not a quantity.
+    """
+    if isinstance(text, bool):
+        raise ValueError("a boolean is not a quantity")
+    if isinstance(text, int):
+        return Decimal(text)
+    s = text.strip()
+    if not _QUANTITY.match(s):
+        raise ValueError(f"{text!r} is not a quantity")
+    for suffix in ("Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n", "u", "m", "k", "M", "G", "T", "P", "E"):
+        if s.endswith(suffix):
+            number = s[: -len(suffix)]
+            return Decimal(number) * _SUFFIX[suffix]
+    try:
+        return Decimal(s)
+    except InvalidOperation as exc:  # pragma: no cover - the regex above guards this
+        raise ValueError(f"{text!r} is not a quantity") from exc
+
+
+_QUANTITY_EXPECTS = 'a quantity like "2", "500m" or "4Gi"'
+
+
+def _quantity(value: Any) -> str | int:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        hint = f'quote it: "{value}"' if isinstance(value, float) else ""
+        raise _fail(_QUANTITY_EXPECTS, value, hint)
+    try:
+        amount = parse_quantity(value)
+    except ValueError:
+        raise _fail(_QUANTITY_EXPECTS, value) from None
+    if amount < 0:
+        raise PydanticCustomError("berth_value", "must not be negative, got {value}", {"value": value})
+    return value
+
+
+Quantity = Annotated[
+    str | int,
+    PlainValidator(_quantity),
+    OpenAPI({"x-kubernetes-int-or-string": True, "pattern": _QUANTITY.pattern}, _QUANTITY_EXPECTS, "string"),
+]
+"""A Kubernetes resource quantity (CPU cores, bytes): a string like "500m" or "4Gi", or a whole number."""
+
+
+_GPU_EXPECTS = 'a string like "1" or "0.5"'
+_GPU = re.compile(r"^([0-9]+|[0-9]*\.[0-9]+)$")
+
+
+def _gpu_amount(value: Any) -> str | int:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        hint = ""
+        if isinstance(value, float) and (value <= 1 or value.is_integer()) and value >= 0:
+            hint = f'quote it: "{value}"'
+        raise _fail(_GPU_EXPECTS, value, hint)
+    text = str(value).strip()
+    if not _GPU.match(text):
+        raise _fail(_GPU_EXPECTS, value)
+    amount = Decimal(text)
+    if amount > 1 and amount != amount.to_integral_value():
+        raise PydanticCustomError(
+            "berth_value",
+            "a GPU request above 1 must be a whole number of GPUs, got {value}; "
+            "ask for a fraction between 0 and 1, or a whole number",
+            {"value": value},
+        )
+    return value
+
+
+GpuAmount = Annotated[
+    str | int,
+    PlainValidator(_gpu_amount),
+    OpenAPI({"x-kubernetes-int-or-string": True, "pattern": _GPU.pattern}, _GPU_EXPECTS, "string"),
+]
+"""A number of GPUs: a whole number ("2") or a fraction of one GPU between 0 and 1 ("0.5")."""
+
+
+def gpu_amount(value: str | int) -> Decimal:
+    """The numeric value of a validated `GpuAmount`."""
+    return Decimal(str(value).strip())
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Plain scalars
+# ---------------------------------------------------------------------------------------------------------
+
+def _strict(kind: type, expects: str) -> PlainValidator:
+    def check(value: Any) -> Any:
+        if isinstance(value, bool) and kind is not bool:
+            raise _fail(expects, value)
+        if kind is float and isinstance(value, int):
+            return value
+        if not isinstance(value, kind):
+            hint = ""
+            if kind is bool and isinstance(value, str) and value.lower() in ("true", "false"):
+                hint = f"write {value.lower()} without quotes"
+            elif kind is int and isinstance(value, str) and value.strip().lstrip("-").isdigit():
+                hint = f"write {value.strip()} without quotes"
+            elif kind is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+                hint = f'quote it: "{value}"'
+            raise _fail(expects, value, hint)
+        return value
+
+    return PlainValidator(check)
+
+
+String = Annotated[str, _strict(str, "a string"), OpenAPI({"type": "string"}, "a string")]
+Integer = Annotated[int, _strict(int, "a whole number"), OpenAPI({"type": "integer", "format": "int64"}, "a whole number")]
+Number = Annotated[float | int, _strict(float, "a number"), OpenAPI({"type": "number"}, "a number")]
+Boolean = Annotated[bool, _strict(bool, "true or false"), OpenAPI({"type": "boolean"}, "true or false")]
+
+
+def _bounded_int(minimum: int | None = None, maximum: int | None = None) -> Any:
+    """A whole number with bounds, checked with the same words as the API server's schema check."""
+
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            hint = f"write {value.strip()} without quotes" if isinstance(value, str) and value.strip().isdigit() else ""
+            raise _fail("a whole number", value, hint)
+        if minimum is not None and value < minimum:
+            raise PydanticCustomError("berth_value", "must be no less than {m}, got {v}", {"m": minimum, "v": value})
+        if maximum is not None and value > maximum:
+            raise PydanticCustomError("berth_value", "must be no greater than {m}, got {v}", {"m": maximum, "v": value})
+        return value
+
+    schema: dict[str, Any] = {"type": "integer", "format": "int64"}
+    if minimum is not None:
+        schema["minimum"] = minimum
+    if maximum is not None:
+        schema["maximum"] = maximum
+    return Annotated[int, PlainValidator(check), OpenAPI(schema, "a whole number")]
+
+
+Count = _bounded_int(0)
+"""A whole number, zero or more (pods, retries, seconds)."""
+PositiveCount = _bounded_int(1)
+Port = _bounded_int(1, 65535)
+UnixId = _bounded_int(0, 2**31 - 1)
+
+
+def enum(*values: str, expects: str = "") -> Any:
+    """A string restricted to `values`; a near miss in case gets a suggestion."""
+    words = expects or "one of " + ", ".join(f'"{v}"' for v in values)
+
+    def check(value: Any) -> str:
+        if not isinstance(value, str):
+            raise _fail(words, value)
+        if value in values:
+            return value
+        fix = next((v for v in values if v.lower() == value.lower()), None)
+        hint = f'did you mean "{fix}"?' if fix else ""
+        raise _fail(words, value, hint)
+
+    return Annotated[str, PlainValidator(check), OpenAPI({"type": "string", "enum": list(values)}, words)]
+
+
+def pattern(regex: str, expects: str) -> Any:
+    """A string matching `regex` (anchored), described to users as `expects`."""
+    compiled = re.compile(regex)
+
+    def check(value: Any) -> str:
+        if not isinstance(value, str) or not compiled.fullmatch(value):
+            raise _fail(expects, value)
+        return value
+
+    return Annotated[str, PlainValidator(check), OpenAPI({"type": "string", "pattern": f"^(?:{regex})$"}, expects)]
+
+
+DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+DnsLabel = pattern(DNS_LABEL, "a lowercase name of letters, digits and '-' (a DNS label), like \"team-a\"")
+MigProfile = pattern(r"[1-7]g\.[0-9]+gb", 'a MIG profile like "1g.5gb" or "3g.20gb"')
+Duration = pattern(r"([0-9]+(\.[0-9]+)?(ms|s|m|h))+", 'a duration like "90s", "30m" or "1h30m"')
+
+
+def _free_form(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _fail("an object", value)
+    return value
+
+
+FreeForm = Annotated[
+    dict[str, Any],
+    PlainValidator(_free_form),
+    OpenAPI({"type": "object", "x-kubernetes-preserve-unknown-fields": True}, "an object", "Object"),
+]
+"""An object whose content Berth keeps as given (server-managed bookkeeping such as managedFields)."""
+
+Timestamp = pattern(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})",
+    'an RFC 3339 time like "2026-11-28T21:17:22Z"',
+)

@@ -1,0 +1,123 @@
+"""The `berth` command: its entry point and the commands that need no cluster.
+
+Commands that talk to an API server (`submit`, `list`, `describe`, ...) arrive with issue G; `up` with
+issue B. Errors are printed in red, one per line, without a traceback (`--verbose` shows it), and the
+exit status is 1 for bad input and 2 for usage errors, as click does.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from berth import __version__
+from berth.api.crd import all_crds, crd, dump_yaml
+from berth.api.explain import ExplainError, explain, suggest
+from berth.api.load import LoadError, load, load_file
+from berth.api.registry import KINDS, all_names, lookup
+
+
+def _fail(message: str, ctx: click.Context | None = None) -> None:
+    if ctx is not None and ctx.find_root().params.get("verbose"):
+        traceback.print_exc()
+    for line in message.splitlines():
+        click.secho(f"error: {line}", fg="red", err=True)
+    sys.exit(1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--verbose", is_flag=True, help="Show tracebacks for errors.")
+@click.version_option(__version__, prog_name="berth")
+def cli(verbose: bool) -> None:
+    """Berth: the Run:ai Cluster API and GPU scheduler, open and on one machine."""
+
+
+@cli.command()
+@click.option("--kind", "kinds", multiple=True, metavar="KIND", help="Only this kind (any name of it); repeatable.")
+@click.pass_context
+def crds(ctx: click.Context, kinds: tuple[str, ...]) -> None:
+    """Print the CustomResourceDefinitions of every Berth kind, as YAML for kubectl apply."""
+    if not kinds:
+        click.echo(dump_yaml(all_crds()), nl=False)
+        return
+    chosen = []
+    for name in kinds:
+        kind = lookup(name)
+        if kind is None:
+            hint = suggest(name, all_names())
+            _fail(f'unknown kind "{name}"' + (f"; did you mean {hint}?" if hint else ""), ctx)
+        chosen.append(crd(kind))
+    click.echo(dump_yaml(chosen), nl=False)
+
+
+@cli.command(name="explain")
+@click.argument("resource", required=False)
+@click.option("--recursive", is_flag=True, help="Print the names of all fields below, as a tree.")
+@click.option("--list", "list_kinds", is_flag=True, help="List the kinds that can be explained.")
+@click.pass_context
+def explain_command(ctx: click.Context, resource: str | None, recursive: bool, list_kinds: bool) -> None:
+    """Document a kind or a field: RESOURCE[.field.path], e.g. trainingworkload.spec.nodeType.
+
+    Works offline, in the layout of kubectl explain. RESOURCE may be a kind, its plural, its singular or
+    its short name (tw, iw, dw, infw, ...), in any case.
+    """
+    if list_kinds or not resource:
+        for kind in KINDS:
+            short = ",".join(kind.short_names)
+            click.echo(f"{kind.plural:<24} {short:<10} {kind.api_version:<28} {kind.kind}")
+        return
+    try:
+        click.echo(explain(resource, recursive=recursive), nl=False)
+    except ExplainError as exc:
+        _fail(str(exc), ctx)
+
+
+@cli.command(name="validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, allow_dash=True))
+@click.pass_context
+def validate_command(ctx: click.Context, files: tuple[str, ...]) -> None:
+    """Check workload, policy and project YAML files offline; report every problem by field path."""
+    failed = False
+    for name in files:
+        try:
+            if name == "-":
+                loaded = load(sys.stdin.read(), "<stdin>")
+            else:
+                loaded = load_file(Path(name))
+        except LoadError as exc:
+            for line in str(exc).splitlines():
+                click.secho(f"error: {line}", fg="red", err=True)
+            failed = True
+            continue
+        except OSError as exc:
+            click.secho(f"error: {name}: {exc.strerror}", fg="red", err=True)
+            failed = True
+            continue
+        for item in loaded:
+            meta = item.document.get("metadata") or {}
+            click.echo(f"{name}: {item.kind.kind} {meta.get('name', '<no name>')} is valid")
+    if failed:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--data-dir", default="~/.berth", show_default=True, help="Where Berth keeps its state.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address the API server listens on.")
+@click.option("--port", default=6443, show_default=True, help="Port the API server listens on.")
+def up(data_dir: str, host: str, port: int) -> None:
+    """Run a complete Berth control plane on this machine (API server, controllers, scheduler, nodes)."""
+    click.secho(
+        "error: berth up is not there yet: the embedded control plane (API server on SQLite, issue B) "
+        "has not landed. Meanwhile: berth crds, berth explain, berth validate.",
+        fg="red",
+        err=True,
+    )
+    sys.exit(1)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="berth")
