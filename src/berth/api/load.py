@@ -61,7 +61,10 @@ class Loaded:
 # Parsing
 # ---------------------------------------------------------------------------------------------------------
 
-class _StrictLoader(yaml.SafeLoader):
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when PyYAML was built with it
+
+
+class _StrictLoader(_BaseLoader):  # type: ignore[misc,valid-type]
     """YAML as the Kubernetes API reads it: a duplicated key is an error, and times stay strings."""
 
 

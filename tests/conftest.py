@@ -1,0 +1,19 @@
+"""Shared fixtures: where the examples live and how to run the installed `berth` command."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((ROOT / "examples").rglob("*.yaml"))
+
+
+@pytest.fixture(scope="session")
+def berth_bin() -> str:
+    """The `berth` console script of the environment running the tests."""
+    path = Path(sys.executable).parent / "berth"
+    assert path.exists(), f"berth is not installed next to {sys.executable}; run make test"
+    return str(path)
