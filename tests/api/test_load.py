@@ -175,3 +175,19 @@ metadata: {name: p, namespace: runai}
 spec: {gpu: {rules: {min: "4", max: "2"}}}
 """
     assert problems(text) == ["spec.gpu.rules: rules.min (4) must be no greater than rules.max (2)"]
+
+
+def test_workers_and_replicas_together_are_one_field_given_twice():
+    text = """
+apiVersion: run.ai/v2alpha1
+kind: DistributedWorkload
+metadata: {name: d}
+spec: {jobType: PyTorchJob, workers: {value: 2}, replicas: {value: 3}}
+"""
+    assert problems(text) == ["spec.replicas: replicas and workers are the same field; give only one of them"]
+
+
+def test_gpu_devices_and_gpu_together():
+    assert problems(training('gpu: {value: "1"}\ngpuDevices: {value: 2}')) == [
+        "spec: gpuDevices and gpu both ask for GPUs; give only one of them"
+    ]

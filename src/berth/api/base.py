@@ -62,7 +62,8 @@ def field(
     if default:
         parts.append(f"Default: {default}.")
     if flag:
-        parts.append(f"Set with `runai submit {flag}`.")
+        command = "runai" if flag.startswith("submit-") else "runai submit"
+        parts.append(f"Set with `{command} {flag}`.")
     elif yaml_only:
         parts.append("No runai submit flag sets it; set it in YAML.")
     doc = {"flag": flag, "unit": unit, "default": default}

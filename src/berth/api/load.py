@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from berth.api.explain import suggest
 from berth.api.registry import KINDS, Kind, by_kind
-from berth.api.schema import Schema, full_schema
+from berth.api.schema import Schema, alias_target, full_schema
 from berth.api.types import describe_input
 
 
@@ -176,7 +176,11 @@ def _translate(error: dict[str, Any], root: Schema) -> Problem:
                 f"unknown field; itemized fields list their entries under items: "
                 f"write {field}: {{items: {{{name}: {{value: ...}}}}}}",
             )
-        hint = suggest(name, sorted(parent.get("properties", {})))
+        properties = parent.get("properties", {})
+        primary = alias_target(properties[name]) if name in properties else None
+        if primary:  # an alias given beside the field's first name
+            return Problem(full, f"{name} and {primary} are the same field; give only one of them")
+        hint = suggest(name, sorted(properties))
         if hint is None and not loc[:-1]:
             spec_fields = sorted(root.get("properties", {}).get("spec", {}).get("properties", {}))
             if name in spec_fields:

@@ -24,6 +24,17 @@ from berth.api.registry import Kind
 
 Schema = dict[str, Any]
 
+#: How an alias property's description starts; `alias_target` reads it back.
+_ALIAS_PREFIX = "Another name for "
+
+
+def alias_target(prop: Schema) -> str | None:
+    """For an alias property (`replicas`), the name of the field it stands for (`workers`)."""
+    text = prop.get("description", "")
+    if text.startswith(_ALIAS_PREFIX):
+        return text[len(_ALIAS_PREFIX):].split(",", 1)[0]
+    return None
+
 
 def property_names(name: str, info: Any) -> list[str]:
     """The names a field is written under: its serialized name first, then accepted aliases."""
@@ -77,7 +88,7 @@ def model_schema(model: type[BaseModel]) -> Schema:
             description = inner.__doc__ if isinstance(inner, type) and issubclass(inner, BaseModel) else None
         names = property_names(name, info)
         for i, prop in enumerate(names):
-            text = description if i == 0 else f"Another name for {names[0]}, accepted on input. {description or ''}"
+            text = description if i == 0 else f"{_ALIAS_PREFIX}{names[0]}, accepted on input. {description or ''}"
             properties[prop] = _with_description(sub, text)
         if info.is_required():
             required.append(names[0])

@@ -314,6 +314,22 @@ class LegacyMpiFields(Model):
     )
 
 
+def _gpu_devices() -> Any:
+    return field(
+        "Whole GPUs per pod, as a device count; an alternative to gpu for clusters of Run:ai 2.18. With "
+        "gpuMemory, the memory asked of each device.",
+        unit="GPUs", default="none",
+    )
+
+
+def _check_gpu_devices(spec: Any) -> None:
+    if spec.gpuDevices is not None and (spec.gpu is not None or spec.migProfile is not None):
+        raise PydanticCustomError(
+            "berth_value", "gpuDevices and {other} both ask for GPUs; give only one of them",
+            {"other": "gpu" if spec.gpu is not None else "migProfile"},
+        )
+
+
 _ACTIVE = ("false suspends the workload (phase Stopped) and frees its resources; true resumes it.", "true")
 _TERMINATE = (
     "true ends a preempted workload (Failed) instead of putting it back in the queue (Pending).",
@@ -359,10 +375,7 @@ class TrainingSpec(WorkloadFields, LegacyMpiFields):
     """A training workload: pods that run to completion, preemptible by design."""
 
     active: Value[Boolean] | None = field(_ACTIVE[0], default=_ACTIVE[1])
-    gpuDevices: Value[Count] | None = field(
-        "Whole GPUs per pod, as a device count; an alternative to gpu for clusters of Run:ai 2.18.",
-        unit="GPUs", default="none",
-    )
+    gpuDevices: Value[Count] | None = _gpu_devices()
     backoffLimit: Value[Count] | None = field(
         "How many times a failed pod is retried before the workload is Failed.", default="6",
         flag="--backoff-limit",
@@ -386,6 +399,7 @@ class TrainingSpec(WorkloadFields, LegacyMpiFields):
 
     @model_validator(mode="after")
     def _parallelism(self) -> "TrainingSpec":
+        _check_gpu_devices(self)
         if self.parallelism is not None and self.completions is not None:
             if self.parallelism.value > self.completions.value:
                 raise PydanticCustomError(
@@ -432,6 +446,13 @@ class MasterSpec(ContainerFields):
     Any field left out is taken from the workload's spec.
     """
 
+    gpuDevices: Value[Count] | None = _gpu_devices()
+
+    @model_validator(mode="after")
+    def _devices(self) -> "MasterSpec":
+        _check_gpu_devices(self)
+        return self
+
 
 class DistributedSpec(WorkloadFields):
     """A distributed training workload: a master (or launcher) and workers that start together (a gang)."""
@@ -459,10 +480,7 @@ class DistributedSpec(WorkloadFields):
         "true makes the job non-preemptible: it runs only within the project's quota and is never preempted.",
         default="false", flag="submit-dist --non-preemptible",
     )
-    gpuDevices: Value[Count] | None = field(
-        "Whole GPUs per pod, as a device count; an alternative to gpu for clusters of Run:ai 2.18.",
-        unit="GPUs", default="none",
-    )
+    gpuDevices: Value[Count] | None = _gpu_devices()
     runPolicy: RunPolicy | None = Field(None, description="Settings shared by distributed jobs (clean-up, restarts).")
     mpiJob: MpiJobFields | None = Field(None, description="MPI-specific settings; jobType MPIJob only.")
     pyTorchJob: PyTorchJobFields | None = Field(None, description="PyTorch-specific settings; jobType PyTorchJob only.")
@@ -483,6 +501,7 @@ class DistributedSpec(WorkloadFields):
 
     @model_validator(mode="after")
     def _framework(self) -> "DistributedSpec":
+        _check_gpu_devices(self)
         job = self.jobType
         wrong = []
         if job != "MPIJob":
