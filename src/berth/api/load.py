@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +28,18 @@ from berth.api.schema import Schema, alias_target, full_schema
 from berth.api.types import describe_input
 
 
+#: Why a field is wrong, in the words of Kubernetes' Status causes (plus UnknownField for strict decoding).
+UNKNOWN, INVALID, REQUIRED = "UnknownField", "FieldValueInvalid", "FieldValueRequired"
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with the input, at a field path (`spec.gpu.value`) or a line."""
 
     path: str
     message: str
+    reason: str = INVALID
+    value: Any = dataclass_field(default=None, compare=False, hash=False)
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}" if self.path else self.message
@@ -175,25 +182,26 @@ def _translate(error: dict[str, Any], root: Schema) -> Problem:
                 full,
                 f"unknown field; itemized fields list their entries under items: "
                 f"write {field}: {{items: {{{name}: {{value: ...}}}}}}",
+                UNKNOWN,
             )
         properties = parent.get("properties", {})
         primary = alias_target(properties[name]) if name in properties else None
         if primary:  # an alias given beside the field's first name
-            return Problem(full, f"{name} and {primary} are the same field; give only one of them")
+            return Problem(full, f"{name} and {primary} are the same field; give only one of them", UNKNOWN)
         hint = suggest(name, sorted(properties))
         if hint is None and not loc[:-1]:
             spec_fields = sorted(root.get("properties", {}).get("spec", {}).get("properties", {}))
             if name in spec_fields:
-                return Problem(full, f"unknown field; did you mean spec.{name}? (it belongs under spec:)")
+                return Problem(full, f"unknown field; did you mean spec.{name}? (it belongs under spec:)", UNKNOWN)
         message = "unknown field"
         if hint:
             message += f"; did you mean {path + '.' if path else ''}{hint}?"
-        return Problem(full, message)
+        return Problem(full, message, UNKNOWN)
 
     path, trail = _walk(root, loc)
     schema = trail[-1]
     if kind == "missing":
-        return Problem(path, "required field is missing")
+        return Problem(path, "required field is missing", REQUIRED)
     if kind in ("model_type", "dict_type", "model_attributes_type"):
         if _is_wrapper(schema) and not isinstance(value, (dict, list)):
             field = path.rsplit(".", 1)[-1]
@@ -201,18 +209,21 @@ def _translate(error: dict[str, Any], root: Schema) -> Problem:
                 path,
                 f"expected an object like {{value: ...}}, got {describe_input(value)}; "
                 f"write {field}: {{value: {_yaml_value(value)}}}",
+                INVALID,
+                value,
             )
         if _is_itemized(schema):
             return Problem(
-                path, f"expected an object like {{items: {{LABEL: {{value: ...}}}}}}, got {describe_input(value)}"
+                path, f"expected an object like {{items: {{LABEL: {{value: ...}}}}}}, got {describe_input(value)}",
+                INVALID, value,
             )
-        return Problem(path, f"expected an object, got {describe_input(value)}")
+        return Problem(path, f"expected an object, got {describe_input(value)}", INVALID, value)
     if kind == "list_type":
-        return Problem(path, f"expected a list, got {describe_input(value)}")
+        return Problem(path, f"expected a list, got {describe_input(value)}", INVALID, value)
     message = error["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
-    return Problem(path, message)
+    return Problem(path, message, INVALID, value)
 
 
 def _check_header(document: dict[str, Any]) -> tuple[Kind | None, list[Problem]]:
@@ -241,14 +252,20 @@ def validate(document: Any, source: str = "") -> Loaded:
     kind, problems = _check_header(document)
     if kind is None:
         raise LoadError(problems, source)
+    obj, found = check(kind, document)
+    if obj is None:
+        raise LoadError(found, source)
+    return Loaded(kind, obj, document)
+
+
+def check(kind: Kind, document: dict[str, Any]) -> tuple[BaseModel | None, list[Problem]]:
+    """Validate a document of a known kind: the model, or None and every problem (the API server's entry)."""
     try:
-        obj = kind.model.model_validate(document)
+        return kind.model.model_validate(document), []
     except ValidationError as exc:
         root = full_schema(kind)
         found = [_translate(e, root) for e in exc.errors(include_url=False)]
-        unique = list(dict.fromkeys(found))
-        raise LoadError(unique, source) from None
-    return Loaded(kind, obj, document)
+        return None, list(dict.fromkeys(found))
 
 
 def load(text: str, source: str = "") -> list[Loaded]:
