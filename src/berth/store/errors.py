@@ -1,0 +1,53 @@
+"""The store's exceptions: the only way it reports a refused operation.
+
+Each maps to exactly one Kubernetes `Status` reason, which the API server picks by class, so the classes
+must stay distinct and every error the store raises on purpose is a `StoreError`:
+
+| class           | API answer                  |
+|-----------------|-----------------------------|
+| `NotFound`      | 404 NotFound                |
+| `AlreadyExists` | 409 AlreadyExists           |
+| `Conflict`      | 409 Conflict                |
+| `Expired`       | 410 Expired                 |
+| `SelectorError` | 400 BadRequest              |
+| `StoreError`    | 400 BadRequest (e.g. a malformed continue token, a resource version from the future) |
+
+Messages are written for people (they end up in `kubectl` output) and, where Kubernetes has a fixed
+wording, use it.
+"""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """Base class of every error the store raises on purpose; alone, a request the store cannot serve."""
+
+
+class NotFound(StoreError):
+    """The key does not exist (or no longer exists) at the revision read."""
+
+
+class AlreadyExists(StoreError):
+    """A create found a live object under the same key."""
+
+
+class Conflict(StoreError):
+    """An optimistic-concurrency precondition failed: `current_rv` is the key's revision now."""
+
+    def __init__(self, message: str, current_rv: int) -> None:
+        super().__init__(message)
+        self.current_rv = current_rv
+
+
+class Expired(StoreError):
+    """The revision asked for is older than the retained history (compacted away)."""
+
+    def __init__(self, requested: int, compacted: int) -> None:
+        # The exact wording of the Kubernetes API (410 Expired); clients match on the reason, people read this.
+        super().__init__(f"too old resource version: {requested} ({compacted})")
+        self.requested = requested
+        self.compacted = compacted
+
+
+class SelectorError(StoreError):
+    """A label or field selector that does not parse or names an invalid key or value."""

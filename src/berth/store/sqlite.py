@@ -1,0 +1,492 @@
+"""`Store`: the durable MVCC object store under the API server (the etcd + kine role), on one SQLite file.
+
+What it owns: keys (resource, namespace, name) -> JSON objects, one global revision stamped into every
+stored object as `metadata.resourceVersion`, the history behind consistent paged lists and watches, and
+compaction of that history. It knows nothing else of Kubernetes (no uid, generation, finalizers, defaults):
+those are the API server's. The table layout and why it makes every read an index scan are in `schema`.
+
+Invariants:
+* Revisions are global, strictly increasing, gap-free in commit order, and never reused (AUTOINCREMENT).
+* Every write is one `BEGIN IMMEDIATE` transaction, committed before the call returns; writes are
+  serialized by `_lock` (and by SQLite across processes).
+* A revision R is visible to readers only once all revisions <= R are: there is one writer at a time and a
+  commit is atomic. So a watcher that reads `changes(since)` after being told of R misses nothing.
+* Reads use one connection per thread, so they never wait for writers (WAL) and never see half a write.
+  Reads that take several statements (list, changes) run in one read transaction: one snapshot.
+* Every dict returned is freshly decoded: callers may mutate it.
+* Objects are stored under their own metadata.namespace/name (the API server's contract); a list with a
+  `metadata.name=` or `metadata.namespace=` field selector narrows by key before decoding anything.
+
+Thread safety: every public method may be called from any thread, including the asyncio loop's (calls
+block briefly; they do no network I/O). Listeners run in the committing thread, after the commit and
+outside the write lock, so two listener calls from two threads may arrive out of revision order: treat the
+number as "at least this revision exists" and read `changes()` from your own cursor.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import sqlite3
+import threading
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import orjson
+
+from berth.store import paging
+from berth.store.errors import AlreadyExists, Conflict, Expired, NotFound, StoreError
+from berth.store.model import Change, ChangeType, ListPage, ResourceRef
+from berth.store.schema import ADDED, DELETED, MODIFIED, connect, ensure_schema
+from berth.store.selectors import FieldSelector, LabelSelector
+
+log = logging.getLogger(__name__)
+
+_loads = orjson.loads
+_OP_NAMES: dict[int, ChangeType] = {ADDED: "ADDED", MODIFIED: "MODIFIED", DELETED: "DELETED"}
+
+# Compaction deletes history in transactions of at most this many revisions, so writers wait at most one
+# short batch for the write lock while a long backlog is compacted.
+_COMPACT_BATCH = 2000
+
+_LIVE = "next_rev IS NULL AND op != 3"  # the literal terms of log_live's WHERE: keep them in sync with schema
+_SQL_CURRENT = ("SELECT rev, value FROM log INDEXED BY log_live "
+                f"WHERE grp = ? AND resource = ? AND ns = ? AND name = ? AND {_LIVE}")
+_SQL_INSERT = ("INSERT INTO log (rev, grp, resource, ns, name, op, prev_rev, next_rev, value) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)")
+_SQL_SUPERSEDE = "UPDATE log SET next_rev = ? WHERE rev = ?"
+_SQL_REVISION = "SELECT seq FROM sqlite_sequence WHERE name = 'log'"
+_SQL_COMPACTED = "SELECT value FROM meta WHERE key = 'compacted'"
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause CPython's cyclic collector while decoding many objects.
+
+    Decoding a 10,000-object list allocates some 600,000 dicts and strings that all survive; the collector
+    would run several full collections over the whole heap meanwhile, doubling to quadrupling the decode
+    time. Reference counting still frees everything; only cycle detection waits until the decode is done.
+    Only the thread that turned the collector off turns it back on, so concurrent decodes and a program
+    that runs with the collector off are left as they were.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _stamp(obj: dict[str, Any], revision: int) -> bytes:
+    """`obj` as stored at `revision`: a copy whose metadata.resourceVersion is str(revision)."""
+    if not isinstance(obj, dict):
+        raise TypeError(f"a stored object must be a dict, not {type(obj).__name__}")
+    metadata = obj.get("metadata")
+    if metadata is None:
+        metadata = {}
+    elif not isinstance(metadata, dict):
+        raise StoreError(f"metadata must be an object, not {type(metadata).__name__}")
+    return orjson.dumps({**obj, "metadata": {**metadata, "resourceVersion": str(revision)}})
+
+
+def _key_text(ref: ResourceRef, namespace: str, name: str) -> str:
+    return f'{ref} "{namespace}/{name}"' if namespace else f'{ref} "{name}"'
+
+
+class Store:
+    """The object store on one SQLite file. See the module docstring for guarantees."""
+
+    def __init__(self, path: str | os.PathLike[str], *, keep_revisions: int = 10_000) -> None:
+        if keep_revisions < 0:
+            raise ValueError("keep_revisions must be >= 0")
+        self._path = os.fspath(path)
+        self._keep = keep_revisions
+        self._lock = threading.Lock()  # serializes writes on _writer
+        self._writer = connect(self._path, writer=True)
+        try:
+            ensure_schema(self._writer, self._path)
+        except BaseException:
+            self._writer.close()
+            raise
+        self._local = threading.local()
+        self._readers: list[tuple[weakref.ref[threading.Thread], sqlite3.Connection]] = []
+        self._readers_lock = threading.Lock()
+        self._listeners: tuple[Callable[[int], None], ...] = ()
+        self._refs: dict[tuple[str, str], ResourceRef] = {}
+        self._closed = False
+
+    # --- lifecycle -------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close every connection. Calls made afterwards, or still running in other threads, fail."""
+        if self._closed:
+            return
+        self._closed = True
+        with self._lock:
+            self._writer.close()
+        with self._readers_lock:
+            for _, conn in self._readers:
+                conn.close()
+            self._readers.clear()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def add_listener(self, callback: Callable[[int], None]) -> None:
+        """Call `callback(revision)` after every commit, from the committing thread (see module docstring).
+
+        An exception in a callback is logged and swallowed: the write has happened and must be reported.
+        """
+        with self._readers_lock:
+            self._listeners = (*self._listeners, callback)
+
+    # --- connections -----------------------------------------------------------------------------------
+
+    def _reader(self) -> sqlite3.Connection:
+        if self._closed:
+            raise StoreError("the store is closed")
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
+        conn = connect(self._path, writer=False)
+        with self._readers_lock:
+            if self._closed:
+                conn.close()
+                raise StoreError("the store is closed")
+            # Connections of threads that have ended are closed here, so a pool that churns threads
+            # does not accumulate them.
+            alive = []
+            for thread_ref, other in self._readers:
+                thread = thread_ref()
+                if thread is not None and thread.is_alive():
+                    alive.append((thread_ref, other))
+                else:
+                    other.close()
+            alive.append((weakref.ref(threading.current_thread()), conn))
+            self._readers = alive
+        self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every statement inside sees the same committed state."""
+        conn = self._reader()
+        if conn.in_transaction:  # nested use from the same thread: already one snapshot
+            yield conn
+            return
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
+    def _write(self, action: Callable[[sqlite3.Connection, int], dict[str, Any]]) -> dict[str, Any]:
+        """Run `action(conn, new_revision)` in one immediate transaction, commit, then tell the listeners."""
+        with self._lock:
+            if self._closed:
+                raise StoreError("the store is closed")
+            conn = self._writer
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute(_SQL_REVISION).fetchone()
+                revision = (row[0] if row else 0) + 1
+                result = action(conn, revision)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        for callback in self._listeners:
+            try:
+                callback(revision)
+            except Exception:
+                log.exception("store listener %r failed for revision %d", callback, revision)
+        return result
+
+    def _ref(self, group: str, resource: str) -> ResourceRef:
+        ref = self._refs.get((group, resource))
+        if ref is None:
+            ref = self._refs.setdefault((group, resource), ResourceRef(group, resource))
+        return ref
+
+    # --- revisions -------------------------------------------------------------------------------------
+
+    def revision(self) -> int:
+        """The latest committed revision; 0 for a store that has never been written."""
+        row = self._reader().execute(_SQL_REVISION).fetchone()
+        return row[0] if row else 0
+
+    def compacted_revision(self) -> int:
+        """History at or below this revision is gone: reads from before it raise Expired."""
+        return self._reader().execute(_SQL_COMPACTED).fetchone()[0]
+
+    # --- single objects --------------------------------------------------------------------------------
+
+    def get(self, ref: ResourceRef, namespace: str, name: str) -> dict[str, Any] | None:
+        """The current object under the key (namespace "" for cluster-scoped), or None."""
+        row = self._reader().execute(_SQL_CURRENT, (ref.group, ref.resource, namespace, name)).fetchone()
+        return _loads(row[1]) if row else None
+
+    def create(self, ref: ResourceRef, namespace: str, name: str, obj: dict[str, Any]) -> dict[str, Any]:
+        """Store `obj` under a new key at a new revision; AlreadyExists if the key is live."""
+
+        def action(conn: sqlite3.Connection, revision: int) -> dict[str, Any]:
+            value = _stamp(obj, revision)
+            try:
+                conn.execute(_SQL_INSERT, (revision, ref.group, ref.resource, namespace, name, ADDED, None, value))
+            except sqlite3.IntegrityError:  # log_live is unique: the key already has a live row
+                raise AlreadyExists(f"{_key_text(ref, namespace, name)} already exists") from None
+            return _loads(value)
+
+        return self._write(action)
+
+    def update(self, ref: ResourceRef, namespace: str, name: str, obj: dict[str, Any], *,
+               expected_rv: int | None = None) -> dict[str, Any]:
+        """Replace the object; NotFound if missing, Conflict if `expected_rv` is not its revision."""
+
+        def action(conn: sqlite3.Connection, revision: int) -> dict[str, Any]:
+            current = self._current_for_write(conn, ref, namespace, name, expected_rv)
+            value = _stamp(obj, revision)
+            conn.execute(_SQL_SUPERSEDE, (revision, current))
+            conn.execute(_SQL_INSERT, (revision, ref.group, ref.resource, namespace, name, MODIFIED, current, value))
+            return _loads(value)
+
+        return self._write(action)
+
+    def delete(self, ref: ResourceRef, namespace: str, name: str, *,
+               expected_rv: int | None = None) -> dict[str, Any]:
+        """Remove the key; returns its last state stamped with the deletion's revision."""
+
+        def action(conn: sqlite3.Connection, revision: int) -> dict[str, Any]:
+            current = self._current_for_write(conn, ref, namespace, name, expected_rv)
+            (old,) = conn.execute("SELECT value FROM log WHERE rev = ?", (current,)).fetchone()
+            value = _stamp(_loads(old), revision)
+            conn.execute(_SQL_SUPERSEDE, (revision, current))
+            conn.execute(_SQL_INSERT, (revision, ref.group, ref.resource, namespace, name, DELETED, current, value))
+            return _loads(value)
+
+        return self._write(action)
+
+    @staticmethod
+    def _current_for_write(conn: sqlite3.Connection, ref: ResourceRef, namespace: str, name: str,
+                           expected_rv: int | None) -> int:
+        row = conn.execute(_SQL_CURRENT, (ref.group, ref.resource, namespace, name)).fetchone()
+        if row is None:
+            raise NotFound(f"{_key_text(ref, namespace, name)} not found")
+        if expected_rv is not None and expected_rv != row[0]:
+            raise Conflict(f"{_key_text(ref, namespace, name)} is at resourceVersion {row[0]}, "
+                           f"not {expected_rv}: the object has been modified", current_rv=row[0])
+        return int(row[0])
+
+    # --- lists -----------------------------------------------------------------------------------------
+
+    def count(self, ref: ResourceRef, namespace: str | None = None) -> int:
+        """Live objects of the resource (in one namespace, or all when None)."""
+        sql = f"SELECT count(*) FROM log INDEXED BY log_live WHERE grp = ? AND resource = ? AND {_LIVE}"
+        params: tuple[str, ...] = (ref.group, ref.resource)
+        if namespace is not None:
+            sql += " AND ns = ?"
+            params += (namespace,)
+        return self._reader().execute(sql, params).fetchone()[0]
+
+    def list(self, ref: ResourceRef, namespace: str | None, *, label_selector: LabelSelector | None = None,
+             field_selector: FieldSelector | None = None, limit: int | None = None,
+             continue_token: str | None = None, resource_version: int | None = None) -> ListPage:
+        """Objects sorted by (namespace, name), as of one revision.
+
+        Without `continue_token` or `resource_version` the revision is the latest; a page's token carries
+        its revision so that every following page is read at it. `limit` <= 0 or None means no limit.
+        Expired if the revision has been compacted away; StoreError for a malformed token, a token together
+        with `resource_version`, or a revision not reached yet.
+        """
+        start: tuple[str, str] | None = None
+        at = resource_version
+        if continue_token is not None:
+            if resource_version is not None:
+                raise StoreError("specifying resource version is not allowed when using continue")
+            at, start_ns, start_name = paging.decode(continue_token)
+            start = (start_ns, start_name)
+        if limit is not None and limit <= 0:
+            limit = None
+        if label_selector is not None and label_selector.empty():
+            label_selector = None
+        if field_selector is not None and field_selector.empty():
+            field_selector = None
+
+        with self._snapshot() as conn:
+            row = conn.execute(_SQL_REVISION).fetchone()
+            latest = row[0] if row else 0
+            if at is None:
+                at = latest
+            else:
+                compacted = conn.execute(_SQL_COMPACTED).fetchone()[0]
+                if at < compacted:
+                    raise Expired(at, compacted)
+                if at > latest:
+                    raise StoreError(f"too large resource version: {at}, current: {latest}")
+
+            where, params = self._list_where(ref, namespace, field_selector, start, at, latest)
+            index = "log_live" if at == latest else "log_key"
+            base = f"FROM log INDEXED BY {index} WHERE {where}"
+            if label_selector is None and field_selector is None:
+                items, last = self._read_plain(conn, base, params, limit)
+            else:
+                items, last = self._read_filtered(conn, base, params, limit, label_selector, field_selector)
+            if last is None:
+                return ListPage(items, at, None, None)
+            remaining = None
+            if label_selector is None and field_selector is None:
+                remaining = conn.execute(f"SELECT count(*) {base} AND (ns, name) > (?, ?)",
+                                         (*params, *last)).fetchone()[0]
+            return ListPage(items, at, paging.encode(at, *last), remaining)
+
+    @staticmethod
+    def _list_where(ref: ResourceRef, namespace: str | None, field_selector: FieldSelector | None,
+                    start: tuple[str, str] | None, at: int, latest: int) -> tuple[str, tuple[Any, ...]]:
+        terms = ["grp = ?", "resource = ?"]
+        params: list[Any] = [ref.group, ref.resource]
+        if namespace is None and field_selector is not None:
+            namespace = field_selector.required_value("metadata.namespace")
+        if namespace is not None:
+            terms.append("ns = ?")
+            params.append(namespace)
+        name = field_selector.required_value("metadata.name") if field_selector is not None else None
+        if name is not None:
+            terms.append("name = ?")
+            params.append(name)
+        if start is not None:
+            terms.append("(ns, name) > (?, ?)")
+            params += start
+        if at == latest:
+            terms.append(_LIVE)
+        else:  # the row that was current at `at`: written at or before it, not yet replaced, not a deletion
+            terms.append("rev <= ? AND (next_rev IS NULL OR next_rev > ?) AND op != 3")
+            params += (at, at)
+        return " AND ".join(terms), tuple(params)
+
+    @staticmethod
+    def _read_plain(conn: sqlite3.Connection, base: str, params: tuple[Any, ...],
+                    limit: int | None) -> tuple[list[dict[str, Any]], tuple[str, str] | None]:
+        """A page without selectors: SQL does the limit; (items, key of the last item if more follow)."""
+        if limit is None:
+            rows = conn.execute(f"SELECT value {base} ORDER BY ns, name", params).fetchall()
+            with _gc_paused():
+                return [_loads(v) for (v,) in rows], None
+        rows = conn.execute(f"SELECT value, ns, name {base} ORDER BY ns, name LIMIT ?",
+                            (*params, limit + 1)).fetchall()
+        last = None
+        if len(rows) > limit:
+            del rows[limit:]
+            last = (rows[-1][1], rows[-1][2])
+        with _gc_paused():
+            return [_loads(r[0]) for r in rows], last
+
+    @staticmethod
+    def _read_filtered(conn: sqlite3.Connection, base: str, params: tuple[Any, ...], limit: int | None,
+                       label_selector: LabelSelector | None, field_selector: FieldSelector | None,
+                       ) -> tuple[list[dict[str, Any]], tuple[str, str] | None]:
+        """A page with selectors: up to `limit` matching items; a token if any key follows the last one."""
+        items: list[dict[str, Any]] = []
+        last: tuple[str, str] | None = None
+        cursor = conn.execute(f"SELECT value, ns, name {base} ORDER BY ns, name", params)
+        try:
+            with _gc_paused():
+                for value, ns, name in cursor:
+                    if limit is not None and len(items) >= limit:
+                        return items, last  # a further key exists: the page ends at `last`
+                    obj = _loads(value)
+                    if label_selector is not None:
+                        metadata = obj.get("metadata")
+                        labels = metadata.get("labels") if isinstance(metadata, dict) else None
+                        if not label_selector.matches(labels):
+                            continue
+                    if field_selector is not None and not field_selector.matches(obj):
+                        continue
+                    items.append(obj)
+                    last = (ns, name)
+        finally:
+            cursor.close()
+        return items, None
+
+    # --- changes ---------------------------------------------------------------------------------------
+
+    def changes(self, since: int, ref: ResourceRef | None = None, namespace: str | None = None,
+                limit: int | None = None) -> list[Change]:
+        """Every change with revision > `since`, oldest first, optionally of one resource and/or namespace.
+
+        Expired if `since` is below the compacted revision (the changes right after it are gone).
+        """
+        terms = ["l.rev > ?"]
+        params: list[Any] = [since]
+        if ref is not None:
+            terms.append("l.grp = ? AND l.resource = ?")
+            params += (ref.group, ref.resource)
+        if namespace is not None:
+            terms.append("l.ns = ?")
+            params.append(namespace)
+        sql = ("SELECT l.rev, l.op, l.grp, l.resource, l.ns, l.name, l.value, p.value "
+               "FROM log AS l NOT INDEXED LEFT JOIN log AS p ON p.rev = l.prev_rev "
+               f"WHERE {' AND '.join(terms)} ORDER BY l.rev")
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(max(limit, 0))
+        with self._snapshot() as conn:
+            compacted = conn.execute(_SQL_COMPACTED).fetchone()[0]
+            if since < compacted:
+                raise Expired(since, compacted)
+            rows = conn.execute(sql, params).fetchall()
+        ref_of = self._ref
+        with _gc_paused():
+            return [Change(_OP_NAMES[op], rev, ref_of(grp, resource), ns, name, _loads(value),
+                           None if previous is None else _loads(previous))
+                    for rev, op, grp, resource, ns, name, value, previous in rows]
+
+    # --- compaction ------------------------------------------------------------------------------------
+
+    def compact(self, keep: int | None = None) -> int:
+        """Forget history older than `revision() - keep` (default: keep_revisions); returns the compacted
+        revision.
+
+        At compacted revision C the store keeps exactly what reads at C or later need: every row current at
+        C, and every row written after C together with the row it replaced (a change's `previous`). Rows
+        replaced at or before C and deletions at or before C go. Work is done in short transactions of at
+        most _COMPACT_BATCH revisions, each advancing C, so writers and readers carry on meanwhile; a paged
+        list whose revision falls below C gets Expired on its next page.
+        """
+        keep = self._keep if keep is None else keep
+        if keep < 0:
+            raise ValueError("keep must be >= 0")
+        target = self.revision() - keep
+        done = self.compacted_revision()
+        while done < target:
+            with self._lock:
+                if self._closed:
+                    raise StoreError("the store is closed")
+                conn = self._writer
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    done = conn.execute(_SQL_COMPACTED).fetchone()[0]  # another thread may have compacted
+                    upto = min(done + _COMPACT_BATCH, target)
+                    if upto > done:
+                        # Rows replaced by a write in (done, upto], then deletions in (done, upto]. The first
+                        # statement must run before the second, which removes rows it reads prev_rev from.
+                        conn.execute("DELETE FROM log WHERE rev IN (SELECT prev_rev FROM log NOT INDEXED "
+                                     "WHERE rev > ? AND rev <= ? AND prev_rev IS NOT NULL)", (done, upto))
+                        conn.execute("DELETE FROM log NOT INDEXED WHERE rev > ? AND rev <= ? AND op = 3",
+                                     (done, upto))
+                        conn.execute("UPDATE meta SET value = ? WHERE key = 'compacted'", (upto,))
+                        done = upto
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+        return max(done, self.compacted_revision())
