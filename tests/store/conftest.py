@@ -7,18 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from berth.store import ResourceRef, Store
-
-WORKLOADS = ResourceRef("run.ai", "trainingworkloads")
-PODS = ResourceRef("", "pods")
-NODES = ResourceRef("", "nodes")  # cluster-scoped: namespace ""
-
-
-def workload(name: str, namespace: str = "team-a", **labels: str) -> dict:
-    """A small object shaped like what the API server stores."""
-    return {"apiVersion": "run.ai/v2alpha1", "kind": "TrainingWorkload",
-            "metadata": {"name": name, "namespace": namespace, "labels": labels},
-            "spec": {"gpu": {"value": "1"}}}
+from berth.store import Store
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from berth.store import Change, Expired, ResourceRef, Store
-from tests.store.conftest import NODES, PODS, WORKLOADS, workload
+from tests.store.common import NODES, PODS, WORKLOADS, workload
 
 
 def summary(changes: list[Change]) -> list[tuple]:

@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from berth.store import Conflict, Expired, Store
-from tests.store.conftest import WORKLOADS, workload
+from tests.store.common import WORKLOADS, workload
 
 
 def run_threads(targets: list[Callable[[], None]]) -> None:

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from berth.store import Store
-from tests.store.conftest import WORKLOADS
+from tests.store.common import WORKLOADS
 
 WRITER = Path(__file__).with_name("crash_writer.py")
 

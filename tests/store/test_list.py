@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import base64
+import threading
 
 import orjson
 import pytest
 
 from berth.store import Expired, FieldSelector, LabelSelector, ListPage, Store, StoreError
-from tests.store.conftest import NODES, PODS, WORKLOADS, workload
+from tests.store.common import NODES, PODS, WORKLOADS, workload
 
 
 def names(page: ListPage) -> list[str]:
@@ -179,3 +180,49 @@ def test_a_token_with_a_resource_version_is_refused(populated: Store) -> None:
     first = populated.list(WORKLOADS, None, limit=1)
     with pytest.raises(StoreError, match="not allowed when using continue"):
         populated.list(WORKLOADS, None, continue_token=first.continue_token, resource_version=first.revision)
+
+
+def test_name_and_namespace_field_selectors_work_with_pages_and_old_revisions(store: Store) -> None:
+    for ns in ("team-a", "team-b", "team-c"):
+        for name in ("x", "y"):
+            store.create(WORKLOADS, ns, name, workload(name, ns, v="1"))          # 1..6
+    store.update(WORKLOADS, "team-b", "x", workload("x", "team-b", v="2"))        # 7
+    store.delete(WORKLOADS, "team-c", "x")                                        # 8
+    by_name = FieldSelector.parse("metadata.name=x")
+    first = store.list(WORKLOADS, None, field_selector=by_name, limit=1)
+    assert names(first) == ["team-a/x"] and first.remaining is None
+    store.delete(WORKLOADS, "team-b", "x")                                        # 9, after the first page
+    rest = store.list(WORKLOADS, None, field_selector=by_name, limit=1, continue_token=first.continue_token)
+    assert names(rest) == ["team-b/x"] and rest.items[0]["metadata"]["labels"]["v"] == "2"
+    assert rest.continue_token is None  # team-c/x was already deleted at the first page's revision
+    assert names(store.list(WORKLOADS, None, field_selector=by_name, resource_version=6)) == \
+        ["team-a/x", "team-b/x", "team-c/x"]
+    in_b = FieldSelector.parse("metadata.namespace=team-b,metadata.name!=y")
+    assert names(store.list(WORKLOADS, None, field_selector=in_b, resource_version=7)) == ["team-b/x"]
+    assert names(store.list(WORKLOADS, None, field_selector=in_b)) == []
+    assert names(store.list(WORKLOADS, "team-a", field_selector=in_b)) == []  # namespaces disagree
+
+
+def test_a_list_reads_one_snapshot_while_a_writer_commits(store: Store) -> None:
+    """The revision a list reports and its items come from the same committed state."""
+    for i in range(200):
+        store.create(WORKLOADS, "team-a", f"w{i:03d}", workload(f"w{i:03d}"))
+    stop = threading.Event()
+
+    def writer() -> None:
+        i = 0
+        while not stop.is_set():
+            store.update(WORKLOADS, "team-a", f"w{i % 200:03d}", workload(f"w{i % 200:03d}", i=str(i)))
+            i += 1
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        for _ in range(30):
+            page = store.list(WORKLOADS, "team-a")
+            revisions = [int(item["metadata"]["resourceVersion"]) for item in page.items]
+            assert len(page.items) == 200 and max(revisions) <= page.revision
+            assert page.items == store.list(WORKLOADS, "team-a", resource_version=page.revision).items
+    finally:
+        stop.set()
+        thread.join()

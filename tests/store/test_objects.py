@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from berth.store import AlreadyExists, Conflict, NotFound, ResourceRef, Store, StoreError
-from tests.store.conftest import NODES, PODS, WORKLOADS, workload
+from tests.store.common import NODES, PODS, WORKLOADS, workload
 
 
 def test_create_stamps_a_new_revision_and_get_returns_it(store: Store) -> None:

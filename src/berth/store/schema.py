@@ -77,6 +77,7 @@ def connect(path: str | os.PathLike[str], *, writer: bool) -> sqlite3.Connection
             conn.close()
             raise StoreError(f"{os.fspath(path)}: cannot switch to WAL mode (got {mode!r})")
         conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA journal_size_limit = 67108864")  # shrink the WAL file back to 64 MiB after bursts
     else:
         conn.execute("PRAGMA query_only = ON")
     return conn
