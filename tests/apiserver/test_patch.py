@@ -1,5 +1,5 @@
-"""The patch formats, checked against the RFC examples and the flows kubectl and
-controllers drive: client-side apply, `patch --type json|merge|strategic`, `label`."""
+"""The patch formats and server-side apply, checked against the RFC examples and the flows kubectl and
+controllers drive: client-side apply, `patch --type json|merge|strategic`, `label`, `apply --server-side`."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from berth.apiserver.patch import (
+    ApplyConflict,
     PatchError,
     create_merge_patch,
     json_patch,
     merge_patch,
+    record_update,
+    server_side_apply,
     strategic_merge_patch,
     three_way_merge_patch,
 )
@@ -353,3 +356,189 @@ def test_malformed_strategic_patch_is_a_bad_request(patch: dict[str, Any]) -> No
     with pytest.raises(PatchError) as exc:
         strategic_merge_patch(_pod(), patch, "Pod")
     assert (exc.value.code, exc.value.reason) == (400, "BadRequest")
+
+
+# -- server-side apply -----------------------------------------------------------------------------------
+
+def _workload(**spec: Any) -> dict[str, Any]:
+    return {"apiVersion": "run.ai/v2alpha1", "kind": "TrainingWorkload",
+            "metadata": {"name": "job2", "namespace": "team-a", "labels": {"team": "a"}},
+            "spec": {k: {"value": v} for k, v in spec.items()}}
+
+
+def _stored(obj: dict[str, Any], rv: str = "5") -> dict[str, Any]:
+    """What the API server adds when it persists an object."""
+    obj = copy.deepcopy(obj)
+    obj["metadata"].update(uid="uid-1", resourceVersion=rv, creationTimestamp=T0, generation=1)
+    return obj
+
+
+def _entries(obj: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(e["manager"], e["operation"]): e for e in obj["metadata"].get("managedFields", [])}
+
+
+def test_apply_server_side_creates_with_managed_fields() -> None:
+    created = server_side_apply(None, _workload(gpu="1", image="pytorch"), "kubectl", now=T0)
+    assert created["spec"] == {"gpu": {"value": "1"}, "image": {"value": "pytorch"}}
+    assert created["metadata"]["managedFields"] == [{
+        "manager": "kubectl", "operation": "Apply", "apiVersion": "run.ai/v2alpha1", "time": T0,
+        "fieldsType": "FieldsV1",
+        "fieldsV1": {"f:metadata": {"f:labels": {"f:team": {}}},
+                     "f:spec": {"f:gpu": {"f:value": {}}, "f:image": {"f:value": {}}}},
+    }]
+
+
+def test_apply_server_side_again_without_a_field_removes_it() -> None:
+    live = _stored(server_side_apply(None, _workload(gpu="1", image="pytorch", nodeType="a100"), "kubectl", now=T0))
+    applied, before = _workload(gpu="1", image="pytorch"), copy.deepcopy(live)
+    again = server_side_apply(live, applied, "kubectl", now=T1)
+    assert (live, applied) == (before, _workload(gpu="1", image="pytorch"))
+    assert again["spec"] == {"gpu": {"value": "1"}, "image": {"value": "pytorch"}}
+    assert again["metadata"]["uid"] == "uid-1" and again["metadata"]["resourceVersion"] == "5"
+    assert _entries(again)[("kubectl", "Apply")]["fieldsV1"]["f:spec"] == {"f:gpu": {"f:value": {}},
+                                                                           "f:image": {"f:value": {}}}
+
+
+def test_apply_server_side_twice_is_a_no_op() -> None:
+    live = _stored(server_side_apply(None, _workload(gpu="1"), "kubectl", now=T0))
+    assert server_side_apply(live, _workload(gpu="1"), "kubectl", now=T1) == live
+
+
+def test_apply_conflict_with_a_client_side_apply_field_then_force() -> None:
+    # Created by client-side apply (an "Update" by kubectl-client-side-apply), then applied server-side
+    # with a different GPU count: the real API server refuses, naming the field and its manager.
+    created = _stored(record_update(None, _workload(gpu="1", image="pytorch"), "kubectl-client-side-apply", now=T0))
+    with pytest.raises(ApplyConflict) as exc:
+        server_side_apply(created, _workload(gpu="2", image="pytorch"), "kubectl", now=T1)
+    error = exc.value
+    assert (error.code, error.reason) == (409, "Conflict")
+    assert error.message == ('Apply failed with 1 conflict: conflict with "kubectl-client-side-apply" '
+                             'using run.ai/v2alpha1: .spec.gpu.value')
+    assert error.conflicts == [("kubectl-client-side-apply", ".spec.gpu.value")]
+    assert error.status()["details"] == {"causes": [{
+        "reason": "FieldManagerConflict", "field": ".spec.gpu.value",
+        "message": 'conflict with "kubectl-client-side-apply" using run.ai/v2alpha1'}]}
+
+    forced = server_side_apply(created, _workload(gpu="2", image="pytorch"), "kubectl", force=True, now=T1)
+    assert forced["spec"]["gpu"] == {"value": "2"}
+    entries = _entries(forced)
+    assert entries[("kubectl", "Apply")]["fieldsV1"]["f:spec"] == {"f:gpu": {"f:value": {}}, "f:image": {"f:value": {}}}
+    # image had the same value, so both own it; gpu moved to the applier.
+    assert entries[("kubectl-client-side-apply", "Update")]["fieldsV1"]["f:spec"] == {
+        ".": {}, "f:image": {".": {}, "f:value": {}}, "f:gpu": {}}
+    assert [e["operation"] for e in forced["metadata"]["managedFields"]] == ["Apply", "Update"]
+
+
+def test_apply_conflict_message_with_several_fields_and_managers() -> None:
+    live = _stored(server_side_apply(None, _workload(gpu="1", image="pytorch"), "ops", now=T0))
+    live = record_update(live, merge_patch(live, {"spec": {"nodeType": {"value": "a100"}}}), "kubectl-edit", now=T1)
+    with pytest.raises(ApplyConflict) as exc:
+        server_side_apply(live, _workload(gpu="2", image="tf", nodeType="h100"), "ci", now=T2)
+    assert exc.value.message == (
+        'Apply failed with 3 conflicts: conflicts with "kubectl-edit" using run.ai/v2alpha1:\n'
+        "- .spec.nodeType.value\n"
+        'conflicts with "ops":\n'
+        "- .spec.gpu.value\n"
+        "- .spec.image.value")
+
+
+def test_a_field_two_appliers_own_stays_until_both_drop_it() -> None:
+    live = _stored(server_side_apply(None, _workload(gpu="1", image="pytorch"), "alice", now=T0))
+    live = server_side_apply(live, _workload(gpu="1"), "bob", now=T1)  # same value: shared, no conflict
+    live = server_side_apply(live, _workload(image="pytorch"), "alice", now=T2)
+    assert live["spec"] == {"gpu": {"value": "1"}, "image": {"value": "pytorch"}}
+    live = server_side_apply(live, {**_workload(), "spec": {}}, "bob", now=T3)
+    assert live["spec"] == {"image": {"value": "pytorch"}}
+
+
+def test_an_update_takes_ownership_from_the_applier() -> None:
+    live = _stored(server_side_apply(None, _workload(gpu="1", image="pytorch"), "kubectl", now=T0))
+    after = merge_patch(live, {"spec": {"gpu": {"value": "4"}}})
+    unchanged = copy.deepcopy((live, after))
+    edited = record_update(live, after, "kubectl-edit", now=T1)
+    assert (live, after) == unchanged
+    entries = _entries(edited)
+    assert entries[("kubectl-edit", "Update")]["fieldsV1"] == {"f:spec": {"f:gpu": {"f:value": {}}}}
+    assert entries[("kubectl", "Apply")]["fieldsV1"]["f:spec"] == {"f:image": {"f:value": {}}}
+    # The applier no longer owns gpu, so dropping it from its file leaves the edited value in place.
+    again = server_side_apply(edited, _workload(image="pytorch"), "kubectl", now=T2)
+    assert again["spec"]["gpu"] == {"value": "4"}
+
+
+def test_apply_to_an_object_without_managed_fields_conflicts_with_before_first_apply() -> None:
+    legacy = _stored(_workload(gpu="1"))
+    with pytest.raises(ApplyConflict) as exc:
+        server_side_apply(legacy, _workload(gpu="2"), "kubectl", now=T1)
+    assert exc.value.conflicts == [("before-first-apply", ".spec.gpu.value")]
+
+
+def test_apply_of_pod_containers_owns_items_by_name() -> None:
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "finalizers": ["a.example/x"]},
+           "spec": {"containers": [{"name": "main", "image": "pytorch:1"}], "tolerations": [{"key": "gpu"}]}}
+    created = _stored(server_side_apply(None, pod, "scheduler", now=T0))
+    assert created["metadata"]["managedFields"][0]["fieldsV1"] == {
+        "f:metadata": {"f:finalizers": {'v:"a.example/x"': {}}},
+        "f:spec": {"f:containers": {'k:{"name":"main"}': {".": {}, "f:image": {}, "f:name": {}}},
+                   "f:tolerations": {}},
+    }
+    sidecar = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+               "spec": {"containers": [{"name": "log", "image": "log:1"}]}}
+    both = server_side_apply(created, sidecar, "injector", now=T1)
+    assert [c["name"] for c in both["spec"]["containers"]] == ["main", "log"]
+
+    clash = copy.deepcopy(sidecar)
+    clash["spec"]["containers"].append({"name": "main", "image": "pytorch:2"})
+    with pytest.raises(ApplyConflict) as exc:
+        server_side_apply(both, clash, "injector", now=T2)
+    assert exc.value.conflicts == [("scheduler", '.spec.containers[name="main"].image')]
+
+    dropped = server_side_apply(both, {**sidecar, "spec": {"containers": []}}, "injector", now=T2)
+    assert [c["name"] for c in dropped["spec"]["containers"]] == ["main"]
+
+
+@pytest.mark.parametrize("bad", [
+    {"metadata": {"name": "x", "managedFields": [{"manager": "me"}]}},
+    ["not", "an", "object"],
+])
+def test_apply_of_a_malformed_configuration_is_a_bad_request(bad: Any) -> None:
+    with pytest.raises(PatchError) as exc:
+        server_side_apply(None, bad, "kubectl", now=T0)
+    assert exc.value.code == 400
+
+
+# -- ownership of other writes ---------------------------------------------------------------------------
+
+def test_create_records_every_field_but_identity_and_server_metadata() -> None:
+    created = record_update(None, _stored(_workload(gpu="1")), "kubectl-create", now=T0)
+    assert created["metadata"]["managedFields"] == [{
+        "manager": "kubectl-create", "operation": "Update", "apiVersion": "run.ai/v2alpha1", "time": T0,
+        "fieldsType": "FieldsV1",
+        "fieldsV1": {"f:metadata": {"f:labels": {".": {}, "f:team": {}}},
+                     "f:spec": {".": {}, "f:gpu": {".": {}, "f:value": {}}}},
+    }]
+
+
+def test_update_that_changes_nothing_keeps_managed_fields_as_they_were() -> None:
+    created = record_update(None, _stored(_workload(gpu="1")), "kubectl-create", now=T0)
+    assert record_update(created, copy.deepcopy(created), "kubectl-replace", now=T1) == created
+
+
+def test_a_field_that_disappears_is_owned_by_nobody() -> None:
+    created = record_update(None, _stored(_workload(gpu="1", image="x")), "kubectl-create", now=T0)
+    patched = record_update(created, merge_patch(created, {"spec": {"image": None}}), "kubectl-patch", now=T1)
+    assert _entries(patched)[("kubectl-create", "Update")]["fieldsV1"]["f:spec"] == {
+        ".": {}, "f:gpu": {".": {}, "f:value": {}}}
+    assert ("kubectl-patch", "Update") not in _entries(patched)
+
+
+def test_managed_fields_sent_by_the_client_replace_the_stored_ones() -> None:
+    created = record_update(None, _stored(_workload(gpu="1")), "kubectl-create", now=T0)
+    kept = record_update(created, {k: v for k, v in created.items()}, "kubectl-replace", now=T1)
+    assert kept["metadata"]["managedFields"] == created["metadata"]["managedFields"]
+    cleared = copy.deepcopy(created)
+    cleared["metadata"]["managedFields"] = [{}]
+    assert "managedFields" not in record_update(created, cleared, "kubectl-patch", now=T1)["metadata"]
+    dropped = copy.deepcopy(created)
+    del dropped["metadata"]["managedFields"]  # a client that does not know the field
+    assert record_update(created, dropped, "old-client", now=T1)["metadata"]["managedFields"] == \
+        created["metadata"]["managedFields"]
