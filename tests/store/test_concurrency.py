@@ -9,6 +9,8 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 
+import pytest
+
 from berth.store import Conflict, Expired, Store
 from tests.store.common import WORKLOADS, workload
 
@@ -186,3 +188,31 @@ def test_threads_that_end_do_not_leak_connections(store: Store) -> None:
         run_threads([read] * 8)
     store.get(WORKLOADS, "team-a", "job1")
     assert len(store._readers) <= 8 + 1  # white-box: finished threads' connections were closed
+
+
+def test_two_handles_on_one_file_share_revisions(db_path) -> None:
+    """A second Store on the same file (another process, or `berth` reading next to the server) takes its
+    revisions from the same sequence and sees the other's writes."""
+    first, second = Store(db_path), Store(db_path)
+    try:
+        revisions: list[int] = []
+
+        def writer(store: Store, prefix: str) -> Callable[[], None]:
+            def run() -> None:
+                for i in range(40):
+                    created = store.create(WORKLOADS, "team-a", f"{prefix}{i}", workload(f"{prefix}{i}"))
+                    revisions.append(int(created["metadata"]["resourceVersion"]))
+            return run
+
+        run_threads([writer(first, "a"), writer(second, "b")])
+        assert sorted(revisions) == list(range(1, 81))
+        assert first.revision() == second.revision() == 80
+        assert len(first.list(WORKLOADS, "team-a").items) == len(second.list(WORKLOADS, "team-a").items) == 80
+        before = second.get(WORKLOADS, "team-a", "a0")
+        first.update(WORKLOADS, "team-a", "a0", workload("a0", by="first"))
+        with pytest.raises(Conflict):
+            second.update(WORKLOADS, "team-a", "a0", workload("a0", by="second"),
+                          expected_rv=int(before["metadata"]["resourceVersion"]))
+    finally:
+        first.close()
+        second.close()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from berth.store import FieldSelector, LabelSelector, SelectorError
 
@@ -79,7 +81,7 @@ def test_label_selector_on_objects_without_labels() -> None:
     ("!", "unable to parse requirement: found '', expected: identifier"),
     ("!app=web", "found '=', expected: ',' or 'end of string'"),
     ("app=a=b", "found '=', expected: ',' or 'end of string'"),
-    ("gpus>x", "unable to parse requirement: values: Invalid value: \"x\": for 'Gt', 'Lt' operators, the value "
+    ("gpus>x", "unable to parse requirement: values[0]: Invalid value: \"x\": for 'Gt', 'Lt' operators, the value "
                "must be an integer"),
     ("-app=web", 'unable to parse requirement: key: Invalid value: "-app": name part must consist of'),
     ("a/b/c=x", 'unable to parse requirement: key: Invalid value: "a/b/c": a qualified name must consist of'),
@@ -167,3 +169,25 @@ def test_field_selector_reports_fields_and_equalities() -> None:
     assert selector.required_value("metadata.name") == "job1"
     assert selector.required_value("status.phase") is None  # only != terms
     assert FieldSelector.parse("a=b,").fields() == ["a"]  # an empty trailing term is ignored
+
+
+LABEL_KEYS = st.sampled_from(["app", "tier", "example.com/team", "a.b-c_d", "x9"])
+LABEL_VALUES = st.sampled_from(["", "web", "db", "1", "42", "a.b-c_d"])
+REQUIREMENTS = st.one_of(
+    st.builds(lambda k, op, v: f"{k}{op}{v}", LABEL_KEYS, st.sampled_from(["=", "==", "!="]), LABEL_VALUES),
+    st.builds(lambda k, op, vs: f"{k} {op} ({','.join(vs)})", LABEL_KEYS, st.sampled_from(["in", "notin"]),
+              st.lists(LABEL_VALUES, min_size=1, max_size=3)),
+    st.builds(lambda k, op, n: f"{k}{op}{n}", LABEL_KEYS, st.sampled_from([">", "<"]), st.integers(0, 50)),
+    st.builds(lambda neg, k: f"{'!' if neg else ''}{k}", st.booleans(), LABEL_KEYS),
+)
+LABEL_SETS = st.dictionaries(LABEL_KEYS, LABEL_VALUES, max_size=4)
+
+
+@given(st.lists(REQUIREMENTS, max_size=5), LABEL_SETS)
+def test_a_printed_label_selector_parses_back_to_the_same_selector(requirements: list[str], labels: dict) -> None:
+    selector = LabelSelector.parse(",".join(requirements))
+    again = LabelSelector.parse(str(selector))
+    assert again == selector
+    assert again.matches(labels) == selector.matches(labels)
+    # A conjunction: the whole matches exactly when every requirement alone does.
+    assert selector.matches(labels) == all(LabelSelector.parse(r).matches(labels) for r in requirements)

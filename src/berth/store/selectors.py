@@ -225,7 +225,7 @@ class _LabelParser:
             try:
                 int(values[0], 10)
             except ValueError:
-                raise SelectorError(_invalid("values", values[0],
+                raise SelectorError(_invalid("values[0]", values[0],
                                              "for 'Gt', 'Lt' operators, the value must be an integer")) from None
         return _Requirement(key, op, values)
 
