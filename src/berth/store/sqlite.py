@@ -68,8 +68,8 @@ def _gc_paused() -> Iterator[None]:
 
     Decoding a 10,000-object list allocates hundreds of thousands of objects that all survive, so the
     collector would run repeated full collections over the whole heap meanwhile (measured: a 10k list took
-    2-3x longer). Reference counting still frees everything; only cycle detection waits until the decode is done.
-    Only the thread that turned the collector off turns it back on, so concurrent decodes and a program
+    2-3x longer). Reference counting still frees everything; only cycle detection waits until the decode
+    is done, and then runs once over the new objects. Only the thread that turned the collector off turns it back on, so concurrent decodes and a program
     that runs with the collector off are left as they were.
     """
     if not gc.isenabled():
@@ -318,7 +318,8 @@ class Store:
             current, _ = self._current_for_write(conn, ref, namespace, name, expected_rv)
             value = _stamp(obj, revision)
             conn.execute(_SQL_SUPERSEDE, (revision, current))
-            conn.execute(_SQL_INSERT, (revision, ref.group, ref.resource, namespace, name, MODIFIED, current, value))
+            conn.execute(_SQL_INSERT,
+                         (revision, ref.group, ref.resource, namespace, name, MODIFIED, current, value))
             return _loads(value)
 
         return self._write(action)
@@ -331,7 +332,8 @@ class Store:
             current, old = self._current_for_write(conn, ref, namespace, name, expected_rv)
             value = _stamp(_loads(old), revision)
             conn.execute(_SQL_SUPERSEDE, (revision, current))
-            conn.execute(_SQL_INSERT, (revision, ref.group, ref.resource, namespace, name, DELETED, current, value))
+            conn.execute(_SQL_INSERT,
+                         (revision, ref.group, ref.resource, namespace, name, DELETED, current, value))
             return _loads(value)
 
         return self._write(action)
@@ -407,7 +409,10 @@ class Store:
             remaining = None
             if label_selector is None and field_selector is None:
                 rest = _list_query(ref, namespace, None, last, at, latest)
-                remaining = 0 if rest is None else conn.execute(f"SELECT count(*) {rest[0]}", rest[1]).fetchone()[0]
+                if rest is None:
+                    remaining = 0
+                else:
+                    remaining = conn.execute(f"SELECT count(*) {rest[0]}", rest[1]).fetchone()[0]
             return ListPage(items, at, paging.encode(at, *last), remaining)
 
     @staticmethod
