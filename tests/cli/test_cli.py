@@ -62,7 +62,8 @@ def test_validate_reports_good_and_bad_files(berth_bin, tmp_path):
     assert piped.returncode == 1 and "<stdin>: spec.gpu.value" in piped.stderr
 
 
-def test_up_says_plainly_that_it_is_not_there_yet(berth_bin):
-    result = run(berth_bin, "up")
-    assert result.returncode != 0
-    assert "not there yet" in result.stderr
+def test_up_refuses_plain_http_off_loopback(berth_bin, tmp_path):
+    result = run(berth_bin, "up", "--data-dir", str(tmp_path), "--insecure-http", "--host", "0.0.0.0")
+    assert result.returncode == 1
+    assert "only on a loopback address" in result.stderr
+    assert "Traceback" not in result.stderr

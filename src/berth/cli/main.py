@@ -1,7 +1,6 @@
 """The `berth` command: its entry point and the commands that need no cluster.
 
-Commands that talk to an API server (`submit`, `list`, `describe`, ...) arrive with issue G; `up` with
-issue B. Errors are printed in red, one per line, without a traceback (`--verbose` shows it), and the
+Commands that talk to an API server (`submit`, `list`, `describe`, ...) arrive with issue G. Errors are printed in red, one per line, without a traceback (`--verbose` shows it), and the
 exit status is 1 for bad input and 2 for usage errors, as click does.
 """
 
@@ -106,16 +105,22 @@ def validate_command(ctx: click.Context, files: tuple[str, ...]) -> None:
 @cli.command()
 @click.option("--data-dir", default="~/.berth", show_default=True, help="Where Berth keeps its state.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address the API server listens on.")
-@click.option("--port", default=6443, show_default=True, help="Port the API server listens on.")
-def up(data_dir: str, host: str, port: int) -> None:
-    """Run a complete Berth control plane on this machine (API server, controllers, scheduler, nodes)."""
-    click.secho(
-        "error: berth up is not there yet: the embedded control plane (API server on SQLite, issue B) "
-        "has not landed. Meanwhile: berth crds, berth explain, berth validate.",
-        fg="red",
-        err=True,
-    )
-    sys.exit(1)
+@click.option("--port", default=6443, show_default=True, type=int, help="Port the API server listens on.")
+@click.option("--insecure-http", is_flag=True,
+              help="Serve plain HTTP without authentication (loopback addresses only; kubectl sends no token over HTTP).")
+@click.pass_context
+def up(ctx: click.Context, data_dir: str, host: str, port: int, insecure_http: bool) -> None:
+    """Run a complete Berth control plane on this machine: the API server (kubectl works against it), and,
+    as they land, the controllers, the scheduler and the node agents."""
+    from berth.apiserver.server import Config, ConfigError, run
+
+    config = Config(data_dir=Path(data_dir).expanduser(), host=host, port=port, insecure_http=insecure_http)
+    try:
+        sys.exit(run(config, announce=click.echo))
+    except ConfigError as exc:
+        _fail(str(exc), ctx)
+    except OSError as exc:
+        _fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}", ctx)
 
 
 def main() -> None:

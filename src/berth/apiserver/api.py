@@ -1,0 +1,379 @@
+"""The verbs of the API (get, list, create, update, patch, delete, bind, evict) with Kubernetes semantics,
+independent of HTTP: the app in `berth.apiserver.app` parses requests and calls these.
+
+Every write goes: decode -> server fields (`objects`) -> schema (`validation`) -> mutating admission ->
+schema again -> validating admission -> field ownership -> one store transaction. A write that fails
+anywhere leaves the store untouched; `dry_run` runs everything but the store write.
+
+Deletion follows Kubernetes: an object with finalizers (or deleted with Foreground or Orphan propagation)
+only gets a deletionTimestamp and goes when its last finalizer is removed; dependents are deleted by the
+garbage collector (`berth.apiserver.gc`), which watches the same store.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from berth.apiserver import errors, objects
+from berth.apiserver.admission import Chain, Request
+from berth.apiserver.patch import (
+    PatchError,
+    json_patch,
+    merge_patch,
+    record_update,
+    server_side_apply,
+    strategic_merge_patch,
+)
+from berth.apiserver.resources import Resource, find
+from berth.apiserver.validation import check_object
+from berth.store import AlreadyExists, Conflict, FieldSelector, LabelSelector, NotFound, SelectorError, Store, StoreError
+from berth.store import Expired as StoreExpired
+
+NAMESPACES = find("", "v1", "namespaces")
+PODS = find("", "v1", "pods")
+FOREGROUND, ORPHAN = "foregroundDeletion", "orphan"
+NAMESPACE_FINALIZER = "kubernetes"
+
+PATCH_TYPES = {
+    "application/merge-patch+json": "merge",
+    "application/json-patch+json": "json",
+    "application/strategic-merge-patch+json": "strategic",
+    "application/apply-patch+yaml": "apply",
+}
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    """Query parameters common to writes."""
+
+    dry_run: bool = False
+    validation: str = "Strict"
+    manager: str = ""
+    force: bool = False
+
+
+@dataclass
+class WriteResult:
+    obj: dict[str, Any]
+    warnings: list[str]
+    created: bool = False
+
+
+def _rv(value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise errors.bad_request(f'invalid resourceVersion "{value}": must be a whole number') from None
+
+
+class StoreReader:
+    """What admission plugins may read: stored objects, nothing else."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def get(self, resource: Resource, namespace: str, name: str) -> dict[str, Any] | None:
+        return self._store.get(resource.ref, namespace if resource.namespaced else "", name)
+
+    def list(self, resource: Resource, namespace: str | None) -> list[dict[str, Any]]:
+        return self._store.list(resource.ref, namespace if resource.namespaced else None).items
+
+
+class Api:
+    """The API's verbs over one store."""
+
+    def __init__(self, store: Store, admission: Chain | None = None) -> None:
+        self.store = store
+        self.admission = admission or Chain()
+        self.reader = StoreReader(store)
+
+    # -- reading ------------------------------------------------------------------------------------
+
+    def get(self, resource: Resource, namespace: str, name: str) -> dict[str, Any]:
+        obj = self.store.get(resource.ref, namespace, name)
+        if obj is None:
+            raise errors.not_found(resource.qualified, name, resource.group, resource.plural)
+        return obj
+
+    def list(self, resource: Resource, namespace: str | None, params: dict[str, str] | None = None
+             ) -> dict[str, Any]:
+        """A `<Kind>List`; params are the LIST query parameters."""
+        params = params or {}
+        labels, fields = self.selectors(resource, params)
+        limit = params.get("limit")
+        try:
+            page = self.store.list(
+                resource.ref, namespace, label_selector=labels, field_selector=fields,
+                limit=int(limit) if limit and int(limit) > 0 else None,
+                continue_token=params.get("continue") or None,
+                resource_version=_rv(params.get("resourceVersion"))
+                if params.get("resourceVersionMatch") == "Exact" else None,
+            )
+        except StoreExpired as exc:
+            raise errors.expired(str(exc)) from None
+        except (StoreError, ValueError) as exc:
+            raise errors.bad_request(str(exc)) from None
+        meta: dict[str, Any] = {"resourceVersion": str(page.revision)}
+        if page.continue_token:
+            meta["continue"] = page.continue_token
+            if page.remaining is not None:
+                meta["remainingItemCount"] = page.remaining
+        return {"kind": f"{resource.kind}List", "apiVersion": resource.api_version, "metadata": meta,
+                "items": page.items}
+
+    def selectors(self, resource: Resource, params: dict[str, str]
+                  ) -> tuple[LabelSelector | None, FieldSelector | None]:
+        try:
+            labels = LabelSelector.parse(params["labelSelector"]) if params.get("labelSelector") else None
+            fields = FieldSelector.parse(params["fieldSelector"]) if params.get("fieldSelector") else None
+        except SelectorError as exc:
+            raise errors.bad_request(str(exc)) from None
+        if fields is not None:
+            for f in fields.fields():
+                if f not in resource.selectable():
+                    raise errors.bad_request(f'field label not supported: {f}')
+        return labels, fields
+
+    # -- writing ------------------------------------------------------------------------------------
+
+    def _check_namespace(self, resource: Resource, namespace: str) -> None:
+        if not resource.namespaced:
+            return
+        ns = self.store.get(NAMESPACES.ref, "", namespace)
+        if ns is None:
+            raise errors.not_found("namespaces", namespace, "", "namespaces")
+        if objects.is_deleting(ns):
+            raise errors.forbidden(
+                f"unable to create new content in namespace {namespace} because it is being terminated",
+                namespace, "", "namespaces",
+            )
+
+    def _body(self, resource: Resource, body: Any, namespace: str, name: str | None = None) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise errors.bad_request(f"the body must be a {resource.kind} object")
+        api_version, kind = body.get("apiVersion"), body.get("kind")
+        if api_version and api_version != resource.api_version:
+            raise errors.bad_request(
+                f"the API version in the data ({api_version}) does not match the expected API version "
+                f"({resource.api_version})")
+        if kind and kind != resource.kind:
+            raise errors.bad_request(f"the kind in the data ({kind}) does not match the expected kind ({resource.kind})")
+        meta = body.get("metadata")
+        if meta is not None and not isinstance(meta, dict):
+            raise errors.bad_request("metadata must be an object")
+        meta = meta or {}
+        body_ns = meta.get("namespace")
+        if resource.namespaced and body_ns and body_ns != namespace:
+            raise errors.bad_request("the namespace of the provided object does not match the namespace sent on the request")
+        if name is not None and meta.get("name") and meta["name"] != name:
+            raise errors.bad_request(
+                f"the name of the object ({meta['name']}) does not match the name on the URL ({name})")
+        return body
+
+    def _admit(self, operation: str, resource: Resource, namespace: str, name: str, obj: dict[str, Any],
+               old: dict[str, Any] | None, opts: WriteOptions, subresource: str = "") -> tuple[dict[str, Any], list[str]]:
+        checked, warnings = check_object(resource, obj, opts.validation)
+        request = Request(operation, resource, namespace, name, checked, old, opts.dry_run, subresource)
+        mutated = self.admission.mutate(request, self.reader)
+        if mutated is not checked and mutated is not None:
+            checked, _ = check_object(resource, mutated, "Strict")
+        self.admission.validate(Request(operation, resource, namespace, name, checked, old, opts.dry_run,
+                                        subresource), self.reader)
+        return checked, warnings
+
+    def create(self, resource: Resource, namespace: str, body: Any, opts: WriteOptions, *,
+               applied: bool = False) -> WriteResult:
+        """Create an object; `applied` when server-side apply built it (and already recorded ownership)."""
+        body = self._body(resource, body, namespace)
+        meta = body.get("metadata") or {}
+        if not meta.get("name") and not meta.get("generateName"):
+            raise errors.invalid(resource.kind, resource.group, "", [{
+                "reason": "FieldValueRequired", "field": "metadata.name",
+                "message": "Required value: name or generateName is required"}])
+        obj = objects.prepare_create(resource, body, namespace)
+        name = obj["metadata"]["name"]
+        causes = objects.name_problems(resource, name)
+        if causes:
+            raise errors.invalid(resource.kind, resource.group, name, causes)
+        self._check_namespace(resource, namespace)
+        obj, warnings = self._admit("CREATE", resource, namespace, name, obj, None, opts)
+        if opts.manager and not applied:
+            obj = record_update(None, obj, opts.manager, now=objects.now())
+        if resource.plural == "namespaces":
+            obj.setdefault("status", {})["phase"] = "Active"
+        if opts.dry_run:
+            if self.store.get(resource.ref, namespace if resource.namespaced else "", name) is not None:
+                raise errors.already_exists(resource.qualified, name, resource.group, resource.plural)
+            return WriteResult(obj, warnings, created=True)
+        try:
+            stored = self.store.create(resource.ref, namespace if resource.namespaced else "", name, obj)
+        except AlreadyExists:
+            raise errors.already_exists(resource.qualified, name, resource.group, resource.plural) from None
+        return WriteResult(stored, warnings, created=True)
+
+    def update(self, resource: Resource, namespace: str, name: str, body: Any, opts: WriteOptions,
+               subresource: str = "") -> WriteResult:
+        body = self._body(resource, body, namespace, name)
+        expected = _rv((body.get("metadata") or {}).get("resourceVersion"))
+        old = self.get(resource, namespace, name)
+        return self._replace(resource, namespace, name, old, body, opts, subresource, expected)
+
+    def _replace(self, resource: Resource, namespace: str, name: str, old: dict[str, Any], new: dict[str, Any],
+                 opts: WriteOptions, subresource: str, expected: int | None, applied: bool = False) -> WriteResult:
+        obj = objects.prepare_update(resource, old, new, subresource=subresource)
+        obj, warnings = self._admit("UPDATE", resource, namespace, name, obj, old, opts, subresource)
+        if opts.manager and subresource != "status" and not applied:
+            obj = record_update(old, obj, opts.manager, now=objects.now())
+        if opts.dry_run:
+            return WriteResult(obj, warnings)
+        ns = namespace if resource.namespaced else ""
+        try:
+            if objects.is_deleting(obj) and not objects.holds_deletion(resource, obj):
+                self.store.update(resource.ref, ns, name, obj, expected_rv=expected)
+                return WriteResult(self.store.delete(resource.ref, ns, name), warnings)
+            return WriteResult(self.store.update(resource.ref, ns, name, obj, expected_rv=expected), warnings)
+        except Conflict:
+            raise errors.conflict(resource.qualified, name, resource.group, resource.plural) from None
+        except NotFound:
+            raise errors.not_found(resource.qualified, name, resource.group, resource.plural) from None
+
+    def patch(self, resource: Resource, namespace: str, name: str, patch: Any, content_type: str,
+              opts: WriteOptions, subresource: str = "") -> WriteResult:
+        kind = PATCH_TYPES.get(content_type.split(";", 1)[0].strip().lower())
+        if kind is None or (kind == "strategic" and not resource.builtin):
+            accepted = [t for t, k in PATCH_TYPES.items() if resource.builtin or k != "strategic"]
+            raise errors.unsupported_media_type(content_type, accepted)
+        for attempt in range(5):
+            old = self.store.get(resource.ref, namespace if resource.namespaced else "", name)
+            if old is None and kind != "apply":
+                raise errors.not_found(resource.qualified, name, resource.group, resource.plural)
+            new, precondition = self._patched(resource, old, patch, kind, opts, name)
+            if old is None:
+                return self.create(resource, namespace, new, opts, applied=True)
+            expected = precondition if precondition is not None else _rv(old["metadata"].get("resourceVersion"))
+            try:
+                return self._replace(resource, namespace, name, old, new, opts, subresource, expected,
+                                     applied=kind == "apply")
+            except errors.ApiError as exc:
+                if exc.reason != "Conflict" or precondition is not None or attempt == 4:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _patched(self, resource: Resource, old: dict[str, Any] | None, patch: Any, kind: str,
+                 opts: WriteOptions, name: str) -> tuple[dict[str, Any], int | None]:
+        current = copy.deepcopy(old) if old else None
+        try:
+            if kind == "json":
+                if not isinstance(patch, list):
+                    raise errors.bad_request("a JSON patch must be a list of operations")
+                result = json_patch(current, patch)
+                return result, None
+            if not isinstance(patch, dict):
+                raise errors.bad_request("the patch must be an object")
+            precondition = _rv((patch.get("metadata") or {}).get("resourceVersion"))
+            if kind == "merge":
+                return merge_patch(current, patch), precondition
+            if kind == "strategic":
+                return strategic_merge_patch(current, patch, resource.kind), precondition
+            applied = copy.deepcopy(patch)
+            applied.pop("status", None)
+            self._body(resource, applied, (applied.get("metadata") or {}).get("namespace", ""), name)
+            if not opts.manager:
+                raise errors.bad_request("PATCH with apply-patch+yaml requires the fieldManager parameter")
+            return server_side_apply(current, applied, opts.manager, force=opts.force, now=objects.now()), None
+        except PatchError as exc:
+            raise errors.ApiError(exc.code, exc.reason, exc.message, getattr(exc, "details", None)) from None
+
+    # -- deleting -----------------------------------------------------------------------------------
+
+    def delete(self, resource: Resource, namespace: str, name: str, options: dict[str, Any] | None,
+               dry_run: bool = False) -> dict[str, Any]:
+        options = options or {}
+        ns = namespace if resource.namespaced else ""
+        old = self.get(resource, namespace, name)
+        pre = options.get("preconditions") or {}
+        meta = old["metadata"]
+        if pre.get("uid") and pre["uid"] != meta.get("uid"):
+            raise errors.ApiError(409, "Conflict", f"Precondition failed: UID in precondition: {pre['uid']}, "
+                                                   f"UID in object meta: {meta.get('uid')}")
+        if pre.get("resourceVersion") and pre["resourceVersion"] != meta.get("resourceVersion"):
+            raise errors.ApiError(409, "Conflict", f"Precondition failed: ResourceVersion in precondition: "
+                                                   f"{pre['resourceVersion']}, ResourceVersion in object meta: "
+                                                   f"{meta.get('resourceVersion')}")
+        policy = options.get("propagationPolicy") or ("Orphan" if options.get("orphanDependents") else "Background")
+        if policy not in ("Background", "Foreground", "Orphan"):
+            raise errors.bad_request(f'propagationPolicy must be Background, Foreground or Orphan, not "{policy}"')
+        if resource.plural == "namespaces":
+            extra = None
+        else:
+            extra = {"Foreground": FOREGROUND, "Orphan": ORPHAN}.get(policy)
+        if objects.finalizers(old) or extra or resource.plural == "namespaces":
+            marked = objects.mark_deleting(old, extra)
+            if resource.plural == "namespaces":
+                marked.setdefault("spec", {})["finalizers"] = [NAMESPACE_FINALIZER]
+                marked.setdefault("status", {})["phase"] = "Terminating"
+            if objects.is_deleting(old) and (extra is None or extra in objects.finalizers(old)):
+                return old  # already being deleted: nothing more to do
+            if dry_run:
+                return marked
+            try:
+                return self.store.update(resource.ref, ns, name, marked,
+                                         expected_rv=_rv(meta.get("resourceVersion")))
+            except Conflict:
+                raise errors.conflict(resource.qualified, name, resource.group, resource.plural) from None
+        if dry_run:
+            return old
+        try:
+            gone = self.store.delete(resource.ref, ns, name)
+        except NotFound:
+            raise errors.not_found(resource.qualified, name, resource.group, resource.plural) from None
+        if resource.builtin:
+            return gone
+        details = {"name": name, "group": resource.group, "kind": resource.plural, "uid": meta.get("uid")}
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
+
+    def delete_collection(self, resource: Resource, namespace: str | None, params: dict[str, str],
+                          options: dict[str, Any] | None, dry_run: bool = False) -> dict[str, Any]:
+        listed = self.list(resource, namespace, {k: v for k, v in params.items()
+                                                  if k in ("labelSelector", "fieldSelector")})
+        for item in listed["items"]:
+            meta = item["metadata"]
+            try:
+                self.delete(resource, meta.get("namespace", ""), meta["name"], options, dry_run)
+            except errors.ApiError as exc:
+                if exc.code != 404:
+                    raise
+        return listed
+
+    # -- pod subresources ---------------------------------------------------------------------------
+
+    def bind(self, namespace: str, name: str, binding: Any) -> dict[str, Any]:
+        """POST pods/{name}/binding: assign the pod to a node, once."""
+        if not isinstance(binding, dict) or not (binding.get("target") or {}).get("name"):
+            raise errors.bad_request("a Binding needs target.name, the node to bind to")
+        node = binding["target"]["name"]
+        for _ in range(5):
+            pod = self.get(PODS, namespace, name)
+            current = (pod.get("spec") or {}).get("nodeName")
+            if current:
+                raise errors.ApiError(409, "Conflict", f'Operation cannot be fulfilled on pods/binding "{name}": '
+                                                       f'pod {name} is already assigned to node "{current}"')
+            pod = copy.deepcopy(pod)
+            pod.setdefault("spec", {})["nodeName"] = node
+            try:
+                self.store.update(PODS.ref, namespace, name, pod,
+                                  expected_rv=_rv(pod["metadata"].pop("resourceVersion", None)))
+                break
+            except Conflict:
+                continue
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+
+    def evict(self, namespace: str, name: str, eviction: Any) -> dict[str, Any]:
+        """POST pods/{name}/eviction: delete the pod (Berth has no disruption budgets)."""
+        options = (eviction or {}).get("deleteOptions") if isinstance(eviction, dict) else None
+        self.delete(PODS, namespace, name, options)
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}

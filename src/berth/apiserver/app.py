@@ -1,0 +1,310 @@
+"""The HTTP face of the API server: routing Kubernetes paths to the verbs of `berth.apiserver.api`,
+authentication, content negotiation (JSON, Tables, aggregated discovery), watch streams and errors.
+
+Paths served (kubectl's and the client libraries', see the protocol notes):
+  /version /healthz /livez /readyz                      public
+  /api /apis /apis/{g} /api/v1 /apis/{g}/{v}            discovery (aggregated or legacy, by Accept)
+  /openapi/v3 /openapi/v3/{api/v1|apis/g/v}             OpenAPI v3
+  /api/v1/[namespaces/{ns}/]{plural}[/{name}[/{sub}]]   core resources
+  /apis/{g}/{v}/[namespaces/{ns}/]{plural}[/{name}[/{sub}]]
+Trailing slashes are tolerated; booleans parse like Go's strconv.ParseBool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from berth.apiserver import discovery, errors, logs, openapi, tables
+from berth.apiserver.api import Api, WriteOptions
+from berth.apiserver.resources import Resource, find, in_group_version
+from berth.apiserver.validation import MAX_BODY, decode
+from berth.apiserver.watch import TRUE, WatchHub, stream
+
+JSON = "application/json"
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
+PUBLIC = {"/version", "/healthz", "/livez", "/readyz"}
+FALSE = {"0", "f", "F", "false", "False", "FALSE"}
+
+
+@dataclass
+class Target:
+    """What a resource path addresses."""
+
+    resource: Resource
+    namespace: str | None  # None: all namespaces (or a cluster-scoped resource)
+    name: str | None
+    subresource: str
+
+
+def _json(data: Any, status: int = 200, content_type: str = JSON, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type=content_type, headers=headers)
+
+
+def _error(exc: errors.ApiError) -> Response:
+    return Response(exc.body(), status_code=exc.code, media_type=JSON)
+
+
+def route(group: str, version: str, parts: list[str]) -> Target:
+    """Resolve the path parts after /api/v1 or /apis/{g}/{v} to a resource target."""
+    namespace: str | None = None
+    if len(parts) >= 3 and parts[0] == "namespaces" and not (group == "" and parts[2] in ("status", "finalize")):
+        namespace, parts = parts[1], parts[2:]
+    if not parts or len(parts) > 3:
+        raise errors.not_found_path()
+    resource = find(group, version, parts[0])
+    if resource is None:
+        raise errors.not_found_path()
+    if namespace is not None and not resource.namespaced:
+        raise errors.not_found_path()
+    name = parts[1] if len(parts) > 1 else None
+    sub = parts[2] if len(parts) > 2 else ""
+    if sub and sub not in resource.subresources:
+        raise errors.not_found_path()
+    if resource.namespaced and name is not None and namespace is None:
+        raise errors.not_found_path()
+    return Target(resource, namespace, name, sub)
+
+
+def _wants_table(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return any("as=Table" in part and "g=meta.k8s.io" in part for part in accept.split(","))
+
+
+def _bool(params: dict[str, str], key: str) -> bool:
+    value = params.get(key)
+    if value is None or value == "":
+        return False
+    if value in TRUE:
+        return True
+    if value in FALSE:
+        return False
+    raise errors.bad_request(f'invalid boolean value for {key}: "{value}"')
+
+
+class Server:
+    """One API server: the verbs over a store, and the token that opens it."""
+
+    def __init__(self, api: Api, *, token: str | None, data_dir: Path | None = None,
+                 tasks: list[Callable[[WatchHub], Awaitable[None]]] | None = None) -> None:
+        self.api = api
+        self.token = token
+        self.data_dir = data_dir
+        self.hub: WatchHub | None = None
+        #: Background loops that live as long as the app (the garbage collector, later controllers).
+        self.tasks = tasks or []
+
+    # -- plumbing -----------------------------------------------------------------------------------
+
+    def _authorized(self, request: Request) -> bool:
+        if self.token is None or request.url.path.rstrip("/") in PUBLIC:
+            return True
+        header = request.headers.get("authorization", "")
+        scheme, _, presented = header.partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(presented.strip(), self.token)
+
+    async def _body(self, request: Request) -> Any:
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > MAX_BODY:
+            raise errors.too_large(MAX_BODY)
+        raw = b""
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > MAX_BODY:
+                raise errors.too_large(MAX_BODY)
+        if not raw:
+            return None
+        return decode(raw, request.headers.get("content-type", JSON))
+
+    def _options(self, params: dict[str, str]) -> WriteOptions:
+        dry = params.get("dryRun", "")
+        if dry and dry != "All":
+            raise errors.bad_request(f'dryRun must be "All", not "{dry}"')
+        return WriteOptions(
+            dry_run=dry == "All",
+            validation=params.get("fieldValidation") or "Strict",
+            manager=params.get("fieldManager", ""),
+            force=_bool(params, "force"),
+        )
+
+    def _out(self, request: Request, target: Target, obj: dict[str, Any], status: int = 200,
+             warnings: list[str] | None = None) -> Response:
+        headers = {}
+        if warnings:
+            headers["Warning"] = ", ".join(f'299 - "{w.replace(chr(34), chr(92) + chr(34))}"' for w in warnings)
+        if _wants_table(request) and obj.get("kind") == target.resource.kind:
+            include = request.query_params.get("includeObject", "Metadata")
+            body = tables.table(target.resource, [obj], include=include,
+                                list_meta={"resourceVersion": obj["metadata"].get("resourceVersion", "")})
+            return _json(body, status, TABLE, headers)
+        return _json(obj, status, headers=headers)
+
+    # -- endpoints ----------------------------------------------------------------------------------
+
+    async def dispatch(self, request: Request) -> Response:
+        try:
+            if not self._authorized(request):
+                raise errors.unauthorized()
+            return await self._dispatch(request)
+        except errors.ApiError as exc:
+            return _error(exc)
+
+    async def _dispatch(self, request: Request) -> Response:
+        path = request.url.path.rstrip("/") or "/"
+        parts = [p for p in path.split("/") if p]
+        if path in ("/healthz", "/livez", "/readyz"):
+            return PlainTextResponse("ok")
+        if path == "/version":
+            return _json(discovery.version_info())
+        if parts[:2] == ["openapi", "v3"]:
+            return self._openapi(parts[2:])
+        if parts[:1] == ["openapi"]:
+            raise errors.not_found_path()
+        if parts == ["api"] or parts == ["apis"]:
+            return self._discovery(request, core=parts == ["api"])
+        if parts[:1] == ["api"] and len(parts) >= 2:
+            if parts[1] != "v1":
+                raise errors.not_found_path()
+            if len(parts) == 2:
+                return _json(discovery.resource_list("", "v1"))
+            return await self._resource(request, route("", "v1", parts[2:]))
+        if parts[:1] == ["apis"] and len(parts) >= 2:
+            if len(parts) == 2:
+                found = discovery.api_group(parts[1])
+                if found is None:
+                    raise errors.not_found_path()
+                return _json(found)
+            if len(parts) == 3:
+                listed = discovery.resource_list(parts[1], parts[2])
+                if listed is None:
+                    raise errors.not_found_path()
+                return _json(listed)
+            return await self._resource(request, route(parts[1], parts[2], parts[3:]))
+        raise errors.not_found_path()
+
+    def _discovery(self, request: Request, core: bool) -> Response:
+        version = discovery.negotiate_aggregated(request.headers.get("accept", ""))
+        if version is not None:
+            return _json(discovery.aggregated(version, core), content_type=discovery.AGGREGATED[version])
+        if core:
+            host = request.headers.get("host", "127.0.0.1")
+            return _json(discovery.api_versions(host))
+        return _json(discovery.api_group_list())
+
+    def _openapi(self, rest: list[str]) -> Response:
+        if not rest:
+            return Response(openapi.index(), media_type=JSON)
+        if rest[0] == "api" and len(rest) == 2:
+            group, version = "", rest[1]
+        elif rest[0] == "apis" and len(rest) == 3:
+            group, version = rest[1], rest[2]
+        else:
+            raise errors.not_found_path()
+        if not in_group_version(group, version):
+            raise errors.not_found_path()
+        return Response(openapi.document(group, version), media_type=JSON,
+                        headers={"Cache-Control": "public, immutable"})
+
+    async def _resource(self, request: Request, target: Target) -> Response:
+        method = request.method
+        params = dict(request.query_params)
+        api = self.api
+        res, ns, name, sub = target.resource, target.namespace, target.name, target.subresource
+        ns_value = ns or ""
+        if name is None:
+            if method == "GET":
+                if _bool(params, "watch"):
+                    return self._watch(request, target, params)
+                listed = api.list(res, ns, params)
+                if _wants_table(request):
+                    include = params.get("includeObject", "Metadata")
+                    body = tables.table(res, listed["items"], include=include, list_meta=listed["metadata"])
+                    return _json(body, content_type=TABLE)
+                return _json(listed)
+            if method == "POST":
+                if res.namespaced and ns is None:
+                    raise errors.method_not_allowed("create without a namespace")
+                result = api.create(res, ns_value, await self._body(request), self._options(params))
+                return self._out(request, target, result.obj, 201, result.warnings)
+            if method == "DELETE":
+                options = await self._body(request)
+                return _json(api.delete_collection(res, ns, params, options, self._options(params).dry_run))
+            raise errors.method_not_allowed(method)
+        if sub == "log":
+            if method != "GET":
+                raise errors.method_not_allowed(method)
+            return await logs.respond(api, self.data_dir, ns_value, name, params)
+        if sub == "binding":
+            if method != "POST":
+                raise errors.method_not_allowed(method)
+            return _json(api.bind(ns_value, name, await self._body(request)), 201)
+        if sub == "eviction":
+            if method != "POST":
+                raise errors.method_not_allowed(method)
+            return _json(api.evict(ns_value, name, await self._body(request)), 201)
+        if method == "GET":
+            return self._out(request, target, api.get(res, ns_value, name))
+        if method == "PUT":
+            result = api.update(res, ns_value, name, await self._body(request), self._options(params), sub)
+            return self._out(request, target, result.obj, 200, result.warnings)
+        if method == "PATCH":
+            content_type = request.headers.get("content-type", "")
+            body = await self._body(request)
+            result = api.patch(res, ns_value, name, body, content_type, self._options(params), sub)
+            return self._out(request, target, result.obj, 201 if result.created else 200, result.warnings)
+        if method == "DELETE":
+            if sub:
+                raise errors.method_not_allowed(method)
+            options = await self._body(request) or {}
+            if isinstance(options, dict) and "propagationPolicy" not in options and params.get("propagationPolicy"):
+                options["propagationPolicy"] = params["propagationPolicy"]
+            result = api.delete(res, ns_value, name, options, self._options(params).dry_run)
+            if result.get("kind") == "Status":
+                return _json(result)
+            return self._out(request, target, result)
+        raise errors.method_not_allowed(method)
+
+    def _watch(self, request: Request, target: Target, params: dict[str, str]) -> Response:
+        assert self.hub is not None, "the watch hub starts with the app"
+        labels, fields = self.api.selectors(target.resource, params)
+        render: Callable[[dict[str, Any]], dict[str, Any]] = lambda obj: obj  # noqa: E731
+        content_type = JSON
+        if _wants_table(request):
+            include = params.get("includeObject", "Metadata")
+            content_type = TABLE
+
+            def render(obj: dict[str, Any]) -> dict[str, Any]:
+                return tables.table(target.resource, [obj], include=include,
+                                    list_meta={"resourceVersion": obj["metadata"].get("resourceVersion", "")})
+
+        body = stream(self.api.store, self.hub, target.resource, target.namespace, params, labels, fields, render)
+        return StreamingResponse(body, media_type=content_type)
+
+    # -- the app ------------------------------------------------------------------------------------
+
+    def app(self) -> Starlette:
+        @contextlib.asynccontextmanager
+        async def lifespan(app: Starlette) -> AsyncIterator[None]:
+            self.hub = WatchHub(self.api.store, asyncio.get_running_loop())
+            running = [asyncio.create_task(task(self.hub)) for task in self.tasks]
+            try:
+                yield
+            finally:
+                self.hub.close()
+                for task in running:
+                    task.cancel()
+                await asyncio.gather(*running, return_exceptions=True)
+
+        methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+        return Starlette(routes=[Route("/{path:path}", self.dispatch, methods=methods)], lifespan=lifespan)

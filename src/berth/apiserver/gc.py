@@ -1,0 +1,201 @@
+"""The garbage collector and the namespace finalizer: what makes `kubectl delete tw x` remove its pods,
+and `kubectl delete ns x` remove everything in it.
+
+It follows the store's change log, as any controller would, and keeps an index of owner uid -> dependents.
+- An owner deleted in the Background: every dependent whose owners are all gone is deleted.
+- An owner being deleted in the Foreground (finalizer foregroundDeletion): its dependents are deleted
+  first; when none is left the finalizer goes, and with it the owner.
+- An owner deleted with Orphan (finalizer orphan): dependents lose their reference to it; then the
+  finalizer goes.
+- A namespace being deleted: every object in it is deleted; then the namespace.
+Every change goes through `Api`, so the same rules (finalizers, events for watchers) apply as for users.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+from collections import defaultdict
+from typing import Any
+
+from berth.apiserver import errors, objects
+from berth.apiserver.api import FOREGROUND, NAMESPACE_FINALIZER, NAMESPACES, ORPHAN, Api, WriteOptions
+from berth.apiserver.resources import RESOURCES, Resource
+from berth.apiserver.watch import WatchHub
+from berth.store import Change, Expired
+
+log = logging.getLogger(__name__)
+
+Key = tuple[Resource, str, str]  # resource, namespace, name
+_BY_REF = {r.ref: r for r in RESOURCES}
+_MANAGER = WriteOptions(manager="berth-garbage-collector")
+
+
+def _owners(obj: dict[str, Any]) -> list[str]:
+    return [ref.get("uid", "") for ref in (obj.get("metadata") or {}).get("ownerReferences") or []]
+
+
+class GarbageCollector:
+    """Deletes what its owners no longer hold; runs as a task of the API server."""
+
+    def __init__(self, api: Api) -> None:
+        self.api = api
+        self.dependents: dict[str, set[Key]] = defaultdict(set)  # owner uid -> its dependents
+        self.owners_of: dict[Key, list[str]] = {}  # dependent -> its owners' uids
+        self.live: set[str] = set()  # uids of every object that exists
+
+    # -- index --------------------------------------------------------------------------------------
+
+    def _index(self, resource: Resource, obj: dict[str, Any], present: bool) -> None:
+        meta = obj.get("metadata") or {}
+        key = (resource, meta.get("namespace", ""), meta.get("name", ""))
+        uid = meta.get("uid", "")
+        for owner in self.owners_of.pop(key, ()):
+            self.dependents[owner].discard(key)
+            if not self.dependents[owner]:
+                del self.dependents[owner]
+        if not present:
+            self.live.discard(uid)
+            return
+        self.live.add(uid)
+        owners = _owners(obj)
+        if owners:
+            self.owners_of[key] = owners
+            for owner in owners:
+                self.dependents[owner].add(key)
+
+    def rebuild(self) -> int:
+        """Index every stored object; the revision it reflects."""
+        revision = self.api.store.revision()
+        self.dependents.clear()
+        self.owners_of.clear()
+        self.live.clear()
+        for resource in RESOURCES:
+            for obj in self.api.store.list(resource.ref, None).items:
+                self._index(resource, obj, True)
+        return revision
+
+    # -- work ---------------------------------------------------------------------------------------
+
+    def _delete(self, key: Key, policy: str = "Background") -> None:
+        resource, namespace, name = key
+        try:
+            self.api.delete(resource, namespace, name, {"propagationPolicy": policy})
+        except errors.ApiError as exc:
+            if exc.code not in (404, 409):
+                log.warning("garbage collector could not delete %s %s/%s: %s", resource.kind, namespace, name, exc)
+
+    def _drop_finalizer(self, resource: Resource, obj: dict[str, Any], finalizer: str) -> None:
+        meta = obj["metadata"]
+        updated = copy.deepcopy(obj)
+        updated["metadata"]["finalizers"] = [f for f in objects.finalizers(obj) if f != finalizer]
+        if resource.plural == "namespaces":
+            updated.setdefault("spec", {})["finalizers"] = []
+        try:
+            self.api.update(resource, meta.get("namespace", ""), meta["name"], updated, _MANAGER)
+        except errors.ApiError as exc:
+            if exc.code not in (404, 409):
+                raise
+
+    def _orphan(self, owner_uid: str) -> None:
+        for resource, namespace, name in list(self.dependents.get(owner_uid, ())):
+            obj = self.api.store.get(resource.ref, namespace, name)
+            if obj is None:
+                continue
+            updated = copy.deepcopy(obj)
+            refs = [r for r in updated["metadata"].get("ownerReferences") or [] if r.get("uid") != owner_uid]
+            updated["metadata"]["ownerReferences"] = refs
+            try:
+                self.api.update(resource, namespace, name, updated, _MANAGER)
+            except errors.ApiError as exc:
+                if exc.code not in (404, 409):
+                    raise
+
+    def _alive(self, uid: str) -> bool:
+        return uid in self.live
+
+    def handle(self, resource: Resource, obj: dict[str, Any], deleted: bool) -> None:
+        """React to one change of one object."""
+        self._index(resource, obj, not deleted)
+        meta = obj.get("metadata") or {}
+        uid = meta.get("uid", "")
+        if deleted:
+            for key in list(self.dependents.get(uid, ())):
+                dependent = self.api.store.get(key[0].ref, key[1], key[2])
+                if dependent is not None and not any(self._alive(o) for o in _owners(dependent)):
+                    self._delete(key)
+            return
+        if not objects.is_deleting(obj):
+            dangling = _owners(obj)
+            if dangling and not any(self._alive(o) for o in dangling) and self._owners_known(obj):
+                self._delete((resource, meta.get("namespace", ""), meta.get("name", "")))
+            return
+        finalizers = objects.finalizers(obj)
+        if resource.plural == "namespaces":
+            self._finish_namespace(obj)
+        elif FOREGROUND in finalizers:
+            remaining = [k for k in self.dependents.get(uid, ()) if self.api.store.get(k[0].ref, k[1], k[2])]
+            for key in remaining:
+                self._delete(key, "Foreground")
+            if not remaining:
+                self._drop_finalizer(resource, obj, FOREGROUND)
+        elif ORPHAN in finalizers:
+            self._orphan(uid)
+            self._drop_finalizer(resource, obj, ORPHAN)
+
+    def _owners_known(self, obj: dict[str, Any]) -> bool:
+        """Owner references name kinds Berth serves (an unknown owner is never collected)."""
+        return all(bool(ref.get("uid")) for ref in (obj.get("metadata") or {}).get("ownerReferences") or [])
+
+    def _finish_namespace(self, ns: dict[str, Any]) -> None:
+        name = ns["metadata"]["name"]
+        left = 0
+        for resource in RESOURCES:
+            if not resource.namespaced:
+                continue
+            for obj in self.api.store.list(resource.ref, name).items:
+                left += 1
+                if not objects.is_deleting(obj):
+                    self._delete((resource, name, obj["metadata"]["name"]))
+        if left == 0 and NAMESPACE_FINALIZER in ((ns.get("spec") or {}).get("finalizers") or []):
+            updated = copy.deepcopy(ns)
+            updated["spec"]["finalizers"] = []
+            try:
+                self.api.update(NAMESPACES, "", name, updated, _MANAGER)  # the last finalizer: it goes
+            except errors.ApiError as exc:
+                if exc.code not in (404, 409):
+                    raise
+
+    def apply(self, change: Change) -> None:
+        resource = _BY_REF.get(change.ref)
+        if resource is not None:
+            self.handle(resource, change.object, change.type == "DELETED")
+
+    async def run(self, hub: WatchHub) -> None:
+        """Follow the store until the hub closes."""
+        cursor = self.rebuild()
+        for resource in RESOURCES:  # finish what a previous run left half done
+            for obj in self.api.store.list(resource.ref, None).items:
+                self.handle(resource, obj, False)
+        while not hub.closed:
+            head = self.api.store.revision()
+            try:
+                changes = self.api.store.changes(cursor)
+            except Expired:
+                cursor = self.rebuild()
+                continue
+            for change in changes:
+                try:
+                    self.apply(change)
+                except Exception:  # noqa: BLE001 - one bad object must not stop collection
+                    log.exception("garbage collector failed on %s %s", change.ref, change.name)
+            # Namespaces still terminating need another look when their contents change.
+            for ns in self.api.store.list(NAMESPACES.ref, None).items:
+                if objects.is_deleting(ns) and changes:
+                    self._finish_namespace(ns)
+            cursor = max([head] + [c.revision for c in changes])
+            if self.api.store.revision() == cursor:
+                await hub.wait(5.0)
+            else:
+                await asyncio.sleep(0)

@@ -1,0 +1,160 @@
+"""What the API server does to an object on its way into the store: names, uid, timestamps, generation,
+and which parts of a write count (the main resource never changes status; /status changes nothing else).
+
+Pure functions of (old object, new object); the store adds the resourceVersion. Invariants:
+- uid, creationTimestamp, name and namespace never change after create;
+- metadata.generation starts at 1 and grows by one whenever anything outside metadata and status changes;
+- an object being deleted (deletionTimestamp set) keeps its deletionTimestamp and gains no finalizers.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from berth.apiserver import errors
+from berth.apiserver.resources import Resource
+
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+SUBDOMAIN_MESSAGE = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must "
+    "start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
+    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
+LABEL_MESSAGE = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and "
+    "end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
+    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+)
+
+#: Metadata the server owns; what a client sends for them is ignored.
+_SERVER_METADATA = ("uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds",
+                    "selfLink")
+
+
+def now() -> str:
+    """The current time as Kubernetes writes it: RFC 3339, UTC, whole seconds."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def name_problems(resource: Resource, name: str) -> list[dict[str, str]]:
+    """Causes for an invalid metadata.name, worded like the real API server's."""
+    label_only = resource.plural == "namespaces"
+    pattern, message, limit = (_LABEL, LABEL_MESSAGE, 63) if label_only else (_SUBDOMAIN, SUBDOMAIN_MESSAGE, 253)
+    causes = []
+    if len(name) > limit:
+        causes.append({"reason": "FieldValueInvalid", "field": "metadata.name",
+                       "message": f'Invalid value: "{name}": must be no more than {limit} characters'})
+    if not pattern.match(name):
+        causes.append({"reason": "FieldValueInvalid", "field": "metadata.name",
+                       "message": f'Invalid value: "{name}": {message}'})
+    return causes
+
+
+def _generate_name(prefix: str) -> str:
+    return prefix + uuid.uuid4().hex[:5]
+
+
+def prepare_create(resource: Resource, obj: dict[str, Any], namespace: str) -> dict[str, Any]:
+    """The object as it will be stored on create (without resourceVersion)."""
+    obj = copy.deepcopy(obj)
+    meta = obj.setdefault("metadata", {})
+    if not meta.get("name") and meta.get("generateName"):
+        meta["name"] = _generate_name(meta["generateName"])
+    for key in (*_SERVER_METADATA, "resourceVersion"):
+        meta.pop(key, None)
+    if resource.namespaced:
+        meta["namespace"] = namespace
+    else:
+        meta.pop("namespace", None)
+    meta["uid"] = str(uuid.uuid4())
+    meta["creationTimestamp"] = now()
+    meta["generation"] = 1
+    obj["apiVersion"] = resource.api_version
+    obj["kind"] = resource.kind
+    if resource.has_status and not resource.builtin:
+        obj.pop("status", None)  # custom resources with a status subresource start without one
+    return obj
+
+
+def _spec_part(obj: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+
+
+def prepare_update(
+    resource: Resource, old: dict[str, Any], new: dict[str, Any], *, subresource: str = ""
+) -> dict[str, Any]:
+    """The object as it will be stored after an update of the main resource or of /status."""
+    old_meta = old.get("metadata", {})
+    if subresource == "status":
+        result = copy.deepcopy(old)
+        if "status" in new:
+            result["status"] = copy.deepcopy(new["status"])
+        else:
+            result.pop("status", None)
+        result["metadata"].pop("resourceVersion", None)
+        return result
+    result = copy.deepcopy(new)
+    meta = result.setdefault("metadata", {})
+    for key in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "name", "namespace"):
+        if key in old_meta:
+            meta[key] = old_meta[key]
+        else:
+            meta.pop(key, None)
+    meta.pop("resourceVersion", None)
+    meta.pop("selfLink", None)
+    result["apiVersion"] = resource.api_version
+    result["kind"] = resource.kind
+    if resource.has_status:
+        if "status" in old:
+            result["status"] = copy.deepcopy(old["status"])
+        else:
+            result.pop("status", None)
+    generation = old_meta.get("generation", 1)
+    if _spec_part(result) != _spec_part(old):
+        generation += 1
+    meta["generation"] = generation
+    if old_meta.get("deletionTimestamp"):
+        added = set(meta.get("finalizers") or []) - set(old_meta.get("finalizers") or [])
+        if added:
+            raise errors.invalid(resource.kind, resource.group, meta.get("name", ""), [{
+                "reason": "FieldValueForbidden", "field": "metadata.finalizers",
+                "message": "Forbidden: no new finalizers can be added if the object is being deleted, "
+                           f"found new finalizers {sorted(added)}",
+            }])
+    return result
+
+
+def is_deleting(obj: dict[str, Any]) -> bool:
+    return bool(obj.get("metadata", {}).get("deletionTimestamp"))
+
+
+def finalizers(obj: dict[str, Any]) -> list[str]:
+    return list(obj.get("metadata", {}).get("finalizers") or [])
+
+
+def holds_deletion(resource: Resource, obj: dict[str, Any]) -> bool:
+    """Whether something still holds a deleted object back: its finalizers (and a namespace's spec.finalizers)."""
+    held = finalizers(obj)
+    if resource.plural == "namespaces":
+        held += list((obj.get("spec") or {}).get("finalizers") or [])
+    return bool(held)
+
+
+def mark_deleting(obj: dict[str, Any], extra_finalizer: str | None = None) -> dict[str, Any]:
+    """The object with deletionTimestamp set (and a propagation finalizer added), as DELETE leaves it while
+    finalizers still hold it."""
+    obj = copy.deepcopy(obj)
+    meta = obj["metadata"]
+    meta.pop("resourceVersion", None)
+    if not meta.get("deletionTimestamp"):
+        meta["deletionTimestamp"] = now()
+        meta["deletionGracePeriodSeconds"] = 0
+    if extra_finalizer and extra_finalizer not in (meta.get("finalizers") or []):
+        meta["finalizers"] = [*(meta.get("finalizers") or []), extra_finalizer]
+    return obj

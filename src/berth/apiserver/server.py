@@ -1,0 +1,144 @@
+"""Running the API server: the data directory, credentials, bootstrap objects and uvicorn.
+
+`serve()` is what `berth up` runs. The data directory holds everything that must survive a restart:
+`state.db` (the store), `pki/` and `token` (credentials), `kubeconfig` (for the admin), `logs/` (pod
+output). HTTPS with a bearer token is the default; plain HTTP is allowed only on a loopback address, and
+then without authentication, since kubectl sends no token over HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import signal
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from berth.apiserver.admission import Chain
+from berth.apiserver.api import NAMESPACES, Api, WriteOptions
+from berth.apiserver.app import Server
+from berth.apiserver.errors import ApiError
+from berth.apiserver.gc import GarbageCollector
+from berth.apiserver.tls import ensure_credentials, write_kubeconfig
+from berth.store import Store
+
+log = logging.getLogger(__name__)
+
+#: Namespaces every Berth control plane has: kubectl's default, and runai for global policies/templates.
+BOOTSTRAP_NAMESPACES = ("default", "runai")
+
+
+@dataclass
+class Config:
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 6443
+    insecure_http: bool = False
+    admission: Chain = field(default_factory=Chain)
+
+    @property
+    def scheme(self) -> str:
+        return "http" if self.insecure_http else "https"
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port}"
+
+
+class ConfigError(ValueError):
+    """A setting that cannot work; the message says which and why."""
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def bootstrap(api: Api) -> None:
+    """Objects every control plane starts with (idempotent)."""
+    for name in BOOTSTRAP_NAMESPACES:
+        if api.store.get(NAMESPACES.ref, "", name) is None:
+            try:
+                api.create(NAMESPACES, "", {"metadata": {"name": name}}, WriteOptions(manager="berth"))
+            except ApiError as exc:
+                if exc.reason != "AlreadyExists":
+                    raise
+
+
+@dataclass
+class Running:
+    """What `prepare` made: the pieces `serve` runs (tests reach in for the store and token)."""
+
+    config: Config
+    store: Store
+    api: Api
+    server: Server
+    kubeconfig: Path
+    uvicorn_config: uvicorn.Config
+
+
+def prepare(config: Config) -> Running:
+    if config.insecure_http and not _is_loopback(config.host):
+        raise ConfigError(
+            f"--insecure-http serves without authentication, so it is allowed only on a loopback address "
+            f"(127.0.0.1, ::1, localhost), not {config.host}")
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(config.data_dir / "state.db")
+    api = Api(store, config.admission)
+    bootstrap(api)
+    ssl: dict[str, Any] = {}
+    if config.insecure_http:
+        token = None
+        kubeconfig = write_kubeconfig(config.data_dir / "kubeconfig", config.url, ca_cert=None, token=None)
+    else:
+        hosts = [config.host] if config.host not in ("0.0.0.0", "::") else [socket.gethostname()]
+        creds = ensure_credentials(config.data_dir, hosts)
+        token = creds.token
+        ssl = {"ssl_certfile": str(creds.cert), "ssl_keyfile": str(creds.key)}
+        kubeconfig = write_kubeconfig(config.data_dir / "kubeconfig", config.url, ca_cert=creds.ca_cert, token=token)
+    collector = GarbageCollector(api)
+    server = Server(api, token=token, data_dir=config.data_dir, tasks=[collector.run])
+    uv = uvicorn.Config(
+        server.app(), host=config.host, port=config.port, log_level="warning", access_log=False,
+        http="httptools", loop="uvloop", lifespan="on", timeout_graceful_shutdown=2, **ssl,
+    )
+    return Running(config, store, api, server, kubeconfig, uv)
+
+
+async def serve(running: Running, ready: asyncio.Event | None = None) -> None:
+    """Serve until SIGINT or SIGTERM; then stop cleanly and close the store."""
+    server = uvicorn.Server(running.uvicorn_config)
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started and not task.done():
+            await asyncio.sleep(0.02)
+        if ready is not None and server.started:
+            ready.set()
+        await task
+    finally:
+        running.store.close()
+
+
+def run(config: Config, announce: Any = print) -> int:
+    """`berth up`: prepare, say where things are, serve. Returns the exit status."""
+    running = prepare(config)
+    announce(f"Berth API server on {config.url}")
+    announce(f"kubeconfig: {running.kubeconfig}")
+    announce(f"  export KUBECONFIG={running.kubeconfig}")
+    announce("Stop with Ctrl-C.")
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        asyncio.run(serve(running))
+    except KeyboardInterrupt:
+        pass
+    return 0

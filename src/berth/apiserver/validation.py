@@ -1,0 +1,140 @@
+"""Decoding request bodies and checking objects against their schema, as the real API server does for
+custom resources: unknown fields per `fieldValidation` (Strict: 400; Warn: pruned with a warning; Ignore:
+pruned silently), then schema validation (422 with one cause per field).
+
+The checks themselves are `berth.api.load.check`, so `berth validate`, the CLI, the UI and the server
+report the same problems in the same words.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import orjson
+
+from berth.api.load import INVALID, REQUIRED, UNKNOWN, LoadError, Problem, check, parse_documents
+from berth.api.schema import Schema, full_schema
+from berth.apiserver import errors
+from berth.apiserver.resources import Resource
+
+MAX_BODY = 3 * 1024 * 1024
+VALIDATION_MODES = ("Strict", "Warn", "Ignore")
+
+
+def decode(raw: bytes, content_type: str) -> Any:
+    """A request body as JSON data; YAML for application/yaml and apply patches."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media == "application/vnd.kubernetes.protobuf":
+        raise errors.unsupported_media_type(media, ["application/json", "application/yaml"])
+    if media in ("application/yaml", "application/apply-patch+yaml"):
+        try:
+            documents = parse_documents(raw.decode("utf-8"))
+        except (LoadError, UnicodeDecodeError) as exc:
+            raise errors.bad_request(f"error decoding YAML: {exc}") from None
+        if len(documents) != 1:
+            raise errors.bad_request("the request body must hold exactly one object")
+        return documents[0]
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise errors.bad_request(f"the request body is not valid JSON: {exc}") from None
+
+
+def _prune(obj: Any, schema: Schema | None, path: str, removed: list[str]) -> Any:
+    """Drop fields the schema does not know (in place); record their paths."""
+    if schema is None or schema.get("x-kubernetes-preserve-unknown-fields"):
+        return obj
+    if isinstance(obj, dict):
+        props = schema.get("properties")
+        extra = schema.get("additionalProperties")
+        for key in list(obj):
+            sub_path = f"{path}.{key}" if path else str(key)
+            if props is not None:
+                if key not in props:
+                    removed.append(sub_path)
+                    del obj[key]
+                else:
+                    _prune(obj[key], props[key], sub_path, removed)
+            elif isinstance(extra, dict):
+                _prune(obj[key], extra, sub_path, removed)
+    elif isinstance(obj, list) and isinstance(schema.get("items"), dict):
+        for i, item in enumerate(obj):
+            _prune(item, schema["items"], f"{path}[{i}]", removed)
+    return obj
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return '"object"' if isinstance(value, dict) else '"array"'
+    return orjson.dumps(value).decode()
+
+
+def _cause(problem: Problem) -> dict[str, str]:
+    if problem.reason == REQUIRED:
+        return {"reason": REQUIRED, "field": problem.path, "message": "Required value"}
+    if problem.reason == UNKNOWN:
+        return {"reason": "FieldValueInvalid", "field": problem.path, "message": problem.message}
+    message = problem.message
+    if problem.value is not None:
+        message = f"Invalid value: {_shown(problem.value)}: {message}"
+    return {"reason": INVALID, "field": problem.path, "message": message}
+
+
+def _unknown_message(resource: Resource, paths: list[str], hints: dict[str, str]) -> str:
+    listed = []
+    for path in paths:
+        hint = hints.get(path, "")
+        hint = hint.removeprefix("unknown field").lstrip("; ")
+        listed.append(f'unknown field "{path}"' + (f" ({hint})" if hint else ""))
+    return (
+        f'{resource.kind} in version "{resource.version}" cannot be handled as a {resource.kind}: '
+        f"strict decoding error: {', '.join(listed)}"
+    )
+
+
+def check_object(resource: Resource, obj: dict[str, Any], mode: str) -> tuple[dict[str, Any], list[str]]:
+    """The object to store (pruned of unknown fields unless Strict) and the warnings to send.
+
+    Raises ApiError 400 for unknown fields under Strict, 422 for invalid values.
+    """
+    if mode not in VALIDATION_MODES:
+        raise errors.bad_request(f'fieldValidation must be one of Strict, Warn or Ignore, not "{mode}"')
+    name = (obj.get("metadata") or {}).get("name", "")
+    if resource.model is None:
+        _check_builtin(resource, obj, name)
+        return obj, []
+    kind = resource.model
+    removed: list[str] = []
+    pruned = _prune(copy.deepcopy(obj), full_schema(kind), "", removed)
+    warnings: list[str] = []
+    if removed:
+        if mode == "Strict":
+            _, problems = check(kind, obj)
+            hints = {p.path: p.message for p in problems if p.reason == UNKNOWN}
+            raise errors.bad_request(_unknown_message(resource, removed, hints))
+        if mode == "Warn":
+            warnings = [f'unknown field "{path}"' for path in removed]
+    _, problems = check(kind, pruned)
+    if problems:
+        raise errors.invalid(resource.kind, resource.group, name, [_cause(p) for p in problems])
+    return pruned, warnings
+
+
+def _check_builtin(resource: Resource, obj: dict[str, Any], name: str) -> None:
+    causes = []
+    if resource.plural == "pods":
+        containers = (obj.get("spec") or {}).get("containers")
+        if not containers:
+            causes.append({"reason": REQUIRED, "field": "spec.containers", "message": "Required value"})
+        else:
+            for i, container in enumerate(containers):
+                if not isinstance(container, dict) or not container.get("name"):
+                    causes.append({"reason": REQUIRED, "field": f"spec.containers[{i}].name",
+                                   "message": "Required value"})
+                elif not container.get("image"):
+                    causes.append({"reason": REQUIRED, "field": f"spec.containers[{i}].image",
+                                   "message": "Required value"})
+    if causes:
+        raise errors.invalid(resource.kind, resource.group, name, causes)
+

@@ -1,0 +1,124 @@
+"""A real `berth up` in a temporary data directory, and the real kubectl pointed at it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Cluster:
+    """A running `berth up` and how to reach it."""
+
+    url: str
+    data_dir: Path
+    kubeconfig: Path
+    home: Path
+    process: subprocess.Popen[str] | None = None
+
+    @property
+    def token(self) -> str:
+        return (self.data_dir / "token").read_text().strip()
+
+    @property
+    def ca(self) -> Path:
+        return self.data_dir / "pki" / "ca.crt"
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "KUBECONFIG": str(self.kubeconfig), "HOME": str(self.home)}
+
+    def kubectl(self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60,
+                env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([str(BIN / "kubectl"), *args], capture_output=True, text=True, input=input,
+                                timeout=timeout, env={**self.env(), **(env or {})})
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
+        return result
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            https = self.url.startswith("https")
+            if https and not self.ca.exists():
+                time.sleep(0.1)
+                continue
+            context = ssl.create_default_context(cafile=str(self.ca)) if https else None
+            if self.process is not None and self.process.poll() is not None:
+                raise AssertionError(f"berth up exited: {self.process.stderr.read() if self.process.stderr else ''}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/readyz", context=context, timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError("berth up did not become ready")
+
+    def start(self) -> None:
+        port = self.url.rsplit(":", 1)[1]
+        self.process = subprocess.Popen(
+            [str(BIN / "berth"), "up", "--data-dir", str(self.data_dir), "--port", port],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env(),
+        )
+        self.wait_ready()
+
+    def stop(self, sig: int | None = None) -> None:
+        if self.process is None:
+            return
+        if sig is None:
+            self.process.terminate()
+        else:
+            self.process.send_signal(sig)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+
+def make_cluster(tmp: Path) -> Cluster:
+    data_dir = tmp / "berth"
+    home = tmp / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    return Cluster(url=f"https://127.0.0.1:{free_port()}", data_dir=data_dir, kubeconfig=data_dir / "kubeconfig",
+                   home=home)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """One `berth up` shared by the tests of a module."""
+    c = make_cluster(tmp_path_factory.mktemp("cluster"))
+    c.start()
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
+@pytest.fixture
+def fresh_cluster(tmp_path: Path) -> Iterator[Cluster]:
+    """A `berth up` of its own, for tests that stop or kill the server."""
+    c = make_cluster(tmp_path)
+    c.start()
+    try:
+        yield c
+    finally:
+        c.stop()

@@ -1,0 +1,105 @@
+"""Bad requests get the status code and message the real API server gives, and leave nothing behind."""
+
+from __future__ import annotations
+
+import ssl
+
+import httpx
+import pytest
+
+NS = "bad-input"
+TW = "/apis/run.ai/v2alpha1/namespaces/{ns}/trainingworkloads"
+
+
+@pytest.fixture(scope="module")
+def http(cluster):
+    with httpx.Client(base_url=cluster.url, verify=ssl.create_default_context(cafile=str(cluster.ca)),
+                      headers={"Authorization": f"Bearer {cluster.token}"}) as client:
+        client.post("/api/v1/namespaces", json={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
+        yield client
+
+
+def workload(name: str = "ok", **spec) -> dict:
+    return {"apiVersion": "run.ai/v2alpha1", "kind": "TrainingWorkload", "metadata": {"name": name},
+            "spec": spec or {"gpu": {"value": "1"}, "image": {"value": "ubuntu"}}}
+
+
+def names(http) -> list[str]:
+    items = http.get(TW.format(ns=NS)).json()["items"]
+    return sorted(i["metadata"]["name"] for i in items)
+
+
+def test_malformed_json_is_400(http):
+    r = http.post(TW.format(ns=NS), content=b'{"apiVersion": "run.ai/v2alpha1", "kind": ',
+                  headers={"Content-Type": "application/json"})
+    assert r.status_code == 400
+    assert r.json()["reason"] == "BadRequest"
+    assert names(http) == []
+
+
+def test_malformed_yaml_is_400(http):
+    r = http.post(TW.format(ns=NS), content=b"kind: TrainingWorkload\n  spec: {", headers={"Content-Type": "application/yaml"})
+    assert r.status_code == 400 and r.json()["kind"] == "Status"
+
+
+def test_a_body_over_3_mib_is_413(http):
+    big = workload("big")
+    big["metadata"]["annotations"] = {"pad": "x" * (3 * 1024 * 1024)}
+    r = http.post(TW.format(ns=NS), json=big)
+    assert r.status_code == 413
+    assert r.json()["message"] == "Request entity too large: limit is 3145728"
+    assert names(http) == []
+
+
+def test_an_invalid_name_is_422_naming_metadata_name(http):
+    r = http.post(TW.format(ns=NS), json=workload("Bad_Name"))
+    assert r.status_code == 422
+    body = r.json()
+    assert body["reason"] == "Invalid"
+    assert body["details"]["causes"][0]["field"] == "metadata.name"
+    assert "a lowercase RFC 1123 subdomain" in body["message"]
+
+
+def test_a_wrong_type_is_422_with_the_field_path(http):
+    r = http.post(TW.format(ns=NS), json=workload("wrong", gpu={"value": [1]}))
+    assert r.status_code == 422
+    body = r.json()
+    assert body["message"].startswith('TrainingWorkload.run.ai "wrong" is invalid: spec.gpu.value: Invalid value: "array"')
+    assert body["details"]["causes"] == [{
+        "reason": "FieldValueInvalid", "field": "spec.gpu.value",
+        "message": 'Invalid value: "array": expected a string like "1" or "0.5", got a list'}]
+    assert names(http) == []
+
+
+def test_an_unknown_field_is_400_under_strict_and_pruned_under_warn(http):
+    strict = http.post(TW.format(ns=NS) + "?fieldValidation=Strict", json=workload("typo", nodetype={"value": "x"}))
+    assert strict.status_code == 400
+    assert strict.json()["message"] == (
+        'TrainingWorkload in version "v2alpha1" cannot be handled as a TrainingWorkload: strict decoding error: '
+        'unknown field "spec.nodetype" (did you mean spec.nodeType?)')
+    warn = http.post(TW.format(ns=NS) + "?fieldValidation=Warn", json=workload("typo", nodetype={"value": "x"}))
+    assert warn.status_code == 201
+    assert warn.headers["warning"] == '299 - "unknown field \\"spec.nodetype\\""'
+    assert "nodetype" not in warn.json()["spec"]
+    http.delete(TW.format(ns=NS) + "/typo")
+
+
+def test_a_missing_namespace_is_404(http):
+    r = http.post(TW.format(ns="no-such-ns"), json=workload("lost"))
+    assert r.status_code == 404
+    assert r.json()["message"] == 'namespaces "no-such-ns" not found'
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic abc"}])
+def test_a_missing_or_wrong_token_is_401(cluster, headers):
+    with httpx.Client(base_url=cluster.url, verify=ssl.create_default_context(cafile=str(cluster.ca)), headers=headers) as anonymous:
+        r = anonymous.get(TW.format(ns=NS))
+        assert r.status_code == 401
+        assert r.json()["reason"] == "Unauthorized"
+        assert anonymous.get("/readyz").status_code == 200  # health stays public
+
+
+def test_dry_run_stores_nothing(http):
+    r = http.post(TW.format(ns=NS) + "?dryRun=All", json=workload("dry"))
+    assert r.status_code == 201 and r.json()["metadata"]["name"] == "dry"
+    assert names(http) == []
