@@ -165,3 +165,13 @@ def test_get_all_namespaces_and_the_runai_category(cluster):
     assert any(line.split()[:2] == [NS, "listed"] for line in everywhere[1:])
     category = cluster.kubectl("get", "runai", "-n", NS).stdout
     assert "trainingworkload.run.ai/listed" in category
+
+
+def test_imperative_create_commands_work(cluster):
+    assert "namespace/imperative created" in cluster.kubectl("create", "namespace", "imperative").stdout
+    cluster.kubectl("create", "configmap", "cm1", "-n", "imperative", "--from-literal=a=b")
+    cluster.kubectl("create", "secret", "generic", "s1", "-n", "imperative", "--from-literal=k=v")
+    cm = json.loads(cluster.kubectl("get", "cm", "cm1", "-n", "imperative", "-o", "json").stdout)
+    assert cm["data"] == {"a": "b"}
+    secret = json.loads(cluster.kubectl("get", "secret", "s1", "-n", "imperative", "-o", "json").stdout)
+    assert secret["type"] == "Opaque" and secret["data"] == {"k": "dg=="}

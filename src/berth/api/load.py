@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from berth.api.explain import suggest
 from berth.api.registry import KINDS, Kind, by_kind
-from berth.api.schema import Schema, alias_target, full_schema
+from berth.api.schema import Schema, alias_target, shared_schema
 from berth.api.types import describe_input
 
 
@@ -263,7 +263,7 @@ def check(kind: Kind, document: dict[str, Any]) -> tuple[BaseModel | None, list[
     try:
         return kind.model.model_validate(document), []
     except ValidationError as exc:
-        root = full_schema(kind)
+        root = shared_schema(kind)
         found = [_translate(e, root) for e in exc.errors(include_url=False)]
         return None, list(dict.fromkeys(found))
 

@@ -12,11 +12,11 @@ garbage collector (`berth.apiserver.gc`), which watches the same store.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any
 
 from berth.apiserver import errors, objects
+from berth.apiserver.objects import clone
 from berth.apiserver.admission import Chain, Request
 from berth.apiserver.patch import (
     PatchError,
@@ -265,7 +265,7 @@ class Api:
 
     def _patched(self, resource: Resource, old: dict[str, Any] | None, patch: Any, kind: str,
                  opts: WriteOptions, name: str) -> tuple[dict[str, Any], int | None]:
-        current = copy.deepcopy(old) if old else None
+        current = clone(old) if old else None
         try:
             if kind == "json":
                 if not isinstance(patch, list):
@@ -279,7 +279,7 @@ class Api:
                 return merge_patch(current, patch), precondition
             if kind == "strategic":
                 return strategic_merge_patch(current, patch, resource.kind), precondition
-            applied = copy.deepcopy(patch)
+            applied = clone(patch)
             applied.pop("status", None)
             self._body(resource, applied, (applied.get("metadata") or {}).get("namespace", ""), name)
             if not opts.manager:
@@ -362,7 +362,7 @@ class Api:
             if current:
                 raise errors.ApiError(409, "Conflict", f'Operation cannot be fulfilled on pods/binding "{name}": '
                                                        f'pod {name} is already assigned to node "{current}"')
-            pod = copy.deepcopy(pod)
+            pod = clone(pod)
             pod.setdefault("spec", {})["nodeName"] = node
             try:
                 self.store.update(PODS.ref, namespace, name, pod,

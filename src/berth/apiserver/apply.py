@@ -31,7 +31,8 @@ Not done: the cap of ten "Update" entries, and conversion between API versions.
 
 from __future__ import annotations
 
-import copy
+from berth.apiserver.objects import clone
+
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -119,9 +120,9 @@ def server_side_apply(live: dict[str, Any] | None, applied: dict[str, Any], mana
     me = next((m for m in managers if m.ident == (manager, "Apply", subresource)), None)
     others = [m for m in managers if m is not me]
 
-    config = copy.deepcopy(applied)
+    config = clone(applied)
     wanted = _applied_fields(config, rule, (), set()) - _STRIPPED
-    merged = _merge(copy.deepcopy(current), config, rule)
+    merged = _merge(clone(current), config, rule)
     if me is not None and me.fields:
         keep = wanted.union(*(m.fields for m in others))
         merged = _prune(merged, rule, (), _prefixes(me.fields), _prefixes(keep))
@@ -151,7 +152,7 @@ def record_update(before: dict[str, Any] | None, after: dict[str, Any], manager:
     """
     old, old_entries = _split_managed_fields(before or {})
     new, entries = _split_managed_fields(after)
-    new = copy.deepcopy(new)
+    new = clone(new)
     managers = _decode(entries)
     if managers is None:
         managers = _decode(old_entries) or []

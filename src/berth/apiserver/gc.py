@@ -14,12 +14,12 @@ Every change goes through `Api`, so the same rules (finalizers, events for watch
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 from collections import defaultdict
 from typing import Any
 
 from berth.apiserver import errors, objects
+from berth.apiserver.objects import clone
 from berth.apiserver.api import FOREGROUND, NAMESPACE_FINALIZER, NAMESPACES, ORPHAN, Api, WriteOptions
 from berth.apiserver.resources import RESOURCES, Resource
 from berth.apiserver.watch import WatchHub
@@ -43,7 +43,7 @@ class GarbageCollector:
         self.api = api
         self.dependents: dict[str, set[Key]] = defaultdict(set)  # owner uid -> its dependents
         self.owners_of: dict[Key, list[str]] = {}  # dependent -> its owners' uids
-        self.live: set[str] = set()  # uids of every object that exists
+        self.live: dict[str, Key] = {}  # uid -> key of every object that exists
 
     # -- index --------------------------------------------------------------------------------------
 
@@ -56,9 +56,9 @@ class GarbageCollector:
             if not self.dependents[owner]:
                 del self.dependents[owner]
         if not present:
-            self.live.discard(uid)
+            self.live.pop(uid, None)
             return
-        self.live.add(uid)
+        self.live[uid] = key
         owners = _owners(obj)
         if owners:
             self.owners_of[key] = owners
@@ -88,7 +88,7 @@ class GarbageCollector:
 
     def _drop_finalizer(self, resource: Resource, obj: dict[str, Any], finalizer: str) -> None:
         meta = obj["metadata"]
-        updated = copy.deepcopy(obj)
+        updated = clone(obj)
         updated["metadata"]["finalizers"] = [f for f in objects.finalizers(obj) if f != finalizer]
         if resource.plural == "namespaces":
             updated.setdefault("spec", {})["finalizers"] = []
@@ -103,7 +103,7 @@ class GarbageCollector:
             obj = self.api.store.get(resource.ref, namespace, name)
             if obj is None:
                 continue
-            updated = copy.deepcopy(obj)
+            updated = clone(obj)
             refs = [r for r in updated["metadata"].get("ownerReferences") or [] if r.get("uid") != owner_uid]
             updated["metadata"]["ownerReferences"] = refs
             try:
@@ -125,6 +125,11 @@ class GarbageCollector:
                 dependent = self.api.store.get(key[0].ref, key[1], key[2])
                 if dependent is not None and not any(self._alive(o) for o in _owners(dependent)):
                     self._delete(key)
+            for owner_uid in _owners(obj):  # an owner deleted in the foreground may now be free to go
+                owner_key = self.live.get(owner_uid)
+                owner = self.api.store.get(owner_key[0].ref, owner_key[1], owner_key[2]) if owner_key else None
+                if owner is not None and objects.is_deleting(owner):
+                    self.handle(owner_key[0], owner, False)
             return
         if not objects.is_deleting(obj):
             dangling = _owners(obj)
@@ -159,7 +164,7 @@ class GarbageCollector:
                 if not objects.is_deleting(obj):
                     self._delete((resource, name, obj["metadata"]["name"]))
         if left == 0 and NAMESPACE_FINALIZER in ((ns.get("spec") or {}).get("finalizers") or []):
-            updated = copy.deepcopy(ns)
+            updated = clone(ns)
             updated["spec"]["finalizers"] = []
             try:
                 self.api.update(NAMESPACES, "", name, updated, _MANAGER)  # the last finalizer: it goes

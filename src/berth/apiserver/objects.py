@@ -15,6 +15,8 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
+import orjson
+
 from berth.apiserver import errors
 from berth.apiserver.resources import Resource
 
@@ -35,6 +37,14 @@ LABEL_MESSAGE = (
 #: Metadata the server owns; what a client sends for them is ignored.
 _SERVER_METADATA = ("uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds",
                     "selfLink")
+
+
+def clone(obj: Any) -> Any:
+    """A deep copy of JSON data, several times faster than copy.deepcopy on API objects."""
+    try:
+        return orjson.loads(orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS))
+    except TypeError:  # not plain JSON data (e.g. integers beyond 64 bits): the slow, general way
+        return copy.deepcopy(obj)
 
 
 def now() -> str:
@@ -62,7 +72,7 @@ def _generate_name(prefix: str) -> str:
 
 def prepare_create(resource: Resource, obj: dict[str, Any], namespace: str) -> dict[str, Any]:
     """The object as it will be stored on create (without resourceVersion)."""
-    obj = copy.deepcopy(obj)
+    obj = clone(obj)
     meta = obj.setdefault("metadata", {})
     if not meta.get("name") and meta.get("generateName"):
         meta["name"] = _generate_name(meta["generateName"])
@@ -79,6 +89,8 @@ def prepare_create(resource: Resource, obj: dict[str, Any], namespace: str) -> d
     obj["kind"] = resource.kind
     if resource.has_status and not resource.builtin:
         obj.pop("status", None)  # custom resources with a status subresource start without one
+    if resource.plural == "secrets":
+        obj.setdefault("type", "Opaque")
     return obj
 
 
@@ -92,14 +104,14 @@ def prepare_update(
     """The object as it will be stored after an update of the main resource or of /status."""
     old_meta = old.get("metadata", {})
     if subresource == "status":
-        result = copy.deepcopy(old)
+        result = clone(old)
         if "status" in new:
-            result["status"] = copy.deepcopy(new["status"])
+            result["status"] = clone(new["status"])
         else:
             result.pop("status", None)
         result["metadata"].pop("resourceVersion", None)
         return result
-    result = copy.deepcopy(new)
+    result = clone(new)
     meta = result.setdefault("metadata", {})
     for key in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "name", "namespace"):
         if key in old_meta:
@@ -112,7 +124,7 @@ def prepare_update(
     result["kind"] = resource.kind
     if resource.has_status:
         if "status" in old:
-            result["status"] = copy.deepcopy(old["status"])
+            result["status"] = clone(old["status"])
         else:
             result.pop("status", None)
     generation = old_meta.get("generation", 1)
@@ -149,7 +161,7 @@ def holds_deletion(resource: Resource, obj: dict[str, Any]) -> bool:
 def mark_deleting(obj: dict[str, Any], extra_finalizer: str | None = None) -> dict[str, Any]:
     """The object with deletionTimestamp set (and a propagation finalizer added), as DELETE leaves it while
     finalizers still hold it."""
-    obj = copy.deepcopy(obj)
+    obj = clone(obj)
     meta = obj["metadata"]
     meta.pop("resourceVersion", None)
     if not meta.get("deletionTimestamp"):

@@ -28,7 +28,8 @@ Where Berth knowingly differs from Kubernetes:
 
 from __future__ import annotations
 
-import copy
+from berth.apiserver.objects import clone
+
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -138,13 +139,13 @@ def merge_patch(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]
     if not isinstance(target, dict):
         target = {}
     _require_object(patch, "a merge patch")
-    return _merge(copy.deepcopy(target), patch)
+    return _merge(clone(target), patch)
 
 
 def _merge(target: Any, patch: Any) -> Any:
     """Merge `patch` into `target`, which is a copy and changes in place."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
+        return clone(patch)
     out = target if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
@@ -163,13 +164,13 @@ def create_merge_patch(original: dict[str, Any], modified: dict[str, Any]) -> di
     patch: dict[str, Any] = {key: None for key in original if key not in modified}
     for key, value in modified.items():
         if key not in original:
-            patch[key] = copy.deepcopy(value)
+            patch[key] = clone(value)
         elif isinstance(value, dict) and isinstance(original[key], dict):
             sub = create_merge_patch(original[key], value)
             if sub:
                 patch[key] = sub
         elif not json_equal(original[key], value):
-            patch[key] = copy.deepcopy(value)
+            patch[key] = clone(value)
     return patch
 
 
@@ -234,7 +235,7 @@ def json_patch(target: dict[str, Any], operations: list[Any]) -> dict[str, Any]:
     for op in operations:
         if not isinstance(op, dict):
             raise _bad_request(f"json: cannot unmarshal {_json_type(op)} into Go value of type jsonpatch.Operation")
-    doc: Any = copy.deepcopy(target)
+    doc: Any = clone(target)
     for op in operations:
         doc = _apply_operation(doc, op)
     if not isinstance(doc, dict):
@@ -323,7 +324,7 @@ def _apply_operation(doc: Any, op: dict[str, Any]) -> Any:
     if verb in ("add", "replace", "test"):
         if "value" not in op:
             raise _not_applicable(f"{verb} operation on {_show(path)} has no 'value'")
-        value = copy.deepcopy(op["value"])
+        value = clone(op["value"])
     if verb == "add":
         return _add(doc, path, value)
     if verb == "remove":
@@ -343,7 +344,7 @@ def _apply_operation(doc: Any, op: dict[str, Any]) -> Any:
     if _get(doc, source) is _MISSING:
         raise _not_applicable(f"{verb} operation does not apply: doc is missing from path: {_show(source)}")
     if verb == "copy":
-        return _add(doc, path, copy.deepcopy(_get(doc, source)))
+        return _add(doc, path, clone(_get(doc, source)))
     if path[:len(source)] == source and len(path) > len(source):
         raise _not_applicable(f"move operation does not apply: {_show(source)} cannot move into its own child")
     if path == source:
@@ -435,7 +436,7 @@ def strategic_merge_patch(target: dict[str, Any], patch: dict[str, Any], kind: s
     if not isinstance(target, dict):
         target = {}
     _require_object(patch, "a strategic merge patch")
-    return _smp_map(copy.deepcopy(target), copy.deepcopy(patch), rules_for(kind) or _UNKNOWN)
+    return _smp_map(clone(target), clone(patch), rules_for(kind) or _UNKNOWN)
 
 
 _DELETE_FROM = "$deleteFromPrimitiveList/"

@@ -8,14 +8,14 @@ report the same problems in the same words.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import orjson
 
 from berth.api.load import INVALID, REQUIRED, UNKNOWN, LoadError, Problem, check, parse_documents
-from berth.api.schema import Schema, full_schema
-from berth.apiserver import errors
+from berth.api.schema import Schema, shared_schema
+from berth.apiserver import errors, protobuf
+from berth.apiserver.objects import clone
 from berth.apiserver.resources import Resource
 
 MAX_BODY = 3 * 1024 * 1024
@@ -25,8 +25,13 @@ VALIDATION_MODES = ("Strict", "Warn", "Ignore")
 def decode(raw: bytes, content_type: str) -> Any:
     """A request body as JSON data; YAML for application/yaml and apply patches."""
     media = content_type.split(";", 1)[0].strip().lower()
-    if media == "application/vnd.kubernetes.protobuf":
-        raise errors.unsupported_media_type(media, ["application/json", "application/yaml"])
+    if media == "application/vnd.kubernetes.protobuf":  # kubectl create namespace|configmap|secret|sa
+        try:
+            return protobuf.decode(raw)
+        except protobuf.UnsupportedProtobuf:
+            raise errors.unsupported_media_type(media, ["application/json", "application/yaml"]) from None
+        except ValueError as exc:
+            raise errors.bad_request(str(exc)) from None
     if media in ("application/yaml", "application/apply-patch+yaml"):
         try:
             documents = parse_documents(raw.decode("utf-8"))
@@ -106,7 +111,7 @@ def check_object(resource: Resource, obj: dict[str, Any], mode: str) -> tuple[di
         return obj, []
     kind = resource.model
     removed: list[str] = []
-    pruned = _prune(copy.deepcopy(obj), full_schema(kind), "", removed)
+    pruned = _prune(clone(obj), shared_schema(kind), "", removed)
     warnings: list[str] = []
     if removed:
         if mode == "Strict":

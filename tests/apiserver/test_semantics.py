@@ -1,0 +1,172 @@
+"""What controllers rely on: optimistic concurrency, status subresources, generation, finalizers,
+garbage collection, namespace deletion, selectors on watches."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import orjson
+import pytest
+
+from tests.apiserver.helpers import PODS, TW, client, namespace, pod, workload
+
+NS = "semantics"
+
+
+@pytest.fixture(scope="module")
+def http(cluster):
+    with client(cluster, timeout=30) as c:
+        namespace(c, NS)
+        yield c
+
+
+def until(predicate, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_two_updates_from_one_resource_version_one_wins(http):
+    created = http.post(TW.format(ns=NS), json=workload("race")).json()
+    results = []
+    barrier = threading.Barrier(2)
+
+    def update(gpu: str) -> None:
+        body = {**created, "spec": {**created["spec"], "gpu": {"value": gpu}}}
+        barrier.wait()
+        results.append(http.put(f"{TW.format(ns=NS)}/race", json=body))
+
+    threads = [threading.Thread(target=update, args=(g,)) for g in ("2", "3")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    codes = sorted(r.status_code for r in results)
+    assert codes == [200, 409]
+    loser = next(r for r in results if r.status_code == 409).json()
+    assert loser["reason"] == "Conflict"
+    assert "the object has been modified; please apply your changes to the latest version" in loser["message"]
+
+
+def test_status_and_spec_are_written_separately(http):
+    obj = http.post(TW.format(ns=NS), json={**workload("split"), "status": {"phase": "Running"}}).json()
+    assert "status" not in obj  # a user cannot write status through the main resource
+    status = {**obj, "spec": {"gpu": {"value": "8"}}, "status": {"phase": "Pending", "runningPods": 0}}
+    after = http.put(f"{TW.format(ns=NS)}/split/status", json=status).json()
+    assert after["status"]["phase"] == "Pending"
+    assert after["spec"]["gpu"] == {"value": "1"}  # spec ignored on /status
+    assert after["metadata"]["generation"] == 1  # status changes do not bump generation
+    main = {**after, "spec": {**after["spec"], "gpu": {"value": "2"}}, "status": {"phase": "Failed"}}
+    updated = http.put(f"{TW.format(ns=NS)}/split", json=main).json()
+    assert updated["status"]["phase"] == "Pending"  # status ignored on the main resource
+    assert updated["metadata"]["generation"] == 2
+    patched = http.patch(f"{TW.format(ns=NS)}/split/status", content=b'{"status":{"runningPods":3}}',
+                         headers={"Content-Type": "application/merge-patch+json"}).json()
+    assert patched["status"] == {"phase": "Pending", "runningPods": 3}
+
+
+def test_finalizers_hold_deletion_until_removed(http):
+    http.post(TW.format(ns=NS), json=workload("held", finalizers=["example.com/cleanup"]))
+    deleting = http.delete(f"{TW.format(ns=NS)}/held")
+    assert deleting.status_code == 200
+    assert deleting.json()["metadata"]["deletionTimestamp"]
+    assert http.get(f"{TW.format(ns=NS)}/held").status_code == 200
+    more = http.patch(f"{TW.format(ns=NS)}/held", content=b'{"metadata":{"finalizers":["example.com/cleanup","x/y"]}}',
+                      headers={"Content-Type": "application/merge-patch+json"})
+    assert more.status_code == 422  # no new finalizers on an object being deleted
+    http.patch(f"{TW.format(ns=NS)}/held", content=b'{"metadata":{"finalizers":null}}',
+               headers={"Content-Type": "application/merge-patch+json"})
+    assert http.get(f"{TW.format(ns=NS)}/held").status_code == 404
+
+
+def test_deleting_an_owner_deletes_its_pods(http):
+    owner = http.post(TW.format(ns=NS), json=workload("owner")).json()
+    for i in range(3):
+        assert http.post(PODS.format(ns=NS), json=pod(f"owner-{i}", owner)).status_code == 201
+    assert http.delete(f"{TW.format(ns=NS)}/owner").status_code == 200
+    assert until(lambda: not [p for p in http.get(PODS.format(ns=NS)).json()["items"]
+                              if p["metadata"]["name"].startswith("owner-")])
+
+
+def test_foreground_deletion_waits_for_dependents(http):
+    owner = http.post(TW.format(ns=NS), json=workload("fg")).json()
+    http.post(PODS.format(ns=NS), json=pod("fg-0", owner, block=True))
+    r = http.request("DELETE", f"{TW.format(ns=NS)}/fg", content=orjson.dumps({"propagationPolicy": "Foreground"}),
+                     headers={"Content-Type": "application/json"})
+    assert r.status_code == 200
+    assert until(lambda: http.get(f"{TW.format(ns=NS)}/fg").status_code == 404)
+    assert http.get(f"{PODS.format(ns=NS)}/fg-0").status_code == 404
+
+
+def test_orphan_deletion_keeps_dependents_without_the_reference(http):
+    owner = http.post(TW.format(ns=NS), json=workload("orph")).json()
+    http.post(PODS.format(ns=NS), json=pod("orph-0", owner))
+    http.request("DELETE", f"{TW.format(ns=NS)}/orph", content=orjson.dumps({"propagationPolicy": "Orphan"}),
+                 headers={"Content-Type": "application/json"})
+    assert until(lambda: http.get(f"{TW.format(ns=NS)}/orph").status_code == 404)
+    kept = http.get(f"{PODS.format(ns=NS)}/orph-0").json()
+    assert not kept["metadata"].get("ownerReferences")
+
+
+def test_deleting_a_namespace_deletes_what_it_holds(http):
+    namespace(http, "doomed-ns")
+    http.post(TW.format(ns="doomed-ns"), json=workload("inside"))
+    http.post(PODS.format(ns="doomed-ns"), json=pod("inside-pod"))
+    r = http.delete("/api/v1/namespaces/doomed-ns")
+    assert r.status_code == 200 and r.json()["status"]["phase"] == "Terminating"
+    refused = http.post(TW.format(ns="doomed-ns"), json=workload("late"))
+    assert refused.status_code in (403, 404)
+    assert until(lambda: http.get("/api/v1/namespaces/doomed-ns").status_code == 404)
+    assert http.get(f"/apis/run.ai/v2alpha1/trainingworkloads?fieldSelector=metadata.namespace%3Ddoomed-ns"
+                    ).json()["items"] == []
+
+
+def test_a_selector_watch_sees_objects_enter_and_leave(cluster, http):
+    http.post(TW.format(ns=NS), json=workload("sel", labels={"team": "a"}))
+    rv = http.get(TW.format(ns=NS)).json()["metadata"]["resourceVersion"]
+    events = []
+    with client(cluster, timeout=30) as watcher:
+        def watch() -> None:
+            url = f"{TW.format(ns=NS)}?watch=true&resourceVersion={rv}&labelSelector=team%3Db&timeoutSeconds=5"
+            with watcher.stream("GET", url) as stream:
+                for line in stream.iter_lines():
+                    if line:
+                        event = orjson.loads(line)
+                        events.append((event["type"], event["object"]["metadata"]["name"]))
+
+        thread = threading.Thread(target=watch)
+        thread.start()
+        time.sleep(0.5)
+        for labels in ({"team": "b"}, {"team": "a"}):
+            body = orjson.dumps({"metadata": {"labels": labels}})
+            http.patch(f"{TW.format(ns=NS)}/sel", content=body, headers={"Content-Type": "application/merge-patch+json"})
+        thread.join()
+    assert events == [("ADDED", "sel"), ("DELETED", "sel")]
+
+
+def test_list_pages_are_one_snapshot(http):
+    namespace(http, "paging")
+    for i in range(7):
+        http.post(TW.format(ns="paging"), json=workload(f"p{i}"))
+    first = http.get(TW.format(ns="paging") + "?limit=3").json()
+    http.post(TW.format(ns="paging"), json=workload("p-late"))
+    http.delete(f"{TW.format(ns='paging')}/p5")
+    names = [i["metadata"]["name"] for i in first["items"]]
+    token = first["metadata"]["continue"]
+    while token:
+        page = http.get(TW.format(ns="paging") + f"?limit=3&continue={token}").json()
+        names += [i["metadata"]["name"] for i in page["items"]]
+        token = page["metadata"].get("continue")
+    assert names == [f"p{i}" for i in range(7)]
+
+
+def test_field_selectors_the_server_does_not_support_are_400(http):
+    r = http.get(TW.format(ns=NS) + "?fieldSelector=spec.gpu.value%3D1")
+    assert r.status_code == 400
+    assert r.json()["message"] == "field label not supported: spec.gpu.value"
+    pods = http.get(PODS.format(ns=NS) + "?fieldSelector=spec.nodeName%3D")
+    assert pods.status_code == 200
