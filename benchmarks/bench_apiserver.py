@@ -29,9 +29,8 @@ from pathlib import Path
 
 import httpx
 import orjson
-from common import Figure, Skip
-
 from bench_api import DOCUMENT
+from common import Figure, Skip
 
 BIN = Path(sys.executable).parent
 NS = "bench"

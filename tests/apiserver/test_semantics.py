@@ -121,7 +121,7 @@ def test_deleting_a_namespace_deletes_what_it_holds(http):
     refused = http.post(TW.format(ns="doomed-ns"), json=workload("late"))
     assert refused.status_code in (403, 404)
     assert until(lambda: http.get("/api/v1/namespaces/doomed-ns").status_code == 404)
-    assert http.get(f"/apis/run.ai/v2alpha1/trainingworkloads?fieldSelector=metadata.namespace%3Ddoomed-ns"
+    assert http.get("/apis/run.ai/v2alpha1/trainingworkloads?fieldSelector=metadata.namespace%3Ddoomed-ns"
                     ).json()["items"] == []
 
 
@@ -170,3 +170,40 @@ def test_field_selectors_the_server_does_not_support_are_400(http):
     assert r.json()["message"] == "field label not supported: spec.gpu.value"
     pods = http.get(PODS.format(ns=NS) + "?fieldSelector=spec.nodeName%3D")
     assert pods.status_code == 200
+
+
+def test_pod_binding_eviction_and_logs(cluster, http):
+    http.post(PODS.format(ns=NS), json=pod("bound"))
+    binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "bound"},
+               "target": {"apiVersion": "v1", "kind": "Node", "name": "node-1"}}
+    assert http.post(f"{PODS.format(ns=NS)}/bound/binding", json=binding).status_code == 201
+    assert http.get(f"{PODS.format(ns=NS)}/bound").json()["spec"]["nodeName"] == "node-1"
+    again = http.post(f"{PODS.format(ns=NS)}/bound/binding", json=binding)
+    assert again.status_code == 409 and 'already assigned to node "node-1"' in again.json()["message"]
+    log = cluster.data_dir / "logs" / NS / "bound" / "main.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("epoch 1\nepoch 2\nepoch 3\n")
+    assert cluster.kubectl("logs", "bound", "-n", NS).stdout == "epoch 1\nepoch 2\nepoch 3\n"
+    assert cluster.kubectl("logs", "bound", "-n", NS, "--tail=1").stdout == "epoch 3\n"
+    evicted = http.post(f"{PODS.format(ns=NS)}/bound/eviction",
+                        json={"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "bound"}})
+    assert evicted.status_code == 201
+    assert http.get(f"{PODS.format(ns=NS)}/bound").status_code == 404
+
+
+def test_delete_collection_by_label(http):
+    for i, team in enumerate(["x", "x", "y"]):
+        http.post(TW.format(ns=NS), json=workload(f"dc{i}", labels={"dc": team}))
+    r = http.delete(TW.format(ns=NS) + "?labelSelector=dc%3Dx")
+    assert r.status_code == 200
+    left = {i["metadata"]["name"] for i in http.get(TW.format(ns=NS) + "?labelSelector=dc").json()["items"]}
+    assert left == {"dc2"}
+
+
+def test_a_watch_ends_with_a_bookmark_when_asked(http):
+    rv = http.get(TW.format(ns=NS)).json()["metadata"]["resourceVersion"]
+    with http.stream("GET", f"{TW.format(ns=NS)}?watch=true&resourceVersion={rv}&allowWatchBookmarks=true"
+                            "&timeoutSeconds=1") as s:
+        events = [orjson.loads(line) for line in s.iter_lines() if line]
+    assert events[-1]["type"] == "BOOKMARK"
+    assert int(events[-1]["object"]["metadata"]["resourceVersion"]) >= int(rv)

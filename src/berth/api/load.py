@@ -27,7 +27,6 @@ from berth.api.registry import KINDS, Kind, by_kind
 from berth.api.schema import Schema, alias_target, shared_schema
 from berth.api.types import describe_input
 
-
 #: Why a field is wrong, in the words of Kubernetes' Status causes (plus UnknownField for strict decoding).
 UNKNOWN, INVALID, REQUIRED = "UnknownField", "FieldValueInvalid", "FieldValueRequired"
 

@@ -22,7 +22,6 @@ from berth.api.meta import Condition, ObjectMeta
 from berth.api.types import (
     Boolean,
     Count,
-    DnsLabel,
     Duration,
     GpuAmount,
     Integer,

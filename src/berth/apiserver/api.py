@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from berth.apiserver import errors, objects
-from berth.apiserver.objects import clone
 from berth.apiserver.admission import Chain, Request
+from berth.apiserver.objects import clone
 from berth.apiserver.patch import (
     PatchError,
     json_patch,
@@ -28,7 +28,16 @@ from berth.apiserver.patch import (
 )
 from berth.apiserver.resources import Resource, find
 from berth.apiserver.validation import check_object
-from berth.store import AlreadyExists, Conflict, FieldSelector, LabelSelector, NotFound, SelectorError, Store, StoreError
+from berth.store import (
+    AlreadyExists,
+    Conflict,
+    FieldSelector,
+    LabelSelector,
+    NotFound,
+    SelectorError,
+    Store,
+    StoreError,
+)
 from berth.store import Expired as StoreExpired
 
 NAMESPACES = find("", "v1", "namespaces")

@@ -31,12 +31,11 @@ Not done: the cap of ten "Update" entries, and conversion between API versions.
 
 from __future__ import annotations
 
-from berth.apiserver.objects import clone
-
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from berth.apiserver.objects import clone
 from berth.apiserver.patch import OBJECT_META, FieldRule, PatchError, json_equal, rules_for
 
 __all__ = ["ApplyConflict", "record_update", "server_side_apply"]

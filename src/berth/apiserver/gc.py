@@ -19,8 +19,8 @@ from collections import defaultdict
 from typing import Any
 
 from berth.apiserver import errors, objects
-from berth.apiserver.objects import clone
 from berth.apiserver.api import FOREGROUND, NAMESPACE_FINALIZER, NAMESPACES, ORPHAN, Api, WriteOptions
+from berth.apiserver.objects import clone
 from berth.apiserver.resources import RESOURCES, Resource
 from berth.apiserver.watch import WatchHub
 from berth.store import Change, Expired

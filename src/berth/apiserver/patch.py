@@ -28,12 +28,12 @@ Where Berth knowingly differs from Kubernetes:
 
 from __future__ import annotations
 
-from berth.apiserver.objects import clone
-
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from berth.apiserver.objects import clone
 
 if TYPE_CHECKING:
     from berth.apiserver.apply import ApplyConflict, record_update, server_side_apply

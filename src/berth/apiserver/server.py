@@ -13,6 +13,7 @@ import ipaddress
 import logging
 import signal
 import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from berth.apiserver.app import Server
 from berth.apiserver.errors import ApiError
 from berth.apiserver.gc import GarbageCollector
 from berth.apiserver.tls import ensure_credentials, write_kubeconfig
+from berth.apiserver.watch import WatchHub
 from berth.store import Store
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,24 @@ def bootstrap(api: Api) -> None:
                     raise
 
 
+#: How often the store's history is compacted; it keeps the store's default number of revisions.
+COMPACT_INTERVAL_S = 300.0
+
+
+def compactor(store: Store, interval: float = COMPACT_INTERVAL_S) -> Callable[[WatchHub], Awaitable[None]]:
+    """A background loop that trims the store's history, as etcd and kine do every five minutes."""
+
+    async def run(hub: WatchHub) -> None:
+        while not hub.closed:
+            await asyncio.sleep(interval)
+            try:
+                await asyncio.to_thread(store.compact)
+            except Exception:  # noqa: BLE001 - compaction is retried next round
+                log.exception("compaction failed")
+
+    return run
+
+
 @dataclass
 class Running:
     """What `prepare` made: the pieces `serve` runs (tests reach in for the store and token)."""
@@ -107,7 +127,7 @@ def prepare(config: Config) -> Running:
         ssl = {"ssl_certfile": str(creds.cert), "ssl_keyfile": str(creds.key)}
         kubeconfig = write_kubeconfig(config.data_dir / "kubeconfig", config.url, ca_cert=creds.ca_cert, token=token)
     collector = GarbageCollector(api)
-    server = Server(api, token=token, data_dir=config.data_dir, tasks=[collector.run])
+    server = Server(api, token=token, data_dir=config.data_dir, tasks=[collector.run, compactor(store)])
     uv = uvicorn.Config(
         server.app(), host=config.host, port=config.port, log_level="warning", access_log=False,
         http="httptools", loop="uvloop", lifespan="on", timeout_graceful_shutdown=2, **ssl,

@@ -1,7 +1,8 @@
-"""The `berth` command: its entry point and the commands that need no cluster.
+"""The `berth` command: its entry point, `berth up`, and the commands that need no cluster.
 
-Commands that talk to an API server (`submit`, `list`, `describe`, ...) arrive with issue G. Errors are printed in red, one per line, without a traceback (`--verbose` shows it), and the
-exit status is 1 for bad input and 2 for usage errors, as click does.
+Commands that talk to an API server (`submit`, `list`, `describe`, ...) arrive with issue G. Errors are
+printed in red, one per line, without a traceback (`--verbose` shows it), and the exit status is 1 for bad
+input and 2 for usage errors, as click does.
 """
 
 from __future__ import annotations
