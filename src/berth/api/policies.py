@@ -18,7 +18,6 @@ what a policy may contain, and rejects policies that contradict themselves in on
 from __future__ import annotations
 
 import functools
-from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field, create_model, model_validator
@@ -26,22 +25,13 @@ from pydantic_core import PydanticCustomError
 
 from berth.api.base import Items, Model, Value, annotation_of, generic_arg, marker_of, strip_optional
 from berth.api.meta import ObjectMeta
-from berth.api.types import Boolean, String, gpu_amount, parse_quantity
+from berth.api.types import Boolean, String, amount
 from berth.api.workloads import WORKLOAD_SPECS
 
 T = TypeVar("T")
 
 #: The item label whose value supplies defaults to the members of every other item.
 DEFAULTS_ITEM = "DEFAULTS"
-
-
-def _number(value: Any) -> Decimal:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return Decimal(str(value))
-    try:
-        return parse_quantity(value)
-    except ValueError:
-        return gpu_amount(value)
 
 
 class FlagRules(Model):
@@ -76,7 +66,7 @@ class NumberRules(Model, Generic[T]):
 
     @model_validator(mode="after")
     def _min_le_max(self) -> "NumberRules[T]":
-        if self.min is not None and self.max is not None and _number(self.min) > _number(self.max):
+        if self.min is not None and self.max is not None and amount(self.min) > amount(self.max):
             raise PydanticCustomError(
                 "berth_value", "rules.min ({lo}) must be no greater than rules.max ({hi})",
                 {"lo": self.min, "hi": self.max},

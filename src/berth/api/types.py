@@ -155,6 +155,21 @@ def gpu_amount(value: str | int) -> Decimal:
     return Decimal(str(value).strip())
 
 
+def amount(value: Any) -> Decimal:
+    """A number, quantity ("500m", "4Gi") or GPU amount ("0.5") as a comparable number.
+
+    Raises ValueError or decimal.InvalidOperation for anything else.
+    """
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not an amount")
+    if isinstance(value, (int, float)):
+        return Decimal(str(value))
+    try:
+        return parse_quantity(value)
+    except ValueError:
+        return gpu_amount(value)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Plain scalars
 # ---------------------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from berth.apiserver.api import NAMESPACES, Api, WriteOptions
 from berth.apiserver.app import Server
 from berth.apiserver.errors import ApiError
 from berth.apiserver.gc import GarbageCollector
+from berth.apiserver.policy_admission import PolicyAdmission
 from berth.apiserver.tls import ensure_credentials, write_kubeconfig
 from berth.apiserver.watch import WatchHub
 from berth.store import Store
@@ -41,7 +42,7 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 6443
     insecure_http: bool = False
-    admission: Chain = field(default_factory=Chain)
+    admission: Chain = field(default_factory=lambda: Chain(mutating=[PolicyAdmission()]))
 
     @property
     def scheme(self) -> str:
