@@ -17,14 +17,11 @@ package's interface.
     await client.bind(namespace, pod, node); await client.create_event(obj, "Scheduled", "...")
     async for event_type, obj in client.watch("tw", resource_version=rv): ...
 
-    async with Informer(client, "Pod", handlers=[on_change]) as pods:
-        pods.cache[(namespace, name)]
-
 Errors (`berth.client.errors`): `ApiError` carrying the server's Status, subclassed by reason
 (`NotFound`, `AlreadyExists`, `Conflict`, `Invalid`, `Gone`, ...); `Unreachable` when there is no answer;
-`UnknownKind`, `ConfigError`. Method-level conventions are in `berth.client.client`, the informer's loop
-in `berth.client.informer`.
+`UnknownKind`, `ConfigError`. Method-level conventions are in `berth.client.client`.
 """
+from berth.client.client import Client, ObjectList
 from berth.client.errors import (
     AlreadyExists,
     ApiError,
@@ -47,6 +44,7 @@ __all__ = [
     "AlreadyExists",
     "ApiError",
     "BadRequest",
+    "Client",
     "ClientError",
     "ConfigError",
     "Conflict",
@@ -54,6 +52,7 @@ __all__ = [
     "Gone",
     "Invalid",
     "NotFound",
+    "ObjectList",
     "ResourceKind",
     "Unauthorized",
     "UnknownKind",

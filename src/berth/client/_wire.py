@@ -1,0 +1,149 @@
+"""The only module of Berth that imports lightkube: configuration, TLS, auth and the HTTP connection.
+
+What lightkube does for us is the part that is hard to get right and differs between clusters: reading
+kubeconfig contexts, the in-cluster service account (re-reading the rotated token on 401), exec credential
+plugins, client certificates, CA data, proxies from the environment, and a pooled HTTP client. We hold one
+`lightkube.AsyncClient` per `berth.client.Client` and send through its generic layer
+(`build_adapter_request`/`send`), with paths built from `berth.client.kinds`: Berth's objects are plain
+JSON dicts, so lightkube's typed resource classes, its selector builder (dicts only, no selector strings)
+and its watch loop (no bookmarks, re-raises ERROR events as HTTP errors) are not used.
+
+Pinned against lightkube 1.0.x (httpx2 + msgspec); `tests/client` exercises every path here against a
+real server, so an upgrade that moves these internals fails there first.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import orjson
+from lightkube import AsyncClient, KubeConfig, SingleConfig
+from lightkube import ConfigError as LightkubeConfigError
+from lightkube.config.kubeconfig import SERVICE_ACCOUNT
+from lightkube.config.models import User
+from lightkube.core.exceptions import ApiError as LightkubeApiError
+from lightkube.core.generic_client import BasicRequest, GenericAsyncClient
+
+from berth.client import errors
+
+DEFAULT_KUBECONFIG = Path("~/.kube/config")
+
+
+def kubeconfig(path: str | os.PathLike[str] | None = None, context: str | None = None) -> SingleConfig:
+    """One context of a kubeconfig: `path`, else the first existing file of $KUBECONFIG, else
+    ~/.kube/config; `context`, else the file's current context. (kubectl merges every file of $KUBECONFIG;
+    Berth reads one.)"""
+    if path is None:
+        listed = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
+        existing = [p for p in listed if Path(p).expanduser().is_file()]
+        path = existing[0] if existing else (listed[0] if listed else DEFAULT_KUBECONFIG)
+    try:
+        config = KubeConfig.from_file(path).get(context)
+    except LightkubeConfigError as exc:
+        raise errors.ConfigError(f"kubeconfig {path}: {exc}") from exc
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # unreadable, not YAML, missing sections
+        raise errors.ConfigError(f"kubeconfig {path} is not usable: {exc!r}") from exc
+    if config is None:
+        raise errors.ConfigError(f"kubeconfig {path} has no current context; pass context=")
+    return config
+
+
+def service_account() -> SingleConfig:
+    """The pod's service account (token, CA, namespace) and the cluster's in-cluster address."""
+    try:
+        config = KubeConfig.from_service_account().get()
+    except (LightkubeConfigError, KeyError) as exc:
+        raise errors.ConfigError(f"not running in a cluster (no service account or KUBERNETES_SERVICE_HOST): "
+                                 f"{exc}") from exc
+    assert config is not None
+    return config
+
+
+def in_cluster_available() -> bool:
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and (Path(SERVICE_ACCOUNT) / "token").is_file()
+
+
+def _transport_error(method: str, path: str, exc: Exception) -> errors.Unreachable:
+    return errors.Unreachable(f"{method} {path}: {type(exc).__name__}: {exc}".rstrip(": "))
+
+
+class Wire:
+    """JSON over one lightkube connection: `request` for single answers, `stream` for watch lines."""
+
+    def __init__(self, config: SingleConfig, *, timeout: float = 30.0) -> None:
+        if config.user is None:  # lightkube refuses a context without a user ("Missing user")
+            config = config._replace(user=User())
+        self.config = config
+        self._lk = AsyncClient(config, timeout=httpx2.Timeout(timeout))
+        self._generic: GenericAsyncClient = self._lk._client
+        self._stream_timeout = httpx2.Timeout(timeout, read=None)
+
+    @property
+    def server(self) -> str:
+        return self.config.cluster.server
+
+    @property
+    def namespace(self) -> str:
+        return self.config.namespace
+
+    def _build(self, method: str, path: str, params: dict[str, Any] | None, body: Any,
+               content_type: str | None, timeout: httpx2.Timeout | None = None) -> httpx2.Request:
+        clean = {k: v for k, v in (params or {}).items() if v is not None}
+        headers = {"Content-Type": content_type} if content_type else None
+        return self._generic.build_adapter_request(
+            BasicRequest(method=method, url=path.lstrip("/"), params=clean, data=body, headers=headers,
+                         timeout=timeout))
+
+    def _check(self, response: httpx2.Response) -> None:
+        """Raise the `ApiError` for an error answer, chained to lightkube's."""
+        if response.status_code < 400:
+            return
+        try:
+            body = orjson.loads(response.content) if response.content else None
+        except orjson.JSONDecodeError:
+            body = None
+        error = errors.from_response(response.status_code, body, response.text)
+        try:
+            self._generic.raise_for_status(response)
+        except (LightkubeApiError, httpx2.HTTPStatusError) as exc:
+            raise error from exc
+        except Exception as exc:  # lightkube could not decode the Status; ours is still right
+            raise error from exc
+        raise error
+
+    async def request(self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None,
+                      content_type: str | None = None) -> Any:
+        """Send one request; the decoded JSON answer, or an `ApiError` / `Unreachable`."""
+        request = self._build(method, path, params, body, content_type)
+        try:
+            response = await self._generic.send(request)
+        except httpx2.TransportError as exc:
+            raise _transport_error(method, path, exc) from exc
+        self._check(response)
+        return orjson.loads(response.content) if response.content else None
+
+    async def stream(self, path: str, params: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """The JSON lines of one watch request until the server ends it; close the iterator to hang up."""
+        request = self._build("GET", path, params, None, None, self._stream_timeout)
+        try:
+            response = await self._generic.send(request, stream=True)
+        except httpx2.TransportError as exc:
+            raise _transport_error("GET", path, exc) from exc
+        try:
+            if response.status_code >= 400:
+                await response.aread()
+                self._check(response)
+            async for line in response.aiter_lines():
+                if line.strip():
+                    yield orjson.loads(line)
+        except httpx2.TransportError as exc:
+            raise _transport_error("GET", path, exc) from exc
+        finally:
+            await response.aclose()
+
+    async def close(self) -> None:
+        await self._lk.close()
