@@ -17,10 +17,15 @@ package's interface.
     await client.bind(namespace, pod, node); await client.create_event(obj, "Scheduled", "...")
     async for event_type, obj in client.watch("tw", resource_version=rv): ...
 
+    async with Informer(client, "Pod", handlers=[on_change]) as pods:
+        pods.cache[(namespace, name)]
+
 Errors (`berth.client.errors`): `ApiError` carrying the server's Status, subclassed by reason
 (`NotFound`, `AlreadyExists`, `Conflict`, `Invalid`, `Gone`, ...); `Unreachable` when there is no answer;
-`UnknownKind`, `ConfigError`. Method-level conventions are in `berth.client.client`.
+`UnknownKind`, `ConfigError`. Method-level conventions are in `berth.client.client`, the informer's loop
+in `berth.client.informer`.
 """
+
 from berth.client.client import Client, ObjectList
 from berth.client.errors import (
     AlreadyExists,
@@ -38,18 +43,21 @@ from berth.client.errors import (
     Unreachable,
     UnsupportedMediaType,
 )
+from berth.client.informer import Change, Informer, key_of
 from berth.client.kinds import ResourceKind, resolve
 
 __all__ = [
     "AlreadyExists",
     "ApiError",
     "BadRequest",
+    "Change",
     "Client",
     "ClientError",
     "ConfigError",
     "Conflict",
     "Forbidden",
     "Gone",
+    "Informer",
     "Invalid",
     "NotFound",
     "ObjectList",
@@ -58,5 +66,6 @@ __all__ = [
     "UnknownKind",
     "Unreachable",
     "UnsupportedMediaType",
+    "key_of",
     "resolve",
 ]
