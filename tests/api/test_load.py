@@ -72,7 +72,7 @@ def test_every_problem_is_reported_at_once():
         "spec.gpu.value: a GPU request above 1 must be a whole number of GPUs, got 1.5; "
         "ask for a fraction between 0 and 1, or a whole number",
         'spec.largeShm.value: expected true or false, got a string ("true"); write true without quotes',
-        'spec.imagePullPolicy.value: expected one of "Always", "IfNotPresent", "Never", got a string ("always"); '
+        'spec.imagePullPolicy.value: expected one of "Always", "IfNotPresent", "Never", got "always"; '
         'did you mean "Always"?',
         'spec.ports.items.http.value.container: expected a whole number, got a string ("8080"); '
         "write 8080 without quotes",

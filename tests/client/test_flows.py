@@ -291,7 +291,6 @@ async def test_watch_from_a_compacted_resource_version_is_gone(connect, cluster)
         assert gone.value.code == 410
 
 
-@pytest.mark.xfail(strict=True, reason="berth.apiserver drops .status from apply patches, even on /status")
 async def test_server_side_apply_of_the_status_subresource(connect):
     async with connect() as c:
         await c.create(tw("applied-status"))

@@ -238,8 +238,9 @@ def enum(*values: str, expects: str = "") -> Any:
         if value in values:
             return value
         fix = next((v for v in values if v.lower() == value.lower()), None)
-        hint = f'did you mean "{fix}"?' if fix else ""
-        raise _fail(words, value, hint)
+        hint = f'; did you mean "{fix}"?' if fix else ""
+        raise PydanticCustomError("berth_type", "expected {words}, got \"{value}\"{hint}",
+                                  {"words": words, "value": value, "hint": hint})
 
     return Annotated[str, PlainValidator(check), OpenAPI({"type": "string", "enum": list(values)}, words)]
 

@@ -260,7 +260,7 @@ class Api:
             old = self.store.get(resource.ref, namespace if resource.namespaced else "", name)
             if old is None and kind != "apply":
                 raise errors.not_found(resource.qualified, name, resource.group, resource.plural)
-            new, precondition = self._patched(resource, old, patch, kind, opts, name)
+            new, precondition = self._patched(resource, old, patch, kind, opts, name, subresource)
             if old is None:
                 return self.create(resource, namespace, new, opts, applied=True)
             expected = precondition if precondition is not None else _rv(old["metadata"].get("resourceVersion"))
@@ -273,7 +273,7 @@ class Api:
         raise AssertionError("unreachable")
 
     def _patched(self, resource: Resource, old: dict[str, Any] | None, patch: Any, kind: str,
-                 opts: WriteOptions, name: str) -> tuple[dict[str, Any], int | None]:
+                 opts: WriteOptions, name: str, subresource: str = "") -> tuple[dict[str, Any], int | None]:
         current = clone(old) if old else None
         try:
             if kind == "json":
@@ -289,7 +289,8 @@ class Api:
             if kind == "strategic":
                 return strategic_merge_patch(current, patch, resource.kind), precondition
             applied = clone(patch)
-            applied.pop("status", None)
+            if subresource != "status":
+                applied.pop("status", None)  # the main resource never changes status
             self._body(resource, applied, (applied.get("metadata") or {}).get("namespace", ""), name)
             if not opts.manager:
                 raise errors.bad_request("PATCH with apply-patch+yaml requires the fieldManager parameter")

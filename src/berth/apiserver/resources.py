@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from berth.api.core import CORE_KINDS, CoreKind
 from berth.api.registry import KINDS, Kind
 from berth.store import ResourceRef
 
@@ -83,29 +84,13 @@ def _custom(kind: Kind) -> Resource:
     )
 
 
-_EVENT_FIELDS = frozenset(
-    {f"involvedObject.{f}" for f in ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")}
-    | {"reason", "type", "source", "reportingComponent"}
-)
+def _core(kind: CoreKind) -> Resource:
+    return Resource(kind.group, kind.version, kind.kind, kind.plural, namespaced=kind.namespaced,
+                    short_names=kind.short_names, categories=kind.categories, subresources=kind.subresources,
+                    fields=kind.fields)
 
-CORE: tuple[Resource, ...] = (
-    Resource("", "v1", "Namespace", "namespaces", namespaced=False, short_names=("ns",),
-             subresources=("status",), fields=frozenset({"status.phase"})),
-    Resource("", "v1", "Node", "nodes", namespaced=False, short_names=("no",), subresources=("status",),
-             fields=frozenset({"spec.unschedulable"})),
-    Resource("", "v1", "Pod", "pods", short_names=("po",), categories=("all",),
-             subresources=("status", "log", "binding", "eviction"),
-             fields=frozenset({"spec.nodeName", "spec.schedulerName", "spec.restartPolicy", "status.phase",
-                               "status.podIP", "status.nominatedNodeName", "spec.serviceAccountName"})),
-    Resource("", "v1", "Service", "services", short_names=("svc",), categories=("all",), subresources=("status",)),
-    Resource("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", short_names=("pvc",),
-             subresources=("status",)),
-    Resource("", "v1", "ConfigMap", "configmaps", short_names=("cm",)),
-    Resource("", "v1", "Secret", "secrets", fields=frozenset({"type"})),
-    Resource("", "v1", "Event", "events", short_names=("ev",), fields=_EVENT_FIELDS),
-    Resource("", "v1", "ServiceAccount", "serviceaccounts", short_names=("sa",)),
-    Resource("coordination.k8s.io", "v1", "Lease", "leases"),
-)
+
+CORE: tuple[Resource, ...] = tuple(_core(k) for k in CORE_KINDS)
 
 RESOURCES: tuple[Resource, ...] = CORE + tuple(_custom(k) for k in KINDS)
 

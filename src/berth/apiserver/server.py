@@ -136,9 +136,22 @@ def prepare(config: Config) -> Running:
     return Running(config, store, api, server, kubeconfig, uv)
 
 
+class _Server(uvicorn.Server):
+    """uvicorn, ending watch streams as soon as shutdown starts (they would hold it up otherwise)."""
+
+    def __init__(self, config: uvicorn.Config, app: Server) -> None:
+        super().__init__(config)
+        self._app = app
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        super().handle_exit(sig, frame)
+        if self._app.hub is not None:
+            self._app.hub.close()
+
+
 async def serve(running: Running, ready: asyncio.Event | None = None) -> None:
     """Serve until SIGINT or SIGTERM; then stop cleanly and close the store."""
-    server = uvicorn.Server(running.uvicorn_config)
+    server = _Server(running.uvicorn_config, running.server)
     task = asyncio.create_task(server.serve())
     try:
         while not server.started and not task.done():

@@ -63,8 +63,18 @@ class WatchHub:
             pass
 
     def close(self) -> None:
+        """End every watch (with its last bookmark); safe to call from a signal handler's thread."""
         self.closed = True
-        self._wake()
+        if self._loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop:
+            self._wake()
+        else:
+            self._loop.call_soon_threadsafe(self._wake)
 
 
 def _line(event_type: str, obj: dict[str, Any]) -> bytes:

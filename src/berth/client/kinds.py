@@ -1,10 +1,8 @@
 """Which URL a kind lives at: names as users write them ("TrainingWorkload", "tw", "pods") resolved to a
 `ResourceKind` with group, version, plural and scope.
 
-Berth's own kinds come from `berth.api.registry`, the one list the CRDs and the API server also read. The
-few core kinds the components need are listed here because `client` may import only `api` (see
-ARCHITECTURE.md); `tests/client/test_kinds.py` checks that this list and the API server's agree, so the two
-cannot drift apart silently. No discovery round-trips: the set of kinds is known when Berth is built.
+Berth's own kinds come from `berth.api.registry` and the core kinds from `berth.api.core`: the same lists
+the CRDs and the API server read. No discovery round-trips: the set of kinds is known when Berth is built.
 """
 
 from __future__ import annotations
@@ -13,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from berth.api.core import CORE_KINDS
 from berth.api.registry import KINDS
 from berth.client.errors import UnknownKind
 
@@ -54,17 +53,8 @@ class ResourceKind:
         return "/" + "/".join(parts)
 
 
-CORE: tuple[ResourceKind, ...] = (
-    ResourceKind("", "v1", "Namespace", "namespaces", namespaced=False, short_names=("ns",)),
-    ResourceKind("", "v1", "Node", "nodes", namespaced=False, short_names=("no",)),
-    ResourceKind("", "v1", "Pod", "pods", short_names=("po",)),
-    ResourceKind("", "v1", "Service", "services", short_names=("svc",)),
-    ResourceKind("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", short_names=("pvc",)),
-    ResourceKind("", "v1", "ConfigMap", "configmaps", short_names=("cm",)),
-    ResourceKind("", "v1", "Secret", "secrets"),
-    ResourceKind("", "v1", "Event", "events", short_names=("ev",)),
-    ResourceKind("", "v1", "ServiceAccount", "serviceaccounts", short_names=("sa",)),
-    ResourceKind("coordination.k8s.io", "v1", "Lease", "leases"),
+CORE: tuple[ResourceKind, ...] = tuple(
+    ResourceKind(k.group, k.version, k.kind, k.plural, k.namespaced, k.short_names) for k in CORE_KINDS
 )
 
 ALL: tuple[ResourceKind, ...] = CORE + tuple(
