@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cluster import cluster, fresh_cluster  # noqa: F401 - fixtures for every test directory
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").rglob("*.yaml"))
 

@@ -6,7 +6,7 @@ import ssl
 
 import httpx
 
-from tests.apiserver.conftest import Cluster
+from tests.cluster import Cluster
 
 TW = "/apis/run.ai/v2alpha1/namespaces/{ns}/trainingworkloads"
 PODS = "/api/v1/namespaces/{ns}/pods"

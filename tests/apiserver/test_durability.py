@@ -12,7 +12,7 @@ import httpx
 import orjson
 
 from berth.store import Store
-from tests.apiserver.conftest import BIN
+from tests.cluster import BIN
 from tests.apiserver.helpers import TW, client, namespace, workload
 
 NS = "crash"

@@ -13,12 +13,7 @@ from collections.abc import Callable
 import pytest
 
 from berth.client import Client
-from tests.apiserver import conftest as apiserver
-from tests.apiserver.conftest import Cluster
-
-# The API server tests' fixtures, for this directory too.
-cluster = apiserver.cluster
-fresh_cluster = apiserver.fresh_cluster
+from tests.cluster import Cluster
 
 ASYNC_TEST_TIMEOUT_S = 60
 

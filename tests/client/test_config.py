@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from berth.client import Client, ConfigError, Unauthorized, Unreachable
-from tests.apiserver.conftest import free_port
+from tests.cluster import free_port
 
 
 def rewrite(cluster, tmp_path, change) -> str:

@@ -11,7 +11,7 @@ import pytest
 
 from berth.client import Change, Client, Informer
 from berth.store import Store
-from tests.apiserver.conftest import Cluster, free_port
+from tests.cluster import Cluster, free_port
 
 NS = "runai-informed"
 FAST = {"backoff": (0.05, 0.5)}

@@ -1,4 +1,8 @@
-"""A real `berth up` in a temporary data directory, and the real kubectl pointed at it."""
+"""A real `berth up` in a temporary data directory, and the real kubectl pointed at it.
+
+The fixtures `cluster` (one per test module) and `fresh_cluster` (one per test) are registered for
+the whole suite by tests/conftest.py.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,41 @@
+"""`berth webhook`: serve policy admission to a real cluster's kube-apiserver."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import click
+
+
+@click.command(name="webhook")
+@click.option("--kubeconfig", default=None, help="Kubeconfig of the cluster to read policies from "
+              "(default: in-cluster service account, else $KUBECONFIG or ~/.kube/config).")
+@click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8443, show_default=True, type=int, help="Port to listen on.")
+@click.option("--tls-cert-file", default=None, help="Serving certificate (PEM). Without it, one is made.")
+@click.option("--tls-private-key-file", default=None, help="Key of --tls-cert-file (PEM).")
+@click.option("--data-dir", default="~/.berth/webhook", show_default=True,
+              help="Where a generated CA and certificate are kept.")
+@click.option("--service-name", default="berth-webhook.berth-system.svc", show_default=True,
+              help="DNS name the generated certificate is valid for (the webhook Service).")
+def webhook(kubeconfig: str | None, host: str, port: int, tls_cert_file: str | None,
+            tls_private_key_file: str | None, data_dir: str, service_name: str) -> None:
+    """Serve AdmissionReview v1 at https://HOST:PORT/mutate: policy defaults as a JSONPatch, or a refusal."""
+    from berth.apiserver.tls import ensure_credentials
+    from berth.client import Client
+    from berth.webhook.server import serve
+
+    if bool(tls_cert_file) != bool(tls_private_key_file):
+        raise click.UsageError("give --tls-cert-file and --tls-private-key-file together")
+    if not tls_cert_file:
+        creds = ensure_credentials(Path(data_dir).expanduser(), [service_name, "127.0.0.1", "localhost"])
+        tls_cert_file, tls_private_key_file = str(creds.cert), str(creds.key)
+        click.echo(f"serving certificate: {creds.cert} (CA bundle for the webhook configuration: {creds.ca_cert})")
+    client = Client.from_kubeconfig(kubeconfig, field_manager="berth-webhook") if kubeconfig else Client.from_env(
+        field_manager="berth-webhook")
+    click.echo(f"berth webhook on https://{host}:{port}/mutate, reading policies from {client.server}")
+    try:
+        asyncio.run(serve(client, host, port, tls_cert_file, tls_private_key_file))
+    except KeyboardInterrupt:
+        pass

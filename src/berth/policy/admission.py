@@ -1,0 +1,108 @@
+"""Admission of workloads and policies, independent of where the objects come from.
+
+The API server's admission chain and the real-cluster webhook both call `admit`, each with its own way
+of reading objects (`Objects`): the embedded store, or a Kubernetes API through `berth.client`.
+
+- A workload (create, or an update that changes its spec): the policy of its kind (the namespace's own,
+  else the global one in `runai`) and its base workload give the effective spec, written into the
+  object with an annotation naming the policy; broken rules are returned as violations. Updates that do
+  not touch the spec (labels, finalizers) are left alone, so a policy changed later never blocks them.
+- A policy: a second one of the same kind in a namespace, and rules that contradict themselves, are
+  violations.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from berth.api.policies import POLICY_FOR_WORKLOAD
+from berth.policy.engine import POLICY_ANNOTATION, evaluate
+from berth.policy.lookup import GLOBAL_NAMESPACE, select
+from berth.policy.rules import Violation
+from berth.policy.selfcheck import check_policy
+from berth.policy.shapes import spec_shapes
+
+#: Policy kind -> workload kind (TrainingPolicy -> TrainingWorkload).
+POLICY_KINDS = {p.__name__: w for w, p in POLICY_FOR_WORKLOAD.items()}
+
+
+class Objects(Protocol):
+    """Read access to the objects admission needs, by kind name."""
+
+    def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None: ...
+
+    def list(self, kind: str, namespace: str) -> list[dict[str, Any]]: ...
+
+
+def needs(obj: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    """What `admit` will read for this object: (kind, namespace, name or None for a list).
+
+    Lets a caller whose reads are slow (the webhook) fetch everything at once beforehand.
+    """
+    kind = obj.get("kind", "")
+    namespace = (obj.get("metadata") or {}).get("namespace", "")
+    if kind in POLICY_FOR_WORKLOAD:
+        policy_kind = POLICY_FOR_WORKLOAD[kind].__name__
+        wanted: list[tuple[str, str, str | None]] = [(policy_kind, namespace, None), (policy_kind, GLOBAL_NAMESPACE, None)]
+        base = (obj.get("spec") or {}).get("baseWorkload")
+        if base:
+            wanted += [(kind, namespace, base), (kind, GLOBAL_NAMESPACE, base)]
+        return wanted
+    if kind in POLICY_KINDS:
+        return [(kind, namespace, None)]
+    return []
+
+
+def _workload(obj: dict[str, Any], old: dict[str, Any] | None, objects: Objects
+              ) -> tuple[dict[str, Any] | None, list[Violation]]:
+    if old is not None and (old.get("spec") or {}) == (obj.get("spec") or {}):
+        return None, []
+    kind = obj["kind"]
+    meta = obj.get("metadata") or {}
+    namespace = meta.get("namespace", "")
+    policy_kind = POLICY_FOR_WORKLOAD[kind].__name__
+    policy = select(objects.list(policy_kind, namespace),
+                    objects.list(policy_kind, GLOBAL_NAMESPACE) if namespace != GLOBAL_NAMESPACE else [])
+    spec = obj.get("spec") or {}
+    base, missing = None, False
+    name = spec.get("baseWorkload")
+    if name and spec.get("usage") != "Template":
+        if name != meta.get("name"):
+            base = objects.get(kind, namespace, name) or objects.get(kind, GLOBAL_NAMESPACE, name)
+        missing = base is None
+    result = evaluate(obj, policy=policy, base=base, base_missing=missing)
+    if result.violations:
+        return None, result.violations
+    annotations = dict(meta.get("annotations") or {})
+    if result.policy:
+        annotations[POLICY_ANNOTATION] = result.policy
+    else:
+        annotations.pop(POLICY_ANNOTATION, None)
+    new_meta = {k: v for k, v in meta.items() if k != "annotations"}
+    if annotations:
+        new_meta["annotations"] = annotations
+    return {**obj, "metadata": new_meta, "spec": result.spec}, []
+
+
+def _policy(obj: dict[str, Any], objects: Objects) -> list[Violation]:
+    kind = obj["kind"]
+    meta = obj.get("metadata") or {}
+    namespace, name = meta.get("namespace", ""), meta.get("name", "")
+    others = [p for p in objects.list(kind, namespace) if (p.get("metadata") or {}).get("name") != name]
+    if others:
+        existing = others[0]["metadata"]["name"]
+        return [Violation("metadata.name",
+                          f'namespace {namespace} already has its {kind}, "{existing}"; a namespace holds one policy '
+                          f"per workload kind, so edit that one: kubectl edit {kind.lower()} {existing} -n {namespace}")]
+    return check_policy(obj.get("spec") or {}, spec_shapes(POLICY_KINDS[kind]))
+
+
+def admit(obj: dict[str, Any], old: dict[str, Any] | None, objects: Objects
+          ) -> tuple[dict[str, Any] | None, list[Violation]]:
+    """The object to store instead (None: unchanged) and the violations that refuse it."""
+    kind = obj.get("kind", "")
+    if kind in POLICY_FOR_WORKLOAD:
+        return _workload(obj, old, objects)
+    if kind in POLICY_KINDS:
+        return None, _policy(obj, objects)
+    return None, []
