@@ -55,6 +55,9 @@ def main(argv: list[str]) -> int:
     rows = [f.to_json(machine) for f in figures]
     out = HERE / "results" / "latest.json"
     out.parent.mkdir(exist_ok=True)
+    if wanted and out.exists():  # a partial run keeps the other figures of the last full run
+        fresh = {r["name"] for r in rows}
+        rows = [r for r in json.loads(out.read_text()) if r["name"] not in fresh] + rows
     out.write_text(json.dumps(rows, indent=2) + "\n")
     width = max([len(f.name) for f in figures] + [10])
     print(f"{'figure':<{width}}  {'value':>12}  {'unit':<10}  target")

@@ -166,8 +166,6 @@ def test_fields_unknown_to_the_model_are_kept_as_given():
     assert spec == {"gpu": {"value": "1"}, "futureField": {"value": 1}}
 
 
-@pytest.mark.xfail(strict=True, reason="compose drops an itemized field whose items were all deleted only at the top "
-                   "level; within a group (masterSpec.ports) an empty {items: {}} is left in the stored spec")
 def test_deleting_every_item_of_a_field_in_a_group_removes_that_field():
     pol = policy({"masterSpec": {"ports": {"items": {"a": {"value": {"container": 30100}}}}}}, kind="DistributedPolicy")
     result = run({"jobType": "PyTorchJob", "masterSpec": {"ports": {"items": {"a": {"deleted": True}}}}}, pol,

@@ -81,9 +81,6 @@ def test_a_base_valid_when_written_is_refused_after_the_policy_tightens():
                            'the value comes from base workload "tpl")')]
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError,
-                   reason="compose: a field given as null (`ports: null`, which the schema accepts) crashes with "
-                   "AttributeError; `kubectl create` of such a workload gets 500 Internal Server Error, policy or not")
 def test_a_null_itemized_field_is_treated_as_left_out():
     pol = policy({"ports": {"items": {"a": {"value": {"container": 30100}}}}})
     result = run({"image": {"value": "u"}, "ports": None}, pol)

@@ -263,14 +263,21 @@ def test_can_add_and_can_remove(layers, data):
         expected.append(f"spec.ports.items.{label}: cannot be added: the policy allows only its own items "
                         f"({allowed}) {where}{note}")
     # canRemove: false: a violation exactly when a later layer deleted the locked item and none gave it back.
-    deleted_for_good = set()
+    deleted_for_good: dict[str, str] = {}  # label -> the layer that removed the item while it was there
     for label in locked:
-        last = None
+        present, by = True, None
         for layer in ("base", "workload"):
-            if label in layers[layer]:
-                last = layers[layer][label]
-        if last == DELETE:
-            deleted_for_good.add(label)
-    expected += [f"spec.ports.items.{label}: cannot be removed {where})" for label in sorted(deleted_for_good)]
+            if label not in layers[layer]:
+                continue
+            if layers[layer][label] == DELETE:
+                if present:
+                    present, by = False, layer
+            else:
+                present, by = True, None
+        if not present:
+            deleted_for_good[label] = by
+    for label in sorted(deleted_for_good):
+        note = '; removed by base workload "tpl")' if deleted_for_good[label] == "base" else ")"
+        expected.append(f"spec.ports.items.{label}: cannot be removed {where}{note}")
 
     assert sorted(str(v) for v in result.violations) == sorted(expected)

@@ -275,8 +275,6 @@ def test_items_from_the_base_workload_say_so():
     ])
 
 
-@pytest.mark.xfail(strict=True, reason="rules._Checker.items reports 'cannot be removed' without a source key, so "
-                   "a removal made by the base workload (Provenance.removed == 'base') gets no note naming it")
 def test_an_item_removed_by_the_base_workload_says_so():
     base = template({"ports": {"items": {"admin-port-a": {"deleted": True}}}})
     [message] = said(run({}, PORTS, base=base))
@@ -284,9 +282,6 @@ def test_an_item_removed_by_the_base_workload_says_so():
     assert 'base workload "tpl"' in message
 
 
-@pytest.mark.xfail(strict=True, reason="item canEdit compares the composed item (DEFAULTS fill members that are "
-                   "null) with the policy item overlaid on DEFAULTS (where the null wins), so an untouched item "
-                   "with a null member is reported as changed")
 def test_a_locked_item_with_a_null_member_is_not_changed_by_leaving_it_alone():
     pol = policy({"pvcs": {"items": {
         "DEFAULTS": {"value": {"path": "/data"}},

@@ -76,9 +76,6 @@ def test_a_defaults_item_that_is_not_an_object():
         "spec.pvcs.items.DEFAULTS.value: must be an object of member defaults, like the other items' values"]
 
 
-@pytest.mark.xfail(strict=True, reason="selfcheck._items checks only the labelled default items, never the DEFAULTS "
-                   "value itself, so a member default outside itemRules is accepted and then refuses every workload "
-                   "item that leaves the member out")
 def test_a_defaults_item_that_breaks_the_item_rules():
     spec = {"ports": {"itemRules": {"container": {"min": 30000}}, "items": {"DEFAULTS": {"value": {"container": 80}}}}}
     assert problems(spec) == [

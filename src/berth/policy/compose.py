@@ -59,6 +59,8 @@ def policy_defaults(policy_spec: dict[str, Any], shapes: dict[str, Shape]) -> di
 def _merge(into: dict[str, Any], layer: dict[str, Any], shapes: dict[str, Shape], source: str,
            prov: Provenance, prefix: str) -> None:
     for name, value in layer.items():
+        if value is None:  # `field: null` is the same as leaving the field out
+            continue
         shape = shapes.get(name)
         path = f"{prefix}{name}"
         if shape is None:  # unknown to the model: kept as given (the schema check reports it)
@@ -106,6 +108,16 @@ def _item_defaults(spec: dict[str, Any], policy_spec: dict[str, Any], shapes: di
                         value[member] = copy.deepcopy(default)
 
 
+def _drop_empty(spec: dict[str, Any], shapes: dict[str, Shape]) -> None:
+    """Itemized fields whose every item was removed are gone, in groups too."""
+    for name, shape in shapes.items():
+        value = spec.get(name)
+        if shape.kind == ITEMS and isinstance(value, dict) and not value.get("items"):
+            del spec[name]
+        elif shape.kind == GROUP and isinstance(value, dict):
+            _drop_empty(value, shape.fields)
+
+
 def compose(
     shapes: dict[str, Shape],
     workload_spec: dict[str, Any],
@@ -122,9 +134,7 @@ def compose(
         inherited = {k: v for k, v in base_spec.items() if k not in ("usage", "baseWorkload")}
         _merge(spec, inherited, shapes, BASE, prov, "")
     _merge(spec, workload_spec, shapes, WORKLOAD, prov, "")
-    for name in [n for n, s in shapes.items() if s.kind == ITEMS and n in spec]:
-        if not spec[name].get("items"):
-            del spec[name]  # every item was removed: the field is gone
+    _drop_empty(spec, shapes)
     if policy_spec:
         _item_defaults(spec, policy_spec, shapes)
     return spec, prov

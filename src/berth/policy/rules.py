@@ -97,9 +97,12 @@ class _Checker:
         self.partial = partial
         self.found: list[Violation] = []
 
-    def add(self, path: str, message: str, source_key: str | None = None) -> None:
+    def add(self, path: str, message: str, source_key: str | None = None, removed: bool = False) -> None:
         suffix = f" ({self.context.policy})"
-        if self.context.base and self.prov.sources.get(source_key or path) == BASE:
+        key = source_key or path
+        if self.context.base and removed and self.prov.removed.get(key) == BASE:
+            suffix = f" ({self.context.policy}; removed by base workload \"{self.context.base}\")"
+        elif self.context.base and not removed and self.prov.sources.get(key) == BASE:
             suffix = f" ({self.context.policy}; the value comes from base workload \"{self.context.base}\")"
         self.found.append(Violation(path, message + suffix))
 
@@ -139,11 +142,14 @@ class _Checker:
             item_rules = item.get("rules") or {}
             key = f"{path}.items.{label}"
             if item_rules.get("canRemove") is False and key in self.prov.removed:
-                self.add(f"spec.{key}", "cannot be removed")
+                self.add(f"spec.{key}", "cannot be removed", key, removed=True)
             if item_rules.get("canEdit") is False and label in items:
                 expected = item.get("value")
                 if isinstance(expected, dict) and isinstance(defaults, dict):
-                    expected = {**{k: v for k, v in defaults.items() if v is not None}, **expected}
+                    expected = dict(expected)  # filled from DEFAULTS as composition fills it
+                    for member, default in defaults.items():
+                        if expected.get(member) is None and default is not None:
+                            expected[member] = default
                 if items[label].get("value") != expected:
                     self.add(f"spec.{key}", "cannot be changed", key)
         for member, member_rules in (entry.get("itemRules") or {}).items():

@@ -34,6 +34,14 @@ def _items(path: str, entry: dict[str, Any], shape: Shape) -> list[Violation]:
         found.append(Violation(f"{path}.items.{DEFAULTS_ITEM}.value",
                                "must be an object of member defaults, like the other items' values"))
     member_rules = entry.get("itemRules") or {}
+    if isinstance(defaults, dict):
+        for member, default in defaults.items():
+            rules = member_rules.get(member)
+            if default is None or not isinstance(rules, dict):
+                continue
+            for problem in check_value(default, rules, shape.members.get(member, False), default, True):
+                found.append(Violation(f"{path}.items.{DEFAULTS_ITEM}.value.{member}",
+                                       f"the default item breaks the policy's own itemRules: {problem}"))
     for label, item in items.items():
         value = (item or {}).get("value")
         if label == DEFAULTS_ITEM or not isinstance(value, dict):
