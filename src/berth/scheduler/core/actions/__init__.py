@@ -1,0 +1,13 @@
+"""The cycle's actions, least disruptive first: allocate, consolidate, reclaim, preempt.
+
+Each visits waiting jobs in the cycle's order (`jobs.JobQueue`), tries each job on its own `Statement`, and
+commits only when the whole job was placed and every rule still holds; otherwise it rolls back and leaves a
+note on the job saying why (see `reasons`). `victims` is the eviction search the last three share.
+"""
+
+from berth.scheduler.core.actions.allocate import allocate
+from berth.scheduler.core.actions.consolidate import consolidate
+from berth.scheduler.core.actions.preempt import preempt
+from berth.scheduler.core.actions.reclaim import reclaim
+
+__all__ = ["allocate", "consolidate", "preempt", "reclaim"]

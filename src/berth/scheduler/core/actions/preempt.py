@@ -1,0 +1,80 @@
+"""Preempt: within one project, a higher-priority job evicts lower-priority preemptible ones.
+
+Victims are running, preemptible jobs of the same project with a strictly lower priority (e.g. an interactive
+`build` job over `train` jobs), past the minimum runtime, in the same pool. First, if the project's quota
+refuses the job (a non-preemptible job beyond deserved, or maxAllowed), victims are evicted, lowest priority
+and most recently started first, until it does not; if even evicting all of them would not do, nothing happens.
+Then the eviction search frees nodes for the job's pods. All or nothing: the statement is committed only if the
+whole gang is placed. Preempt never takes from another project: that is reclaim's business.
+"""
+
+from __future__ import annotations
+
+from berth.scheduler.core.actions.victims import Budget, cost_of, place_with_evictions, victim_order
+from berth.scheduler.core.jobs import Job
+from berth.scheduler.core.reasons import note
+from berth.scheduler.core.resources import add
+from berth.scheduler.core.statement import Statement
+
+
+def preempt(session) -> None:
+    tried = 0
+    for job in session.queue(session.waiting()):
+        if tried >= session.config.depth:
+            break
+        if job.problem:
+            continue
+        candidates = _victims(session, job)
+        if not candidates:
+            continue
+        tried += 1
+        for pool in job.pools:
+            in_pool = [v for v in candidates if all(session.state.pool_of(p) == pool for p in v.pods)]
+            if in_pool and session.can_land(job, pool) and preempt_job(session, job, pool, in_pool):
+                break
+
+
+def _victims(session, job: Job) -> list[Job]:
+    now, min_runtime = session.config.now, session.config.preempt_min_runtime
+    state = session.state
+    return [v for v in session.jobs
+            if v.project == job.project and v.preemptible and v.priority < job.priority and not v.evicted
+            and v is not job and (not min_runtime or v.started is None or now - v.started >= min_runtime)
+            and v.pods and all(p.key in state.placements for p in v.pods)]
+
+
+def preempt_job(session, job: Job, pool: str, victims: list[Job]) -> bool:
+    state = session.state
+    gang = job.pending(state)[: job.needed(state)]
+    need = session.request(gang, pool)
+    everything = (0, 0, 0)
+    for victim in victims:
+        everything = add(everything, cost_of(session, victim))
+    if session.quota_refusal(job, pool, need, freed=everything) is not None:
+        return False
+
+    def reason(victim: Job) -> str:
+        return (f"preempted by {job.key} ({job.priority_class}, priority {job.priority}) of the same project "
+                f"{job.project}, which outranks {victim.priority_class} (priority {victim.priority})")
+
+    statement = Statement(state)
+    taken: set[str] = set()
+    for victim in sorted(victims, key=victim_order):
+        if session.quota_refusal(job, pool, need) is None:
+            break
+        for info in victim.running(state):
+            statement.evict(info, reason(victim))
+        taken.add(victim.key)
+    allowed = {v.key for v in victims}
+    outcome = place_with_evictions(session, statement, job, pool, lambda v: v.key in allowed and v.key not in taken,
+                                   Budget(None), reason)
+    if outcome.placed and session.quota_refusal(job, pool, (0, 0, 0)) is None:
+        session.commit(statement)
+        for victim in victims:
+            if victim.key in taken or victim in outcome.victims:
+                victim.evicted = True
+        return True
+    statement.rollback()
+    note(job, pool, f"evicting lower-priority preemptible workloads of project {job.project} would not make room "
+                    "for it")
+    return False

@@ -1,0 +1,140 @@
+"""Reclaim: a project below its fair share takes resources back from projects above theirs.
+
+For a waiting job of project P in a pool, in order:
+- P's own quota must allow the job (reclaim cannot fix that), and after placing it P must still be within its
+  fair share in that pool (or within its deserved quota, when quotas add up to more than the pool) for every
+  resource it has a quota for. Otherwise P is not owed anything.
+- Victims are preemptible, running jobs of other projects Q that are above their fair share in the pool, past
+  the minimum runtime; each Q may lose only what it holds above its fair share (its budget), so it never drops
+  below its fair share and never below its deserved quota. Non-preemptible work is never a victim.
+- If the pool's free resources plus everything the victims could give do not cover the job, nothing is
+  evicted (all or nothing) and the job waits, with a note saying how much could be freed.
+- Otherwise the eviction search frees nodes for the job's pods; if the whole gang is placed the evictions and
+  binds are committed together, else everything is rolled back.
+"""
+
+from __future__ import annotations
+
+from berth.scheduler.core.actions.victims import Budget, cost_of, place_with_evictions, victim_order
+from berth.scheduler.core.fairshare import EPS, INF
+from berth.scheduler.core.jobs import Job
+from berth.scheduler.core.reasons import note
+from berth.scheduler.core.resources import GPU, gpus, say
+from berth.scheduler.core.statement import Statement
+
+
+def reclaim(session) -> None:
+    tried = 0
+    for job in session.queue(session.waiting()):
+        if tried >= session.config.depth:
+            break
+        if job.problem:
+            continue
+        for pool in job.pools:
+            result = reclaim_job(session, job, pool)
+            if result is not None:
+                tried += 1
+                if result:
+                    break
+
+
+def reclaim_job(session, job: Job, pool: str) -> bool | None:
+    """True: placed; False: tried and refused (noted); None: reclaim does not apply here."""
+    state = session.state
+    if not session.can_land(job, pool):
+        return None
+    gang = job.pending(state)[: job.needed(state)]
+    need = session.request(gang, pool)
+    if session.quota_refusal(job, pool, need) is not None:
+        return None
+    share = session.fair.of(job.project, pool)
+    deserved = session.limits[(job.project, pool)].deserved
+    used = state.used(job.project, pool)
+    kept = session.kept.get(job.project, (True, False, False))
+    for dim in range(3):
+        if kept[dim] and need[dim] and used[dim] + need[dim] > max(share[dim], _finite(deserved[dim])) + EPS:
+            if _others_use(session, job.project, pool):
+                note(job, pool, f"project {job.project} would then be above its fair share of "
+                                f"{say(dim, share[dim])}{_where(session, pool)} (it uses {say(dim, used[dim])}), "
+                                "so it cannot take resources back from other projects")
+            return None
+
+    budget = _budgets(session, pool, exclude=job.project)
+    if not budget.left:
+        return None
+    now, min_runtime = session.config.now, session.config.reclaim_min_runtime
+
+    def eligible(victim: Job) -> bool:
+        return (victim.project != job.project and victim.preemptible and not victim.evicted
+                and victim.project in budget.left
+                and (not min_runtime or victim.started is None or now - victim.started >= min_runtime)
+                and all(state.pool_of(p) == pool for p in victim.pods))
+
+    freeable = _freeable(session, pool, eligible, budget)
+    free = sum(max(f, 0) for idx in session.pools[pool].members for f in session.nodes[idx].dev_free
+               if session.nodes[idx].schedulable)
+    if need[GPU] and free + freeable < need[GPU]:
+        note(job, pool, f"projects above their fair share{_where(session, pool)} could give back only "
+                        f"{gpus(freeable)} of preemptible workloads without going below it, and {gpus(free)} "
+                        f"{'is' if free == 1000 or 0 < free < 1000 else 'are'} free: less than the "
+                        f"{gpus(need[GPU])} it needs")
+        return False
+
+    def reason(victim: Job) -> str:
+        q_used = state.used(victim.project, pool)[GPU]
+        q_share = session.fair.of(victim.project, pool)[GPU]
+        return (f"reclaimed for {job.key} of project {job.project}, which is below its fair share; project "
+                f"{victim.project} uses {gpus(q_used)}{_where(session, pool)}, above its fair share of "
+                f"{gpus(q_share)}")
+
+    statement = Statement(state)
+    outcome = place_with_evictions(session, statement, job, pool, eligible, budget, reason)
+    if outcome.placed:
+        session.commit(statement)
+        for victim in outcome.victims:
+            victim.evicted = True
+        return True
+    statement.rollback()
+    note(job, pool, f"even evicting what projects above their fair share may lose ({gpus(freeable)}) would not "
+                    f"leave room for all its pods on single nodes{_where(session, pool)}")
+    return False
+
+
+def _budgets(session, pool: str, exclude: str) -> Budget:
+    """What each other project holds above its fair share in the pool (only those above it)."""
+    left: dict[str, list[float]] = {}
+    for (project, where), used in session.state.usage.items():
+        if where != pool or project == exclude:
+            continue
+        share = session.fair.of(project, pool)
+        kept = session.kept.get(project, (True, False, False))
+        row = [used[d] - share[d] if kept[d] and share[d] != INF else INF for d in range(3)]
+        if row[GPU] > EPS:
+            left[project] = row
+    return Budget(left)
+
+
+def _freeable(session, pool: str, eligible, budget: Budget) -> int:
+    """GPUs the victims could give, each project only up to its budget (victims in eviction order)."""
+    room = {p: list(row) for p, row in (budget.left or {}).items()}
+    total = 0
+    for victim in sorted((j for j in session.jobs if eligible(j)), key=victim_order):
+        cost = cost_of(session, victim)
+        row = room[victim.project]
+        if cost[GPU] and cost[GPU] <= row[GPU] + EPS:
+            row[GPU] -= cost[GPU]
+            total += cost[GPU]
+    return total
+
+
+def _others_use(session, project: str, pool: str) -> bool:
+    return any(where == pool and other != project and used[GPU] > 0
+               for (other, where), used in session.state.usage.items())
+
+
+def _finite(value: float) -> float:
+    return 0.0 if value == INF else value
+
+
+def _where(session, pool: str) -> str:
+    return f" in pool {pool}" if sum(1 for p in session.pools.values() if p.members) > 1 else ""

@@ -1,0 +1,252 @@
+"""Placing a job by evicting others: the search shared by consolidate, reclaim and preempt.
+
+Each action says which running jobs may be victims (`eligible`) and how much it may take from each project
+(`Budget`); this module finds, pod by pod, the node where the pod fits after evicting the least, evicts those
+victims on the statement and places the pod. Victims are whole jobs: evicting one pod of a gang evicts all of
+them (what they free on other nodes helps the pods that follow). On a node, victims are taken lowest priority
+first, then the most recently started (the least work lost), and any victim found unnecessary afterwards is
+kept. Nothing is decided here: the caller commits the statement only if the whole job was placed and its own
+rules still hold, and rolls it back otherwise (all or nothing).
+
+Cost: nodes are ranked once per pod shape (a heap of "GPUs to evict"), and a node's rank is checked again
+only when it comes to the top, because budgets shrink as victims are taken (lazy greedy). So a 250-pod gang on
+500 nodes costs about one pass over the pool, not 250.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from berth.scheduler.core.devices import NodeState, Shape, fit_on, need_milli
+from berth.scheduler.core.fairshare import EPS
+from berth.scheduler.core.jobs import Job
+from berth.scheduler.core.resources import MILLI, Amount
+from berth.scheduler.core.statement import Statement
+
+
+@dataclass
+class Budget:
+    """How much each project may still lose, per resource (missing project: nothing; None: no limit)."""
+
+    left: dict[str, list[float]] | None = None
+
+    def allows(self, project: str, cost: Amount) -> bool:
+        if self.left is None:
+            return True
+        row = self.left.get(project)
+        if row is None:
+            return False
+        return all(cost[d] <= row[d] + EPS for d in range(3) if cost[d])
+
+    def take(self, project: str, cost: Amount) -> None:
+        if self.left is not None:
+            row = self.left[project]
+            for d in range(3):
+                row[d] -= cost[d]
+
+
+@dataclass
+class Outcome:
+    placed: bool
+    victims: list[Job] = field(default_factory=list)
+    failed_pod: object = None
+
+
+def cost_of(session, job: Job) -> Amount:
+    """What evicting this job frees, everywhere it runs."""
+    gpu = cpu = mem = 0
+    placements = session.state.placements
+    for info in job.pods:
+        placed = placements.get(info.key)
+        if placed is not None:
+            gpu += placed.gpu_milli
+            cpu += info.shape.cpu
+            mem += info.shape.mem
+    return (gpu, cpu, mem)
+
+
+def victim_order(job: Job) -> tuple:
+    return (job.priority, -(job.started or 0.0), job.key)
+
+
+def place_with_evictions(session, stmt: Statement, job: Job, pool: str, eligible: Callable[[Job], bool],
+                         budget: Budget, reason: Callable[[Job], str]) -> Outcome:
+    """Place the job's waiting pods in `pool`, evicting eligible victims where needed; see the module docstring."""
+    state = session.state
+    index = state.pools.get(pool)
+    outcome = Outcome(False)
+    if index is None:
+        return outcome
+    needed = job.needed(state)
+    placed = 0
+    rankings: dict[tuple, list] = {}
+    costs: dict[str, Amount] = {}
+    verdicts: dict[str, bool] = {}
+
+    def can_take(victim: Job) -> bool:
+        ok = verdicts.get(victim.key)
+        if ok is None:
+            ok = verdicts[victim.key] = victim is not job and eligible(victim)
+        if not ok:
+            return False
+        cost = costs.get(victim.key)
+        if cost is None:
+            cost = costs[victim.key] = cost_of(session, victim)
+        return budget.allows(victim.project, cost)
+
+    for info in job.pending(state):
+        allowed = session.allowed(job, info, pool)
+        found = index.find(info.shape, allowed)
+        if found is None:
+            key = (info.shape, allowed)
+            heap = rankings.get(key)
+            if heap is None:
+                heap = rankings[key] = _rank(session, index, info.shape, allowed, can_take)
+            choice = _take_best(session, index, heap, info.shape, can_take)
+            if choice is not None:
+                node, victims = choice
+                for victim in victims:
+                    cost = costs[victim.key]
+                    for vinfo in victim.running(state):
+                        stmt.evict(vinfo, reason(victim))
+                    budget.take(victim.project, cost)
+                    verdicts[victim.key] = False
+                    outcome.victims.append(victim)
+                spot = fit_on(node, info.shape, index.strategy)
+                found = (node.idx, *spot) if spot is not None else index.find(info.shape, allowed)
+        if found is not None:
+            stmt.allocate(info, *found)
+            placed += 1
+        elif placed < needed:
+            outcome.failed_pod = info
+            return outcome
+    outcome.placed = placed >= needed
+    return outcome
+
+
+def _candidates(session, index, allowed) -> list[NodeState]:
+    nodes = session.nodes
+    members = index.members if allowed is None else sorted(allowed)
+    return [nodes[i] for i in members if nodes[i].schedulable]
+
+
+def _rank(session, index, shape: Shape, allowed, can_take) -> list:
+    heap = []
+    for node in _candidates(session, index, allowed):
+        plan = _plan(session, node, shape, can_take, index.strategy)
+        if plan is not None:
+            heap.append((plan[0], node.idx))
+    heapq.heapify(heap)
+    return heap
+
+
+def _take_best(session, index, heap: list, shape: Shape, can_take) -> tuple[NodeState, list[Job]] | None:
+    while heap:
+        rank, idx = heapq.heappop(heap)
+        node = session.nodes[idx]
+        plan = _plan(session, node, shape, can_take, index.strategy)
+        if plan is None:
+            continue
+        if plan[0] > rank:
+            heapq.heappush(heap, (plan[0], idx))
+            continue
+        heapq.heappush(heap, (plan[0], idx))  # it may take another pod later; checked again then
+        return node, plan[1]
+    return None
+
+
+def _plan(session, node: NodeState, shape: Shape, can_take, strategy: str) -> tuple[tuple, list[Job]] | None:
+    """(rank, victims) to fit `shape` on `node`, or None if it cannot; a lower rank is a better node."""
+    if fit_on(node, shape, strategy) is not None:
+        return (0, 0, 0, 0, 0.0), []
+    placements = session.state.placements
+    victims: dict[str, Job] = {}
+    for info in session.state.node_pods[node.idx].values():
+        owner = info.job
+        if owner.key not in victims and can_take(owner):
+            victims[owner.key] = owner
+    if not victims:
+        return None
+    ordered = sorted(victims.values(), key=victim_order)
+    freed = _Freed(node)
+    chosen: list[Job] = []
+    for victim in ordered:
+        if not freed.helps(session, victim, shape, placements):
+            continue
+        freed.add(session, victim, placements)
+        chosen.append(victim)
+        if freed.fits(shape):
+            break
+    else:
+        return None
+    for victim in list(reversed(chosen[:-1])):  # drop victims the pod does not need after all
+        trial = _Freed(node)
+        for other in chosen:
+            if other is not victim:
+                trial.add(session, other, placements)
+        if trial.fits(shape):
+            chosen.remove(victim)
+    gpu = cpu = 0
+    for victim in chosen:
+        for info in victim.pods:
+            placed = placements.get(info.key)
+            if placed is not None:
+                gpu += placed.gpu_milli
+                cpu += info.shape.cpu
+    # Least evicted first; among equals, the node whose victims rank lowest and started last.
+    return (gpu, cpu, len(chosen), max(v.priority for v in chosen),
+            -min(v.started or 0.0 for v in chosen)), chosen
+
+
+class _Freed:
+    """A node as it would be after some victims leave it."""
+
+    __slots__ = ("cpu", "dev", "mem", "node", "pods")
+
+    def __init__(self, node: NodeState) -> None:
+        self.node = node
+        self.dev = list(node.dev_free)
+        self.cpu = node.free_cpu
+        self.mem = node.free_mem
+        self.pods = node.pods
+
+    def add(self, session, victim: Job, placements) -> None:
+        idx = self.node.idx
+        for info in victim.pods:
+            placed = placements.get(info.key)
+            if placed is None or placed.node != idx:
+                continue
+            for d in placed.devices:
+                self.dev[d] += placed.milli
+            self.cpu += info.shape.cpu
+            self.mem += info.shape.mem
+            self.pods -= 1
+
+    def helps(self, session, victim: Job, shape: Shape, placements) -> bool:
+        """Does the victim free, on this node, something the pod is short of?"""
+        idx = self.node.idx
+        for info in victim.pods:
+            placed = placements.get(info.key)
+            if placed is None or placed.node != idx:
+                continue
+            if shape.any_gpu and placed.devices:
+                return True
+            if self.cpu < shape.cpu and info.shape.cpu:
+                return True
+            if self.mem < shape.mem and info.shape.mem:
+                return True
+            if self.pods >= self.node.max_pods:
+                return True
+        return False
+
+    def fits(self, shape: Shape) -> bool:
+        if self.cpu < shape.cpu or self.mem < shape.mem or self.pods >= self.node.max_pods:
+            return False
+        if shape.gpus:
+            return sum(1 for f in self.dev if f == MILLI) >= shape.gpus
+        if shape.shared:
+            return any(f >= need_milli(shape, self.node.dev_mem[d]) for d, f in enumerate(self.dev))
+        return True
+

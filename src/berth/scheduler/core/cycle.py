@@ -1,0 +1,70 @@
+"""One scheduling cycle, top to bottom: snapshot -> fair share -> allocate -> consolidate -> reclaim -> preempt.
+
+This is the core's entry point. Each action works on its own statements and commits only what holds, so the
+order is also the order of disruption: placing on free resources first, then moving pods around, then taking
+back from other projects, then evicting lower priority work of the same project (KAI-Scheduler's order).
+The cycle is deterministic: there is no randomness anywhere, and every choice has a total order that ends in
+names, so the same snapshot and config always give the same `Decisions`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from berth.scheduler.core.actions import allocate, consolidate, preempt, reclaim
+from berth.scheduler.core.decisions import Bind, Decisions, Eviction
+from berth.scheduler.core.reasons import explain
+from berth.scheduler.core.resources import MILLI
+from berth.scheduler.core.session import CycleConfig, Session
+from berth.scheduler.core.snapshot import Snapshot
+
+
+def run_cycle(snapshot: Snapshot, config: CycleConfig | None = None) -> Decisions:
+    """Schedule once: what to bind, what to evict, and why each job still waits."""
+    config = config or CycleConfig()
+    session = Session(snapshot, config)  # the state, the jobs and everyone's fair share
+    actions = set(config.actions)
+    if "allocate" in actions:
+        allocate(session)
+    if "consolidate" in actions:
+        consolidate(session)
+    if "reclaim" in actions:
+        reclaim(session)
+    if "preempt" in actions:
+        preempt(session)
+    return decisions(session)
+
+
+def decisions(session: Session) -> Decisions:
+    """The committed operations as decisions, plus a reason for every job left waiting."""
+    out = Decisions()
+    evicted_on: set[int] = set()
+    moving: dict[str, int] = {}  # pod -> its eviction's position, for consolidation moves
+    for op in session.ops:
+        info, placed = op.info, op.placement
+        node = session.nodes[placed.node]
+        job = info.job
+        if op.kind == "evict":
+            moving[info.key] = len(out.evictions)
+            out.evictions.append(Eviction(info.key, job.key, node.name, op.reason))
+            evicted_on.add(placed.node)
+            continue
+        if info.key in moving:
+            at = moving.pop(info.key)
+            out.evictions[at] = replace(out.evictions[at], moved_to=node.name)
+            continue
+        shape = info.shape
+        if placed.devices and shape.shared:
+            memory = shape.gmem or placed.milli * node.dev_mem[placed.devices[0]] // MILLI
+        elif placed.devices:
+            memory = node.dev_mem[placed.devices[0]]
+        else:
+            memory = 0
+        out.binds.append(Bind(info.key, job.key, node.name, placed.devices, placed.milli / MILLI, memory,
+                              pipelined=placed.node in evicted_on))
+    if session.config.explain:
+        for job in session.waiting():
+            out.pending[job.key] = explain(session, job)
+    for (project, pool), share in sorted(session.fair.project.items()):
+        out.fair_share.setdefault(project, {})[pool] = share[0] / MILLI
+    return out

@@ -1,0 +1,61 @@
+"""The scheduler's output: what to bind, what to evict, and why every waiting job waits.
+
+These are the only things a cycle returns; the runner turns them into API calls (a Binding with the GPU devices
+in an annotation, an eviction, a PodGroup condition), the simulator applies them to its virtual cluster.
+
+- `Bind`: the pod goes to `node`, on GPU `devices`, taking `gpu_fraction` (and `gpu_memory` MiB) of each.
+  `pipelined` means the node's resources are only free once this cycle's evictions there are done: the binder
+  must wait for the victims to leave (KAI's "pipelined" allocation).
+- `Eviction`: the pod must stop; `reason` says why in words. A consolidation move carries `moved_to`, the node
+  the pod was shown to fit on after the move (it goes back to pending and the next cycle places it).
+- `Pending`: one per job left waiting: a CamelCase `reason` and a `message` a person understands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Bind:
+    pod: str  # namespace/name
+    group: str
+    node: str
+    devices: tuple[int, ...] = ()
+    gpu_fraction: float = 0.0  # per device: 1.0 for whole GPUs
+    gpu_memory: int = 0  # MiB per device
+    pipelined: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Eviction:
+    pod: str
+    group: str
+    node: str
+    reason: str
+    moved_to: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    group: str
+    reason: str
+    message: str
+    node_pool: str | None = None
+
+
+@dataclass
+class Decisions:
+    binds: list[Bind] = field(default_factory=list)
+    evictions: list[Eviction] = field(default_factory=list)
+    pending: dict[str, Pending] = field(default_factory=dict)  # by group key
+    fair_share: dict[str, dict[str, float]] = field(default_factory=dict)  # project -> {pool: fair share GPUs}
+
+    def bound(self, pod: str) -> Bind | None:
+        return next((b for b in self.binds if b.pod == pod), None)
+
+    def bound_nodes(self) -> dict[str, str]:
+        return {b.pod: b.node for b in self.binds}
+
+    def evicted(self) -> set[str]:
+        return {e.pod for e in self.evictions}

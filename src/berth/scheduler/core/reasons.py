@@ -1,0 +1,188 @@
+"""Why a job waits, in words a person understands.
+
+Actions leave notes on a job as they fail (`Job.tried`, per node pool): a quota `Refusal`, a `Misfit` (the
+first pod that found no node), or a plain sentence from reclaim or preempt. At the end of the cycle `explain`
+turns the notes into one `Pending` per job: a CamelCase reason for machines and a message for people, e.g.
+
+    project team-a is at its deserved quota of 4 GPUs; interactive workloads cannot use over-quota GPUs
+    needs 2 nodes with 8 free GPUs in pool a100; the best node has 6
+
+Numbers about nodes are read from the state at the end of the cycle, i.e. after this cycle's decisions, which
+is what the person will see when they look. Nothing here changes the state.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from berth.scheduler.core.decisions import Pending
+from berth.scheduler.core.devices import NodeState, Shape, need_milli
+from berth.scheduler.core.filters import why_not
+from berth.scheduler.core.jobs import Job
+from berth.scheduler.core.quota import Refusal
+from berth.scheduler.core.resources import CPU, GPU, MEM, MILLI, say
+from berth.scheduler.core.snapshot import INFERENCE, INTERACTIVE, NODE_TYPE_LABEL, TRAIN
+from berth.scheduler.core.state import PodInfo
+
+RESOURCE_WORDS = {GPU: "GPUs", CPU: "CPU", MEM: "memory"}
+
+
+@dataclass(frozen=True, slots=True)
+class Misfit:
+    """Placement failed in `pool` at `pod`; `same` pods of its shape had to be placed together."""
+
+    pool: str
+    pod: PodInfo
+    same: int
+
+
+def note(job: Job, pool: str, what: object) -> None:
+    job.tried.setdefault(pool, []).append(what)  # type: ignore[union-attr]
+
+
+def explain(session, job: Job) -> Pending:
+    if job.problem:
+        return Pending(job.key, job.problem[0], job.problem[1])
+    parts: list[tuple[str, str, str]] = []
+    for pool in job.pools:
+        notes = job.tried.get(pool) or []
+        if not notes:
+            continue
+        code, text = _say(session, job, notes[0])
+        extra = [_say(session, job, n)[1] for n in notes[1:]]
+        parts.append((pool, code, "; ".join([text, *extra])))
+    if not parts:
+        return Pending(job.key, "NotTried", "waits for the next scheduling cycle")
+    pool, code, text = parts[0]
+    rest = [p[2][:1].upper() + p[2][1:] for p in parts[1:]]
+    return Pending(job.key, code, ". ".join([text, *rest]), pool)
+
+
+def _say(session, job: Job, what: object) -> tuple[str, str]:
+    if isinstance(what, Refusal):
+        return _refusal(session, job, what)
+    if isinstance(what, Misfit):
+        return _misfit(session, job, what)
+    return "Unschedulable", str(what)
+
+
+def kind_words(job: Job) -> str:
+    return {INTERACTIVE: "interactive", INFERENCE: "inference"}.get(job.kind, "non-preemptible")
+
+
+def _in_pool(session, pool: str) -> str:
+    return f" in pool {pool}" if sum(1 for p in session.pools.values() if p.members) > 1 else ""
+
+
+def _refusal(session, job: Job, r: Refusal) -> tuple[str, str]:
+    where = _in_pool(session, r.pool)
+    if r.rule == "maxAllowed":
+        return "OverLimit", (f"{r.scope} {r.name} may use at most {say(r.dim, r.limit)}{where} (maxAllowed) and "
+                             f"uses {say(r.dim, r.used)}; this workload needs {say(r.dim, r.need)} more")
+    words = RESOURCE_WORDS[r.dim]
+    tail = f"; {kind_words(job)} workloads cannot use over-quota {words}"
+    if r.limit <= 0:
+        return "OverQuota", f"{r.scope} {r.name} has no deserved {words}{where}{tail}"
+    if r.used >= r.limit:
+        return "OverQuota", f"{r.scope} {r.name} is at its deserved quota of {say(r.dim, r.limit)}{where}{tail}"
+    return "OverQuota", (f"{r.scope} {r.name} uses {say(r.dim, r.used)} of its deserved {say(r.dim, r.limit)}"
+                         f"{where} and this workload needs {say(r.dim, r.need)}{tail}")
+
+
+def _misfit(session, job: Job, m: Misfit) -> tuple[str, str]:
+    index = session.pools.get(m.pool)
+    if index is None or not index.members:
+        return "NoNodePool", f"pool {m.pool} has no nodes"
+    spec = job.specs[m.pod.key]
+    allowed = session.filters.allowed(spec, m.pool)
+    members = index.members if allowed is None else sorted(allowed)
+    nodes = [session.nodes[i] for i in members if session.nodes[i].schedulable]
+    if not nodes:
+        return _no_matching(session, job, m, spec, index.members)
+    shape = m.pod.shape
+    if shape.gpus:
+        return _whole(m, shape, nodes)
+    if shape.shared:
+        return _shared(m, shape, nodes)
+    return _host(m, shape, nodes, "")
+
+
+def _whole(m: Misfit, shape: Shape, nodes: list[NodeState]) -> tuple[str, str]:
+    best = sorted((n.whole for n in nodes), reverse=True)
+    have = sum(1 for w in best if w >= shape.gpus)
+    if have >= m.same:
+        return _host(m, shape, [n for n in nodes if n.whole >= shape.gpus], f"{_count(shape.gpus, 'free GPU')}")
+    noun = "a node" if m.same == 1 else f"{m.same} nodes"
+    text = f"needs {noun} with {_count(shape.gpus, 'free GPU')} in pool {m.pool}"
+    if have == 0:
+        text += f"; the best node has {best[0]}"
+    else:
+        text += f"; only {have} {'has' if have == 1 else 'have'} that many, "
+        text += f"the next best has {best[have]}" if have < len(best) else "and there is no other node"
+    return "NotEnoughGPUs", text
+
+
+def _shared(m: Misfit, shape: Shape, nodes: list[NodeState]) -> tuple[str, str]:
+    fitting = [n for n in nodes if any(f >= need_milli(shape, n.dev_mem[d]) for d, f in enumerate(n.dev_free))]
+    if len(fitting) >= 1:
+        return _host(m, shape, fitting, "room on a GPU")
+    most = max((f for n in nodes for f in n.dev_free), default=0)
+    if shape.milli:
+        text = f"needs {shape.milli / MILLI:g} of a GPU in pool {m.pool}; "
+        text += f"the most free on any GPU is {most / MILLI:g}" if most > 0 else "every GPU is full"
+    else:
+        mem = max((max(f, 0) * n.dev_mem[d] // MILLI for n in nodes for d, f in enumerate(n.dev_free)), default=0)
+        text = f"needs {shape.gmem} MiB of one GPU's memory in pool {m.pool}; "
+        text += f"the most free on any GPU is {mem} MiB" if mem > 0 else "every GPU is full"
+    if m.same > 1:
+        text = f"{m.same} pods must start together; each " + text
+    return "NotEnoughGPUs", text
+
+
+def _host(m: Misfit, shape: Shape, nodes: list[NodeState], gpu_words: str) -> tuple[str, str]:
+    """The GPUs are there (or none are needed): say which of CPU, memory or pod slots is short."""
+    with_gpu = f" with {gpu_words}" if gpu_words else ""
+    noun = "a node" if m.same == 1 else f"{m.same} nodes"
+    most_cpu = max(n.free_cpu for n in nodes)
+    if most_cpu < shape.cpu:
+        return "NotEnoughCPU", (f"needs {noun}{with_gpu} and {say(CPU, shape.cpu)} free in pool {m.pool}; "
+                                f"the most free on such a node is {say(CPU, max(most_cpu, 0))}")
+    most_mem = max(n.free_mem for n in nodes if n.free_cpu >= shape.cpu)
+    if most_mem < shape.mem:
+        return "NotEnoughMemory", (f"needs {noun}{with_gpu} and {say(MEM, shape.mem)} free in pool {m.pool}; "
+                                   f"the most free on such a node is {say(MEM, max(most_mem, 0))}")
+    if all(n.pods >= n.max_pods for n in nodes):
+        return "TooManyPods", f"every node{with_gpu} in pool {m.pool} already runs its maximum number of pods"
+    return "NotEnoughResources", (f"needs {noun}{with_gpu}, {say(CPU, shape.cpu)} and {say(MEM, shape.mem)} "
+                                  f"free at once in pool {m.pool}; no node has all of them")
+
+
+def _no_matching(session, job: Job, m: Misfit, spec, members: list[int]) -> tuple[str, str]:
+    selected = dict(spec.selector).get(NODE_TYPE_LABEL)
+    if spec.node_types is not None and selected is not None and selected not in spec.node_types:
+        kind = {TRAIN: "training", INTERACTIVE: "interactive"}.get(job.kind, job.kind)
+        return "NodeTypeNotAllowed", (f"node type {selected} is not among the node types project {job.project} "
+                                      f"allows for {kind} workloads ({', '.join(spec.node_types)})")
+    why = Counter(why_not(spec, session.snapshot_nodes[i]) for i in members)
+    why.pop(None, None)
+    cause = why.most_common(1)[0][0] if why else "unschedulable"
+    pool = m.pool
+    if cause == "unschedulable":
+        return "NoMatchingNodes", f"every node in pool {pool} is cordoned"
+    if cause == "node_type":
+        kind = {TRAIN: "training", INTERACTIVE: "interactive"}.get(job.kind, job.kind)
+        return "NoMatchingNodes", (f"project {job.project} allows {kind} workloads only on node types "
+                                   f"{', '.join(spec.node_types or ())}; no node in pool {pool} is of those types")
+    if cause.startswith("selector:"):
+        key, _, value = cause[len("selector:"):].partition("=")
+        if key == NODE_TYPE_LABEL:
+            return "NoMatchingNodes", f"no node in pool {pool} is of node type {value}"
+        return "NoMatchingNodes", f"no node in pool {pool} has the label {key}={value} (nodeSelector)"
+    taint = cause[len("taint:"):]
+    return "NoMatchingNodes", (f"the nodes of pool {pool} have the taint {taint}, which the workload does not "
+                               "tolerate")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
