@@ -37,6 +37,8 @@ class Cluster:
     kubeconfig: Path
     home: Path
     process: subprocess.Popen[str] | None = None
+    #: Extra arguments to `berth up` (e.g. ("--without", "controllers")).
+    args: tuple[str, ...] = ()
 
     @property
     def token(self) -> str:
@@ -78,7 +80,7 @@ class Cluster:
     def start(self) -> None:
         port = self.url.rsplit(":", 1)[1]
         self.process = subprocess.Popen(
-            [str(BIN / "berth"), "up", "--data-dir", str(self.data_dir), "--port", port],
+            [str(BIN / "berth"), "up", "--data-dir", str(self.data_dir), "--port", port, *self.args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env(),
         )
         self.wait_ready()
@@ -106,23 +108,35 @@ def make_cluster(tmp: Path) -> Cluster:
                    home=home)
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    """One `berth up` shared by the tests of a module."""
-    c = make_cluster(tmp_path_factory.mktemp("cluster"))
+def running(tmp: Path, *args: str) -> Iterator[Cluster]:
+    c = make_cluster(tmp)
+    c.args = args
     c.start()
     try:
         yield c
     finally:
         c.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """One `berth up` shared by the tests of a module."""
+    yield from running(tmp_path_factory.mktemp("cluster"))
+
+
+@pytest.fixture(scope="module")
+def bare_module_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """One `berth up` without controllers, shared by a module that tests the API alone."""
+    yield from running(tmp_path_factory.mktemp("bare"), "--without", "controllers")
 
 
 @pytest.fixture
 def fresh_cluster(tmp_path: Path) -> Iterator[Cluster]:
     """A `berth up` of its own, for tests that stop or kill the server."""
-    c = make_cluster(tmp_path)
-    c.start()
-    try:
-        yield c
-    finally:
-        c.stop()
+    yield from running(tmp_path)
+
+
+@pytest.fixture
+def bare_cluster(tmp_path: Path) -> Iterator[Cluster]:
+    """A `berth up` of its own with no controllers: the API server alone, for tests of its protocol."""
+    yield from running(tmp_path, "--without", "controllers")

@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster import cluster, fresh_cluster  # noqa: F401 - fixtures for every test directory
+from tests.cluster import (  # noqa: F401 - fixtures for every test directory
+    bare_cluster,
+    bare_module_cluster,
+    cluster,
+    fresh_cluster,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").rglob("*.yaml"))

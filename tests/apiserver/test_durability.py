@@ -12,14 +12,14 @@ import httpx
 import orjson
 
 from berth.store import Store
-from tests.cluster import BIN
 from tests.apiserver.helpers import TW, client, namespace, workload
+from tests.cluster import BIN
 
 NS = "crash"
 
 
-def test_kill_9_during_creates_loses_nothing_acknowledged(fresh_cluster):
-    c = fresh_cluster
+def test_kill_9_during_creates_loses_nothing_acknowledged(bare_cluster):
+    c = bare_cluster
     with client(c, timeout=10) as http:
         namespace(http, NS)
         start_rv = http.get(TW.format(ns=NS)).json()["metadata"]["resourceVersion"]
@@ -84,8 +84,8 @@ def test_kill_9_during_creates_loses_nothing_acknowledged(fresh_cluster):
     assert len(seen) == len(set(seen))  # and nothing twice
 
 
-def test_a_watch_from_a_compacted_revision_gets_410_and_kubectl_recovers(fresh_cluster):
-    c = fresh_cluster
+def test_a_watch_from_a_compacted_revision_gets_410_and_kubectl_recovers(bare_cluster):
+    c = bare_cluster
     with client(c, timeout=10) as http:
         namespace(http, NS)
         http.post(TW.format(ns=NS), json=workload("target"))

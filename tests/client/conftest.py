@@ -28,6 +28,17 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     return True
 
 
+@pytest.fixture(scope="module")
+def cluster(bare_module_cluster: Cluster) -> Cluster:
+    """The client is tested against the API server alone: no controller writes behind its back."""
+    return bare_module_cluster
+
+
+@pytest.fixture
+def fresh_cluster(bare_cluster: Cluster) -> Cluster:
+    return bare_cluster
+
+
 @pytest.fixture
 def connect(cluster: Cluster) -> Callable[..., Client]:
     """Make a Client for the module's cluster (call it inside the test's event loop)."""

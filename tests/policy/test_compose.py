@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import copy
 
-import pytest
-
 from berth.policy.compose import compose
 from berth.policy.shapes import spec_shapes
 from tests.policy.helpers import example, policy, run, template

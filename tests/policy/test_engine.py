@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import copy
 
-import pytest
-
 from berth.policy import POLICY_ANNOTATION, evaluate
 from tests.policy.helpers import example, policy, run, said, template, workload
 

@@ -582,6 +582,14 @@ class WorkloadStatus(Model):
     allocatedGpus: Number | None = field("GPUs held by the running pods now.", unit="GPUs", yaml_only=False)
     nodes: list[String] | None = field("Nodes the pods run on.", yaml_only=False)
     serviceUrls: list[String] | None = field("URLs of the workload's exposed ports.", yaml_only=False)
+    replicas: Count | None = field("Replicas an inference workload runs now, as its autoscaler decided.",
+                                   unit="pods", yaml_only=False)
+    readyReplicas: Count | None = field("Replicas of an inference workload that are running.", unit="pods",
+                                        yaml_only=False)
+    lastActiveTime: Timestamp | None = field(
+        "When an inference workload last had requests in flight (for scale to zero).", yaml_only=False)
+    failedAttempts: Count | None = field("Pods of a training workload that failed (retries count against "
+                                         "backoffLimit).", unit="pods", yaml_only=False)
     startTime: Timestamp | None = field("When the first pod started running.", yaml_only=False)
     completionTime: Timestamp | None = field("When the workload completed or failed.", yaml_only=False)
 

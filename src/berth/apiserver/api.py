@@ -314,6 +314,7 @@ class Api:
             raise errors.ApiError(409, "Conflict", f"Precondition failed: ResourceVersion in precondition: "
                                                    f"{pre['resourceVersion']}, ResourceVersion in object meta: "
                                                    f"{meta.get('resourceVersion')}")
+        self.admission.validate(Request("DELETE", resource, ns, name, None, old, dry_run), self.reader)
         policy = options.get("propagationPolicy") or ("Orphan" if options.get("orphanDependents") else "Background")
         if policy not in ("Background", "Foreground", "Orphan"):
             raise errors.bad_request(f'propagationPolicy must be Background, Foreground or Orphan, not "{policy}"')

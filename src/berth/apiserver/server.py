@@ -26,6 +26,7 @@ from berth.apiserver.app import Server
 from berth.apiserver.errors import ApiError
 from berth.apiserver.gc import GarbageCollector
 from berth.apiserver.policy_admission import PolicyAdmission
+from berth.apiserver.project_admission import ProjectDeletionGuard
 from berth.apiserver.tls import ensure_credentials, write_kubeconfig
 from berth.apiserver.watch import WatchHub
 from berth.store import Store
@@ -42,7 +43,8 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 6443
     insecure_http: bool = False
-    admission: Chain = field(default_factory=lambda: Chain(mutating=[PolicyAdmission()]))
+    admission: Chain = field(default_factory=lambda: Chain(mutating=[PolicyAdmission()],
+                                                            validating=[ProjectDeletionGuard()]))
 
     @property
     def scheme(self) -> str:
@@ -149,21 +151,34 @@ class _Server(uvicorn.Server):
             self._app.hub.close()
 
 
-async def serve(running: Running, ready: asyncio.Event | None = None) -> None:
-    """Serve until SIGINT or SIGTERM; then stop cleanly and close the store."""
+Component = Callable[[Running], Awaitable[None]]
+
+
+async def serve(running: Running, ready: asyncio.Event | None = None, components: list[Component] = ()) -> None:
+    """Serve until SIGINT or SIGTERM; then stop cleanly and close the store.
+
+    `components` (controllers, the scheduler, node agents) start once the server answers and are
+    stopped before it; they reach it through the kubeconfig, like any client.
+    """
     server = _Server(running.uvicorn_config, running.server)
     task = asyncio.create_task(server.serve())
+    started: list[asyncio.Task[None]] = []
     try:
         while not server.started and not task.done():
             await asyncio.sleep(0.02)
-        if ready is not None and server.started:
-            ready.set()
+        if server.started:
+            started = [asyncio.create_task(component(running)) for component in components]
+            if ready is not None:
+                ready.set()
         await task
     finally:
+        for component_task in started:
+            component_task.cancel()
+        await asyncio.gather(*started, return_exceptions=True)
         running.store.close()
 
 
-def run(config: Config, announce: Any = print) -> int:
+def run(config: Config, announce: Any = print, components: list[Component] = ()) -> int:
     """`berth up`: prepare, say where things are, serve. Returns the exit status."""
     running = prepare(config)
     announce(f"Berth API server on {config.url}")
@@ -172,7 +187,7 @@ def run(config: Config, announce: Any = print) -> int:
     announce("Stop with Ctrl-C.")
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        asyncio.run(serve(running))
+        asyncio.run(serve(running, components=list(components)))
     except KeyboardInterrupt:
         pass
     return 0

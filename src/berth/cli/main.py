@@ -109,15 +109,19 @@ def validate_command(ctx: click.Context, files: tuple[str, ...]) -> None:
 @click.option("--port", default=6443, show_default=True, type=int, help="Port the API server listens on.")
 @click.option("--insecure-http", is_flag=True,
               help="Serve plain HTTP without authentication (loopback addresses only; kubectl sends no token over HTTP).")
+@click.option("--without", multiple=True, type=click.Choice(["controllers"]),
+              help="Leave a component out (repeatable), e.g. to run it elsewhere.")
 @click.pass_context
-def up(ctx: click.Context, data_dir: str, host: str, port: int, insecure_http: bool) -> None:
-    """Run a complete Berth control plane on this machine: the API server (kubectl works against it), and,
-    as they land, the controllers, the scheduler and the node agents."""
-    from berth.apiserver.server import Config, ConfigError, run
+def up(ctx: click.Context, data_dir: str, host: str, port: int, insecure_http: bool,
+       without: tuple[str, ...]) -> None:
+    """Run a complete Berth control plane on this machine: the API server (kubectl works against it), the
+    project and workload controllers, and, as they land, the scheduler and the node agents."""
+    from berth.apiserver.server import Config, ConfigError
+    from berth.controlplane import up as run_up
 
     config = Config(data_dir=Path(data_dir).expanduser(), host=host, port=port, insecure_http=insecure_http)
     try:
-        sys.exit(run(config, announce=click.echo))
+        sys.exit(run_up(config, announce=click.echo, without=without))
     except ConfigError as exc:
         _fail(str(exc), ctx)
     except OSError as exc:

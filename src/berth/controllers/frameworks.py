@@ -42,10 +42,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from berth.controllers.podspec import WORKLOAD_NAME_LABEL
+
 PEER_PORT = 23456
 """The port every framework's peers talk on (PyTorch's default; see the module notes)."""
 PEER_PORT_NAME = "peers"
-WORKLOAD_LABEL = "run.ai/workload-name"
+WORKLOAD_LABEL = WORKLOAD_NAME_LABEL
 """Pod label naming the workload; the peer Service selects on it."""
 MPI_CONFIG_DIR = "/etc/mpi"
 MPI_CONFIG_VOLUME = "berth-mpi-config"

@@ -26,7 +26,14 @@ from decimal import Decimal
 from typing import Any
 
 from berth.api.types import gpu_amount, parse_quantity
-from berth.controllers.volumes import PodSpecError, dns_name, env_var, items_of, storage, value_of
+from berth.controllers.volumes import (
+    PodSpecError,
+    dns_name,
+    env_var,
+    items_of,
+    storage,
+    value_of,
+)
 
 __all__ = [
     "POD_LABELS", "SCHEDULER_NAME", "GpuRequest", "PodSpecError", "effective_spec", "gpu_request", "node_pools",

@@ -1,0 +1,98 @@
+"""The plan of an InferenceWorkload: `minScale`..`maxScale` replicas `<name>-<i>` behind a Service, scaled on
+a metric.
+
+Node agents report each serving pod's load in the annotation `run.ai/metrics` (JSON: `concurrency`
+requests in flight, `throughput` requests per second, `latency` ms, `cpu-utilization` and
+`gpu-utilization` percent, or the custom `metricName`). The autoscaler wants enough replicas that each
+carries `target` of the metric: for concurrency and throughput, the total divided by the target; for the
+others, the current replicas scaled by average / target. Results are clamped to minScale..maxScale, and
+the workload scales to zero only when minScale is 0 and no request has been seen for a grace period.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import orjson
+
+from berth.controllers import services
+from berth.controllers.plan import (
+    Obj,
+    Plan,
+    is_active,
+    meta,
+    pod_phase,
+    rfc3339,
+    timestamp,
+    value,
+)
+
+METRICS_ANNOTATION = "run.ai/metrics"
+SCALE_TO_ZERO_GRACE_S = 60.0
+TOTALS = ("concurrency", "throughput")  # metrics that add up across replicas
+
+
+def _metric(pod: Obj, name: str) -> float | None:
+    raw = (meta(pod).get("annotations") or {}).get(METRICS_ANNOTATION)
+    if not raw:
+        return None
+    try:
+        found = orjson.loads(raw).get(name)
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return float(found) if isinstance(found, (int, float)) else None
+
+
+def desired_replicas(current: int, readings: list[float], metric: str, target: float, low: int, high: int) -> int:
+    """Replicas for these readings (one per ready replica), clamped to low..high."""
+    if not readings or target <= 0:
+        return max(min(current, high), low)
+    if metric in TOTALS:
+        wanted = math.ceil(sum(readings) / target)
+    else:
+        wanted = math.ceil(max(current, 1) * (sum(readings) / len(readings)) / target)
+    return max(min(wanted, high), low)
+
+
+def plan(workload: Obj, pods: list[Obj], make_pod: Callable[..., Obj], *, now: float) -> Plan:
+    spec = workload.get("spec") or {}
+    status = workload.get("status") or {}
+    name = meta(workload)["name"]
+    low = int(value(spec, "minScale", 1))
+    high = max(int(value(spec, "maxScale", max(low, 1))), low)
+    current = int(status.get("replicas", max(low, 1)))
+    metric = value(spec, "metricName") or value(spec, "metric")
+    active = [p for p in pods if is_active(p)]
+    ready = [p for p in active if pod_phase(p) == "Running"]
+    last_active = timestamp(status.get("lastActiveTime"))
+    wanted = current
+    if metric:
+        readings = [r for r in (_metric(p, metric) for p in ready) if r is not None]
+        wanted = desired_replicas(current, readings, metric, float(value(spec, "target", 1) or 1), low, high)
+        traffic = sum(_metric(p, "concurrency") or 0 for p in ready) + sum(_metric(p, "throughput") or 0 for p in ready)
+        if traffic > 0:
+            last_active = now
+        if low == 0 and wanted == 0 and current > 0:
+            idle_for = now - (last_active or now)
+            if idle_for < SCALE_TO_ZERO_GRACE_S:
+                wanted = max(current, 1)
+    wanted = max(min(wanted, high), low)
+    result = Plan(min_member=1, desired_pods=wanted)
+    svcs = services.port_services(workload)
+    result.objects = svcs
+    by_index = {int(meta(p)["name"].rsplit("-", 1)[1]): p for p in pods if meta(p)["name"].rsplit("-", 1)[-1].isdigit()}
+    for index in range(wanted):
+        pod = by_index.get(index)
+        if pod is None or not is_active(pod):
+            if pod is None:
+                result.create.append(make_pod(f"{name}-{index}", index, restart_policy="Always"))
+            continue
+    result.delete = [meta(p)["name"] for i, p in by_index.items() if i >= wanted and is_active(p)]
+    result.status_extra = {"replicas": wanted, "readyReplicas": len(ready), "serviceUrls": services.urls(svcs)}
+    if last_active is not None:
+        result.status_extra["lastActiveTime"] = rfc3339(last_active)
+    if low == 0 and wanted == 0:
+        result.phase, result.reason = "Running", "ScaledToZero"
+        result.message = "no requests: scaled to zero replicas"
+    return result

@@ -1,0 +1,45 @@
+"""The plan of an InteractiveWorkload: one pod `<name>-0-<attempt>` that runs until the user stops it.
+
+The system never ends it, except when the project's `interactiveJobTimeLimitSecs` has passed since it
+started: then its pod goes and the workload is TimedOut. A pod that ends or is evicted is replaced by the
+next attempt (a preemptible workload that was preempted waits again in the queue; with
+`terminateAfterPreemption` it ends as Failed instead).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from berth.controllers.plan import Obj, Plan, is_active, meta, timestamp, value
+
+PREEMPTED = "Preempted"
+
+
+def plan(workload: Obj, pods: list[Obj], make_pod: Callable[[str, int], Obj], *, time_limit: int | None,
+         now: float) -> Plan:
+    spec = workload.get("spec") or {}
+    name = meta(workload)["name"]
+    result = Plan(min_member=1, desired_pods=1)
+    active = [p for p in pods if is_active(p)]
+    started = timestamp((workload.get("status") or {}).get("startTime"))
+    if time_limit and started is not None:
+        left = started + time_limit - now
+        if left <= 0:
+            result.phase, result.reason = "TimedOut", "TimeLimitReached"
+            result.message = f"ran for the project's interactive time limit of {time_limit} s"
+            result.delete = [meta(p)["name"] for p in active]
+            return result
+        result.requeue_after = left
+    preempted = [p for p in pods if (p.get("status") or {}).get("reason") == PREEMPTED]
+    if preempted and value(spec, "terminateAfterPreemption", False):
+        result.phase, result.reason = "Failed", PREEMPTED
+        result.message = "preempted, and terminateAfterPreemption is true"
+        result.delete = [meta(p)["name"] for p in active]
+        return result
+    if not active:
+        taken = {meta(p)["name"] for p in pods}
+        attempt = 0
+        while f"{name}-0-{attempt}" in taken:
+            attempt += 1
+        result.create.append(make_pod(f"{name}-0-{attempt}", 0))
+    return result

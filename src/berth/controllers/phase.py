@@ -1,0 +1,129 @@
+"""A workload's status as users see it: the phase (Run:ai notes, section 6.2), counts, GPUs, nodes and
+conditions, derived from its plan and its pods.
+
+The state machine, written once:
+
+    Creating -> Pending -> Initializing -> Running -> Completed
+                                   \\-> Degraded (fewer pods running than it needs) -> Running
+    any -> Failed | TimedOut (the plan decides)     active: false -> Stopped     deleting -> Deleting
+
+- Creating: the workload has no pods yet.
+- Pending: pods exist, none is placed yet; the message says why (the scheduler's reason, from the
+  PodGroup).
+- Initializing: pods are placed, not all running.
+- Running / Degraded: as many pods running as the workload needs / fewer, after having run.
+Terminal phases are sticky: a Completed, Failed or TimedOut workload stays so.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from berth.controllers.plan import Obj, Plan, is_active, meta, pod_phase, rfc3339
+
+TERMINAL = ("Completed", "Failed", "TimedOut")
+
+
+def _pending_reason(pod_group: Obj | None) -> tuple[str, str]:
+    status = (pod_group or {}).get("status") or {}
+    for condition in status.get("schedulingConditions") or []:
+        if condition.get("message"):
+            return condition.get("reason") or "Unschedulable", condition["message"]
+    return "Pending", "waiting for the scheduler to place the pods"
+
+
+def _gpus(pod: Obj) -> Decimal:
+    annotations = meta(pod).get("annotations") or {}
+    if annotations.get("gpu-fraction"):
+        return Decimal(annotations["gpu-fraction"])
+    total = Decimal(0)
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        limit = ((container.get("resources") or {}).get("limits") or {}).get("nvidia.com/gpu")
+        if limit is not None:
+            total += Decimal(str(limit))
+    return total
+
+
+def _number(amount: Decimal) -> int | float:
+    return int(amount) if amount == amount.to_integral_value() else float(amount)
+
+
+def derive(workload: Obj, plan: Plan, pods: list[Obj], pod_group: Obj | None, *, now: float) -> dict[str, Any]:
+    """The status to write (without conditions' timestamps kept from before: see `merge_conditions`)."""
+    old = workload.get("status") or {}
+    active = [p for p in pods if is_active(p)]
+    running = [p for p in active if pod_phase(p) == "Running"]
+    placed = [p for p in active if (p.get("spec") or {}).get("nodeName")]
+    reason, message = "", ""
+    if meta(workload).get("deletionTimestamp"):
+        phase, reason, message = "Deleting", "Deleting", "the workload is being deleted"
+    elif old.get("phase") in TERMINAL and not plan.phase:
+        phase, reason, message = old["phase"], old.get("reason", ""), old.get("message", "")
+    elif plan.phase:
+        phase, reason, message = plan.phase, plan.reason, plan.message
+    elif not pods:
+        phase, reason, message = "Creating", "Creating", "creating the workload's pods"
+    elif running and len(running) >= plan.desired_pods:
+        phase, reason = "Running", "Running"
+        message = f"{len(running)} pod{'s' if len(running) != 1 else ''} running"
+    elif running:
+        phase, reason = "Degraded", "NotAllPodsRunning"
+        message = f"{len(running)} of {plan.desired_pods} pods running"
+    elif placed:
+        phase, reason, message = "Initializing", "Initializing", "pods are placed and starting"
+    else:
+        phase = "Pending"
+        reason, message = _pending_reason(pod_group)
+    status: dict[str, Any] = {
+        "phase": phase,
+        "reason": reason,
+        "message": message,
+        "observedGeneration": meta(workload).get("generation", 1),
+        "runningPods": len(running),
+        "pendingPods": len([p for p in active if pod_phase(p) == "Pending"]),
+        "succeededPods": len([p for p in pods if pod_phase(p) == "Succeeded"]),
+        "failedPods": len([p for p in pods if pod_phase(p) == "Failed"]),
+        "requestedGpus": _number(sum((_gpus(p) for p in active), Decimal(0))),
+        "allocatedGpus": _number(sum((_gpus(p) for p in placed), Decimal(0))),
+        "nodes": sorted({(p.get("spec") or {}).get("nodeName") for p in placed}),
+    }
+    if old.get("startTime") or running:
+        status["startTime"] = old.get("startTime") or rfc3339(now)
+    if phase in TERMINAL:
+        status["completionTime"] = old.get("completionTime") or rfc3339(now)
+    for kept in ("serviceUrls", "replicas", "readyReplicas", "lastActiveTime", "failedAttempts"):
+        if kept in old:
+            status[kept] = old[kept]
+    status["conditions"] = merge_conditions(old.get("conditions") or [], _conditions(phase, reason, message, placed,
+                                                                                    active), now)
+    return status
+
+
+def _conditions(phase: str, reason: str, message: str, placed: list[Obj], active: list[Obj]) -> list[dict[str, str]]:
+    scheduled = bool(active) and len(placed) == len(active)
+    return [
+        {"type": "Scheduled", "status": "True" if scheduled or phase in ("Running", "Completed") else "False",
+         "reason": "Scheduled" if scheduled else reason, "message": "" if scheduled else message},
+        {"type": "Running", "status": "True" if phase in ("Running", "Degraded") else "False", "reason": reason,
+         "message": message},
+        {"type": "Completed", "status": "True" if phase == "Completed" else "False", "reason": reason,
+         "message": message if phase == "Completed" else ""},
+        {"type": "Failed", "status": "True" if phase in ("Failed", "TimedOut") else "False", "reason": reason,
+         "message": message if phase in ("Failed", "TimedOut") else ""},
+    ]
+
+
+def merge_conditions(old: list[dict[str, Any]], new: list[dict[str, str]], now: float) -> list[dict[str, Any]]:
+    """New conditions, keeping lastTransitionTime where a condition's status did not change."""
+    before = {c.get("type"): c for c in old}
+    merged = []
+    for condition in new:
+        previous = before.get(condition["type"])
+        entry: dict[str, Any] = {k: v for k, v in condition.items() if v != ""}
+        if previous is not None and previous.get("status") == condition["status"]:
+            entry["lastTransitionTime"] = previous.get("lastTransitionTime") or rfc3339(now)
+        else:
+            entry["lastTransitionTime"] = rfc3339(now)
+        merged.append(entry)
+    return merged

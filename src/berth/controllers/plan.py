@@ -1,0 +1,84 @@
+"""What a workload should have now, given what it has: the common shape of every kind's plan.
+
+A plan is computed from the workload and its observed pods only (no I/O), so it can be tested as a table
+of situations, and so a controller restarted at any point computes the same plan again: pods are named
+deterministically, and a pod already there is never created twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from berth.controllers.podspec import WORKLOAD_KIND_LABEL, WORKLOAD_NAME_LABEL
+
+Obj = dict[str, Any]
+
+#: Labels every pod and object made for a workload carries (the controllers' selectors; set by podspec).
+WORKLOAD_NAME = WORKLOAD_NAME_LABEL
+WORKLOAD_KIND = WORKLOAD_KIND_LABEL
+ROLE = "run.ai/role"
+INDEX = "run.ai/index"
+POD_GROUP_ANNOTATION = "pod-group-name"  # as KAI-Scheduler's pod-grouper names it
+
+PRIORITY = {"train": 50, "build-preemptible": 75, "build": 100, "inference": 125}
+
+
+@dataclass
+class Plan:
+    """The gap between a workload and the world, and how it looks from outside."""
+
+    create: list[Obj] = field(default_factory=list)  # pods to create (full manifests)
+    delete: list[str] = field(default_factory=list)  # names of pods to delete
+    objects: list[Obj] = field(default_factory=list)  # Services, ConfigMaps, PVCs that must exist
+    min_member: int = 1  # the gang size for the PodGroup
+    desired_pods: int = 1  # pods the workload should be running when all is well
+    #: Set when the plan decides the outcome itself (Completed, Failed, TimedOut, Stopped); else derived from pods.
+    phase: str = ""
+    reason: str = ""
+    message: str = ""
+    #: Seconds after which the workload must be looked at again (a time limit, an auto-deletion), if any.
+    requeue_after: float | None = None
+    delete_workload: bool = False  # autoDeletionTimeAfterCompletionSeconds has passed
+    #: Status fields only the kind knows (an inference workload's replicas, a training's failed attempts).
+    status_extra: dict[str, Any] = field(default_factory=dict)
+
+
+def meta(obj: Obj) -> Obj:
+    return obj.get("metadata") or {}
+
+
+def pod_phase(pod: Obj) -> str:
+    return (pod.get("status") or {}).get("phase") or "Pending"
+
+
+def is_finished(pod: Obj) -> bool:
+    return pod_phase(pod) in ("Succeeded", "Failed")
+
+
+def is_active(pod: Obj) -> bool:
+    """A pod that is, or may become, running (not finished, not being deleted)."""
+    return not is_finished(pod) and not meta(pod).get("deletionTimestamp")
+
+
+def value(spec: Obj, name: str, default: Any = None) -> Any:
+    """The value of a wrapped scalar field of a spec (`{value: X}`), or `default`."""
+    entry = spec.get(name)
+    if isinstance(entry, dict) and entry.get("value") is not None:
+        return entry["value"]
+    return default
+
+
+def timestamp(text: str | None) -> float | None:
+    """Seconds since the epoch of an RFC 3339 time as the API writes it, or None."""
+    if not text:
+        return None
+    try:
+        return datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        return None
+
+
+def rfc3339(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

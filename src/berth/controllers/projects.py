@@ -1,0 +1,85 @@
+"""The project controller: every Project gets its namespace, labelled `runai/queue=<project>`.
+
+The namespace is `runai-<project>` unless the Project names an existing one (`spec.namespace`), which is
+then only labelled. A namespace Berth created is owned by its Project and goes with it; refusing to
+delete a Project that still has workloads is the API server's job (admission), not this controller's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from berth.client import AlreadyExists, ApiError, Client, NotFound
+from berth.client.informer import Change, Informer
+
+log = logging.getLogger(__name__)
+
+QUEUE_LABEL = "runai/queue"
+PREFIX = "runai-"
+
+
+def namespace_of(project: dict[str, Any]) -> str:
+    spec = project.get("spec") or {}
+    return spec.get("namespace") or PREFIX + project["metadata"]["name"]
+
+
+class ProjectController:
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.queue: asyncio.Queue[str] = asyncio.Queue()
+        self.projects = Informer(client, "Project", handlers=[self._changed])
+        self.namespaces = Informer(client, "Namespace", handlers=[self._namespace_changed])
+
+    async def _changed(self, change: Change) -> None:
+        if change.type != "DELETED":
+            self.queue.put_nowait(change.object["metadata"]["name"])
+
+    async def _namespace_changed(self, change: Change) -> None:
+        project = (change.object["metadata"].get("labels") or {}).get(QUEUE_LABEL)
+        if project:
+            self.queue.put_nowait(project)
+
+    async def run(self) -> None:
+        for informer in (self.projects, self.namespaces):
+            informer.start()
+        try:
+            await self.projects.wait_synced()
+            await self.namespaces.wait_synced()
+            for project in self.projects.items():
+                self.queue.put_nowait(project["metadata"]["name"])
+            while True:
+                name = await self.queue.get()
+                try:
+                    await self.reconcile(name)
+                except ApiError as exc:
+                    log.warning("project %s: %s", name, exc)
+        finally:
+            await asyncio.gather(self.projects.stop(), self.namespaces.stop(), return_exceptions=True)
+
+    async def reconcile(self, name: str) -> None:
+        project = self.projects.get(name)
+        if project is None or project["metadata"].get("deletionTimestamp"):
+            return
+        namespace = namespace_of(project)
+        existing = self.namespaces.get(namespace)
+        if existing is None:
+            owned = not (project.get("spec") or {}).get("namespace")
+            meta: dict[str, Any] = {"name": namespace, "labels": {QUEUE_LABEL: name}}
+            if owned:
+                meta["ownerReferences"] = [{"apiVersion": "run.ai/v1", "kind": "Project", "name": name,
+                                            "uid": project["metadata"]["uid"], "controller": True}]
+            try:
+                await self.client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": meta})
+            except AlreadyExists:
+                pass
+        elif (existing["metadata"].get("labels") or {}).get(QUEUE_LABEL) != name:
+            await self.client.patch("Namespace", namespace, {"metadata": {"labels": {QUEUE_LABEL: name}}})
+        status = dict(project.get("status") or {})
+        if status.get("phase") != "Ready" or status.get("namespace") != namespace:
+            status.update({"phase": "Ready", "namespace": namespace})
+            try:
+                await self.client.update_status({**project, "status": status})
+            except NotFound:
+                pass

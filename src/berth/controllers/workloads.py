@@ -1,0 +1,301 @@
+"""The workload controller: for every workload, the PodGroup, pods and other objects its plan asks for, and
+its status, through the Kubernetes API only.
+
+Reconciling one workload is level-based and idempotent: read the workload and its pods from the caches,
+compute the plan (`training`, `interactive`, `distributed`, `inference`), create what is missing and delete
+what must go, write the status if it changed, and record an Event for each phase change. Pod names are
+deterministic and creation tolerates AlreadyExists, so a restart at any point repeats nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from berth.client import AlreadyExists, ApiError, Client, Conflict, NotFound
+from berth.client.informer import Change, Informer
+from berth.controllers import (
+    claims,
+    distributed,
+    inference,
+    interactive,
+    podspec,
+    services,
+    tools,
+    training,
+)
+from berth.controllers.phase import TERMINAL, derive
+from berth.controllers.plan import (
+    INDEX,
+    POD_GROUP_ANNOTATION,
+    PRIORITY,
+    ROLE,
+    WORKLOAD_NAME,
+    Obj,
+    Plan,
+    meta,
+    value,
+)
+
+log = logging.getLogger(__name__)
+
+KINDS = ("TrainingWorkload", "InteractiveWorkload", "DistributedWorkload", "InferenceWorkload")
+Key = tuple[str, str, str]  # kind, namespace, name
+
+
+def pod_group_name(workload: Obj) -> str:
+    """`pg-<name>-<uid prefix>`: unique per workload, stable across restarts (as KAI's pod-grouper names)."""
+    m = meta(workload)
+    return f"pg-{m['name']}-{(m.get('uid') or '')[:8]}".rstrip("-")
+
+
+def priority_class(workload: Obj) -> tuple[str, str]:
+    """(priorityClassName, preemptibility) by kind and the preemptible flags, as Run:ai and KAI do."""
+    kind = workload.get("kind")
+    spec = workload.get("spec") or {}
+    if kind == "InferenceWorkload":
+        return "inference", "non-preemptible"
+    if kind == "InteractiveWorkload":
+        if value(spec, "preemptible", False):
+            return "build-preemptible", "preemptible"
+        return "build", "non-preemptible"
+    if kind == "DistributedWorkload" and value(spec, "nonPreemptible", False):
+        return "train", "non-preemptible"
+    return "train", "preemptible"
+
+
+class WorkloadController:
+    """Runs the reconcile loop for the four workload kinds."""
+
+    def __init__(self, client: Client, *, clock: Callable[[], float] = time.time, workers: int = 4) -> None:
+        self.client = client
+        self.clock = clock
+        self.workers = workers
+        self.workloads = {k: Informer(client, k, handlers=[self._on_workload]) for k in KINDS}
+        self.pods = Informer(client, "Pod", labels=WORKLOAD_NAME, handlers=[self._on_child])
+        self.pod_groups = Informer(client, "PodGroup", handlers=[self._on_child])
+        self.projects = Informer(client, "Project")
+        self._pods_of: dict[Key, set[str]] = defaultdict(set)
+        self._queue: asyncio.Queue[Key] = asyncio.Queue()
+        self._queued: set[Key] = set()
+        self._busy: set[Key] = set()
+        self._timers: dict[Key, asyncio.TimerHandle] = {}
+
+    # -- events -> queue ----------------------------------------------------------------------------
+
+    def enqueue(self, key: Key) -> None:
+        if key not in self._queued:
+            self._queued.add(key)
+            self._queue.put_nowait(key)
+
+    def _later(self, key: Key, seconds: float) -> None:
+        old = self._timers.pop(key, None)
+        if old is not None:
+            old.cancel()
+        self._timers[key] = asyncio.get_running_loop().call_later(max(seconds, 0.05), self.enqueue, key)
+
+    async def _on_workload(self, change: Change) -> None:
+        m = meta(change.object)
+        self.enqueue((change.object["kind"], m.get("namespace", ""), m["name"]))
+
+    async def _on_child(self, change: Change) -> None:
+        m = meta(change.object)
+        owner = next((o for o in m.get("ownerReferences") or [] if o.get("controller") and o.get("kind") in KINDS), None)
+        if owner is None:
+            return
+        key = (owner["kind"], m.get("namespace", ""), owner["name"])
+        if change.object.get("kind") == "Pod":
+            if change.type == "DELETED":
+                self._pods_of[key].discard(m["name"])
+            else:
+                self._pods_of[key].add(m["name"])
+        self.enqueue(key)
+
+    # -- the loop -----------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        informers = [*self.workloads.values(), self.pods, self.pod_groups, self.projects]
+        for informer in informers:
+            informer.start()
+        try:
+            for informer in informers:
+                await informer.wait_synced()
+            workers = [asyncio.create_task(self._worker()) for _ in range(self.workers)]
+            await asyncio.gather(*workers)
+        finally:
+            for timer in self._timers.values():
+                timer.cancel()
+            await asyncio.gather(*(i.stop() for i in informers), return_exceptions=True)
+
+    async def _worker(self) -> None:
+        while True:
+            key = await self._queue.get()
+            self._queued.discard(key)
+            if key in self._busy:  # another worker has it: look again when it is done
+                self._later(key, 0.05)
+                continue
+            self._busy.add(key)
+            try:
+                await self.reconcile(*key)
+            except Conflict:
+                self._later(key, 0.1)
+            except ApiError as exc:
+                log.warning("reconciling %s %s/%s: %s", *key, exc)
+                self._later(key, 1.0)
+            except Exception:  # noqa: BLE001 - one workload's bug must not stop the others
+                log.exception("reconciling %s %s/%s failed", *key)
+                self._later(key, 5.0)
+            finally:
+                self._busy.discard(key)
+
+    # -- one workload -------------------------------------------------------------------------------
+
+    def _pods(self, key: Key) -> list[Obj]:
+        found = []
+        for name in sorted(self._pods_of.get(key, ())):
+            pod = self.pods.get(name, key[1])
+            if pod is not None:
+                found.append(pod)
+        return found
+
+    def _make_pod(self, workload: Obj, group: str) -> Callable[..., Obj]:
+        def make(name: str, index: int, *, role: str | None = None, overrides: Obj | None = None,
+                 restart_policy: str = "Never") -> Obj:
+            pod = podspec.pod_template(workload, role=role, overrides=overrides)
+            m = pod["metadata"]
+            m["name"] = name
+            labels = m.setdefault("labels", {})  # the workload's labels come with the template
+            labels[INDEX] = str(index)
+            if role:
+                labels[ROLE] = role
+            m.setdefault("annotations", {})[POD_GROUP_ANNOTATION] = group
+            spec = pod["spec"]
+            spec["restartPolicy"] = restart_policy
+            priority, _ = priority_class(workload)
+            spec["priorityClassName"] = priority
+            spec["priority"] = PRIORITY[priority]
+            return pod
+
+        return make
+
+    def _plan(self, workload: Obj, pods: list[Obj], make: Callable[..., Obj]) -> Plan:
+        kind = workload["kind"]
+        if kind == "InferenceWorkload":
+            result = inference.plan(workload, pods, make, now=self.clock())
+            result.objects.extend(claims.new_claims(workload))
+            return result
+        if kind == "TrainingWorkload":
+            result = training.plan(workload, pods, make)
+        elif kind == "InteractiveWorkload":
+            project = self.projects.get(podspec.project_of(meta(workload).get("namespace", "")))
+            limit = ((project or {}).get("spec") or {}).get("interactiveJobTimeLimitSecs") or None
+            result = interactive.plan(
+                workload, pods, lambda name, index: tools.add_tensorboard(make(name, index, restart_policy="Always"),
+                                                                          workload),
+                time_limit=limit, now=self.clock())
+        else:
+            result = distributed.plan(workload, pods, make)
+        result.objects.extend(claims.new_claims(workload))
+        exposed = services.port_services(workload)
+        if exposed:
+            result.objects.extend(exposed)
+            result.status_extra["serviceUrls"] = services.urls(exposed)
+        return result
+
+    async def reconcile(self, kind: str, namespace: str, name: str) -> None:
+        workload = self.workloads[kind].get(name, namespace)
+        if workload is None:
+            return  # gone: the garbage collector removes what it owned
+        spec = workload.get("spec") or {}
+        if spec.get("usage") == "Template":
+            return  # a template is a base for other workloads, not a job
+        key = (kind, namespace, name)
+        workload = tools.with_tools(workload)
+        pods = self._pods(key)
+        group = pod_group_name(workload)
+        status = workload.get("status") or {}
+        if meta(workload).get("deletionTimestamp"):
+            plan = Plan()
+        elif value(spec, "active", True) is False:
+            plan = Plan(phase="Stopped", reason="Suspended", message="suspended (active: false); pods removed",
+                        delete=[meta(p)["name"] for p in pods if not meta(p).get("deletionTimestamp")])
+        elif status.get("phase") in TERMINAL:
+            plan = self._plan(workload, pods, self._make_pod(workload, group))
+            plan.create = []  # an ended workload starts nothing again
+        else:
+            plan = self._plan(workload, pods, self._make_pod(workload, group))
+        if plan.phase != "Stopped" and not meta(workload).get("deletionTimestamp"):
+            await self._ensure_pod_group(workload, group, plan)
+            for obj in plan.objects:
+                await self._ensure(obj)
+            for pod in plan.create:
+                await self._ensure(pod)
+        elif plan.phase == "Stopped":
+            await self._release_pod_group(workload, group)
+        for pod_name in plan.delete:
+            try:
+                await self.client.delete("Pod", pod_name, namespace)
+            except NotFound:
+                pass
+        await self._write_status(workload, plan, self._pods(key), group)
+        if plan.delete_workload:
+            await self.client.delete(kind, name, namespace)
+        elif plan.requeue_after is not None:
+            self._later(key, plan.requeue_after)
+
+    async def _ensure(self, obj: Obj) -> None:
+        try:
+            await self.client.create(obj)
+        except AlreadyExists:
+            pass
+
+    async def _ensure_pod_group(self, workload: Obj, group: str, plan: Plan) -> None:
+        namespace = meta(workload).get("namespace", "")
+        priority, preemptibility = priority_class(workload)
+        desired = {"minMember": plan.min_member, "queue": podspec.project_of(namespace),
+                   "priorityClassName": priority, "preemptibility": preemptibility}
+        current = self.pod_groups.get(group, namespace)
+        if current is None:
+            await self._ensure({"apiVersion": "scheduling.run.ai/v2alpha2", "kind": "PodGroup",
+                                "metadata": {"name": group, "namespace": namespace, "ownerReferences": services.owner(workload),
+                                             "labels": podspec.workload_labels(workload)},
+                                "spec": desired})
+        elif any((current.get("spec") or {}).get(k) != v for k, v in desired.items()):
+            await self.client.patch("PodGroup", group, {"spec": desired}, namespace)
+
+    async def _release_pod_group(self, workload: Obj, group: str) -> None:
+        try:
+            await self.client.delete("PodGroup", group, meta(workload).get("namespace", ""))
+        except NotFound:
+            pass
+
+    async def _write_status(self, workload: Obj, plan: Plan, pods: list[Obj], group: str) -> None:
+        namespace = meta(workload).get("namespace", "")
+        pod_group = self.pod_groups.get(group, namespace)
+        status = derive(workload, plan, pods, pod_group, now=self.clock())
+        if plan.status_extra:
+            status.update(plan.status_extra)
+        old = workload.get("status") or {}
+        if _comparable(status) == _comparable(old):
+            return
+        updated = await self.client.update_status({**workload, "status": status})
+        self.workloads[workload["kind"]].get(meta(workload)["name"], namespace)  # the watch brings it back
+        if status["phase"] != old.get("phase"):
+            warning = status["phase"] in ("Failed", "TimedOut")
+            try:
+                await self.client.create_event(updated, status.get("reason") or status["phase"],
+                                               f"{status['phase']}: {status.get('message', '')}".rstrip(": "),
+                                               type="Warning" if warning else "Normal")
+            except ApiError as exc:
+                log.warning("could not record an event for %s: %s", meta(workload)["name"], exc)
+
+
+def _comparable(status: dict[str, Any]) -> dict[str, Any]:
+    """A status without the timestamps of its conditions, to tell whether anything changed."""
+    out = dict(status)
+    out["conditions"] = [{k: v for k, v in c.items() if k != "lastTransitionTime"} for c in status.get("conditions") or []]
+    return out

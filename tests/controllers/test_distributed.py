@@ -1,0 +1,140 @@
+"""Distributed workloads: every jobType's pods, environment and peer discovery, as a gang; and a controller
+restarted in the middle of creating a 16-worker job leaves exactly 17 pods."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from berth.client import Client
+from berth.controllers.workloads import WorkloadController
+from tests.cluster import make_cluster
+from tests.controllers.helpers import apply, client, eventually, names, pods_of, run_pod, set_pod_phase, workload_status
+
+NS = "runai-dist"
+
+
+@pytest.fixture(scope="module")
+def http(cluster):
+    cluster.kubectl("create", "namespace", NS)
+    with client(cluster, timeout=30) as c:
+        yield c
+
+
+def distributed(name: str, job_type: str, workers: int, extra: str = "") -> str:
+    return f"""
+apiVersion: run.ai/v2alpha1
+kind: DistributedWorkload
+metadata: {{name: {name}, namespace: {NS}}}
+spec:
+  jobType: {job_type}
+  image: {{value: ubuntu}}
+  command: {{value: python train.py}}
+  gpu: {{value: "1"}}
+  workers: {{value: {workers}}}
+{extra}"""
+
+
+def env_of(pod: dict) -> dict[str, str]:
+    return {e["name"]: e.get("value") for e in pod["spec"]["containers"][0].get("env") or []}
+
+
+def group_of(http, name: str) -> dict:
+    groups = http.get(f"/apis/scheduling.run.ai/v2alpha2/namespaces/{NS}/podgroups",
+                      params={"labelSelector": f"run.ai/workload-name={name}"}).json()["items"]
+    return groups[0] if groups else {}
+
+
+def test_pytorch_master_and_workers(cluster, http):
+    apply(cluster, distributed("torch", "PyTorchJob", 2, "  masterSpec: {gpu: {value: \"0\"}}"))
+    pods = eventually(lambda: (p := pods_of(http, NS, "torch")) and len(p) == 3 and p)
+    assert names(pods) == ["torch-master-0", "torch-worker-0", "torch-worker-1"]
+    envs = {p["metadata"]["name"]: env_of(p) for p in pods}
+    assert {e["RANK"] for e in envs.values()} == {"0", "1", "2"}
+    assert envs["torch-master-0"]["RANK"] == "0"
+    assert all(e["WORLD_SIZE"] == "3" for e in envs.values())
+    assert all(e["MASTER_ADDR"] == f"torch-master-0.torch.{NS}.svc" for e in envs.values())
+    master = next(p for p in pods if p["metadata"]["name"] == "torch-master-0")
+    assert "nvidia.com/gpu" not in (master["spec"]["containers"][0].get("resources") or {}).get("limits", {})
+    assert group_of(http, "torch")["spec"]["minMember"] == 3  # a gang: all or none
+    service = http.get(f"/api/v1/namespaces/{NS}/services/torch").json()
+    assert service["spec"]["clusterIP"] == "None"
+
+
+def test_tensorflow_gets_tf_config(cluster, http):
+    apply(cluster, distributed("tf", "TFJob", 2))
+    pods = eventually(lambda: (p := pods_of(http, NS, "tf")) and len(p) == 3 and p)
+    config = json.loads(env_of(pods[-1])["TF_CONFIG"])
+    assert set(config["cluster"]) == {"chief", "worker"} and len(config["cluster"]["worker"]) == 2
+    assert config["task"] == {"type": "worker", "index": 1}
+
+
+def test_mpi_launcher_workers_and_hostfile(cluster, http):
+    apply(cluster, distributed("mpi", "MPIJob", 2, "  slotsPerWorker: {value: 4}"))
+    pods = eventually(lambda: (p := pods_of(http, NS, "mpi")) and len(p) == 3 and p)
+    assert names(pods) == ["mpi-launcher", "mpi-worker-0", "mpi-worker-1"]
+    hostfile = eventually(lambda: http.get(f"/api/v1/namespaces/{NS}/configmaps/mpi-hostfile").json()
+                          .get("data", {}).get("hostfile"))
+    assert hostfile.splitlines() == [f"mpi-worker-0.mpi.{NS}.svc slots=4", f"mpi-worker-1.mpi.{NS}.svc slots=4"]
+
+
+def test_xgboost_and_the_gang_finishing(cluster, http):
+    apply(cluster, distributed("xgb", "XGBoostJob", 1, "  runPolicy: {cleanPodPolicy: {value: All}}"))
+    pods = eventually(lambda: (p := pods_of(http, NS, "xgb")) and len(p) == 2 and p)
+    for pod in names(pods):
+        run_pod(http, NS, pod)
+    eventually(lambda: workload_status(http, "distributedworkloads", NS, "xgb").get("phase") == "Running")
+    set_pod_phase(http, NS, "xgb-master-0", "Succeeded")
+    eventually(lambda: workload_status(http, "distributedworkloads", NS, "xgb").get("phase") == "Completed")
+    eventually(lambda: not pods_of(http, NS, "xgb"))  # cleanPodPolicy All
+
+
+class _CrashAfter:
+    """A client that dies (like a killed process) after a number of pod creations."""
+
+    def __init__(self, client: Client, creates: int) -> None:
+        self._client = client
+        self._left = creates
+
+    def __getattr__(self, name: str):
+        return getattr(self._client, name)
+
+    async def create(self, obj, **kw):
+        if obj.get("kind") == "Pod":
+            if self._left == 0:
+                raise asyncio.CancelledError()
+            self._left -= 1
+        return await self._client.create(obj, **kw)
+
+
+def test_a_controller_restarted_mid_creation_leaves_exactly_17_pods(tmp_path):
+    cluster = make_cluster(tmp_path)
+    cluster.args = ("--without", "controllers")
+    cluster.start()
+    try:
+        cluster.kubectl("create", "namespace", NS)
+        apply(cluster, distributed("big", "PyTorchJob", 16))
+
+        async def run(crash_after: int | None) -> None:
+            async with Client.from_kubeconfig(cluster.kubeconfig, field_manager="berth-controllers") as c:
+                controller = WorkloadController(_CrashAfter(c, crash_after) if crash_after is not None else c)
+                task = asyncio.create_task(controller.run())
+                try:
+                    await asyncio.wait_for(asyncio.shield(task), 8)
+                except (asyncio.TimeoutError, asyncio.CancelledError):
+                    pass
+                finally:
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
+
+        asyncio.run(run(7))
+        with client(cluster) as http:
+            assert 0 < len(pods_of(http, NS, "big")) < 17  # it died half way
+            asyncio.run(run(None))
+            pods = eventually(lambda: (p := pods_of(http, NS, "big")) and len(p) == 17 and p)
+            assert len(set(names(pods))) == 17
+            assert names(pods)[0] == "big-master-0"
+    finally:
+        cluster.stop()

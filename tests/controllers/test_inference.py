@@ -1,0 +1,96 @@
+"""Inference: replicas behind a Service, scaled on the reported metric; scale to zero only from minScale 0."""
+
+from __future__ import annotations
+
+import json
+
+import orjson
+import pytest
+
+from berth.controllers import inference
+from tests.controllers.helpers import apply, client, eventually, names, pods_of, run_pod, workload_status
+
+NS = "runai-serve"
+
+
+@pytest.fixture(scope="module")
+def http(cluster):
+    cluster.kubectl("create", "namespace", NS)
+    with client(cluster, timeout=30) as c:
+        yield c
+
+
+def report(http, pod: str, **metrics: float) -> None:
+    body = {"metadata": {"annotations": {"run.ai/metrics": json.dumps(metrics)}}}
+    r = http.patch(f"/api/v1/namespaces/{NS}/pods/{pod}", content=orjson.dumps(body),
+                   headers={"Content-Type": "application/merge-patch+json"})
+    assert r.status_code == 200
+
+
+def test_replicas_scale_on_concurrency_within_bounds(cluster, http):
+    apply(cluster, f"""
+apiVersion: run.ai/v2alpha1
+kind: InferenceWorkload
+metadata: {{name: triton, namespace: {NS}}}
+spec:
+  image: {{value: nvcr.io/nvidia/tritonserver:24.01-py3}}
+  gpu: {{value: "0.5"}}
+  minScale: {{value: 2}}
+  maxScale: {{value: 4}}
+  metric: {{value: concurrency}}
+  target: {{value: 10}}
+  ports: {{items: {{http: {{value: {{container: 8000}}}}}}}}
+""")
+    pods = eventually(lambda: (p := names(pods_of(http, NS, "triton"))) and len(p) == 2 and p)
+    assert pods == ["triton-0", "triton-1"]
+    pod = pods_of(http, NS, "triton")[0]
+    assert pod["spec"]["priorityClassName"] == "inference" and pod["spec"]["restartPolicy"] == "Always"
+    for name in pods:
+        run_pod(http, NS, name)
+    status = eventually(lambda: (s := workload_status(http, "inferenceworkloads", NS, "triton")).get("phase") == "Running"
+                        and s)
+    assert status["replicas"] == 2 and status["serviceUrls"] == [f"http://infw-triton-clusterip.{NS}.svc:8000"]
+    report(http, "triton-0", concurrency=22)
+    report(http, "triton-1", concurrency=13)  # 35 in flight, 10 per replica -> 4
+    eventually(lambda: names(pods_of(http, NS, "triton")) == ["triton-0", "triton-1", "triton-2", "triton-3"])
+    eventually(lambda: workload_status(http, "inferenceworkloads", NS, "triton").get("phase") == "Degraded")
+    report(http, "triton-0", concurrency=100)  # more than maxScale can carry: stays at 4
+    report(http, "triton-0", concurrency=1)
+    report(http, "triton-1", concurrency=0)  # 1 in flight -> back to minScale
+    eventually(lambda: len(pods_of(http, NS, "triton")) == 2)
+
+
+def pod(name: str, **metrics: float) -> dict:
+    return {"metadata": {"name": name, "annotations": {"run.ai/metrics": json.dumps(metrics)}},
+            "status": {"phase": "Running"}}
+
+
+def workload(min_scale: int, replicas: int, last_active: str | None = None) -> dict:
+    status = {"replicas": replicas}
+    if last_active:
+        status["lastActiveTime"] = last_active
+    return {"apiVersion": "run.ai/v2alpha1", "kind": "InferenceWorkload",
+            "metadata": {"name": "s", "namespace": NS, "uid": "u"},
+            "spec": {"minScale": {"value": min_scale}, "maxScale": {"value": 3}, "metric": {"value": "throughput"},
+                     "target": {"value": 50}},
+            "status": status}
+
+
+def make(name: str, index: int, **kw) -> dict:
+    return {"metadata": {"name": name}}
+
+
+def test_scale_to_zero_only_after_a_quiet_grace_period_and_only_from_min_scale_zero():
+    quiet = [pod("s-0", throughput=0)]
+    recent = inference.plan(workload(0, 1, "2026-01-01T00:00:00Z"), quiet, make, now=1767225600 + 30)
+    assert recent.desired_pods == 1  # 30 s without requests: not yet
+    later = inference.plan(workload(0, 1, "2026-01-01T00:00:00Z"), quiet, make, now=1767225600 + 61)
+    assert later.desired_pods == 0 and later.delete == ["s-0"] and later.reason == "ScaledToZero"
+    floor = inference.plan(workload(1, 1, "2026-01-01T00:00:00Z"), quiet, make, now=1767225600 + 600)
+    assert floor.desired_pods == 1  # minScale 1 never scales to zero
+
+
+def test_utilisation_metrics_scale_the_current_replicas():
+    assert inference.desired_replicas(2, [90.0, 70.0], "gpu-utilization", 40.0, 1, 10) == 4
+    assert inference.desired_replicas(4, [10.0, 10.0, 10.0, 10.0], "cpu-utilization", 40.0, 1, 10) == 1
+    assert inference.desired_replicas(1, [120.0], "throughput", 50.0, 1, 2) == 2
