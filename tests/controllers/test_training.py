@@ -161,3 +161,42 @@ spec:
     assert urls == [f"http://iw-notebook-clusterip.{NS}.svc:8888"]
     set_pod_phase(http, NS, "notebook-0-0", "Failed")  # the pod ended: an interactive workload gets a new one
     eventually(lambda: "notebook-0-1" in names(pods_of(http, NS, "notebook")))
+
+
+def test_auto_deletion_after_completion(cluster, http):
+    apply(cluster, training("ephemeral", "  autoDeletionTimeAfterCompletionSeconds: {value: 1}"))
+    eventually(lambda: pods_of(http, NS, "ephemeral"))
+    set_pod_phase(http, NS, "ephemeral-0-0", "Succeeded")
+    eventually(lambda: workload_status(http, "trainingworkloads", NS, "ephemeral").get("phase") == "Completed")
+    eventually(lambda: http.get(f"/apis/run.ai/v2alpha1/namespaces/{NS}/trainingworkloads/ephemeral").status_code
+               == 404, timeout=20)
+
+
+def test_an_interactive_workload_ends_at_the_projects_time_limit(cluster, http):
+    cluster.kubectl("apply", "-f", "-", input="""
+apiVersion: run.ai/v1
+kind: Project
+metadata: {name: limited}
+spec: {interactiveJobTimeLimitSecs: 2}
+""")
+    eventually(lambda: http.get("/api/v1/namespaces/runai-limited").status_code == 200)
+    apply(cluster, """
+apiVersion: run.ai/v2alpha1
+kind: InteractiveWorkload
+metadata: {name: shell, namespace: runai-limited}
+spec: {image: {value: ubuntu}, command: {value: sleep infinity}}
+""")
+    eventually(lambda: pods_of(http, "runai-limited", "shell"))
+    run_pod(http, "runai-limited", "shell-0-0")
+    status = eventually(lambda: (s := workload_status(http, "interactiveworkloads", "runai-limited", "shell"))
+                        .get("phase") == "TimedOut" and s, timeout=20)
+    assert status["message"] == "ran for the project's interactive time limit of 2 s"
+    eventually(lambda: not [p for p in pods_of(http, "runai-limited", "shell")
+                            if not p["metadata"].get("deletionTimestamp")])
+
+
+def test_a_spec_that_cannot_make_a_pod_fails_with_the_field(cluster, http):
+    apply(cluster, training("broken", """  command: {value: "python 'unclosed"}"""))
+    status = eventually(lambda: (s := workload_status(http, "trainingworkloads", NS, "broken")).get("phase") == "Failed"
+                        and s)
+    assert status["reason"] == "InvalidSpec" and "spec.command" in status["message"]

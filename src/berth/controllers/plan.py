@@ -8,6 +8,7 @@ deterministically, and a pod already there is never created twice.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -82,3 +83,14 @@ def timestamp(text: str | None) -> float | None:
 
 def rfc3339(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+
+
+def duration_seconds(text: str) -> float:
+    """Seconds in a duration like "90s", "1h30m", "250ms" (the API's Duration fields)."""
+    total = 0.0
+    for number, unit in re.findall(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)", text):
+        total += float(number) * _UNITS[unit]
+    return total

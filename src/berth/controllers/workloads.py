@@ -37,7 +37,9 @@ from berth.controllers.plan import (
     WORKLOAD_NAME,
     Obj,
     Plan,
+    duration_seconds,
     meta,
+    timestamp,
     value,
 )
 
@@ -223,11 +225,14 @@ class WorkloadController:
         elif value(spec, "active", True) is False:
             plan = Plan(phase="Stopped", reason="Suspended", message="suspended (active: false); pods removed",
                         delete=[meta(p)["name"] for p in pods if not meta(p).get("deletionTimestamp")])
-        elif status.get("phase") in TERMINAL:
-            plan = self._plan(workload, pods, self._make_pod(workload, group))
-            plan.create = []  # an ended workload starts nothing again
         else:
-            plan = self._plan(workload, pods, self._make_pod(workload, group))
+            try:
+                plan = self._plan(workload, pods, self._make_pod(workload, group))
+            except podspec.PodSpecError as exc:  # the spec cannot make a pod: tell the user which field
+                plan = Plan(phase="Failed", reason="InvalidSpec", message=str(exc))
+            if status.get("phase") in TERMINAL:
+                plan.create = []  # an ended workload starts nothing again
+                self._auto_delete(workload, plan)
         if plan.phase != "Stopped" and not meta(workload).get("deletionTimestamp"):
             await self._ensure_pod_group(workload, group, plan)
             for obj in plan.objects:
@@ -246,6 +251,21 @@ class WorkloadController:
             await self.client.delete(kind, name, namespace)
         elif plan.requeue_after is not None:
             self._later(key, plan.requeue_after)
+
+    def _auto_delete(self, workload: Obj, plan: Plan) -> None:
+        """autoDeletionTimeAfterCompletionSeconds (or the older ttlAfterFinish): delete, or look again later."""
+        spec = workload.get("spec") or {}
+        seconds = value(spec, "autoDeletionTimeAfterCompletionSeconds")
+        if seconds is None and value(spec, "ttlAfterFinish"):
+            seconds = duration_seconds(value(spec, "ttlAfterFinish"))
+        ended = timestamp((workload.get("status") or {}).get("completionTime"))
+        if seconds is None or ended is None:
+            return
+        left = ended + float(seconds) - self.clock()
+        if left <= 0:
+            plan.delete_workload = True
+        else:
+            plan.requeue_after = left
 
     async def _ensure(self, obj: Obj) -> None:
         try:
