@@ -138,3 +138,21 @@ def test_a_controller_restarted_mid_creation_leaves_exactly_17_pods(tmp_path):
             assert names(pods)[0] == "big-master-0"
     finally:
         cluster.stop()
+
+
+def test_berth_controllers_runs_them_against_any_api(bare_cluster):
+    """The operator entry point: `berth controllers` against a `berth up` that has none of its own."""
+    import subprocess
+
+    from tests.cluster import BIN
+
+    process = subprocess.Popen([str(BIN / "berth"), "controllers", "--kubeconfig", str(bare_cluster.kubeconfig)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=bare_cluster.env())
+    try:
+        bare_cluster.kubectl("create", "namespace", NS)
+        apply(bare_cluster, distributed("remote", "PyTorchJob", 1))
+        with client(bare_cluster) as http:
+            assert len(eventually(lambda: (p := pods_of(http, NS, "remote")) and len(p) == 2 and p)) == 2
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

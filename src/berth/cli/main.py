@@ -128,9 +128,11 @@ def up(ctx: click.Context, data_dir: str, host: str, port: int, insecure_http: b
         _fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}", ctx)
 
 
-from berth.cli.policy import policy  # noqa: E402 - commands in modules of their own
+from berth.cli.operator import controllers  # noqa: E402 - commands in modules of their own
+from berth.cli.policy import policy  # noqa: E402
 from berth.cli.serve_webhook import webhook  # noqa: E402
 
+cli.add_command(controllers)
 cli.add_command(policy)
 cli.add_command(webhook)
 
