@@ -33,8 +33,9 @@ from berth.store import Store
 
 log = logging.getLogger(__name__)
 
-#: Namespaces every Berth control plane has: kubectl's default, and runai for global policies/templates.
-BOOTSTRAP_NAMESPACES = ("default", "runai")
+#: Namespaces every Berth control plane has: kubectl's default, runai for global policies and templates,
+#: and kube-node-lease for the node agents' heartbeats.
+BOOTSTRAP_NAMESPACES = ("default", "runai", "kube-node-lease")
 
 
 @dataclass
