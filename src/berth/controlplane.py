@@ -1,5 +1,5 @@
 """`berth up` assembled: the API server, and the components that work through it in the same process
-(the project and workload controllers now; the scheduler and node agents as they land).
+(the project and workload controllers, the scheduler; the node agents as they land).
 
 Each component is an ordinary client of the API server (through the kubeconfig `berth up` writes), the
 same code that runs as an operator against a real cluster.
@@ -25,7 +25,16 @@ async def controllers(running: Running) -> None:
         await asyncio.gather(ProjectController(client).run(), WorkloadController(client).run())
 
 
-COMPONENTS: dict[str, Component] = {"controllers": controllers}
+async def scheduler(running: Running) -> None:
+    """The GPU scheduler, until cancelled."""
+    from berth.client import Client
+    from berth.scheduler.runner import Scheduler
+
+    async with Client.from_kubeconfig(running.kubeconfig, field_manager="runai-scheduler") as client:
+        await Scheduler(client).run()
+
+
+COMPONENTS: dict[str, Component] = {"controllers": controllers, "scheduler": scheduler}
 
 
 def up(config: Config, announce=print, without: tuple[str, ...] = ()) -> int:  # noqa: ANN001

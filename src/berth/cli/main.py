@@ -109,7 +109,7 @@ def validate_command(ctx: click.Context, files: tuple[str, ...]) -> None:
 @click.option("--port", default=6443, show_default=True, type=int, help="Port the API server listens on.")
 @click.option("--insecure-http", is_flag=True,
               help="Serve plain HTTP without authentication (loopback addresses only; kubectl sends no token over HTTP).")
-@click.option("--without", multiple=True, type=click.Choice(["controllers"]),
+@click.option("--without", multiple=True, type=click.Choice(["controllers", "scheduler"]),
               help="Leave a component out (repeatable), e.g. to run it elsewhere.")
 @click.pass_context
 def up(ctx: click.Context, data_dir: str, host: str, port: int, insecure_http: bool,
@@ -128,11 +128,12 @@ def up(ctx: click.Context, data_dir: str, host: str, port: int, insecure_http: b
         _fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}", ctx)
 
 
-from berth.cli.operator import controllers  # noqa: E402 - commands in modules of their own
+from berth.cli.operator import controllers, scheduler  # noqa: E402 - commands in modules of their own
 from berth.cli.policy import policy  # noqa: E402
 from berth.cli.serve_webhook import webhook  # noqa: E402
 
 cli.add_command(controllers)
+cli.add_command(scheduler)
 cli.add_command(policy)
 cli.add_command(webhook)
 

@@ -1,5 +1,5 @@
-"""`berth controllers`: run Berth's controllers against any Kubernetes API (a real cluster, or a `berth up`
-started with `--without controllers`)."""
+"""`berth controllers` and `berth scheduler`: run Berth's controllers or its scheduler against any
+Kubernetes API (a real cluster, or a `berth up` started `--without` them)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,27 @@ def controllers(kubeconfig: str | None) -> None:
         async with client:
             click.echo(f"berth controllers working on {client.server}")
             await asyncio.gather(ProjectController(client).run(), WorkloadController(client).run())
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+
+
+@click.command(name="scheduler")
+@click.option("--kubeconfig", default=None,
+              help="Kubeconfig of the cluster (default: in-cluster service account, else $KUBECONFIG or ~/.kube/config).")
+def scheduler(kubeconfig: str | None) -> None:
+    """Run the GPU scheduler (runai-scheduler) until interrupted."""
+    from berth.client import Client
+    from berth.scheduler.runner import Scheduler
+
+    async def run() -> None:
+        client = Client.from_kubeconfig(kubeconfig, field_manager="runai-scheduler") if kubeconfig else \
+            Client.from_env(field_manager="runai-scheduler")
+        async with client:
+            click.echo(f"runai-scheduler working on {client.server}")
+            await Scheduler(client).run()
 
     try:
         asyncio.run(run())

@@ -22,6 +22,7 @@ WORKLOAD_KIND = WORKLOAD_KIND_LABEL
 ROLE = "run.ai/role"
 INDEX = "run.ai/index"
 POD_GROUP_ANNOTATION = "pod-group-name"  # as KAI-Scheduler's pod-grouper names it
+NODE_POOLS_ANNOTATION = "run.ai/node-pools"  # on PodGroups and pods: the pools the workload names, in order
 
 PRIORITY = {"train": 50, "build-preemptible": 75, "build": 100, "inference": 125}
 

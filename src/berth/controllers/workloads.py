@@ -31,6 +31,7 @@ from berth.controllers import (
 from berth.controllers.phase import TERMINAL, derive
 from berth.controllers.plan import (
     INDEX,
+    NODE_POOLS_ANNOTATION,
     POD_GROUP_ANNOTATION,
     PRIORITY,
     ROLE,
@@ -53,6 +54,13 @@ def pod_group_name(workload: Obj) -> str:
     """`pg-<name>-<uid prefix>`: unique per workload, stable across restarts (as KAI's pod-grouper names)."""
     m = meta(workload)
     return f"pg-{m['name']}-{(m.get('uid') or '')[:8]}".rstrip("-")
+
+
+def requested_pools(workload: Obj) -> list[str]:
+    """The node pools the workload itself names, in order (the scheduler falls back to the project's)."""
+    spec = workload.get("spec") or {}
+    text = value(spec, "nodePools") or value(spec, "nodePool") or ""
+    return [p for p in str(text).replace(",", " ").split() if p]
 
 
 def priority_class(workload: Obj) -> tuple[str, str]:
@@ -174,7 +182,11 @@ class WorkloadController:
             labels[INDEX] = str(index)
             if role:
                 labels[ROLE] = role
-            m.setdefault("annotations", {})[POD_GROUP_ANNOTATION] = group
+            annotations = m.setdefault("annotations", {})
+            annotations[POD_GROUP_ANNOTATION] = group
+            pools = requested_pools(workload)
+            if pools:
+                annotations[NODE_POOLS_ANNOTATION] = ",".join(pools)
             spec = pod["spec"]
             spec["restartPolicy"] = restart_policy
             priority, _ = priority_class(workload)
@@ -280,10 +292,13 @@ class WorkloadController:
                    "priorityClassName": priority, "preemptibility": preemptibility}
         current = self.pod_groups.get(group, namespace)
         if current is None:
+            metadata: Obj = {"name": group, "namespace": namespace, "ownerReferences": services.owner(workload),
+                             "labels": podspec.workload_labels(workload)}
+            pools = requested_pools(workload)
+            if pools:
+                metadata["annotations"] = {NODE_POOLS_ANNOTATION: ",".join(pools)}
             await self._ensure({"apiVersion": "scheduling.run.ai/v2alpha2", "kind": "PodGroup",
-                                "metadata": {"name": group, "namespace": namespace, "ownerReferences": services.owner(workload),
-                                             "labels": podspec.workload_labels(workload)},
-                                "spec": desired})
+                                "metadata": metadata, "spec": desired})
         elif any((current.get("spec") or {}).get(k) != v for k, v in desired.items()):
             await self.client.patch("PodGroup", group, {"spec": desired}, namespace)
 

@@ -1,0 +1,199 @@
+"""The scheduler as a component: watch caches in, `berth.scheduler.core` decisions out, through the API.
+
+A cycle runs when something changed (pods, nodes, pod groups, projects, departments, node pools), and at
+least every second: snapshot the caches, run the core (in a thread: the event loop keeps serving watches),
+then apply the decisions:
+- bind: write the GPU devices (`run.ai/gpu-devices`, and the fraction) on the pod, then POST its binding;
+  the pod is *assumed* bound until the watch shows it, so no cycle books its resources twice;
+- evict: mark the pod (status reason Preempted, a DisruptionTarget condition, an Event with the reason),
+  then delete it; its workload controller decides what follows;
+- pending: the PodGroup's `schedulingConditions` say why it waits (the workload's status shows it).
+It is the scheduler of a real cluster as much as of `berth up`: pods choose it with
+`schedulerName: runai-scheduler`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from berth.client import ApiError, Client, Conflict, NotFound
+from berth.client.informer import Change, Informer
+from berth.scheduler import snapshot_of
+from berth.scheduler.core import Bind, CycleConfig, Decisions, Eviction, Snapshot, run_cycle
+
+log = logging.getLogger(__name__)
+
+SCHEDULER_NAME = "runai-scheduler"
+PERIOD_S = 1.0
+CONCURRENCY = 32
+Obj = dict[str, Any]
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _finished(pod: Obj) -> bool:
+    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
+class Scheduler:
+    """One scheduler loop over one API."""
+
+    def __init__(self, client: Client, *, period: float = PERIOD_S, config: CycleConfig | None = None) -> None:
+        self.client = client
+        self.period = period
+        self.config = config
+        self._dirty = asyncio.Event()
+        handlers = [self._changed]
+        self.pods = Informer(client, "Pod", fields=f"spec.schedulerName={SCHEDULER_NAME}", handlers=handlers)
+        self.nodes = Informer(client, "Node", handlers=handlers)
+        self.groups = Informer(client, "PodGroup", handlers=handlers)
+        self.projects = Informer(client, "Project", handlers=handlers)
+        self.departments = Informer(client, "Department", handlers=handlers)
+        self.pools = Informer(client, "NodePool", handlers=handlers)
+        self._assumed: dict[str, Bind] = {}  # pod key -> bind not yet seen in the cache
+        self._evicting: set[str] = set()
+        self._reported: dict[str, tuple[str, str, str | None]] = {}  # group key -> last pending reason written
+        self.cycles = 0
+
+    async def _changed(self, change: Change) -> None:
+        self._dirty.set()
+
+    def _informers(self) -> list[Informer]:
+        return [self.pods, self.nodes, self.groups, self.projects, self.departments, self.pools]
+
+    async def run(self) -> None:
+        for informer in self._informers():
+            informer.start()
+        try:
+            for informer in self._informers():
+                await informer.wait_synced()
+            while True:
+                try:
+                    await asyncio.wait_for(self._dirty.wait(), self.period)
+                except asyncio.TimeoutError:
+                    pass
+                self._dirty.clear()
+                try:
+                    await self.cycle()
+                except ApiError as exc:
+                    log.warning("scheduling cycle: %s", exc)
+                except Exception:  # noqa: BLE001 - the scheduler must keep running
+                    log.exception("scheduling cycle failed")
+        finally:
+            await asyncio.gather(*(i.stop() for i in self._informers()), return_exceptions=True)
+
+    # -- one cycle ----------------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        pods = []
+        for obj in self.pods.items():
+            if _finished(obj) or (obj.get("metadata") or {}).get("deletionTimestamp") and not \
+                    (obj.get("spec") or {}).get("nodeName"):
+                continue
+            pod = snapshot_of.pod(obj)
+            assumed = self._assumed.get(pod.key)
+            if assumed is not None:
+                if pod.node:  # the cache has caught up
+                    del self._assumed[pod.key]
+                else:
+                    pod.node, pod.devices = assumed.node, list(assumed.devices)
+            pods.append(pod)
+        return Snapshot(
+            nodes=[snapshot_of.node(n) for n in self.nodes.items()],
+            pods=pods,
+            groups=[snapshot_of.pod_group(g) for g in self.groups.items()],
+            projects=[snapshot_of.project(p) for p in self.projects.items()],
+            departments=[snapshot_of.department(d) for d in self.departments.items()],
+            pools=[snapshot_of.node_pool(p) for p in self.pools.items()],
+        )
+
+    async def cycle(self) -> Decisions:
+        snapshot = self.snapshot()
+        config = self.config or CycleConfig(now=time.time())
+        decisions = await asyncio.to_thread(run_cycle, snapshot, config)
+        self.cycles += 1
+        limit = asyncio.Semaphore(CONCURRENCY)
+
+        async def limited(coro: Any) -> None:
+            async with limit:
+                await coro
+
+        await asyncio.gather(*(limited(self._evict(e)) for e in decisions.evictions))
+        await asyncio.gather(*(limited(self._bind(b)) for b in decisions.binds if not b.pipelined))
+        await self._report(decisions, snapshot)
+        return decisions
+
+    async def _bind(self, bind: Bind) -> None:
+        namespace, name = bind.pod.split("/", 1)
+        self._assumed[bind.pod] = bind
+        try:
+            if bind.devices:
+                annotations = {snapshot_of.DEVICES_ANNOTATION: ",".join(str(d) for d in bind.devices)}
+                await self.client.patch("Pod", name, {"metadata": {"annotations": annotations}}, namespace)
+            await self.client.bind(namespace, name, bind.node)
+        except (NotFound, Conflict):
+            self._assumed.pop(bind.pod, None)  # gone, or bound by someone else: the cache will tell
+        except ApiError:
+            self._assumed.pop(bind.pod, None)
+            raise
+
+    async def _evict(self, eviction: Eviction) -> None:
+        if eviction.pod in self._evicting:
+            return
+        self._evicting.add(eviction.pod)
+        namespace, name = eviction.pod.split("/", 1)
+        try:
+            pod = self.pods.get(name, namespace)
+            if pod is not None:
+                condition = {"type": "DisruptionTarget", "status": "True", "reason": "PreemptionByScheduler",
+                             "message": eviction.reason, "lastTransitionTime": _now()}
+                await self.client.patch("Pod", name, {"status": {"reason": "Preempted", "message": eviction.reason,
+                                                                  "conditions": [condition]}},
+                                        namespace, subresource="status")
+                await self.client.create_event(pod, "Preempted", eviction.reason, type="Warning",
+                                               component=SCHEDULER_NAME)
+            await self.client.delete("Pod", name, namespace)
+        except NotFound:
+            pass
+        finally:
+            self._evicting.discard(eviction.pod)
+
+    async def _report(self, decisions: Decisions, snapshot: Snapshot) -> None:
+        """PodGroup status: why each waiting group waits; Running once placed."""
+        running = {b.group for b in decisions.binds}
+        running |= {f"{p.namespace}/{p.group}" for p in snapshot.pods if p.node and p.group}
+        for group in self.groups.items():
+            meta = group.get("metadata") or {}
+            key = f"{meta.get('namespace', '')}/{meta['name']}"
+            pending = decisions.pending.get(key)
+            if pending is not None:
+                wanted = ("Pending", pending.reason, pending.message)
+            elif key in running:
+                wanted = ("Running", "", "")
+            else:
+                continue
+            current = group.get("status") or {}
+            shown = (current.get("schedulingConditions") or [{}])[0]
+            if self._reported.get(key) == wanted or (
+                    current.get("phase"), shown.get("reason", ""), shown.get("message", "")) == wanted:
+                self._reported[key] = wanted
+                continue
+            if pending is not None:
+                condition = {"type": "Unschedulable", "reason": pending.reason, "message": pending.message,
+                             "lastTransitionTime": _now()}
+                if pending.node_pool:
+                    condition["nodePool"] = pending.node_pool
+                status: Obj = {"phase": "Pending", "schedulingConditions": [condition]}
+            else:
+                status = {"phase": "Running", "schedulingConditions": None}
+            try:
+                await self.client.patch("PodGroup", meta["name"], {"status": status}, meta.get("namespace"),
+                                        subresource="status")
+                self._reported[key] = wanted
+            except NotFound:
+                pass

@@ -1,0 +1,95 @@
+"""The scheduler inside `berth up`: pending workloads are bound to nodes with their GPU devices, the pending
+reason reaches the workload's status, and preemption reaches a pod through the API."""
+
+from __future__ import annotations
+
+import json
+
+import orjson
+import pytest
+
+from berth.nodes.node import Gpu, NodeSpec, node_manifest
+from tests.controllers.helpers import apply, client, eventually, pods_of, workload_status
+
+
+def add_node(http, name: str, gpus: int, labels: dict | None = None) -> None:
+    manifest = node_manifest(NodeSpec(name, gpus=tuple(Gpu(i) for i in range(gpus)), labels=labels or {},
+                                      simulated=True))
+    status = manifest.pop("status")
+    assert http.post("/api/v1/nodes", json=manifest).status_code == 201
+    r = http.patch(f"/api/v1/nodes/{name}/status", content=orjson.dumps({"status": status}),
+                   headers={"Content-Type": "application/merge-patch+json"})
+    assert r.status_code == 200
+
+
+def project(cluster, name: str, gpus: float) -> None:
+    apply(cluster, f"""
+apiVersion: run.ai/v1
+kind: Project
+metadata: {{name: {name}}}
+spec: {{deservedGpus: {gpus}}}
+""")
+
+
+def workload(cluster, kind: str, name: str, ns: str, gpu: str, extra: str = "") -> None:
+    apply(cluster, f"""
+apiVersion: run.ai/v2alpha1
+kind: {kind}
+metadata: {{name: {name}, namespace: {ns}}}
+spec:
+  image: {{value: ubuntu}}
+  command: {{value: sleep infinity}}
+  gpu: {{value: "{gpu}"}}
+{extra}""")
+
+
+@pytest.fixture(scope="module")
+def http(cluster):
+    with client(cluster, timeout=30) as c:
+        add_node(c, "gpu-node-1", 2)
+        project(cluster, "team-a", 2)
+        project(cluster, "team-b", 0)
+        eventually(lambda: c.get("/api/v1/namespaces/runai-team-b").status_code == 200)
+        eventually(lambda: c.get("/api/v1/namespaces/runai-team-a").status_code == 200)
+        yield c
+
+
+def test_a_training_workload_is_bound_with_its_devices(cluster, http):
+    workload(cluster, "TrainingWorkload", "fits", "runai-team-a", "1")
+    pod = eventually(lambda: (p := pods_of(http, "runai-team-a", "fits")) and p[0]["spec"].get("nodeName") and p[0])
+    assert pod["spec"]["nodeName"] == "gpu-node-1"
+    assert pod["metadata"]["annotations"]["run.ai/gpu-devices"] in ("0", "1")
+
+
+def test_two_halves_share_one_device(cluster, http):
+    workload(cluster, "TrainingWorkload", "half-a", "runai-team-a", "0.5")
+    workload(cluster, "TrainingWorkload", "half-b", "runai-team-a", "0.5")
+    a = eventually(lambda: (p := pods_of(http, "runai-team-a", "half-a")) and p[0]["spec"].get("nodeName") and p[0])
+    b = eventually(lambda: (p := pods_of(http, "runai-team-a", "half-b")) and p[0]["spec"].get("nodeName") and p[0])
+    assert a["metadata"]["annotations"]["run.ai/gpu-devices"] == b["metadata"]["annotations"]["run.ai/gpu-devices"]
+
+
+def test_an_interactive_workload_over_quota_waits_and_says_why(cluster, http):
+    workload(cluster, "InteractiveWorkload", "greedy", "runai-team-b", "1")
+    status = eventually(lambda: (s := workload_status(http, "interactiveworkloads", "runai-team-b", "greedy"))
+                        .get("phase") == "Pending" and s.get("reason") not in (None, "Pending") and s)
+    assert "team-b" in status["message"]
+    described = cluster.kubectl("describe", "iw", "greedy", "-n", "runai-team-b").stdout
+    assert status["message"] in " ".join(described.split()) or status["reason"] in described
+
+
+def test_reclaim_preempts_an_over_quota_training_job(cluster, http):
+    """Run:ai's walkthrough through the API: team-b's idle quota lent to team-c is taken back."""
+    add_node(http, "gpu-node-2", 2, {"run.ai/type": "walkthrough"})
+    project(cluster, "team-c", 0)
+    project(cluster, "team-d", 2)
+    eventually(lambda: http.get("/api/v1/namespaces/runai-team-d").status_code == 200)
+    selector = '  nodeType: {value: walkthrough}'
+    workload(cluster, "TrainingWorkload", "borrower", "runai-team-c", "2", selector)
+    eventually(lambda: (p := pods_of(http, "runai-team-c", "borrower")) and p[0]["spec"].get("nodeName"))
+    workload(cluster, "TrainingWorkload", "owner", "runai-team-d", "2", selector)
+    owner = eventually(lambda: (p := pods_of(http, "runai-team-d", "owner")) and p[0]["spec"].get("nodeName") and p[0],
+                       timeout=30)
+    assert owner["spec"]["nodeName"] == "gpu-node-2"
+    events = http.get("/api/v1/namespaces/runai-team-c/events").json()["items"]
+    assert any(e["reason"] == "Preempted" for e in events)
