@@ -276,6 +276,18 @@ FreeForm = Annotated[
 ]
 """An object whose content Berth keeps as given (server-managed bookkeeping such as managedFields)."""
 
+def epoch_seconds(text: str | None) -> float | None:
+    """Seconds since the epoch of an RFC 3339 time as the API writes it ("2026-11-28T21:17:22Z"), or None."""
+    from datetime import datetime, timezone
+
+    if not text:
+        return None
+    try:
+        return datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        return None
+
+
 Timestamp = pattern(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})",
     'an RFC 3339 time like "2026-11-28T21:17:22Z"',

@@ -38,6 +38,10 @@ class WatchHub:
         store.add_listener(self._on_commit)
 
     def _on_commit(self, revision: int) -> None:
+        self._wake_from_anywhere()
+
+    def _wake_from_anywhere(self) -> None:
+        """Wake the watchers from the loop's thread, or from any other (a commit, a signal handler)."""
         if self._loop.is_closed():
             return
         try:
@@ -65,16 +69,7 @@ class WatchHub:
     def close(self) -> None:
         """End every watch (with its last bookmark); safe to call from a signal handler's thread."""
         self.closed = True
-        if self._loop.is_closed():
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is self._loop:
-            self._wake()
-        else:
-            self._loop.call_soon_threadsafe(self._wake)
+        self._wake_from_anywhere()
 
 
 def _line(event_type: str, obj: dict[str, Any]) -> bytes:

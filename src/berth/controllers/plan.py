@@ -7,11 +7,12 @@ deterministically, and a pod already there is never created twice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import re
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from berth.api.types import epoch_seconds
 from berth.controllers.podspec import WORKLOAD_KIND_LABEL, WORKLOAD_NAME_LABEL
 
 Obj = dict[str, Any]
@@ -74,12 +75,7 @@ def value(spec: Obj, name: str, default: Any = None) -> Any:
 
 def timestamp(text: str | None) -> float | None:
     """Seconds since the epoch of an RFC 3339 time as the API writes it, or None."""
-    if not text:
-        return None
-    try:
-        return datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
-    except ValueError:
-        return None
+    return epoch_seconds(text)
 
 
 def rfc3339(seconds: float) -> str:

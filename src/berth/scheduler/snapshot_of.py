@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from berth.api.types import amount
+from berth.api.types import amount, epoch_seconds
 from berth.scheduler.core import (
     Department,
     GpuDevice,
@@ -55,17 +55,6 @@ def _mib(value: Any) -> int:
         return int(amount(value) / (1024 * 1024))
     except (ValueError, ArithmeticError, TypeError):
         return 0
-
-
-def _timestamp(text: str | None) -> float | None:
-    from datetime import datetime, timezone
-
-    if not text:
-        return None
-    try:
-        return datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
-    except ValueError:
-        return None
 
 
 def _pools(text: str | None) -> list[str]:
@@ -134,8 +123,8 @@ def pod(obj: Obj) -> Pod:
         node=spec.get("nodeName") or None,
         devices=devices,
         priority_class=spec.get("priorityClassName"),
-        submitted=_timestamp(meta.get("creationTimestamp")) or 0.0,
-        started=_timestamp(status.get("startTime")),
+        submitted=epoch_seconds(meta.get("creationTimestamp")) or 0.0,
+        started=epoch_seconds(status.get("startTime")),
     )
 
 
@@ -150,7 +139,7 @@ def pod_group(obj: Obj) -> PodGroup:
         priority_class=spec.get("priorityClassName"),
         preemptible=None if preemptibility is None else preemptibility == "preemptible",
         node_pools=_pools((meta.get("annotations") or {}).get(POOLS_ANNOTATION)),
-        submitted=_timestamp(meta.get("creationTimestamp")),
+        submitted=epoch_seconds(meta.get("creationTimestamp")),
     )
 
 
