@@ -54,6 +54,7 @@ class NodeState:
         "pods",
         "pool",
         "schedulable",
+        "surplus",
         "whole",
     )
 
@@ -70,6 +71,10 @@ class NodeState:
         self.dev_mem = dev_mem
         self.whole = sum(1 for f in dev_free if f == MILLI)
         self.schedulable = schedulable
+        self.surplus = 0.0  # the CPU-surplus key it is indexed under (see `placement`)
+
+    def free_gpu(self) -> int:
+        return sum(f for f in self.dev_free if f > 0)
 
 
 def need_milli(shape: Shape, dev_mem: int) -> int:

@@ -100,6 +100,7 @@ class Session:
         return DEFAULT_POOL
 
     def _open_nodes(self, snapshot: Snapshot) -> None:
+        self.cpu_per_gpu = _cpu_per_gpu(snapshot.pods)
         self.snapshot_nodes = sorted(snapshot.nodes, key=lambda n: n.name)
         self.nodes: list[NodeState] = []
         self.node_index: dict[str, int] = {}
@@ -108,7 +109,8 @@ class Session:
             pool = self._pool_of_node(node)
             if pool not in self.pools:
                 spec = self.pool_specs.get(pool)
-                self.pools[pool] = PoolIndex(pool, spec.placement if spec else "binpack", self.nodes)
+                self.pools[pool] = PoolIndex(pool, spec.placement if spec else "binpack", self.nodes,
+                                             self.cpu_per_gpu)
             state = NodeState(idx, node.name, pool, node.cpu, node.memory, node.max_pods,
                               [MILLI - round(d.used * MILLI) for d in node.gpus],
                               [d.memory_mib for d in node.gpus], not node.unschedulable)
@@ -118,7 +120,8 @@ class Session:
         for name in self.pool_names:
             if name not in self.pools:
                 spec = self.pool_specs.get(name)
-                self.pools[name] = PoolIndex(name, spec.placement if spec else "binpack", self.nodes)
+                self.pools[name] = PoolIndex(name, spec.placement if spec else "binpack", self.nodes,
+                                             self.cpu_per_gpu)
         self.state = ClusterState(self.nodes, self.pools)
         self.filters = FilterCache(self.snapshot_nodes, {name: p.members for name, p in self.pools.items()})
 
@@ -324,6 +327,17 @@ def _limits(quota: PoolQuota) -> Limits:
         tuple(INF if q.deserved == UNLIMITED else quota_milli(d, q.deserved) for d, q in enumerate(parts)),
         tuple(INF if q.max_allowed == UNLIMITED else quota_milli(d, q.max_allowed) for d, q in enumerate(parts)),
     )
+
+
+def _cpu_per_gpu(pods: list[Pod]) -> float:
+    """Millicores the snapshot's GPU pods ask per GPU: how much CPU a free GPU will need (see `placement`)."""
+    cpu = gpu = 0.0
+    for pod in pods:
+        share = pod.gpus + (pod.gpu_fraction if 0 < pod.gpu_fraction < 1 else 0)
+        if share > 0:
+            cpu += pod.cpu
+            gpu += share
+    return cpu / gpu if gpu else 0.0
 
 
 def _project_of_namespace(namespace: str) -> str:
