@@ -22,7 +22,7 @@ from berth.scheduler.core.filters import why_not
 from berth.scheduler.core.jobs import Job
 from berth.scheduler.core.quota import Refusal
 from berth.scheduler.core.resources import CPU, GPU, MEM, MILLI, say
-from berth.scheduler.core.snapshot import INFERENCE, INTERACTIVE, NODE_TYPE_LABEL, TRAIN
+from berth.scheduler.core.snapshot import DEFAULT_POOL, INFERENCE, INTERACTIVE, NODE_TYPE_LABEL, TRAIN
 from berth.scheduler.core.state import PodInfo
 
 RESOURCE_WORDS = {GPU: "GPUs", CPU: "CPU", MEM: "memory"}
@@ -71,12 +71,14 @@ def kind_words(job: Job) -> str:
     return {INTERACTIVE: "interactive", INFERENCE: "inference"}.get(job.kind, "non-preemptible")
 
 
-def _in_pool(session, pool: str) -> str:
-    return f" in pool {pool}" if sum(1 for p in session.pools.values() if p.members) > 1 else ""
+def in_pool(session, pool: str) -> str:
+    """` in pool X`, unless the cluster is just the default pool (then the pool says nothing)."""
+    many = sum(1 for p in session.pools.values() if p.members) > 1
+    return f" in pool {pool}" if many or pool != DEFAULT_POOL else ""
 
 
 def _refusal(session, job: Job, r: Refusal) -> tuple[str, str]:
-    where = _in_pool(session, r.pool)
+    where = in_pool(session, r.pool)
     if r.rule == "maxAllowed":
         return "OverLimit", (f"{r.scope} {r.name} may use at most {say(r.dim, r.limit)}{where} (maxAllowed) and "
                              f"uses {say(r.dim, r.used)}; this workload needs {say(r.dim, r.need)} more")

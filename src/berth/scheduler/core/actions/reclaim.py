@@ -18,7 +18,7 @@ from __future__ import annotations
 from berth.scheduler.core.actions.victims import Budget, cost_of, place_with_evictions, victim_order
 from berth.scheduler.core.fairshare import EPS, INF
 from berth.scheduler.core.jobs import Job
-from berth.scheduler.core.reasons import note
+from berth.scheduler.core.reasons import in_pool, note
 from berth.scheduler.core.resources import GPU, gpus, say
 from berth.scheduler.core.statement import Statement
 
@@ -55,7 +55,7 @@ def reclaim_job(session, job: Job, pool: str) -> bool | None:
         if kept[dim] and need[dim] and used[dim] + need[dim] > max(share[dim], _finite(deserved[dim])) + EPS:
             if _others_use(session, job.project, pool):
                 note(job, pool, f"project {job.project} would then be above its fair share of "
-                                f"{say(dim, share[dim])}{_where(session, pool)} (it uses {say(dim, used[dim])}), "
+                                f"{say(dim, share[dim])}{in_pool(session, pool)} (it uses {say(dim, used[dim])}), "
                                 "so it cannot take resources back from other projects")
             return None
 
@@ -74,7 +74,7 @@ def reclaim_job(session, job: Job, pool: str) -> bool | None:
     free = sum(max(f, 0) for idx in session.pools[pool].members for f in session.nodes[idx].dev_free
                if session.nodes[idx].schedulable)
     if need[GPU] and free + freeable < need[GPU]:
-        note(job, pool, f"projects above their fair share{_where(session, pool)} could give back only "
+        note(job, pool, f"projects above their fair share{in_pool(session, pool)} could give back only "
                         f"{gpus(freeable)} of preemptible workloads without going below it, and {gpus(free)} "
                         f"{'is' if free == 1000 or 0 < free < 1000 else 'are'} free: less than the "
                         f"{gpus(need[GPU])} it needs")
@@ -84,7 +84,7 @@ def reclaim_job(session, job: Job, pool: str) -> bool | None:
         q_used = state.used(victim.project, pool)[GPU]
         q_share = session.fair.of(victim.project, pool)[GPU]
         return (f"reclaimed for {job.key} of project {job.project}, which is below its fair share; project "
-                f"{victim.project} uses {gpus(q_used)}{_where(session, pool)}, above its fair share of "
+                f"{victim.project} uses {gpus(q_used)}{in_pool(session, pool)}, above its fair share of "
                 f"{gpus(q_share)}")
 
     statement = Statement(state)
@@ -96,7 +96,7 @@ def reclaim_job(session, job: Job, pool: str) -> bool | None:
         return True
     statement.rollback()
     note(job, pool, f"even evicting what projects above their fair share may lose ({gpus(freeable)}) would not "
-                    f"leave room for all its pods on single nodes{_where(session, pool)}")
+                    f"leave room for all its pods on single nodes{in_pool(session, pool)}")
     return False
 
 
@@ -134,7 +134,3 @@ def _others_use(session, project: str, pool: str) -> bool:
 
 def _finite(value: float) -> float:
     return 0.0 if value == INF else value
-
-
-def _where(session, pool: str) -> str:
-    return f" in pool {pool}" if sum(1 for p in session.pools.values() if p.members) > 1 else ""
