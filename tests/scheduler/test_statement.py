@@ -37,7 +37,7 @@ def fingerprint(session: Session):
              for name, p in session.pools.items()}
     places = {k: (p.node, p.devices, p.milli) for k, p in state.placements.items()}
     usage = {k: tuple(v) for k, v in state.usage.items() if any(v)}
-    return nodes, pools, places, usage
+    return nodes, pools, places, usage, {k: tuple(v) for k, v in state.pool_free.items()}
 
 
 def check_invariants(session: Session) -> None:
@@ -58,6 +58,11 @@ def check_invariants(session: Session) -> None:
         assert pool.buckets == [sorted(b) for b in expected_buckets], name
         assert pool.devices == sorted(expected_devices), name
         assert pool.by_surplus == sorted(expected_surplus), name
+    free: dict = {name: [0, 0, 0] for name in session.pools}
+    for n in session.nodes:
+        if n.schedulable:
+            free[n.pool] = [free[n.pool][0] + n.free_gpu(), free[n.pool][1] + n.free_cpu, free[n.pool][2] + n.free_mem]
+    assert free == session.state.pool_free
     totals: dict = {}
     for job in session.jobs:
         for info in job.pods:

@@ -93,6 +93,15 @@ def _refusal(session, job: Job, r: Refusal) -> tuple[str, str]:
 
 
 def _misfit(session, job: Job, m: Misfit) -> tuple[str, str]:
+    """Said once per (pool, filters, shape, count, project, kind): the end state is the same for all of them."""
+    key = (m.pool, job.specs[m.pod.key], m.pod.shape, m.same, job.project, job.kind)
+    words = session.said.get(key)
+    if words is None:
+        words = session.said[key] = _misfit_words(session, job, m)
+    return words
+
+
+def _misfit_words(session, job: Job, m: Misfit) -> tuple[str, str]:
     index = session.pools.get(m.pool)
     if index is None or not index.members:
         return "NoNodePool", f"pool {m.pool} has no nodes"
@@ -128,7 +137,8 @@ def _whole(m: Misfit, shape: Shape, nodes: list[NodeState]) -> tuple[str, str]:
 def _shared(m: Misfit, shape: Shape, nodes: list[NodeState]) -> tuple[str, str]:
     fitting = [n for n in nodes if any(f >= need_milli(shape, n.dev_mem[d]) for d, f in enumerate(n.dev_free))]
     if len(fitting) >= 1:
-        return _host(m, shape, fitting, "room on a GPU")
+        words = f"{shape.milli / MILLI:g} of a GPU free" if shape.milli else f"{shape.gmem} MiB of GPU memory free"
+        return _host(m, shape, fitting, words)
     most = max((f for n in nodes for f in n.dev_free), default=0)
     if shape.milli:
         text = f"needs {shape.milli / MILLI:g} of a GPU in pool {m.pool}; "

@@ -74,12 +74,14 @@ class Session:
     def __init__(self, snapshot: Snapshot, config: CycleConfig) -> None:
         self.config = config
         self.ops: list[Op] = []  # committed, in order
+        self.said: dict[tuple, tuple[str, str]] = {}  # reasons already put in words (see `reasons`)
         self._open_pools(snapshot)
         self._open_nodes(snapshot)
         self._open_projects(snapshot)
         self._open_jobs(snapshot)
         for pool in self.pools.values():
             pool.build()
+        self.state.total_free()
         self.misfits = MisfitMemo(self.state)
         self.fair = self._fair_share()
 

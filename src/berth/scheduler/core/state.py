@@ -56,6 +56,17 @@ class ClusterState:
         self.project_total: dict[str, list[int]] = {}
         self.dept_total: dict[str, list[int]] = {}
         self.releases = 0  # bumped whenever resources are given back (an eviction or a rollback)
+        self.pool_free: dict[str, list[int]] = {}  # free [gpu_milli, cpu, mem] on each pool's schedulable nodes
+
+    def total_free(self) -> None:
+        """Recount `pool_free` from the nodes (once, after loading the running pods)."""
+        self.pool_free = {name: [0, 0, 0] for name in self.pools}
+        for node in self.nodes:
+            if node.schedulable:
+                row = self.pool_free[node.pool]
+                row[0] += node.free_gpu()
+                row[1] += node.free_cpu
+                row[2] += node.free_mem
 
     def used(self, project: str, pool: str) -> list[int]:
         return self.usage.get((project, pool)) or [0, 0, 0]
@@ -75,14 +86,21 @@ class ClusterState:
         node.free_cpu -= shape.cpu
         node.free_mem -= shape.mem
         node.pods += 1
+        gpu = 0
         if devices:
             free = node.dev_free
             for d in devices:
                 before = free[d]
                 free[d] = before - milli
+                gpu += max(before, 0) - max(before - milli, 0)
                 if before == MILLI:
                     node.whole -= 1
         pool.index(node)
+        if node.schedulable and self.pool_free:
+            row = self.pool_free[node.pool]
+            row[0] -= gpu
+            row[1] -= shape.cpu
+            row[2] -= shape.mem
         placed = Placement(node_idx, devices, milli)
         self.placements[info.key] = placed
         self.node_pods[node_idx][info.key] = info
@@ -99,11 +117,19 @@ class ClusterState:
         node.free_mem += shape.mem
         node.pods -= 1
         free = node.dev_free
+        gpu = 0
         for d in placed.devices:
-            free[d] += placed.milli
+            before = free[d]
+            free[d] = before + placed.milli
+            gpu += max(before + placed.milli, 0) - max(before, 0)
             if free[d] == MILLI:
                 node.whole += 1
         pool.index(node)
+        if node.schedulable and self.pool_free:
+            row = self.pool_free[node.pool]
+            row[0] += gpu
+            row[1] += shape.cpu
+            row[2] += shape.mem
         del self.node_pods[placed.node][info.key]
         self._charge(info, node.pool, placed.gpu_milli, -1)
         self.releases += 1

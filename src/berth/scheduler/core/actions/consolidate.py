@@ -11,52 +11,69 @@ do not change anyone's usage, so no quota or fair share is involved.
 from __future__ import annotations
 
 from berth.scheduler.core.actions.allocate import place_pods, placement_order
-from berth.scheduler.core.actions.victims import Budget, place_with_evictions
+from berth.scheduler.core.actions.victims import Budget, VictimCache, place_with_evictions
 from berth.scheduler.core.jobs import Job
+from berth.scheduler.core.placement import _covers, _kind
 from berth.scheduler.core.reasons import Misfit
 from berth.scheduler.core.statement import Statement
 
 
 def consolidate(session) -> None:
     tried = 0
+    failed: list[tuple] = []  # what could not be consolidated since the last commit (see `_hopeless`)
+    state = session.state
+    movable = VictimCache(session, lambda victim: (
+        victim.preemptible and not victim.evicted and not victim.problem and bool(victim.pods)
+        and all(p.key in state.placements for p in victim.pods)
+        and len({state.nodes[state.placements[p.key].node].pool for p in victim.pods}) == 1))
     for job in session.queue(session.waiting()):
         if tried >= session.config.depth:
             break
         if job.problem:
             continue
         pools = [pool for pool in job.pools if _fragmented(session, job, pool)]
-        if pools:
+        for pool in pools:
+            if _hopeless(failed, session, job, pool):
+                continue
             tried += 1
-            for pool in pools:
-                if consolidate_job(session, job, pool):
-                    break
+            if consolidate_job(session, job, pool, movable):
+                failed.clear()
+                movable.clear()
+                break
+            failed.append(_signature(session, job, pool))
 
 
 def _fragmented(session, job: Job, pool: str) -> bool:
+    """Allocate found no node in `pool` although the pool has the free resources in total."""
     notes = job.tried.get(pool)
-    if not notes or not isinstance(notes[0], Misfit):
-        return False
-    index = session.pools.get(pool)
-    if index is None or not session.can_land(job, pool):
+    if not notes or not isinstance(notes[0], Misfit) or not session.can_land(job, pool):
         return False
     need = session.request(job.pending(session.state)[: job.needed(session.state)], pool)
-    gpu = cpu = mem = 0
-    for idx in index.members:
-        node = session.nodes[idx]
-        if node.schedulable:
-            gpu += sum(f for f in node.dev_free if f > 0)
-            cpu += node.free_cpu
-            mem += node.free_mem
-    return gpu >= need[0] and cpu >= need[1] and mem >= need[2]
+    free = session.state.pool_free.get(pool, (0, 0, 0))
+    return free[0] >= need[0] and free[1] >= need[1] and free[2] >= need[2]
 
 
-def consolidate_job(session, job: Job, pool: str) -> bool:
+def _signature(session, job: Job, pool: str) -> tuple:
+    pods = job.pending(session.state)[: job.needed(session.state)]
+    return pool, tuple(sorted((job.specs[p.key], p.shape) for p in pods))
+
+
+def _hopeless(failed: list[tuple], session, job: Job, pool: str) -> bool:
+    """A job like one that failed since the last commit, or a single pod asking at least as much of everything
+    with the same filters: skipped without a search (a cut-off, like KAI's queue depth, not a proof)."""
+    mine = _signature(session, job, pool)
+    for other in failed:
+        if other == mine:
+            return True
+        if other[0] == pool and len(other[1]) == len(mine[1]) == 1:
+            (spec, shape), (my_spec, my_shape) = other[1][0], mine[1][0]
+            if spec == my_spec and _kind(shape) == _kind(my_shape) and _covers(shape, my_shape):
+                return True
+    return False
+
+
+def consolidate_job(session, job: Job, pool: str, movable: VictimCache) -> bool:
     state = session.state
-
-    def movable(victim: Job) -> bool:
-        return (victim.preemptible and not victim.evicted and not victim.problem
-                and all(state.pool_of(p) == pool for p in victim.pods))
-
     statement = Statement(state)
     outcome = place_with_evictions(session, statement, job, pool, movable, Budget(None),
                                    lambda victim: f"moved to make room for {job.key} (consolidation)")

@@ -10,7 +10,7 @@ whole gang is placed. Preempt never takes from another project: that is reclaim'
 
 from __future__ import annotations
 
-from berth.scheduler.core.actions.victims import Budget, cost_of, place_with_evictions, victim_order
+from berth.scheduler.core.actions.victims import Budget, VictimCache, cost_of, place_with_evictions, victim_order
 from berth.scheduler.core.jobs import Job
 from berth.scheduler.core.reasons import note
 from berth.scheduler.core.resources import add
@@ -66,7 +66,8 @@ def preempt_job(session, job: Job, pool: str, victims: list[Job]) -> bool:
             statement.evict(info, reason(victim))
         taken.add(victim.key)
     allowed = {v.key for v in victims}
-    outcome = place_with_evictions(session, statement, job, pool, lambda v: v.key in allowed and v.key not in taken,
+    outcome = place_with_evictions(session, statement, job, pool,
+                                   VictimCache(session, lambda v: v.key in allowed and v.key not in taken),
                                    Budget(None), reason)
     if outcome.placed and session.quota_refusal(job, pool, (0, 0, 0)) is None:
         session.commit(statement)

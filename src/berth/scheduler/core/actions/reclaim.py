@@ -15,7 +15,7 @@ For a waiting job of project P in a pool, in order:
 
 from __future__ import annotations
 
-from berth.scheduler.core.actions.victims import Budget, cost_of, place_with_evictions, victim_order
+from berth.scheduler.core.actions.victims import Budget, VictimCache, cost_of, place_with_evictions, victim_order
 from berth.scheduler.core.fairshare import EPS, INF
 from berth.scheduler.core.jobs import Job
 from berth.scheduler.core.reasons import in_pool, note
@@ -88,7 +88,7 @@ def reclaim_job(session, job: Job, pool: str) -> bool | None:
                 f"{gpus(q_share)}")
 
     statement = Statement(state)
-    outcome = place_with_evictions(session, statement, job, pool, eligible, budget, reason)
+    outcome = place_with_evictions(session, statement, job, pool, VictimCache(session, eligible), budget, reason)
     if outcome.placed:
         session.commit(statement)
         for victim in outcome.victims:

@@ -71,8 +71,35 @@ def victim_order(job: Job) -> tuple:
     return (job.priority, -(job.started or 0.0), job.key)
 
 
-def place_with_evictions(session, stmt: Statement, job: Job, pool: str, eligible: Callable[[Job], bool],
-                         budget: Budget, reason: Callable[[Job], str]) -> Outcome:
+class VictimCache:
+    """Who may be a victim and what evicting it frees: the same for every job an action tries between two
+    commits (a failed try rolls back), so an action may share one cache and clear it when it commits."""
+
+    def __init__(self, session, eligible: Callable[[Job], bool]) -> None:
+        self.session = session
+        self.eligible = eligible
+        self.verdicts: dict[str, bool] = {}
+        self.costs: dict[str, Amount] = {}
+
+    def clear(self) -> None:
+        self.verdicts.clear()
+        self.costs.clear()
+
+    def ok(self, victim: Job) -> bool:
+        verdict = self.verdicts.get(victim.key)
+        if verdict is None:
+            verdict = self.verdicts[victim.key] = self.eligible(victim)
+        return verdict
+
+    def cost(self, victim: Job) -> Amount:
+        cost = self.costs.get(victim.key)
+        if cost is None:
+            cost = self.costs[victim.key] = cost_of(self.session, victim)
+        return cost
+
+
+def place_with_evictions(session, stmt: Statement, job: Job, pool: str, victims: VictimCache, budget: Budget,
+                         reason: Callable[[Job], str]) -> Outcome:
     """Place the job's waiting pods in `pool`, evicting eligible victims where needed; see the module docstring."""
     state = session.state
     index = state.pools.get(pool)
@@ -82,19 +109,11 @@ def place_with_evictions(session, stmt: Statement, job: Job, pool: str, eligible
     needed = job.needed(state)
     placed = 0
     rankings: dict[tuple, list] = {}
-    costs: dict[str, Amount] = {}
-    verdicts: dict[str, bool] = {}
+    taken: set[str] = set()  # evicted in this try
 
     def can_take(victim: Job) -> bool:
-        ok = verdicts.get(victim.key)
-        if ok is None:
-            ok = verdicts[victim.key] = victim is not job and eligible(victim)
-        if not ok:
-            return False
-        cost = costs.get(victim.key)
-        if cost is None:
-            cost = costs[victim.key] = cost_of(session, victim)
-        return budget.allows(victim.project, cost)
+        return (victim is not job and victim.key not in taken and victims.ok(victim)
+                and budget.allows(victim.project, victims.cost(victim)))
 
     for info in job.pending(state):
         allowed = session.allowed(job, info, pool)
@@ -106,13 +125,12 @@ def place_with_evictions(session, stmt: Statement, job: Job, pool: str, eligible
                 heap = rankings[key] = _rank(session, index, info.shape, allowed, can_take)
             choice = _take_best(session, index, heap, info.shape, can_take)
             if choice is not None:
-                node, victims = choice
-                for victim in victims:
-                    cost = costs[victim.key]
+                node, chosen = choice
+                for victim in chosen:
                     for vinfo in victim.running(state):
                         stmt.evict(vinfo, reason(victim))
-                    budget.take(victim.project, cost)
-                    verdicts[victim.key] = False
+                    budget.take(victim.project, victims.cost(victim))
+                    taken.add(victim.key)
                     outcome.victims.append(victim)
                 spot = fit_on(node, info.shape, index.strategy)
                 found = (node.idx, *spot) if spot is not None else index.find(info.shape, allowed)
@@ -163,11 +181,20 @@ def _plan(session, node: NodeState, shape: Shape, can_take, strategy: str) -> tu
         return (0, 0, 0, 0, 0.0), []
     placements = session.state.placements
     victims: dict[str, Job] = {}
+    rejected: set[str] = set()
+    cpu, mem = node.free_cpu, node.free_mem  # what the node could have free at best
     for info in session.state.node_pods[node.idx].values():
         owner = info.job
-        if owner.key not in victims and can_take(owner):
+        if owner.key in rejected:
+            continue
+        if owner.key not in victims:
+            if not can_take(owner):
+                rejected.add(owner.key)
+                continue
             victims[owner.key] = owner
-    if not victims:
+        cpu += info.shape.cpu
+        mem += info.shape.mem
+    if not victims or cpu < shape.cpu or mem < shape.mem:
         return None
     ordered = sorted(victims.values(), key=victim_order)
     freed = _Freed(node)
