@@ -70,10 +70,20 @@ class Job:
         placements = state.placements
         return [p for p in self.pods if p.key in placements]
 
+    def gang(self, state: ClusterState) -> list[PodInfo]:
+        """The waiting pods that must be placed together now, biggest first."""
+        return placement_order(self.pending(state))[: self.needed(state)]
+
     def needed(self, state: ClusterState) -> int:
         """Pods that must be placed together now for the gang to reach min_member (at least 1 if any wait)."""
         placed = sum(1 for p in self.pods if p.key in state.placements)
         return max(self.min_member - placed, 1 if placed < len(self.pods) else 0)
+
+
+def placement_order(pods: list[PodInfo]) -> list[PodInfo]:
+    """Biggest first, so that a gang's large pods get the nodes with room and small ones fill in."""
+    return sorted(pods, key=lambda p: (-p.shape.gpus, -p.shape.milli, -p.shape.gmem, -p.shape.cpu, -p.shape.mem,
+                                       p.key))
 
 
 class JobQueue:

@@ -10,7 +10,7 @@ project's fair share: the order already favours deprived projects, and reclaim t
 
 from __future__ import annotations
 
-from berth.scheduler.core.jobs import Job
+from berth.scheduler.core.jobs import Job, placement_order
 from berth.scheduler.core.reasons import Misfit, note
 from berth.scheduler.core.state import PodInfo
 from berth.scheduler.core.statement import Statement
@@ -38,12 +38,6 @@ def allocate_job(session, job: Job) -> bool:
             return True
         note(job, pool, misfit)
     return False
-
-
-def placement_order(pods: list[PodInfo]) -> list[PodInfo]:
-    """Biggest first, so that a gang's large pods get the nodes with room and small ones fill in."""
-    return sorted(pods, key=lambda p: (-p.shape.gpus, -p.shape.milli, -p.shape.gmem, -p.shape.cpu, -p.shape.mem,
-                                       p.key))
 
 
 def place_pods(session, statement: Statement, job: Job, pool: str, pending: list[PodInfo],

@@ -10,9 +10,9 @@ do not change anyone's usage, so no quota or fair share is involved.
 
 from __future__ import annotations
 
-from berth.scheduler.core.actions.allocate import place_pods, placement_order
+from berth.scheduler.core.actions.allocate import place_pods
 from berth.scheduler.core.actions.victims import Budget, VictimCache, place_with_evictions
-from berth.scheduler.core.jobs import Job
+from berth.scheduler.core.jobs import Job, placement_order
 from berth.scheduler.core.placement import _covers, _kind
 from berth.scheduler.core.reasons import Misfit
 from berth.scheduler.core.statement import Statement
@@ -48,13 +48,13 @@ def _fragmented(session, job: Job, pool: str) -> bool:
     notes = job.tried.get(pool)
     if not notes or not isinstance(notes[0], Misfit) or not session.can_land(job, pool):
         return False
-    need = session.request(job.pending(session.state)[: job.needed(session.state)], pool)
+    need = session.request(job.gang(session.state), pool)
     free = session.state.pool_free.get(pool, (0, 0, 0))
     return free[0] >= need[0] and free[1] >= need[1] and free[2] >= need[2]
 
 
 def _signature(session, job: Job, pool: str) -> tuple:
-    pods = job.pending(session.state)[: job.needed(session.state)]
+    pods = job.gang(session.state)
     return pool, tuple(sorted((job.specs[p.key], p.shape) for p in pods))
 
 

@@ -45,8 +45,7 @@ def _victims(session, job: Job) -> list[Job]:
 
 def preempt_job(session, job: Job, pool: str, victims: list[Job]) -> bool:
     state = session.state
-    gang = job.pending(state)[: job.needed(state)]
-    need = session.request(gang, pool)
+    need = session.request(job.gang(state), pool)
     everything = (0, 0, 0)
     for victim in victims:
         everything = add(everything, cost_of(session, victim))

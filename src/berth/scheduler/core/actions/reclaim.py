@@ -43,8 +43,7 @@ def reclaim_job(session, job: Job, pool: str) -> bool | None:
     state = session.state
     if not session.can_land(job, pool):
         return None
-    gang = job.pending(state)[: job.needed(state)]
-    need = session.request(gang, pool)
+    need = session.request(job.gang(state), pool)
     if session.quota_refusal(job, pool, need) is not None:
         return None
     share = session.fair.of(job.project, pool)

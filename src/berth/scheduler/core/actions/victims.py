@@ -106,8 +106,6 @@ def place_with_evictions(session, stmt: Statement, job: Job, pool: str, victims:
     outcome = Outcome(False)
     if index is None:
         return outcome
-    needed = job.needed(state)
-    placed = 0
     rankings: dict[tuple, list] = {}
     taken: set[str] = set()  # evicted in this try
 
@@ -115,7 +113,8 @@ def place_with_evictions(session, stmt: Statement, job: Job, pool: str, victims:
         return (victim is not job and victim.key not in taken and victims.ok(victim)
                 and budget.allows(victim.project, victims.cost(victim)))
 
-    for info in job.pending(state):
+    gang = job.gang(state)  # only the gang: pods beyond it wait for allocate, never evict anyone
+    for info in gang:
         allowed = session.allowed(job, info, pool)
         found = index.find(info.shape, allowed)
         if found is None:
@@ -134,13 +133,11 @@ def place_with_evictions(session, stmt: Statement, job: Job, pool: str, victims:
                     outcome.victims.append(victim)
                 spot = fit_on(node, info.shape, index.strategy)
                 found = (node.idx, *spot) if spot is not None else index.find(info.shape, allowed)
-        if found is not None:
-            stmt.allocate(info, *found)
-            placed += 1
-        elif placed < needed:
+        if found is None:
             outcome.failed_pod = info
             return outcome
-    outcome.placed = placed >= needed
+        stmt.allocate(info, *found)
+    outcome.placed = True
     return outcome
 
 
