@@ -9,11 +9,12 @@ Order (`JobQueue`), the same for every action and recomputed after every job: th
 then its most deprived project (allocated / fair share, over the resources kept), then within the project the
 highest priority (inference 125 > build 100 > build-preemptible 75 > train 50), then the earliest submitted,
 then the name, so that equal snapshots give equal orders. A job that cannot be placed does not block the jobs
-behind it. Choosing the project is a scan over the projects with jobs left: cheap for tens of projects.
+behind it.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
 from collections.abc import Callable, Iterator
 
@@ -87,29 +88,62 @@ def placement_order(pods: list[PodInfo]) -> list[PodInfo]:
 
 
 class JobQueue:
-    """Jobs with pods waiting, handed out one at a time in the cycle's order (see the module docstring)."""
+    """Jobs with pods waiting, handed out one at a time in the cycle's order (see the module docstring).
 
-    def __init__(self, jobs: list[Job], project_key: Callable[[str, str], tuple]) -> None:
-        by_project: dict[tuple[str, str], list[Job]] = {}
-        for job in jobs:
-            by_project.setdefault((job.department, job.project), []).append(job)
-        self._queues = {
-            k: deque(sorted(v, key=lambda j: (-j.priority, j.submitted, j.key))) for k, v in by_project.items()
-        }
+    Two levels of heaps, departments and each department's projects, each entry under the key it had when
+    pushed; the top entry's key is computed again before it is served and, if it changed, it goes back in.
+    Serving a job changes only its project's and its department's keys. Allocation only raises keys (more
+    allocated), so a stored key is never above the real one and the top is truly the most deprived; evictions
+    lower them, so after reclaim a victim project may be served a little late, which only delays work of a
+    project above its fair share.
+    """
+
+    def __init__(self, jobs: list[Job], department_key: Callable[[str], float],
+                 project_key: Callable[[str], float]) -> None:
+        self._queues: dict[str, deque[Job]] = {}
+        self._members: dict[str, list[str]] = {}
+        for job in sorted(jobs, key=lambda j: (-j.priority, j.submitted, j.key)):
+            if job.project not in self._queues:
+                self._queues[job.project] = deque()
+                self._members.setdefault(job.department, []).append(job.project)
+            self._queues[job.project].append(job)
+        self._department_key = department_key
         self._project_key = project_key
 
+    def _dkey(self, department: str) -> tuple:
+        return (self._department_key(department), department)
+
+    def _pkey(self, project: str) -> tuple:
+        head = self._queues[project][0]
+        return (self._project_key(project), -head.priority, head.submitted, project)
+
     def __iter__(self) -> Iterator[Job]:
-        queues = self._queues
-        while queues:
-            best = None
-            best_key = None
-            for (dept, project), queue in queues.items():
-                head = queue[0]
-                key = (*self._project_key(dept, project), -head.priority, head.submitted, project)
-                if best_key is None or key < best_key:
-                    best, best_key = (dept, project), key
-            queue = queues[best]
-            job = queue.popleft()
-            if not queue:
-                del queues[best]
-            yield job
+        inner = {d: [(self._pkey(p), p) for p in ps] for d, ps in self._members.items()}
+        for heap in inner.values():
+            heapq.heapify(heap)
+        top = [(self._dkey(d), d) for d in inner]
+        heapq.heapify(top)
+        while top:
+            key, department = heapq.heappop(top)
+            now = self._dkey(department)
+            if now != key:
+                heapq.heappush(top, (now, department))
+                continue
+            projects = inner[department]
+            project = _pop_current(projects, self._pkey)
+            queue = self._queues[project]
+            yield queue.popleft()
+            if queue:
+                heapq.heappush(projects, (self._pkey(project), project))
+            if projects:
+                heapq.heappush(top, (self._dkey(department), department))
+
+
+def _pop_current(heap: list, key: Callable[[str], tuple]) -> str:
+    """The entry whose stored key is still its key and the smallest (stale ones go back in, updated)."""
+    while True:
+        stored, name = heapq.heappop(heap)
+        now = key(name)
+        if now == stored:
+            return name
+        heapq.heappush(heap, (now, name))

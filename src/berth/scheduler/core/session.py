@@ -1,6 +1,6 @@
 """One scheduling cycle's working set, built from a snapshot: nodes, pools, quotas, jobs and fair shares.
 
-`Session.open` reads the snapshot once and never again: it turns nodes into `NodeState`s with per-pool
+`Session(snapshot, config)` reads the snapshot once and never again: it turns nodes into `NodeState`s with per-pool
 indexes, pods into `PodInfo`s with their shapes, pod groups into `Job`s (making a group of one for a bare pod),
 loads the running pods into the `ClusterState`, and computes the fair shares from what is running and what is
 waiting. Everything the actions share lives here, and the committed statements are collected here until the
@@ -311,7 +311,7 @@ class Session:
         return fairshare.saturation(used, share)
 
     def queue(self, jobs: list[Job]) -> JobQueue:
-        return JobQueue(jobs, lambda dept, project: (self.department_saturation(dept), self.saturation(project)))
+        return JobQueue(jobs, self.department_saturation, self.saturation)
 
     def waiting(self) -> list[Job]:
         """Jobs with pods to place now."""

@@ -6,7 +6,9 @@ For a waiting job of project P in a pool, in order:
   resource it has a quota for. Otherwise P is not owed anything.
 - Victims are preemptible, running jobs of other projects Q that are above their fair share in the pool, past
   the minimum runtime; each Q may lose only what it holds above its fair share (its budget), so it never drops
-  below its fair share and never below its deserved quota. Non-preemptible work is never a victim.
+  below its fair share, which is at least its deserved quota unless quotas add up to more than the pool. So
+  after a reclaim P is still at or below its share and every Q at or above its own: no ping-pong next cycle.
+  Non-preemptible work is never a victim.
 - If the pool's free resources plus everything the victims could give do not cover the job, nothing is
   evicted (all or nothing) and the job waits, with a note saying how much could be freed.
 - Otherwise the eviction search frees nodes for the job's pods; if the whole gang is placed the evictions and

@@ -1,17 +1,16 @@
 """Placing a job by evicting others: the search shared by consolidate, reclaim and preempt.
 
-Each action says which running jobs may be victims (`eligible`) and how much it may take from each project
-(`Budget`); this module finds, pod by pod, the node where the pod fits after evicting the least, evicts those
-victims on the statement and places the pod. Victims are whole jobs: evicting one pod of a gang evicts all of
-them (what they free on other nodes helps the pods that follow). On a node, victims are taken lowest priority
-first, then the most recently started (the least work lost), and any victim found unnecessary afterwards is
-kept. Nothing is decided here: the caller commits the statement only if the whole job was placed and its own
-rules still hold, and rolls it back otherwise (all or nothing).
+Each action says which running jobs may be victims (a `VictimCache` around its rule) and how much it may take
+from each project (`Budget`); this module finds, for each pod of the job's gang, the node where the pod fits
+after evicting the least, evicts those victims on the statement and places the pod. Victims are whole jobs:
+evicting one pod of a gang evicts all of them (what they free on other nodes helps the pods that follow). On a
+node, victims are taken lowest priority first, then the most recently started (the least work lost), and any
+victim found unnecessary afterwards is spared. Nothing is decided here: the caller commits the statement only
+if the whole gang was placed and its own rules still hold, and rolls it back otherwise (all or nothing).
 
 Cost: nodes are ranked once per pod shape (a heap of "GPUs to evict"), and a node's rank is checked again
 only when it comes to the top, because budgets shrink as victims are taken (lazy greedy). So a 250-pod gang on
-500 nodes costs about one pass over the pool, not 250.
-"""
+500 nodes costs about one pass over the pool, not 250."""
 
 from __future__ import annotations
 
