@@ -68,7 +68,7 @@ def test_reclaim_restores_75_25_when_the_second_project_arrives_late():
     d = run_cycle(c.build())
     assert gpus_bound_by_project(d) == {"b": 3}
     assert len(d.evictions) == 3 and evicted_groups(d) <= {f"a{i}" for i in range(12)}
-    assert "above its fair share of 3 GPUs" in waiting(d, "b11")
+    assert "project b is at its fair share of 3 GPUs (it uses 3 GPUs)" in waiting(d, "b11")
 
 
 def test_over_quota_weights_split_idle_gpus_instead_of_quotas():

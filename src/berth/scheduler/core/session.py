@@ -168,6 +168,9 @@ class Session:
             job = self._job(key, group, pods)
             self.jobs.append(job)
             self.job_by_key[key] = job
+        self.jobs_of: dict[str, list[Job]] = {}  # by project, in key order
+        for job in self.jobs:
+            self.jobs_of.setdefault(job.project, []).append(job)
 
     def _job(self, key: str, group: PodGroup, pods: list[Pod]) -> Job:
         first = pods[0]

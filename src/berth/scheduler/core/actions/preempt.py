@@ -37,8 +37,8 @@ def preempt(session) -> None:
 def _victims(session, job: Job) -> list[Job]:
     now, min_runtime = session.config.now, session.config.preempt_min_runtime
     state = session.state
-    return [v for v in session.jobs
-            if v.project == job.project and v.preemptible and v.priority < job.priority and not v.evicted
+    return [v for v in session.jobs_of.get(job.project, ())
+            if v.preemptible and v.priority < job.priority and not v.evicted
             and v is not job and (not min_runtime or v.started is None or now - v.started >= min_runtime)
             and v.pods and all(p.key in state.placements for p in v.pods)]
 

@@ -55,9 +55,14 @@ def reclaim_job(session, job: Job, pool: str) -> bool | None:
     for dim in range(3):
         if kept[dim] and need[dim] and used[dim] + need[dim] > max(share[dim], _finite(deserved[dim])) + EPS:
             if _others_use(session, job.project, pool):
-                note(job, pool, f"project {job.project} would then be above its fair share of "
-                                f"{say(dim, share[dim])}{in_pool(session, pool)} (it uses {say(dim, used[dim])}), "
-                                "so it cannot take resources back from other projects")
+                where = in_pool(session, pool)
+                if used[dim] >= share[dim]:
+                    state_words = f"is at its fair share of {say(dim, share[dim])}{where} (it uses {say(dim, used[dim])})"
+                else:
+                    state_words = (f"would then be above its fair share of {say(dim, share[dim])}{where} (it uses "
+                                   f"{say(dim, used[dim])} and this workload needs {say(dim, need[dim])})")
+                note(job, pool, f"project {job.project} {state_words}, so it cannot take resources back from other "
+                                "projects")
             return None
 
     budget = _budgets(session, pool, exclude=job.project)
