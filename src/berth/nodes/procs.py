@@ -1,0 +1,133 @@
+"""Child processes of the local node: start one in its own session, wait for it without a thread, tell it
+from a stranger that reused its pid, and stop its whole process group; and the free local ports pods get.
+
+Why these choices:
+- Each container is the leader of a new session and process group (`start_new_session`), so signals sent
+  to the group reach what it started (a shell's children, DataLoader workers, a notebook's kernels).
+- Output goes straight to the log file (the child holds the descriptor, opened for appending): nothing
+  of ours sits between the program and its log, so `kubectl logs -f` sees what it writes as soon as it
+  writes it, and the log keeps filling while `berth up` restarts.
+- `subprocess.Popen`, not asyncio's subprocess transports: a transport kills its child when it is closed
+  or collected, and the local node must leave processes running when it stops (as a kubelet leaves its
+  containers), so that a restarted `berth up` can adopt them. Exit is awaited on a pidfd where Linux has
+  one, else by polling.
+- A pid alone does not identify a process after a restart: the kernel reuses pids. `start_ticks` (the
+  start time in /proc/<pid>/stat) does, and `is_alive` checks both; a zombie counts as gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+POLL_S = 0.2
+
+
+def spawn(argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, log_file: Path) -> subprocess.Popen[bytes]:
+    """Start `argv` with stdout and stderr appended to `log_file`, stdin empty, in a new session.
+
+    `argv[0]` is looked up on the PATH of `env`, as exec does. Raises OSError when it cannot start
+    (not found, not executable)."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_file, "ab", buffering=0) as out:
+        return subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=out, cwd=cwd, env=dict(env),
+                                start_new_session=True, close_fds=True)
+
+
+def start_ticks(pid: int) -> int | None:
+    """When `pid` started, in clock ticks since boot; None when there is no such process or it is a
+    zombie (it has ended, and only waits for its parent to read its exit status)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rfind(")") + 2:].split()  # the command name, in parentheses, may hold spaces
+    if not fields or fields[0] in ("Z", "X"):
+        return None
+    try:
+        return int(fields[19])  # field 22 of stat; fields[0] is field 3
+    except (IndexError, ValueError):
+        return None
+
+
+def is_alive(pid: int, ticks: int | None) -> bool:
+    """Whether the process `pid` that started at `ticks` still runs (and is not a later one with its pid)."""
+    if not Path("/proc").is_dir():  # no procfs: the pid is all we have
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return False  # someone else's process has the pid now
+        return True
+    now = start_ticks(pid)
+    return now is not None and (ticks is None or now == ticks)
+
+
+def signal_group(pid: int, sig: int) -> None:
+    """Send `sig` to the process group `pid` leads; nothing if it is gone."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+async def wait_exit(process: subprocess.Popen[bytes]) -> int:
+    """The exit status of our child (negative: killed by that signal), once it has ended."""
+    try:
+        pidfd = os.pidfd_open(process.pid)
+    except (AttributeError, OSError):  # no pidfd (old kernel, not Linux), or already reaped
+        while process.poll() is None:
+            await asyncio.sleep(POLL_S)
+        return process.returncode
+    loop = asyncio.get_running_loop()
+    ended: asyncio.Future[None] = loop.create_future()
+    try:
+        loop.add_reader(pidfd, lambda: ended.done() or ended.set_result(None))
+        try:
+            if process.poll() is None:
+                await ended
+        finally:
+            loop.remove_reader(pidfd)
+    finally:
+        os.close(pidfd)
+    return process.wait()
+
+
+async def wait_gone(pid: int, ticks: int | None) -> None:
+    """Until a process that is not our child (adopted after a restart) has ended."""
+    while is_alive(pid, ticks):
+        await asyncio.sleep(POLL_S * 5)
+
+
+async def stop_group(pid: int, ended: asyncio.Future[object], grace: float) -> None:
+    """SIGTERM the group `pid` leads; SIGKILL it after `grace` seconds, or at once when its leader has
+    ended (`ended` done), so that no straggler outlives the container."""
+    if grace > 0 and not ended.done():
+        signal_group(pid, signal.SIGTERM)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(ended), grace)
+    signal_group(pid, signal.SIGKILL)
+    await ended
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server could listen on host:port now (false for ports this user may not bind)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do: TIME_WAIT does not block
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nobody listens on now, chosen by the kernel."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])

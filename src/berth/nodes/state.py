@@ -1,0 +1,76 @@
+"""What the local node remembers across restarts of `berth up`: `<data-dir>/nodes/<name>/state.json`.
+
+One record per pod it has begun to run (by uid), saved before each process starts and after it has
+started or ended, so that a restarted agent can tell:
+- a process that still runs and is ours (same pid and start time): adopt it;
+- a process that may have run (a record of it, or of one before it): the pod's outcome is unknown, and
+  the pod is failed with reason NodeRestarted, never run a second time;
+- a pod with no trace of any process: it never started, and is started now.
+
+Invariant: a process is recorded (with pid None) before it is started; a record leaves the file only
+when its pod has ended or is gone. The file is replaced atomically, never left half written.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, Field, ValidationError
+
+log = logging.getLogger(__name__)
+
+
+class ProcessRecord(BaseModel):
+    """One container's process. `pid` None: it was about to start (it may have)."""
+
+    pid: int | None = None
+    ticks: int | None = Field(None, description="start time in clock ticks since boot (/proc/<pid>/stat)")
+    started_at: str | None = Field(None, alias="startedAt")
+
+    model_config = {"populate_by_name": True}
+
+
+class PodRecord(BaseModel):
+    namespace: str
+    name: str
+    processes: dict[str, ProcessRecord] = Field(default_factory=dict, description="by container name")
+    ran: bool = Field(False, description="some process of this pod has run and ended")
+    host_ports: dict[str, int] = Field(default_factory=dict, alias="hostPorts")
+
+    model_config = {"populate_by_name": True}
+
+
+class NodeState(BaseModel):
+    pods: dict[str, PodRecord] = Field(default_factory=dict, description="by pod uid")
+
+
+class StateFile:
+    """The node's state and the file it lives in; `save()` after every change."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.state = self._load()
+
+    @property
+    def pods(self) -> dict[str, PodRecord]:
+        return self.state.pods
+
+    def _load(self) -> NodeState:
+        try:
+            return NodeState.model_validate_json(self.path.read_bytes())
+        except FileNotFoundError:
+            return NodeState()
+        except (OSError, ValidationError) as exc:
+            # Unreadable: keep it for inspection. Pods that ran before are still caught by their API status.
+            broken = self.path.with_suffix(".broken.json")
+            log.error("node state %s is unreadable (%s); moved to %s, starting empty", self.path, exc, broken)
+            os.replace(self.path, broken)
+            return NodeState()
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_suffix(".json.tmp")
+        partial.write_text(self.state.model_dump_json(by_alias=True, indent=1))
+        os.replace(partial, self.path)

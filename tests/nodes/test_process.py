@@ -1,0 +1,261 @@
+"""The local node against a real `berth up` (API server only): pods bound to it run as processes, and what
+users see of them (phase, exit codes, logs through kubectl, environment, GPUs, ports, deletion, restarts)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from berth.nodes import procs
+from tests.apiserver.helpers import client, namespace
+from tests.cluster import BIN, Cluster
+from tests.controllers.helpers import eventually
+from tests.nodes.agents import (
+    NS,
+    Agents,
+    create,
+    event_reasons,
+    get_pod,
+    iterate,
+    main_status,
+    phase,
+    pod,
+    wait_phase,
+)
+
+PY = sys.executable
+
+
+@pytest.fixture(scope="module")
+def cluster(bare_module_cluster: Cluster) -> Cluster:
+    return bare_module_cluster
+
+
+@pytest.fixture(scope="module")
+def http(cluster: Cluster) -> Iterator[httpx.Client]:
+    with client(cluster) as c:
+        namespace(c, NS)
+        yield c
+
+
+@pytest.fixture
+def agents(cluster: Cluster, http: httpx.Client) -> Iterator[Agents]:
+    yield from iterate(cluster, http)
+
+
+def scratch(cluster: Cluster, name: str) -> Path:
+    return cluster.data_dir / "pods" / NS / name
+
+
+def pids_written(cluster: Cluster, name: str, file: str = "pid") -> list[int]:
+    path = scratch(cluster, name) / file
+    text = eventually(lambda: path.exists() and path.read_text().strip(), timeout=15)
+    return [int(p) for p in text.split()]
+
+
+SLEEPER = "import os, time; open('pid', 'w').write(str(os.getpid())); time.sleep(600)"
+
+
+def test_a_pod_runs_its_command_and_kubectl_logs_shows_its_output(cluster, http, agents):
+    agents.start("n-hello")
+    node = http.get("/api/v1/nodes/n-hello").json()
+    assert int(node["status"]["capacity"]["cpu"]) >= 1 and node["status"]["capacity"]["memory"].endswith("Ki")
+    create(http, pod("hello", "n-hello", PY, "-c", "print('hello')"))
+    done = wait_phase(http, "hello", "Succeeded", "Failed")
+    assert phase(done) == "Succeeded"
+    terminated = main_status(done)["state"]["terminated"]
+    assert (terminated["exitCode"], terminated["reason"]) == (0, "Completed")
+    assert done["status"]["podIP"] == done["status"]["hostIP"] == "127.0.0.1" and done["status"]["startTime"]
+    assert cluster.kubectl("logs", "hello", "-n", NS).stdout == "hello\n"
+    assert "ImageNotPulled" in event_reasons(http, "hello")
+    never = cluster.kubectl("logs", "hello", "-n", NS, "--previous", check=False)
+    assert never.returncode != 0 and 'previous terminated container "main"' in never.stderr
+
+
+def test_kubectl_logs_follow_sees_lines_as_they_are_printed(cluster, http, agents):
+    agents.start("n-follow")
+    create(http, pod("ticker", "n-follow", PY, "-c", "import time\nfor i in range(3):\n print(i); time.sleep(1)"))
+    wait_phase(http, "ticker", "Running")
+    with subprocess.Popen([str(BIN / "kubectl"), "logs", "-f", "ticker", "-n", NS], stdout=subprocess.PIPE,
+                          text=True, env=cluster.env()) as follow:
+        assert follow.stdout.readline() == "0\n"
+        assert phase(get_pod(http, "ticker")) == "Running", "the first line came only when the program ended"
+        assert follow.stdout.read() == "1\n2\n"
+
+
+def test_a_failing_command_fails_the_pod_with_its_exit_code(cluster, http, agents):
+    agents.start("n-fail")
+    create(http, pod("fails", "n-fail", PY, "-c", "import sys; print('boom', file=sys.stderr); sys.exit(3)"))
+    create(http, pod("imageonly", "n-fail"))
+    done = wait_phase(http, "fails", "Succeeded", "Failed")
+    assert phase(done) == "Failed"
+    terminated = main_status(done)["state"]["terminated"]
+    assert (terminated["exitCode"], terminated["reason"]) == (3, "Error") and "boom" in terminated["message"]
+    assert cluster.kubectl("logs", "fails", "-n", NS).stdout == "boom\n"
+    refused = wait_phase(http, "imageonly", "Failed")
+    assert refused["status"]["reason"] == "NoCommand"
+    assert "runs commands, not images; give spec.command" in refused["status"]["message"]
+
+
+def test_on_failure_restarts_until_it_succeeds_and_keeps_the_previous_log(cluster, http, agents):
+    agents.start("n-retry")
+    attempt = ("import os, sys; n = len(os.listdir('.')) + 1; open(f'attempt{n}', 'w').close(); "
+               "print(f'attempt {n}'); sys.exit(0 if n > 1 else 1)")
+    create(http, pod("retry", "n-retry", PY, "-c", attempt, restart="OnFailure"))
+    done = wait_phase(http, "retry", "Succeeded", "Failed")
+    assert phase(done) == "Succeeded" and main_status(done)["restartCount"] == 1
+    assert main_status(done)["lastState"]["terminated"]["exitCode"] == 1
+    assert cluster.kubectl("logs", "retry", "-n", NS).stdout == "attempt 2\n"
+    assert cluster.kubectl("logs", "retry", "-n", NS, "--previous").stdout == "attempt 1\n"
+
+
+def test_restart_always_backs_off_in_crash_loop(http, agents):
+    agents.start("n-crash")
+    create(http, pod("crash", "n-crash", PY, "-c", "raise SystemExit(2)", restart="Always"))
+    crashing = eventually(lambda: (p := get_pod(http, "crash")) and main_status(p)["restartCount"] >= 2
+                          and "waiting" in main_status(p)["state"] and p, timeout=15)
+    assert main_status(crashing)["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+    assert phase(crashing) == "Running"
+
+
+def test_environment_secrets_fields_and_working_directory(cluster, http, agents):
+    agents.start("n-env")
+    create(http, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds", "namespace": NS},
+                  "data": {"token": base64.b64encode(b"s3cr3t").decode()}})
+    show = ("import json, os, sys; print(json.dumps({'env': dict(os.environ), 'cwd': os.getcwd(), "
+            "'argv': sys.argv[1:]}))")
+    create(http, pod("env", "n-env", PY, "-c", show, args=["$(POD_NAME)", "$$(POD_NAME)"], workingDir="work/dir",
+                     env=[{"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "token"}}},
+                          {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                          {"name": "POD_NS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+                          {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+                          {"name": "GREETING", "value": "hello from $(POD_NAME)"}]))
+    assert phase(wait_phase(http, "env", "Succeeded", "Failed")) == "Succeeded"
+    seen = json.loads(cluster.kubectl("logs", "env", "-n", NS).stdout)
+    env = seen["env"]
+    assert (env["TOKEN"], env["POD_NAME"], env["POD_NS"], env["POD_IP"]) == ("s3cr3t", "env", NS, "127.0.0.1")
+    assert env["GREETING"] == "hello from env" and seen["argv"] == ["env", "$(POD_NAME)"]
+    assert env["HOME"] == str(scratch(cluster, "env")) and env["HOSTNAME"] == "env"
+    assert seen["cwd"] == str(scratch(cluster, "env") / "work" / "dir")
+    assert "KUBECONFIG" not in env
+
+
+def test_a_missing_secret_holds_the_container_until_it_exists(http, agents):
+    agents.start("n-late")
+    create(http, pod("late", "n-late", PY, "-c", "import os; print(os.environ['KEY'])",
+                     env=[{"name": "KEY", "valueFrom": {"secretKeyRef": {"name": "later", "key": "k"}}}]))
+    waiting = eventually(lambda: (p := get_pod(http, "late")) and p.get("status", {}).get("containerStatuses")
+                         and main_status(p)["state"].get("waiting", {}).get("reason") == "CreateContainerConfigError"
+                         and main_status(p)["state"]["waiting"])
+    assert 'secret "later" not found' in waiting["message"]
+    create(http, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "later", "namespace": NS},
+                  "data": {"k": base64.b64encode(b"v").decode()}})
+    assert phase(wait_phase(http, "late", "Succeeded", "Failed", timeout=30)) == "Succeeded"
+
+
+def test_init_containers_run_first_in_order(cluster, http, agents):
+    agents.start("n-init")
+    spec = pod("init", "n-init", PY, "-c", "print(open('order').read())")
+    spec["spec"]["initContainers"] = [
+        {"name": f"init{i}", "image": "busybox", "command": [PY, "-c", f"open('order', 'a').write('init{i} ')"]}
+        for i in (1, 2)]
+    create(http, spec)
+    done = wait_phase(http, "init", "Succeeded", "Failed")
+    assert phase(done) == "Succeeded"
+    assert cluster.kubectl("logs", "init", "-n", NS).stdout == "init1 init2 \n"
+    assert [s["state"]["terminated"]["reason"] for s in done["status"]["initContainerStatuses"]] == ["Completed"] * 2
+
+
+def test_gpu_devices_follow_the_annotation(cluster, http, agents):
+    agents.start("n-gpu", gpus=4, devices=(), parent_env={**os.environ, "CUDA_VISIBLE_DEVICES": "0,1,2,3"})
+    node = http.get("/api/v1/nodes/n-gpu").json()
+    assert node["status"]["capacity"]["nvidia.com/gpu"] == "4"
+    assert node["metadata"]["labels"]["berth.dev/simulated-gpus"] == "true"
+    show = "import os; print(repr(os.environ['CUDA_VISIBLE_DEVICES']), repr(os.environ['NVIDIA_VISIBLE_DEVICES']), " \
+           "repr(os.environ.get('GPU_PORTION')))"
+    create(http, pod("gpus", "n-gpu", PY, "-c", show, annotations={"run.ai/gpu-devices": "1,3"}))
+    create(http, pod("shared", "n-gpu", PY, "-c", show,
+                     annotations={"run.ai/gpu-devices": "2", "gpu-fraction": "0.5"}))
+    create(http, pod("cpu", "n-gpu", PY, "-c", show))
+    create(http, pod("nosuch", "n-gpu", PY, "-c", show, annotations={"run.ai/gpu-devices": "7"}))
+    for name in ("gpus", "shared", "cpu"):
+        assert phase(wait_phase(http, name, "Succeeded", "Failed")) == "Succeeded"
+    assert cluster.kubectl("logs", "gpus", "-n", NS).stdout == "'1,3' '1,3' None\n"
+    assert cluster.kubectl("logs", "shared", "-n", NS).stdout == "'2' '2' '0.5'\n"
+    assert cluster.kubectl("logs", "cpu", "-n", NS).stdout == "'' '' None\n"
+    refused = wait_phase(http, "nosuch", "Failed")
+    assert refused["status"]["reason"] == "UnexpectedAdmissionError" and "GPU 7" in refused["status"]["message"]
+
+
+def test_a_pod_serving_http_is_reachable_on_its_reported_host_port(http, agents):
+    agents.start("n-http")
+    with socket.socket() as busy:  # the container port is taken here, so the pod gets another
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        create(http, pod("web", "n-http", PY, "-m", "http.server", "$(PORT)", "--bind", "127.0.0.1",
+                         restart="Always", ports=[{"containerPort": taken}]))
+        running = wait_phase(http, "web", "Running")
+        host_ports = json.loads(running["metadata"]["annotations"]["run.ai/host-ports"])
+        assert list(host_ports) == [str(taken)] and host_ports[str(taken)] != taken
+
+        def answers() -> bool:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{host_ports[str(taken)]}/", timeout=2) as r:
+                    return r.status == 200
+            except OSError:
+                return False
+
+        assert eventually(answers)
+
+
+def test_deleting_a_running_pod_ends_its_processes(cluster, http, agents):
+    agents.start("n-delete")
+    family = ("import os, subprocess, sys, time; child = subprocess.Popen(['sleep', '600']); "
+              "open('pid', 'w').write(f'{os.getpid()} {child.pid}'); time.sleep(600)")
+    stubborn = ("import os, signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                "open('pid', 'w').write(str(os.getpid())); time.sleep(600)")
+    create(http, pod("family", "n-delete", PY, "-c", family))
+    spec = pod("stubborn", "n-delete", PY, "-c", stubborn)
+    spec["spec"]["terminationGracePeriodSeconds"] = 1
+    create(http, spec)
+    family_pids, (stubborn_pid,) = pids_written(cluster, "family"), pids_written(cluster, "stubborn")
+    assert all(procs.start_ticks(p) for p in [*family_pids, stubborn_pid])
+    for name in ("family", "stubborn"):
+        wait_phase(http, name, "Running")
+        assert http.delete(f"/api/v1/namespaces/{NS}/pods/{name}").status_code == 200
+    eventually(lambda: not any(procs.start_ticks(p) for p in [*family_pids, stubborn_pid]), timeout=10)
+    eventually(lambda: not scratch(cluster, "family").exists())
+
+
+def test_after_a_restart_lost_processes_fail_as_node_restarted_and_nothing_runs_twice(cluster, http, agents):
+    first = agents.start("n-restart")
+    create(http, pod("victim", "n-restart", PY, "-c", SLEEPER))
+    create(http, pod("survivor", "n-restart", PY, "-c", SLEEPER))
+    (victim,), (survivor,) = pids_written(cluster, "victim"), pids_written(cluster, "survivor")
+    for name in ("victim", "survivor"):
+        wait_phase(http, name, "Running")
+    agents.stop(first)
+    assert procs.start_ticks(victim) and procs.start_ticks(survivor), "stopping the agent left its pods running"
+    os.kill(victim, signal.SIGKILL)
+    create(http, pod("newcomer", "n-restart", PY, "-c", "print('ran')"))
+
+    agents.start("n-restart")
+    failed = wait_phase(http, "victim", "Failed")
+    assert failed["status"]["reason"] == "NodeRestarted" and "does not run a pod twice" in failed["status"]["message"]
+    assert main_status(failed)["state"]["terminated"]["reason"] == "ContainerStatusUnknown"
+    assert phase(wait_phase(http, "newcomer", "Succeeded", "Failed")) == "Succeeded"
+    assert phase(get_pod(http, "survivor")) == "Running" and procs.start_ticks(survivor)
+    assert http.delete(f"/api/v1/namespaces/{NS}/pods/survivor").status_code == 200
+    eventually(lambda: not procs.start_ticks(survivor), timeout=10)
