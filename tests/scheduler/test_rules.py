@@ -252,3 +252,17 @@ def test_gpu_memory_on_devices_of_different_sizes():
     c.job("m", "a", gpu_memory=20000)
     (bind,) = run_cycle(c.build()).binds
     assert bind.node == "big-0" and bind.gpu_fraction == 0.25 and bind.gpu_memory == 20000
+
+
+def test_a_job_placed_earlier_in_the_cycle_is_simply_not_placed_when_it_must_give_way():
+    c = Cluster()
+    c.nodes(1, gpus=4)
+    c.project("a", gpu=2)
+    c.job("t1", "a", running_on="node-0", started=0)
+    c.job("t2", "a", running_on="node-0", started=1)
+    c.job("serve", "a", priority="inference")  # over deserved: allocate refuses it, preempt makes room
+    c.job("t3", "a")  # allocate places it on an idle GPU first
+    d = run_cycle(c.build())
+    assert bound_groups(d) == {"serve"}
+    assert evicted_groups(d) == {"t2"}  # t3 never started: it is not evicted, just not bound
+    assert waiting(d, "t3").startswith("placed, then given up in the same cycle to runai-a/serve (inference)")

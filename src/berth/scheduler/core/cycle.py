@@ -36,35 +36,54 @@ def run_cycle(snapshot: Snapshot, config: CycleConfig | None = None) -> Decision
 
 
 def decisions(session: Session) -> Decisions:
-    """The committed operations as decisions, plus a reason for every job left waiting."""
+    """The committed operations as decisions, plus a reason for every job left waiting.
+
+    Per pod, the operations of a cycle net out: running -> evicted -> placed again is a move (an eviction with
+    `moved_to`); placed this cycle and then evicted by a later action is nothing at all (it stays pending).
+    """
     out = Decisions()
     evicted_on: set[int] = set()
-    moving: dict[str, int] = {}  # pod -> its eviction's position, for consolidation moves
+    binds: dict[str, int] = {}  # pod -> its Bind's position, while it stands
+    evictions: dict[str, int] = {}  # pod -> its Eviction's position
     for op in session.ops:
         info, placed = op.info, op.placement
         node = session.nodes[placed.node]
-        job = info.job
+        key = info.key
         if op.kind == "evict":
-            moving[info.key] = len(out.evictions)
-            out.evictions.append(Eviction(info.key, job.key, node.name, op.reason))
-            evicted_on.add(placed.node)
+            if key in binds:  # placed earlier this cycle: just do not place it
+                out.binds[binds.pop(key)] = None
+            elif key in evictions:  # moved earlier this cycle, now evicted for good
+                at = evictions[key]
+                out.evictions[at] = replace(out.evictions[at], reason=op.reason, moved_to=None)
+                evicted_on.add(placed.node)
+            else:
+                evictions[key] = len(out.evictions)
+                out.evictions.append(Eviction(key, info.job.key, node.name, op.reason))
+                evicted_on.add(placed.node)
             continue
-        if info.key in moving:
-            at = moving.pop(info.key)
+        if key in evictions:  # running at the start, evicted, placed again: a move
+            at = evictions[key]
             out.evictions[at] = replace(out.evictions[at], moved_to=node.name)
             continue
-        shape = info.shape
-        if placed.devices and shape.shared:
-            memory = shape.gmem or placed.milli * node.dev_mem[placed.devices[0]] // MILLI
-        elif placed.devices:
-            memory = node.dev_mem[placed.devices[0]]
-        else:
-            memory = 0
-        out.binds.append(Bind(info.key, job.key, node.name, placed.devices, placed.milli / MILLI, memory,
-                              pipelined=placed.node in evicted_on))
+        binds[key] = len(out.binds)
+        out.binds.append(_bind(session, op, placed.node in evicted_on))
+    out.binds = [b for b in out.binds if b is not None]
     if session.config.explain:
         for job in session.waiting():
             out.pending[job.key] = explain(session, job)
     for (project, pool), share in sorted(session.fair.project.items()):
         out.fair_share.setdefault(project, {})[pool] = share[0] / MILLI
     return out
+
+
+def _bind(session: Session, op, pipelined: bool) -> Bind:
+    info, placed = op.info, op.placement
+    node = session.nodes[placed.node]
+    shape = info.shape
+    if placed.devices and shape.shared:
+        memory = shape.gmem or placed.milli * node.dev_mem[placed.devices[0]] // MILLI
+    elif placed.devices:
+        memory = node.dev_mem[placed.devices[0]]
+    else:
+        memory = 0
+    return Bind(info.key, info.job.key, node.name, placed.devices, placed.milli / MILLI, memory, pipelined)

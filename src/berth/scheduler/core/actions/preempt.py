@@ -10,7 +10,14 @@ whole gang is placed. Preempt never takes from another project: that is reclaim'
 
 from __future__ import annotations
 
-from berth.scheduler.core.actions.victims import Budget, VictimCache, cost_of, place_with_evictions, victim_order
+from berth.scheduler.core.actions.victims import (
+    Budget,
+    VictimCache,
+    cost_of,
+    evicted,
+    place_with_evictions,
+    victim_order,
+)
 from berth.scheduler.core.jobs import Job
 from berth.scheduler.core.reasons import note
 from berth.scheduler.core.resources import add
@@ -70,9 +77,8 @@ def preempt_job(session, job: Job, pool: str, victims: list[Job]) -> bool:
                                    Budget(None), reason)
     if outcome.placed and session.quota_refusal(job, pool, (0, 0, 0)) is None:
         session.commit(statement)
-        for victim in victims:
-            if victim.key in taken or victim in outcome.victims:
-                victim.evicted = True
+        evicted([v for v in victims if v.key in taken or v in outcome.victims], pool,
+                f"placed, then given up in the same cycle to {job.key} ({job.priority_class}) of the same project")
         return True
     statement.rollback()
     note(job, pool, f"evicting lower-priority preemptible workloads of project {job.project} would not make room "

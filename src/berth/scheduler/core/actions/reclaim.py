@@ -17,7 +17,14 @@ For a waiting job of project P in a pool, in order:
 
 from __future__ import annotations
 
-from berth.scheduler.core.actions.victims import Budget, VictimCache, cost_of, place_with_evictions, victim_order
+from berth.scheduler.core.actions.victims import (
+    Budget,
+    VictimCache,
+    cost_of,
+    evicted,
+    place_with_evictions,
+    victim_order,
+)
 from berth.scheduler.core.fairshare import EPS, INF
 from berth.scheduler.core.jobs import Job
 from berth.scheduler.core.reasons import in_pool, note
@@ -97,8 +104,8 @@ def reclaim_job(session, job: Job, pool: str) -> bool | None:
     outcome = place_with_evictions(session, statement, job, pool, VictimCache(session, eligible), budget, reason)
     if outcome.placed:
         session.commit(statement)
-        for victim in outcome.victims:
-            victim.evicted = True
+        evicted(outcome.victims, pool, f"placed, then given up in the same cycle to {job.key} of project "
+                                       f"{job.project}, which is below its fair share")
         return True
     statement.rollback()
     note(job, pool, f"even evicting what projects above their fair share may lose ({gpus(freeable)}) would not "

@@ -15,12 +15,14 @@ only when it comes to the top, because budgets shrink as victims are taken (lazy
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from berth.scheduler.core.devices import NodeState, Shape, fit_on, need_milli
 from berth.scheduler.core.fairshare import EPS
 from berth.scheduler.core.jobs import Job
+from berth.scheduler.core.reasons import note
 from berth.scheduler.core.resources import MILLI, Amount
 from berth.scheduler.core.statement import Statement
 
@@ -67,7 +69,22 @@ def cost_of(session, job: Job) -> Amount:
 
 
 def victim_order(job: Job) -> tuple:
-    return (job.priority, -(job.started or 0.0), job.key)
+    """Who goes first: lowest priority, then the most recently started (placed this cycle: not started at all)."""
+    return (job.priority, -_started(job), job.key)
+
+
+def _started(job: Job) -> float:
+    return job.started if job.started is not None else math.inf
+
+
+def evicted(victims: list[Job], pool: str, why: str) -> None:
+    """Mark committed victims: those running at the start are leaving; a job placed earlier in this cycle is
+    simply not placed after all (see `cycle.decisions`), waits again, and says why."""
+    for victim in victims:
+        if any(info.pod.node is not None for info in victim.pods):
+            victim.evicted = True
+        else:
+            note(victim, pool, why)
 
 
 class VictimCache:
@@ -220,7 +237,7 @@ def _plan(session, node: NodeState, shape: Shape, can_take, strategy: str) -> tu
                 cpu += info.shape.cpu
     # Least evicted first; among equals, the node whose victims rank lowest and started last.
     return (gpu, cpu, len(chosen), max(v.priority for v in chosen),
-            -min(v.started or 0.0 for v in chosen)), chosen
+            -min(_started(v) for v in chosen)), chosen
 
 
 class _Freed:
