@@ -126,8 +126,9 @@ def wait_phase(http: httpx.Client, name: str, *phases: str, timeout: float = 20)
     return eventually(reached, timeout=timeout)
 
 
-def main_status(pod: dict[str, Any]) -> dict[str, Any]:
-    return pod["status"]["containerStatuses"][0]
+def main_status(pod: dict[str, Any] | None) -> dict[str, Any]:
+    """The status of the pod's first container ({} before it has one)."""
+    return (((pod or {}).get("status") or {}).get("containerStatuses") or [{}])[0]
 
 
 def event_reasons(http: httpx.Client, name: str) -> list[str]:

@@ -123,8 +123,13 @@ def test_on_failure_restarts_until_it_succeeds_and_keeps_the_previous_log(cluste
 def test_restart_always_backs_off_in_crash_loop(http, agents):
     agents.start("n-crash")
     create(http, pod("crash", "n-crash", PY, "-c", "raise SystemExit(2)", restart="Always"))
-    crashing = eventually(lambda: (p := get_pod(http, "crash")) and main_status(p)["restartCount"] >= 2
-                          and "waiting" in main_status(p)["state"] and p, timeout=15)
+
+    def crash_looping() -> dict | None:
+        crash = get_pod(http, "crash")
+        status = main_status(crash)
+        return crash if status.get("restartCount", 0) >= 2 and "waiting" in status.get("state", {}) else None
+
+    crashing = eventually(crash_looping, timeout=15)
     assert main_status(crashing)["state"]["waiting"]["reason"] == "CrashLoopBackOff"
     assert phase(crashing) == "Running"
 
@@ -155,9 +160,11 @@ def test_a_missing_secret_holds_the_container_until_it_exists(http, agents):
     agents.start("n-late")
     create(http, pod("late", "n-late", PY, "-c", "import os; print(os.environ['KEY'])",
                      env=[{"name": "KEY", "valueFrom": {"secretKeyRef": {"name": "later", "key": "k"}}}]))
-    waiting = eventually(lambda: (p := get_pod(http, "late")) and p.get("status", {}).get("containerStatuses")
-                         and main_status(p)["state"].get("waiting", {}).get("reason") == "CreateContainerConfigError"
-                         and main_status(p)["state"]["waiting"])
+    def held() -> dict | None:
+        waiting = main_status(get_pod(http, "late")).get("state", {}).get("waiting") or {}
+        return waiting if waiting.get("reason") == "CreateContainerConfigError" else None
+
+    waiting = eventually(held)
     assert 'secret "later" not found' in waiting["message"]
     create(http, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "later", "namespace": NS},
                   "data": {"k": base64.b64encode(b"v").decode()}})
