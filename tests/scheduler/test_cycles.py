@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from berth.scheduler.core import Cluster, CycleConfig, Decisions, Snapshot, run_cycle
+from tests.scheduler.test_properties import random_cluster
 
 
 def apply(snapshot: Snapshot, decisions: Decisions, now: float) -> None:
@@ -87,3 +88,10 @@ def test_interactive_over_quota_waits_across_cycles_without_evictions():
     assert running_gpus(snapshot) == {"a": 1, "b": 3}
     assert not any(d.evictions for d in history)
     assert "a-nb2" in {k.split("/")[1] for k in history[-1].pending}
+
+
+def test_random_clusters_settle():
+    for seed in range(100):
+        snapshot = random_cluster(seed)
+        history = settle(snapshot, cycles=12)
+        assert not history[-1].binds and not history[-1].evictions, f"seed {seed} still moving after 12 cycles"
