@@ -7,13 +7,15 @@ Modules, in the order a cycle uses them:
 - `snapshot`   the input dataclasses (nodes, GPUs, pods, pod groups, projects, departments, node pools)
 - `session`    the cycle's working set built from a snapshot; `CycleConfig`
 - `state`, `placement`, `devices`, `filters`   what is free where, and how a pod finds a node
+- `resources`  amounts as integer (milli-GPU, millicore, MiB) tuples and how to say them
 - `fairshare`  hierarchical water-fill of every pool among departments and projects
 - `quota`      deserved / maxAllowed rules; `jobs` the order jobs are visited in
 - `statement`  tentative allocations and evictions, committed or rolled back
 - `actions`    allocate, consolidate, reclaim, preempt (and `victims`, their shared eviction search)
 - `reasons`    why a job waits, in words; `decisions` the output; `cycle` the entry point
 - `builders`   short ways to write snapshots
-No I/O anywhere: the runner and the simulator feed snapshots in and apply decisions.
+No I/O anywhere and no randomness (so no seed): the same snapshot and `CycleConfig` give the same decisions.
+The runner and the simulator feed snapshots in and apply the decisions.
 """
 
 from berth.scheduler.core.builders import Cluster, gpu_node, pool_quota

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from berth.scheduler.core.actions import allocate, consolidate, preempt, reclaim
-from berth.scheduler.core.decisions import Bind, Decisions, Eviction
+from berth.scheduler.core.decisions import Bind, Decisions, Eviction, Pending
 from berth.scheduler.core.reasons import explain
 from berth.scheduler.core.resources import MILLI
 from berth.scheduler.core.session import CycleConfig, Session
@@ -68,9 +68,9 @@ def decisions(session: Session) -> Decisions:
         binds[key] = len(out.binds)
         out.binds.append(_bind(session, op, placed.node in evicted_on))
     out.binds = [b for b in out.binds if b is not None]
-    if session.config.explain:
-        for job in session.waiting():
-            out.pending[job.key] = explain(session, job)
+    for job in session.waiting():
+        out.pending[job.key] = (explain(session, job) if session.config.explain
+                                else Pending(job.key, "Waiting", "not put in words (CycleConfig.explain is off)"))
     for (project, pool), share in sorted(session.fair.project.items()):
         out.fair_share.setdefault(project, {})[pool] = share[0] / MILLI
     return out

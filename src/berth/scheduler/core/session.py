@@ -52,7 +52,7 @@ class CycleConfig:
     preempt_min_runtime: float = 0.0  # seconds a workload runs before preempt may take it
     reclaim_min_runtime: float = 0.0  # seconds a workload runs before reclaim may take it
     depth: int = 100  # most waiting jobs each disruptive action (consolidate, reclaim, preempt) tries per cycle
-    explain: bool = True  # write a pending reason for every job left waiting
+    explain: bool = True  # put in words why each job waits (off: they are listed as "Waiting", for speed)
 
 
 def shape_of(pod: Pod) -> Shape | str:
