@@ -26,6 +26,7 @@ def consolidate(session) -> None:
         victim.preemptible and not victim.evicted and not victim.problem and bool(victim.pods)
         and all(p.key in state.placements for p in victim.pods)
         and len({state.nodes[state.placements[p.key].node].pool for p in victim.pods}) == 1))
+    rankings: dict = {}  # node rankings of the eviction search, good until a commit moves things around
     for job in session.queue(session.waiting()):
         if tried >= session.config.depth:
             break
@@ -36,9 +37,10 @@ def consolidate(session) -> None:
             if _hopeless(failed, session, job, pool):
                 continue
             tried += 1
-            if consolidate_job(session, job, pool, movable):
+            if consolidate_job(session, job, pool, movable, rankings.setdefault(pool, {})):
                 failed.clear()
                 movable.clear()
+                rankings.clear()
                 break
             failed.append(_signature(session, job, pool))
 
@@ -72,11 +74,11 @@ def _hopeless(failed: list[tuple], session, job: Job, pool: str) -> bool:
     return False
 
 
-def consolidate_job(session, job: Job, pool: str, movable: VictimCache) -> bool:
+def consolidate_job(session, job: Job, pool: str, movable: VictimCache, rankings: dict) -> bool:
     state = session.state
     statement = Statement(state)
     outcome = place_with_evictions(session, statement, job, pool, movable, Budget(None),
-                                   lambda victim: f"moved to make room for {job.key} (consolidation)")
+                                   lambda victim: f"moved to make room for {job.key} (consolidation)", rankings)
     if outcome.placed and outcome.victims:
         for victim in sorted(outcome.victims, key=lambda v: (-v.priority, v.submitted, v.key)):
             pods = placement_order(victim.pending(state))

@@ -20,7 +20,6 @@ from __future__ import annotations
 from berth.scheduler.core.actions.victims import (
     Budget,
     VictimCache,
-    cost_of,
     evicted,
     place_with_evictions,
     victim_order,
@@ -34,20 +33,48 @@ from berth.scheduler.core.statement import Statement
 
 def reclaim(session) -> None:
     tried = 0
+    contexts: dict[tuple[str, str], _Context] = {}
     for job in session.queue(session.waiting()):
         if tried >= session.config.depth:
             break
         if job.problem:
             continue
         for pool in job.pools:
-            result = reclaim_job(session, job, pool)
+            result = reclaim_job(session, job, pool, contexts)
             if result is not None:
                 tried += 1
                 if result:
                     break
 
 
-def reclaim_job(session, job: Job, pool: str) -> bool | None:
+class _Context:
+    """What stays true for one reclaiming project in one pool while the action runs: who could be a victim
+    (budgets aside), in eviction order, what each would free, and the node rankings of the eviction search.
+    A commit changes it only for the jobs it evicted or placed, which are forgotten then."""
+
+    def __init__(self, session, project: str, pool: str) -> None:
+        state = session.state
+        now, min_runtime = session.config.now, session.config.reclaim_min_runtime
+
+        def eligible(victim: Job) -> bool:
+            return (victim.project != project and victim.preemptible and not victim.evicted and bool(victim.pods)
+                    and (not min_runtime or victim.started is None or now - victim.started >= min_runtime)
+                    and all(state.pool_of(p) == pool for p in victim.pods))
+
+        self.victims = VictimCache(session, eligible)
+        self.candidates = sorted((j for j in session.jobs if j.project != project and self.victims.ok(j)),
+                                 key=victim_order)
+        self.rankings: dict = {}
+
+    def forget(self, jobs: list[Job]) -> None:
+        """Rankings stay: budgets only shrink while reclaim runs, so a node left out of a ranking stays out,
+        and every rank is checked again when it is used."""
+        for job in jobs:
+            self.victims.verdicts.pop(job.key, None)
+            self.victims.costs.pop(job.key, None)
+
+
+def reclaim_job(session, job: Job, pool: str, contexts: dict[tuple[str, str], _Context]) -> bool | None:
     """True: placed; False: tried and refused (noted); None: reclaim does not apply here."""
     state = session.state
     if not session.can_land(job, pool):
@@ -75,17 +102,11 @@ def reclaim_job(session, job: Job, pool: str) -> bool | None:
     budget = _budgets(session, pool, exclude=job.project)
     if not budget.left:
         return None
-    now, min_runtime = session.config.now, session.config.reclaim_min_runtime
-
-    def eligible(victim: Job) -> bool:
-        return (victim.project != job.project and victim.preemptible and not victim.evicted
-                and victim.project in budget.left
-                and (not min_runtime or victim.started is None or now - victim.started >= min_runtime)
-                and all(state.pool_of(p) == pool for p in victim.pods))
-
-    freeable = _freeable(session, pool, eligible, budget)
-    free = sum(max(f, 0) for idx in session.pools[pool].members for f in session.nodes[idx].dev_free
-               if session.nodes[idx].schedulable)
+    context = contexts.get((pool, job.project))
+    if context is None:
+        context = contexts[(pool, job.project)] = _Context(session, job.project, pool)
+    freeable = _freeable(context, budget)
+    free = state.pool_free.get(pool, (0, 0, 0))[GPU]
     if need[GPU] and free + freeable < need[GPU]:
         note(job, pool, f"projects above their fair share{in_pool(session, pool)} could give back only "
                         f"{gpus(freeable)} of preemptible workloads without going below it, and {gpus(free)} "
@@ -101,11 +122,13 @@ def reclaim_job(session, job: Job, pool: str) -> bool | None:
                 f"{gpus(q_share)}")
 
     statement = Statement(state)
-    outcome = place_with_evictions(session, statement, job, pool, VictimCache(session, eligible), budget, reason)
+    outcome = place_with_evictions(session, statement, job, pool, context.victims, budget, reason, context.rankings)
     if outcome.placed:
         session.commit(statement)
         evicted(outcome.victims, pool, f"placed, then given up in the same cycle to {job.key} of project "
                                        f"{job.project}, which is below its fair share")
+        for other in contexts.values():
+            other.forget([*outcome.victims, job])
         return True
     statement.rollback()
     note(job, pool, f"even evicting what projects above their fair share may lose ({gpus(freeable)}) would not "
@@ -127,16 +150,18 @@ def _budgets(session, pool: str, exclude: str) -> Budget:
     return Budget(left)
 
 
-def _freeable(session, pool: str, eligible, budget: Budget) -> int:
+def _freeable(context: _Context, budget: Budget) -> int:
     """GPUs the victims could give, each project only up to its budget (victims in eviction order)."""
     room = {p: list(row) for p, row in (budget.left or {}).items()}
     total = 0
-    for victim in sorted((j for j in session.jobs if eligible(j)), key=victim_order):
-        cost = cost_of(session, victim)
-        row = room[victim.project]
-        if cost[GPU] and cost[GPU] <= row[GPU] + EPS:
-            row[GPU] -= cost[GPU]
-            total += cost[GPU]
+    for victim in context.candidates:
+        row = room.get(victim.project)
+        if row is None or victim.evicted or not context.victims.ok(victim):
+            continue
+        gpu = context.victims.cost(victim)[GPU]
+        if gpu and gpu <= row[GPU] + EPS:
+            row[GPU] -= gpu
+            total += gpu
     return total
 
 

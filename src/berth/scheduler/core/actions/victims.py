@@ -115,14 +115,19 @@ class VictimCache:
 
 
 def place_with_evictions(session, stmt: Statement, job: Job, pool: str, victims: VictimCache, budget: Budget,
-                         reason: Callable[[Job], str]) -> Outcome:
-    """Place the job's waiting pods in `pool`, evicting eligible victims where needed; see the module docstring."""
+                         reason: Callable[[Job], str], rankings: dict | None = None) -> Outcome:
+    """Place the job's gang in `pool`, evicting eligible victims where needed; see the module docstring.
+
+    `rankings` lets an action keep the node rankings from one try to the next (each try works on a copy, so a
+    rollback loses nothing); ranks are checked again when used, so stale ones only cost a little precision.
+    """
     state = session.state
     index = state.pools.get(pool)
     outcome = Outcome(False)
     if index is None:
         return outcome
-    rankings: dict[tuple, list] = {}
+    ranked = {} if rankings is None else rankings
+    heaps: dict[tuple, list] = {}
     taken: set[str] = set()  # evicted in this try
 
     def can_take(victim: Job) -> bool:
@@ -135,9 +140,11 @@ def place_with_evictions(session, stmt: Statement, job: Job, pool: str, victims:
         found = index.find(info.shape, allowed)
         if found is None:
             key = (info.shape, allowed)
-            heap = rankings.get(key)
+            heap = heaps.get(key)
             if heap is None:
-                heap = rankings[key] = _rank(session, index, info.shape, allowed, can_take)
+                if key not in ranked:
+                    ranked[key] = _rank(session, index, info.shape, allowed, can_take)
+                heap = heaps[key] = list(ranked[key])
             choice = _take_best(session, index, heap, info.shape, can_take)
             if choice is not None:
                 node, chosen = choice
@@ -193,48 +200,49 @@ def _plan(session, node: NodeState, shape: Shape, can_take, strategy: str) -> tu
     if fit_on(node, shape, strategy) is not None:
         return (0, 0, 0, 0, 0.0), []
     placements = session.state.placements
-    victims: dict[str, Job] = {}
+    on_node: dict[str, list] = {}  # victim -> its pods here, with their placements
+    owners: dict[str, Job] = {}
     rejected: set[str] = set()
     cpu, mem = node.free_cpu, node.free_mem  # what the node could have free at best
     for info in session.state.node_pods[node.idx].values():
         owner = info.job
-        if owner.key in rejected:
+        key = owner.key
+        if key in rejected:
             continue
-        if owner.key not in victims:
+        if key not in owners:
             if not can_take(owner):
-                rejected.add(owner.key)
+                rejected.add(key)
                 continue
-            victims[owner.key] = owner
+            owners[key] = owner
+            on_node[key] = []
+        on_node[key].append((info, placements[info.key]))
         cpu += info.shape.cpu
         mem += info.shape.mem
-    if not victims or cpu < shape.cpu or mem < shape.mem:
+    if not owners or cpu < shape.cpu or mem < shape.mem:
         return None
-    ordered = sorted(victims.values(), key=victim_order)
     freed = _Freed(node)
     chosen: list[Job] = []
-    for victim in ordered:
-        if not freed.helps(session, victim, shape, placements):
+    for victim in sorted(owners.values(), key=victim_order):
+        pods = on_node[victim.key]
+        if not freed.helps(pods, shape):
             continue
-        freed.add(session, victim, placements)
+        freed.add(pods, 1)
         chosen.append(victim)
         if freed.fits(shape):
             break
     else:
         return None
-    for victim in list(reversed(chosen[:-1])):  # drop victims the pod does not need after all
-        trial = _Freed(node)
-        for other in chosen:
-            if other is not victim:
-                trial.add(session, other, placements)
-        if trial.fits(shape):
+    for victim in list(reversed(chosen[:-1])):  # spare victims the pod does not need after all
+        freed.add(on_node[victim.key], -1)
+        if freed.fits(shape):
             chosen.remove(victim)
+        else:
+            freed.add(on_node[victim.key], 1)
     gpu = cpu = 0
     for victim in chosen:
-        for info in victim.pods:
-            placed = placements.get(info.key)
-            if placed is not None:
-                gpu += placed.gpu_milli
-                cpu += info.shape.cpu
+        gpu_v, cpu_v, _ = cost_of(session, victim)
+        gpu += gpu_v
+        cpu += cpu_v
     # Least evicted first; among equals, the node whose victims rank lowest and started last.
     return (gpu, cpu, len(chosen), max(v.priority for v in chosen),
             -min(_started(v) for v in chosen)), chosen
@@ -252,25 +260,18 @@ class _Freed:
         self.mem = node.free_mem
         self.pods = node.pods
 
-    def add(self, session, victim: Job, placements) -> None:
-        idx = self.node.idx
-        for info in victim.pods:
-            placed = placements.get(info.key)
-            if placed is None or placed.node != idx:
-                continue
+    def add(self, pods: list, sign: int) -> None:
+        """Take these (pod, placement) pairs off the node (sign 1) or put them back (sign -1)."""
+        for info, placed in pods:
             for d in placed.devices:
-                self.dev[d] += placed.milli
-            self.cpu += info.shape.cpu
-            self.mem += info.shape.mem
-            self.pods -= 1
+                self.dev[d] += sign * placed.milli
+            self.cpu += sign * info.shape.cpu
+            self.mem += sign * info.shape.mem
+            self.pods -= sign
 
-    def helps(self, session, victim: Job, shape: Shape, placements) -> bool:
-        """Does the victim free, on this node, something the pod is short of?"""
-        idx = self.node.idx
-        for info in victim.pods:
-            placed = placements.get(info.key)
-            if placed is None or placed.node != idx:
-                continue
+    def helps(self, pods: list, shape: Shape) -> bool:
+        """Do these pods hold, on this node, something the pod is short of?"""
+        for info, placed in pods:
             if shape.any_gpu and placed.devices:
                 return True
             if self.cpu < shape.cpu and info.shape.cpu:
@@ -289,4 +290,3 @@ class _Freed:
         if shape.shared:
             return any(f >= need_milli(shape, self.node.dev_mem[d]) for d, f in enumerate(self.dev))
         return True
-
