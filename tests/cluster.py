@@ -37,7 +37,7 @@ class Cluster:
     kubeconfig: Path
     home: Path
     process: subprocess.Popen[str] | None = None
-    #: Extra arguments to `berth up` (e.g. ("--without", "controllers")).
+    #: Extra arguments to `berth up` (e.g. ("--no-controllers",)).
     args: tuple[str, ...] = ()
 
     @property
@@ -127,7 +127,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 @pytest.fixture(scope="module")
 def bare_module_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """One `berth up` without controllers, shared by a module that tests the API alone."""
-    yield from running(tmp_path_factory.mktemp("bare"), "--without", "controllers")
+    yield from running(tmp_path_factory.mktemp("bare"), "--no-controllers", "--no-scheduler", "--no-local-node")
 
 
 @pytest.fixture
@@ -139,4 +139,4 @@ def fresh_cluster(tmp_path: Path) -> Iterator[Cluster]:
 @pytest.fixture
 def bare_cluster(tmp_path: Path) -> Iterator[Cluster]:
     """A `berth up` of its own with no controllers: the API server alone, for tests of its protocol."""
-    yield from running(tmp_path, "--without", "controllers")
+    yield from running(tmp_path, "--no-controllers", "--no-scheduler", "--no-local-node")

@@ -111,7 +111,7 @@ class _CrashAfter:
 
 def test_a_controller_restarted_mid_creation_leaves_exactly_17_pods(tmp_path):
     cluster = make_cluster(tmp_path)
-    cluster.args = ("--without", "controllers")
+    cluster.args = ("--no-controllers", "--no-scheduler", "--no-local-node")
     cluster.start()
     try:
         cluster.kubectl("create", "namespace", NS)

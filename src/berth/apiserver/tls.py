@@ -9,6 +9,7 @@ half a key).
 
 from __future__ import annotations
 
+import base64
 import datetime
 import ipaddress
 import os
@@ -33,11 +34,12 @@ class Credentials:
     token: str
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Write a file readable by its owner only, atomically."""
+def write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Write a file (readable by its owner only, unless `mode` says otherwise) atomically: a reader sees the
+    old file or the whole new one, never half of it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
         handle.flush()
@@ -84,7 +86,7 @@ def _ca(pki: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
         .sign(key, hashes.SHA256())
     )
     write_private(key_path, _pem_key(key))
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
     return cert, key
 
 
@@ -120,7 +122,7 @@ def ensure_credentials(data_dir: Path, hosts: list[str]) -> Credentials:
             .sign(ca_key, hashes.SHA256())
         )
         write_private(key_path, _pem_key(key))
-        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
     token_path = data_dir / "token"
     if not token_path.exists():
         write_private(token_path, secrets.token_urlsafe(32).encode())
@@ -131,8 +133,6 @@ def write_kubeconfig(path: Path, server: str, *, ca_cert: Path | None, token: st
     """A kubeconfig with one cluster, user and context named berth; the current context."""
     cluster: dict[str, object] = {"server": server}
     if ca_cert is not None:
-        import base64
-
         cluster["certificate-authority-data"] = base64.b64encode(ca_cert.read_bytes()).decode()
     user: dict[str, object] = {"token": token} if token else {}
     config = {

@@ -109,23 +109,38 @@ def validate_command(ctx: click.Context, files: tuple[str, ...]) -> None:
 @click.option("--port", default=6443, show_default=True, type=int, help="Port the API server listens on.")
 @click.option("--insecure-http", is_flag=True,
               help="Serve plain HTTP without authentication (loopback addresses only; kubectl sends no token over HTTP).")
-@click.option("--without", multiple=True, type=click.Choice(["controllers", "scheduler"]),
-              help="Leave a component out (repeatable), e.g. to run it elsewhere.")
+@click.option("--gpus", type=click.IntRange(0), default=None,
+              help="Simulated GPUs the local node advertises when it finds no real one.")
+@click.option("--nodes", "nodes_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A cluster file of simulated node pools (see docs/nodes.md).")
+@click.option("--no-controllers", is_flag=True, help="Do not run the controllers (run them elsewhere).")
+@click.option("--no-scheduler", is_flag=True, help="Do not run the scheduler (run it elsewhere).")
+@click.option("--no-local-node", is_flag=True, help="Do not run pods on this machine.")
+@click.option("--without", multiple=True, type=click.Choice(["controllers", "scheduler", "local-node"]), hidden=True)
 @click.pass_context
-def up(ctx: click.Context, data_dir: str, host: str, port: int, insecure_http: bool,
+def up(ctx: click.Context, data_dir: str, host: str, port: int, insecure_http: bool, gpus: int | None,
+       nodes_file: Path | None, no_controllers: bool, no_scheduler: bool, no_local_node: bool,
        without: tuple[str, ...]) -> None:
     """Run a complete Berth control plane on this machine: the API server (kubectl works against it), the
-    project and workload controllers, and, as they land, the scheduler and the node agents."""
+    controllers, the scheduler, the local node that runs pods as processes, and simulated nodes."""
     from berth.apiserver.server import Config, ConfigError
+    from berth.controlplane import Plan
     from berth.controlplane import up as run_up
 
+    disabled = set(without)
+    for flag, name in ((no_controllers, "controllers"), (no_scheduler, "scheduler"), (no_local_node, "local-node")):
+        if flag:
+            disabled.add(name)
     config = Config(data_dir=Path(data_dir).expanduser(), host=host, port=port, insecure_http=insecure_http)
+    plan = Plan(disabled=disabled, gpus=gpus, nodes_file=nodes_file)
     try:
-        sys.exit(run_up(config, announce=click.echo, without=without))
+        sys.exit(run_up(config, plan, announce=click.echo))
     except ConfigError as exc:
         _fail(str(exc), ctx)
     except OSError as exc:
         _fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}", ctx)
+    except ValueError as exc:  # a cluster file that does not hold together
+        _fail(str(exc), ctx)
 
 
 from berth.cli.operator import controllers, scheduler  # noqa: E402 - commands in modules of their own
