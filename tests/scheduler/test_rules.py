@@ -266,3 +266,17 @@ def test_a_job_placed_earlier_in_the_cycle_is_simply_not_placed_when_it_must_giv
     assert bound_groups(d) == {"serve"}
     assert evicted_groups(d) == {"t2"}  # t3 never started: it is not evicted, just not bound
     assert waiting(d, "t3").startswith("placed, then given up in the same cycle to runai-a/serve (inference)")
+
+
+def test_cpu_and_memory_shortages_are_said_per_node():
+    c = Cluster()
+    c.nodes(2, gpus=4, cpu=64000, memory=32768)
+    c.project("x", gpu=8)
+    c.job("cpu", "x", gpus=0, cpu=99000)
+    c.job("mem", "x", gpus=1, memory=64000)
+    d = run_cycle(c.build())
+    assert waiting(d, "cpu") == ("needs 99 CPU cores free on one node in pool default; the most free on any node is "
+                                 "64 CPU cores")
+    assert waiting(d, "mem") == ("needs a node with 1 free GPU and 62.5 GiB of memory free in pool default; the most "
+                                 "free on such a node is 32 GiB of memory")
+    assert reason(d, "mem") == "NotEnoughMemory"

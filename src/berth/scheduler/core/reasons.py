@@ -154,20 +154,26 @@ def _shared(m: Misfit, shape: Shape, nodes: list[NodeState]) -> tuple[str, str]:
 
 def _host(m: Misfit, shape: Shape, nodes: list[NodeState], gpu_words: str) -> tuple[str, str]:
     """The GPUs are there (or none are needed): say which of CPU, memory or pod slots is short."""
-    with_gpu = f" with {gpu_words}" if gpu_words else ""
     noun = "a node" if m.same == 1 else f"{m.same} nodes"
+    if gpu_words:
+        wants, such = f"needs {noun} with {gpu_words} and ", "such a node"
+        every = f"every node with {gpu_words}"
+    else:
+        wants, such, every = "needs ", "any node", "every node"
+    here = "" if gpu_words else (" on one node" if m.same == 1 else f" on each of {m.same} nodes")
     most_cpu = max(n.free_cpu for n in nodes)
     if most_cpu < shape.cpu:
-        return "NotEnoughCPU", (f"needs {noun}{with_gpu} and {say(CPU, shape.cpu)} free in pool {m.pool}; "
-                                f"the most free on such a node is {say(CPU, max(most_cpu, 0))}")
+        return "NotEnoughCPU", (f"{wants}{say(CPU, shape.cpu)} free{here} in pool {m.pool}; the most free on "
+                                f"{such} is {say(CPU, max(most_cpu, 0))}")
     most_mem = max(n.free_mem for n in nodes if n.free_cpu >= shape.cpu)
     if most_mem < shape.mem:
-        return "NotEnoughMemory", (f"needs {noun}{with_gpu} and {say(MEM, shape.mem)} free in pool {m.pool}; "
-                                   f"the most free on such a node is {say(MEM, max(most_mem, 0))}")
+        also = " that has the CPU" if shape.cpu else ""
+        return "NotEnoughMemory", (f"{wants}{say(MEM, shape.mem)} free{here} in pool {m.pool}; the most free on "
+                                   f"{such}{also} is {say(MEM, max(most_mem, 0))}")
     if all(n.pods >= n.max_pods for n in nodes):
-        return "TooManyPods", f"every node{with_gpu} in pool {m.pool} already runs its maximum number of pods"
-    return "NotEnoughResources", (f"needs {noun}{with_gpu}, {say(CPU, shape.cpu)} and {say(MEM, shape.mem)} "
-                                  f"free at once in pool {m.pool}; no node has all of them")
+        return "TooManyPods", f"{every} in pool {m.pool} already runs its maximum number of pods"
+    return "NotEnoughResources", (f"{wants}{say(CPU, shape.cpu)} and {say(MEM, shape.mem)} free at once{here} in "
+                                  f"pool {m.pool}; no node has all of them")
 
 
 def _no_matching(session, job: Job, m: Misfit, spec, members: list[int]) -> tuple[str, str]:
