@@ -99,7 +99,9 @@ def _openb() -> tuple[list[Node], list[dict]]:
 def openb_alloc() -> Figure:
     """Packing on openb (1,213 nodes, 6,212 GPUs): the trace's pods in random order, repeated until they ask
     130 % of the GPUs, placed one by one (allocate only, no departures); the share of GPU capacity allocated,
-    mean of 10 seeds. Whole-GPU pods ask `num_gpu` devices; pods with gpu_milli < 1000 ask a fraction."""
+    mean of 10 seeds. Whole-GPU pods ask `num_gpu` devices; pods with gpu_milli < 1000 ask a fraction. All the
+    pods are in one snapshot, so the CPU-per-GPU ratio placement balances against is the sampled workload's (as
+    FGD assumes the workload's distribution known)."""
     nodes, trace = _openb()
     capacity = sum(len(n.gpus) for n in nodes) * 1000
     c = Cluster()

@@ -10,7 +10,8 @@ Two things decide where a pod goes in a `binpack` pool:
    take the pod without a shortfall, the one with the largest surplus does. A CPU-only pod in a pool with
    GPUs goes where the surplus is largest, i.e. where its CPU is least needed by GPUs.
 With no GPU pods in the snapshot `r` is 0, the surplus is the free CPU, and this is plain best fit on CPU.
-On the Alibaba openb trace, balance first packs about 1.5 points more of the GPUs than GPU fit alone.
+On the Alibaba openb trace, balance first packs about 1.4 points more of the GPUs than GPU fit alone
+(95.5 % against 94.1 %); `r` matters: at 0.8 r it packs 95.9 %, at 1.25 r 93.9 %.
 
 `spread` pools take the node with the most free devices (and the emptiest device) and the most surplus.
 
