@@ -341,26 +341,31 @@ class SimulatedNodes:
             log.info("simulated node %s was deleted; registering it again", node.spec.name)
             await self._register(node)
 
-    async def _beat(self, node: _Node, report: bool) -> None:
+    async def _beat(self, node: _Node, report: bool, failures: list[str]) -> None:
         try:
             await self._renew_lease(node)
             if report:
                 await self._report_ready(node)
         except (ApiError, Unreachable) as exc:
-            log.warning("heartbeat of simulated node %s failed: %s", node.spec.name, exc)
+            failures.append(f"{node.spec.name}: {exc}")
 
     async def _heartbeat_loop(self) -> None:
-        """One loop for every node: each round renews all Leases in batches spread over the interval."""
+        """One loop for every node: each round renews all Leases in batches spread over the interval.
+        Failures are logged once a round, not once a node (1,000 lines when the server goes away)."""
         nodes = list(self._nodes.values())
         batches = max(1, min(len(nodes), round(self._heartbeat_s / HEARTBEAT_TICK_S)))
         size = -(-len(nodes) // batches) if nodes else 0
         for round_no in itertools.count(1):
             start = time.monotonic()
             report = round_no % self._status_every == 0
+            failures: list[str] = []
             for b in range(batches):
                 await asyncio.sleep(max(0.0, start + (b + 1) * self._heartbeat_s / batches - time.monotonic()))
                 batch = nodes[b * size:(b + 1) * size]
-                await self._bounded((self._beat(n, report) for n in batch), 8)
+                await self._bounded((self._beat(n, report, failures) for n in batch), 8)
+            if failures:
+                log.warning("simulated nodes: %d of %d heartbeats failed; the first: %s", len(failures), len(nodes),
+                            failures[0])
 
     # -- pods -----------------------------------------------------------------------------------------
 

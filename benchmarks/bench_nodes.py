@@ -1,0 +1,288 @@
+"""Simulated nodes at scale (issue F): 1,000 nodes x 8 GPUs and 8,000 single-GPU pods.
+
+- nodes.sim_8000_running_s: from the first of 8,000 pod creates to the moment the API shows the last of
+  them Running. The pods are created already bound (spec.nodeName set, round-robin over the nodes, one
+  GPU device each), as a scheduler would have left them; they do not go through workloads, the controllers
+  or the scheduler, which are not in this figure (`berth up` runs without both). It covers the
+  creates (8 connections, a minimal HTTP/1.1 client), the simulator's pod informer, its status merge
+  patches, and the watch fan-out, with the 1,000 nodes' heartbeats going on meanwhile.
+- nodes.sim_8000_rss_mb: peak RSS (VmHWM) of `berth up` plus that of the node simulator, each in the
+  context.
+
+Both figures run the simulator as a process of its own (`python -m berth.nodes.simulated`). When
+`berth up` has `--nodes`, the same run with the simulator inside `berth up` (its event loop shared with
+the API server) is measured too and reported in the context as `in_process`.
+
+The simulator is loaded from a cluster file (`berth up --nodes`' format) and driven by
+`berth.nodes.simulated`, unchanged. Every process shares the same machine (2 cores when this was
+written): the API server, the simulator and the client that creates the pods.
+
+The child is `python -m berth.nodes.simulated CLUSTER_YAML --kubeconfig ...`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+from common import Figure, Skip
+
+BIN = Path(sys.executable).parent
+NS = "bench-nodes"
+NODES, GPUS, PODS = 1000, 8, 8000
+CLUSTER_YAML = f"""pools:
+- name: sim
+  count: {NODES}
+  gpus: {GPUS}
+  gpuModel: NVIDIA-A100-SXM4-80GB
+  gpuMemoryMiB: 81920
+  cpu: "128"
+  memory: 1Ti
+  labels: {{run.ai/type: dgx-a100}}
+"""
+
+def _has_flag(flag: str) -> bool:
+    help_text = subprocess.run([str(BIN / "berth"), "up", "--help"], capture_output=True, text=True,
+                               check=False).stdout
+    return flag in help_text
+
+
+def _without() -> tuple[str, ...]:
+    """The flags that leave everything but the API server out (spelled differently before --no-local-node)."""
+    if _has_flag("--no-local-node"):
+        return ("--no-controllers", "--no-scheduler", "--no-local-node")
+    return ("--without", "controllers", "--without", "scheduler")
+
+CONTEXT_NOTE = ("pods created directly, already bound round-robin to the nodes (as a scheduler would leave "
+                "them); not through workloads, controllers or the scheduler; berth up runs the API server alone")
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _cpu_s(pid: int) -> float:
+    """User plus system CPU seconds the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _pod(i: int) -> bytes:
+    return orjson.dumps({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": f"p-{i}", "namespace": NS, "labels": {"app": "bench"},
+                     "annotations": {"run.ai/gpu-devices": str((i // NODES) % GPUS)}},
+        "spec": {"nodeName": f"sim-{i % NODES}", "schedulerName": "runai-scheduler", "restartPolicy": "Never",
+                 "containers": [{"name": "main", "image": "nvcr.io/nvidia/pytorch:24.01-py3",
+                                 "command": ["python", "train.py"],
+                                 "resources": {"limits": {"nvidia.com/gpu": "1"},
+                                               "requests": {"cpu": "4", "memory": "32Gi"}}}]},
+    })
+
+
+class _Server:
+    def __init__(self, tmp: Path, *extra: str) -> None:
+        tmp.mkdir(parents=True, exist_ok=True)
+        self.data = tmp / "berth"
+        self.url = f"https://127.0.0.1:{_port()}"
+        self.log = tmp / "berth-up.log"
+        with self.log.open("w") as log:
+            self.proc = subprocess.Popen([str(BIN / "berth"), "up", "--data-dir", str(self.data), "--port",
+                                          self.url.rsplit(":", 1)[1], *_without(), *extra], stdout=log, stderr=log)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/readyz", verify=str(self.data / "pki" / "ca.crt")).status_code == 200:
+                    break
+            except (httpx.HTTPError, OSError):
+                time.sleep(0.1)
+        else:
+            self.close()
+            raise Skip(f"berth up did not start:\n{self.log.read_text()[-2000:]}")
+        self.token = (self.data / "token").read_text().strip()
+        self.ca = str(self.data / "pki" / "ca.crt")
+        self.kubeconfig = self.data / "kubeconfig"
+
+    def client(self, **kw) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url, verify=self.ca, headers={"Authorization": f"Bearer {self.token}"},
+                                 **kw)
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=20)
+
+
+async def _lean_creates(server: _Server, bodies: list[bytes], concurrency: int = 8) -> None:
+    """POSTs through minimal HTTP/1.1 keep-alive connections over TLS (as in bench_apiserver)."""
+    host, port = "127.0.0.1", int(server.url.rsplit(":", 1)[1])
+    context = ssl.create_default_context(cafile=server.ca)
+    path = f"/api/v1/namespaces/{NS}/pods"
+    queue = list(reversed(bodies))
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection(host, port, ssl=context)
+        try:
+            while queue:
+                body = queue.pop()
+                writer.write(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {server.token}\r\n"
+                             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+                head = await reader.readuntil(b"\r\n\r\n")
+                status = int(head.split(b" ", 2)[1])
+                length = int(next(line.split(b":", 1)[1] for line in head.split(b"\r\n")
+                                  if line.lower().startswith(b"content-length:")))
+                answer = await reader.readexactly(length)
+                assert status == 201, answer[:300]
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+async def _measure(server: _Server) -> dict[str, float]:
+    async with server.client(timeout=None) as http:
+        r = await http.post("/api/v1/namespaces", json={"apiVersion": "v1", "kind": "Namespace",
+                                                        "metadata": {"name": NS}})
+        assert r.status_code == 201, r.text
+        listed = await http.get(f"/api/v1/namespaces/{NS}/pods")
+        rv = listed.json()["metadata"]["resourceVersion"]
+        running = asyncio.Event()
+        seen = 0
+        last: list[float] = []
+
+        async def watch() -> None:
+            # Pods start matching status.phase=Running as ADDED events: count them, without decoding.
+            nonlocal seen
+            params = {"watch": "true", "resourceVersion": rv, "fieldSelector": "status.phase=Running"}
+            async with http.stream("GET", f"/api/v1/namespaces/{NS}/pods", params=params) as stream:
+                async for line in stream.aiter_lines():
+                    if line.startswith('{"type":"ADDED"'):
+                        seen += 1
+                        if seen == PODS:
+                            last.append(time.perf_counter())
+                            running.set()
+                            return
+
+        watcher = asyncio.create_task(watch())
+        await asyncio.sleep(0.5)
+        bodies = [_pod(i) for i in range(PODS)]
+        start = time.perf_counter()
+        await _lean_creates(server, bodies)
+        created = time.perf_counter() - start
+        try:
+            await asyncio.wait_for(running.wait(), 600)
+        finally:
+            watcher.cancel()
+        return {"running_s": last[0] - start, "creates_s": created}
+
+
+def _simulator(server: _Server, cluster_file: Path) -> tuple[subprocess.Popen[str], float]:
+    log = cluster_file.with_suffix(".log")
+    with log.open("w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "berth.nodes.simulated", str(cluster_file), "--kubeconfig",
+                                 str(server.kubeconfig)], stdout=subprocess.PIPE, stderr=err, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline().split()
+    if not line or line[0] != "ready":
+        proc.kill()
+        raise RuntimeError(f"the node simulator did not start:\n{log.read_text()[-3000:]}")
+    return proc, float(line[2])
+
+
+def _as_child(tmp: Path, cluster_file: Path) -> dict[str, float]:
+    """The simulator as a process of its own beside `berth up`."""
+    server = _Server(tmp)
+    sim = None
+    try:
+        sim, register_s = _simulator(server, cluster_file)
+        cpu_before = _cpu_s(server.proc.pid), _cpu_s(sim.pid)
+        loop = asyncio.new_event_loop()
+        result = loop.run_until_complete(_measure(server))
+        loop.close()
+        return {**result, "register_s": register_s,
+                "server_cpu_s": _cpu_s(server.proc.pid) - cpu_before[0], "sim_cpu_s": _cpu_s(sim.pid) - cpu_before[1],
+                "server_mb": _peak_rss_mb(server.proc.pid), "sim_mb": _peak_rss_mb(sim.pid)}
+    finally:
+        if sim is not None:
+            sim.terminate()
+            sim.wait(timeout=20)
+        server.close()
+
+
+def _in_process(tmp: Path, cluster_file: Path) -> dict[str, float] | None:
+    """`berth up --nodes cluster.yaml`: the simulator in the API server's process and event loop (None when
+    this `berth up` has no --nodes yet)."""
+    if not _has_flag("--nodes"):
+        return None
+    server = _Server(tmp, "--nodes", str(cluster_file))
+    try:
+        start = time.perf_counter()
+        with httpx.Client(base_url=server.url, verify=server.ca,
+                          headers={"Authorization": f"Bearer {server.token}"}) as http:
+            while len(http.get("/api/v1/nodes", params={"labelSelector": "berth.dev/simulated=true"})
+                       .json()["items"]) < NODES:
+                if time.perf_counter() - start > 300:
+                    raise RuntimeError("berth up --nodes did not register its nodes in 300 s")
+                time.sleep(0.5)
+        register_s = time.perf_counter() - start
+        time.sleep(1.0)  # the pod informer's first (empty) list
+        cpu_before = _cpu_s(server.proc.pid)
+        loop = asyncio.new_event_loop()
+        result = loop.run_until_complete(_measure(server))
+        loop.close()
+        return {**result, "register_s": register_s, "server_cpu_s": _cpu_s(server.proc.pid) - cpu_before,
+                "server_mb": _peak_rss_mb(server.proc.pid)}
+    finally:
+        server.close()
+
+
+def sim_8000() -> list[Figure]:
+    try:
+        import berth.nodes.simulated  # noqa: F401
+    except ImportError as exc:
+        raise Skip(f"berth.nodes.simulated is not importable: {exc}") from None
+    with tempfile.TemporaryDirectory(prefix="berth-bench-nodes-") as tmp:
+        cluster_file = Path(tmp) / "cluster.yaml"
+        cluster_file.write_text(CLUSTER_YAML)
+        child = _as_child(Path(tmp) / "child", cluster_file)
+        inside = _in_process(Path(tmp) / "inside", cluster_file)
+    context = {"nodes": NODES, "gpus_per_node": GPUS, "pods": PODS, "what": CONTEXT_NOTE,
+               "creates_s": round(child["creates_s"], 2), "register_1000_nodes_s": round(child["register_s"], 2),
+               "berth_up_cpu_s": round(child["server_cpu_s"], 2), "simulator_cpu_s": round(child["sim_cpu_s"], 2),
+               "simulator": "separate process: python -m berth.nodes.simulated cluster.yaml (uvloop)"}
+    memory = {"berth_up_mb": round(child["server_mb"], 1), "simulator_mb": round(child["sim_mb"], 1),
+              "note": "sum of the two processes' VmHWM", "what": CONTEXT_NOTE}
+    if inside is not None:
+        context["in_process"] = {"running_s": round(inside["running_s"], 2), "creates_s": round(inside["creates_s"], 2),
+                                 "register_1000_nodes_s": round(inside["register_s"], 2),
+                                 "berth_up_cpu_s": round(inside["server_cpu_s"], 2),
+                                 "how": "berth up --nodes cluster.yaml: simulator in the API server's event loop"}
+        memory["in_process_berth_up_mb"] = round(inside["server_mb"], 1)
+    return [
+        Figure("nodes.sim_8000_running_s", child["running_s"], "s", "(reported)", context),
+        Figure("nodes.sim_8000_rss_mb", child["server_mb"] + child["sim_mb"], "MiB", "(reported)", memory),
+    ]
+
+
+BENCHMARKS = [sim_8000]
+
+if __name__ == "__main__":
+    for figure in sim_8000():
+        print(figure.name, round(figure.value, 3), figure.unit, figure.context)
