@@ -25,8 +25,8 @@ Invariants:
 - A pod's status writes go out in the order they were decided, never two at once for the same pod: a
   newer status replaces one not yet sent (each status written is complete by itself), and a pod's next
   write waits for its current one.
-- A write or timer decided for one incarnation of a pod (its uid) never lands on a pod recreated under
-  the same name.
+- A write or timer decided for one incarnation of a pod (its uid) is dropped once the simulator has seen
+  that pod deleted or recreated under the same name (only a write already on the wire can still land).
 - After a restart of the simulator, pods already Running here are not written again; their end is counted
   from their startTime.
 """
