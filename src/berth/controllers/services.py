@@ -8,6 +8,7 @@ machine: it is served as ClusterIP, and the URL says so.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 
 from berth.controllers.plan import WORKLOAD_KIND, WORKLOAD_NAME, Obj, meta, value
@@ -57,13 +58,34 @@ def port_services(workload: Obj) -> list[Obj]:
     return services
 
 
-def urls(services: list[Obj]) -> list[str]:
-    """Where each exposed port is reached: the cluster DNS name, or the node port."""
+HOST_PORTS_ANNOTATION = "run.ai/host-ports"  # set by the local node: {"<containerPort>": hostPort}
+
+
+def _host_ports(pods: list[Obj]) -> dict[int, int]:
+    """Container port -> host port of a running pod of the local node, which has no cluster network."""
+    for pod in pods:
+        if (pod.get("status") or {}).get("phase") != "Running":
+            continue
+        raw = (meta(pod).get("annotations") or {}).get(HOST_PORTS_ANNOTATION)
+        if raw:
+            try:
+                return {int(k): int(v) for k, v in json.loads(raw).items()}
+            except (ValueError, AttributeError):
+                continue
+    return {}
+
+
+def urls(services: list[Obj], pods: list[Obj] = ()) -> list[str]:
+    """Where each exposed port is reached: on this machine when the local node runs the pod, else the
+    cluster DNS name or the node port."""
+    local = _host_ports(list(pods))
     found = []
     for svc in services:
         m, spec = svc["metadata"], svc["spec"]
         for port in spec.get("ports") or []:
-            if spec.get("type") == "NodePort" and port.get("nodePort"):
+            if port.get("targetPort") in local:
+                found.append(f"http://127.0.0.1:{local[port['targetPort']]}")
+            elif spec.get("type") == "NodePort" and port.get("nodePort"):
                 found.append(f"http://<node>:{port['nodePort']}")
             else:
                 found.append(f"http://{m['name']}.{m['namespace']}.svc:{port['port']}")

@@ -217,7 +217,7 @@ class WorkloadController:
         exposed = services.port_services(workload)
         if exposed:
             result.objects.extend(exposed)
-            result.status_extra["serviceUrls"] = services.urls(exposed)
+            result.status_extra["serviceUrls"] = services.urls(exposed, pods)
         return result
 
     async def reconcile(self, kind: str, namespace: str, name: str) -> None:

@@ -147,9 +147,21 @@ async def environment(pod: Obj, container: Obj, *, scratch: Path, host_ports: Ma
                 continue
         else:
             value = expand(str(item.get("value") or ""), env)
-        env[str(item.get("name"))] = value
+        env[str(item.get("name"))] = localize(value)
     env.update(gpu_environment(pod))
     return env
+
+
+_CLUSTER_DNS = re.compile(r"\b[a-z0-9][-a-z0-9]*(\.[a-z0-9][-a-z0-9]*)+\.svc(\.cluster\.local)?(?=$|[:/\"',\s\]])")
+
+
+def localize(value: str) -> str:
+    """Cluster DNS names (`<pod>.<service>.<namespace>.svc`) as this machine reaches them: 127.0.0.1.
+
+    Every pod of the local node runs here, and there is no cluster DNS; the distributed frameworks' peer
+    addresses (MASTER_ADDR, TF_CONFIG, rendezvous endpoints) name pods that way.
+    """
+    return _CLUSTER_DNS.sub("127.0.0.1", value)
 
 
 def command_line(container: Obj, env: Mapping[str, str]) -> list[str]:

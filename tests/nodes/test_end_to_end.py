@@ -1,0 +1,184 @@
+"""Issue F end to end: `berth up` with its controllers, scheduler and local node runs workloads for real,
+and kubectl sees them do it."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from tests.cluster import Cluster, make_cluster, running
+from tests.conftest import ROOT
+from tests.controllers.helpers import client, eventually, pods_of, workload_status
+
+NS = "runai-e2e"
+PY = sys.executable
+
+
+@pytest.fixture(scope="module")
+def full(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """Everything `berth up` runs, on this machine."""
+    yield from running(tmp_path_factory.mktemp("full"))
+
+
+@pytest.fixture(scope="module")
+def http(full):
+    full.kubectl("apply", "-f", "-", input="apiVersion: run.ai/v1\nkind: Project\nmetadata: {name: e2e}\n"
+                                           "spec: {deservedGpus: 0}\n")
+    with client(full, timeout=30) as c:
+        eventually(lambda: c.get(f"/api/v1/namespaces/{NS}").status_code == 200)
+        yield c
+
+
+def apply(cluster: Cluster, kind: str, name: str, spec: str) -> None:
+    cluster.kubectl("apply", "-f", "-", input=f"""
+apiVersion: run.ai/v2alpha1
+kind: {kind}
+metadata: {{name: {name}, namespace: {NS}}}
+spec:
+  image: {{value: python:3.11}}
+{spec}""")
+
+
+def phase(http, plural: str, name: str) -> str | None:
+    return workload_status(http, plural, NS, name).get("phase")
+
+
+def test_hello_runs_to_completion_and_logs_show_it(full, http):
+    apply(full, "TrainingWorkload", "hello", f"""  command: {{value: "{PY} -c 'print(\\"hello\\")'"}}""")
+    eventually(lambda: phase(http, "trainingworkloads", "hello") == "Completed", timeout=30)
+    assert full.kubectl("logs", "hello-0-0", "-n", NS).stdout == "hello\n"
+
+
+def test_a_failing_command_with_backoff_limit_2_fails_after_3_attempts(full, http):
+    apply(full, "TrainingWorkload", "doomed", f"""  command: {{value: "{PY} -c 'raise SystemExit(3)'"}}
+  backoffLimit: {{value: 2}}""")
+    status = eventually(lambda: (s := workload_status(http, "trainingworkloads", NS, "doomed")).get("phase") == "Failed"
+                        and s, timeout=45)
+    assert status["failedPods"] == 3
+    pods = pods_of(http, NS, "doomed")
+    assert [p["metadata"]["name"] for p in pods] == ["doomed-0-0", "doomed-0-1", "doomed-0-2"]
+    assert all(p["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 3 for p in pods)
+
+
+def test_an_interactive_web_server_is_reachable_at_its_service_url(full, http):
+    apply(full, "InteractiveWorkload", "web", f"""  command: {{value: "{PY} -m http.server $(PORT) --bind 127.0.0.1"}}
+  ports: {{items: {{http: {{value: {{container: 8000}}}}}}}}""")
+    urls = eventually(lambda: phase(http, "interactiveworkloads", "web") == "Running"
+                      and (u := workload_status(http, "interactiveworkloads", NS, "web").get("serviceUrls"))
+                      and u[0].startswith("http://127.0.0.1:") and u, timeout=30)
+
+    def answers() -> bool:
+        try:
+            with urllib.request.urlopen(urls[0], timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    assert eventually(answers, timeout=15)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_suspend_resume_and_delete_end_the_processes(full, http):
+    apply(full, "TrainingWorkload", "sleeper", f"""  command: {{value: "{PY} -c 'import time; time.sleep(600)'"}}""")
+    eventually(lambda: phase(http, "trainingworkloads", "sleeper") == "Running", timeout=30)
+    state = full.data_dir / "nodes" / "local" / "state.json"
+    pid = eventually(lambda: _pid_from_state(state, "sleeper-0-0"))
+    full.kubectl("patch", "tw", "sleeper", "-n", NS, "--type", "merge", "-p", '{"spec":{"active":{"value":false}}}')
+    eventually(lambda: phase(http, "trainingworkloads", "sleeper") == "Stopped", timeout=30)
+    eventually(lambda: not _alive(pid), timeout=40)
+    full.kubectl("patch", "tw", "sleeper", "-n", NS, "--type", "merge", "-p", '{"spec":{"active":{"value":true}}}')
+    eventually(lambda: phase(http, "trainingworkloads", "sleeper") == "Running", timeout=30)
+    pid = eventually(lambda: _pid_from_state(state, "sleeper-0-0") or _pid_from_state(state, "sleeper-0-1"))
+    full.kubectl("delete", "tw", "sleeper", "-n", NS)
+    eventually(lambda: not _alive(pid), timeout=40)
+
+
+def _pid_from_state(path, pod: str) -> int | None:
+    """The pid the local node recorded for a pod's main container (<data-dir>/nodes/local/state.json)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    for record in data.get("pods", {}).values():
+        if record.get("name") == pod:
+            pid = (record.get("processes", {}).get("main") or {}).get("pid")
+            return int(pid) if pid else None
+    return None
+
+
+def test_a_pytorch_job_runs_a_real_all_reduce(full, http):
+    pytest.importorskip("torch", reason="torch is an optional extra: pip install torch==2.13.0 (CPU build)")
+    script = ROOT / "examples" / "scripts" / "allreduce.py"
+    full.kubectl("apply", "-f", "-", input=f"""
+apiVersion: run.ai/v2alpha1
+kind: DistributedWorkload
+metadata: {{name: allreduce, namespace: {NS}}}
+spec:
+  jobType: PyTorchJob
+  image: {{value: pytorch/pytorch}}
+  command: {{value: "{PY} {script}"}}
+  workers: {{value: 2}}
+  runPolicy: {{cleanPodPolicy: {{value: None}}}}
+""")
+    eventually(lambda: phase(http, "distributedworkloads", "allreduce") in ("Completed", "Failed"), timeout=120)
+    logs = {pod: full.kubectl("logs", pod, "-n", NS).stdout
+            for pod in ("allreduce-master-0", "allreduce-worker-0", "allreduce-worker-1")}
+    assert phase(http, "distributedworkloads", "allreduce") == "Completed", logs
+    for rank, pod in enumerate(logs):
+        assert f"rank {rank} of 3: all-reduce gave 6 (expected 6)" in logs[pod]
+
+
+def test_after_kill_9_and_a_restart_every_workload_tells_the_truth(tmp_path):
+    c = make_cluster(tmp_path)
+    c.start()
+    try:
+        c.kubectl("apply", "-f", "-", input="apiVersion: run.ai/v1\nkind: Project\nmetadata: {name: e2e}\n"
+                                             "spec: {deservedGpus: 0}\n")
+        with client(c, timeout=30) as http:
+            eventually(lambda: http.get(f"/api/v1/namespaces/{NS}").status_code == 200)
+            apply(c, "TrainingWorkload", "done", f"""  command: {{value: "{PY} -c 'print(1)'"}}""")
+            for name in ("survivor", "lost"):
+                apply(c, "TrainingWorkload", name, f"""  command: {{value: "{PY} -c 'import time; time.sleep(600)'"}}""")
+            for name in ("done",):
+                eventually(lambda n=name: phase(http, "trainingworkloads", n) == "Completed", timeout=30)
+            for name in ("survivor", "lost"):
+                eventually(lambda n=name: phase(http, "trainingworkloads", n) == "Running", timeout=30)
+        state = c.data_dir / "nodes" / "local" / "state.json"
+        survivor = eventually(lambda: _pid_from_state(state, "survivor-0-0"))
+        lost = eventually(lambda: _pid_from_state(state, "lost-0-0"))
+        c.process.kill()  # kill -9 of berth up
+        c.process.wait()
+        c.process = None
+        os.kill(lost, 9)  # and one workload's process dies while Berth is down
+        eventually(lambda: not _alive(lost))
+        c.start()
+        with client(c, timeout=30) as http:
+            # The pod whose process died unseen is failed for that reason, never run again; training
+            # retries it as its next attempt, as after any failure.
+            pod = eventually(lambda: (p := http.get(f"/api/v1/namespaces/{NS}/pods/lost-0-0").json())
+                             .get("status", {}).get("phase") == "Failed" and p, timeout=40)
+            assert pod["status"]["reason"] == "NodeRestarted"
+            assert pod["status"]["containerStatuses"][0]["state"]["terminated"]["reason"] == "ContainerStatusUnknown"
+            status = eventually(lambda: (s := workload_status(http, "trainingworkloads", NS, "lost"))
+                                .get("failedPods") == 1 and s, timeout=30)
+            assert "lost-0-1" in [p["metadata"]["name"] for p in pods_of(http, NS, "lost")]
+            assert phase(http, "trainingworkloads", "survivor") == "Running"  # adopted, not run twice
+            assert _alive(survivor) and _pid_from_state(state, "survivor-0-0") == survivor
+            assert phase(http, "trainingworkloads", "done") == "Completed"
+            c.kubectl("delete", "tw", "survivor", "-n", NS)
+            eventually(lambda: not _alive(survivor), timeout=40)
+        assert status["phase"] in ("Pending", "Initializing", "Running")
+    finally:
+        c.stop()
