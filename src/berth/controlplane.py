@@ -65,10 +65,20 @@ def local_node(gpus: int | None) -> Component:
 
 def simulated_nodes(path: Path) -> Component:
     async def run_nodes(running: Running) -> None:
+        from berth.client import AlreadyExists
+        from berth.nodes.cluster_file import POOL_LABEL
         from berth.nodes.simulated import load_cluster_file, run_simulated_nodes
 
+        specs = load_cluster_file(path)
         async with _client(running, "berth-sim-nodes") as client:
-            await run_simulated_nodes(client, load_cluster_file(path))
+            # Each pool of the file is a NodePool too, so that quotas per pool and preferences work at once.
+            for pool in sorted({s.labels.get(POOL_LABEL) for s in specs} - {None, "default"}):
+                try:
+                    await client.create({"apiVersion": "run.ai/v1", "kind": "NodePool", "metadata": {"name": pool},
+                                         "spec": {"labelKey": POOL_LABEL, "labelValue": pool}})
+                except AlreadyExists:
+                    pass
+            await run_simulated_nodes(client, specs)
 
     return run_nodes
 
