@@ -1,16 +1,25 @@
-"""`berth up` assembled: the API server, and the components that work through it in the same process:
-the project and workload controllers, the scheduler, the local node (pods as processes) and simulated
-nodes (KWOK-style, from a cluster file).
+"""`berth up` assembled: the API server, and the components that work through it: the project and workload
+controllers, the scheduler, the local node (pods as processes) and simulated nodes (KWOK-style).
 
-Each component is an ordinary client of the API server (through the kubeconfig `berth up` writes), the
-same code that runs as an operator or node agent against a real cluster.
+The API server runs in the `berth up` process; the components run together in one supervised child
+process (`python -m berth.controlplane ...`), so that the two share the machine's cores instead of one
+event loop. Each component is an ordinary client of the API server (through the kubeconfig `berth up`
+writes): the same code runs as an operator or node agent against a real cluster. The child writes to the
+same terminal (one log), is restarted if it dies, ends with `berth up` (even when `berth up` is killed:
+the kernel signals it), and is the only one: a second `berth up` on the same data directory is refused by
+the API server's port, not by luck.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
-from collections.abc import Callable
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +28,7 @@ from berth.apiserver.server import Component, Config, Running, run
 log = logging.getLogger(__name__)
 
 OPTIONAL = ("controllers", "scheduler", "local-node")
+RESTART_BACKOFF_S = (0.5, 10.0)
 
 
 @dataclass
@@ -29,48 +39,60 @@ class Plan:
     gpus: int | None = None  # simulated GPUs on the local node when it has no real one
     nodes_file: Path | None = None  # simulated nodes
 
+    def arguments(self) -> list[str]:
+        args = [f"--without={name}" for name in sorted(self.disabled)]
+        if self.gpus is not None:
+            args.append(f"--gpus={self.gpus}")
+        if self.nodes_file is not None:
+            args.append(f"--nodes={self.nodes_file}")
+        return args
 
-def _client(running: Running, manager: str):  # noqa: ANN202 - berth.client imported lazily
+    @property
+    def empty(self) -> bool:
+        return set(OPTIONAL) <= self.disabled and self.nodes_file is None
+
+
+# -- the components (in the child) ------------------------------------------------------------------------
+
+Task = Callable[[], Awaitable[None]]
+
+
+def _client(kubeconfig: Path, manager: str):  # noqa: ANN202 - berth.client is imported lazily
     from berth.client import Client
 
-    return Client.from_kubeconfig(running.kubeconfig, field_manager=manager)
+    return Client.from_kubeconfig(kubeconfig, field_manager=manager)
 
 
-async def controllers(running: Running) -> None:
-    """The project and workload controllers, until cancelled."""
-    from berth.controllers.projects import ProjectController
-    from berth.controllers.workloads import WorkloadController
+def tasks(plan: Plan, kubeconfig: Path, data_dir: Path) -> list[Task]:
+    """The components of `plan`, each a coroutine to run until cancelled."""
 
-    async with _client(running, "berth-controllers") as client:
-        await asyncio.gather(ProjectController(client).run(), WorkloadController(client).run())
+    async def controllers() -> None:
+        from berth.controllers.projects import ProjectController
+        from berth.controllers.workloads import WorkloadController
 
+        async with _client(kubeconfig, "berth-controllers") as client:
+            await asyncio.gather(ProjectController(client).run(), WorkloadController(client).run())
 
-async def scheduler(running: Running) -> None:
-    """The GPU scheduler, until cancelled."""
-    from berth.scheduler.runner import Scheduler
+    async def scheduler() -> None:
+        from berth.scheduler.runner import Scheduler
 
-    async with _client(running, "runai-scheduler") as client:
-        await Scheduler(client).run()
+        async with _client(kubeconfig, "runai-scheduler") as client:
+            await Scheduler(client).run()
 
-
-def local_node(gpus: int | None) -> Component:
-    async def run_node(running: Running) -> None:
+    async def local_node() -> None:
         from berth.nodes.process import run_local_node
 
-        async with _client(running, "berth-node") as client:
-            await run_local_node(client, data_dir=running.config.data_dir, gpus=gpus)
+        async with _client(kubeconfig, "berth-node") as client:
+            await run_local_node(client, data_dir=data_dir, gpus=plan.gpus)
 
-    return run_node
-
-
-def simulated_nodes(path: Path) -> Component:
-    async def run_nodes(running: Running) -> None:
+    async def simulated_nodes() -> None:
         from berth.client import AlreadyExists
         from berth.nodes.cluster_file import POOL_LABEL
         from berth.nodes.simulated import load_cluster_file, run_simulated_nodes
 
-        specs = load_cluster_file(path)
-        async with _client(running, "berth-sim-nodes") as client:
+        assert plan.nodes_file is not None
+        specs = load_cluster_file(plan.nodes_file)
+        async with _client(kubeconfig, "berth-sim-nodes") as client:
             # Each pool of the file is a NodePool too, so that quotas per pool and preferences work at once.
             for pool in sorted({s.labels.get(POOL_LABEL) for s in specs} - {None, "default"}):
                 try:
@@ -80,30 +102,117 @@ def simulated_nodes(path: Path) -> Component:
                     pass
             await run_simulated_nodes(client, specs)
 
-    return run_nodes
-
-
-def components(plan: Plan) -> list[Component]:
-    chosen: list[Component] = []
-    if "controllers" not in plan.disabled:
-        chosen.append(controllers)
-    if "scheduler" not in plan.disabled:
-        chosen.append(scheduler)
-    if "local-node" not in plan.disabled:
-        chosen.append(local_node(plan.gpus))
+    chosen: list[Task] = []
+    for name, task in (("controllers", controllers), ("scheduler", scheduler), ("local-node", local_node)):
+        if name not in plan.disabled:
+            chosen.append(task)
     if plan.nodes_file is not None:
-        chosen.append(simulated_nodes(plan.nodes_file))
+        chosen.append(simulated_nodes)
     return chosen
+
+
+def _die_with_parent() -> None:
+    """Ask the kernel to SIGKILL this process when its parent (`berth up`) dies, however it dies."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+
+
+async def _run_child(plan: Plan, kubeconfig: Path, data_dir: Path, parent: int) -> None:
+    async def orphaned() -> None:  # the kernel's signal is Linux-only: elsewhere, notice it ourselves
+        while os.getppid() == parent:
+            await asyncio.sleep(1.0)
+
+    running = [asyncio.create_task(task()) for task in tasks(plan, kubeconfig, data_dir)]
+    watch = asyncio.create_task(orphaned())
+    done, _ = await asyncio.wait([*running, watch], return_when=asyncio.FIRST_COMPLETED)
+    for task in [*running, watch]:
+        task.cancel()
+    for task in done:
+        if task is not watch and task.exception() is not None:
+            raise task.exception()  # a component died: the supervisor restarts the child
+
+
+def child_main(argv: list[str] | None = None) -> None:
+    """`python -m berth.controlplane`: the components' process (started by `berth up`)."""
+    parser = argparse.ArgumentParser(prog="python -m berth.controlplane")
+    parser.add_argument("--kubeconfig", type=Path, required=True)
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--parent", type=int, required=True)
+    parser.add_argument("--without", action="append", default=[], choices=OPTIONAL)
+    parser.add_argument("--gpus", type=int, default=None)
+    parser.add_argument("--nodes", type=Path, default=None)
+    args = parser.parse_args(argv)
+    _die_with_parent()
+    if os.getppid() != args.parent:
+        return  # the parent is already gone
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    plan = Plan(disabled=set(args.without), gpus=args.gpus, nodes_file=args.nodes)
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    try:
+        asyncio.run(_run_child(plan, args.kubeconfig, args.data_dir, args.parent))
+    except KeyboardInterrupt:
+        pass
+
+
+# -- the supervisor (in `berth up`) -----------------------------------------------------------------------
+
+def supervisor(plan: Plan) -> Component:
+    """Start the components' child process once the API server answers; restart it if it dies; stop it
+    (SIGTERM, then SIGKILL) when `berth up` stops."""
+
+    async def supervise(running: Running) -> None:
+        command = [sys.executable, "-m", "berth.controlplane", "--kubeconfig", str(running.kubeconfig),
+                   "--data-dir", str(running.config.data_dir), "--parent", str(os.getpid()), *plan.arguments()]
+        backoff = RESTART_BACKOFF_S[0]
+        while True:
+            # A session of its own: Ctrl-C reaches `berth up`, which then stops the child in order.
+            child = await asyncio.create_subprocess_exec(*command, stdin=subprocess.DEVNULL, start_new_session=True)
+            try:
+                code = await child.wait()
+            except asyncio.CancelledError:
+                await _stop(child)
+                raise
+            log.warning("berth components exited with status %s; restarting in %.1f s", code, backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, RESTART_BACKOFF_S[1])
+
+    return supervise
+
+
+async def _stop(child: asyncio.subprocess.Process, grace: float = 10.0) -> None:
+    if child.returncode is not None:
+        return
+    child.terminate()
+    try:
+        await asyncio.wait_for(child.wait(), grace)
+    except asyncio.TimeoutError:
+        child.kill()
+        await child.wait()
 
 
 def up(config: Config, plan: Plan, announce: Callable[[str], object] = print) -> int:
     """Run the control plane until Ctrl-C or SIGTERM."""
     if plan.nodes_file is not None:
-        from berth.nodes.simulated import load_cluster_file
+        from berth.nodes.cluster_file import load_cluster_file
 
         specs = load_cluster_file(plan.nodes_file)  # a bad file stops us before anything starts
         gpus = sum(len(s.gpus) for s in specs)
         announce(f"simulated nodes: {len(specs)} nodes with {gpus} GPUs from {plan.nodes_file}")
     if "local-node" not in plan.disabled and plan.gpus:
         announce(f"local node: advertising {plan.gpus} simulated GPUs if it finds no real one")
-    return run(config, announce, components=components(plan))
+    components = [] if plan.empty else [supervisor(plan)]
+    return run(config, announce, components=components)
+
+
+if __name__ == "__main__":
+    child_main()

@@ -9,11 +9,13 @@ then without authentication, since kubectl sends no token over HTTP.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import signal
 import socket
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,16 +142,33 @@ def prepare(config: Config) -> Running:
 
 
 class _Server(uvicorn.Server):
-    """uvicorn, ending watch streams as soon as shutdown starts (they would hold it up otherwise)."""
+    """uvicorn, stopping what depends on the server first: on SIGINT or SIGTERM the components (they are
+    clients) are cancelled and the watch streams end, then the server shuts down. The signal is handled,
+    not re-raised afterwards, so `berth up` ends quietly with status 0."""
 
     def __init__(self, config: uvicorn.Config, app: Server) -> None:
         super().__init__(config)
         self._app = app
+        self.on_exit: list[Callable[[], None]] = []
 
     def handle_exit(self, sig: int, frame: Any) -> None:
+        for callback in self.on_exit:
+            callback()
         super().handle_exit(sig, frame)
         if self._app.hub is not None:
             self._app.hub.close()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 Component = Callable[[Running], Awaitable[None]]
@@ -169,9 +188,12 @@ async def serve(running: Running, ready: asyncio.Event | None = None, components
             await asyncio.sleep(0.02)
         if server.started:
             started = [asyncio.create_task(component(running)) for component in components]
+            loop = asyncio.get_running_loop()
+            server.on_exit.append(lambda: [loop.call_soon_threadsafe(t.cancel) for t in started])
             if ready is not None:
                 ready.set()
         await task
+        await asyncio.gather(*started, return_exceptions=True)  # the components stop before the store closes
     finally:
         for component_task in started:
             component_task.cancel()
