@@ -86,21 +86,11 @@ def tasks(plan: Plan, kubeconfig: Path, data_dir: Path) -> list[Task]:
             await run_local_node(client, data_dir=data_dir, gpus=plan.gpus)
 
     async def simulated_nodes() -> None:
-        from berth.client import AlreadyExists
-        from berth.nodes.cluster_file import POOL_LABEL
         from berth.nodes.simulated import load_cluster_file, run_simulated_nodes
 
         assert plan.nodes_file is not None
-        specs = load_cluster_file(plan.nodes_file)
         async with _client(kubeconfig, "berth-sim-nodes") as client:
-            # Each pool of the file is a NodePool too, so that quotas per pool and preferences work at once.
-            for pool in sorted({s.labels.get(POOL_LABEL) for s in specs} - {None, "default"}):
-                try:
-                    await client.create({"apiVersion": "run.ai/v1", "kind": "NodePool", "metadata": {"name": pool},
-                                         "spec": {"labelKey": POOL_LABEL, "labelValue": pool}})
-                except AlreadyExists:
-                    pass
-            await run_simulated_nodes(client, specs)
+            await run_simulated_nodes(client, load_cluster_file(plan.nodes_file))
 
     chosen: list[Task] = []
     for name, task in (("controllers", controllers), ("scheduler", scheduler), ("local-node", local_node)):
@@ -211,7 +201,16 @@ def up(config: Config, plan: Plan, announce: Callable[[str], object] = print) ->
     if "local-node" not in plan.disabled and plan.gpus:
         announce(f"local node: advertising {plan.gpus} simulated GPUs if it finds no real one")
     components = [] if plan.empty else [supervisor(plan)]
-    return run(config, announce, components=components)
+    return run(config, announce, components=components, try_this=TRY_THIS)
+
+
+#: What `berth up` suggests doing first (from the repository's root).
+TRY_THIS = [
+    "kubectl apply -f examples/quickstart/project.yaml    # project demo: namespace runai-demo",
+    "kubectl apply -f examples/quickstart/hello.yaml      # a training workload that runs here",
+    "kubectl get tw -n runai-demo -w                      # Pending, Running, Completed",
+    "kubectl logs hello-0-0 -n runai-demo",
+]
 
 
 if __name__ == "__main__":

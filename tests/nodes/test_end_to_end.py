@@ -182,3 +182,12 @@ def test_after_kill_9_and_a_restart_every_workload_tells_the_truth(tmp_path):
         assert status["phase"] in ("Pending", "Initializing", "Running")
     finally:
         c.stop()
+
+
+def test_the_quickstart_berth_up_suggests(full):
+    for example in ("project.yaml", "hello.yaml"):
+        full.kubectl("apply", "-f", str(ROOT / "examples" / "quickstart" / example))
+    with client(full, timeout=30) as http:
+        eventually(lambda: workload_status(http, "trainingworkloads", "runai-demo", "hello").get("phase") == "Completed",
+                   timeout=40)
+    assert full.kubectl("logs", "hello-0-0", "-n", "runai-demo").stdout == "hello from Berth\n"

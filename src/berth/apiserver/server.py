@@ -201,12 +201,16 @@ async def serve(running: Running, ready: asyncio.Event | None = None, components
         running.store.close()
 
 
-def run(config: Config, announce: Any = print, components: list[Component] = ()) -> int:
+def run(config: Config, announce: Any = print, components: list[Component] = (), try_this: list[str] = ()) -> int:
     """`berth up`: prepare, say where things are, serve. Returns the exit status."""
     running = prepare(config)
     announce(f"Berth API server on {config.url}")
     announce(f"kubeconfig: {running.kubeconfig}")
     announce(f"  export KUBECONFIG={running.kubeconfig}")
+    if try_this:
+        announce("Try:")
+        for line in try_this:
+            announce(f"  {line}")
     announce("Stop with Ctrl-C.")
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:

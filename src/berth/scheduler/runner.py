@@ -36,6 +36,14 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+def _offer(node: Obj) -> tuple[Any, ...]:
+    """What the scheduler reads of a node (see `snapshot_of.node`), to tell a heartbeat from a change."""
+    meta, status = node.get("metadata") or {}, node.get("status") or {}
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+    return (meta.get("labels"), (meta.get("annotations") or {}).get(snapshot_of.GPUS_ANNOTATION),
+            status.get("allocatable"), node.get("spec"), ready)
+
+
 def _finished(pod: Obj) -> bool:
     return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
 
@@ -50,7 +58,7 @@ class Scheduler:
         self._dirty = asyncio.Event()
         handlers = [self._changed]
         self.pods = Informer(client, "Pod", fields=f"spec.schedulerName={SCHEDULER_NAME}", handlers=handlers)
-        self.nodes = Informer(client, "Node", handlers=handlers)
+        self.nodes = Informer(client, "Node", handlers=[self._node_changed])
         self.groups = Informer(client, "PodGroup", handlers=handlers)
         self.projects = Informer(client, "Project", handlers=handlers)
         self.departments = Informer(client, "Department", handlers=handlers)
@@ -62,6 +70,11 @@ class Scheduler:
 
     async def _changed(self, change: Change) -> None:
         self._dirty.set()
+
+    async def _node_changed(self, change: Change) -> None:
+        """A node's heartbeat changes nothing the scheduler reads: only a change of what it offers does."""
+        if change.type != "MODIFIED" or change.old is None or _offer(change.old) != _offer(change.object):
+            self._dirty.set()
 
     def _informers(self) -> list[Informer]:
         return [self.pods, self.nodes, self.groups, self.projects, self.departments, self.pools]

@@ -1,0 +1,143 @@
+"""Run:ai's scheduling scenarios end to end: `berth up --nodes` with simulated GPU nodes, driven by kubectl."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.cluster import Cluster, running
+from tests.controllers.helpers import client, eventually, workload_status
+
+
+def cluster_with(tmp: Path, pools: str) -> Iterator[Cluster]:
+    nodes = tmp / "cluster.yaml"
+    nodes.write_text(textwrap.dedent(pools))
+    yield from running(tmp, "--nodes", str(nodes), "--no-local-node")
+
+
+def project(c: Cluster, name: str, gpus: float, extra: str = "") -> None:
+    c.kubectl("apply", "-f", "-", input=f"apiVersion: run.ai/v1\nkind: Project\nmetadata: {{name: {name}}}\n"
+                                        f"spec: {{deservedGpus: {gpus}{extra}}}\n")
+    with client(c) as http:
+        eventually(lambda: http.get(f"/api/v1/namespaces/runai-{name}").status_code == 200)
+
+
+def submit(c: Cluster, kind: str, name: str, project_name: str, gpu: str, extra: str = "") -> None:
+    c.kubectl("apply", "-f", "-", input=f"""
+apiVersion: run.ai/v2alpha1
+kind: {kind}
+metadata: {{name: {name}, namespace: runai-{project_name}}}
+spec:
+  image: {{value: ubuntu}}
+  command: {{value: train}}
+  gpu: {{value: "{gpu}"}}
+{extra}""")
+
+
+def running_pods(c: Cluster, project_name: str) -> list[dict]:
+    pods = json.loads(c.kubectl("get", "pods", "-n", f"runai-{project_name}", "-o", "json").stdout)["items"]
+    return [p for p in pods if (p.get("status") or {}).get("phase") == "Running"
+            and not p["metadata"].get("deletionTimestamp")]
+
+
+def node_of(c: Cluster, project_name: str, workload: str) -> str | None:
+    pods = json.loads(c.kubectl("get", "pods", "-n", f"runai-{project_name}", "-l",
+                                f"run.ai/workload-name={workload}", "-o", "json").stdout)["items"]
+    return pods[0]["spec"].get("nodeName") if pods else None
+
+
+def status(c: Cluster, plural: str, project_name: str, name: str) -> dict:
+    with client(c) as http:
+        return workload_status(http, plural, f"runai-{project_name}", name)
+
+
+ONE_NODE_4_GPUS = """
+pools:
+- {name: default, count: 1, gpus: 4}
+"""
+
+
+@pytest.fixture
+def four_gpus(tmp_path) -> Iterator[Cluster]:
+    yield from cluster_with(tmp_path, ONE_NODE_4_GPUS)
+
+
+def test_over_quota_walkthrough(four_gpus):
+    """team-a (quota 2) runs 3 GPUs; team-b submits within its quota; a team-a training job is preempted."""
+    c = four_gpus
+    project(c, "team-a", 2)
+    project(c, "team-b", 2)
+    for i in range(3):
+        submit(c, "TrainingWorkload", f"a{i}", "team-a", "1")
+    eventually(lambda: len(running_pods(c, "team-a")) == 3, timeout=30)
+    for i in range(2):
+        submit(c, "TrainingWorkload", f"b{i}", "team-b", "1")
+    eventually(lambda: len(running_pods(c, "team-b")) == 2, timeout=40)
+    assert len(running_pods(c, "team-a")) == 2
+    events = json.loads(c.kubectl("get", "events", "-n", "runai-team-a", "-o", "json").stdout)["items"]
+    assert any(e["reason"] == "Preempted" for e in events)
+
+
+def test_idle_gpus_split_75_25_by_quota(tmp_path):
+    for c in cluster_with(tmp_path, "pools:\n- {name: default, count: 2, gpus: 4}\n"):
+        project(c, "big", 3)
+        project(c, "small", 1)
+        for i in range(8):
+            submit(c, "TrainingWorkload", f"b{i}", "big", "1")
+            submit(c, "TrainingWorkload", f"s{i}", "small", "1")
+        eventually(lambda: (len(running_pods(c, "big")), len(running_pods(c, "small"))) == (6, 2), timeout=60)
+
+
+def test_interactive_waits_rather_than_go_over_quota(four_gpus):
+    c = four_gpus
+    project(c, "ide", 1)
+    submit(c, "InteractiveWorkload", "first", "ide", "1")
+    submit(c, "InteractiveWorkload", "second", "ide", "1")
+    eventually(lambda: len(running_pods(c, "ide")) == 1, timeout=30)
+    waiting = eventually(lambda: (s := status(c, "interactiveworkloads", "ide", "second")).get("phase") == "Pending"
+                         and s.get("reason") not in (None, "Pending") and s, timeout=30)
+    assert "quota" in waiting["message"]
+
+
+def test_a_gang_is_placed_whole_or_not_at_all(four_gpus):
+    c = four_gpus
+    project(c, "gang", 8)
+    submit(c, "DistributedWorkload", "too-big", "gang", "1", "  jobType: PyTorchJob\n  workers: {value: 4}")
+    waiting = eventually(lambda: (s := status(c, "distributedworkloads", "gang", "too-big")).get("phase") == "Pending"
+                         and s.get("reason") not in (None, "Pending") and s, timeout=30)
+    assert waiting["runningPods"] == 0
+    pods = json.loads(c.kubectl("get", "pods", "-n", "runai-gang", "-o", "json").stdout)["items"]
+    assert len(pods) == 5 and not any(p["spec"].get("nodeName") for p in pods)
+    submit(c, "DistributedWorkload", "fits", "gang", "1", "  jobType: PyTorchJob\n  workers: {value: 3}")
+    eventually(lambda: len(running_pods(c, "gang")) == 4, timeout=30)
+
+
+def test_fractions_share_a_device_only_when_they_fit(tmp_path):
+    for c in cluster_with(tmp_path, "pools:\n- {name: default, count: 1, gpus: 1}\n"):
+        project(c, "frac", 1)
+        submit(c, "TrainingWorkload", "half", "frac", "0.5")
+        eventually(lambda: len(running_pods(c, "frac")) == 1, timeout=30)
+        submit(c, "TrainingWorkload", "big-part", "frac", "0.7")
+        eventually(lambda: (s := status(c, "trainingworkloads", "frac", "big-part")).get("phase") == "Pending"
+                   and s.get("reason") not in (None, "Pending"), timeout=30)
+        submit(c, "TrainingWorkload", "other-half", "frac", "0.5")
+        eventually(lambda: len(running_pods(c, "frac")) == 2, timeout=30)
+
+
+def test_node_pools_in_order_of_preference_and_node_types(tmp_path):
+    pools = """
+    pools:
+    - {name: a, count: 1, gpus: 2, labels: {run.ai/type: dgx-a100}}
+    - {name: b, count: 1, gpus: 2, labels: {run.ai/type: dgx-h100}}
+    """
+    for c in cluster_with(tmp_path, pools):
+        project(c, "pools", 0, ", nodePoolsResources: [{nodePool: a, gpu: {deserved: 2}}, "
+                               "{nodePool: b, gpu: {deserved: 2}}]")
+        submit(c, "TrainingWorkload", "prefers-b", "pools", "1", "  nodePools: {value: b a}")
+        eventually(lambda: node_of(c, "pools", "prefers-b") == "b-0", timeout=30)
+        submit(c, "TrainingWorkload", "wants-a100", "pools", "1", "  nodeType: {value: dgx-a100}")
+        eventually(lambda: node_of(c, "pools", "wants-a100") == "a-0", timeout=30)
