@@ -185,9 +185,10 @@ def test_after_kill_9_and_a_restart_every_workload_tells_the_truth(tmp_path):
 
 
 def test_the_quickstart_berth_up_suggests(full):
-    for example in ("project.yaml", "hello.yaml"):
-        full.kubectl("apply", "-f", str(ROOT / "examples" / "quickstart" / example))
+    full.kubectl("apply", "-f", str(ROOT / "examples" / "quickstart" / "project.yaml"))
     with client(full, timeout=30) as http:
+        eventually(lambda: http.get("/api/v1/namespaces/runai-demo").status_code == 200)
+        full.kubectl("apply", "-f", str(ROOT / "examples" / "quickstart" / "hello.yaml"))
         eventually(lambda: workload_status(http, "trainingworkloads", "runai-demo", "hello").get("phase") == "Completed",
                    timeout=40)
     assert full.kubectl("logs", "hello-0-0", "-n", "runai-demo").stdout == "hello from Berth\n"

@@ -135,9 +135,14 @@ def test_node_pools_in_order_of_preference_and_node_types(tmp_path):
     - {name: b, count: 1, gpus: 2, labels: {run.ai/type: dgx-h100}}
     """
     for c in cluster_with(tmp_path, pools):
+        for name in ("a", "b"):  # the cluster file labels the nodes; NodePools make them pools
+            c.kubectl("apply", "-f", "-", input=f"apiVersion: run.ai/v1\nkind: NodePool\nmetadata: {{name: {name}}}\n"
+                                                f"spec: {{labelKey: run.ai/node-pool, labelValue: {name}}}\n")
         project(c, "pools", 0, ", nodePoolsResources: [{nodePool: a, gpu: {deserved: 2}}, "
                                "{nodePool: b, gpu: {deserved: 2}}]")
         submit(c, "TrainingWorkload", "prefers-b", "pools", "1", "  nodePools: {value: b a}")
         eventually(lambda: node_of(c, "pools", "prefers-b") == "b-0", timeout=30)
-        submit(c, "TrainingWorkload", "wants-a100", "pools", "1", "  nodeType: {value: dgx-a100}")
+        # Pool b comes first, but it has no dgx-a100 node: the next pool is tried.
+        submit(c, "TrainingWorkload", "wants-a100", "pools", "1",
+               "  nodePools: {value: b a}\n  nodeType: {value: dgx-a100}")
         eventually(lambda: node_of(c, "pools", "wants-a100") == "a-0", timeout=30)

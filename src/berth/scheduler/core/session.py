@@ -214,6 +214,10 @@ class Session:
             job.specs[info.key] = spec_for(pod.node_selector, pod.tolerations, node_types)
         if running_pool is not None:
             job.pools = [running_pool]
+        if len(job.pods) < job.min_member and not job.problem:
+            # A gang whose pods are still being created: placing the first ones alone would break it.
+            job.problem = ("GangIncomplete", f"waiting for the gang's pods: {len(job.pods)} of "
+                                             f"{job.min_member} exist so far")
         return job
 
     def _load_running(self, info: PodInfo, idx: int) -> None:
