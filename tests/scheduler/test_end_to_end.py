@@ -146,3 +146,28 @@ def test_node_pools_in_order_of_preference_and_node_types(tmp_path):
         submit(c, "TrainingWorkload", "wants-a100", "pools", "1",
                "  nodePools: {value: b a}\n  nodeType: {value: dgx-a100}")
         eventually(lambda: node_of(c, "pools", "wants-a100") == "a-0", timeout=30)
+
+
+def test_over_quota_weights_split_the_idle_gpus(tmp_path):
+    """Quota 3 with weight Low (1) and quota 1 with weight High (3): the 4 idle GPUs go 1 and 3."""
+    for c in cluster_with(tmp_path, "pools:\n- {name: default, count: 2, gpus: 4}\n"):
+        project(c, "low", 3, ", gpuOverQuotaWeight: 1")
+        project(c, "high", 1, ", gpuOverQuotaWeight: 3")
+        for i in range(8):
+            submit(c, "TrainingWorkload", f"l{i}", "low", "1")
+            submit(c, "TrainingWorkload", f"h{i}", "high", "1")
+        eventually(lambda: (len(running_pods(c, "low")), len(running_pods(c, "high"))) == (4, 4), timeout=60)
+
+
+def test_no_reclaim_from_a_project_within_its_quota(four_gpus):
+    c = four_gpus
+    project(c, "owner", 4)
+    project(c, "newcomer", 0)
+    for i in range(4):
+        submit(c, "InteractiveWorkload", f"ide{i}", "owner", "1")
+    eventually(lambda: len(running_pods(c, "owner")) == 4, timeout=30)
+    submit(c, "TrainingWorkload", "wants", "newcomer", "1")
+    waiting = eventually(lambda: (s := status(c, "trainingworkloads", "newcomer", "wants")).get("phase") == "Pending"
+                         and s.get("reason") not in (None, "Pending") and s, timeout=30)
+    assert waiting["message"]
+    assert len(running_pods(c, "owner")) == 4  # nobody was evicted for a job that cannot be helped
