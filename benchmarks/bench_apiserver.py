@@ -10,6 +10,7 @@
   transaction each, WAL, synchronous=NORMAL), measured in the same run.
 
 The client runs on the same 2-core machine as the server, so the figures include the client's own cost.
+`berth up` runs the API server alone here (`--no-controllers --no-scheduler --no-local-node`).
 """
 
 from __future__ import annotations
@@ -48,8 +49,10 @@ class _Server:
         self.tmp = tempfile.TemporaryDirectory(prefix="berth-bench-")
         self.data = Path(self.tmp.name)
         self.url = f"https://127.0.0.1:{_port()}"
+        # The API server alone: no controller, scheduler or node reacts to the objects created here.
         self.proc = subprocess.Popen([str(BIN / "berth"), "up", "--data-dir", str(self.data), "--port",
-                                      self.url.rsplit(":", 1)[1]], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                      self.url.rsplit(":", 1)[1], "--no-controllers", "--no-scheduler",
+                                      "--no-local-node"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:

@@ -70,6 +70,8 @@ def _workload(obj: dict[str, Any], old: dict[str, Any] | None, objects: Objects
         if name != meta.get("name"):
             base = objects.get(kind, namespace, name) or objects.get(kind, GLOBAL_NAMESPACE, name)
         missing = base is None
+    if policy is None and base is None and not missing and POLICY_ANNOTATION not in (meta.get("annotations") or {}):
+        return None, []  # nothing to compose, nothing to check: the object stays as it is
     result = evaluate(obj, policy=policy, base=base, base_missing=missing)
     if result.violations:
         return None, result.violations

@@ -17,9 +17,19 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from berth.policy.shapes import GROUP, ITEMS, PLAIN, SCALAR, Shape
 
 DEFAULTS_ITEM = "DEFAULTS"
+
+
+def _clone(value: Any) -> Any:
+    """A deep copy of JSON data (several times faster than copy.deepcopy); other data the slow way."""
+    try:
+        return orjson.loads(orjson.dumps(value))
+    except TypeError:
+        return copy.deepcopy(value)
 
 #: Source names, in the order they are applied.
 POLICY, BASE, WORKLOAD = "policy", "base", "workload"
@@ -64,7 +74,7 @@ def _merge(into: dict[str, Any], layer: dict[str, Any], shapes: dict[str, Shape]
         shape = shapes.get(name)
         path = f"{prefix}{name}"
         if shape is None:  # unknown to the model: kept as given (the schema check reports it)
-            into[name] = copy.deepcopy(value)
+            into[name] = _clone(value)
             continue
         if shape.kind == ITEMS and isinstance(value, dict):
             current = into.setdefault(name, {"items": {}})
@@ -76,14 +86,14 @@ def _merge(into: dict[str, Any], layer: dict[str, Any], shapes: dict[str, Shape]
                         del items[label]
                         prov.removed[key] = source
                     continue
-                items[label] = copy.deepcopy(item)
+                items[label] = _clone(item)
                 prov.sources[key] = source
                 prov.removed.pop(key, None)
         elif shape.kind == GROUP and isinstance(value, dict):
             group = into.setdefault(name, {})
             _merge(group, value, shape.fields, source, prov, f"{path}.")
         else:
-            into[name] = copy.deepcopy(value)
+            into[name] = _clone(value)
             prov.sources[path] = source
 
 
@@ -105,7 +115,7 @@ def _item_defaults(spec: dict[str, Any], policy_spec: dict[str, Any], shapes: di
             if isinstance(value, dict):
                 for member, default in defaults.items():
                     if value.get(member) is None and default is not None:
-                        value[member] = copy.deepcopy(default)
+                        value[member] = _clone(default)
 
 
 def _drop_empty(spec: dict[str, Any], shapes: dict[str, Shape]) -> None:
