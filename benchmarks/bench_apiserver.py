@@ -18,9 +18,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import os
-import socket
 import sqlite3
-import ssl
 import statistics
 import subprocess
 import sys
@@ -31,24 +29,18 @@ from pathlib import Path
 import httpx
 import orjson
 from bench_api import DOCUMENT
-from common import Figure, Skip
+from common import Figure, Skip, free_port, lean_posts
 
 BIN = Path(sys.executable).parent
 NS = "bench"
 TW = f"/apis/run.ai/v2alpha1/namespaces/{NS}/trainingworkloads"
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class _Server:
     def __init__(self) -> None:
         self.tmp = tempfile.TemporaryDirectory(prefix="berth-bench-")
         self.data = Path(self.tmp.name)
-        self.url = f"https://127.0.0.1:{_port()}"
+        self.url = f"https://127.0.0.1:{free_port()}"
         # The API server alone: no controller, scheduler or node reacts to the objects created here.
         self.proc = subprocess.Popen([str(BIN / "berth"), "up", "--data-dir", str(self.data), "--port",
                                       self.url.rsplit(":", 1)[1], "--no-controllers", "--no-scheduler",
@@ -82,32 +74,10 @@ def _doc(name: str) -> dict:
 
 
 async def _lean_creates(server: _Server, prefix: str, count: int, concurrency: int = 8) -> float:
-    """Creates through minimal HTTP/1.1 keep-alive connections over TLS (asyncio streams): a client cheap
-    enough that the server, not the client, sets the pace on a 2-core machine."""
-    host, port = "127.0.0.1", int(server.url.rsplit(":", 1)[1])
-    context = ssl.create_default_context(cafile=server.verify)
-    queue = list(range(count))
-
-    async def worker() -> None:
-        reader, writer = await asyncio.open_connection(host, port, ssl=context)
-        try:
-            while queue:
-                i = queue.pop()
-                body = orjson.dumps(_doc(f"{prefix}-{i}"))
-                writer.write(
-                    f"POST {TW} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {server.token}\r\n"
-                    f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
-                head = await reader.readuntil(b"\r\n\r\n")
-                status = int(head.split(b" ", 2)[1])
-                length = int(next(line.split(b":", 1)[1] for line in head.split(b"\r\n")
-                                  if line.lower().startswith(b"content-length:")))
-                await reader.readexactly(length)
-                assert status == 201, status
-        finally:
-            writer.close()
-
+    """Creates per second through `common.lean_posts`."""
+    bodies = [orjson.dumps(_doc(f"{prefix}-{i}")) for i in range(count)]
     start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await lean_posts(server.url, server.verify, server.token, TW, bodies, concurrency)
     return count / (time.perf_counter() - start)
 
 

@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -38,7 +36,7 @@ from pathlib import Path
 
 import httpx
 import orjson
-from common import Figure, Skip
+from common import Figure, Skip, free_port, lean_posts
 
 BIN = Path(sys.executable).parent
 NS = "bench-nodes"
@@ -68,12 +66,6 @@ def _without() -> tuple[str, ...]:
 
 CONTEXT_NOTE = ("pods created directly, already bound round-robin to the nodes (as a scheduler would leave "
                 "them); not through workloads, controllers or the scheduler; berth up runs the API server alone")
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -114,7 +106,7 @@ class _Server:
     def __init__(self, tmp: Path, *extra: str, alone: bool = True) -> None:
         tmp.mkdir(parents=True, exist_ok=True)
         self.data = tmp / "berth"
-        self.url = f"https://127.0.0.1:{_port()}"
+        self.url = f"https://127.0.0.1:{free_port()}"
         self.log = tmp / "berth-up.log"
         with self.log.open("w") as log:
             self.proc = subprocess.Popen([str(BIN / "berth"), "up", "--data-dir", str(self.data), "--port",
@@ -143,30 +135,8 @@ class _Server:
         self.proc.wait(timeout=20)
 
 
-async def _lean_creates(server: _Server, bodies: list[bytes], concurrency: int = 8, path: str = "") -> None:
-    """POSTs through minimal HTTP/1.1 keep-alive connections over TLS (as in bench_apiserver)."""
-    host, port = "127.0.0.1", int(server.url.rsplit(":", 1)[1])
-    context = ssl.create_default_context(cafile=server.ca)
-    path = path or f"/api/v1/namespaces/{NS}/pods"
-    queue = list(reversed(bodies))
-
-    async def worker() -> None:
-        reader, writer = await asyncio.open_connection(host, port, ssl=context)
-        try:
-            while queue:
-                body = queue.pop()
-                writer.write(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {server.token}\r\n"
-                             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
-                head = await reader.readuntil(b"\r\n\r\n")
-                status = int(head.split(b" ", 2)[1])
-                length = int(next(line.split(b":", 1)[1] for line in head.split(b"\r\n")
-                                  if line.lower().startswith(b"content-length:")))
-                answer = await reader.readexactly(length)
-                assert status == 201, answer[:300]
-        finally:
-            writer.close()
-
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+async def _lean_creates(server: _Server, bodies: list[bytes], path: str = "") -> None:
+    await lean_posts(server.url, server.ca, server.token, path or f"/api/v1/namespaces/{NS}/pods", bodies)
 
 
 async def _measure(server: _Server) -> dict[str, float]:

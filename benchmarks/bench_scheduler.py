@@ -15,7 +15,16 @@ from pathlib import Path
 
 from common import Figure
 
-from berth.scheduler.core import Cluster, CycleConfig, GpuDevice, Node, Pod, PodGroup, Snapshot, run_cycle
+from berth.scheduler.core import (
+    Cluster,
+    CycleConfig,
+    GpuDevice,
+    Node,
+    Pod,
+    PodGroup,
+    Snapshot,
+    run_cycle,
+)
 
 TRACES = Path(__file__).resolve().parents[1].parent / "shared" / "traces" / "openb_fgd" / "csv"
 

@@ -5,6 +5,9 @@ Timings are medians of repeated rounds, so one slow round (the other core busy) 
 
 from __future__ import annotations
 
+import asyncio
+import socket
+import ssl
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -37,3 +40,36 @@ def median_rate(action: Callable[[], None], per_round: int, rounds: int = 7) -> 
             action()
         rates.append(per_round / (time.perf_counter() - start))
     return statistics.median(rates), rates
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def lean_posts(url: str, ca: str, token: str, path: str, bodies: list[bytes], concurrency: int = 8) -> None:
+    """POST every body (JSON) to `path`, through `concurrency` minimal HTTP/1.1 keep-alive connections over
+    TLS (asyncio streams): a client cheap enough that the server, not the client, sets the pace on a
+    2-core machine. Every answer must be 201."""
+    host, port = "127.0.0.1", int(url.rsplit(":", 1)[1])
+    context = ssl.create_default_context(cafile=ca)
+    queue = list(reversed(bodies))
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection(host, port, ssl=context)
+        try:
+            while queue:
+                body = queue.pop()
+                writer.write(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+                             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+                head = await reader.readuntil(b"\r\n\r\n")
+                status = int(head.split(b" ", 2)[1])
+                length = int(next(line.split(b":", 1)[1] for line in head.split(b"\r\n")
+                                  if line.lower().startswith(b"content-length:")))
+                answer = await reader.readexactly(length)
+                assert status == 201, answer[:300]
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
