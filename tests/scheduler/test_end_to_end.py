@@ -171,3 +171,19 @@ def test_no_reclaim_from_a_project_within_its_quota(four_gpus):
                          and s.get("reason") not in (None, "Pending") and s, timeout=30)
     assert waiting["message"]
     assert len(running_pods(c, "owner")) == 4  # nobody was evicted for a job that cannot be helped
+
+
+def test_consolidation_moves_a_pod_to_make_room_for_a_whole_node_job(tmp_path):
+    """Two nodes of 2 GPUs, spread placement: one 1-GPU job on each. A 2-GPU job fits only after a move."""
+    for c in cluster_with(tmp_path, "pools:\n- {name: default, count: 2, gpus: 2}\n"):
+        c.kubectl("apply", "-f", "-", input="apiVersion: run.ai/v1\nkind: NodePool\nmetadata: {name: default}\n"
+                                             "spec: {placementStrategy: spread}\n")
+        project(c, "tight", 4)
+        for name in ("a", "b"):
+            submit(c, "TrainingWorkload", name, "tight", "1")
+            eventually(lambda n=name: node_of(c, "tight", n), timeout=30)
+        assert node_of(c, "tight", "a") != node_of(c, "tight", "b")  # spread: one GPU used on each node
+        submit(c, "TrainingWorkload", "whole", "tight", "2")
+        eventually(lambda: len(running_pods(c, "tight")) == 3 and node_of(c, "tight", "whole") is not None, timeout=40)
+        events = json.loads(c.kubectl("get", "events", "-n", "runai-tight", "-o", "json").stdout)["items"]
+        assert any(e["reason"] == "Preempted" for e in events)  # a pod was moved to make the room
