@@ -201,7 +201,11 @@ def up(config: Config, plan: Plan, announce: Callable[[str], object] = print) ->
     if "local-node" not in plan.disabled and plan.gpus:
         announce(f"local node: advertising {plan.gpus} simulated GPUs if it finds no real one")
     components = [] if plan.empty else [supervisor(plan)]
-    return run(config, announce, components=components, try_this=TRY_THIS)
+    suggestions = list(TRY_THIS)
+    here = Path(sys.executable).parent
+    if (here / "kubectl").exists() and os.pathsep + str(here) not in os.pathsep + os.environ.get("PATH", ""):
+        suggestions.insert(0, f"export PATH={here}:$PATH    # the kubectl installed with Berth")
+    return run(config, announce, components=components, try_this=suggestions)
 
 
 #: What `berth up` suggests doing first (from the repository's root).
