@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -139,41 +140,45 @@ async def _lean_creates(server: _Server, bodies: list[bytes], path: str = "") ->
     await lean_posts(server.url, server.ca, server.token, path or f"/api/v1/namespaces/{NS}/pods", bodies)
 
 
+async def _time_to_running(http: httpx.AsyncClient, namespace: str, create: Any, limit: float) -> dict[str, float]:
+    """Seconds from the start of `create()` until PODS pods of `namespace` are Running (and how long the
+    creates took). Pods start matching status.phase=Running as ADDED events: counted without decoding."""
+    rv = (await http.get(f"/api/v1/namespaces/{namespace}/pods")).json()["metadata"]["resourceVersion"]
+    done = asyncio.Event()
+    seen = 0
+    finished: list[float] = []
+
+    async def watch() -> None:
+        nonlocal seen
+        params = {"watch": "true", "resourceVersion": rv, "fieldSelector": "status.phase=Running"}
+        async with http.stream("GET", f"/api/v1/namespaces/{namespace}/pods", params=params) as stream:
+            async for line in stream.aiter_lines():
+                if line.startswith('{"type":"ADDED"'):
+                    seen += 1
+                    if seen == PODS:
+                        finished.append(time.perf_counter())
+                        done.set()
+                        return
+
+    watcher = asyncio.create_task(watch())
+    await asyncio.sleep(0.5)
+    start = time.perf_counter()
+    await create()
+    created = time.perf_counter() - start
+    try:
+        await asyncio.wait_for(done.wait(), limit)
+    finally:
+        watcher.cancel()
+    return {"running_s": finished[0] - start, "creates_s": created}
+
+
 async def _measure(server: _Server) -> dict[str, float]:
     async with server.client(timeout=None) as http:
         r = await http.post("/api/v1/namespaces", json={"apiVersion": "v1", "kind": "Namespace",
                                                         "metadata": {"name": NS}})
         assert r.status_code == 201, r.text
-        listed = await http.get(f"/api/v1/namespaces/{NS}/pods")
-        rv = listed.json()["metadata"]["resourceVersion"]
-        running = asyncio.Event()
-        seen = 0
-        last: list[float] = []
-
-        async def watch() -> None:
-            # Pods start matching status.phase=Running as ADDED events: count them, without decoding.
-            nonlocal seen
-            params = {"watch": "true", "resourceVersion": rv, "fieldSelector": "status.phase=Running"}
-            async with http.stream("GET", f"/api/v1/namespaces/{NS}/pods", params=params) as stream:
-                async for line in stream.aiter_lines():
-                    if line.startswith('{"type":"ADDED"'):
-                        seen += 1
-                        if seen == PODS:
-                            last.append(time.perf_counter())
-                            running.set()
-                            return
-
-        watcher = asyncio.create_task(watch())
-        await asyncio.sleep(0.5)
         bodies = [_pod(i) for i in range(PODS)]
-        start = time.perf_counter()
-        await _lean_creates(server, bodies)
-        created = time.perf_counter() - start
-        try:
-            await asyncio.wait_for(running.wait(), 600)
-        finally:
-            watcher.cancel()
-        return {"running_s": last[0] - start, "creates_s": created}
+        return await _time_to_running(http, NS, lambda: _lean_creates(server, bodies), 600)
 
 
 def _simulator(server: _Server, cluster_file: Path) -> tuple[subprocess.Popen[str], float]:
@@ -283,34 +288,9 @@ async def _full_path(server: _Server) -> dict[str, float]:
         assert (await http.post("/apis/run.ai/v1/projects", json=project)).status_code == 201
         while (await http.get(f"/api/v1/namespaces/{WORKLOAD_NS}")).status_code != 200:
             await asyncio.sleep(0.1)
-        rv = (await http.get(f"/api/v1/namespaces/{WORKLOAD_NS}/pods")).json()["metadata"]["resourceVersion"]
-        done = asyncio.Event()
-        seen = 0
-        finished: list[float] = []
-
-        async def watch() -> None:
-            nonlocal seen
-            params = {"watch": "true", "resourceVersion": rv, "fieldSelector": "status.phase=Running"}
-            async with http.stream("GET", f"/api/v1/namespaces/{WORKLOAD_NS}/pods", params=params) as stream:
-                async for line in stream.aiter_lines():
-                    if line.startswith('{"type":"ADDED"'):
-                        seen += 1
-                        if seen == PODS:
-                            finished.append(time.perf_counter())
-                            done.set()
-                            return
-
-        watcher = asyncio.create_task(watch())
-        await asyncio.sleep(0.5)
-        start = time.perf_counter()
-        await _lean_creates(server, [_workload(i) for i in range(PODS)], path=f"/apis/run.ai/v2alpha1/namespaces/"
-                                                                              f"{WORKLOAD_NS}/trainingworkloads")
-        created = time.perf_counter() - start
-        try:
-            await asyncio.wait_for(done.wait(), 1200)
-        finally:
-            watcher.cancel()
-        return {"running_s": finished[0] - start, "creates_s": created}
+        bodies = [_workload(i) for i in range(PODS)]
+        path = f"/apis/run.ai/v2alpha1/namespaces/{WORKLOAD_NS}/trainingworkloads"
+        return await _time_to_running(http, WORKLOAD_NS, lambda: _lean_creates(server, bodies, path=path), 1200)
 
 
 def sim_8000_workloads() -> list[Figure]:

@@ -3,7 +3,6 @@ reason reaches the workload's status, and preemption reaches a pod through the A
 
 from __future__ import annotations
 
-import json
 
 import orjson
 import pytest

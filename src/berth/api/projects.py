@@ -18,6 +18,21 @@ from berth.api.types import Count, Number, Quantity, String, enum
 
 PlacementStrategy = enum("binpack", "spread")
 
+#: A project's namespace is `runai-<project>` unless the Project names another (`spec.namespace`).
+PROJECT_NAMESPACE_PREFIX = "runai-"
+
+
+def project_of_namespace(namespace: str) -> str:
+    """The project a namespace belongs to by Run:ai's convention: `runai-team-a` -> `team-a`."""
+    if namespace.startswith(PROJECT_NAMESPACE_PREFIX) and len(namespace) > len(PROJECT_NAMESPACE_PREFIX):
+        return namespace[len(PROJECT_NAMESPACE_PREFIX):]
+    return namespace
+
+
+def namespace_of_project(name: str, spec: dict | None = None) -> str:
+    """The namespace of a project's workloads: `spec.namespace` when the Project names one, else runai-<name>."""
+    return (spec or {}).get("namespace") or PROJECT_NAMESPACE_PREFIX + name
+
 
 class ResourceQuota(Model):
     """Quota of one resource in one node pool."""

@@ -174,12 +174,3 @@ def lookup(name: str) -> Kind | None:
 def all_names() -> list[str]:
     """Every accepted name, for suggestions."""
     return sorted({n for k in KINDS for n in (k.kind, k.plural, *k.short_names)})
-
-
-def group_versions() -> list[tuple[str, str]]:
-    """(group, version) pairs served, in a stable order (discovery, OpenAPI documents)."""
-    seen: list[tuple[str, str]] = []
-    for k in KINDS:
-        if (k.group, k.version) not in seen:
-            seen.append((k.group, k.version))
-    return seen

@@ -112,9 +112,6 @@ class GarbageCollector:
                 if exc.code not in (404, 409):
                     raise
 
-    def _alive(self, uid: str) -> bool:
-        return uid in self.live
-
     def handle(self, resource: Resource, obj: dict[str, Any], deleted: bool) -> None:
         """React to one change of one object."""
         self._index(resource, obj, not deleted)
@@ -123,7 +120,7 @@ class GarbageCollector:
         if deleted:
             for key in list(self.dependents.get(uid, ())):
                 dependent = self.api.store.get(key[0].ref, key[1], key[2])
-                if dependent is not None and not any(self._alive(o) for o in _owners(dependent)):
+                if dependent is not None and not any(o in self.live for o in _owners(dependent)):
                     self._delete(key)
             for owner_uid in _owners(obj):  # an owner deleted in the foreground may now be free to go
                 owner_key = self.live.get(owner_uid)
@@ -133,7 +130,7 @@ class GarbageCollector:
             return
         if not objects.is_deleting(obj):
             dangling = _owners(obj)
-            if dangling and not any(self._alive(o) for o in dangling) and self._owners_known(obj):
+            if dangling and not any(o in self.live for o in dangling) and self._owners_known(obj):
                 self._delete((resource, meta.get("namespace", ""), meta.get("name", "")))
             return
         finalizers = objects.finalizers(obj)

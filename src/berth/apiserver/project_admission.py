@@ -5,6 +5,7 @@ Run:ai refuses it too; deleting the namespace under running workloads would sile
 
 from __future__ import annotations
 
+from berth.api.projects import namespace_of_project
 from berth.api.registry import KINDS
 from berth.apiserver import errors
 from berth.apiserver.admission import Reader, Request
@@ -19,8 +20,7 @@ class ProjectDeletionGuard:
     def validate(self, request: Request, reader: Reader) -> None:
         if request.operation != "DELETE" or request.resource.kind != "Project" or request.old_object is None:
             return
-        spec = request.old_object.get("spec") or {}
-        namespace = spec.get("namespace") or f"runai-{request.name}"
+        namespace = namespace_of_project(request.name, request.old_object.get("spec"))
         found = []
         for kind in WORKLOAD_KINDS:
             resource = by_kind(kind.group, kind.kind)

@@ -12,7 +12,8 @@ import yaml
 
 from berth.api.policies import POLICY_FOR_WORKLOAD
 from berth.api.registry import lookup
-from berth.policy.lookup import GLOBAL_NAMESPACE, PROJECT_PREFIX, describe, select
+from berth.api.projects import PROJECT_NAMESPACE_PREFIX, namespace_of_project
+from berth.policy.lookup import GLOBAL_NAMESPACE, describe, select
 
 
 def _policy_kind(name: str) -> str:
@@ -71,7 +72,7 @@ def show(kind: str, project: str, output: str, kubeconfig: str | None) -> None:
     from berth.client import Client, ClientError
 
     policy_kind = _policy_kind(kind)
-    namespace = project if project.startswith(PROJECT_PREFIX) else PROJECT_PREFIX + project
+    namespace = project if project.startswith(PROJECT_NAMESPACE_PREFIX) else namespace_of_project(project)
 
     async def fetch() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         async with Client.from_kubeconfig(kubeconfig) as client:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from berth.api.projects import project_of_namespace
 from berth.api.types import gpu_amount, parse_quantity
 from berth.controllers.volumes import (
     PodSpecError,
@@ -135,7 +136,7 @@ def _number(value: Decimal) -> str:
 
 def project_of(namespace: str) -> str:
     """The project a namespace belongs to by Run:ai's convention: `runai-team-a` -> `team-a`."""
-    return namespace[len("runai-"):] if namespace.startswith("runai-") and len(namespace) > 6 else namespace
+    return project_of_namespace(namespace)
 
 
 def node_pools(spec: dict[str, Any], project: dict[str, Any] | None) -> list[str]:

@@ -11,18 +11,17 @@ import asyncio
 import logging
 from typing import Any
 
+from berth.api.projects import namespace_of_project
 from berth.client import AlreadyExists, ApiError, Client, NotFound
 from berth.client.informer import Change, Informer
 
 log = logging.getLogger(__name__)
 
 QUEUE_LABEL = "runai/queue"
-PREFIX = "runai-"
 
 
 def namespace_of(project: dict[str, Any]) -> str:
-    spec = project.get("spec") or {}
-    return spec.get("namespace") or PREFIX + project["metadata"]["name"]
+    return namespace_of_project(project["metadata"]["name"], project.get("spec"))
 
 
 class ProjectController:

@@ -318,7 +318,6 @@ class WorkloadController:
         if _comparable(status) == _comparable(old):
             return
         updated = await self.client.update_status({**workload, "status": status})
-        self.workloads[workload["kind"]].get(meta(workload)["name"], namespace)  # the watch brings it back
         if status["phase"] != old.get("phase"):
             warning = status["phase"] in ("Failed", "TimedOut")
             try:

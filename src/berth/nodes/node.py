@@ -97,9 +97,9 @@ async def register(client: Client, spec: NodeSpec) -> dict[str, Any]:
     """Create the Node, or bring an existing one up to date (labels, capacity, Ready)."""
     manifest = node_manifest(spec)
     try:
-        node = await client.create(manifest)
+        await client.create(manifest)
     except AlreadyExists:
-        node = await client.patch("Node", spec.name, {"metadata": {"labels": manifest["metadata"]["labels"],
+        await client.patch("Node", spec.name, {"metadata": {"labels": manifest["metadata"]["labels"],
                                                                    "annotations": manifest["metadata"]["annotations"]}})
     return await client.patch("Node", spec.name, {"status": manifest["status"]}, subresource="status")
 

@@ -9,13 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from berth.api.projects import project_of_namespace as project_of
+
 GLOBAL_NAMESPACE = "runai"
-PROJECT_PREFIX = "runai-"
-
-
-def project_of(namespace: str) -> str:
-    """The project a namespace belongs to by Run:ai's naming (runai-<project>)."""
-    return namespace[len(PROJECT_PREFIX):] if namespace.startswith(PROJECT_PREFIX) else namespace
 
 
 def _first(policies: list[dict[str, Any]]) -> dict[str, Any] | None:

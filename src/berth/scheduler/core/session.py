@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from berth.api.projects import project_of_namespace
 from berth.scheduler.core import fairshare
 from berth.scheduler.core.devices import NodeState, Shape, need_milli
 from berth.scheduler.core.filters import FilterCache, spec_for
@@ -164,7 +165,7 @@ class Session:
         for key in sorted(pods_of):
             pods = sorted(pods_of[key], key=lambda p: p.name)
             group = groups.get(key) or PodGroup(name=key.split("/", 1)[1], namespace=pods[0].namespace,
-                                                queue=_project_of_namespace(pods[0].namespace))
+                                                queue=project_of_namespace(pods[0].namespace))
             job = self._job(key, group, pods)
             self.jobs.append(job)
             self.job_by_key[key] = job
@@ -349,6 +350,4 @@ def _cpu_per_gpu(pods: list[Pod]) -> float:
     return cpu / gpu if gpu else 0.0
 
 
-def _project_of_namespace(namespace: str) -> str:
-    return namespace.removeprefix("runai-")
 
