@@ -12,6 +12,7 @@ import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -92,6 +93,30 @@ def test_kubectl_logs_follow_sees_lines_as_they_are_printed(cluster, http, agent
         assert follow.stdout.readline() == "0\n"
         assert phase(get_pod(http, "ticker")) == "Running", "the first line came only when the program ended"
         assert follow.stdout.read() == "1\n2\n"
+
+
+def test_kubectl_logs_since_and_timestamps_use_when_each_line_was_written(cluster, http, agents):
+    agents.start("n-since")
+    program = ("import sys, time\nprint('early', flush=True)\nprint('err', file=sys.stderr, flush=True)\n"
+               "time.sleep(3)\nprint('la', end='', flush=True); time.sleep(0.3); print('te', flush=True)\n"
+               "time.sleep(600)")
+    create(http, pod("since", "n-since", PY, "-c", program))
+    eventually(lambda: "late" in cluster.kubectl("logs", "since", "-n", NS).stdout, timeout=20)
+    assert cluster.kubectl("logs", "since", "-n", NS).stdout == "early\nerr\nlate\n"
+    assert cluster.kubectl("logs", "since", "-n", NS, "--since=2s").stdout == "late\n"
+    stamped = cluster.kubectl("logs", "since", "-n", NS, "--timestamps").stdout.splitlines()
+    times = [datetime.fromisoformat(line.split(" ", 1)[0].replace("Z", "+00:00")) for line in stamped]
+    assert [line.split(" ", 1)[1] for line in stamped] == ["early", "err", "late"]
+    assert 2.5 < (times[2] - times[0]).total_seconds() < 10, "the time is when the line came, not when it was read"
+    at = stamped[2].split(" ", 1)[0]
+    assert cluster.kubectl("logs", "since", "-n", NS, f"--since-time={at}").stdout == "late\n"
+    assert cluster.kubectl("logs", "since", "-n", NS, "--tail=1", "--timestamps").stdout == stamped[2] + "\n"
+    assert cluster.kubectl("logs", "since", "-n", NS, "--limit-bytes=3").stdout == "ear"
+    wrong = http.get(f"/api/v1/namespaces/{NS}/pods/since/log?sinceSeconds=0")
+    assert wrong.status_code == 422 and "sinceSeconds: Invalid value: 0: must be greater than 0" in wrong.text
+    both = http.get(f"/api/v1/namespaces/{NS}/pods/since/log?sinceSeconds=5&sinceTime=2026-01-02T15:04:05Z")
+    assert both.status_code == 422 and "at most one of `sinceTime` or `sinceSeconds`" in both.text
+    http.delete(f"/api/v1/namespaces/{NS}/pods/since?gracePeriodSeconds=0")
 
 
 def test_a_failing_command_fails_the_pod_with_its_exit_code(cluster, http, agents):

@@ -5,7 +5,7 @@ where it has none), keeps its heartbeat, and watches the pods bound to it (`spec
 a `PodRunner`. There is no image: a container's `command` and `args` run directly, in the pod's
 environment (`berth.nodes.podenv`), from a scratch directory `<data-dir>/pods/<namespace>/<pod>/`, with
 output in `<data-dir>/logs/<namespace>/<pod>/<container>.log` (what pods/log serves; the run before a
-restart in `<container>.previous.log`).
+restart in `<container>.previous.log`), written by a log relay per container (`berth.nodes.logrelay`).
 
 A pod's phase on this node, written once, here:
 
@@ -43,6 +43,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from berth.api import podlog
 from berth.client import ApiError, Client, Informer, NotFound, Unreachable
 from berth.client.informer import Change, key_of
 from berth.nodes import gpus as discovery
@@ -92,14 +93,18 @@ def _exit_code(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode  # killed by signal N: 128 + N, as shells say
 
 
-def _tail(path: Path, lines: int = 10, limit: int = 2048) -> str:
+def _tail(path: Path, lines: int = 10, limit: int = 4096) -> str:
+    """The last lines of a log file's output (for a failed container's termination message)."""
     try:
         with path.open("rb") as handle:
-            handle.seek(max(0, path.stat().st_size - limit))
+            start = max(0, path.stat().st_size - limit)
+            handle.seek(start)
             data = handle.read()
     except OSError:
         return ""
-    return b"".join(data.splitlines(keepends=True)[-lines:]).decode(errors="replace").strip()
+    if start:  # began mid-file: the first record may be cut
+        data = data[data.find(b"\n") + 1:]
+    return podlog.render(podlog.select(podlog.parse(data), tail=lines)).decode(errors="replace").strip()
 
 
 def memory_quantity() -> str:
@@ -294,13 +299,14 @@ class PodRunner:
         record.processes[name] = ProcessRecord()  # before it starts: a crash now must not lead to a second run
         self.node.state.save()
         try:
-            process = procs.spawn(argv, env=env, cwd=podenv.working_dir(container, self.scratch), log_file=log_file)
+            process, relay = procs.spawn(argv, env=env, cwd=podenv.working_dir(container, self.scratch),
+                                         log_file=log_file)
         except OSError as exc:
             record.processes.pop(name, None)
             self.node.state.save()
             message = f"cannot start {argv[0]!r}: {exc.strerror or exc}"
-            with log_file.open("a") as out:
-                out.write(f"berth: {message}\n")
+            with log_file.open("ab") as out:
+                out.write(podlog.records(b"stderr", f"berth: {message}\n".encode()))
             return 128, {"exitCode": 128, "reason": "StartError", "message": message, "startedAt": started_at,
                          "finishedAt": _now()}
         record.processes[name] = ProcessRecord(pid=process.pid, ticks=procs.start_ticks(process.pid),
@@ -328,6 +334,7 @@ class PodRunner:
         terminated: Obj = {"exitCode": code, "reason": "Completed" if code == 0 else "Error"}
         if returncode < 0:
             terminated["signal"] = -returncode
+        await procs.wait_relay(relay)
         tail = _tail(log_file) if code != 0 else ""
         if tail:
             terminated["message"] = tail  # as terminationMessagePolicy FallbackToLogsOnError would
@@ -528,8 +535,8 @@ class LocalNode:
         return self.data_dir / "pods" / namespace / pod
 
     def log_path(self, namespace: str, pod: str, container: str) -> Path:
-        """Where pods/log reads a container's output (`berth.apiserver.logs.log_path`: the same layout)."""
-        return self.data_dir / "logs" / namespace / pod / f"{container}.log"
+        """Where pods/log reads a container's output."""
+        return podlog.log_path(self.data_dir, namespace, pod, container)
 
     def remove_dirs(self, namespace: str, pod: str) -> None:
         shutil.rmtree(self.scratch_dir(namespace, pod), ignore_errors=True)

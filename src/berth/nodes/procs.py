@@ -4,9 +4,10 @@ from a stranger that reused its pid, and stop its whole process group; and the f
 Why these choices:
 - Each container is the leader of a new session and process group (`start_new_session`), so signals sent
   to the group reach what it started (a shell's children, DataLoader workers, a notebook's kernels).
-- Output goes straight to the log file (the child holds the descriptor, opened for appending): nothing
-  of ours sits between the program and its log, so `kubectl logs -f` sees what it writes as soon as it
-  writes it, and the log keeps filling while `berth up` restarts.
+- Output goes through pipes to a log relay (`berth.nodes.logrelay`), a small process in a session of its
+  own that stamps each line with the time it came and appends it to the log file at once, so
+  `kubectl logs -f` sees it as soon as it is written, and `--since` and `--timestamps` work. The relay
+  outlives a restart of `berth up` as the container does, and ends when the container's pipes close.
 - `subprocess.Popen`, not asyncio's subprocess transports: a transport kills its child when it is closed
   or collected, and the local node must leave processes running when it stops (as a kubelet leaves its
   containers), so that a restarted `berth up` can adopt them. Exit is awaited on a pidfd where Linux has
@@ -23,21 +24,55 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 POLL_S = 0.2
 
 
-def spawn(argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, log_file: Path) -> subprocess.Popen[bytes]:
-    """Start `argv` with stdout and stderr appended to `log_file`, stdin empty, in a new session.
+def spawn(argv: Sequence[str], *, env: Mapping[str, str], cwd: Path,
+          log_file: Path) -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes]]:
+    """Start `argv` in a new session, stdin empty, its stdout and stderr relayed to `log_file`: the process
+    and its log relay.
 
     `argv[0]` is looked up on the PATH of `env`, as exec does. Raises OSError when it cannot start
-    (not found, not executable)."""
+    (not found, not executable); the relay then ends by itself."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_file, "ab", buffering=0) as out:
-        return subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=out, cwd=cwd, env=dict(env),
-                                start_new_session=True, close_fds=True)
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    try:
+        relay = subprocess.Popen([sys.executable, "-m", "berth.nodes.logrelay", str(log_file), str(out_r), str(err_r)],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, pass_fds=(out_r, err_r),
+                                 start_new_session=True, env=_relay_env())
+        os.close(out_r)
+        os.close(err_r)
+        out_r = err_r = -1
+        process = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w, cwd=cwd,
+                                   env=dict(env), start_new_session=True, close_fds=True)
+    finally:
+        for fd in (out_r, err_r, out_w, err_w):
+            if fd >= 0:
+                os.close(fd)
+    return process, relay
+
+
+def _relay_env() -> dict[str, str]:
+    """The relay's environment: this one, with the directory Berth is imported from on its path (so that
+    it starts from a source checkout too)."""
+    env = dict(os.environ)
+    here = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+async def wait_relay(relay: subprocess.Popen[bytes], timeout: float = 2.0) -> None:
+    """Until the relay has written everything (its pipes closed), or `timeout` seconds: a process the
+    container left behind may keep them open."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while relay.poll() is None and loop.time() < deadline:
+        await asyncio.sleep(0.02)
 
 
 def start_ticks(pid: int) -> int | None:
