@@ -6,7 +6,9 @@ the whole suite by tests/conftest.py.
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import socket
 import ssl
 import subprocess
@@ -18,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from berth.nodes import procs
 
 BIN = Path(sys.executable).parent
 
@@ -108,6 +112,20 @@ def make_cluster(tmp: Path) -> Cluster:
                    home=home)
 
 
+def reap_pods(data_dir: Path) -> None:
+    """Kill what local nodes left running: their processes outlive `berth up` on purpose (as containers
+    outlive a kubelet), but not a test, even a failed one."""
+    for state in data_dir.glob("nodes/*/state.json"):
+        try:
+            pods = json.loads(state.read_text()).get("pods") or {}
+        except (OSError, ValueError):
+            continue
+        for record in pods.values():
+            for process in (record.get("processes") or {}).values():
+                if process.get("pid") and procs.is_alive(process["pid"], process.get("ticks")):
+                    procs.signal_group(process["pid"], signal.SIGKILL)
+
+
 def running(tmp: Path, *args: str) -> Iterator[Cluster]:
     c = make_cluster(tmp)
     c.args = args
@@ -116,6 +134,7 @@ def running(tmp: Path, *args: str) -> Iterator[Cluster]:
         yield c
     finally:
         c.stop()
+        reap_pods(c.data_dir)
 
 
 @pytest.fixture(scope="module")

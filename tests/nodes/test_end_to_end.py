@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 
 import pytest
 
-from tests.cluster import Cluster, make_cluster, running
+from tests.cluster import Cluster, make_cluster, reap_pods, running
 from tests.conftest import ROOT
 from tests.controllers.helpers import client, eventually, pods_of, workload_status
 
@@ -80,6 +82,48 @@ def test_an_interactive_web_server_is_reachable_at_its_service_url(full, http):
             return False
 
     assert eventually(answers, timeout=15)
+
+
+def test_an_inference_workload_scales_on_the_requests_it_serves(full, http):
+    serve = ROOT / "examples" / "scripts" / "serve.py"
+    apply(full, "InferenceWorkload", "model", f"""  command: {{value: "{PY} {serve} --seconds 1"}}
+  ports: {{items: {{http: {{value: {{container: 8000}}}}}}}}
+  minScale: {{value: 1}}
+  maxScale: {{value: 3}}
+  metric: {{value: concurrency}}
+  target: {{value: 1}}""")
+    url = eventually(lambda: phase(http, "inferenceworkloads", "model") == "Running"
+                     and (u := workload_status(http, "inferenceworkloads", NS, "model").get("serviceUrls")) and u[0],
+                     timeout=30)
+    stop = threading.Event()
+    answered: list[str] = []
+
+    def user() -> None:  # one user at a time: a request, its answer, the next request
+        while not stop.is_set():
+            try:
+                with urllib.request.urlopen(url + "/predict", timeout=10) as response:
+                    answered.append(json.load(response)["replica"])
+            except OSError:
+                time.sleep(0.2)
+
+    users = [threading.Thread(target=user) for _ in range(3)]
+    for thread in users:
+        thread.start()
+    try:
+        # Three users keep three requests in flight: with a target of 1 per replica, three replicas.
+        eventually(lambda: workload_status(http, "inferenceworkloads", NS, "model").get("replicas") == 3, timeout=60)
+        load = json.loads(pods_of(http, NS, "model")[0]["metadata"]["annotations"]["run.ai/metrics"])
+        assert 2 <= load["concurrency"] <= 3.5 and load["latency"] >= 1000, load
+        eventually(lambda: len([p for p in pods_of(http, NS, "model") if p.get("status", {}).get("phase") == "Running"]) == 3,
+                   timeout=30)
+    finally:
+        stop.set()
+        for thread in users:
+            thread.join()
+    assert answered and set(answered) <= {"model-0", "model-1", "model-2"}
+    # No more requests: once the window has passed, one replica (minScale) is enough.
+    eventually(lambda: workload_status(http, "inferenceworkloads", NS, "model").get("replicas") == 1, timeout=60)
+    full.kubectl("delete", "inferenceworkload", "model", "-n", NS)
 
 
 def _alive(pid: int) -> bool:
@@ -182,6 +226,7 @@ def test_after_kill_9_and_a_restart_every_workload_tells_the_truth(tmp_path):
         assert status["phase"] in ("Pending", "Initializing", "Running")
     finally:
         c.stop()
+        reap_pods(c.data_dir)
 
 
 def test_the_quickstart_berth_up_suggests(full):

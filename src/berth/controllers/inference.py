@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import orjson
 
+from berth.api.wellknown import METRICS_ANNOTATION
 from berth.controllers import services
 from berth.controllers.plan import (
     Obj,
@@ -28,7 +29,6 @@ from berth.controllers.plan import (
     value,
 )
 
-METRICS_ANNOTATION = "run.ai/metrics"
 SCALE_TO_ZERO_GRACE_S = 60.0
 TOTALS = ("concurrency", "throughput")  # metrics that add up across replicas
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from berth.api.projects import project_of_namespace
 from berth.api.types import gpu_amount, parse_quantity
+from berth.api.wellknown import WORKLOAD_KIND_LABEL
 from berth.controllers.volumes import (
     PodSpecError,
     dns_name,
@@ -42,7 +43,6 @@ __all__ = [
 ]
 
 WORKLOAD_NAME_LABEL = "run.ai/workload-name"
-WORKLOAD_KIND_LABEL = "run.ai/workload-kind"
 PROJECT_LABEL = "project"
 QUEUE_LABEL = "runai/queue"
 ROLE_LABEL = "run.ai/role"

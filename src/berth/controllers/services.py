@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
+from berth.api.wellknown import HOST_PORTS_ANNOTATION
 from berth.controllers.plan import WORKLOAD_KIND, WORKLOAD_NAME, Obj, meta, value
 from berth.controllers.podspec import workload_labels
 
@@ -58,7 +59,6 @@ def port_services(workload: Obj) -> list[Obj]:
     return services
 
 
-HOST_PORTS_ANNOTATION = "run.ai/host-ports"  # set by the local node: {"<containerPort>": hostPort}
 
 
 def _host_ports(pods: list[Obj]) -> dict[int, int]:

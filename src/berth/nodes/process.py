@@ -26,12 +26,15 @@ processes it cannot find, and never starts a pod twice.
 
 Ports: each containerPort gets the same port on 127.0.0.1 when it is free there, else a free one; the
 mapping goes to the pod annotation `run.ai/host-ports` and the environment, and status.podIP and hostIP
-say 127.0.0.1.
+say 127.0.0.1. A serving pod (an InferenceWorkload's replica) listens there too, but clients reach it
+through a meter on another free port (that one goes to `run.ai/host-ports`), which counts its requests
+(`berth.nodes.meter`); every `LOAD_REPORT_S` its load goes to the annotation `run.ai/metrics`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -44,10 +47,13 @@ from pathlib import Path
 from typing import Any
 
 from berth.api import podlog
+from berth.api.types import parse_quantity
+from berth.api.wellknown import HOST_PORTS_ANNOTATION, METRICS_ANNOTATION, WORKLOAD_KIND_LABEL
 from berth.client import ApiError, Client, Informer, NotFound, Unreachable
 from berth.client.informer import Change, key_of
 from berth.nodes import gpus as discovery
 from berth.nodes import podenv, procs
+from berth.nodes.meter import PodMeter
 from berth.nodes.node import Gpu, NodeSpec, heartbeat, register
 from berth.nodes.state import PodRecord, ProcessRecord, StateFile
 
@@ -56,12 +62,12 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 Key = tuple[str, str]
 
-HOST_PORTS_ANNOTATION = "run.ai/host-ports"  # on a Pod: JSON {"<containerPort>": <host port>}
 SIMULATED_GPUS_LABEL = "berth.dev/simulated-gpus"
 COMPONENT = "berth-node"
 TERMINAL = ("Succeeded", "Failed")
 MAX_GRACE_S = 30.0
 BACKOFF_S = (1.0, 30.0)  # first and longest pause before restarting a container
+LOAD_REPORT_S = 2.0  # how often serving pods' load goes to their annotation
 BACKOFF_RESET_S = 60.0  # a container that ran this long starts its back-off afresh
 NO_COMMAND = "no command: Berth's local node runs commands, not images; give spec.command"
 
@@ -146,6 +152,7 @@ class PodRunner:
         self._conditions: dict[str, tuple[str, str]] = {}  # type -> (status, lastTransitionTime)
         self._publishing = asyncio.Lock()  # one status write at a time, so none overtakes a later one
         self._start_time = (self.pod.get("status") or {}).get("startTime") or _now()
+        self.meter: PodMeter | None = None  # counts a serving pod's requests (`berth.nodes.meter`)
         self.task = asyncio.get_running_loop().create_task(self._main(after), name=f"pod {self.namespace}/{self.name}")
 
     def update(self, pod: Obj) -> None:
@@ -168,6 +175,9 @@ class PodRunner:
         except Exception:
             log.exception("local node %s: pod %s/%s failed unexpectedly", self.node.name, self.namespace, self.name)
             return
+        finally:
+            if self.meter is not None:
+                await self.meter.close()
         self.node.state.pods.pop(self.uid, None)
         self.node.state.save()
         if self.gone:
@@ -197,9 +207,11 @@ class PodRunner:
             await self._fail("UnexpectedAdmissionError", problem)
             return
         self.scratch.mkdir(parents=True, exist_ok=True)
-        self.record = PodRecord(namespace=self.namespace, name=self.name, host_ports=self.node.allocate_ports(self.pod))
+        public, backend = self.node.allocate_ports(self.pod, metered=_serving(self.pod))
+        self.record = PodRecord(namespace=self.namespace, name=self.name, host_ports=public, backend_ports=backend)
         self.node.state.pods[self.uid] = self.record
         self.node.state.save()
+        await self._start_meter()
         if self.record.host_ports:
             annotation = {HOST_PORTS_ANNOTATION: json.dumps(self.record.host_ports)}
             await self.node.call(lambda: self.node.client.patch(
@@ -345,7 +357,8 @@ class PodRunner:
         """The container's environment; while a Secret or ConfigMap it needs is missing, it waits with
         CreateContainerConfigError and tries again, as a kubelet does. None when the pod is deleted."""
         delay, told = 1.0, False
-        ports = {int(port): host for port, host in (self.record.host_ports if self.record else {}).items()}
+        listen = (self.record.backend_ports or self.record.host_ports) if self.record else {}
+        ports = {int(port): host for port, host in listen.items()}
         while True:
             try:
                 return await podenv.environment(self.pod, container, scratch=self.scratch, host_ports=ports,
@@ -406,6 +419,7 @@ class PodRunner:
                                        "state": {"running": {"startedAt": p.started_at or _now()}},
                                        "containerID": f"process://{p.pid}"} for name, p in alive.items()}
             if not self.deleted.is_set():
+                await self._start_meter()
                 await self._publish()
             ended = asyncio.ensure_future(asyncio.wait(set(waits.values()), return_when=asyncio.FIRST_COMPLETED))
             if await self._deleted_before(ended):
@@ -429,6 +443,24 @@ class PodRunner:
                         grace: float) -> None:
         await asyncio.gather(*(procs.stop_group(p.pid, waits[name], grace) for name, p in alive.items()
                                if p.pid is not None))
+
+    async def _start_meter(self) -> None:
+        """For a serving pod, count the requests on its ports (the public ones forward to the program's)."""
+        record = self.record
+        if record is None or not record.backend_ports:
+            return
+        self.meter = PodMeter(record.host_ports, record.backend_ports)
+        problems = await self.meter.start()
+        if problems:
+            await self.node.event(self.pod, "MeteringFailed", "cannot count this pod's requests, so its workload "
+                                  f"cannot scale on them: {'; '.join(problems)}", type="Warning")
+
+    def load(self) -> dict[str, float]:
+        """The pod's readings now (`berth.nodes.meter`); empty while there is too little to say."""
+        if self.meter is None or self.record is None:
+            return {}
+        pids = [p.pid for p in self.record.processes.values() if p.pid is not None]
+        return self.meter.readings(procs.cpu_seconds(pids), requested_cpus(self.pod))
 
     # -- status -------------------------------------------------------------------------------------
 
@@ -498,6 +530,22 @@ def _waiting(container: Obj, reason: str) -> Obj:
             "started": False, "restartCount": 0, "state": {"waiting": {"reason": reason}}}
 
 
+def _serving(pod: Obj) -> bool:
+    """Whether the pod serves requests that its workload scales on (an inference replica)."""
+    return (_meta(pod).get("labels") or {}).get(WORKLOAD_KIND_LABEL) == "InferenceWorkload"
+
+
+def requested_cpus(pod: Obj) -> float:
+    """The CPUs the pod's containers request (their limit where they request none); 1 when they say nothing."""
+    total = 0.0
+    for container in _spec(pod).get("containers") or []:
+        resources = container.get("resources") or {}
+        cpu = (resources.get("requests") or {}).get("cpu") or (resources.get("limits") or {}).get("cpu")
+        with contextlib.suppress(ValueError, ArithmeticError):
+            total += float(parse_quantity(cpu)) if cpu else 0.0
+    return total or 1.0
+
+
 def _has_started(pod: Obj) -> bool:
     """Whether the API says this pod's containers started (so a node ran it before)."""
     status = pod.get("status") or {}
@@ -565,6 +613,7 @@ class LocalNode:
         """Register, then run the node's pods, until cancelled."""
         await register(self.client, await self.node_spec())
         beat = asyncio.create_task(heartbeat(self.client, self.name), name=f"heartbeat {self.name}")
+        self._tasks.add(asyncio.create_task(self._report_load(), name=f"load of {self.name}'s pods"))
         pods = Informer(self.client, "Pod", fields=f"spec.nodeName={self.name}", handlers=[self._on_pod])
         try:
             pods.start()
@@ -579,6 +628,19 @@ class LocalNode:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(beat, *tasks, return_exceptions=True)
+
+    async def _report_load(self) -> None:
+        """Every few seconds, the load of each serving pod to its annotation `run.ai/metrics` (when it changed),
+        where the inference autoscaler reads it."""
+        while True:
+            await asyncio.sleep(LOAD_REPORT_S)
+            for runner in list(self.runners.values()):
+                readings = runner.load()
+                if not readings or runner.meter is None or readings == runner.meter.reported:
+                    continue
+                runner.meter.reported = readings
+                body = {"metadata": {"annotations": {METRICS_ANNOTATION: json.dumps(readings)}}}
+                await self.call(lambda r=runner, b=body: self.client.patch("Pod", r.name, b, r.namespace))
 
     def _sweep(self, uids: set[str]) -> None:
         """Pods recorded here that the API no longer has (deleted while the agent was away): stop what is
@@ -634,10 +696,12 @@ class LocalNode:
 
     # -- what runners share -------------------------------------------------------------------------
 
-    def allocate_ports(self, pod: Obj) -> dict[str, int]:
-        """A host port for each TCP containerPort: the same one when it is free on 127.0.0.1 and not given
-        to another pod, else a free one."""
-        taken = {port for record in self.state.pods.values() for port in record.host_ports.values()}
+    def allocate_ports(self, pod: Obj, *, metered: bool = False) -> tuple[dict[str, int], dict[str, int]]:
+        """(public, backend): a host port for each TCP containerPort, the same one when it is free on
+        127.0.0.1 and not given to another pod, else a free one. `metered`: the program listens on those
+        (backend), and the public ports, where clients connect, are new free ones with a meter in front."""
+        taken = {port for record in self.state.pods.values()
+                 for port in [*record.host_ports.values(), *record.backend_ports.values()]}
         wanted = [int(p["containerPort"]) for c in _spec(pod).get("containers") or [] for p in c.get("ports") or []
                   if p.get("containerPort") and (p.get("protocol") or "TCP") == "TCP"]
         ports: dict[str, int] = {}
@@ -647,7 +711,15 @@ class LocalNode:
                 host = procs.free_port()
             ports[str(port)] = host
             taken.add(host)
-        return ports
+        if not metered:
+            return ports, {}
+        public: dict[str, int] = {}
+        for key in ports:
+            public[key] = procs.free_port()
+            while public[key] in taken:
+                public[key] = procs.free_port()
+            taken.add(public[key])
+        return public, ports
 
     async def read(self, kind: str, namespace: str, name: str) -> dict[str, str] | None:
         """A Secret's or ConfigMap's data as text, for the environment; None when it does not exist."""

@@ -25,7 +25,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 POLL_S = 0.2
@@ -89,6 +89,26 @@ def start_ticks(pid: int) -> int | None:
         return int(fields[19])  # field 22 of stat; fields[0] is field 3
     except (IndexError, ValueError):
         return None
+
+
+def cpu_seconds(groups: Iterable[int]) -> float:
+    """CPU time (user and system, with that of reaped children) used so far by the processes of these
+    process groups that still run."""
+    wanted, ticks = set(groups), 0
+    if not wanted:
+        return 0.0
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                text = Path(entry.path, "stat").read_text()
+            except OSError:
+                continue
+            fields = text[text.rfind(")") + 2:].split()  # fields[0] is field 3 of stat
+            if len(fields) > 14 and int(fields[2]) in wanted:
+                ticks += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def is_alive(pid: int, ticks: int | None) -> bool:

@@ -37,7 +37,11 @@ class PodRecord(BaseModel):
     name: str
     processes: dict[str, ProcessRecord] = Field(default_factory=dict, description="by container name")
     ran: bool = Field(False, description="some process of this pod has run and ended")
-    host_ports: dict[str, int] = Field(default_factory=dict, alias="hostPorts")
+    host_ports: dict[str, int] = Field(default_factory=dict, alias="hostPorts",
+                                       description="where each container port is reached, by container port")
+    backend_ports: dict[str, int] = Field(default_factory=dict, alias="backendPorts",
+                                          description="where the program listens, when a meter is in front of it "
+                                          "(`berth.nodes.meter`); empty: it listens on the host port itself")
 
     model_config = {"populate_by_name": True}
 

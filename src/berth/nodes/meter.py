@@ -1,0 +1,276 @@
+"""Request metering for the serving pods of the local node: the part Knative's queue-proxy plays in front of
+an inference server, so that an InferenceWorkload can scale on what its replicas actually serve.
+
+For each port of a serving pod, the local node listens on the public port (the one in `run.ai/host-ports`
+and in the workload's service URL) and forwards every connection, byte for byte, to the port the program
+listens on. On the way it watches HTTP/1.x: h11 parses both directions (observing only; nothing is
+changed), so each request is counted from its request line to the end of its response, pipelined and
+keep-alive requests included. A connection that stops looking like HTTP/1 (TLS, HTTP/2, a websocket after
+its upgrade) is still forwarded, no longer counted.
+
+`Counters` are cumulative (requests answered, request-seconds in flight, seconds spent answering);
+`Window` turns samples of them into the readings the autoscaler wants over the last `WINDOW_S` seconds:
+`concurrency` (mean requests in flight), `throughput` (requests per second), `latency` (mean ms).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import h11
+
+log = logging.getLogger(__name__)
+
+WINDOW_S = 10.0  # readings average over this long
+CHUNK = 65536
+
+
+@dataclass(frozen=True)
+class Sample:
+    at: float  # time.monotonic()
+    requests: int = 0
+    busy: float = 0.0
+    latency: float = 0.0
+    cpu: float = 0.0  # CPU seconds used by the pod's processes, when known
+
+
+@dataclass
+class Counters:
+    """Cumulative counts of one pod's requests, over all its metered ports."""
+
+    requests: int = 0  # answered
+    in_flight: int = 0
+    busy: float = 0.0  # integral of in_flight over time: request-seconds
+    latency: float = 0.0  # seconds from request to end of response, summed over answered requests
+    _since: float = field(default_factory=time.monotonic)
+
+    def _advance(self, now: float) -> None:
+        self.busy += self.in_flight * (now - self._since)
+        self._since = now
+
+    def begin(self, now: float) -> None:
+        self._advance(now)
+        self.in_flight += 1
+
+    def end(self, now: float, took: float | None) -> None:
+        """A request ended: answered after `took` seconds, or abandoned (None)."""
+        self._advance(now)
+        self.in_flight = max(0, self.in_flight - 1)
+        if took is not None:
+            self.requests += 1
+            self.latency += took
+
+    def sample(self, now: float, cpu: float = 0.0) -> Sample:
+        self._advance(now)
+        return Sample(now, self.requests, self.busy, self.latency, cpu)
+
+
+class Window:
+    """Samples over the last `seconds`, and the readings they give."""
+
+    def __init__(self, seconds: float = WINDOW_S) -> None:
+        self.seconds = seconds
+        self.samples: deque[Sample] = deque()
+
+    def add(self, sample: Sample) -> None:
+        self.samples.append(sample)
+        while len(self.samples) > 2 and self.samples[1].at <= sample.at - self.seconds:
+            self.samples.popleft()  # keep one at or before the window's start, to measure across all of it
+
+    def readings(self, cpus: float | None = None) -> dict[str, float]:
+        """Mean concurrency, throughput (per second) and latency (ms, 0 when nothing was answered) over the
+        window; with `cpus` (what the pod requested), `cpu-utilization` in percent of it. Empty until
+        two samples exist."""
+        if len(self.samples) < 2:
+            return {}
+        first, last = self.samples[0], self.samples[-1]
+        span = last.at - first.at
+        if span <= 0:
+            return {}
+        answered = last.requests - first.requests
+        found = {
+            "concurrency": round((last.busy - first.busy) / span, 3),
+            "throughput": round(answered / span, 3),
+            "latency": round((last.latency - first.latency) / answered * 1000, 1) if answered else 0.0,
+        }
+        if cpus:
+            found["cpu-utilization"] = round(max(0.0, last.cpu - first.cpu) / span / cpus * 100, 1)
+        return found
+
+
+class Exchange:
+    """Follows the HTTP/1 requests and responses of one connection, as bytes pass in either direction."""
+
+    def __init__(self, counters: Counters, clock: Callable[[], float] = time.monotonic) -> None:
+        self.counters = counters
+        self.clock = clock
+        self.requests = h11.Connection(h11.SERVER)  # parses what the client sends
+        self.responses = h11.Connection(h11.CLIENT)  # parses what the server sends
+        self.started: deque[float] = deque()  # when each request in flight began, oldest first
+        self.watching = True
+
+    def from_client(self, data: bytes) -> None:
+        if self.watching:
+            self._guarded(self._client_data, data)
+
+    def from_server(self, data: bytes) -> None:
+        if self.watching:
+            self._guarded(self._server_data, data)
+
+    def close(self) -> None:
+        """The connection is over: requests still in flight were abandoned."""
+        self.stop()
+
+    def stop(self) -> None:
+        self.watching = False
+        now = self.clock()
+        while self.started:
+            self.started.pop()
+            self.counters.end(now, None)
+
+    def _guarded(self, handle: Callable[[bytes], None], data: bytes) -> None:
+        try:
+            handle(data)
+        except h11.ProtocolError:  # not (or no longer) HTTP/1: forward it, stop counting
+            self.stop()
+
+    def _client_data(self, data: bytes) -> None:
+        self.requests.receive_data(data)
+        self._client_events()
+
+    def _client_events(self) -> None:
+        while True:
+            event = self.requests.next_event()
+            if event is h11.NEED_DATA or event is h11.PAUSED or isinstance(event, h11.ConnectionClosed):
+                return
+            if isinstance(event, h11.Request):
+                now = self.clock()
+                self.started.append(now)
+                self.counters.begin(now)
+            self.responses.send(_as_sent(event))  # so the response parser knows what was asked (HEAD: no body)
+
+    def _server_data(self, data: bytes) -> None:
+        self.responses.receive_data(data)
+        while True:
+            event = self.responses.next_event()
+            if event is h11.NEED_DATA or isinstance(event, h11.ConnectionClosed):
+                return
+            if event is h11.PAUSED:  # 101 Switching Protocols: what follows is not HTTP
+                self.stop()
+                return
+            self.requests.send(_as_sent(event))
+            if isinstance(event, h11.EndOfMessage) and self.started:
+                now = self.clock()
+                self.counters.end(now, now - self.started.popleft())
+                if self.requests.our_state is h11.DONE and self.requests.their_state is h11.DONE:
+                    self.requests.start_next_cycle()
+                    self.responses.start_next_cycle()
+                    self._client_events()  # a pipelined request may be waiting
+
+
+class PodMeter:
+    """The metering of one serving pod: a `MeteredPort` for each of its ports, one set of counters, and the
+    window its readings come from."""
+
+    def __init__(self, public: dict[str, int], backend: dict[str, int]) -> None:
+        self.counters = Counters()
+        self.window = Window()
+        self.ports = [MeteredPort(port, backend[key], self.counters) for key, port in public.items() if key in backend]
+        self.reported: dict[str, float] | None = None  # what was last written to the pod
+
+    async def start(self) -> list[str]:
+        """Listen on every public port; what could not be listened on, in words."""
+        problems = []
+        for port in self.ports:
+            try:
+                await port.start()
+            except OSError as exc:
+                problems.append(f"port {port.public}: {exc.strerror or exc}")
+        return problems
+
+    async def close(self) -> None:
+        await asyncio.gather(*(port.close() for port in self.ports))
+
+    def readings(self, cpu: float, cpus: float) -> dict[str, float]:
+        """Take a sample now (`cpu`: CPU seconds the pod has used; `cpus`: what it requested) and give the
+        readings over the window."""
+        self.window.add(self.counters.sample(time.monotonic(), cpu))
+        return self.window.readings(cpus)
+
+
+def _as_sent(event: h11.Event) -> h11.Event:
+    """`event`, received, in the form h11 sends (it speaks only HTTP/1.1 itself): an HTTP/1.0 message gets
+    the headers that keep its meaning (a Host, and Connection: close unless it asked to be kept alive)."""
+    if not isinstance(event, (h11.Request, h11.Response, h11.InformationalResponse)) or event.http_version == b"1.1":
+        return event
+    headers = list(event.headers)
+    names = {name.lower() for name, _ in headers}
+    if b"connection" not in names:
+        headers.append((b"connection", b"close"))
+    if isinstance(event, h11.Request):
+        if b"host" not in names:
+            headers.append((b"host", b"unknown"))
+        return h11.Request(method=event.method, target=event.target, headers=headers)
+    return type(event)(status_code=event.status_code, headers=headers, reason=event.reason)
+
+
+class MeteredPort:
+    """Listens on 127.0.0.1:`public` and forwards each connection to 127.0.0.1:`backend`, counting requests."""
+
+    def __init__(self, public: int, backend: int, counters: Counters, host: str = "127.0.0.1") -> None:
+        self.public, self.backend, self.counters, self.host = public, backend, counters, host
+        self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        """Raises OSError when the public port cannot be bound."""
+        self._server = await asyncio.start_server(self._serve, self.host, self.public, reuse_address=True)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._connections):
+            task.cancel()
+        await asyncio.gather(*self._connections, return_exceptions=True)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        exchange = Exchange(self.counters)
+        try:
+            try:
+                up_reader, up_writer = await asyncio.open_connection(self.host, self.backend)
+            except OSError:  # nothing listens there (yet): the client sees the connection closed
+                return
+            try:
+                await asyncio.gather(_pipe(reader, up_writer, exchange.from_client),
+                                     _pipe(up_reader, writer, exchange.from_server))
+            finally:
+                up_writer.close()
+        finally:
+            exchange.close()
+            writer.close()
+            self._connections.discard(task)
+
+
+async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter, observe: Callable[[bytes], None]) -> None:
+    """Copy `source` to `sink` until `source` ends (`observe` sees each piece, and b"" at the end), then end
+    `sink`'s writing half."""
+    try:
+        while data := await source.read(CHUNK):
+            observe(data)
+            sink.write(data)
+            await sink.drain()
+        observe(b"")  # the end: a response that lasts until the connection closes is complete now
+        if sink.can_write_eof():
+            sink.write_eof()
+    except (ConnectionError, OSError):
+        with contextlib.suppress(Exception):
+            sink.close()
