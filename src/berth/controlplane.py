@@ -81,9 +81,10 @@ def tasks(plan: Plan, kubeconfig: Path, data_dir: Path) -> list[Task]:
 
     async def local_node() -> None:
         from berth.nodes.process import run_local_node
+        from berth.nodes.serviceproxy import run_service_proxy
 
         async with _client(kubeconfig, "berth-node") as client:
-            await run_local_node(client, data_dir=data_dir, gpus=plan.gpus)
+            await asyncio.gather(run_local_node(client, data_dir=data_dir, gpus=plan.gpus), run_service_proxy(client))
 
     async def simulated_nodes() -> None:
         from berth.nodes.simulated import load_cluster_file, run_simulated_nodes

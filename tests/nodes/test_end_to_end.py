@@ -114,13 +114,14 @@ def test_an_inference_workload_scales_on_the_requests_it_serves(full, http):
         eventually(lambda: workload_status(http, "inferenceworkloads", NS, "model").get("replicas") == 3, timeout=60)
         load = json.loads(pods_of(http, NS, "model")[0]["metadata"]["annotations"]["run.ai/metrics"])
         assert 2 <= load["concurrency"] <= 3.5 and load["latency"] >= 1000, load
-        eventually(lambda: len([p for p in pods_of(http, NS, "model") if p.get("status", {}).get("phase") == "Running"]) == 3,
-                   timeout=30)
+        # The service URL is the Service's port, which spreads connections over the ready replicas.
+        eventually(lambda: {"model-1", "model-2"} <= set(answered[-9:]), timeout=30)
     finally:
         stop.set()
         for thread in users:
             thread.join()
-    assert answered and set(answered) <= {"model-0", "model-1", "model-2"}
+    service = http.get(f"/api/v1/namespaces/{NS}/services/infw-model-clusterip").json()
+    assert url == f"http://127.0.0.1:{json.loads(service['metadata']['annotations']['run.ai/host-ports'])['8000']}"
     # No more requests: once the window has passed, one replica (minScale) is enough.
     eventually(lambda: workload_status(http, "inferenceworkloads", NS, "model").get("replicas") == 1, timeout=60)
     full.kubectl("delete", "inferenceworkload", "model", "-n", NS)

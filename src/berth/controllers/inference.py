@@ -89,7 +89,7 @@ def plan(workload: Obj, pods: list[Obj], make_pod: Callable[..., Obj], *, now: f
                 result.create.append(make_pod(f"{name}-{index}", index, restart_policy="Always"))
             continue
     result.delete = [meta(p)["name"] for i, p in by_index.items() if i >= wanted and is_active(p)]
-    result.status_extra = {"replicas": wanted, "readyReplicas": len(ready), "serviceUrls": services.urls(svcs, pods)}
+    result.status_extra = {"replicas": wanted, "readyReplicas": len(ready)}
     if last_active is not None:
         result.status_extra["lastActiveTime"] = rfc3339(last_active)
     if low == 0 and wanted == 0:

@@ -59,31 +59,30 @@ def port_services(workload: Obj) -> list[Obj]:
     return services
 
 
+def _host_ports(obj: Obj) -> dict[int, int]:
+    """An object's `run.ai/host-ports`: port -> port of 127.0.0.1 (set by the local node on its pods, and by
+    its service proxy on Services)."""
+    raw = (meta(obj).get("annotations") or {}).get(HOST_PORTS_ANNOTATION)
+    try:
+        return {int(k): int(v) for k, v in json.loads(raw).items()} if raw else {}
+    except (ValueError, TypeError, AttributeError):
+        return {}
 
 
-def _host_ports(pods: list[Obj]) -> dict[int, int]:
-    """Container port -> host port of a running pod of the local node, which has no cluster network."""
-    for pod in pods:
-        if (pod.get("status") or {}).get("phase") != "Running":
-            continue
-        raw = (meta(pod).get("annotations") or {}).get(HOST_PORTS_ANNOTATION)
-        if raw:
-            try:
-                return {int(k): int(v) for k, v in json.loads(raw).items()}
-            except (ValueError, AttributeError):
-                continue
-    return {}
-
-
-def urls(services: list[Obj], pods: list[Obj] = ()) -> list[str]:
-    """Where each exposed port is reached: on this machine when the local node runs the pod, else the
-    cluster DNS name or the node port."""
-    local = _host_ports(list(pods))
+def urls(services: list[Obj], pods: list[Obj] = (), live: dict[str, Obj] | None = None) -> list[str]:
+    """Where each exposed port is reached: on this machine when the local node serves it (the Service's
+    port on 127.0.0.1 that the service proxy keeps, in `live`, the Services as they are; else a running
+    pod's port), else the cluster DNS name or the node port."""
+    local = next((p for p in (_host_ports(pod) for pod in pods if (pod.get("status") or {}).get("phase") == "Running")
+                  if p), {})
     found = []
     for svc in services:
         m, spec = svc["metadata"], svc["spec"]
+        proxied = _host_ports((live or {}).get(m["name"]) or {})
         for port in spec.get("ports") or []:
-            if port.get("targetPort") in local:
+            if port.get("port") in proxied:
+                found.append(f"http://127.0.0.1:{proxied[port['port']]}")
+            elif port.get("targetPort") in local:
                 found.append(f"http://127.0.0.1:{local[port['targetPort']]}")
             elif spec.get("type") == "NodePort" and port.get("nodePort"):
                 found.append(f"http://<node>:{port['nodePort']}")

@@ -88,6 +88,7 @@ class WorkloadController:
         self.workloads = {k: Informer(client, k, handlers=[self._on_workload]) for k in KINDS}
         self.pods = Informer(client, "Pod", labels=WORKLOAD_NAME, handlers=[self._on_child])
         self.pod_groups = Informer(client, "PodGroup", handlers=[self._on_child])
+        self.services = Informer(client, "Service", labels=WORKLOAD_NAME, handlers=[self._on_child])
         self.projects = Informer(client, "Project")
         self._pods_of: dict[Key, set[str]] = defaultdict(set)
         self._queue: asyncio.Queue[Key] = asyncio.Queue()
@@ -128,7 +129,7 @@ class WorkloadController:
     # -- the loop -----------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        informers = [*self.workloads.values(), self.pods, self.pod_groups, self.projects]
+        informers = [*self.workloads.values(), self.pods, self.pod_groups, self.services, self.projects]
         for informer in informers:
             informer.start()
         try:
@@ -198,11 +199,10 @@ class WorkloadController:
 
     def _plan(self, workload: Obj, pods: list[Obj], make: Callable[..., Obj]) -> Plan:
         kind = workload["kind"]
+        exposed = services.port_services(workload)
         if kind == "InferenceWorkload":
             result = inference.plan(workload, pods, make, now=self.clock())
-            result.objects.extend(claims.new_claims(workload))
-            return result
-        if kind == "TrainingWorkload":
+        elif kind == "TrainingWorkload":
             result = training.plan(workload, pods, make)
         elif kind == "InteractiveWorkload":
             project = self.projects.get(podspec.project_of(meta(workload).get("namespace", "")))
@@ -213,11 +213,14 @@ class WorkloadController:
                 time_limit=limit, now=self.clock())
         else:
             result = distributed.plan(workload, pods, make)
-        result.objects.extend(claims.new_claims(workload))
-        exposed = services.port_services(workload)
-        if exposed:
+        if kind != "InferenceWorkload":  # the inference plan has its Services already: its pods serve behind them
             result.objects.extend(exposed)
-            result.status_extra["serviceUrls"] = services.urls(exposed, pods)
+        result.objects.extend(claims.new_claims(workload))
+        if exposed:
+            namespace = meta(workload).get("namespace", "")
+            live = {m["name"]: svc for m in (svc["metadata"] for svc in exposed)
+                    if (svc := self.services.get(m["name"], namespace)) is not None}
+            result.status_extra["serviceUrls"] = services.urls(exposed, pods, live)
         return result
 
     async def reconcile(self, kind: str, namespace: str, name: str) -> None:

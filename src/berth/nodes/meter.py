@@ -16,7 +16,6 @@ its upgrade) is still forwarded, no longer counted.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
@@ -25,10 +24,11 @@ from dataclasses import dataclass, field
 
 import h11
 
+from berth.nodes.forward import splice
+
 log = logging.getLogger(__name__)
 
 WINDOW_S = 10.0  # readings average over this long
-CHUNK = 65536
 
 
 @dataclass(frozen=True)
@@ -245,32 +245,9 @@ class MeteredPort:
         self._connections.add(task)
         exchange = Exchange(self.counters)
         try:
-            try:
-                up_reader, up_writer = await asyncio.open_connection(self.host, self.backend)
-            except OSError:  # nothing listens there (yet): the client sees the connection closed
-                return
-            try:
-                await asyncio.gather(_pipe(reader, up_writer, exchange.from_client),
-                                     _pipe(up_reader, writer, exchange.from_server))
-            finally:
-                up_writer.close()
+            if not await splice(reader, writer, self.host, self.backend, from_client=exchange.from_client,
+                                from_server=exchange.from_server):
+                writer.close()  # nothing listens at the backend (yet): the client sees the connection closed
         finally:
             exchange.close()
-            writer.close()
             self._connections.discard(task)
-
-
-async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter, observe: Callable[[bytes], None]) -> None:
-    """Copy `source` to `sink` until `source` ends (`observe` sees each piece, and b"" at the end), then end
-    `sink`'s writing half."""
-    try:
-        while data := await source.read(CHUNK):
-            observe(data)
-            sink.write(data)
-            await sink.drain()
-        observe(b"")  # the end: a response that lasts until the connection closes is complete now
-        if sink.can_write_eof():
-            sink.write_eof()
-    except (ConnectionError, OSError):
-        with contextlib.suppress(Exception):
-            sink.close()

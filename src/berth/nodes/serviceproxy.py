@@ -1,0 +1,198 @@
+"""Services on one machine: what kube-proxy does on a cluster's nodes, for the pods of the local node.
+
+The local node has no cluster network: a pod's ports are ports of 127.0.0.1 (its annotation
+`run.ai/host-ports`). So that a Service, and the service URL a workload's status shows, reaches the pods it
+selects however many there are and wherever they restart, the service proxy listens on a port of
+127.0.0.1 for each TCP port of each Service that has a selector (headless ones have nothing to balance),
+and hands each connection to the next ready pod the Service selects, round robin, at that pod's host port
+for the targetPort. The Service's own port number is used when it is free and not its targetPort too (a
+program that insists on its port gets it), else a free port; the choice
+goes to the Service's annotation `run.ai/host-ports` ({"<port>": <host port>}), where the controllers find
+it for the URL, and a restarted proxy takes the same ports again where it can. A connection that finds no
+ready pod is closed at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+from typing import Any
+
+from berth.api.wellknown import HOST_PORTS_ANNOTATION
+from berth.client import ApiError, Client, Informer, NotFound, Unreachable
+from berth.client.informer import Change
+from berth.nodes import procs
+from berth.nodes.forward import splice
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+HOST = "127.0.0.1"
+
+
+def _meta(obj: Obj) -> Obj:
+    return obj.get("metadata") or {}
+
+
+def host_ports(obj: Obj) -> dict[str, int]:
+    """An object's `run.ai/host-ports` annotation; empty when it has none or it is not readable."""
+    raw = (_meta(obj).get("annotations") or {}).get(HOST_PORTS_ANNOTATION)
+    try:
+        found = json.loads(raw) if raw else {}
+        return {str(k): int(v) for k, v in found.items()}
+    except (ValueError, TypeError, AttributeError):
+        return {}
+
+
+def proxied(service: Obj) -> bool:
+    spec = service.get("spec") or {}
+    return bool(spec.get("selector")) and spec.get("clusterIP") != "None"
+
+
+def _ready(pod: Obj) -> bool:
+    status = pod.get("status") or {}
+    if status.get("phase") != "Running" or _meta(pod).get("deletionTimestamp"):
+        return False
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+
+
+def _container_port(pod: Obj, target: int | str) -> int | None:
+    """The containerPort a Service's targetPort names (a number, or the name of a container port)."""
+    if isinstance(target, int) or str(target).isdigit():
+        return int(target)
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        for port in container.get("ports") or []:
+            if port.get("name") == target:
+                return int(port["containerPort"])
+    return None
+
+
+def endpoints(service: Obj, pods: list[Obj], target: int | str) -> list[int]:
+    """The host ports of the ready pods `service` selects, for its `target` port, in pod-name order."""
+    namespace = _meta(service).get("namespace")
+    selector = (service.get("spec") or {}).get("selector") or {}
+    found = []
+    for pod in sorted(pods, key=lambda p: _meta(p).get("name", "")):
+        labels = _meta(pod).get("labels") or {}
+        if _meta(pod).get("namespace") != namespace or any(labels.get(k) != v for k, v in selector.items()):
+            continue
+        port = _container_port(pod, target)
+        host = host_ports(pod).get(str(port)) if port is not None and _ready(pod) else None
+        if host:
+            found.append(host)
+    return found
+
+
+class _Listener:
+    """One Service port on 127.0.0.1."""
+
+    def __init__(self, proxy: ServiceProxy, namespace: str, name: str, port: str) -> None:
+        self.proxy, self.namespace, self.name, self.port = proxy, namespace, name, port
+        self.host_port = 0
+        self._server: asyncio.Server | None = None
+        self._turn = itertools.count()
+
+    async def start(self, wanted: list[int]) -> None:
+        """Listen on the first of `wanted` that is free, else on a free port."""
+        for port in [*wanted, 0]:
+            try:
+                self._server = await asyncio.start_server(self._serve, HOST, port, reuse_address=True)
+            except OSError:
+                continue
+            self.host_port = int(self._server.sockets[0].getsockname()[1])
+            return
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        backends = self.proxy.backends(self.namespace, self.name, self.port)
+        first = next(self._turn)
+        for i in range(len(backends)):  # the next pod in turn; one that refuses passes it to the next
+            if await splice(reader, writer, HOST, backends[(first + i) % len(backends)]):
+                return
+        writer.close()
+
+
+class ServiceProxy:
+    """Keeps a listener for every port of every proxied Service, and the Services' annotations in step."""
+
+    def __init__(self, client: Client, *, node: str = "local") -> None:
+        self.client = client
+        self.services = Informer(client, "Service", handlers=[self._on_service])
+        self.pods = Informer(client, "Pod", fields=f"spec.nodeName={node}")
+        self._listeners: dict[str, dict[str, _Listener]] = {}  # Service uid -> port -> listener
+        self._lock = asyncio.Lock()
+
+    def backends(self, namespace: str, name: str, port: str) -> list[int]:
+        service = self.services.get(name, namespace)
+        if service is None:
+            return []
+        for entry in (service.get("spec") or {}).get("ports") or []:
+            if str(entry.get("port")) == port:
+                return endpoints(service, self.pods.items(), entry.get("targetPort") or entry["port"])
+        return []
+
+    async def run(self) -> None:
+        for informer in (self.pods, self.services):
+            informer.start()
+        try:
+            await asyncio.Event().wait()  # the informers' handlers do the work
+        finally:
+            for ports in self._listeners.values():
+                for listener in ports.values():
+                    listener.close()
+            await asyncio.gather(self.pods.stop(), self.services.stop(), return_exceptions=True)
+
+    async def _on_service(self, change: Change) -> None:
+        if change.type == "DELETED":
+            for listener in self._listeners.pop(str(_meta(change.object).get("uid")), {}).values():
+                listener.close()
+            return
+        await self._sync(change.object)
+
+    async def _sync(self, service: Obj) -> None:
+        async with self._lock:
+            await self._sync_locked(service)
+
+    async def _sync_locked(self, service: Obj) -> None:
+        m = _meta(service)
+        uid, namespace, name = str(m.get("uid")), m.get("namespace", ""), m.get("name", "")
+        current = self._listeners.setdefault(uid, {})
+        ports = [p for p in (service.get("spec") or {}).get("ports") or [] if (p.get("protocol") or "TCP") == "TCP"]
+        wanted = {str(p["port"]) for p in ports} if proxied(service) else set()
+        for port in set(current) - wanted:
+            current.pop(port).close()
+        if not wanted:
+            self._listeners.pop(uid, None)
+            return
+        recorded = host_ports(service)
+        targets = {str(p["port"]): str(p.get("targetPort") or p["port"]) for p in ports}
+        for port in sorted(wanted - set(current)):
+            listener = _Listener(self, namespace, name, port)
+            preferred = [recorded[port]] if port in recorded else []
+            if targets[port] != port and procs.port_free(int(port)):
+                preferred.append(int(port))  # not when it is the pod's port too: a program may insist on that
+            await listener.start(preferred)
+            if listener.host_port:
+                current[port] = listener
+            else:
+                log.warning("service proxy: no port of %s is free for service %s/%s port %s", HOST, namespace, name,
+                            port)
+        mapping = {port: listener.host_port for port, listener in sorted(current.items())}
+        if mapping != recorded:
+            body = {"metadata": {"annotations": {HOST_PORTS_ANNOTATION: json.dumps(mapping)}}}
+            with contextlib.suppress(NotFound):
+                try:
+                    await self.client.patch("Service", name, body, namespace)
+                except (ApiError, Unreachable) as exc:
+                    log.warning("service proxy: cannot record the ports of service %s/%s: %s", namespace, name, exc)
+
+
+async def run_service_proxy(client: Client, *, node: str = "local") -> None:
+    """Serve the Services that select pods of the local node `node`, until cancelled."""
+    await ServiceProxy(client, node=node).run()

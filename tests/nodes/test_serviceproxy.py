@@ -1,0 +1,42 @@
+"""Which pods a Service's port on 127.0.0.1 hands connections to: the ready pods it selects, at their host
+port for its targetPort (a number or a container port's name)."""
+
+from __future__ import annotations
+
+import json
+
+from berth.nodes.serviceproxy import endpoints, host_ports, proxied
+
+SERVICE = {"metadata": {"name": "infw-model-clusterip", "namespace": "runai-a"},
+           "spec": {"selector": {"run.ai/workload-name": "model"}, "ports": [{"port": 8000, "targetPort": 8000}]}}
+
+
+def pod(name: str, host: int, *, namespace: str = "runai-a", workload: str = "model", ready: bool = True,
+        deleting: bool = False) -> dict:
+    meta = {"name": name, "namespace": namespace, "labels": {"run.ai/workload-name": workload},
+            "annotations": {"run.ai/host-ports": json.dumps({"8000": host})}}
+    if deleting:
+        meta["deletionTimestamp"] = "2026-11-28T00:00:00Z"
+    return {"metadata": meta,
+            "spec": {"containers": [{"name": "main", "ports": [{"name": "http", "containerPort": 8000}]}]},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": str(ready)}]}}
+
+
+def test_a_service_reaches_the_ready_pods_it_selects_in_name_order():
+    pods = [pod("model-1", 41002), pod("model-0", 41001), pod("model-2", 41003, ready=False),
+            pod("model-3", 41004, deleting=True), pod("other-0", 41005, workload="other"),
+            pod("model-0", 41006, namespace="runai-b")]
+    assert endpoints(SERVICE, pods, 8000) == [41001, 41002]
+    assert endpoints(SERVICE, pods, "http") == [41001, 41002]  # a named targetPort
+    assert endpoints(SERVICE, pods, 9000) == []  # no pod has that port here
+
+
+def test_headless_services_and_services_without_a_selector_are_not_proxied():
+    assert proxied(SERVICE)
+    assert not proxied({**SERVICE, "spec": {**SERVICE["spec"], "clusterIP": "None"}})
+    assert not proxied({"metadata": {}, "spec": {"ports": [{"port": 80}]}})
+
+
+def test_an_unreadable_annotation_is_no_ports():
+    assert host_ports({"metadata": {"annotations": {"run.ai/host-ports": "8000=41001"}}}) == {}
+    assert host_ports(pod("model-0", 41001)) == {"8000": 41001}
