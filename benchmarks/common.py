@@ -48,10 +48,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def lean_posts(url: str, ca: str, token: str, path: str, bodies: list[bytes], concurrency: int = 8) -> None:
+async def lean_posts(url: str, ca: str, token: str, path: str, bodies: list[bytes], concurrency: int = 8, *,
+                     method: str = "POST", expect: int = 201) -> None:
     """POST every body (JSON) to `path`, through `concurrency` minimal HTTP/1.1 keep-alive connections over
     TLS (asyncio streams): a client cheap enough that the server, not the client, sets the pace on a
-    2-core machine. Every answer must be 201."""
+    2-core machine. Every answer must be `expect`. With `method` GET, one request per (empty) body."""
     host, port = "127.0.0.1", int(url.rsplit(":", 1)[1])
     context = ssl.create_default_context(cafile=ca)
     queue = list(reversed(bodies))
@@ -61,14 +62,15 @@ async def lean_posts(url: str, ca: str, token: str, path: str, bodies: list[byte
         try:
             while queue:
                 body = queue.pop()
-                writer.write(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
-                             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+                kind = "Content-Type: application/json\r\n" if body else ""
+                writer.write(f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+                             f"{kind}Content-Length: {len(body)}\r\n\r\n".encode() + body)
                 head = await reader.readuntil(b"\r\n\r\n")
                 status = int(head.split(b" ", 2)[1])
                 length = int(next(line.split(b":", 1)[1] for line in head.split(b"\r\n")
                                   if line.lower().startswith(b"content-length:")))
                 answer = await reader.readexactly(length)
-                assert status == 201, answer[:300]
+                assert status == expect, answer[:300]
         finally:
             writer.close()
 
