@@ -55,3 +55,25 @@ def test_follow_prints_parts_as_they_come_and_the_time_once_per_line():
     assert follow.feed(podlog.records(b"stdout", b"loading", ns=T0)) == f"{stamp} loading".encode()
     assert follow.feed(podlog.records(b"stdout", b"... ok\n", ns=T0 + 1)) == b"... ok\n"
     assert follow.feed(podlog.records(b"stdout", b"x\n", ns=T0)) == f"{stamp} x\n".encode()
+
+
+def test_an_unfinished_line_followed_by_other_output_ends_where_it_stopped():
+    data = podlog.records(b"stderr", b"10%", ns=T0) + podlog.records(b"stdout", b"epoch 1\n", ns=T0 + 1)
+    lines = podlog.parse(data)
+    assert podlog.render(lines) == b"10%\nepoch 1\n" and podlog.unfinished(lines) == set()
+    tail = podlog.parse(podlog.records(b"stdout", b"a\nloading", ns=T0))
+    assert podlog.render(tail) == b"a\nloading" and podlog.unfinished(tail) == {b"stdout"}
+
+
+def test_following_goes_on_with_a_line_left_open_and_ends_it_when_the_container_restarts():
+    follow = podlog.Follow(timestamps=True, open_streams={b"stdout"})
+    assert follow.feed(podlog.records(b"stdout", b" done\n", ns=T0)) == b" done\n"
+    follow.feed(podlog.records(b"stdout", b"half", ns=T0))
+    assert follow.restart() == b"\n" and follow.restart() == b""
+
+
+def test_times_are_read_as_rfc_3339_to_the_nanosecond():
+    assert podlog.parse_time("2026-11-18T11:06:40.000000005Z") == T0 + 5
+    assert podlog.parse_time("2026-11-18T12:06:40.123+01:00") == T0 + 123_000_000
+    assert podlog.parse_time("2026-11-18T11:06:40") is None  # no zone: not RFC 3339
+    assert podlog.parse_time("yesterday") is None

@@ -9,6 +9,7 @@ import time
 import orjson
 import pytest
 
+from berth.api import podlog
 from tests.apiserver.helpers import PODS, TW, client, namespace, pod, workload
 
 NS = "semantics"
@@ -189,6 +190,20 @@ def test_pod_binding_eviction_and_logs(cluster, http):
                         json={"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "bound"}})
     assert evicted.status_code == 201
     assert http.get(f"{PODS.format(ns=NS)}/bound").status_code == 404
+
+
+def test_logs_tail_reads_the_end_of_a_long_log_and_since_filters_by_time(cluster, http):
+    http.post(PODS.format(ns=NS), json=pod("chatty"))
+    log = cluster.data_dir / "logs" / NS / "chatty" / "main.log"
+    log.parent.mkdir(parents=True)
+    old, recent = time.time_ns() - 3600 * 10**9, time.time_ns()
+    lines = b"".join(podlog.records(b"stdout", b"step %d %s\n" % (i, b"x" * 60), ns=old) for i in range(50_000))
+    log.write_bytes(lines + podlog.records(b"stderr", b"warn\nlast\n", ns=recent))
+    assert cluster.kubectl("logs", "chatty", "-n", NS, "--tail=3").stdout == f"step 49999 {'x' * 60}\nwarn\nlast\n"
+    many = cluster.kubectl("logs", "chatty", "-n", NS, "--tail=3000").stdout.splitlines()
+    assert len(many) == 3000 and many[0] == f"step 47002 {'x' * 60}"
+    assert cluster.kubectl("logs", "chatty", "-n", NS, "--since=10m").stdout == "warn\nlast\n"
+    assert len(cluster.kubectl("logs", "chatty", "-n", NS).stdout.splitlines()) == 50_002
 
 
 def test_delete_collection_by_label(http):

@@ -148,3 +148,17 @@ def test_a_metered_port_forwards_real_connections_and_counts_concurrent_requests
     assert answers == [b"HTTP/1.1 200 OKok" * 2] * 4
     assert (counters.requests, counters.in_flight) == (8, 0)
     assert 8 * 0.3 <= counters.busy < 8 * 0.3 + 2 and counters.latency == pytest.approx(counters.busy, abs=0.1)
+
+
+def test_http_1_0_keep_alive_and_an_early_response_go_on_being_counted():
+    ex, counters, _ = exchange()
+    for _ in range(3):  # as `ab -k` talks
+        ex.from_client(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        ex.from_server(b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok")
+    assert ex.watching and (counters.requests, counters.in_flight) == (3, 0)
+    ex, counters, _ = exchange()
+    ex.from_client(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab")
+    ex.from_server(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n")  # before the body has all come
+    ex.from_client(b"cd" + GET)
+    ex.from_server(OK)
+    assert ex.watching and (counters.requests, counters.in_flight) == (2, 0)

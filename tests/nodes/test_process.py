@@ -252,6 +252,26 @@ def test_a_pod_serving_http_is_reachable_on_its_reported_host_port(http, agents)
         assert eventually(answers)
 
 
+def test_a_serving_pod_is_ready_once_it_listens_and_is_reached_through_its_meter(http, agents):
+    agents.start("n-serve")
+    late = ("import http.server, os, time; time.sleep(2); "
+            "http.server.ThreadingHTTPServer(('127.0.0.1', int(os.environ['PORT'])), "
+            "http.server.SimpleHTTPRequestHandler).serve_forever()")
+    body = pod("replica", "n-serve", PY, "-c", late, restart="Always", ports=[{"containerPort": 8080}])
+    body["metadata"]["labels"] = {"run.ai/workload-kind": "InferenceWorkload"}
+    create(http, body)
+    running = wait_phase(http, "replica", "Running")
+    assert main_status(running)["ready"] is False  # started, but not listening yet: no requests for it
+    ready = eventually(lambda: (p := get_pod(http, "replica")) and main_status(p)["ready"] and p, timeout=15)
+    public = json.loads(ready["metadata"]["annotations"]["run.ai/host-ports"])["8080"]
+    for _ in range(3):
+        with urllib.request.urlopen(f"http://127.0.0.1:{public}/", timeout=5) as r:
+            assert r.status == 200
+    load = eventually(lambda: json.loads((get_pod(http, "replica")["metadata"].get("annotations") or {})
+                                         .get("run.ai/metrics", "{}")).get("throughput"), timeout=15)
+    assert load > 0  # three requests over the window, counted by the meter the client went through
+
+
 def test_deleting_a_running_pod_ends_its_processes(cluster, http, agents):
     agents.start("n-delete")
     family = ("import os, subprocess, sys, time; child = subprocess.Popen(['sleep', '600']); "

@@ -17,8 +17,10 @@ no time.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,17 +62,38 @@ class Line:
     complete: bool = True
 
 
+@functools.lru_cache(maxsize=4096)
+def _epoch_seconds(whole: str) -> int | None:
+    """`YYYY-MM-DDTHH:MM:SS` in UTC as seconds since the epoch (cached: a log has many lines a second)."""
+    try:
+        return int(datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp())
+    except ValueError:
+        return None
+
+
 def _parse_stamp(stamp: bytes) -> int | None:
     text = stamp.decode("ascii", "replace")
     if len(text) < 20 or not text.endswith("Z") or text[10] != "T":
         return None
     whole, _, fraction = text[:-1].partition(".")
+    seconds = _epoch_seconds(whole)
+    digits = (fraction + "000000000")[:9]
+    return seconds * 1_000_000_000 + int(digits) if seconds is not None and digits.isdigit() else None
+
+
+def parse_time(text: str) -> int | None:
+    """An RFC 3339 time (`Z` or an offset, any fraction of a second) as ns since the epoch; None when it
+    is not one."""
     try:
-        seconds = int(datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp())
+        moment = datetime.fromisoformat(text)
     except ValueError:
         return None
-    digits = (fraction + "000000000")[:9]
-    return seconds * 1_000_000_000 + int(digits) if digits.isdigit() else None
+    if moment.tzinfo is None or "T" not in text.upper():
+        return None
+    whole = int(moment.replace(microsecond=0).timestamp())
+    fraction = text.split(".", 1)[1] if "." in text else ""
+    digits = "".join(itertools.takewhile(str.isdigit, fraction))
+    return whole * 1_000_000_000 + int((digits + "000000000")[:9])
 
 
 def _record(raw: bytes) -> tuple[int | None, bytes, bytes, bool, bytes]:
@@ -111,14 +134,24 @@ def whole(data: bytes) -> int:
     return data.rfind(b"\n") + 1
 
 
-def render(lines: Iterable[Line], *, timestamps: bool = False) -> bytes:
-    """What `kubectl logs` prints: each line's output (`timestamps`: after its time and a space)."""
+def render(lines: Sequence[Line], *, timestamps: bool = False) -> bytes:
+    """What `kubectl logs` prints: each line's output (`timestamps`: after its time and a space). A line
+    still being written ends without a newline when it is the last, so that `Follow` can go on with it;
+    one that was never finished (other output came after it) gets its newline."""
     out = []
-    for line in lines:
+    for i, line in enumerate(lines):
         if timestamps and line.stamp:
             out.append(line.stamp + b" ")
-        out.append(line.content + (b"\n" if line.complete else b""))
+        out.append(line.content)
+        if line.complete or i != len(lines) - 1:
+            out.append(b"\n")
     return b"".join(out)
+
+
+def unfinished(lines: Sequence[Line]) -> set[bytes]:
+    """The stream whose line `render` left open (the last line, when it is incomplete): `Follow` goes on
+    with it."""
+    return {lines[-1].stream} if lines and not lines[-1].complete else set()
 
 
 def select(lines: list[Line], *, since_ns: int | None = None, tail: int | None = None) -> list[Line]:
@@ -135,9 +168,16 @@ class Follow:
     """Renders records as they arrive, for `kubectl logs -f`: the parts of a line are printed as they come,
     its time (with `timestamps`) only before the first."""
 
-    def __init__(self, *, timestamps: bool = False) -> None:
+    def __init__(self, *, timestamps: bool = False, open_streams: Iterable[bytes] = ()) -> None:
+        """`open_streams`: streams whose line was left open by what was printed before (`unfinished`)."""
         self.timestamps = timestamps
-        self._open: set[bytes] = set()  # streams in the middle of a line
+        self._open: set[bytes] = set(open_streams)  # streams in the middle of a line
+
+    def restart(self) -> bytes:
+        """A new file begins (the container restarted): end a line left open."""
+        ended = b"\n" if self._open else b""
+        self._open.clear()
+        return ended
 
     def feed(self, data: bytes) -> bytes:
         """The output in `data`, whole records only (see `whole`)."""

@@ -13,9 +13,8 @@ import asyncio
 import os
 import time
 from collections.abc import AsyncIterator
-from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from starlette.responses import Response, StreamingResponse
 
@@ -28,6 +27,7 @@ if TYPE_CHECKING:
 
 PODS = find("", "v1", "pods")
 FOLLOW_POLL_S = 0.25
+TAIL_WINDOW = 65536  # bytes read from the end of a log first when only a tail is asked for
 
 
 def _stat(path: Path) -> os.stat_result | None:
@@ -69,9 +69,8 @@ def _options(name: str, params: dict[str, str]) -> tuple[int | None, int | None,
         if params.get("sinceSeconds"):
             causes.append({"reason": "FieldValueForbidden", "field": "",
                            "message": "at most one of `sinceTime` or `sinceSeconds` may be specified"})
-        try:
-            since = int(datetime.fromisoformat(params["sinceTime"].replace("Z", "+00:00")).timestamp() * 1e9)
-        except ValueError:
+        since = podlog.parse_time(params["sinceTime"])
+        if since is None:
             causes.append({"reason": "FieldValueInvalid", "field": "sinceTime", "message":
                            f"Invalid value: {params['sinceTime']!r}: must be an RFC 3339 time, like "
                            "2026-01-02T15:04:05Z"})
@@ -91,19 +90,49 @@ async def respond(api: Api, data_dir: Path | None, namespace: str, name: str, pa
     path = podlog.log_path(data_dir, namespace, name, container, previous=previous) if data_dir else None
     if previous and not (path and path.exists()):
         raise errors.bad_request(f'previous terminated container "{container}" in pod "{name}" not found')
-    data, inode = b"", None
-    if path is not None:
-        try:
-            with path.open("rb") as handle:
-                inode, data = os.fstat(handle.fileno()).st_ino, handle.read()
-        except FileNotFoundError:
-            pass
-    offset = podlog.whole(data)
-    text = podlog.render(podlog.select(podlog.parse(data[:offset]), since_ns=since, tail=tail), timestamps=stamps)
-    if not _true(params.get("follow")) or previous or path is None:
+    follow = _true(params.get("follow")) and not previous and path is not None
+    handle = _open(path)
+    try:
+        lines = await asyncio.to_thread(_read, handle, since, tail) if handle else []
+    except BaseException:
+        if handle:
+            handle.close()
+        raise
+    text = podlog.render(lines, timestamps=stamps)
+    if not follow or path is None:
+        if handle:
+            handle.close()
         return Response(text[:limit] if limit else text, media_type="text/plain")
-    stream = _follow(api, path, namespace, name, text, offset, inode, podlog.Follow(timestamps=stamps))
+    render = podlog.Follow(timestamps=stamps, open_streams=podlog.unfinished(lines))
+    stream = _follow(api, path, namespace, name, text, handle, render)
     return StreamingResponse(_limited(stream, limit) if limit else stream, media_type="text/plain")
+
+
+def _open(path: Path | None) -> BinaryIO | None:
+    try:
+        return path.open("rb") if path is not None else None
+    except FileNotFoundError:  # not started yet
+        return None
+
+
+def _read(handle: BinaryIO, since: int | None, tail: int | None) -> list[podlog.Line]:
+    """The selected lines of the log open in `handle`, which is left just after the last whole record.
+    When only a tail is asked for, only as much of the end of the file is read as holds it."""
+    size = os.fstat(handle.fileno()).st_size
+    window = max(TAIL_WINDOW, tail * 256) if tail is not None and since is None else size
+    while True:
+        start = max(0, size - window)
+        handle.seek(start)
+        data = handle.read(size - start)
+        end = podlog.whole(data)
+        handle.seek(start + end)
+        data = data[:end]
+        if start:  # began mid-file: the first record may be cut, and the first line be the end of one
+            data = data[data.find(b"\n") + 1:]
+        lines = podlog.parse(data)
+        if not start or (tail is not None and len(lines) > tail):
+            return podlog.select(lines, since_ns=since, tail=tail)
+        window *= 4
 
 
 async def _limited(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
@@ -115,28 +144,48 @@ async def _limited(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[by
             return
 
 
-async def _follow(api: Api, path: Path, namespace: str, name: str, first: bytes, offset: int,
-                  inode: int | None, render: podlog.Follow) -> AsyncIterator[bytes]:
+async def _follow(api: Api, path: Path, namespace: str, name: str, first: bytes, handle: BinaryIO | None,
+                  render: podlog.Follow) -> AsyncIterator[bytes]:
+    """`first`, then what is appended to the log as it comes, until the pod has ended or is gone. When the
+    container restarts (its log moved aside, a new file begun), what is left of the old file is read to its
+    end, then the new one from its start."""
     if first:
         yield first
     ending = False
-    while True:
-        stat = _stat(path)
-        if stat is not None and stat.st_ino != inode:  # a restart moved the old log aside: a new file
-            offset, inode = 0, stat.st_ino
-        if stat is not None and stat.st_size > offset:
-            with path.open("rb") as handle:
-                handle.seek(offset)
-                chunk = handle.read()
-            chunk = chunk[:podlog.whole(chunk)]
+    try:
+        while True:
+            chunk = _more(handle)
             if chunk:
-                offset += len(chunk)
                 yield render.feed(chunk)
                 continue
-        pod = api.store.get(PODS.ref, namespace, name)
-        if pod is None or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
-            if ending:
-                return
-            ending = True  # one more look: the last lines may have landed since
-            continue
-        await asyncio.sleep(FOLLOW_POLL_S)
+            stat = _stat(path)
+            if stat is not None and (handle is None or stat.st_ino != os.fstat(handle.fileno()).st_ino):
+                rest = _more(handle)  # the last lines of the old file may have landed since
+                if handle is not None:
+                    handle.close()
+                handle = _open(path)
+                out = (render.feed(rest) if rest else b"") + render.restart()
+                if out:
+                    yield out
+                continue
+            pod = api.store.get(PODS.ref, namespace, name)
+            if pod is None or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+                if ending:
+                    return
+                ending = True  # one more look: the last lines may have landed since
+                continue
+            await asyncio.sleep(FOLLOW_POLL_S)
+    finally:
+        if handle is not None:
+            handle.close()
+
+
+def _more(handle: BinaryIO | None) -> bytes:
+    """The whole records appended to the file since the last read (a record being written waits)."""
+    if handle is None:
+        return b""
+    at = handle.tell()
+    data = handle.read()
+    end = podlog.whole(data)
+    handle.seek(at + end)
+    return data[:end]

@@ -26,6 +26,9 @@ async def splice(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, hos
         up_reader, up_writer = await asyncio.open_connection(host, port)
     except OSError:
         return False
+    except asyncio.CancelledError:
+        writer.close()
+        raise
     try:
         await asyncio.gather(pipe(reader, up_writer, from_client), pipe(up_reader, writer, from_server))
     finally:

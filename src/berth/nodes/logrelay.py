@@ -35,9 +35,22 @@ def relay(log_file: str, streams: dict[int, bytes]) -> None:
                     selector.unregister(key.fd)
                     os.close(key.fd)
                     continue
-                os.write(out, podlog.records(key.data, data))
+                _write(out, podlog.records(key.data, data))
     finally:
         os.close(out)
+
+
+def _write(fd: int, data: bytes) -> None:
+    """All of `data`, or as much as the disk takes: output that cannot be kept is dropped, and the relay
+    reads on, so that a full disk never stops (or kills, by a broken pipe) the container."""
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view):]
+        except InterruptedError:
+            continue
+        except OSError:
+            return
 
 
 def main(argv: list[str]) -> int:

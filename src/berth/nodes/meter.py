@@ -4,9 +4,10 @@ an inference server, so that an InferenceWorkload can scale on what its replicas
 For each port of a serving pod, the local node listens on the public port (the one in `run.ai/host-ports`
 and in the workload's service URL) and forwards every connection, byte for byte, to the port the program
 listens on. On the way it watches HTTP/1.x: h11 parses both directions (observing only; nothing is
-changed), so each request is counted from its request line to the end of its response, pipelined and
-keep-alive requests included. A connection that stops looking like HTTP/1 (TLS, HTTP/2, a websocket after
-its upgrade) is still forwarded, no longer counted.
+changed), so each request is counted from its request line to the end of its response, keep-alive
+requests included (a pipelined request counts from when the one before it has been answered). A
+connection that stops looking like HTTP/1 (TLS, HTTP/2, a websocket after its upgrade) is still
+forwarded, no longer counted.
 
 `Counters` are cumulative (requests answered, request-seconds in flight, seconds spent answering);
 `Window` turns samples of them into the readings the autoscaler wants over the last `WINDOW_S` seconds:
@@ -139,6 +140,9 @@ class Exchange:
             handle(data)
         except h11.ProtocolError:  # not (or no longer) HTTP/1: forward it, stop counting
             self.stop()
+        except Exception:  # a surprise in the parser must not cost the connection: count no more
+            log.exception("request metering stopped on a connection")
+            self.stop()
 
     def _client_data(self, data: bytes) -> None:
         self.requests.receive_data(data)
@@ -154,6 +158,8 @@ class Exchange:
                 self.started.append(now)
                 self.counters.begin(now)
             self.responses.send(_as_sent(event))  # so the response parser knows what was asked (HEAD: no body)
+            if isinstance(event, h11.EndOfMessage) and self._next_cycle():
+                return  # the next request (if any) was taken up by _next_cycle
 
     def _server_data(self, data: bytes) -> None:
         self.responses.receive_data(data)
@@ -161,17 +167,39 @@ class Exchange:
             event = self.responses.next_event()
             if event is h11.NEED_DATA or isinstance(event, h11.ConnectionClosed):
                 return
-            if event is h11.PAUSED:  # 101 Switching Protocols: what follows is not HTTP
-                self.stop()
+            if event is h11.PAUSED:
+                if self.responses.their_state is h11.SWITCHED_PROTOCOL:  # 101: what follows is not HTTP
+                    self.stop()
                 return
             self.requests.send(_as_sent(event))
-            if isinstance(event, h11.EndOfMessage) and self.started:
-                now = self.clock()
-                self.counters.end(now, now - self.started.popleft())
-                if self.requests.our_state is h11.DONE and self.requests.their_state is h11.DONE:
-                    self.requests.start_next_cycle()
-                    self.responses.start_next_cycle()
-                    self._client_events()  # a pipelined request may be waiting
+            if isinstance(event, h11.EndOfMessage):
+                if self.started:
+                    now = self.clock()
+                    self.counters.end(now, now - self.started.popleft())
+                self._next_cycle()
+
+    def _next_cycle(self) -> bool:
+        """Once a request and its response are both complete, make ready for the next one on this
+        connection; True when it did. Where h11 would not go on (an HTTP/1.0 keep-alive, which it takes
+        for a close; a response that came before its request had all arrived), the parsers start afresh
+        with the bytes they held."""
+        ended = (h11.DONE, h11.MUST_CLOSE)
+        states = (self.requests.our_state, self.requests.their_state, self.responses.our_state,
+                  self.responses.their_state)
+        if not all(state in ended for state in states):
+            return False
+        if all(state is h11.DONE for state in states):
+            self.requests.start_next_cycle()
+            self.responses.start_next_cycle()
+        else:
+            held_requests, held_responses = self.requests.trailing_data[0], self.responses.trailing_data[0]
+            self.requests, self.responses = h11.Connection(h11.SERVER), h11.Connection(h11.CLIENT)
+            if held_requests:
+                self.requests.receive_data(held_requests)
+            if held_responses:
+                self.responses.receive_data(held_responses)
+        self._client_events()  # a pipelined request may be waiting
+        return True
 
 
 class PodMeter:
@@ -181,21 +209,32 @@ class PodMeter:
     def __init__(self, public: dict[str, int], backend: dict[str, int]) -> None:
         self.counters = Counters()
         self.window = Window()
-        self.ports = [MeteredPort(port, backend[key], self.counters) for key, port in public.items() if key in backend]
+        self.ports = {key: MeteredPort(port, backend[key], self.counters) for key, port in public.items()
+                      if key in backend}
         self.reported: dict[str, float] | None = None  # what was last written to the pod
 
+    @property
+    def public(self) -> dict[str, int]:
+        """Where clients connect, by container port (after `start`: the ports actually listened on)."""
+        return {key: port.public for key, port in self.ports.items()}
+
     async def start(self) -> list[str]:
-        """Listen on every public port; what could not be listened on, in words."""
+        """Listen on every public port, or on a free one where it has been taken since it was chosen; what
+        could not be listened on at all, in words."""
         problems = []
-        for port in self.ports:
+        for port in self.ports.values():
             try:
                 await port.start()
-            except OSError as exc:
-                problems.append(f"port {port.public}: {exc.strerror or exc}")
+            except OSError:
+                port.public = 0  # taken meanwhile (after a restart, say): the kernel chooses
+                try:
+                    await port.start()
+                except OSError as exc:
+                    problems.append(f"port {port.backend}: {exc.strerror or exc}")
         return problems
 
     async def close(self) -> None:
-        await asyncio.gather(*(port.close() for port in self.ports))
+        await asyncio.gather(*(port.close() for port in self.ports.values()))
 
     def readings(self, cpu: float, cpus: float) -> dict[str, float]:
         """Take a sample now (`cpu`: CPU seconds the pod has used; `cpus`: what it requested) and give the
@@ -229,8 +268,9 @@ class MeteredPort:
         self._connections: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        """Raises OSError when the public port cannot be bound."""
+        """Raises OSError when the public port cannot be bound; port 0: one the kernel chooses."""
         self._server = await asyncio.start_server(self._serve, self.host, self.public, reuse_address=True)
+        self.public = int(self._server.sockets[0].getsockname()[1])
 
     async def close(self) -> None:
         if self._server is not None:

@@ -67,6 +67,7 @@ COMPONENT = "berth-node"
 TERMINAL = ("Succeeded", "Failed")
 MAX_GRACE_S = 30.0
 BACKOFF_S = (1.0, 30.0)  # first and longest pause before restarting a container
+READY_POLL_S = 0.5  # how often a serving container's ports are tried until they accept
 LOAD_REPORT_S = 2.0  # how often serving pods' load goes to their annotation
 BACKOFF_RESET_S = 60.0  # a container that ran this long starts its back-off afresh
 NO_COMMAND = "no command: Berth's local node runs commands, not images; give spec.command"
@@ -212,10 +213,7 @@ class PodRunner:
         self.node.state.pods[self.uid] = self.record
         self.node.state.save()
         await self._start_meter()
-        if self.record.host_ports:
-            annotation = {HOST_PORTS_ANNOTATION: json.dumps(self.record.host_ports)}
-            await self.node.call(lambda: self.node.client.patch(
-                "Pod", self.name, {"metadata": {"annotations": annotation}}, self.namespace))
+        await self._annotate_ports()
         for image in dict.fromkeys(str(c.get("image") or "") for c in inits + mains):
             await self.node.event(self.pod, "ImageNotPulled", f'image "{image}" is recorded, not pulled: the local '
                                   "node runs the container's command directly on this machine")
@@ -324,15 +322,20 @@ class PodRunner:
         record.processes[name] = ProcessRecord(pid=process.pid, ticks=procs.start_ticks(process.pid),
                                                started_at=started_at)
         self.node.state.save()
-        statuses[name] = {**statuses[name], "state": {"running": {"startedAt": started_at}}, "ready": not init,
-                          "started": True, "restartCount": restarts, "containerID": f"process://{process.pid}"}
+        serving = [] if init else self._serving_ports(container)
+        statuses[name] = {**statuses[name], "state": {"running": {"startedAt": started_at}},
+                          "ready": not init and not serving, "started": True, "restartCount": restarts,
+                          "containerID": f"process://{process.pid}"}
         await self._publish()
         exited = asyncio.ensure_future(procs.wait_exit(process))
+        ready = asyncio.ensure_future(self._ready_when_serving(name, serving, statuses)) if serving else None
         try:
             if await self._deleted_before(exited):
                 await procs.stop_group(process.pid, exited, self.grace)
                 return None
         finally:
+            if ready is not None:
+                ready.cancel()
             if not exited.done():  # the agent is stopping: the process runs on
                 exited.cancel()
         procs.signal_group(process.pid, signal.SIGKILL)  # what the container left behind goes with it
@@ -352,6 +355,29 @@ class PodRunner:
             terminated["message"] = tail  # as terminationMessagePolicy FallbackToLogsOnError would
         terminated.update(startedAt=started_at, finishedAt=_now())
         return code, terminated
+
+    async def _annotate_ports(self) -> None:
+        """Tell where the pod's ports are reached (`run.ai/host-ports`): the URLs and the service proxy read it."""
+        if self.record is None or not self.record.host_ports:
+            return
+        annotation = {HOST_PORTS_ANNOTATION: json.dumps(self.record.host_ports)}
+        await self.node.call(lambda: self.node.client.patch("Pod", self.name, {"metadata": {"annotations": annotation}},
+                                                            self.namespace))
+
+    def _serving_ports(self, container: Obj) -> list[int]:
+        """The ports a serving container listens on behind its meter (none for other pods)."""
+        backend = self.record.backend_ports if self.record else {}
+        return [backend[str(p["containerPort"])] for p in container.get("ports") or []
+                if str(p.get("containerPort")) in backend]
+
+    async def _ready_when_serving(self, name: str, ports: list[int], statuses: dict[str, Obj]) -> None:
+        """A serving container is Ready once all its ports accept connections (the TCP readiness check a
+        model server would declare): until then the service proxy sends it nothing, so a replica still
+        loading its model does not drop requests."""
+        while not all([await procs.accepts(port) for port in ports]):
+            await asyncio.sleep(READY_POLL_S)
+        statuses[name] = {**statuses[name], "ready": True}
+        await self._publish()
 
     async def _environment(self, container: Obj, statuses: dict[str, Obj]) -> dict[str, str] | None:
         """The container's environment; while a Secret or ConfigMap it needs is missing, it waits with
@@ -451,16 +477,21 @@ class PodRunner:
             return
         self.meter = PodMeter(record.host_ports, record.backend_ports)
         problems = await self.meter.start()
+        if self.meter.public != record.host_ports:
+            record.host_ports = self.meter.public
+            self.node.state.save()
+            await self._annotate_ports()
         if problems:
             await self.node.event(self.pod, "MeteringFailed", "cannot count this pod's requests, so its workload "
                                   f"cannot scale on them: {'; '.join(problems)}", type="Warning")
 
-    def load(self) -> dict[str, float]:
-        """The pod's readings now (`berth.nodes.meter`); empty while there is too little to say."""
+    def load(self, cpu_by_group: dict[int, float]) -> dict[str, float]:
+        """The pod's readings now (`berth.nodes.meter`); empty while there is too little to say.
+        `cpu_by_group`: CPU seconds by process group (`procs.cpu_seconds`)."""
         if self.meter is None or self.record is None:
             return {}
-        pids = [p.pid for p in self.record.processes.values() if p.pid is not None]
-        return self.meter.readings(procs.cpu_seconds(pids), requested_cpus(self.pod))
+        cpu = sum(cpu_by_group.get(p.pid, 0.0) for p in self.record.processes.values() if p.pid is not None)
+        return self.meter.readings(cpu, requested_cpus(self.pod))
 
     # -- status -------------------------------------------------------------------------------------
 
@@ -634,13 +665,20 @@ class LocalNode:
         where the inference autoscaler reads it."""
         while True:
             await asyncio.sleep(LOAD_REPORT_S)
-            for runner in list(self.runners.values()):
-                readings = runner.load()
-                if not readings or runner.meter is None or readings == runner.meter.reported:
-                    continue
-                runner.meter.reported = readings
-                body = {"metadata": {"annotations": {METRICS_ANNOTATION: json.dumps(readings)}}}
-                await self.call(lambda r=runner, b=body: self.client.patch("Pod", r.name, b, r.namespace))
+            serving = [r for r in self.runners.values() if r.meter is not None]
+            if not serving:
+                continue
+            cpu = procs.cpu_seconds()
+            for runner in serving:
+                try:
+                    readings = runner.load(cpu)
+                    if not readings or runner.meter is None or readings == runner.meter.reported:
+                        continue
+                    body = {"metadata": {"annotations": {METRICS_ANNOTATION: json.dumps(readings)}}}
+                    if await self.call(lambda r=runner, b=body: self.client.patch("Pod", r.name, b, r.namespace)):
+                        runner.meter.reported = readings
+                except Exception:  # noqa: BLE001 - one pod's trouble must not stop the others' reports
+                    log.exception("local node %s: load of pod %s/%s", self.name, runner.namespace, runner.name)
 
     def _sweep(self, uids: set[str]) -> None:
         """Pods recorded here that the API no longer has (deleted while the agent was away): stop what is

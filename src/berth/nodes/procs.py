@@ -25,7 +25,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 POLL_S = 0.2
@@ -43,7 +43,8 @@ def spawn(argv: Sequence[str], *, env: Mapping[str, str], cwd: Path,
     err_r, err_w = os.pipe()
     try:
         relay = subprocess.Popen([sys.executable, "-m", "berth.nodes.logrelay", str(log_file), str(out_r), str(err_r)],
-                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, pass_fds=(out_r, err_r),
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 pass_fds=(out_r, err_r),
                                  start_new_session=True, env=_relay_env())
         os.close(out_r)
         os.close(err_r)
@@ -91,12 +92,10 @@ def start_ticks(pid: int) -> int | None:
         return None
 
 
-def cpu_seconds(groups: Iterable[int]) -> float:
-    """CPU time (user and system, with that of reaped children) used so far by the processes of these
-    process groups that still run."""
-    wanted, ticks = set(groups), 0
-    if not wanted:
-        return 0.0
+def cpu_seconds() -> dict[int, float]:
+    """CPU time (user and system, with that of reaped children) used so far by the running processes of
+    each process group, in seconds."""
+    ticks: dict[int, int] = {}
     with contextlib.suppress(OSError):
         for entry in os.scandir("/proc"):
             if not entry.name.isdigit():
@@ -106,9 +105,11 @@ def cpu_seconds(groups: Iterable[int]) -> float:
             except OSError:
                 continue
             fields = text[text.rfind(")") + 2:].split()  # fields[0] is field 3 of stat
-            if len(fields) > 14 and int(fields[2]) in wanted:
-                ticks += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
-    return ticks / os.sysconf("SC_CLK_TCK")
+            if len(fields) > 14:
+                group = int(fields[2])
+                ticks[group] = ticks.get(group, 0) + sum(int(f) for f in fields[11:15])  # utime, stime, cu-, cs-
+    per_second = os.sysconf("SC_CLK_TCK")
+    return {group: n / per_second for group, n in ticks.items()}
 
 
 def is_alive(pid: int, ticks: int | None) -> bool:
@@ -168,6 +169,16 @@ async def stop_group(pid: int, ended: asyncio.Future[object], grace: float) -> N
             await asyncio.wait_for(asyncio.shield(ended), grace)
     signal_group(pid, signal.SIGKILL)
     await ended
+
+
+async def accepts(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether something accepts TCP connections at host:port now."""
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 2.0)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    return True
 
 
 def port_free(port: int, host: str = "127.0.0.1") -> bool:

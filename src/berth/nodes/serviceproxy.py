@@ -5,9 +5,9 @@ The local node has no cluster network: a pod's ports are ports of 127.0.0.1 (its
 selects however many there are and wherever they restart, the service proxy listens on a port of
 127.0.0.1 for each TCP port of each Service that has a selector (headless ones have nothing to balance),
 and hands each connection to the next ready pod the Service selects, round robin, at that pod's host port
-for the targetPort. The Service's own port number is used when it is free and not its targetPort too (a
-program that insists on its port gets it), else a free port; the choice
-goes to the Service's annotation `run.ai/host-ports` ({"<port>": <host port>}), where the controllers find
+for the targetPort. The port is one the kernel chooses (never the Service's own number: pods get their
+container port on this machine when it is free, and a program may insist on it); the choice goes to the
+Service's annotation `run.ai/host-ports` ({"<port>": <host port>}), where the controllers find
 it for the URL, and a restarted proxy takes the same ports again where it can. A connection that finds no
 ready pod is closed at once.
 """
@@ -24,7 +24,6 @@ from typing import Any
 from berth.api.wellknown import HOST_PORTS_ANNOTATION
 from berth.client import ApiError, Client, Informer, NotFound, Unreachable
 from berth.client.informer import Change
-from berth.nodes import procs
 from berth.nodes.forward import splice
 
 log = logging.getLogger(__name__)
@@ -94,6 +93,7 @@ class _Listener:
         self.host_port = 0
         self._server: asyncio.Server | None = None
         self._turn = itertools.count()
+        self._connections: set[asyncio.Task[Any]] = set()
 
     async def start(self, wanted: list[int]) -> None:
         """Listen on the first of `wanted` that is free, else on a free port."""
@@ -106,16 +106,25 @@ class _Listener:
             return
 
     def close(self) -> None:
+        """Stop listening, and end the connections in progress."""
         if self._server is not None:
             self._server.close()
+        for task in self._connections:
+            task.cancel()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        backends = self.proxy.backends(self.namespace, self.name, self.port)
-        first = next(self._turn)
-        for i in range(len(backends)):  # the next pod in turn; one that refuses passes it to the next
-            if await splice(reader, writer, HOST, backends[(first + i) % len(backends)]):
-                return
-        writer.close()
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        try:
+            backends = self.proxy.backends(self.namespace, self.name, self.port)
+            first = next(self._turn)
+            for i in range(len(backends)):  # the next pod in turn; one that refuses passes it to the next
+                if await splice(reader, writer, HOST, backends[(first + i) % len(backends)]):
+                    return
+        finally:
+            writer.close()
+            self._connections.discard(task)
 
 
 class ServiceProxy:
@@ -171,13 +180,9 @@ class ServiceProxy:
             self._listeners.pop(uid, None)
             return
         recorded = host_ports(service)
-        targets = {str(p["port"]): str(p.get("targetPort") or p["port"]) for p in ports}
         for port in sorted(wanted - set(current)):
             listener = _Listener(self, namespace, name, port)
-            preferred = [recorded[port]] if port in recorded else []
-            if targets[port] != port and procs.port_free(int(port)):
-                preferred.append(int(port))  # not when it is the pod's port too: a program may insist on that
-            await listener.start(preferred)
+            await listener.start([recorded[port]] if port in recorded else [])
             if listener.host_port:
                 current[port] = listener
             else:
