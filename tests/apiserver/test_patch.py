@@ -542,3 +542,40 @@ def test_managed_fields_sent_by_the_client_replace_the_stored_ones() -> None:
     del dropped["metadata"]["managedFields"]  # a client that does not know the field
     assert record_update(created, dropped, "old-client", now=T1)["metadata"]["managedFields"] == \
         created["metadata"]["managedFields"]
+
+
+# -- managedFields of a create: the one-walk path gives what the general diff gives ---------------------
+
+def _general_create(obj: dict[str, Any], manager: str, now: str) -> dict[str, Any]:
+    from berth.apiserver import apply as a
+
+    rule = a._root_rule(str(obj.get("kind") or ""))
+    fields = a._diff({}, obj, rule).added - a._STRIPPED
+    return a._with_managed_fields(copy.deepcopy(obj), [a._Manager(manager, "Update", str(obj.get("apiVersion") or ""),
+                                                                  time=now, fields=fields)])
+
+
+_POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "n", "labels": {"a": "1"},
+                                                         "finalizers": ["x", "y"]},
+        "spec": {"containers": [{"name": "main", "image": "i", "ports": [{"containerPort": 80, "protocol": "TCP"}],
+                                 "env": [{"name": "A", "value": "1"}]}],
+                 "tolerations": [{"key": "k", "operator": "Exists"}], "nodeSelector": {}}}
+
+
+@pytest.mark.parametrize("example", ["workloads/training-seed.yaml", "workloads/distributed-pytorch.yaml",
+                                     "workloads/inference-autoscaled.yaml", "policies/inference-policy.yaml"])
+def test_managed_fields_of_a_created_workload_are_those_of_the_general_path(example):
+    import yaml
+
+    from tests.conftest import ROOT
+
+    obj = yaml.safe_load((ROOT / "examples" / example).read_text())
+    assert record_update(None, obj, "kubectl", now="T") == _general_create(obj, "kubectl", "T")
+    assert record_update(None, _POD, "kubectl", now="T") == _general_create(_POD, "kubectl", "T")
+
+
+@given(_documents)
+@settings(max_examples=200, deadline=None)
+def test_managed_fields_of_any_created_object_are_those_of_the_general_path(doc):
+    obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, **doc}
+    assert record_update(None, obj, "m", now="T") == _general_create(obj, "m", "T")

@@ -80,16 +80,33 @@ def _rv(value: Any) -> int | None:
 
 
 class StoreReader:
-    """What admission plugins may read: stored objects, nothing else."""
+    """What admission plugins may read: stored objects, nothing else.
+
+    Short lists are cached until their kind is next written: admission reads the policies of a namespace
+    on every workload write, and policies change seldom."""
+
+    CACHED_ITEMS = 64  # longer lists are read afresh each time
+    CACHED_LISTS = 1024
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        self._lists: dict[tuple[Any, str | None], tuple[int, list[dict[str, Any]]]] = {}
 
     def get(self, resource: Resource, namespace: str, name: str) -> dict[str, Any] | None:
         return self._store.get(resource.ref, namespace if resource.namespaced else "", name)
 
     def list(self, resource: Resource, namespace: str | None) -> list[dict[str, Any]]:
-        return self._store.list(resource.ref, namespace if resource.namespaced else None).items
+        key = (resource.ref, namespace if resource.namespaced else None)
+        stamp = self._store.last_write(resource.ref)
+        cached = self._lists.get(key)
+        if cached is not None and cached[0] == stamp:
+            return [clone(obj) for obj in cached[1]]
+        items = self._store.list(*key).items
+        if len(items) <= self.CACHED_ITEMS:
+            if len(self._lists) >= self.CACHED_LISTS:
+                self._lists.clear()
+            self._lists[key] = (stamp, [clone(obj) for obj in items])
+        return items
 
 
 class Api:

@@ -46,7 +46,7 @@ def decode(raw: bytes, content_type: str) -> Any:
         raise errors.bad_request(f"the request body is not valid JSON: {exc}") from None
 
 
-def _prune(obj: Any, schema: Schema | None, path: str, removed: list[str]) -> Any:
+def _prune(obj: Any, schema: Schema | None, path: tuple[str | int, ...], removed: list[str]) -> Any:
     """Drop fields the schema does not know (in place); record their paths."""
     if schema is None or schema.get("x-kubernetes-preserve-unknown-fields"):
         return obj
@@ -54,19 +54,28 @@ def _prune(obj: Any, schema: Schema | None, path: str, removed: list[str]) -> An
         props = schema.get("properties")
         extra = schema.get("additionalProperties")
         for key in list(obj):
-            sub_path = f"{path}.{key}" if path else str(key)
+            value = obj[key]
             if props is not None:
                 if key not in props:
-                    removed.append(sub_path)
+                    removed.append(_dotted((*path, key)))
                     del obj[key]
-                else:
-                    _prune(obj[key], props[key], sub_path, removed)
-            elif isinstance(extra, dict):
-                _prune(obj[key], extra, sub_path, removed)
+                elif isinstance(value, (dict, list)):
+                    _prune(value, props[key], (*path, key), removed)
+            elif isinstance(extra, dict) and isinstance(value, (dict, list)):
+                _prune(value, extra, (*path, key), removed)
     elif isinstance(obj, list) and isinstance(schema.get("items"), dict):
         for i, item in enumerate(obj):
-            _prune(item, schema["items"], f"{path}[{i}]", removed)
+            if isinstance(item, (dict, list)):
+                _prune(item, schema["items"], (*path, i), removed)
     return obj
+
+
+def _dotted(path: tuple[str | int, ...]) -> str:
+    """`spec.containers[0].name` for ("spec", "containers", 0, "name")."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
 
 
 def _shown(value: Any) -> str:
@@ -111,7 +120,7 @@ def check_object(resource: Resource, obj: dict[str, Any], mode: str) -> tuple[di
         return obj, []
     kind = resource.model
     removed: list[str] = []
-    pruned = _prune(clone(obj), shared_schema(kind), "", removed)
+    pruned = _prune(clone(obj), shared_schema(kind), (), removed)
     warnings: list[str] = []
     if removed:
         if mode == "Strict":

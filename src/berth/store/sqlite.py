@@ -181,6 +181,8 @@ class Store:
         self._listeners: tuple[Callable[[int], None], ...] = ()
         self._refs: dict[tuple[str, str], ResourceRef] = {}
         self._closed = False
+        self._opened_at = self.revision()
+        self._written: dict[ResourceRef, int] = {}  # the last revision this Store wrote, by resource
 
     # --- lifecycle -------------------------------------------------------------------------------------
 
@@ -250,8 +252,9 @@ class Store:
         finally:
             conn.execute("COMMIT")
 
-    def _write(self, action: Callable[[sqlite3.Connection, int], dict[str, Any]]) -> dict[str, Any]:
-        """Run `action(conn, new_revision)` in one immediate transaction, commit, then tell the listeners."""
+    def _write(self, action: Callable[[sqlite3.Connection, int], dict[str, Any]], ref: ResourceRef) -> dict[str, Any]:
+        """Run `action(conn, new_revision)` on an object of `ref` in one immediate transaction, commit, then
+        tell the listeners."""
         with self._lock:
             if self._closed:
                 raise StoreError("the store is closed")
@@ -262,6 +265,7 @@ class Store:
                 revision = (row[0] if row else 0) + 1
                 result = action(conn, revision)
                 conn.execute("COMMIT")
+                self._written[ref] = revision
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
@@ -286,6 +290,12 @@ class Store:
         row = self._reader().execute(_SQL_REVISION).fetchone()
         return row[0] if row else 0
 
+    def last_write(self, ref: ResourceRef) -> int:
+        """A revision at or after the last change to any object of `ref`: what a cache of a rarely written
+        kind checks before it answers. Only writes through this Store count: the API server is the one
+        writer of its store."""
+        return self._written.get(ref, self._opened_at)
+
     def compacted_revision(self) -> int:
         """History at or below this revision is gone: reads from before it raise Expired."""
         return self._reader().execute(_SQL_COMPACTED).fetchone()[0]
@@ -308,7 +318,7 @@ class Store:
                 raise AlreadyExists(f"{_key_text(ref, namespace, name)} already exists") from None
             return _loads(value)
 
-        return self._write(action)
+        return self._write(action, ref)
 
     def update(self, ref: ResourceRef, namespace: str, name: str, obj: dict[str, Any], *,
                expected_rv: int | None = None) -> dict[str, Any]:
@@ -322,7 +332,7 @@ class Store:
                          (revision, ref.group, ref.resource, namespace, name, MODIFIED, current, value))
             return _loads(value)
 
-        return self._write(action)
+        return self._write(action, ref)
 
     def delete(self, ref: ResourceRef, namespace: str, name: str, *,
                expected_rv: int | None = None) -> dict[str, Any]:
@@ -336,7 +346,7 @@ class Store:
                          (revision, ref.group, ref.resource, namespace, name, DELETED, current, value))
             return _loads(value)
 
-        return self._write(action)
+        return self._write(action, ref)
 
     @staticmethod
     def _current_for_write(conn: sqlite3.Connection, ref: ResourceRef, namespace: str, name: str,
