@@ -184,6 +184,7 @@ def apiserver() -> list[Figure]:
         loop.run_until_complete(_creates(server, "fill", remaining))
         lists = [loop.run_until_complete(_list_seconds(server)) for _ in range(5)]
         fanout = loop.run_until_complete(_fanout(server))
+        loop.run_until_complete(loop.shutdown_asyncgens())  # the watch streams' readers, left open
         loop.close()
     finally:
         server.close()
