@@ -90,6 +90,24 @@ def test_scale_to_zero_only_after_a_quiet_grace_period_and_only_from_min_scale_z
     assert floor.desired_pods == 1  # minScale 1 never scales to zero
 
 
+def test_an_idle_workload_is_looked_at_again_when_its_retention_ends_and_one_never_used_goes_to_zero_too():
+    never_used = workload(0, 1)
+    never_used["metadata"]["creationTimestamp"] = "2026-01-01T00:00:00Z"
+    never_used["metadata"]["annotations"] = {"autoscaling.knative.dev/scale-to-zero-pod-retention-period": "1m30s"}
+    quiet = [pod("s-0", throughput=0)]
+    early = inference.plan(never_used, quiet, make, now=1767225600 + 60)
+    assert early.desired_pods == 1 and early.requeue_after == 30  # the controller comes back when it is time
+    assert inference.plan(never_used, quiet, make, now=1767225600 + 91).desired_pods == 0
+
+
+def test_a_request_waiting_at_the_service_wakes_a_workload_scaled_to_zero():
+    asleep = workload(0, 0, "2026-01-01T00:00:00Z")
+    assert inference.plan(asleep, [], make, now=1767225600 + 600).desired_pods == 0
+    woken = inference.plan(asleep, [], make, now=1767225600 + 600, waiting=1)
+    assert woken.desired_pods == 1 and [p["metadata"]["name"] for p in woken.create] == ["s-0"]
+    assert woken.status_extra["lastActiveTime"] == "2026-01-01T00:10:00Z"  # the wait counts as activity
+
+
 def test_utilisation_metrics_scale_the_current_replicas():
     assert inference.desired_replicas(2, [90.0, 70.0], "gpu-utilization", 40.0, 1, 10) == 4
     assert inference.desired_replicas(4, [10.0, 10.0, 10.0, 10.0], "cpu-utilization", 40.0, 1, 10) == 1

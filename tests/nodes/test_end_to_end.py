@@ -129,6 +129,41 @@ def test_an_inference_workload_scales_on_the_requests_it_serves(full, http):
     full.kubectl("delete", "inferenceworkload", "model", "-n", NS)
 
 
+def test_an_inference_workload_scaled_to_zero_wakes_for_a_request(full, http):
+    serve = ROOT / "examples" / "scripts" / "serve.py"
+    full.kubectl("apply", "-f", "-", input=f"""
+apiVersion: run.ai/v2alpha1
+kind: InferenceWorkload
+metadata:
+  name: sleepy
+  namespace: {NS}
+  annotations: {{autoscaling.knative.dev/scale-to-zero-pod-retention-period: 2s}}
+spec:
+  image: {{value: python:3.11}}
+  command: {{value: "{PY} {serve} --seconds 0"}}
+  ports: {{items: {{http: {{value: {{container: 8000}}}}}}}}
+  minScale: {{value: 0}}
+  maxScale: {{value: 1}}
+  metric: {{value: concurrency}}
+  target: {{value: 5}}""")
+    url = eventually(lambda: phase(http, "inferenceworkloads", "sleepy") == "Running"
+                     and (u := workload_status(http, "inferenceworkloads", NS, "sleepy").get("serviceUrls")) and u[0],
+                     timeout=30)
+    # Nobody asks: after the retention period the last replica goes.
+    eventually(lambda: workload_status(http, "inferenceworkloads", NS, "sleepy").get("reason") == "ScaledToZero"
+               and not pods_of(http, NS, "sleepy"), timeout=40)
+    assert workload_status(http, "inferenceworkloads", NS, "sleepy")["serviceUrls"] == [url]  # the same URL
+    # A request comes: the service holds it, the workload wakes, and the answer comes from the new replica.
+    began = time.monotonic()
+    with urllib.request.urlopen(url + "/predict", timeout=60) as response:
+        assert json.load(response)["replica"] == "sleepy-0"
+    assert time.monotonic() - began < 60
+    assert workload_status(http, "inferenceworkloads", NS, "sleepy").get("replicas") == 1
+    service = f"/api/v1/namespaces/{NS}/services/infw-sleepy-clusterip"
+    eventually(lambda: "run.ai/waiting-requests" not in (http.get(service).json()["metadata"].get("annotations") or {}))
+    full.kubectl("delete", "inferenceworkload", "sleepy", "-n", NS)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -14,3 +14,7 @@ HOST_PORTS_ANNOTATION = "run.ai/host-ports"
 # flight, "throughput": requests/s, "latency": ms, "cpu-utilization": percent of its cpu request,
 # "gpu-utilization": percent}; what it can measure only. The inference autoscaler reads it.
 METRICS_ANNOTATION = "run.ai/metrics"
+
+# Set by the local node's service proxy on a Service: how many requests it holds because no pod the Service
+# selects is ready (an inference workload scaled to zero); any wakes the workload.
+WAITING_ANNOTATION = "run.ai/waiting-requests"

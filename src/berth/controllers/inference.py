@@ -6,7 +6,10 @@ requests in flight, `throughput` requests per second, `latency` ms, `cpu-utiliza
 `gpu-utilization` percent, or the custom `metricName`). The autoscaler wants enough replicas that each
 carries `target` of the metric: for concurrency and throughput, the total divided by the target; for the
 others, the current replicas scaled by average / target. Results are clamped to minScale..maxScale, and
-the workload scales to zero only when minScale is 0 and no request has been seen for a grace period.
+the workload scales to zero only when minScale is 0 and no request has been seen for the retention period
+(Knative's annotation `autoscaling.knative.dev/scale-to-zero-pod-retention-period` on the workload, else
+60 s). While it is at zero, the local node's service proxy holds the requests that come, as Knative's
+activator does, and counts them on the Service (`run.ai/waiting-requests`): any wakes the workload.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from berth.controllers import services
 from berth.controllers.plan import (
     Obj,
     Plan,
+    duration_seconds,
     is_active,
     meta,
     pod_phase,
@@ -29,7 +33,8 @@ from berth.controllers.plan import (
     value,
 )
 
-SCALE_TO_ZERO_GRACE_S = 60.0
+SCALE_TO_ZERO_GRACE_S = 60.0  # without a retention annotation, idle this long before going to zero
+RETENTION_ANNOTATION = "autoscaling.knative.dev/scale-to-zero-pod-retention-period"
 TOTALS = ("concurrency", "throughput")  # metrics that add up across replicas
 
 
@@ -55,7 +60,17 @@ def desired_replicas(current: int, readings: list[float], metric: str, target: f
     return max(min(wanted, high), low)
 
 
-def plan(workload: Obj, pods: list[Obj], make_pod: Callable[..., Obj], *, now: float) -> Plan:
+def retention_seconds(workload: Obj) -> float:
+    """How long a workload that may scale to zero keeps a replica after its last request: Knative's
+    `autoscaling.knative.dev/scale-to-zero-pod-retention-period` annotation, else `SCALE_TO_ZERO_GRACE_S`."""
+    text = (meta(workload).get("annotations") or {}).get(RETENTION_ANNOTATION)
+    seconds = duration_seconds(text) if text and any(c.isdigit() for c in text) else None
+    return SCALE_TO_ZERO_GRACE_S if seconds is None else seconds
+
+
+def plan(workload: Obj, pods: list[Obj], make_pod: Callable[..., Obj], *, now: float, waiting: int = 0) -> Plan:
+    """`waiting`: requests the service proxy holds for want of a ready replica (`run.ai/waiting-requests`);
+    any wakes a workload scaled to zero."""
     spec = workload.get("spec") or {}
     status = workload.get("status") or {}
     name = meta(workload)["name"]
@@ -66,7 +81,7 @@ def plan(workload: Obj, pods: list[Obj], make_pod: Callable[..., Obj], *, now: f
     active = [p for p in pods if is_active(p)]
     ready = [p for p in active if pod_phase(p) == "Running"]
     last_active = timestamp(status.get("lastActiveTime"))
-    wanted = current
+    wanted, requeue = current, None
     if metric:
         readings = [r for r in (_metric(p, metric) for p in ready) if r is not None]
         wanted = desired_replicas(current, readings, metric, float(value(spec, "target", 1) or 1), low, high)
@@ -74,11 +89,14 @@ def plan(workload: Obj, pods: list[Obj], make_pod: Callable[..., Obj], *, now: f
         if traffic > 0:
             last_active = now
         if low == 0 and wanted == 0 and current > 0:
-            idle_for = now - (last_active or now)
-            if idle_for < SCALE_TO_ZERO_GRACE_S:
-                wanted = max(current, 1)
+            since = last_active or timestamp(meta(workload).get("creationTimestamp")) or now
+            left = retention_seconds(workload) - (now - since)
+            if left > 0:  # not idle for long enough yet: keep what runs, and look again then
+                wanted, requeue = max(current, 1), left
+    if waiting > 0:  # requests wait at the service: wake from zero
+        wanted, last_active = max(wanted, 1), now
     wanted = max(min(wanted, high), low)
-    result = Plan(min_member=1, desired_pods=wanted)
+    result = Plan(min_member=1, desired_pods=wanted, requeue_after=requeue)
     svcs = services.port_services(workload)
     result.objects = svcs
     by_index = {int(meta(p)["name"].rsplit("-", 1)[1]): p for p in pods if meta(p)["name"].rsplit("-", 1)[-1].isdigit()}

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Iterable
 
-from berth.api.wellknown import HOST_PORTS_ANNOTATION
+from berth.api.wellknown import HOST_PORTS_ANNOTATION, WAITING_ANNOTATION
 from berth.controllers.plan import WORKLOAD_KIND, WORKLOAD_NAME, Obj, meta, value
 from berth.controllers.podspec import workload_labels
 
@@ -67,6 +68,15 @@ def _host_ports(obj: Obj) -> dict[int, int]:
         return {int(k): int(v) for k, v in json.loads(raw).items()} if raw else {}
     except (ValueError, TypeError, AttributeError):
         return {}
+
+
+def waiting(live: Iterable[Obj]) -> int:
+    """Requests the service proxy holds at these Services for want of a ready pod (`run.ai/waiting-requests`)."""
+    total = 0
+    for svc in live:
+        raw = (meta(svc).get("annotations") or {}).get(WAITING_ANNOTATION) or "0"
+        total += int(raw) if raw.isdigit() else 0
+    return total
 
 
 def urls(services: list[Obj], pods: list[Obj] = (), live: dict[str, Obj] | None = None) -> list[str]:

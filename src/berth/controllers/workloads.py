@@ -200,8 +200,11 @@ class WorkloadController:
     def _plan(self, workload: Obj, pods: list[Obj], make: Callable[..., Obj]) -> Plan:
         kind = workload["kind"]
         exposed = services.port_services(workload)
+        namespace = meta(workload).get("namespace", "")
+        live = {m["name"]: svc for m in (svc["metadata"] for svc in exposed)
+                if (svc := self.services.get(m["name"], namespace)) is not None}
         if kind == "InferenceWorkload":
-            result = inference.plan(workload, pods, make, now=self.clock())
+            result = inference.plan(workload, pods, make, now=self.clock(), waiting=services.waiting(live.values()))
         elif kind == "TrainingWorkload":
             result = training.plan(workload, pods, make)
         elif kind == "InteractiveWorkload":
@@ -217,9 +220,6 @@ class WorkloadController:
             result.objects.extend(exposed)
         result.objects.extend(claims.new_claims(workload))
         if exposed:
-            namespace = meta(workload).get("namespace", "")
-            live = {m["name"]: svc for m in (svc["metadata"] for svc in exposed)
-                    if (svc := self.services.get(m["name"], namespace)) is not None}
             result.status_extra["serviceUrls"] = services.urls(exposed, pods, live)
         return result
 

@@ -8,8 +8,12 @@ and hands each connection to the next ready pod the Service selects, round robin
 for the targetPort. The port is one the kernel chooses (never the Service's own number: pods get their
 container port on this machine when it is free, and a program may insist on it); the choice goes to the
 Service's annotation `run.ai/host-ports` ({"<port>": <host port>}), where the controllers find
-it for the URL, and a restarted proxy takes the same ports again where it can. A connection that finds no
-ready pod is closed at once.
+it for the URL, and a restarted proxy takes the same ports again where it can.
+
+A connection that finds no ready pod is closed at once, except at an inference workload's Service: there
+the proxy does what Knative's activator does for a workload scaled to zero. It holds the connection (up to
+`HOLD_S`), counts the held ones in the Service's annotation `run.ai/waiting-requests` (which wakes the
+workload: `berth.controllers.inference`), and hands each to the first replica that becomes ready.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import json
 import logging
 from typing import Any
 
-from berth.api.wellknown import HOST_PORTS_ANNOTATION
+from berth.api.wellknown import HOST_PORTS_ANNOTATION, WAITING_ANNOTATION, WORKLOAD_KIND_LABEL
 from berth.client import ApiError, Client, Informer, NotFound, Unreachable
 from berth.client.informer import Change
 from berth.nodes.forward import splice
@@ -30,6 +34,8 @@ log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 HOST = "127.0.0.1"
+HOLD_S = 120.0  # how long a request waits for a replica of a workload scaled to zero
+HOLD_POLL_S = 0.2
 
 
 def _meta(obj: Obj) -> Obj:
@@ -118,6 +124,8 @@ class _Listener:
         self._connections.add(task)
         try:
             backends = self.proxy.backends(self.namespace, self.name, self.port)
+            if not backends and self.proxy.activates(self.namespace, self.name):
+                backends = await self.proxy.hold(self.namespace, self.name, self.port)
             first = next(self._turn)
             for i in range(len(backends)):  # the next pod in turn; one that refuses passes it to the next
                 if await splice(reader, writer, HOST, backends[(first + i) % len(backends)]):
@@ -136,6 +144,9 @@ class ServiceProxy:
         self.pods = Informer(client, "Pod", fields=f"spec.nodeName={node}")
         self._listeners: dict[str, dict[str, _Listener]] = {}  # Service uid -> port -> listener
         self._lock = asyncio.Lock()
+        self._waiting: dict[tuple[str, str], int] = {}  # (namespace, Service) -> requests held
+        self._told: dict[tuple[str, str], int] = {}  # what its annotation says
+        self._telling: asyncio.Task[None] | None = None
 
     def backends(self, namespace: str, name: str, port: str) -> list[int]:
         service = self.services.get(name, namespace)
@@ -145,6 +156,55 @@ class ServiceProxy:
             if str(entry.get("port")) == port:
                 return endpoints(service, self.pods.items(), entry.get("targetPort") or entry["port"])
         return []
+
+    def activates(self, namespace: str, name: str) -> bool:
+        """Whether requests to this Service wait for a replica (an inference workload's, which may be at zero)."""
+        service = self.services.get(name, namespace) or {}
+        return (_meta(service).get("labels") or {}).get(WORKLOAD_KIND_LABEL) == "InferenceWorkload"
+
+    async def hold(self, namespace: str, name: str, port: str) -> list[int]:
+        """Wait, counted in the Service's annotation, until a pod it selects is ready (its backends then), or
+        `HOLD_S` (nothing then)."""
+        key = (namespace, name)
+        self._waiting[key] = self._waiting.get(key, 0) + 1
+        self._tell()
+        try:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + HOLD_S
+            while loop.time() < deadline:
+                await asyncio.sleep(HOLD_POLL_S)
+                backends = self.backends(namespace, name, port)
+                if backends:
+                    return backends
+            return []
+        finally:
+            self._waiting[key] -= 1
+            if not self._waiting[key]:
+                del self._waiting[key]
+            self._tell()
+
+    def _tell(self) -> None:
+        """Bring the Services' `run.ai/waiting-requests` in line with the requests held, in the background
+        (one writer at a time; it goes on until nothing has changed)."""
+        if self._telling is None or self._telling.done():
+            self._telling = asyncio.get_running_loop().create_task(self._write_waiting())
+
+    async def _write_waiting(self) -> None:
+        while True:
+            changed = {key: self._waiting.get(key, 0) for key in {*self._waiting, *self._told}
+                       if self._waiting.get(key, 0) != self._told.get(key, 0)}
+            if not changed:
+                return
+            for (namespace, name), count in changed.items():
+                body = {"metadata": {"annotations": {WAITING_ANNOTATION: str(count) if count else None}}}
+                try:
+                    await self.client.patch("Service", name, body, namespace)
+                except (ApiError, Unreachable) as exc:
+                    log.warning("service proxy: cannot record the requests waiting at %s/%s: %s", namespace, name, exc)
+                if count:
+                    self._told[(namespace, name)] = count
+                else:
+                    self._told.pop((namespace, name), None)
 
     async def run(self) -> None:
         for informer in (self.pods, self.services):
