@@ -60,9 +60,11 @@ spec:
     eventually(lambda: len(pods_of(http, NS, "triton")) == 2)
 
 
-def pod(name: str, **metrics: float) -> dict:
+def pod(name: str, ready_at: str | None = "2026-01-01T00:00:00Z", **metrics: float) -> dict:
+    conditions = [{"type": "Ready", "status": "True" if ready_at else "False",
+                   "lastTransitionTime": ready_at or "2026-01-01T00:00:00Z"}]
     return {"metadata": {"name": name, "annotations": {"run.ai/metrics": json.dumps(metrics)}},
-            "status": {"phase": "Running"}}
+            "status": {"phase": "Running", "conditions": conditions}}
 
 
 def workload(min_scale: int, replicas: int, last_active: str | None = None) -> dict:
@@ -106,6 +108,33 @@ def test_a_request_waiting_at_the_service_wakes_a_workload_scaled_to_zero():
     woken = inference.plan(asleep, [], make, now=1767225600 + 600, waiting=1)
     assert woken.desired_pods == 1 and [p["metadata"]["name"] for p in woken.create] == ["s-0"]
     assert woken.status_extra["lastActiveTime"] == "2026-01-01T00:10:00Z"  # the wait counts as activity
+
+
+def test_a_woken_replica_is_not_scaled_away_before_it_is_ready_and_has_been_idle():
+    woken = workload(0, 1, "2026-01-01T00:00:00Z")
+    loading = [pod("s-0", ready_at=None, throughput=0)]  # still loading its model, hours after the last request
+    assert inference.plan(woken, loading, make, now=1767225600 + 7200).desired_pods == 1
+    just_ready = [pod("s-0", ready_at="2026-01-01T02:00:00Z", throughput=0)]
+    kept = inference.plan(woken, just_ready, make, now=1767225600 + 7205)
+    assert kept.desired_pods == 1 and kept.requeue_after == 55  # idle counts from when it became Ready
+    assert inference.plan(woken, just_ready, make, now=1767225600 + 7261).desired_pods == 0
+
+
+def test_retention_is_a_go_duration_and_never_shorter_than_it_takes_to_see_no_requests():
+    def retention(text: str) -> float:
+        return inference.retention_seconds({"metadata": {"annotations": {
+            "autoscaling.knative.dev/scale-to-zero-pod-retention-period": text}}})
+    assert [retention(t) for t in ("1m30s", "2h", "500ms", "0s")] == [90, 7200, 12, 12]
+    assert [retention(t) for t in ("90", "1d", "PT5M", "-5m", "")] == [60] * 5  # not a duration: the default
+
+
+def test_idle_replicas_go_to_zero_whatever_metric_they_scale_on():
+    busy_cpu = workload(0, 1, "2026-01-01T00:00:00Z")
+    busy_cpu["spec"]["metric"] = {"value": "cpu-utilization"}
+    idle = [pod("s-0", throughput=0, concurrency=0, **{"cpu-utilization": 2.0})]
+    assert inference.plan(busy_cpu, idle, make, now=1767225600 + 61).desired_pods == 0
+    unmeasured = [{"metadata": {"name": "s-0"}, "status": pod("s-0")["status"]}]  # no node reports its load
+    assert inference.plan(busy_cpu, unmeasured, make, now=1767225600 + 6100).desired_pods == 1
 
 
 def test_utilisation_metrics_scale_the_current_replicas():

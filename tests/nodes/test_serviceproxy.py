@@ -40,3 +40,38 @@ def test_headless_services_and_services_without_a_selector_are_not_proxied():
 def test_an_unreadable_annotation_is_no_ports():
     assert host_ports({"metadata": {"annotations": {"run.ai/host-ports": "8000=41001"}}}) == {}
     assert host_ports(pod("model-0", 41001)) == {"8000": 41001}
+
+
+def test_a_count_of_waiting_requests_left_behind_is_put_right(bare_cluster):
+    """A proxy that stopped while it held requests (or could not write that they were answered) leaves a
+    count on the Service; the next one clears it, or the workload would never go back to zero."""
+    import asyncio
+
+    from berth.client import Client
+    from berth.nodes.serviceproxy import ServiceProxy
+
+    bare_cluster.kubectl("create", "namespace", "runai-a")
+    bare_cluster.kubectl("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "infw-model-clusterip", "namespace": "runai-a",
+                     "labels": {"run.ai/workload-kind": "InferenceWorkload"},
+                     "annotations": {"run.ai/waiting-requests": "3"}},
+        "spec": {"selector": {"run.ai/workload-name": "model"}, "ports": [{"port": 8000, "targetPort": 8000}]}}))
+
+    async def main() -> dict:
+        async with Client.from_kubeconfig(bare_cluster.kubeconfig) as client:
+            task = asyncio.create_task(ServiceProxy(client).run())
+            try:
+                for _ in range(100):
+                    service = await client.get("Service", "infw-model-clusterip", "runai-a")
+                    annotations = service["metadata"].get("annotations") or {}
+                    if "run.ai/waiting-requests" not in annotations and "run.ai/host-ports" in annotations:
+                        return annotations
+                    await asyncio.sleep(0.1)
+                return annotations
+            finally:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
+    annotations = asyncio.run(main())
+    assert "run.ai/waiting-requests" not in annotations and json.loads(annotations["run.ai/host-ports"])["8000"]

@@ -15,6 +15,7 @@ activator does, and counts them on the Service (`run.ai/waiting-requests`): any 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 
 import orjson
@@ -24,7 +25,6 @@ from berth.controllers import services
 from berth.controllers.plan import (
     Obj,
     Plan,
-    duration_seconds,
     is_active,
     meta,
     pod_phase,
@@ -34,6 +34,10 @@ from berth.controllers.plan import (
 )
 
 SCALE_TO_ZERO_GRACE_S = 60.0  # without a retention annotation, idle this long before going to zero
+MIN_IDLE_S = 12.0  # node agents report load every 2 s over 10 s: "no requests" takes this long to know
+_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_GO_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h)")
+_GO_DURATION = re.compile(r"(?:[0-9]+(?:\.[0-9]+)?(?:ns|us|µs|ms|s|m|h))+")
 RETENTION_ANNOTATION = "autoscaling.knative.dev/scale-to-zero-pod-retention-period"
 TOTALS = ("concurrency", "throughput")  # metrics that add up across replicas
 
@@ -62,10 +66,22 @@ def desired_replicas(current: int, readings: list[float], metric: str, target: f
 
 def retention_seconds(workload: Obj) -> float:
     """How long a workload that may scale to zero keeps a replica after its last request: Knative's
-    `autoscaling.knative.dev/scale-to-zero-pod-retention-period` annotation, else `SCALE_TO_ZERO_GRACE_S`."""
-    text = (meta(workload).get("annotations") or {}).get(RETENTION_ANNOTATION)
-    seconds = duration_seconds(text) if text and any(c.isdigit() for c in text) else None
-    return SCALE_TO_ZERO_GRACE_S if seconds is None else seconds
+    `autoscaling.knative.dev/scale-to-zero-pod-retention-period` annotation (a Go duration: "90s", "1m30s"),
+    else `SCALE_TO_ZERO_GRACE_S`; never less than `MIN_IDLE_S`, the time it takes to know there were no
+    requests."""
+    text = (meta(workload).get("annotations") or {}).get(RETENTION_ANNOTATION) or ""
+    seconds = SCALE_TO_ZERO_GRACE_S
+    if _GO_DURATION.fullmatch(text.strip()):
+        seconds = sum(float(n) * _GO_UNITS[unit] for n, unit in _GO_PART.findall(text))
+    return max(seconds, MIN_IDLE_S)
+
+
+def _ready_since(pod: Obj) -> float | None:
+    """When the pod last became Ready; None when it is not Ready."""
+    for condition in (pod.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "Ready":
+            return timestamp(condition.get("lastTransitionTime")) or 0.0 if condition.get("status") == "True" else None
+    return None
 
 
 def plan(workload: Obj, pods: list[Obj], make_pod: Callable[..., Obj], *, now: float, waiting: int = 0) -> Plan:
@@ -85,16 +101,26 @@ def plan(workload: Obj, pods: list[Obj], make_pod: Callable[..., Obj], *, now: f
     if metric:
         readings = [r for r in (_metric(p, metric) for p in ready) if r is not None]
         wanted = desired_replicas(current, readings, metric, float(value(spec, "target", 1) or 1), low, high)
-        traffic = sum(_metric(p, "concurrency") or 0 for p in ready) + sum(_metric(p, "throughput") or 0 for p in ready)
-        if traffic > 0:
-            last_active = now
-        if low == 0 and wanted == 0 and current > 0:
-            since = last_active or timestamp(meta(workload).get("creationTimestamp")) or now
-            left = retention_seconds(workload) - (now - since)
-            if left > 0:  # not idle for long enough yet: keep what runs, and look again then
-                wanted, requeue = max(current, 1), left
+    traffic = sum((_metric(p, "concurrency") or 0) + (_metric(p, "throughput") or 0) for p in ready)
+    if traffic > 0:
+        last_active = now
     if waiting > 0:  # requests wait at the service: wake from zero
         wanted, last_active = max(wanted, 1), now
+    elif low == 0 and current > 0:
+        # Zero only when every replica is Ready and measured, and none has served a request for the
+        # retention period, counted from the last request or the newest replica's becoming Ready.
+        serving = [p for p in active if _ready_since(p) is not None]
+        measured = all(_metric(p, "concurrency") is not None or _metric(p, "throughput") is not None for p in serving)
+        idle = bool(serving) and len(serving) == len(active) and measured and traffic == 0
+        wanted = max(wanted, 1)
+        if idle:
+            since = max([t for t in (last_active, timestamp(meta(workload).get("creationTimestamp"))) if t]
+                        + [_ready_since(p) or 0.0 for p in serving])
+            left = retention_seconds(workload) - (now - since)
+            if left <= 0:
+                wanted = 0
+            else:
+                requeue = left  # look again when the retention ends
     wanted = max(min(wanted, high), low)
     result = Plan(min_member=1, desired_pods=wanted, requeue_after=requeue)
     svcs = services.port_services(workload)

@@ -104,10 +104,19 @@ class WorkloadController:
             self._queue.put_nowait(key)
 
     def _later(self, key: Key, seconds: float) -> None:
-        old = self._timers.pop(key, None)
+        """Reconcile `key` again in `seconds`, unless it is due sooner already."""
+        loop = asyncio.get_running_loop()
+        when = loop.time() + max(seconds, 0.05)
+        old = self._timers.get(key)
         if old is not None:
+            if old.when() <= when:
+                return
             old.cancel()
-        self._timers[key] = asyncio.get_running_loop().call_later(max(seconds, 0.05), self.enqueue, key)
+        self._timers[key] = loop.call_at(when, self._due, key)
+
+    def _due(self, key: Key) -> None:
+        self._timers.pop(key, None)
+        self.enqueue(key)
 
     async def _on_workload(self, change: Change) -> None:
         m = meta(change.object)

@@ -23,6 +23,7 @@ import contextlib
 import itertools
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from berth.api.wellknown import HOST_PORTS_ANNOTATION, WAITING_ANNOTATION, WORKLOAD_KIND_LABEL
@@ -36,6 +37,7 @@ Obj = dict[str, Any]
 HOST = "127.0.0.1"
 HOLD_S = 120.0  # how long a request waits for a replica of a workload scaled to zero
 HOLD_POLL_S = 0.2
+RETRY_S = 2.0  # after a failed write of a Service's waiting requests
 
 
 def _meta(obj: Obj) -> Obj:
@@ -50,6 +52,11 @@ def host_ports(obj: Obj) -> dict[str, int]:
         return {str(k): int(v) for k, v in found.items()}
     except (ValueError, TypeError, AttributeError):
         return {}
+
+
+def _waiting_count(service: Obj) -> int:
+    raw = str((_meta(service).get("annotations") or {}).get(WAITING_ANNOTATION) or "0")
+    return int(raw) if raw.isdigit() else 1  # unreadable: not zero, so that it is written afresh
 
 
 def proxied(service: Obj) -> bool:
@@ -125,7 +132,7 @@ class _Listener:
         try:
             backends = self.proxy.backends(self.namespace, self.name, self.port)
             if not backends and self.proxy.activates(self.namespace, self.name):
-                backends = await self.proxy.hold(self.namespace, self.name, self.port)
+                backends = await self.proxy.hold(self.namespace, self.name, self.port, reader.at_eof)
             first = next(self._turn)
             for i in range(len(backends)):  # the next pod in turn; one that refuses passes it to the next
                 if await splice(reader, writer, HOST, backends[(first + i) % len(backends)]):
@@ -145,8 +152,8 @@ class ServiceProxy:
         self._listeners: dict[str, dict[str, _Listener]] = {}  # Service uid -> port -> listener
         self._lock = asyncio.Lock()
         self._waiting: dict[tuple[str, str], int] = {}  # (namespace, Service) -> requests held
-        self._told: dict[tuple[str, str], int] = {}  # what its annotation says
         self._telling: asyncio.Task[None] | None = None
+        self._again = False
 
     def backends(self, namespace: str, name: str, port: str) -> list[int]:
         service = self.services.get(name, namespace)
@@ -162,16 +169,16 @@ class ServiceProxy:
         service = self.services.get(name, namespace) or {}
         return (_meta(service).get("labels") or {}).get(WORKLOAD_KIND_LABEL) == "InferenceWorkload"
 
-    async def hold(self, namespace: str, name: str, port: str) -> list[int]:
+    async def hold(self, namespace: str, name: str, port: str, gone: Callable[[], bool] = lambda: False) -> list[int]:
         """Wait, counted in the Service's annotation, until a pod it selects is ready (its backends then), or
-        `HOLD_S` (nothing then)."""
+        `HOLD_S` or the client is `gone` (nothing then)."""
         key = (namespace, name)
         self._waiting[key] = self._waiting.get(key, 0) + 1
         self._tell()
         try:
             loop = asyncio.get_running_loop()
             deadline = loop.time() + HOLD_S
-            while loop.time() < deadline:
+            while loop.time() < deadline and not gone():
                 await asyncio.sleep(HOLD_POLL_S)
                 backends = self.backends(namespace, name, port)
                 if backends:
@@ -185,26 +192,45 @@ class ServiceProxy:
 
     def _tell(self) -> None:
         """Bring the Services' `run.ai/waiting-requests` in line with the requests held, in the background
-        (one writer at a time; it goes on until nothing has changed)."""
+        (one writer at a time). What a Service says is read from the informer, so that a count left behind
+        (a write that failed, a proxy that stopped while it held requests) is put right too."""
+        self._again = True  # a writer at work goes round once more
         if self._telling is None or self._telling.done():
             self._telling = asyncio.get_running_loop().create_task(self._write_waiting())
+            self._telling.add_done_callback(self._told_or_failed)
+
+    def _told_or_failed(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("service proxy: writing the requests waiting failed", exc_info=task.exception())
+            asyncio.get_running_loop().call_later(RETRY_S, self._tell)
 
     async def _write_waiting(self) -> None:
-        while True:
-            changed = {key: self._waiting.get(key, 0) for key in {*self._waiting, *self._told}
-                       if self._waiting.get(key, 0) != self._told.get(key, 0)}
-            if not changed:
-                return
-            for (namespace, name), count in changed.items():
-                body = {"metadata": {"annotations": {WAITING_ANNOTATION: str(count) if count else None}}}
-                try:
-                    await self.client.patch("Service", name, body, namespace)
-                except (ApiError, Unreachable) as exc:
-                    log.warning("service proxy: cannot record the requests waiting at %s/%s: %s", namespace, name, exc)
-                if count:
-                    self._told[(namespace, name)] = count
-                else:
-                    self._told.pop((namespace, name), None)
+        retry = False
+        while self._again:
+            self._again = False
+            retry = await self._write_waiting_once() or retry
+        if retry:
+            asyncio.get_running_loop().call_later(RETRY_S, self._tell)
+
+    async def _write_waiting_once(self) -> bool:
+        """One pass over the Services; True when a write failed."""
+        shown = {(_meta(s).get("namespace", ""), _meta(s).get("name", "")): _waiting_count(s)
+                 for s in self.services.items()}
+        retry = False
+        for key in {*self._waiting, *(k for k, n in shown.items() if n)}:
+            count = self._waiting.get(key, 0)
+            if key not in shown or shown[key] == count:
+                continue
+            namespace, name = key
+            body = {"metadata": {"annotations": {WAITING_ANNOTATION: str(count) if count else None}}}
+            try:
+                await self.client.patch("Service", name, body, namespace)
+            except NotFound:
+                continue
+            except (ApiError, Unreachable) as exc:
+                log.warning("service proxy: cannot record the requests waiting at %s/%s: %s", namespace, name, exc)
+                retry = True
+        return retry
 
     async def run(self) -> None:
         for informer in (self.pods, self.services):
@@ -218,6 +244,9 @@ class ServiceProxy:
             await asyncio.gather(self.pods.stop(), self.services.stop(), return_exceptions=True)
 
     async def _on_service(self, change: Change) -> None:
+        if _waiting_count(change.object) != self._waiting.get(
+                (_meta(change.object).get("namespace", ""), _meta(change.object).get("name", "")), 0):
+            self._tell()
         if change.type == "DELETED":
             for listener in self._listeners.pop(str(_meta(change.object).get("uid")), {}).values():
                 listener.close()
