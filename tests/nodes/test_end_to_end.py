@@ -187,6 +187,15 @@ def test_suspend_resume_and_delete_end_the_processes(full, http):
     eventually(lambda: not _alive(pid), timeout=40)
 
 
+def _answer(url: str) -> str | None:
+    """Which replica answered a request to a model server's URL; None when none did."""
+    try:
+        with urllib.request.urlopen(url + "/predict", timeout=5) as response:
+            return json.load(response)["replica"]
+    except OSError:
+        return None
+
+
 def _pid_from_state(path, pod: str) -> int | None:
     """The pid the local node recorded for a pod's main container (<data-dir>/nodes/local/state.json)."""
     try:
@@ -237,7 +246,18 @@ def test_after_kill_9_and_a_restart_every_workload_tells_the_truth(tmp_path):
                 eventually(lambda n=name: phase(http, "trainingworkloads", n) == "Completed", timeout=30)
             for name in ("survivor", "lost"):
                 eventually(lambda n=name: phase(http, "trainingworkloads", n) == "Running", timeout=30)
+            serve = ROOT / "examples" / "scripts" / "serve.py"
+            apply(c, "InferenceWorkload", "served", f"""  command: {{value: "{PY} {serve} --seconds 0"}}
+  ports: {{items: {{http: {{value: {{container: 8000}}}}}}}}
+  minScale: {{value: 1}}
+  maxScale: {{value: 1}}
+  metric: {{value: concurrency}}
+  target: {{value: 1}}""")
+            url = eventually(lambda: (u := workload_status(http, "inferenceworkloads", NS, "served")
+                                      .get("serviceUrls")) and u[0].startswith("http://127.0.0.1:") and u[0], timeout=30)
+            assert eventually(lambda: _answer(url), timeout=30) == "served-0"
         state = c.data_dir / "nodes" / "local" / "state.json"
+        served = eventually(lambda: _pid_from_state(state, "served-0"))
         survivor = eventually(lambda: _pid_from_state(state, "survivor-0-0"))
         lost = eventually(lambda: _pid_from_state(state, "lost-0-0"))
         c.process.kill()  # kill -9 of berth up
@@ -259,6 +279,11 @@ def test_after_kill_9_and_a_restart_every_workload_tells_the_truth(tmp_path):
             assert phase(http, "trainingworkloads", "survivor") == "Running"  # adopted, not run twice
             assert _alive(survivor) and _pid_from_state(state, "survivor-0-0") == survivor
             assert phase(http, "trainingworkloads", "done") == "Completed"
+            # The model server was adopted, not started again, and answers at the same URL: the service
+            # proxy and the meter listen again on the ports they had.
+            assert eventually(lambda: _answer(url), timeout=30) == "served-0"
+            assert _pid_from_state(state, "served-0") == served and _alive(served)
+            assert "GET /predict -> 200" in c.kubectl("logs", "served-0", "-n", NS, "--since=1m").stdout
             c.kubectl("delete", "tw", "survivor", "-n", NS)
             eventually(lambda: not _alive(survivor), timeout=40)
         assert status["phase"] in ("Pending", "Initializing", "Running")
