@@ -187,3 +187,28 @@ def test_consolidation_moves_a_pod_to_make_room_for_a_whole_node_job(tmp_path):
         eventually(lambda: len(running_pods(c, "tight")) == 3 and node_of(c, "tight", "whole") is not None, timeout=40)
         events = json.loads(c.kubectl("get", "events", "-n", "runai-tight", "-o", "json").stdout)["items"]
         assert any(e["reason"] == "Preempted" for e in events)  # a pod was moved to make the room
+
+
+def test_inference_on_simulated_nodes_scales_on_the_load_it_is_offered(four_gpus):
+    """A what-if: a model offered 12 requests in flight, 4 per replica, gets 3 replicas on simulated nodes."""
+    project(four_gpus, "serve", 4)
+    four_gpus.kubectl("apply", "-f", "-", input="""
+apiVersion: run.ai/v2alpha1
+kind: InferenceWorkload
+metadata: {name: model, namespace: runai-serve}
+spec:
+  image: {value: vllm/vllm-openai}
+  gpu: {value: "1"}
+  minScale: {value: 1}
+  maxScale: {value: 4}
+  metric: {value: concurrency}
+  target: {value: 4}
+  ports: {items: {http: {value: {container: 8000}}}}
+  annotations: {items: {berth.dev/sim-load: {value: '{"concurrency": 12, "latency": 180}'}}}
+""")
+    eventually(lambda: status(four_gpus, "inferenceworkloads", "serve", "model").get("replicas") == 3, timeout=60)
+    eventually(lambda: len(running_pods(four_gpus, "serve")) == 3, timeout=60)
+    shares = eventually(lambda: (s := {json.loads(p["metadata"]["annotations"].get("run.ai/metrics", "{}"))
+                                       .get("concurrency") for p in running_pods(four_gpus, "serve")}) == {4.0} and s,
+                        timeout=30)
+    assert shares == {4.0}  # the 12 spread over the three replicas

@@ -11,6 +11,8 @@ What a simulated node does, as a kubelet would but with nothing behind it:
   started: Succeeded, or Failed when `berth.dev/sim-exit-code` is not 0. A pod without the annotation runs
   until it is deleted. An annotation that cannot be read fails the pod, with a message naming it.
   restartPolicy is not simulated: a finished simulated container is never restarted in place.
+- reports, for serving pods whose workload is offered a load (`berth.dev/sim-load`), each one's share in
+  `run.ai/metrics`, so that inference autoscaling can be tried out at scale (`berth.nodes.simload`).
 
 The pod state machine, written once (phases as the API shows them):
 
@@ -37,6 +39,7 @@ import asyncio
 import contextlib
 import heapq
 import itertools
+import json
 import logging
 import re
 import sys
@@ -46,6 +49,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from berth.api.wellknown import METRICS_ANNOTATION
 from berth.client import (
     AlreadyExists,
     ApiError,
@@ -56,6 +60,7 @@ from berth.client import (
     Unreachable,
     key_of,
 )
+from berth.nodes import simload
 from berth.nodes.cluster_file import ClusterFileError, load_cluster_file
 from berth.nodes.node import (
     HEARTBEAT_S,
@@ -80,6 +85,7 @@ STATUS_EVERY = 6
 HEARTBEAT_TICK_S = 0.5
 WRITERS = 16
 REGISTER_CONCURRENCY = 16
+LOAD_REPORT_S = 2.0  # how often simulated serving pods report their share of an offered load
 RETRIES = 5
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|s|m|h)")
@@ -246,6 +252,7 @@ class SimulatedNodes:
         self._pending: dict[Key, tuple[str, Obj, int]] = {}  # key -> (uid, status, attempt)
         self._inflight: set[Key] = set()
         self._informer: Informer | None = None
+        self._loads: dict[Key, dict[str, float]] = {}  # the readings last written to each pod
         self.ready = asyncio.Event()
         self.running = 0
         self.finished = 0
@@ -265,7 +272,8 @@ class SimulatedNodes:
         tasks = [asyncio.create_task(self._write_loop(), name=f"simulated pod writer {i}")
                  for i in range(self._writers)]
         tasks += [asyncio.create_task(self._timer_loop(), name="simulated pod timers"),
-                  asyncio.create_task(self._heartbeat_loop(), name="simulated node heartbeats")]
+                  asyncio.create_task(self._heartbeat_loop(), name="simulated node heartbeats"),
+                  asyncio.create_task(self._load_loop(), name="simulated load of serving pods")]
         informer.start()
         try:
             await informer.wait_synced()
@@ -277,6 +285,30 @@ class SimulatedNodes:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await informer.stop()
+
+    # -- load ---------------------------------------------------------------------------------------------
+
+    async def _load_loop(self) -> None:
+        """Every `LOAD_REPORT_S`, the share of its workload's offered load each pod here reports
+        (`berth.nodes.simload`), written to `run.ai/metrics` when it changed."""
+        while True:
+            await asyncio.sleep(LOAD_REPORT_S)
+            if self._informer is None:
+                continue
+            here = (p for p in self._informer.items() if (p.get("spec") or {}).get("nodeName") in self._nodes)
+            readings = simload.shares(here)
+            for key in set(self._loads) - set(readings):
+                del self._loads[key]
+            for (namespace, name), reading in readings.items():
+                if self._loads.get((namespace, name)) == reading:
+                    continue
+                body = {"metadata": {"annotations": {METRICS_ANNOTATION: json.dumps(reading)}}}
+                try:
+                    await self._client.patch("Pod", name, body, namespace)
+                except (ApiError, Unreachable) as exc:
+                    log.warning("simulated nodes: cannot report the load of pod %s/%s: %s", namespace, name, exc)
+                    continue
+                self._loads[(namespace, name)] = reading
 
     # -- nodes ----------------------------------------------------------------------------------------
 
@@ -333,7 +365,8 @@ class SimulatedNodes:
 
     async def _report_ready(self, node: _Node) -> None:
         condition = {"type": "Ready", "status": "True", "reason": "AgentReady",
-                     "message": "berth simulated node is posting ready status", "lastHeartbeatTime": _rfc3339(time.time())}
+                     "message": "berth simulated node is posting ready status",
+                     "lastHeartbeatTime": _rfc3339(time.time())}
         try:
             await self._client.patch("Node", node.spec.name, {"status": {"conditions": [condition]}},
                                      subresource="status", type="strategic")
