@@ -272,6 +272,17 @@ def test_a_serving_pod_is_ready_once_it_listens_and_is_reached_through_its_meter
     assert load > 0  # three requests over the window, counted by the meter the client went through
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can run a process as another user")
+def test_a_pod_runs_as_the_user_its_security_context_asks_for(cluster, http, agents):
+    agents.start("n-user")
+    body = pod("user", "n-user", "/bin/sh", "-c", "touch mine && echo $(id -u) $(id -G) $(stat -c %u mine)")
+    body["spec"]["securityContext"] = {"runAsUser": 1234, "runAsGroup": 5678, "supplementalGroups": [42]}
+    create(http, body)
+    done = wait_phase(http, "user", "Succeeded", "Failed")
+    assert phase(done) == "Succeeded", cluster.kubectl("logs", "user", "-n", NS).stdout
+    assert cluster.kubectl("logs", "user", "-n", NS).stdout == "1234 5678 42 1234\n"  # and it can write home
+
+
 def test_deleting_a_running_pod_ends_its_processes(cluster, http, agents):
     agents.start("n-delete")
     family = ("import os, subprocess, sys, time; child = subprocess.Popen(['sleep', '600']); "

@@ -47,6 +47,7 @@ from berth.api.types import parse_quantity
 from berth.api.wellknown import HOST_PORTS_ANNOTATION, WORKLOAD_KIND_LABEL
 from berth.client.informer import key_of
 from berth.nodes import podenv, procs
+from berth.nodes.credentials import credentials
 from berth.nodes.meter import PodMeter
 from berth.nodes.state import PodRecord, ProcessRecord
 
@@ -127,7 +128,8 @@ class PodRunner:
         self._conditions: dict[str, tuple[str, str]] = {}  # type -> (status, lastTransitionTime)
         self._publishing = asyncio.Lock()  # one status write at a time, so none overtakes a later one
         self._start_time = (self.pod.get("status") or {}).get("startTime") or _now()
-        self.meter: PodMeter | None = None  # counts a serving pod's requests (`berth.nodes.meter`)
+        self.meter: PodMeter | None = None
+        self._warned = False  # the pod was told its securityContext cannot be honoured here  # counts a serving pod's requests (`berth.nodes.meter`)
         self.task = asyncio.get_running_loop().create_task(self._main(after), name=f"pod {self.namespace}/{self.name}")
 
     def update(self, pod: Obj) -> None:
@@ -282,9 +284,16 @@ class PodRunner:
         started_at = _now()
         record.processes[name] = ProcessRecord()  # before it starts: a crash now must not lead to a second run
         self.node.state.save()
+        who = credentials(self.pod, container, euid=os.geteuid(), egid=os.getegid())
+        if who.warning and not self._warned:
+            self._warned = True
+            await self.node.event(self.pod, "SecurityContextNotHonoured", who.warning, type="Warning")
+        if who.user is not None:
+            with contextlib.suppress(OSError):
+                os.chown(self.scratch, who.user, who.group if who.group is not None else -1)
         try:
             process, relay = procs.spawn(argv, env=env, cwd=podenv.working_dir(container, self.scratch),
-                                         log_file=log_file)
+                                         log_file=log_file, credentials=who.popen())
         except OSError as exc:
             record.processes.pop(name, None)
             self.node.state.save()

@@ -27,14 +27,16 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 POLL_S = 0.2
 
 
-def spawn(argv: Sequence[str], *, env: Mapping[str, str], cwd: Path,
-          log_file: Path) -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes]]:
+def spawn(argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, log_file: Path,
+          credentials: Mapping[str, Any] | None = None) -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes]]:
     """Start `argv` in a new session, stdin empty, its stdout and stderr relayed to `log_file`: the process
-    and its log relay.
+    and its log relay. `credentials`: the user, group and extra groups to run it as (`Popen`'s arguments;
+    `berth.nodes.credentials`).
 
     `argv[0]` is looked up on the PATH of `env`, as exec does. Raises OSError when it cannot start
     (not found, not executable); the relay then ends by itself."""
@@ -50,7 +52,7 @@ def spawn(argv: Sequence[str], *, env: Mapping[str, str], cwd: Path,
         os.close(err_r)
         out_r = err_r = -1
         process = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w, cwd=cwd,
-                                   env=dict(env), start_new_session=True, close_fds=True)
+                                   env=dict(env), start_new_session=True, close_fds=True, **(credentials or {}))
     finally:
         for fd in (out_r, err_r, out_w, err_w):
             if fd >= 0:
