@@ -141,3 +141,9 @@ def test_utilisation_metrics_scale_the_current_replicas():
     assert inference.desired_replicas(2, [90.0, 70.0], "gpu-utilization", 40.0, 1, 10) == 4
     assert inference.desired_replicas(4, [10.0, 10.0, 10.0, 10.0], "cpu-utilization", 40.0, 1, 10) == 1
     assert inference.desired_replicas(1, [120.0], "throughput", 50.0, 1, 2) == 2
+
+
+def test_a_crowd_waiting_at_zero_wakes_enough_replicas_for_it():
+    asleep = workload(0, 0, "2026-01-01T00:00:00Z")
+    asleep["spec"]["metric"], asleep["spec"]["target"] = {"value": "concurrency"}, {"value": 4}
+    assert inference.plan(asleep, [], make, now=1767225600 + 600, waiting=10).desired_pods == 3

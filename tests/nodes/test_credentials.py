@@ -34,3 +34,12 @@ def test_without_root_another_user_is_not_possible_and_the_pod_is_told():
     assert who.popen() == {}
     assert who.warning.startswith("securityContext asks for runAsUser 0, supplementalGroups [42], but berth up "
                                   "runs as uid 1000 (gid 1000) and cannot switch users")
+
+
+def test_run_as_non_root_refuses_a_process_that_would_run_as_root():
+    refused = credentials(*pod({"runAsNonRoot": True}), euid=0, egid=0)
+    assert refused.refusal.startswith("container has runAsNonRoot and would run as root")
+    assert credentials(*pod({"runAsNonRoot": True, "runAsUser": 0}), euid=1000, egid=1000).refusal
+    assert not credentials(*pod({"runAsNonRoot": True, "runAsUser": 1000}), euid=0, egid=0).refusal
+    assert not credentials(*pod({"runAsNonRoot": True}), euid=1000, egid=1000).refusal  # berth up is not root
+    assert not credentials(*pod({"runAsNonRoot": True}, {"runAsNonRoot": False}), euid=0, egid=0).refusal

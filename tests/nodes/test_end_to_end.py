@@ -95,37 +95,49 @@ def test_an_inference_workload_scales_on_the_requests_it_serves(full, http):
     url = eventually(lambda: phase(http, "inferenceworkloads", "model") == "Running"
                      and (u := workload_status(http, "inferenceworkloads", NS, "model").get("serviceUrls")) and u[0],
                      timeout=30)
-    stop = threading.Event()
+    stops = [threading.Event() for _ in range(3)]
     answered: list[str] = []
+    failed: list[str] = []
 
-    def user() -> None:  # one user at a time: a request, its answer, the next request
+    def user(stop: threading.Event) -> None:  # one user at a time: a request, its answer, the next request
         while not stop.is_set():
             try:
                 with urllib.request.urlopen(url + "/predict", timeout=10) as response:
                     answered.append(json.load(response)["replica"])
-            except OSError:
+            except OSError as exc:
+                failed.append(repr(exc))
                 time.sleep(0.2)
 
-    users = [threading.Thread(target=user) for _ in range(3)]
+    users = [threading.Thread(target=user, args=(stop,)) for stop in stops]
     for thread in users:
         thread.start()
     try:
         # Three users keep three requests in flight: with a target of 1 per replica, three replicas.
         eventually(lambda: workload_status(http, "inferenceworkloads", NS, "model").get("replicas") == 3, timeout=60)
-        loads = [json.loads(p["metadata"]["annotations"]["run.ai/metrics"]) for p in pods_of(http, NS, "model")
-                 if "run.ai/metrics" in (p["metadata"].get("annotations") or {})]
-        assert 1.5 <= sum(load["concurrency"] for load in loads) <= 3.5, loads  # what three users keep in flight
-        assert loads[0]["latency"] >= 1000, loads  # each answer takes a second
+        def loads() -> list[dict]:
+            return [json.loads(p["metadata"]["annotations"]["run.ai/metrics"]) for p in pods_of(http, NS, "model")
+                    if "run.ai/metrics" in (p["metadata"].get("annotations") or {})]
+
+        # What three users keep in flight, each answer taking a second.
+        measured = eventually(lambda: (m := loads()) and 1.5 <= sum(x["concurrency"] for x in m) <= 3.5 and m,
+                              timeout=30)
+        assert measured[0]["latency"] >= 1000, measured
         # The service URL is the Service's port, which spreads connections over the ready replicas.
         eventually(lambda: {"model-1", "model-2"} <= set(answered[-9:]), timeout=30)
+        # Two users leave: one replica is enough again, and the one who stays loses no request while the
+        # others are taken away (a replica leaving answers what it has taken first).
+        stops[1].set()
+        stops[2].set()
+        eventually(lambda: workload_status(http, "inferenceworkloads", NS, "model").get("replicas") == 1, timeout=60)
+        eventually(lambda: len(pods_of(http, NS, "model")) == 1, timeout=30)
     finally:
-        stop.set()
+        for stop in stops:
+            stop.set()
         for thread in users:
             thread.join()
+    assert not failed, failed
     service = http.get(f"/api/v1/namespaces/{NS}/services/infw-model-clusterip").json()
     assert url == f"http://127.0.0.1:{json.loads(service['metadata']['annotations']['run.ai/host-ports'])['8000']}"
-    # No more requests: once the window has passed, one replica (minScale) is enough.
-    eventually(lambda: workload_status(http, "inferenceworkloads", NS, "model").get("replicas") == 1, timeout=60)
     full.kubectl("delete", "inferenceworkload", "model", "-n", NS)
 
 

@@ -44,3 +44,19 @@ def test_gpu_variables_come_from_the_annotations():
     assert podenv.gpu_environment(pod) == {"CUDA_VISIBLE_DEVICES": "0,2", "NVIDIA_VISIBLE_DEVICES": "0,2",
                                            "CUDA_DEVICE_ORDER": "PCI_BUS_ID", "GPU_PORTION": "0.25"}
     assert podenv.gpu_environment({"metadata": {}})["CUDA_VISIBLE_DEVICES"] == ""
+
+
+def test_a_temporary_home_the_local_node_cannot_mount_is_the_scratch_directory(tmp_path: Path):
+    import asyncio
+
+    async def nothing(kind: str, namespace: str, name: str) -> None:
+        return None
+
+    container = {"name": "main", "env": [{"name": "HOME", "value": "/home/runai"}],
+                 "volumeMounts": [{"name": "home", "mountPath": "/home/runai"}]}
+    pod = {"metadata": {"name": "p"}, "spec": {"volumes": [{"name": "home", "emptyDir": {}}], "containers": [container]}}
+    env = asyncio.run(podenv.environment(pod, container, scratch=tmp_path, host_ports={}, read=nothing, parent={}))
+    assert env["HOME"] == str(tmp_path)
+    own = {**container, "env": [{"name": "HOME", "value": "/data/me"}]}  # a home of the user's own: kept
+    assert asyncio.run(podenv.environment(pod, own, scratch=tmp_path, host_ports={}, read=nothing,
+                                          parent={}))["HOME"] == "/data/me"

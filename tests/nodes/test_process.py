@@ -316,7 +316,7 @@ def test_after_a_restart_lost_processes_fail_as_node_restarted_and_nothing_runs_
 
     agents.start("n-restart")
     failed = wait_phase(http, "victim", "Failed")
-    assert failed["status"]["reason"] == "NodeRestarted" and "does not run a pod twice" in failed["status"]["message"]
+    assert failed["status"]["reason"] == "NodeRestarted" and "this pod is not run again" in failed["status"]["message"]
     assert main_status(failed)["state"]["terminated"]["reason"] == "ContainerStatusUnknown"
     assert phase(wait_phase(http, "newcomer", "Succeeded", "Failed")) == "Succeeded"
     assert phase(get_pod(http, "survivor")) == "Running" and procs.start_ticks(survivor)

@@ -11,8 +11,8 @@ import click
 import yaml
 
 from berth.api.policies import POLICY_FOR_WORKLOAD
-from berth.api.registry import lookup
 from berth.api.projects import PROJECT_NAMESPACE_PREFIX, namespace_of_project
+from berth.api.registry import lookup
 from berth.policy.lookup import GLOBAL_NAMESPACE, describe, select
 
 

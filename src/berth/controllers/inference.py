@@ -104,8 +104,9 @@ def plan(workload: Obj, pods: list[Obj], make_pod: Callable[..., Obj], *, now: f
     traffic = sum((_metric(p, "concurrency") or 0) + (_metric(p, "throughput") or 0) for p in ready)
     if traffic > 0:
         last_active = now
-    if waiting > 0:  # requests wait at the service: wake from zero
-        wanted, last_active = max(wanted, 1), now
+    if waiting > 0:  # requests wait at the service: wake from zero, with enough replicas for them
+        enough = math.ceil(waiting / float(value(spec, "target", 1) or 1)) if metric == "concurrency" else 1
+        wanted, last_active = max(wanted, enough, 1), now
     elif low == 0 and current > 0:
         # Zero only when every replica is Ready and measured, and none has served a request for the
         # retention period, counted from the last request or the newest replica's becoming Ready.

@@ -6,6 +6,8 @@ machine allows.
 - `berth up` runs as root: the process runs as the user asked, with the group asked (0 when none is
   given, as a container runtime does) and the supplementary groups; its scratch directory is handed to
   that user so that it can write there.
+- `runAsNonRoot` with the process about to run as root (no `runAsUser`, and `berth up` is root; or
+  `runAsUser: 0`): the container is not started, as a kubelet refuses it (CreateContainerConfigError).
 - Otherwise this machine cannot switch users: the process runs as `berth up`'s user, and the pod gets a
   Warning event that says so (running it anyway is what one expects of a workstation; the event keeps it
   honest).
@@ -27,6 +29,7 @@ class Credentials:
     group: int | None = None
     extra_groups: tuple[int, ...] = field(default_factory=tuple)
     warning: str = ""
+    refusal: str = ""  # the container must not start (runAsNonRoot, and it would run as root)
 
     def popen(self) -> dict[str, Any]:
         """Keyword arguments for `subprocess.Popen`."""
@@ -53,9 +56,18 @@ def asked(pod: Obj, container: Obj) -> tuple[int | None, int | None, tuple[int, 
     return user, group, groups
 
 
+def non_root(pod: Obj, container: Obj) -> bool:
+    """Whether `runAsNonRoot` is asked (a container's own setting wins)."""
+    own = (container.get("securityContext") or {}).get("runAsNonRoot")
+    return bool(own if own is not None else ((pod.get("spec") or {}).get("securityContext") or {}).get("runAsNonRoot"))
+
+
 def credentials(pod: Obj, container: Obj, *, euid: int, egid: int) -> Credentials:
     """How to run `container` of `pod` when `berth up` runs as `euid`:`egid`."""
     user, group, groups = asked(pod, container)
+    if non_root(pod, container) and (user if user is not None else euid) == 0:
+        return Credentials(refusal="container has runAsNonRoot and would run as root (uid 0): give runAsUser a "
+                           "non-zero uid (runAsUid in a Run:ai workload), or run berth up as another user")
     if user is None and group is None and not groups:
         return Credentials()
     if euid == 0:

@@ -30,6 +30,7 @@ from berth.nodes.forward import splice
 log = logging.getLogger(__name__)
 
 WINDOW_S = 10.0  # readings average over this long
+DRAIN_POLL_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ class Window:
             self.samples.popleft()  # keep one at or before the window's start, to measure across all of it
 
     def readings(self, cpus: float | None = None) -> dict[str, float]:
-        """Mean concurrency, throughput (per second) and latency (ms, 0 when nothing was answered) over the
+        """Mean concurrency, throughput (per second) and latency (ms; none when nothing was answered) over the
         window; with `cpus` (what the pod requested), `cpu-utilization` in percent of it. Empty until
         two samples exist."""
         if len(self.samples) < 2:
@@ -95,11 +96,9 @@ class Window:
         if span <= 0:
             return {}
         answered = last.requests - first.requests
-        found = {
-            "concurrency": round((last.busy - first.busy) / span, 3),
-            "throughput": round(answered / span, 3),
-            "latency": round((last.latency - first.latency) / answered * 1000, 1) if answered else 0.0,
-        }
+        found = {"concurrency": round((last.busy - first.busy) / span, 3), "throughput": round(answered / span, 3)}
+        if answered:  # no request answered, no latency to speak of
+            found["latency"] = round((last.latency - first.latency) / answered * 1000, 1)
         if cpus:
             found["cpu-utilization"] = round(max(0.0, last.cpu - first.cpu) / span / cpus * 100, 1)
         return found
@@ -236,6 +235,13 @@ class PodMeter:
     async def close(self) -> None:
         await asyncio.gather(*(port.close() for port in self.ports.values()))
 
+    async def drain(self, timeout: float) -> None:
+        """Until no request is in flight, or `timeout` seconds: a replica being removed answers what it has
+        taken before it is stopped, as Knative's queue-proxy lets it."""
+        deadline = time.monotonic() + timeout
+        while self.counters.in_flight and time.monotonic() < deadline:
+            await asyncio.sleep(DRAIN_POLL_S)
+
     def readings(self, cpu: float, cpus: float) -> dict[str, float]:
         """Take a sample now (`cpu`: CPU seconds the pod has used; `cpus`: what it requested) and give the
         readings over the window."""
@@ -288,6 +294,8 @@ class MeteredPort:
             if not await splice(reader, writer, self.host, self.backend, from_client=exchange.from_client,
                                 from_server=exchange.from_server):
                 writer.close()  # nothing listens at the backend (yet): the client sees the connection closed
+        except asyncio.CancelledError:
+            writer.close()  # the port is closing: the pod has ended
         finally:
             exchange.close()
             self._connections.discard(task)

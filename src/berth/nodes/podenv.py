@@ -4,7 +4,8 @@ The environment, in order (a later source overrides an earlier one):
 1. `berth up`'s own environment (PATH, LANG, LD_LIBRARY_PATH, a conda or virtualenv...), since the
    process runs on this machine with its software, less what belongs to Berth or to the pod
    (`DROPPED`, `BERTH_*`);
-2. `HOME` (the pod's scratch directory `<data-dir>/pods/<namespace>/<pod>/`), `HOSTNAME` (the pod's name),
+2. `HOME` (the pod's scratch directory `<data-dir>/pods/<namespace>/<pod>/`; also when the container's own
+   `HOME` is where an emptyDir is mounted, as Run:ai's createHomeDir does), `HOSTNAME` (the pod's name),
    `PYTHONUNBUFFERED=1` so a Python program's prints reach the log as they happen;
 3. ports: `PORT` (the first container port's host port) and `BERTH_PORT_<containerPort>=<hostPort>`;
 4. the container's `envFrom` and `env`, as Kubernetes resolves them: Secret and ConfigMap references
@@ -148,8 +149,17 @@ async def environment(pod: Obj, container: Obj, *, scratch: Path, host_ports: Ma
         else:
             value = expand(str(item.get("value") or ""), env)
         env[str(item.get("name"))] = localize(value)
+    if env.get("HOME") in _empty_dir_mounts(pod, container):
+        env["HOME"] = str(scratch)  # a temporary home (createHomeDir) the local node cannot mount: the scratch
     env.update(gpu_environment(pod))
     return env
+
+
+def _empty_dir_mounts(pod: Obj, container: Obj) -> set[str]:
+    """Where the container mounts emptyDir volumes: paths the local node does not create, since it mounts
+    nothing."""
+    empty = {v.get("name") for v in (pod.get("spec") or {}).get("volumes") or [] if "emptyDir" in v}
+    return {str(m.get("mountPath")) for m in container.get("volumeMounts") or [] if m.get("name") in empty}
 
 
 _CLUSTER_DNS = re.compile(r"\b[a-z0-9][-a-z0-9]*(\.[a-z0-9][-a-z0-9]*)+\.svc(\.cluster\.local)?(?=$|[:/\"',\s\]])")

@@ -168,7 +168,8 @@ class PodRunner:
             return
         elif (record is not None and record.ran) or _has_started(self.pod):
             await self._fail("NodeRestarted", "berth up restarted after this pod had started, and no process of "
-                             "it was left running, so how it ended is unknown; Berth does not run a pod twice")
+                             "it was left running, so how it ended is unknown; this pod is not run again (its "
+                             "workload may start a new attempt)")
         else:
             await self._start()
 
@@ -277,6 +278,10 @@ class PodRunner:
         env = await self._environment(container, statuses)
         if env is None:
             return None
+        who = credentials(self.pod, container, euid=os.geteuid(), egid=os.getegid())
+        if who.refusal:
+            await self._refuse(container, statuses, who.refusal)
+            return None
         argv = podenv.command_line(container, env)
         log_file = self.node.log_path(self.namespace, self.name, name)
         if restarts and log_file.exists():
@@ -284,7 +289,6 @@ class PodRunner:
         started_at = _now()
         record.processes[name] = ProcessRecord()  # before it starts: a crash now must not lead to a second run
         self.node.state.save()
-        who = credentials(self.pod, container, euid=os.geteuid(), egid=os.getegid())
         if who.warning and not self._warned:
             self._warned = True
             await self.node.event(self.pod, "SecurityContextNotHonoured", who.warning, type="Warning")
@@ -314,6 +318,8 @@ class PodRunner:
         ready = asyncio.ensure_future(self._ready_when_serving(name, serving, statuses)) if serving else None
         try:
             if await self._deleted_before(exited):
+                if self.meter is not None:  # no new requests come (the pod is gone from its Services)
+                    await self.meter.drain(self.grace)
                 await procs.stop_group(process.pid, exited, self.grace)
                 return None
         finally:
@@ -346,6 +352,16 @@ class PodRunner:
         annotation = {HOST_PORTS_ANNOTATION: json.dumps(self.record.host_ports)}
         await self.node.call(lambda: self.node.client.patch("Pod", self.name, {"metadata": {"annotations": annotation}},
                                                             self.namespace))
+
+    async def _refuse(self, container: Obj, statuses: dict[str, Obj], message: str) -> None:
+        """A container that must not start waits in CreateContainerConfigError, as a kubelet leaves it, until
+        the pod is deleted (its spec cannot change)."""
+        name = container["name"]
+        statuses[name] = {**statuses[name], "state": {"waiting": {"reason": "CreateContainerConfigError",
+                                                                  "message": message}}}
+        await self.node.event(self.pod, "Failed", f"Error: {message}", type="Warning")
+        await self._publish()
+        await self.deleted.wait()
 
     def _serving_ports(self, container: Obj) -> list[int]:
         """The ports a serving container listens on behind its meter (none for other pods)."""
@@ -418,7 +434,7 @@ class PodRunner:
                 if not self.deleted.is_set():
                     await self._fail("NodeRestarted", f"berth up restarted while container {', '.join(lost)} ran; its "
                                      "process is gone (or its pid now belongs to another program), so how it ended "
-                                     "is unknown; Berth does not run a pod twice")
+                                     "is unknown; this pod is not run again (its workload may start a new attempt)")
                 return
             pids = ", ".join(f"{name} (pid {p.pid})" for name, p in alive.items())
             log.info("local node %s: adopted the processes of pod %s/%s: %s", self.node.name, self.namespace,

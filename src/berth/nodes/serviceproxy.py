@@ -137,6 +137,8 @@ class _Listener:
             for i in range(len(backends)):  # the next pod in turn; one that refuses passes it to the next
                 if await splice(reader, writer, HOST, backends[(first + i) % len(backends)]):
                     return
+        except asyncio.CancelledError:
+            pass  # the Service is gone, or the proxy stops
         finally:
             writer.close()
             self._connections.discard(task)
