@@ -75,3 +75,51 @@ def test_a_count_of_waiting_requests_left_behind_is_put_right(bare_cluster):
 
     annotations = asyncio.run(main())
     assert "run.ai/waiting-requests" not in annotations and json.loads(annotations["run.ai/host-ports"])["8000"]
+
+
+def test_a_request_held_in_vain_is_counted_on_the_service_and_answered_503(bare_cluster, monkeypatch):
+    import asyncio
+
+    from berth.client import Client
+    from berth.nodes import serviceproxy
+
+    monkeypatch.setattr(serviceproxy, "HOLD_S", 1.5)
+    bare_cluster.kubectl("create", "namespace", "runai-a")
+    bare_cluster.kubectl("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "infw-idle-clusterip", "namespace": "runai-a",
+                     "labels": {"run.ai/workload-kind": "InferenceWorkload"}},
+        "spec": {"selector": {"run.ai/workload-name": "idle"}, "ports": [{"port": 8000, "targetPort": 8000}]}}))
+
+    async def main() -> tuple[set[str], bytes]:
+        async with Client.from_kubeconfig(bare_cluster.kubeconfig) as client:
+            task = asyncio.create_task(serviceproxy.ServiceProxy(client).run())
+            try:
+                async def annotations() -> dict:
+                    return (await client.get("Service", "infw-idle-clusterip", "runai-a"))["metadata"].get(
+                        "annotations") or {}
+
+                while "run.ai/host-ports" not in await annotations():
+                    await asyncio.sleep(0.05)
+                port = json.loads((await annotations())["run.ai/host-ports"])["8000"]
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(b"GET /predict HTTP/1.1\r\nHost: x\r\n\r\n")
+                seen = set()
+                answer = asyncio.create_task(reader.read())
+                while not answer.done():
+                    seen.add((await annotations()).get("run.ai/waiting-requests", "none"))
+                    await asyncio.sleep(0.1)
+                writer.close()
+                for _ in range(50):
+                    if "run.ai/waiting-requests" not in await annotations():
+                        seen.add("cleared")
+                        break
+                    await asyncio.sleep(0.1)
+                return seen, answer.result()
+            finally:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
+    seen, answer = asyncio.run(main())
+    assert "1" in seen and "cleared" in seen  # counted while held, and the count taken back
+    assert answer.startswith(b"HTTP/1.1 503 Service Unavailable") and b"no replica behind service" in answer

@@ -13,7 +13,8 @@ it for the URL, and a restarted proxy takes the same ports again where it can.
 A connection that finds no ready pod is closed at once, except at an inference workload's Service: there
 the proxy does what Knative's activator does for a workload scaled to zero. It holds the connection (up to
 `HOLD_S`), counts the held ones in the Service's annotation `run.ai/waiting-requests` (which wakes the
-workload: `berth.controllers.inference`), and hands each to the first replica that becomes ready.
+workload: `berth.controllers.inference`), and hands each to the first replica that becomes ready; when
+none does in time, the client gets an HTTP 503 that says so.
 """
 
 from __future__ import annotations
@@ -52,6 +53,13 @@ def host_ports(obj: Obj) -> dict[str, int]:
         return {str(k): int(v) for k, v in found.items()}
     except (ValueError, TypeError, AttributeError):
         return {}
+
+
+def _unavailable(message: str) -> bytes:
+    """An HTTP/1.1 503 with `message`, for a request held in vain."""
+    body = message.encode()
+    return (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
 
 
 def _waiting_count(service: Obj) -> int:
@@ -133,6 +141,10 @@ class _Listener:
             backends = self.proxy.backends(self.namespace, self.name, self.port)
             if not backends and self.proxy.activates(self.namespace, self.name):
                 backends = await self.proxy.hold(self.namespace, self.name, self.port, reader.at_eof)
+                if not backends and not reader.at_eof():  # an HTTP client is owed an answer, as an activator gives
+                    writer.write(_unavailable(f"no replica behind service {self.namespace}/{self.name} became "
+                                              f"ready within {HOLD_S:g} s\n"))
+                    await writer.drain()
             first = next(self._turn)
             for i in range(len(backends)):  # the next pod in turn; one that refuses passes it to the next
                 if await splice(reader, writer, HOST, backends[(first + i) % len(backends)]):
