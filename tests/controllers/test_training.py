@@ -163,6 +163,29 @@ spec:
     eventually(lambda: "notebook-0-1" in names(pods_of(http, NS, "notebook")))
 
 
+def test_a_container_that_keeps_failing_makes_the_workload_degraded_and_says_why(cluster, http):
+    apply(cluster, f"""
+apiVersion: run.ai/v2alpha1
+kind: InteractiveWorkload
+metadata: {{name: looping, namespace: {NS}}}
+spec:
+  image: {{value: jupyter/base-notebook}}
+  command: {{value: "python3 serve.py"}}
+""")
+    eventually(lambda: pods_of(http, NS, "looping"))
+    run_pod(http, NS, "looping-0-0")
+    eventually(lambda: workload_status(http, "interactiveworkloads", NS, "looping").get("phase") == "Running")
+    looping = [{"name": "main", "ready": False, "restartCount": 4, "lastState": {"terminated": {"exitCode": 1}},
+                "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]
+    set_pod_phase(http, NS, "looping-0-0", "Running", containerStatuses=looping)
+    status = eventually(lambda: (s := workload_status(http, "interactiveworkloads", NS, "looping"))
+                        .get("phase") == "Degraded" and s)
+    assert status["reason"] == "CrashLoopBackOff"
+    assert "pod looping-0-0: container main keeps failing" in status["message"] and "(4 restarts)" in status["message"]
+    set_pod_phase(http, NS, "looping-0-0", "Running")  # it stays up now
+    eventually(lambda: workload_status(http, "interactiveworkloads", NS, "looping").get("phase") == "Running")
+
+
 def test_auto_deletion_after_completion(cluster, http):
     apply(cluster, training("ephemeral", "  autoDeletionTimeAfterCompletionSeconds: {value: 1}"))
     eventually(lambda: pods_of(http, NS, "ephemeral"))

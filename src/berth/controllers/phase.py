@@ -45,6 +45,19 @@ def _gpus(pod: Obj) -> Decimal:
     return total
 
 
+def _crash_looping(pods: list[Obj]) -> str:
+    """What says that a running pod's container keeps failing (restarted after a back-off); "" when none."""
+    for pod in pods:
+        for status in (pod.get("status") or {}).get("containerStatuses") or []:
+            waiting = (status.get("state") or {}).get("waiting") or {}
+            if waiting.get("reason") == "CrashLoopBackOff":
+                restarts = status.get("restartCount") or 0
+                return (f"pod {meta(pod).get('name')}: container {status.get('name')} keeps failing and is "
+                        f"restarted after a back-off ({restarts} restart{'s' if restarts != 1 else ''}); see "
+                        f"kubectl logs {meta(pod).get('name')} --previous")
+    return ""
+
+
 def _number(amount: Decimal) -> int | float:
     return int(amount) if amount == amount.to_integral_value() else float(amount)
 
@@ -64,6 +77,8 @@ def derive(workload: Obj, plan: Plan, pods: list[Obj], pod_group: Obj | None, *,
         phase, reason, message = plan.phase, plan.reason, plan.message
     elif not pods:
         phase, reason, message = "Creating", "Creating", "creating the workload's pods"
+    elif running and len(running) >= plan.desired_pods and (looping := _crash_looping(running)):
+        phase, reason, message = "Degraded", "CrashLoopBackOff", looping
     elif running and len(running) >= plan.desired_pods:
         phase, reason = "Running", "Running"
         message = f"{len(running)} pod{'s' if len(running) != 1 else ''} running"
