@@ -22,8 +22,6 @@ import copy
 import os
 import sqlite3
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,41 +29,22 @@ from pathlib import Path
 import httpx
 import orjson
 from bench_api import DOCUMENT
-from common import Figure, Skip, free_port, lean_posts
+from common import BerthUp, Figure, Skip, api_server_alone, lean_posts
 
-BIN = Path(sys.executable).parent
 NS = "bench"
 TW = f"/apis/run.ai/v2alpha1/namespaces/{NS}/trainingworkloads"
 
 
-class _Server:
+class _Server(BerthUp):
+    """The API server alone, in a temporary directory of its own: no controller, scheduler or node reacts
+    to the objects created here."""
+
     def __init__(self) -> None:
         self.tmp = tempfile.TemporaryDirectory(prefix="berth-bench-")
-        self.data = Path(self.tmp.name)
-        self.url = f"https://127.0.0.1:{free_port()}"
-        # The API server alone: no controller, scheduler or node reacts to the objects created here.
-        self.proc = subprocess.Popen([str(BIN / "berth"), "up", "--data-dir", str(self.data), "--port",
-                                      self.url.rsplit(":", 1)[1], "--no-controllers", "--no-scheduler",
-                                      "--no-local-node"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/readyz", verify=str(self.data / "pki" / "ca.crt")).status_code == 200:
-                    break
-            except (httpx.HTTPError, OSError):
-                time.sleep(0.1)
-        else:
-            raise Skip("berth up did not start")
-        self.token = (self.data / "token").read_text().strip()
-        self.verify = str(self.data / "pki" / "ca.crt")
-
-    def client(self, **kw) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.url, verify=self.verify,
-                                 headers={"Authorization": f"Bearer {self.token}"}, **kw)
+        super().__init__(Path(self.tmp.name), *api_server_alone())
 
     def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=20)
+        super().close()
         self.tmp.cleanup()
 
 
@@ -79,7 +58,7 @@ async def _lean_creates(server: _Server, prefix: str, count: int, concurrency: i
     """Creates per second through `common.lean_posts`."""
     bodies = [orjson.dumps(_doc(f"{prefix}-{i}")) for i in range(count)]
     start = time.perf_counter()
-    await lean_posts(server.url, server.verify, server.token, TW, bodies, concurrency)
+    await lean_posts(server.url, server.ca, server.token, TW, bodies, concurrency)
     return count / (time.perf_counter() - start)
 
 
@@ -87,7 +66,7 @@ async def _empty_gets(server: _Server, count: int = 6000, concurrency: int = 8) 
     """GET /version per second through the same client: what this HTTPS stack serves when a request does
     nothing, the ceiling any create rate stays under."""
     start = time.perf_counter()
-    await lean_posts(server.url, server.verify, server.token, "/version", [b""] * count, concurrency, method="GET",
+    await lean_posts(server.url, server.ca, server.token, "/version", [b""] * count, concurrency, method="GET",
                      expect=200)
     return count / (time.perf_counter() - start)
 
@@ -173,7 +152,7 @@ def apiserver() -> list[Figure]:
     server = _Server()
     try:
         loop = asyncio.new_event_loop()
-        with httpx.Client(base_url=server.url, verify=server.verify,
+        with httpx.Client(base_url=server.url, verify=server.ca,
                           headers={"Authorization": f"Bearer {server.token}"}) as c:
             c.post("/api/v1/namespaces", json={"metadata": {"name": NS}})
         rounds = [loop.run_until_complete(_lean_creates(server, f"c{r}", 1500)) for r in range(3)]

@@ -37,9 +37,8 @@ from typing import Any
 
 import httpx
 import orjson
-from common import Figure, Skip, free_port, lean_posts
+from common import BerthUp, Figure, Skip, api_server_alone, has_flag, lean_posts
 
-BIN = Path(sys.executable).parent
 NS = "bench-nodes"
 NODES, GPUS, PODS = 1000, 8, 8000
 CLUSTER_YAML = f"""pools:
@@ -52,18 +51,6 @@ CLUSTER_YAML = f"""pools:
   memory: 1Ti
   labels: {{run.ai/type: dgx-a100}}
 """
-
-def _has_flag(flag: str) -> bool:
-    help_text = subprocess.run([str(BIN / "berth"), "up", "--help"], capture_output=True, text=True,
-                               check=False).stdout
-    return flag in help_text
-
-
-def _without() -> tuple[str, ...]:
-    """The flags that leave everything but the API server out (spelled differently before --no-local-node)."""
-    if _has_flag("--no-local-node"):
-        return ("--no-controllers", "--no-scheduler", "--no-local-node")
-    return ("--without", "controllers", "--without", "scheduler")
 
 CONTEXT_NOTE = ("pods created directly, already bound round-robin to the nodes (as a scheduler would leave "
                 "them); not through workloads, controllers or the scheduler; berth up runs the API server alone")
@@ -103,40 +90,11 @@ def _pod(i: int) -> bytes:
     })
 
 
-class _Server:
-    def __init__(self, tmp: Path, *extra: str, alone: bool = True) -> None:
-        tmp.mkdir(parents=True, exist_ok=True)
-        self.data = tmp / "berth"
-        self.url = f"https://127.0.0.1:{free_port()}"
-        self.log = tmp / "berth-up.log"
-        with self.log.open("w") as log:
-            self.proc = subprocess.Popen([str(BIN / "berth"), "up", "--data-dir", str(self.data), "--port",
-                                          self.url.rsplit(":", 1)[1], *(_without() if alone else ()), *extra],
-                                         stdout=log, stderr=log)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/readyz", verify=str(self.data / "pki" / "ca.crt")).status_code == 200:
-                    break
-            except (httpx.HTTPError, OSError):
-                time.sleep(0.1)
-        else:
-            self.close()
-            raise Skip(f"berth up did not start:\n{self.log.read_text()[-2000:]}")
-        self.token = (self.data / "token").read_text().strip()
-        self.ca = str(self.data / "pki" / "ca.crt")
-        self.kubeconfig = self.data / "kubeconfig"
-
-    def client(self, **kw) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.url, verify=self.ca, headers={"Authorization": f"Bearer {self.token}"},
-                                 **kw)
-
-    def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=20)
+def _server(tmp: Path, *extra: str, alone: bool = True) -> BerthUp:
+    return BerthUp(tmp, *(api_server_alone() if alone else ()), *extra)
 
 
-async def _lean_creates(server: _Server, bodies: list[bytes], path: str = "") -> None:
+async def _lean_creates(server: BerthUp, bodies: list[bytes], path: str = "") -> None:
     await lean_posts(server.url, server.ca, server.token, path or f"/api/v1/namespaces/{NS}/pods", bodies)
 
 
@@ -172,7 +130,7 @@ async def _time_to_running(http: httpx.AsyncClient, namespace: str, create: Any,
     return {"running_s": finished[0] - start, "creates_s": created}
 
 
-async def _measure(server: _Server) -> dict[str, float]:
+async def _measure(server: BerthUp) -> dict[str, float]:
     async with server.client(timeout=None) as http:
         r = await http.post("/api/v1/namespaces", json={"apiVersion": "v1", "kind": "Namespace",
                                                         "metadata": {"name": NS}})
@@ -181,7 +139,7 @@ async def _measure(server: _Server) -> dict[str, float]:
         return await _time_to_running(http, NS, lambda: _lean_creates(server, bodies), 600)
 
 
-def _simulator(server: _Server, cluster_file: Path) -> tuple[subprocess.Popen[str], float]:
+def _simulator(server: BerthUp, cluster_file: Path) -> tuple[subprocess.Popen[str], float]:
     log = cluster_file.with_suffix(".log")
     with log.open("w") as err:
         proc = subprocess.Popen([sys.executable, "-m", "berth.nodes.simulated", str(cluster_file), "--kubeconfig",
@@ -196,7 +154,7 @@ def _simulator(server: _Server, cluster_file: Path) -> tuple[subprocess.Popen[st
 
 def _as_child(tmp: Path, cluster_file: Path) -> dict[str, float]:
     """The simulator as a process of its own beside `berth up`."""
-    server = _Server(tmp)
+    server = _server(tmp)
     sim = None
     try:
         sim, register_s = _simulator(server, cluster_file)
@@ -217,9 +175,9 @@ def _as_child(tmp: Path, cluster_file: Path) -> dict[str, float]:
 def _in_process(tmp: Path, cluster_file: Path) -> dict[str, float] | None:
     """`berth up --nodes cluster.yaml`: the simulator in the API server's process and event loop (None when
     this `berth up` has no --nodes yet)."""
-    if not _has_flag("--nodes"):
+    if not has_flag("--nodes"):
         return None
-    server = _Server(tmp, "--nodes", str(cluster_file))
+    server = _server(tmp, "--nodes", str(cluster_file))
     try:
         start = time.perf_counter()
         with httpx.Client(base_url=server.url, verify=server.ca,
@@ -281,7 +239,7 @@ def _workload(i: int) -> bytes:
     })
 
 
-async def _full_path(server: _Server) -> dict[str, float]:
+async def _full_path(server: BerthUp) -> dict[str, float]:
     async with server.client(timeout=None) as http:
         project = {"apiVersion": "run.ai/v1", "kind": "Project", "metadata": {"name": "bench"},
                    "spec": {"deservedGpus": NODES * GPUS}}
@@ -295,12 +253,12 @@ async def _full_path(server: _Server) -> dict[str, float]:
 
 def sim_8000_workloads() -> list[Figure]:
     """The issue's figure: 8,000 single-GPU TrainingWorkloads through the whole of `berth up`."""
-    if not _has_flag("--nodes"):
+    if not has_flag("--nodes"):
         raise Skip("berth up has no --nodes")
     with tempfile.TemporaryDirectory(prefix="berth-bench-full-") as tmp:
         cluster_file = Path(tmp) / "cluster.yaml"
         cluster_file.write_text(CLUSTER_YAML)
-        server = _Server(Path(tmp) / "full", "--nodes", str(cluster_file), "--no-local-node", alone=False)
+        server = _server(Path(tmp) / "full", "--nodes", str(cluster_file), "--no-local-node", alone=False)
         try:
             with httpx.Client(base_url=server.url, verify=server.ca,
                               headers={"Authorization": f"Bearer {server.token}"}) as http:

@@ -1,4 +1,5 @@
-"""What every benchmark module shares: the figure it reports, the way to skip, and a timing helper.
+"""What every benchmark module shares: the figure it reports, the way to skip, a timing helper, and a
+`berth up` of its own to measure against.
 
 Timings are medians of repeated rounds, so one slow round (the other core busy) does not move them.
 """
@@ -9,9 +10,14 @@ import asyncio
 import socket
 import ssl
 import statistics
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
+
+import httpx
 
 
 class Skip(Exception):
@@ -75,3 +81,55 @@ async def lean_posts(url: str, ca: str, token: str, path: str, bodies: list[byte
             writer.close()
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+BIN = Path(sys.executable).parent
+
+
+def has_flag(flag: str) -> bool:
+    """Whether this `berth up` knows `flag` (the benchmarks also run against older Berths, for A/B runs)."""
+    help_text = subprocess.run([str(BIN / "berth"), "up", "--help"], capture_output=True, text=True,
+                               check=False).stdout
+    return flag in help_text
+
+
+def api_server_alone() -> tuple[str, ...]:
+    """The flags that leave everything but the API server out (spelled differently before --no-local-node)."""
+    if has_flag("--no-local-node"):
+        return ("--no-controllers", "--no-scheduler", "--no-local-node")
+    return ("--without", "controllers", "--without", "scheduler")
+
+
+class BerthUp:
+    """`berth up` in a process of its own, its data in `tmp/berth` and its output in `tmp/berth-up.log`;
+    ready (answering /readyz) once made, else Skip with the end of its log."""
+
+    def __init__(self, tmp: Path, *args: str) -> None:
+        tmp.mkdir(parents=True, exist_ok=True)
+        self.data = tmp / "berth"
+        self.url = f"https://127.0.0.1:{free_port()}"
+        self.log = tmp / "berth-up.log"
+        self.ca = str(self.data / "pki" / "ca.crt")
+        self.kubeconfig = self.data / "kubeconfig"
+        with self.log.open("w") as log:
+            self.proc = subprocess.Popen([str(BIN / "berth"), "up", "--data-dir", str(self.data), "--port",
+                                          self.url.rsplit(":", 1)[1], *args], stdout=log, stderr=log)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/readyz", verify=self.ca).status_code == 200:
+                    break
+            except (httpx.HTTPError, OSError):
+                time.sleep(0.1)
+        else:
+            self.close()
+            raise Skip(f"berth up did not start:\n{self.log.read_text()[-2000:]}")
+        self.token = (self.data / "token").read_text().strip()
+
+    def client(self, **kw: Any) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url, verify=self.ca, headers={"Authorization": f"Bearer {self.token}"},
+                                 **kw)
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=20)

@@ -1,8 +1,11 @@
-"""Labels and annotations that one Berth component writes on a pod and another reads: the contract between
-them, named once.
+"""Labels and annotations that one Berth component writes on a pod or Service and another reads: the
+contract between them, named (and, where a value needs reading, read) once.
 """
 
 from __future__ import annotations
+
+import json
+from typing import Any
 
 WORKLOAD_KIND_LABEL = "run.ai/workload-kind"  # set by the controllers: the kind of the pod's workload
 
@@ -18,3 +21,22 @@ METRICS_ANNOTATION = "run.ai/metrics"
 # Set by the local node's service proxy on a Service: how many requests it holds because no pod the Service
 # selects is ready (an inference workload scaled to zero); any wakes the workload.
 WAITING_ANNOTATION = "run.ai/waiting-requests"
+
+
+def _annotation(obj: dict[str, Any], name: str) -> Any:
+    return ((obj.get("metadata") or {}).get("annotations") or {}).get(name)
+
+
+def host_ports(obj: dict[str, Any]) -> dict[str, int]:
+    """An object's `run.ai/host-ports`, by port as written; empty when it has none or it is not readable."""
+    raw = _annotation(obj, HOST_PORTS_ANNOTATION)
+    try:
+        return {str(k): int(v) for k, v in json.loads(raw).items()} if raw else {}
+    except (ValueError, TypeError, AttributeError):
+        return {}
+
+
+def waiting_requests(obj: dict[str, Any]) -> int | None:
+    """A Service's `run.ai/waiting-requests` (0 when it has none); None when it is not a count."""
+    raw = str(_annotation(obj, WAITING_ANNOTATION) or "0")
+    return int(raw) if raw.isdigit() else None

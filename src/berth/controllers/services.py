@@ -8,11 +8,10 @@ machine: it is served as ClusterIP, and the URL says so.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable
 
-from berth.api.wellknown import HOST_PORTS_ANNOTATION, WAITING_ANNOTATION
+from berth.api.wellknown import host_ports, waiting_requests
 from berth.controllers.plan import WORKLOAD_KIND, WORKLOAD_NAME, Obj, meta, value
 from berth.controllers.podspec import workload_labels
 
@@ -61,22 +60,13 @@ def port_services(workload: Obj) -> list[Obj]:
 
 
 def _host_ports(obj: Obj) -> dict[int, int]:
-    """An object's `run.ai/host-ports`: port -> port of 127.0.0.1 (set by the local node on its pods, and by
-    its service proxy on Services)."""
-    raw = (meta(obj).get("annotations") or {}).get(HOST_PORTS_ANNOTATION)
-    try:
-        return {int(k): int(v) for k, v in json.loads(raw).items()} if raw else {}
-    except (ValueError, TypeError, AttributeError):
-        return {}
+    """Port -> port of 127.0.0.1 (set by the local node on its pods, and by its service proxy on Services)."""
+    return {int(k): v for k, v in host_ports(obj).items() if k.isdigit()}
 
 
 def waiting(live: Iterable[Obj]) -> int:
     """Requests the service proxy holds at these Services for want of a ready pod (`run.ai/waiting-requests`)."""
-    total = 0
-    for svc in live:
-        raw = (meta(svc).get("annotations") or {}).get(WAITING_ANNOTATION) or "0"
-        total += int(raw) if raw.isdigit() else 0
-    return total
+    return sum(waiting_requests(svc) or 0 for svc in live)
 
 
 def urls(services: list[Obj], pods: list[Obj] = (), live: dict[str, Obj] | None = None) -> list[str]:

@@ -27,7 +27,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from berth.api.wellknown import HOST_PORTS_ANNOTATION, WAITING_ANNOTATION, WORKLOAD_KIND_LABEL
+from berth.api.wellknown import (
+    HOST_PORTS_ANNOTATION,
+    WAITING_ANNOTATION,
+    WORKLOAD_KIND_LABEL,
+    host_ports,
+    waiting_requests,
+)
 from berth.client import ApiError, Client, Informer, NotFound, Unreachable
 from berth.client.informer import Change
 from berth.nodes.forward import splice
@@ -45,16 +51,6 @@ def _meta(obj: Obj) -> Obj:
     return obj.get("metadata") or {}
 
 
-def host_ports(obj: Obj) -> dict[str, int]:
-    """An object's `run.ai/host-ports` annotation; empty when it has none or it is not readable."""
-    raw = (_meta(obj).get("annotations") or {}).get(HOST_PORTS_ANNOTATION)
-    try:
-        found = json.loads(raw) if raw else {}
-        return {str(k): int(v) for k, v in found.items()}
-    except (ValueError, TypeError, AttributeError):
-        return {}
-
-
 def _unavailable(message: str) -> bytes:
     """An HTTP/1.1 503 with `message`, for a request held in vain."""
     body = message.encode()
@@ -63,8 +59,8 @@ def _unavailable(message: str) -> bytes:
 
 
 def _waiting_count(service: Obj) -> int:
-    raw = str((_meta(service).get("annotations") or {}).get(WAITING_ANNOTATION) or "0")
-    return int(raw) if raw.isdigit() else 1  # unreadable: not zero, so that it is written afresh
+    count = waiting_requests(service)
+    return 1 if count is None else count  # unreadable: not zero, so that it is written afresh
 
 
 def proxied(service: Obj) -> bool:
