@@ -268,6 +268,23 @@ async def test_an_event_shows_in_kubectl_describe(connect, cluster):
     assert "berth-scheduler" in events
 
 
+async def test_a_repeated_event_is_counted_on_one_event_not_written_again(connect, cluster):
+    async with connect(field_manager="berth-node") as c:
+        obj = await c.create(tw("repeats"))
+        for _ in range(7):
+            await c.create_event(obj, "BackOff", "back-off restarting failed container", type="Warning")
+        for attempt in range(15):  # fifteen different messages of one reason: the later ones are combined
+            await c.create_event(obj, "Failed", f"attempt {attempt} exited with code 3", type="Warning")
+        about = await c.list("events", NS, fields={"involvedObject.name": "repeats"})
+    by_reason = sorted((e["reason"], e["count"], e["message"]) for e in about)
+    assert by_reason[0] == ("BackOff", 7, "back-off restarting failed container")
+    failed = [e for e in by_reason if e[0] == "Failed"]
+    assert len(failed) == 11  # ten written as they came, then one that counts the rest
+    assert ("Failed", 5, "(combined from similar events): attempt 14 exited with code 3") in failed
+    described = cluster.kubectl("describe", "tw", "repeats", "-n", NS).stdout
+    assert "(x7 over" in described
+
+
 async def test_a_namespace_is_required_for_one_namespaced_object(connect):
     async with connect() as c:
         with pytest.raises(ValueError, match="TrainingWorkload is namespaced"):

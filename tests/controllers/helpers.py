@@ -3,6 +3,8 @@ controllers to react."""
 
 from __future__ import annotations
 
+import subprocess
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -11,8 +13,9 @@ import httpx
 import orjson
 
 from tests.apiserver.helpers import client
+from tests.cluster import BIN
 
-__all__ = ["client", "eventually", "pods_of", "set_pod_phase", "bind", "workload_status", "apply"]
+__all__ = ["client", "eventually", "pods_of", "set_pod_phase", "bind", "workload_status", "apply", "PhaseWatch"]
 
 
 def eventually(check: Callable[[], Any], timeout: float = 15.0, every: float = 0.1) -> Any:
@@ -65,3 +68,35 @@ def workload_status(http: httpx.Client, plural: str, namespace: str, name: str) 
 
 def apply(cluster: Any, text: str) -> None:
     cluster.kubectl("apply", "-f", "-", input=text)
+
+
+class PhaseWatch:
+    """Every phase the workloads of a namespace show, as `kubectl get -w` prints them: start it before the
+    workload is created, read `phases(name)` (consecutive repeats folded), `stop()` at the end."""
+
+    def __init__(self, cluster: Any, plural: str, namespace: str) -> None:
+        template = '{.metadata.name}{" "}{.status.phase}{"\\n"}'
+        self._process = subprocess.Popen(
+            [str(BIN / "kubectl"), "get", plural, "-n", namespace, "-w", "-o", f"jsonpath={template}"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=cluster.env())
+        self._seen: list[tuple[str, str]] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self._process.stdout is not None
+        for line in self._process.stdout:
+            name, _, phase = line.strip().partition(" ")
+            if name and phase:
+                self._seen.append((name, phase))
+
+    def phases(self, name: str) -> list[str]:
+        folded: list[str] = []
+        for who, phase in list(self._seen):
+            if who == name and (not folded or folded[-1] != phase):
+                folded.append(phase)
+        return folded
+
+    def stop(self) -> None:
+        self._process.kill()
+        self._process.wait()

@@ -11,7 +11,17 @@ import pytest
 from berth.client import Client
 from berth.controllers.workloads import WorkloadController
 from tests.cluster import make_cluster
-from tests.controllers.helpers import apply, client, eventually, names, pods_of, run_pod, set_pod_phase, workload_status
+from tests.controllers.helpers import (
+    PhaseWatch,
+    apply,
+    client,
+    eventually,
+    names,
+    pods_of,
+    run_pod,
+    set_pod_phase,
+    workload_status,
+)
 
 NS = "runai-dist"
 
@@ -89,6 +99,27 @@ def test_xgboost_and_the_gang_finishing(cluster, http):
     set_pod_phase(http, NS, "xgb-master-0", "Succeeded")
     eventually(lambda: workload_status(http, "distributedworkloads", NS, "xgb").get("phase") == "Completed")
     eventually(lambda: not pods_of(http, NS, "xgb"))  # cleanPodPolicy All
+
+
+def test_workers_that_finish_before_the_master_leave_the_job_running_and_keep_their_logs(cluster, http):
+    watch = PhaseWatch(cluster, "dw", NS)
+    try:
+        apply(cluster, distributed("early", "PyTorchJob", 2))
+        pods = eventually(lambda: (p := pods_of(http, NS, "early")) and len(p) == 3 and p)
+        for pod in names(pods):
+            run_pod(http, NS, pod)
+        eventually(lambda: workload_status(http, "distributedworkloads", NS, "early").get("phase") == "Running")
+        set_pod_phase(http, NS, "early-worker-0", "Succeeded")
+        set_pod_phase(http, NS, "early-worker-1", "Succeeded")
+        status = eventually(lambda: (s := workload_status(http, "distributedworkloads", NS, "early"))
+                            .get("succeededPods") == 2 and s)
+        assert status["phase"] == "Running"  # workers that ended well are not missing
+        set_pod_phase(http, NS, "early-master-0", "Succeeded")
+        eventually(lambda: watch.phases("early")[-1:] == ["Completed"])
+    finally:
+        watch.stop()
+    assert "Degraded" not in watch.phases("early")
+    assert names(pods_of(http, NS, "early")) == ["early-master-0", "early-worker-0", "early-worker-1"]  # kept
 
 
 class _CrashAfter:

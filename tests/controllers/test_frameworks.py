@@ -334,7 +334,7 @@ POD_STATES = [_pod("job-worker-1", "Running"), _pod("job-master-0", "Succeeded")
 
 
 @pytest.mark.parametrize("policy, deleted", [
-    (None, ["job-worker-0", "job-worker-1"]),  # Running is the default: finished pods keep their logs
+    (None, []),  # None is the default, as in Kubeflow: every pod keeps its logs
     ("Running", ["job-worker-0", "job-worker-1"]),
     ("All", ["job-master-0", "job-worker-0", "job-worker-1", "job-worker-2"]),
     ("None", []),

@@ -124,7 +124,9 @@ def test_suspend_and_resume(cluster, http):
     assert groups == []  # the PodGroup is released
     cluster.kubectl("patch", "tw", "pausable", "-n", NS, "--type", "merge", "-p", '{"spec":{"active":{"value":true}}}')
     eventually(lambda: pods_of(http, NS, "pausable"))
-    eventually(lambda: workload_status(http, "trainingworkloads", NS, "pausable").get("phase") == "Pending")
+    resumed = eventually(lambda: "waiting for the scheduler" in (
+        s := workload_status(http, "trainingworkloads", NS, "pausable")).get("message", "") and s)
+    assert resumed["phase"] == "Initializing"  # as Run:ai: Stopped -> Initializing, never back to Pending
 
 
 def test_deleting_a_workload_deletes_everything_it_made(cluster, http):

@@ -15,7 +15,9 @@ import pytest
 
 from tests.cluster import Cluster, make_cluster, reap_pods, running
 from tests.conftest import ROOT
-from tests.controllers.helpers import client, eventually, pods_of, workload_status
+from berth.api.types import epoch_seconds
+from berth.controllers.phase import allowed
+from tests.controllers.helpers import PhaseWatch, client, eventually, pods_of, workload_status
 
 NS = "runai-e2e"
 PY = sys.executable
@@ -51,20 +53,36 @@ def phase(http, plural: str, name: str) -> str | None:
 
 
 def test_hello_runs_to_completion_and_logs_show_it(full, http):
-    apply(full, "TrainingWorkload", "hello", f"""  command: {{value: "{PY} -c 'print(\\"hello\\")'"}}""")
-    eventually(lambda: phase(http, "trainingworkloads", "hello") == "Completed", timeout=30)
+    watch = PhaseWatch(full, "tw", NS)
+    try:
+        apply(full, "TrainingWorkload", "hello", f"""  command: {{value: "{PY} -c 'print(\\"hello\\")'"}}""")
+        eventually(lambda: phase(http, "trainingworkloads", "hello") == "Completed", timeout=30)
+        eventually(lambda: watch.phases("hello")[-1:] == ["Completed"])
+        seen = watch.phases("hello")
+    finally:
+        watch.stop()
     assert full.kubectl("logs", "hello-0-0", "-n", NS).stdout == "hello\n"
+    assert all(allowed(a, b) for a, b in zip(seen, seen[1:])), seen  # phases only move forward
+    assert seen[-2:] == ["Running", "Completed"] or seen[-2:] == ["Initializing", "Completed"], seen
 
 
-def test_a_failing_command_with_backoff_limit_2_fails_after_3_attempts(full, http):
+def test_a_failing_training_is_retried_after_a_back_off_and_fails_saying_how_it_ended(full, http):
     apply(full, "TrainingWorkload", "doomed", f"""  command: {{value: "{PY} -c 'raise SystemExit(3)'"}}
-  backoffLimit: {{value: 2}}""")
+  backoffLimit: {{value: 1}}""")
+    waiting = eventually(lambda: (s := workload_status(http, "trainingworkloads", NS, "doomed")).get("reason")
+                         == "BackOff" and s, timeout=20)
+    assert "doomed-0-0 failed (container main exited with code 3 (Error)); the next attempt starts in" \
+        in waiting["message"]
     status = eventually(lambda: (s := workload_status(http, "trainingworkloads", NS, "doomed")).get("phase") == "Failed"
                         and s, timeout=45)
-    assert status["failedPods"] == 3
+    assert status["failedPods"] == 2
+    assert "the last, doomed-0-1: container main exited with code 3 (Error)" in status["message"]
     pods = pods_of(http, NS, "doomed")
-    assert [p["metadata"]["name"] for p in pods] == ["doomed-0-0", "doomed-0-1", "doomed-0-2"]
+    assert [p["metadata"]["name"] for p in pods] == ["doomed-0-0", "doomed-0-1"]
     assert all(p["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 3 for p in pods)
+    first_ended = epoch_seconds(pods[0]["status"]["containerStatuses"][0]["state"]["terminated"]["finishedAt"])
+    retried = epoch_seconds(pods[1]["metadata"]["creationTimestamp"])
+    assert retried - first_ended >= 9  # 10 s of back-off, at one-second resolution
 
 
 def test_an_interactive_web_server_is_reachable_at_its_service_url(full, http):
@@ -287,7 +305,8 @@ def test_after_kill_9_and_a_restart_every_workload_tells_the_truth(tmp_path):
             assert pod["status"]["containerStatuses"][0]["state"]["terminated"]["reason"] == "ContainerStatusUnknown"
             status = eventually(lambda: (s := workload_status(http, "trainingworkloads", NS, "lost"))
                                 .get("failedPods") == 1 and s, timeout=30)
-            assert "lost-0-1" in [p["metadata"]["name"] for p in pods_of(http, NS, "lost")]
+            assert status["phase"] == "Degraded" and status["reason"] == "BackOff"  # it ran: not Pending again
+            eventually(lambda: "lost-0-1" in [p["metadata"]["name"] for p in pods_of(http, NS, "lost")], timeout=30)
             assert phase(http, "trainingworkloads", "survivor") == "Running"  # adopted, not run twice
             assert _alive(survivor) and _pid_from_state(state, "survivor-0-0") == survivor
             assert phase(http, "trainingworkloads", "done") == "Completed"
@@ -298,7 +317,6 @@ def test_after_kill_9_and_a_restart_every_workload_tells_the_truth(tmp_path):
             assert "GET /predict -> 200" in c.kubectl("logs", "served-0", "-n", NS, "--since=1m").stdout
             c.kubectl("delete", "tw", "survivor", "-n", NS)
             eventually(lambda: not _alive(survivor), timeout=40)
-        assert status["phase"] in ("Pending", "Initializing", "Running")
     finally:
         c.stop()
         reap_pods(c.data_dir)

@@ -412,8 +412,9 @@ class RunPolicy(Model):
     """Settings shared by distributed jobs, as in Kubeflow's RunPolicy."""
 
     cleanPodPolicy: Value[CleanPodPolicy] | None = field(
-        "Which pods are deleted when the job ends: Running (those still running), All, or None.",
-        default="Running", flag="submit-dist --clean-pod-policy",
+        "Which pods are deleted when the job ends: Running (those still running), All, or None (every pod "
+        "is kept with its logs; pods still running end by themselves).",
+        default="None, as in Kubeflow", flag="submit-dist --clean-pod-policy",
     )
     backoffLimit: Value[Count] | None = field(
         "How many times the whole job is restarted after a pod fails before it is Failed.", default="6",

@@ -22,13 +22,13 @@ import asyncio
 import contextlib
 import datetime
 import os
-import socket
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Literal, Self
 
 from berth.client import errors
 from berth.client._wire import Wire, in_cluster_available, kubeconfig, service_account
+from berth.client.events import EventRecorder
 from berth.client.kinds import ResourceKind, of_object, resolve
 
 Obj = dict[str, Any]
@@ -76,6 +76,8 @@ class Client:
     def __init__(self, wire: Wire, *, field_manager: str = "berth") -> None:
         self._wire = wire
         self.field_manager = field_manager
+        self._events = EventRecorder(self.create, lambda name, patch, namespace: self.patch(
+            "Event", name, patch, namespace), wall=_now)
 
     # -- construction -------------------------------------------------------------------------------
 
@@ -311,32 +313,7 @@ class Client:
                            action: str | None = None, component: str | None = None) -> Obj:
         """Record a core/v1 Event about `involved` (an object as read from the API), where
         `kubectl describe` shows it. `type` is Normal or Warning; `reason` a CamelCase word
-        ("Scheduled", "FailedScheduling"); `component` defaults to the client's field manager. Each call
-        makes a new Event (no aggregation)."""
-        meta = _meta(involved)
-        if not meta.get("name") or not involved.get("kind") or not involved.get("apiVersion"):
-            raise ValueError("the involved object needs apiVersion, kind and metadata.name")
-        component = component or self.field_manager
-        now = _now()
-        reference = {"apiVersion": involved["apiVersion"], "kind": involved["kind"], "name": meta["name"],
-                     "namespace": meta.get("namespace"), "uid": meta.get("uid"),
-                     "resourceVersion": meta.get("resourceVersion")}
-        event: Obj = {
-            "apiVersion": "v1",
-            "kind": "Event",
-            # Cluster-scoped objects' events go to "default", as client-go's recorder does.
-            "metadata": {"name": f"{meta['name']}.{time.time_ns():x}", "namespace": meta.get("namespace") or "default"},
-            "involvedObject": {k: v for k, v in reference.items() if v},
-            "reason": reason,
-            "message": message,
-            "type": type,
-            "source": {"component": component},
-            "reportingComponent": component,
-            "reportingInstance": socket.gethostname(),
-            "firstTimestamp": now,
-            "lastTimestamp": now,
-            "count": 1,
-        }
-        if action:
-            event["action"] = action
-        return await self.create(event)
+        ("Scheduled", "FailedScheduling"); `component` defaults to the client's field manager. A repeat of an
+        event this client recorded lately bumps that Event's count (`berth.client.events`)."""
+        return await self._events.record(involved, reason, message, type=type, action=action,
+                                         component=component or self.field_manager)

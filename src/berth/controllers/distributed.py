@@ -38,7 +38,8 @@ def _apply_patch(pod: Obj, patch: Obj) -> Obj:
 def plan(workload: Obj, pods: list[Obj], make_pod: Callable[..., Obj]) -> Plan:
     spec = workload.get("spec") or {}
     names = frameworks.all_pod_names(workload)
-    result = Plan(min_member=frameworks.min_member(workload), desired_pods=len(names))
+    succeeded = sum(1 for p in pods if pod_phase(p) == "Succeeded")  # a worker that ended well is not missing
+    result = Plan(min_member=frameworks.min_member(workload), desired_pods=max(len(names) - succeeded, 0))
     result.objects = [frameworks.peer_service(workload), *frameworks.config_maps(workload)]
     by_name = {meta(p)["name"]: p for p in pods}
     leaders = [frameworks.pod_name(meta(workload)["name"], r.name, 0) for r in frameworks.roles(workload)

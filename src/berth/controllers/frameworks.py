@@ -436,11 +436,12 @@ def min_member(workload: dict) -> int:
 def clean_pods(workload: dict, pods: list[dict]) -> list[str]:
     """Names of the workload's pods to delete now that the job has ended, per runPolicy.cleanPodPolicy.
 
-    Running (the default) deletes the pods not yet finished (any phase but Succeeded and Failed), so the
-    logs of finished pods stay readable; All deletes every pod; None keeps them all. Pods already being
-    deleted are left out. `pods` are the workload's pods (the caller selects them).
+    None (the default, as Kubeflow's training operator has it) keeps every pod, so the logs of every worker
+    stay readable, even one that was still finishing when the master ended; Running deletes the pods not
+    yet finished (any phase but Succeeded and Failed); All deletes every pod. Pods already being deleted
+    are left out. `pods` are the workload's pods (the caller selects them).
     """
-    policy = _value((_spec(workload).get("runPolicy") or {}), "cleanPodPolicy", "Running")
+    policy = _value((_spec(workload).get("runPolicy") or {}), "cleanPodPolicy", "None")
     if policy == "None":
         return []
     names = []

@@ -21,7 +21,7 @@ from collections.abc import Callable
 import orjson
 
 from berth.api.wellknown import METRICS_ANNOTATION
-from berth.controllers import services
+from berth.controllers import backoff, services
 from berth.controllers.plan import (
     Obj,
     Plan,
@@ -127,14 +127,30 @@ def plan(workload: Obj, pods: list[Obj], make_pod: Callable[..., Obj], *, now: f
     svcs = services.port_services(workload)
     result.objects = svcs
     by_index = {int(meta(p)["name"].rsplit("-", 1)[1]): p for p in pods if meta(p)["name"].rsplit("-", 1)[-1].isdigit()}
+    # A replica that failed (its node could not run it) is deleted and made again, after a back-off that
+    # counts the failures already replaced (status.failedAttempts) with those still here.
+    replaced = int(status.get("failedAttempts") or 0)
+    failed = {i: p for i, p in by_index.items() if pod_phase(p) == "Failed" and not meta(p).get("deletionTimestamp")}
+    retry_at = backoff.next_start(list(failed.values()))
+    if retry_at is not None:
+        retry_at += backoff.delay(replaced + len(failed)) - backoff.delay(len(failed))
     for index in range(wanted):
-        pod = by_index.get(index)
-        if pod is None or not is_active(pod):
-            if pod is None:
-                result.create.append(make_pod(f"{name}-{index}", index, restart_policy="Always"))
-            continue
+        if by_index.get(index) is None:
+            result.create.append(make_pod(f"{name}-{index}", index, restart_policy="Always"))
     result.delete = [meta(p)["name"] for i, p in by_index.items() if i >= wanted and is_active(p)]
+    if failed and retry_at is not None and now < retry_at:
+        newest = backoff.latest(list(failed.values()))
+        result.waiting = ("BackOff", f"replica {meta(newest)['name']} failed ({backoff.exit_summary(newest)}); "
+                          f"it is made again in {retry_at - now:.0f} s")
+        requeue = retry_at - now if requeue is None else min(requeue, retry_at - now)
+        result.requeue_after = requeue
+    elif failed:
+        result.delete += [meta(p)["name"] for p in failed.values()]
+        replaced += len(failed)
+    result.required_pods = min(wanted, max(low, 1))
     result.status_extra = {"replicas": wanted, "readyReplicas": len(ready)}
+    if replaced:
+        result.status_extra["failedAttempts"] = replaced
     if last_active is not None:
         result.status_extra["lastActiveTime"] = rfc3339(last_active)
     if low == 0 and wanted == 0:

@@ -3,14 +3,16 @@
 The system never ends it, except when the project's `interactiveJobTimeLimitSecs` has passed since it
 started: then its pod goes and the workload is TimedOut. A pod that ends or is evicted is replaced by the
 next attempt (a preemptible workload that was preempted waits again in the queue; with
-`terminateAfterPreemption` it ends as Failed instead).
+`terminateAfterPreemption` it ends as Failed instead); a pod that failed is replaced only after the back-off
+of `berth.controllers.backoff`, which grows with every failure and has no limit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from berth.controllers.plan import Obj, Plan, is_active, meta, timestamp, value
+from berth.controllers import backoff
+from berth.controllers.plan import Obj, Plan, attempt_of, is_active, meta, pod_phase, timestamp, value
 
 PREEMPTED = "Preempted"
 
@@ -36,10 +38,21 @@ def plan(workload: Obj, pods: list[Obj], make_pod: Callable[[str, int], Obj], *,
         result.message = "preempted, and terminateAfterPreemption is true"
         result.delete = [meta(p)["name"] for p in active]
         return result
-    if not active:
-        taken = {meta(p)["name"] for p in pods}
-        attempt = 0
-        while f"{name}-0-{attempt}" in taken:
-            attempt += 1
-        result.create.append(make_pod(f"{name}-0-{attempt}", 0))
+    if active:
+        return result
+    failed = [p for p in pods if pod_phase(p) == "Failed"]
+    retry_at = backoff.next_start(failed)
+    newest = max(pods, key=attempt_of, default=None)
+    if newest is not None and pod_phase(newest) == "Failed" and retry_at is not None and now < retry_at:
+        wait = retry_at - now
+        result.requeue_after = wait if result.requeue_after is None else min(wait, result.requeue_after)
+        result.waiting = ("BackOff", f"pod {meta(newest)['name']} failed ({backoff.exit_summary(newest)}); "
+                          f"the next attempt starts in {wait:.0f} s")
+        return result
+    taken = {meta(p)["name"] for p in pods}
+    attempt = 0
+    while f"{name}-0-{attempt}" in taken:
+        attempt += 1
+    result.create.append(make_pod(f"{name}-0-{attempt}", 0))
     return result
+

@@ -37,10 +37,16 @@ class Plan:
     objects: list[Obj] = field(default_factory=list)  # Services, ConfigMaps, PVCs that must exist
     min_member: int = 1  # the gang size for the PodGroup
     desired_pods: int = 1  # pods the workload should be running when all is well
+    #: Pods that must run for the workload to be Running rather than Degraded (None: desired_pods). An
+    #: inference workload scaling up is not degraded while its new replicas start.
+    required_pods: int | None = None
     #: Set when the plan decides the outcome itself (Completed, Failed, TimedOut, Stopped); else derived from pods.
     phase: str = ""
     reason: str = ""
     message: str = ""
+    #: Why the workload runs fewer pods than it wants when the plan knows it better than the pods do (a
+    #: back-off before a retry): (reason, message).
+    waiting: tuple[str, str] | None = None
     #: Seconds after which the workload must be looked at again (a time limit, an auto-deletion), if any.
     requeue_after: float | None = None
     delete_workload: bool = False  # autoDeletionTimeAfterCompletionSeconds has passed
@@ -54,6 +60,12 @@ def meta(obj: Obj) -> Obj:
 
 def pod_phase(pod: Obj) -> str:
     return (pod.get("status") or {}).get("phase") or "Pending"
+
+
+def attempt_of(pod: Obj) -> int:
+    """The attempt number a pod's name ends with (`<workload>-<index>-<attempt>`), -1 when none."""
+    tail = meta(pod)["name"].rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else -1
 
 
 def is_finished(pod: Obj) -> bool:

@@ -1,9 +1,10 @@
 """The plan of a TrainingWorkload: pods `<name>-<index>-<attempt>` that run to completion.
 
 `completions` pods must succeed, at most `parallelism` run at once (hyper-parameter search); each is
-independent (no gang). A failed pod is retried as a new pod, the next attempt of its index, until the
-failures exceed `backoffLimit` (default 6, as Kubernetes Jobs count it: failed pods in total); then the
-workload has Failed. `autoDeletionTimeAfterCompletionSeconds` deletes it some time after it ended.
+independent (no gang). A failed pod is retried as a new pod, the next attempt of its index, after the
+back-off of `berth.controllers.backoff` (10 s, doubling, at most 6 minutes), until the failures exceed
+`backoffLimit` (default 6, as Kubernetes Jobs count it: failed pods in total); then the workload has Failed,
+and its message says how the last attempt ended. `autoDeletionTimeAfterCompletionSeconds` deletes it some time after it ended.
 """
 
 from __future__ import annotations
@@ -11,24 +12,26 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 
-from berth.controllers.plan import INDEX, Obj, Plan, is_active, meta, pod_phase, value
+from berth.controllers import backoff
+from berth.controllers.plan import INDEX, Obj, Plan, attempt_of, is_active, meta, pod_phase, value
 
 DEFAULT_BACKOFF_LIMIT = 6
 
 PodMaker = Callable[[str, int], Obj]  # (pod name, index) -> pod manifest
 
 
-def plan(workload: Obj, pods: list[Obj], make_pod: PodMaker) -> Plan:
+def plan(workload: Obj, pods: list[Obj], make_pod: PodMaker, *, now: float) -> Plan:
     spec = workload.get("spec") or {}
     name = meta(workload)["name"]
     completions = int(value(spec, "completions", 1))
     parallelism = min(int(value(spec, "parallelism", 1)), completions)
-    backoff = int(value(spec, "backoffLimit", DEFAULT_BACKOFF_LIMIT))
+    limit = int(value(spec, "backoffLimit", DEFAULT_BACKOFF_LIMIT))
     by_index: dict[int, list[Obj]] = defaultdict(list)
     for pod in pods:
         by_index[int((meta(pod).get("labels") or {}).get(INDEX, "0"))].append(pod)
     succeeded = {i for i, group in by_index.items() if any(pod_phase(p) == "Succeeded" for p in group)}
-    failures = sum(1 for p in pods if pod_phase(p) == "Failed")
+    failed = [p for p in pods if pod_phase(p) == "Failed"]
+    failures = len(failed)
     active = [p for p in pods if is_active(p)]
     result = Plan(min_member=1, desired_pods=max(min(parallelism, completions - len(succeeded)), 0))
     if len(succeeded) >= completions:
@@ -36,17 +39,28 @@ def plan(workload: Obj, pods: list[Obj], make_pod: PodMaker) -> Plan:
         result.message = f"{completions} of {completions} pods succeeded" if completions > 1 else "the pod succeeded"
         result.delete = [meta(p)["name"] for p in active]
         return result
-    if failures > backoff:
+    if failures > limit:
         result.phase, result.reason = "Failed", "BackoffLimitExceeded"
-        result.message = (f"{failures} pods failed, more than backoffLimit ({backoff}); "
-                          f"see kubectl logs {name}-<index>-<attempt> -n {meta(workload).get('namespace', '')}")
+        last = backoff.latest(failed)
+        result.message = (f"{failures} pod{'s' if failures != 1 else ''} failed, more than backoffLimit ({limit}); "
+                          f"the last, {meta(last)['name']}: {backoff.exit_summary(last)}; see kubectl logs "
+                          f"{meta(last)['name']} -n {meta(workload).get('namespace', '')}")
         result.delete = [meta(p)["name"] for p in active]
         return result
     slots = parallelism - len(active)
+    retry_at = backoff.next_start(failed)
     for index in range(completions):
         if slots <= 0:
             break
         if index in succeeded or any(is_active(p) for p in by_index[index]):
+            continue
+        newest = max(by_index[index], key=attempt_of, default=None)
+        if newest is not None and pod_phase(newest) == "Failed" and retry_at is not None and now < retry_at:
+            result.requeue_after = retry_at - now  # a failed attempt is retried after its back-off
+            result.waiting = ("BackOff", f"pod {meta(newest)['name']} failed ({backoff.exit_summary(newest)}); "
+                              f"the next attempt starts in {retry_at - now:.0f} s ({failures} failed so far; "
+                              f"backoffLimit {limit})")
+            slots -= 1
             continue
         taken = {meta(p)["name"] for p in by_index[index]}
         attempt = len(by_index[index])
@@ -55,3 +69,4 @@ def plan(workload: Obj, pods: list[Obj], make_pod: PodMaker) -> Plan:
         result.create.append(make_pod(f"{name}-{index}-{attempt}", index))
         slots -= 1
     return result
+

@@ -4,7 +4,10 @@ its status, through the Kubernetes API only.
 Reconciling one workload is level-based and idempotent: read the workload and its pods from the caches,
 compute the plan (`training`, `interactive`, `distributed`, `inference`), create what is missing and delete
 what must go, write the status if it changed, and record an Event for each phase change. Pod names are
-deterministic and creation tolerates AlreadyExists, so a restart at any point repeats nothing.
+deterministic and creation tolerates AlreadyExists, so a restart at any point repeats nothing. A workload
+whose last creates or deletes the caches do not show yet is not planned again until they do
+(`berth.controllers.expectations`), so no controller creates pods faster than it observes them; failed
+pods are replaced only after a back-off (`berth.controllers.backoff`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from berth.controllers import (
     tools,
     training,
 )
+from berth.controllers.expectations import Expectations
 from berth.controllers.phase import TERMINAL, derive
 from berth.controllers.plan import (
     INDEX,
@@ -95,6 +99,7 @@ class WorkloadController:
         self._queued: set[Key] = set()
         self._busy: set[Key] = set()
         self._timers: dict[Key, asyncio.TimerHandle] = {}
+        self.expectations = Expectations()
 
     # -- events -> queue ----------------------------------------------------------------------------
 
@@ -133,6 +138,10 @@ class WorkloadController:
                 self._pods_of[key].discard(m["name"])
             else:
                 self._pods_of[key].add(m["name"])
+            # A pod being deleted counts as deleted (as the ReplicaSet controller counts it): its grace period
+            # must not hold up the workload.
+            gone = change.type == "DELETED" or bool(m.get("deletionTimestamp"))
+            self.expectations.observed(key, m["name"], exists=not gone)
         self.enqueue(key)
 
     # -- the loop -----------------------------------------------------------------------------------
@@ -215,7 +224,7 @@ class WorkloadController:
         if kind == "InferenceWorkload":
             result = inference.plan(workload, pods, make, now=self.clock(), waiting=services.waiting(live.values()))
         elif kind == "TrainingWorkload":
-            result = training.plan(workload, pods, make)
+            result = training.plan(workload, pods, make, now=self.clock())
         elif kind == "InteractiveWorkload":
             project = self.projects.get(podspec.project_of(meta(workload).get("namespace", "")))
             limit = ((project or {}).get("spec") or {}).get("interactiveJobTimeLimitSecs") or None
@@ -233,13 +242,18 @@ class WorkloadController:
         return result
 
     async def reconcile(self, kind: str, namespace: str, name: str) -> None:
+        key = (kind, namespace, name)
         workload = self.workloads[kind].get(name, namespace)
         if workload is None:
+            self.expectations.forget(key)
             return  # gone: the garbage collector removes what it owned
         spec = workload.get("spec") or {}
         if spec.get("usage") == "Template":
             return  # a template is a base for other workloads, not a job
-        key = (kind, namespace, name)
+        wait = self.expectations.wait_left(key)
+        if wait > 0:  # the caches do not show our last creates or deletes yet: their events bring us back
+            self._later(key, wait)
+            return
         workload = tools.with_tools(workload)
         pods = self._pods(key)
         group = pod_group_name(workload)
@@ -257,19 +271,21 @@ class WorkloadController:
             if status.get("phase") in TERMINAL:
                 plan.create = []  # an ended workload starts nothing again
                 self._auto_delete(workload, plan)
+        self.expectations.expect(key, creates=[meta(p)["name"] for p in plan.create], deletes=plan.delete)
         if plan.phase != "Stopped" and not meta(workload).get("deletionTimestamp"):
             await self._ensure_pod_group(workload, group, plan)
             for obj in plan.objects:
                 await self._ensure(obj)
             for pod in plan.create:
-                await self._ensure(pod)
+                if not await self._ensure(pod):
+                    self.expectations.failed(key, meta(pod)["name"])
         elif plan.phase == "Stopped":
             await self._release_pod_group(workload, group)
         for pod_name in plan.delete:
             try:
                 await self.client.delete("Pod", pod_name, namespace)
             except NotFound:
-                pass
+                self.expectations.failed(key, pod_name)
         await self._write_status(workload, plan, self._pods(key), group)
         if plan.delete_workload:
             await self.client.delete(kind, name, namespace)
@@ -291,11 +307,13 @@ class WorkloadController:
         else:
             plan.requeue_after = left
 
-    async def _ensure(self, obj: Obj) -> None:
+    async def _ensure(self, obj: Obj) -> bool:
+        """Create `obj` unless it exists: True when this call created it."""
         try:
             await self.client.create(obj)
         except AlreadyExists:
-            pass
+            return False
+        return True
 
     async def _ensure_pod_group(self, workload: Obj, group: str, plan: Plan) -> None:
         namespace = meta(workload).get("namespace", "")

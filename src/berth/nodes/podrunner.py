@@ -529,7 +529,10 @@ class PodRunner:
 
     async def _write_status(self, phase: str | None, reason: str, message: str) -> None:
         mains = list(self._containers.values())
-        running = any("running" in s.get("state", {}) or s.get("restartCount") for s in mains)
+        # Running from the first start of a main container until the pod's end (a container that has
+        # exited while the others finish does not make the pod Pending again).
+        running = any("running" in s.get("state", {}) or "terminated" in s.get("state", {}) or s.get("restartCount")
+                      for s in mains)
         if phase is None:
             phase = "Running" if running else "Pending"
         initialized = all("terminated" in s.get("state", {}) and s["state"]["terminated"].get("exitCode") == 0
