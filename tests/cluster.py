@@ -45,6 +45,15 @@ class Cluster:
     args: tuple[str, ...] = ()
 
     @property
+    def log(self) -> Path:
+        """What `berth up` printed (stdout and stderr, every start appended): a file, so that a chatty
+        server never blocks on a full pipe, and tests can read it."""
+        return self.home.parent / "berth-up.log"
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    @property
     def token(self) -> str:
         return (self.data_dir / "token").read_text().strip()
 
@@ -72,7 +81,7 @@ class Cluster:
                 continue
             context = ssl.create_default_context(cafile=str(self.ca)) if https else None
             if self.process is not None and self.process.poll() is not None:
-                raise AssertionError(f"berth up exited: {self.process.stderr.read() if self.process.stderr else ''}")
+                raise AssertionError(f"berth up exited: {self.output()[-4000:]}")
             try:
                 with urllib.request.urlopen(f"{self.url}/readyz", context=context, timeout=2) as response:
                     if response.status == 200:
@@ -83,10 +92,11 @@ class Cluster:
 
     def start(self) -> None:
         port = self.url.rsplit(":", 1)[1]
-        self.process = subprocess.Popen(
-            [str(BIN / "berth"), "up", "--data-dir", str(self.data_dir), "--port", port, *self.args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env(),
-        )
+        with self.log.open("a") as log:
+            self.process = subprocess.Popen(
+                [str(BIN / "berth"), "up", "--data-dir", str(self.data_dir), "--port", port, *self.args],
+                stdout=log, stderr=subprocess.STDOUT, text=True, env=self.env(),
+            )
         self.wait_ready()
 
     def stop(self, sig: int | None = None) -> None:

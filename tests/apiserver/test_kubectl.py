@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT
+from tests.controllers.helpers import eventually
 
 SEED = (ROOT / "examples" / "workloads" / "training-seed.yaml").read_text()
 NS = "runai-team-a"
@@ -39,9 +40,12 @@ def test_apply_the_seed_workload_then_get_it(cluster):
     assert "trainingworkload.run.ai/job-1 created" in out
     again = cluster.kubectl("apply", "-f", "-", input=SEED).stdout
     assert "trainingworkload.run.ai/job-1 unchanged" in again
-    table = cluster.kubectl("get", "tw", "-n", NS).stdout.splitlines()
-    assert table[0].split() == ["NAME", "STATUS", "GPU", "RUNNING", "PENDING", "AGE"]
-    assert table[1].split()[0] == "job-1" and "1" in table[1].split()
+    def table() -> list[list[str]]:
+        return [line.split() for line in cluster.kubectl("get", "tw", "-n", NS).stdout.splitlines()]
+
+    assert table()[0] == ["NAME", "STATUS", "GPU", "RUNNING", "PENDING", "AGE"]
+    row = eventually(lambda: (rows := [r for r in table() if r[0] == "job-1"]) and len(rows[0]) == 6 and rows[0])
+    assert row[2] == "1"  # the GPU column: the workload's GPUs, once its controller has looked at it
     wide = cluster.kubectl("get", "tw", "job-1", "-n", NS, "-o", "wide").stdout
     assert "IMAGE" in wide and "gcr.io/run-ai-demo/quickstart" in wide
 

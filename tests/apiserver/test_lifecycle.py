@@ -26,9 +26,8 @@ def test_stops_cleanly_and_state_survives_a_restart(fresh_cluster, sig):
 
 def test_announces_its_url_and_kubeconfig(fresh_cluster):
     c = fresh_cluster
-    process = c.process
     c.stop()
-    out = process.stdout.read()
+    out = c.output()
     assert f"Berth API server on {c.url}" in out
     assert f"kubeconfig: {c.kubeconfig}" in out
 

@@ -122,6 +122,27 @@ def test_workers_that_finish_before_the_master_leave_the_job_running_and_keep_th
     assert names(pods_of(http, NS, "early")) == ["early-master-0", "early-worker-0", "early-worker-1"]  # kept
 
 
+def test_the_gpu_column_shows_what_the_whole_workload_asks_for(cluster, http):
+    apply(cluster, distributed("cols", "PyTorchJob", 3, "  masterSpec: {gpu: {value: \"0.5\"}}"))
+    apply(cluster, f"""
+apiVersion: run.ai/v2alpha1
+kind: TrainingWorkload
+metadata: {{name: shared, namespace: {NS}}}
+spec: {{image: {{value: x}}, gpuMemory: {{value: 4G}}, gpuDevices: {{value: 2}}, parallelism: {{value: 2}},
+        completions: {{value: 4}}}}
+""")
+
+    def gpu_column(plural: str, name: str) -> str:
+        rows = cluster.kubectl("get", plural, name, "-n", NS, "-o",
+                               "custom-columns=GPU:.status.gpuRequest", "--no-headers").stdout.strip()
+        return "" if rows == "<none>" else rows
+
+    assert eventually(lambda: gpu_column("dw", "cols")) == "3.5"  # 3 workers x 1 GPU + a master's half
+    assert eventually(lambda: gpu_column("tw", "shared")) == "4 x 4G"  # 2 pods at once, 4G on each of 2 GPUs
+    header, row = cluster.kubectl("get", "dw", "cols", "-n", NS).stdout.splitlines()
+    assert row.split()[header.split().index("GPU")] == "3.5"
+
+
 class _CrashAfter:
     """A client that dies (like a killed process) after a number of pod creations."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.controllers.helpers import (
@@ -231,3 +233,14 @@ def test_a_spec_that_cannot_make_a_pod_fails_with_the_field(cluster, http):
     status = eventually(lambda: (s := workload_status(http, "trainingworkloads", NS, "broken")).get("phase") == "Failed"
                         and s)
     assert status["reason"] == "InvalidSpec" and "spec.command" in status["message"]
+
+
+def test_workloads_deleted_as_soon_as_created_leave_no_warnings_in_the_log(cluster, http):
+    names = [f"brief-{i}" for i in range(30)]
+    for round in range(3):
+        cluster.kubectl("apply", "-f", "-", input="\n---\n".join(training(n) for n in names))
+        cluster.kubectl("delete", "tw", *names, "-n", NS, "--wait=false")
+    eventually(lambda: not any(pods_of(http, NS, n) for n in names))
+    time.sleep(2)
+    noise = [line for line in cluster.output().splitlines() if "WARNING" in line or "Traceback" in line]
+    assert noise == []

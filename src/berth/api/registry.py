@@ -78,7 +78,7 @@ class Kind:
 def _workload_columns() -> tuple[PrinterColumn, ...]:
     return (
         PrinterColumn("Status", "string", ".status.phase", "The workload's phase."),
-        PrinterColumn("GPU", "string", ".spec.gpu.value", "GPUs requested per pod."),
+        PrinterColumn("GPU", "string", ".status.gpuRequest", "GPUs the whole workload asks for (all its pods)."),
         PrinterColumn("Running", "integer", ".status.runningPods", "Pods running."),
         PrinterColumn("Pending", "integer", ".status.pendingPods", "Pods waiting."),
         AGE,

@@ -579,6 +579,10 @@ class WorkloadStatus(Model):
     pendingPods: Count | None = field("Pods waiting to be scheduled or started.", unit="pods", yaml_only=False)
     succeededPods: Count | None = field("Pods that ended successfully.", unit="pods", yaml_only=False)
     failedPods: Count | None = field("Pods that failed.", unit="pods", yaml_only=False)
+    gpuRequest: String | None = field(
+        "What the whole workload asks of GPUs, as the GPU column shows it: all the pods it runs at once "
+        "(every worker and the master; an inference workload's replicas now), GPUs and fractions added up "
+        '("4", "1.5"), GPU memory and MIG slices named ("2 x 4G").', yaml_only=False)
     requestedGpus: Number | None = field("GPUs asked for by all pods together.", unit="GPUs", yaml_only=False)
     allocatedGpus: Number | None = field("GPUs held by the running pods now.", unit="GPUs", yaml_only=False)
     nodes: list[String] | None = field("Nodes the pods run on.", yaml_only=False)

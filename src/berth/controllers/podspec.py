@@ -130,6 +130,25 @@ def _number(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
+def gpus_shown(requests: list[tuple[int, dict[str, Any]]]) -> str:
+    """What pods ask of GPUs all together, as the GPU column shows it: `requests` are (how many pods, the
+    spec they are made from). GPUs and fractions add up ("2", "1.5"); GPU memory and MIG slices are named
+    ("2 x 4G", "1 x 1g.5gb"); "0" when no pod asks for a GPU."""
+    total, shared = Decimal(0), []
+    for count, spec in requests:
+        gpus = gpu_request(spec)
+        if count <= 0:
+            continue
+        if gpus.mig_profile is not None:
+            shared.append(f"{count} x {gpus.mig_profile}")
+        elif gpus.memory_mib is not None:
+            shared.append(f"{count * gpus.shared_devices} x {value_of(spec, 'gpuMemory')}")
+        else:
+            total += count * gpus.total
+    parts = ([_number(total)] if total or not shared else []) + shared
+    return " + ".join(parts)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Projects and node pools
 # ---------------------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from berth.client.informer import Change, Informer
 from berth.controllers import (
     claims,
     distributed,
+    frameworks,
     inference,
     interactive,
     podspec,
@@ -172,6 +173,8 @@ class WorkloadController:
                 await self.reconcile(*key)
             except Conflict:
                 self._later(key, 0.1)
+            except NotFound:
+                pass  # the workload (or what it was writing into) was deleted meanwhile: nothing left to do
             except ApiError as exc:
                 log.warning("reconciling %s %s/%s: %s", *key, exc)
                 self._later(key, 1.0)
@@ -237,6 +240,7 @@ class WorkloadController:
         if kind != "InferenceWorkload":  # the inference plan has its Services already: its pods serve behind them
             result.objects.extend(exposed)
         result.objects.extend(claims.new_claims(workload))
+        result.status_extra["gpuRequest"] = podspec.gpus_shown(_gpu_requests(workload, result))
         if exposed:
             result.status_extra["serviceUrls"] = services.urls(exposed, pods, live)
         return result
@@ -356,6 +360,21 @@ class WorkloadController:
                                                type="Warning" if warning else "Normal")
             except ApiError as exc:
                 log.warning("could not record an event for %s: %s", meta(workload)["name"], exc)
+
+
+def _gpu_requests(workload: Obj, plan: Plan) -> list[tuple[int, Obj]]:
+    """(pods, the spec they are made from) for all the pods the workload runs at once."""
+    spec = workload.get("spec") or {}
+    kind = workload["kind"]
+    if kind == "DistributedWorkload":
+        master = spec.get("masterSpec") or None
+        return [(role.replicas, podspec.effective_spec(spec, master if role.uses_master_spec else None))
+                for role in frameworks.roles(workload)]
+    if kind == "TrainingWorkload":
+        return [(min(int(value(spec, "parallelism", 1)), int(value(spec, "completions", 1))), spec)]
+    if kind == "InferenceWorkload":
+        return [(int(plan.status_extra.get("replicas", plan.desired_pods)), spec)]
+    return [(1, spec)]
 
 
 def _comparable(status: dict[str, Any]) -> dict[str, Any]:
