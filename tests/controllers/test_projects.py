@@ -84,7 +84,8 @@ spec: {image: {value: ubuntu}}
     refused = cluster.kubectl("delete", "ns", "runai-keep", check=False)
     assert refused.returncode == 1
     assert ('namespace "runai-keep" holds the workloads of project "keep": 1 workload (trainingworkload/precious); '
-            "delete them first: kubectl delete runai --all -n runai-keep") in refused.stderr
+            "delete them first: kubectl delete runai --all -n runai-keep; while project \"keep\" exists its "
+            "namespace is made again, so to be rid of both: kubectl delete project keep") in refused.stderr
     assert cluster.kubectl("get", "tw", "precious", "-n", "runai-keep", check=False).returncode == 0
     assert "Terminating" not in cluster.kubectl("get", "ns", "runai-keep").stdout
     cluster.kubectl("delete", "ns", "not-a-project")  # any other namespace goes as before
