@@ -107,7 +107,8 @@ def test_projects_departments_and_node_pools_show_what_their_workloads_hold_and_
     submit(c, "too-big", "team-a", 'gpu: {value: "5"}')  # no a100 node has 5 GPUs: it waits
     submit(c, "b", "team-b", 'gpu: {value: "1"}\ncpu: {value: 500m}\nmemory: {value: 512Mi}')
 
-    a = settled(c, "projects", "team-a", lambda s: (s.get("allocated") or {}).get("gpu") == 3.75)
+    a = settled(c, "projects", "team-a", lambda s: (s.get("allocated") or {}).get("gpu") == 3.75
+                and s["requested"]["gpu"] == 8.75)
     assert a["allocated"] == {"gpu": 3.75, "cpu": "2", "memory": "4Gi"}
     assert a["requested"] == {"gpu": 8.75, "cpu": "2", "memory": "4Gi"}
     assert pool_row(a, "a100") == {"nodePool": "a100", "allocated": a["allocated"], "requested": a["requested"]}

@@ -22,7 +22,7 @@ controller keeps `lastTransitionTime` across writes: `phase.merge_conditions`).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,6 +100,7 @@ class Objects:
     nodes: list[Obj] = field(default_factory=list)
     pods: list[Obj] = field(default_factory=list)
     namespaces: Iterable[Obj] = ()
+    request_of: Callable[[Obj], usage.PodRequest] = usage.pod_request  # what a pod asks for (a cache may serve it)
 
 
 def _name(obj: Obj) -> str:
@@ -129,6 +130,7 @@ class _Books:
         for node in self.nodes.values():
             self.largest_device[node.pool] = max([self.largest_device[node.pool], *node.devices.values()])
         self.project_of_namespace = {namespace_of_project(_name(p), p.get("spec")): p for p in objects.projects}
+        self.request_of = objects.request_of
         self.project: dict[str, Usage] = defaultdict(Usage)
         self.project_pool: dict[tuple[str, str], Usage] = defaultdict(Usage)
         self.pool: dict[str, Usage] = defaultdict(Usage)
@@ -145,7 +147,7 @@ class _Books:
     def _count(self, pod: Obj) -> None:
         meta = pod.get("metadata") or {}
         project = self.project_of_namespace.get(meta.get("namespace") or "")
-        asks = usage.pod_request(pod)
+        asks = self.request_of(pod)
         node_name = (pod.get("spec") or {}).get("nodeName")
         if node_name:
             node = self.nodes.get(node_name)

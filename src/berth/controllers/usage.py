@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from berth.api import usage
+from berth.api.usage import PodRequest
 from berth.client import ApiError, Client, NotFound
 from berth.client.informer import Change, Informer
 from berth.controllers.phase import merge_conditions
@@ -37,11 +38,16 @@ CONCURRENCY = 16
 Obj = dict[str, Any]
 
 
+_POD_ANNOTATIONS = (usage.GPU_FRACTION_ANNOTATION, usage.GPU_MEMORY_ANNOTATION, usage.DEVICES_ANNOTATION,
+                    usage.POOLS_ANNOTATION)
+
+
 def _pod_counts(pod: Obj) -> tuple[Any, ...]:
-    """What the tally reads of a pod: a status heartbeat that changes none of it is no reason to recount."""
-    meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
-    return (usage.counts(pod), spec.get("nodeName"), usage.pod_request(pod), usage.pod_devices(pod),
-            usage.pools_of(pod))
+    """What the tally reads of a pod (as written, not parsed: this runs on every pod event): a status change
+    that moves none of it is no reason to recount."""
+    spec, annotations = pod.get("spec") or {}, (pod.get("metadata") or {}).get("annotations") or {}
+    return (usage.counts(pod), spec.get("nodeName"), [c.get("resources") for c in spec.get("containers") or []],
+            [annotations.get(a) for a in _POD_ANNOTATIONS])
 
 
 def _node_offers(node: Obj) -> tuple[Any, ...]:
@@ -63,6 +69,7 @@ class UsageController:
         self.pools = Informer(client, "NodePool", handlers=[self._changed()])
         # (kind, name) -> (resourceVersion the object had when its status was last written, that status)
         self._written: dict[tuple[str, str], tuple[str, Obj]] = {}
+        self._requests: dict[tuple[Any, ...], PodRequest] = {}  # a pod's request, read once (see `_request_of`)
         self.passes = 0
 
     def _informers(self) -> list[Informer]:
@@ -97,7 +104,24 @@ class UsageController:
     def objects(self) -> Objects:
         return Objects(projects=self.projects.items(), departments=self.departments.items(),
                        node_pools=self.pools.items(), nodes=self.nodes.items(), pods=self.pods.items(),
-                       namespaces=self.namespaces.items())
+                       namespaces=self.namespaces.items(), request_of=self._request_of())
+
+    def _request_of(self) -> Callable[[Obj], PodRequest]:
+        """`usage.pod_request`, remembered per pod for the next pass: what a pod asks for does not change
+        (containers' resources are immutable; the share annotations are part of the key), and parsing
+        quantities is most of a pass's work at thousands of pods. Pods not seen in a pass are forgotten."""
+        before, now = self._requests, {}
+        self._requests = now
+
+        def request_of(pod: Obj) -> PodRequest:
+            meta = pod.get("metadata") or {}
+            annotations = meta.get("annotations") or {}
+            key = (meta.get("uid"), annotations.get(usage.GPU_FRACTION_ANNOTATION),
+                   annotations.get(usage.GPU_MEMORY_ANNOTATION))
+            found = now[key] = before.get(key) or usage.pod_request(pod)
+            return found
+
+        return request_of
 
     async def sync(self) -> None:
         """One pass: recount, then write the statuses that changed."""
@@ -105,7 +129,8 @@ class UsageController:
         now = time.time()
         caches = {"Project": self.projects, "Department": self.departments, "NodePool": self.pools}
         writes = []
-        for (kind, name), wanted in statuses(self.objects()).items():
+        counted = await asyncio.to_thread(statuses, self.objects())  # the event loop keeps serving the watches
+        for (kind, name), wanted in counted.items():
             obj = caches[kind].get(name)
             if obj is None:
                 continue
