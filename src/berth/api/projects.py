@@ -214,7 +214,10 @@ class ProjectStatus(Model):
     )
     namespace: String | None = Field(None, description="The namespace holding the project's workloads.")
     deservedGpus: Number | None = Field(
-        None, description="GPUs guaranteed to the project, over all node pools (deservedGpus, or the sum of nodePoolsResources)."
+        None,
+        description=(
+            "GPUs guaranteed to the project over all node pools: deservedGpus, or the sum of nodePoolsResources."
+        ),
     )
     allocated: ResourceAmounts | None = Field(
         None, description="Resources held by the project's placed pods that have not finished."

@@ -71,7 +71,8 @@ class ProjectDeletionGuard:
             raise errors.forbidden(f'project "{project}" still has {_count(found)} in namespace {namespace} '
                                    f"{_shown(found)}; {fix}", project, "run.ai", "projects")
         raise errors.forbidden(
-            f'namespace "{namespace}" holds the workloads of project "{project}": {_count(found)} {_shown(found)}; {fix}; '
+            f'namespace "{namespace}" holds the workloads of project "{project}": {_count(found)} {_shown(found)}; '
+            f"{fix}; "
             f'while project "{project}" exists its namespace is made again, so to be rid of both: '
             f"kubectl delete project {project}",
             namespace, "", "namespaces")

@@ -235,12 +235,13 @@ def _node_pool(obj: Obj, books: _Books) -> Obj:
     ready = [books.nodes[n] for n in nodes if books.nodes[n].ready]
     total = Amount(MILLI * sum(len(n.devices) for n in ready), sum(n.cpu for n in ready), sum(n.memory for n in ready))
     held = books.pool.get(name) or Usage()
+    counted = f"{len(nodes)} node{'s' if len(nodes) != 1 else ''}"
     if ready:
         phase, reason = "Ready", "NodesReady"
-        message = f"{len(ready)} of its {len(nodes)} node{'s' if len(nodes) != 1 else ''} ready, with {gpus_in_words(total.gpu)}"
+        message = f"{len(ready)} of its {counted} ready, with {gpus_in_words(total.gpu)}"
     elif nodes:
         phase, reason = "Empty", "NoReadyNodes"
-        message = f"none of its {len(nodes)} node{'s' if len(nodes) != 1 else ''} is ready"
+        message = f"none of its {counted} is ready"
     else:
         phase, reason = "Empty", "NoNodes"
         message = (f"no node has the label {spec['labelKey']}={spec.get('labelValue') or ''}" if spec.get("labelKey")

@@ -37,7 +37,6 @@ PERIOD_S = 1.0
 CONCURRENCY = 16
 Obj = dict[str, Any]
 
-
 _POD_ANNOTATIONS = (usage.GPU_FRACTION_ANNOTATION, usage.GPU_MEMORY_ANNOTATION, usage.DEVICES_ANNOTATION,
                     usage.POOLS_ANNOTATION)
 
@@ -53,7 +52,6 @@ def _pod_counts(pod: Obj) -> tuple[Any, ...]:
 def _node_offers(node: Obj) -> tuple[Any, ...]:
     return ((node.get("metadata") or {}).get("labels"), usage.node_gpus(node), usage.node_capacity(node),
             usage.node_ready(node))
-
 
 
 class UsageController:
@@ -139,7 +137,8 @@ class UsageController:
                 wanted = {**wanted, "conditions": merge_conditions(current.get("conditions") or [],
                                                                    wanted["conditions"], now)}
             version = obj["metadata"].get("resourceVersion", "")
-            if all(current.get(k) == v for k, v in wanted.items()) or self._written.get((kind, name)) == (version, wanted):
+            shown = all(current.get(k) == v for k, v in wanted.items())
+            if shown or self._written.get((kind, name)) == (version, wanted):  # written, or on its way
                 continue
             writes.append((kind, name, version, wanted))
         limit = asyncio.Semaphore(CONCURRENCY)
