@@ -67,11 +67,10 @@ def tasks(plan: Plan, kubeconfig: Path, data_dir: Path) -> list[Task]:
     """The components of `plan`, each a coroutine to run until cancelled."""
 
     async def controllers() -> None:
-        from berth.controllers.projects import ProjectController
-        from berth.controllers.workloads import WorkloadController
+        from berth.controllers import run_all
 
         async with _client(kubeconfig, "berth-controllers") as client:
-            await asyncio.gather(ProjectController(client).run(), WorkloadController(client).run())
+            await run_all(client)
 
     async def scheduler() -> None:
         from berth.scheduler.runner import Scheduler

@@ -18,6 +18,9 @@ from berth.api.types import Count, Number, Quantity, String, enum
 
 PlacementStrategy = enum("binpack", "spread")
 
+#: Every node no NodePool selects is in this pool, and quotas given without a pool are for it.
+DEFAULT_POOL = "default"
+
 #: A project's namespace is `runai-<project>` unless the Project names another (`spec.namespace`).
 PROJECT_NAMESPACE_PREFIX = "runai-"
 
@@ -32,6 +35,29 @@ def project_of_namespace(namespace: str) -> str:
 def namespace_of_project(name: str, spec: dict | None = None) -> str:
     """The namespace of a project's workloads: `spec.namespace` when the Project names one, else runai-<name>."""
     return (spec or {}).get("namespace") or PROJECT_NAMESPACE_PREFIX + name
+
+
+def quota_by_pool(spec: dict) -> dict[str, dict]:
+    """A Project's or Department's quota per node pool, each as a `nodePoolsResources` entry: the entries
+    given, else `deservedGpus`, `maxAllowedGpus` and `gpuOverQuotaWeight` as the GPU quota of the pool
+    `default`; empty when the spec gives no quota at all. The scheduler and the usage reports read quotas
+    only through this."""
+    entries = spec.get("nodePoolsResources") or []
+    if entries:
+        return {entry["nodePool"]: entry for entry in entries}
+    if spec.get("deservedGpus") is None and spec.get("maxAllowedGpus") is None:
+        return {}
+    gpu = {"deserved": spec.get("deservedGpus") or 0}
+    if spec.get("maxAllowedGpus") is not None:
+        gpu["maxAllowed"] = spec["maxAllowedGpus"]
+    if spec.get("gpuOverQuotaWeight") is not None:
+        gpu["overQuotaWeight"] = spec["gpuOverQuotaWeight"]
+    return {DEFAULT_POOL: {"nodePool": DEFAULT_POOL, "gpu": gpu}}
+
+
+def deserved_gpus(spec: dict) -> dict[str, float]:
+    """GPUs guaranteed per node pool (pools the quota names; 0 where it says nothing)."""
+    return {pool: float(((entry.get("gpu") or {}).get("deserved")) or 0) for pool, entry in quota_by_pool(spec).items()}
 
 
 class ResourceQuota(Model):
@@ -87,10 +113,13 @@ class ResourceAmounts(Model):
 
 
 class NodePoolUsage(Model):
-    """What a project holds in one node pool."""
+    """What a project or department holds and asks for in one node pool."""
 
     nodePool: String = Field(..., description="The node pool.")
-    allocated: ResourceAmounts | None = Field(None, description="Resources held by running pods in the pool.")
+    allocated: ResourceAmounts | None = Field(None, description="Resources held by its placed pods in the pool.")
+    requested: ResourceAmounts | None = Field(
+        None, description="Resources its pods ask for in the pool: placed ones, and waiting ones that prefer it first."
+    )
 
 
 class QuotaSpec(Model):
@@ -178,14 +207,35 @@ ProjectPhase = enum("Creating", "Ready", "Deleting", "Failed")
 
 
 class ProjectStatus(Model):
-    """What the project controller observed."""
+    """What the system observed about a project (kept current by the usage controller)."""
 
-    phase: ProjectPhase | None = Field(None, description="Creating until the namespace exists, then Ready.")
+    phase: ProjectPhase | None = Field(
+        None, description="Creating until the namespace exists, then Ready; Deleting once being deleted."
+    )
     namespace: String | None = Field(None, description="The namespace holding the project's workloads.")
-    allocated: ResourceAmounts | None = Field(None, description="Resources the project's running pods hold.")
-    nodePools: list[NodePoolUsage] | None = Field(None, description="Resources held, per node pool.")
+    deservedGpus: Number | None = Field(
+        None,
+        description=(
+            "GPUs guaranteed to the project over all node pools: deservedGpus, or the sum of nodePoolsResources."
+        ),
+    )
+    allocated: ResourceAmounts | None = Field(
+        None, description="Resources held by the project's placed pods that have not finished."
+    )
+    requested: ResourceAmounts | None = Field(
+        None, description="Resources asked for by all the project's pods that have not finished, placed or waiting."
+    )
+    nodePools: list[NodePoolUsage] | None = Field(
+        None, description="Allocated and requested per node pool: the pools it has quota in or pods in."
+    )
     message: String | None = Field(None, description="Plain words on the phase.")
-    conditions: list[Condition] | None = Field(None, description="Observations of the project's state.")
+    conditions: list[Condition] | None = Field(
+        None,
+        description=(
+            "Ready (its namespace exists) and OverQuota (it holds more GPUs than its deserved quota in some "
+            "node pool; the message says where and by how much)."
+        ),
+    )
 
 
 class Project(Model):
@@ -203,9 +253,18 @@ class DepartmentSpec(QuotaSpec):
 
 
 class DepartmentStatus(Model):
-    """What the system observed about a department."""
+    """What the system observed about a department: the sum over its projects."""
 
+    deservedGpus: Number | None = Field(
+        None,
+        description=(
+            "GPUs guaranteed to the department over all node pools: its own quota where it gives one, else the "
+            "sum of its projects'."
+        ),
+    )
     allocated: ResourceAmounts | None = Field(None, description="Resources held by all its projects' pods.")
+    requested: ResourceAmounts | None = Field(None, description="Resources asked for by all its projects' pods.")
+    nodePools: list[NodePoolUsage] | None = Field(None, description="Allocated and requested per node pool.")
     projects: list[String] | None = Field(None, description="Projects that belong to the department.")
 
 
@@ -243,12 +302,19 @@ class NodePoolSpec(Model):
 
 
 class NodePoolStatus(Model):
-    """What the system observed about a node pool."""
+    """What the system observed about a node pool (kept current by the usage controller)."""
 
-    nodes: list[String] | None = Field(None, description="Nodes in the pool now.")
+    nodes: list[String] | None = Field(None, description="Nodes in the pool now, ready or not.")
     totalGpus: Number | None = Field(None, description="GPUs on the pool's ready nodes.")
-    allocatedGpus: Number | None = Field(None, description="GPUs held by running pods.")
-    phase: enum("Ready", "Empty") | None = Field(None, description="Ready when the pool has at least one node.")
+    allocatedGpus: Number | None = Field(None, description="GPUs held by the pods placed in the pool.")
+    total: ResourceAmounts | None = Field(None, description="GPUs, CPU and memory of the pool's ready nodes.")
+    allocated: ResourceAmounts | None = Field(None, description="Resources held by the pods placed in the pool.")
+    requested: ResourceAmounts | None = Field(
+        None, description="Resources asked for in the pool: placed pods, and waiting ones that prefer it first."
+    )
+    phase: enum("Ready", "Empty") | None = Field(None, description="Ready when at least one of its nodes is ready.")
+    message: String | None = Field(None, description="Plain words on the phase.")
+    conditions: list[Condition] | None = Field(None, description="Ready: whether it has a ready node.")
 
 
 class NodePool(Model):

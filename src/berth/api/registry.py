@@ -118,7 +118,8 @@ KINDS: tuple[Kind, ...] = (
     Kind("Project", group="run.ai", version="v1", plural="projects", model=projects.Project,
          short_names=("rp", "proj"), namespaced=False, columns=(
              PrinterColumn("Department", "string", ".spec.department", "Department of the project."),
-             PrinterColumn("Deserved-GPUs", "number", ".spec.deservedGpus", "GPUs guaranteed to the project."),
+             PrinterColumn("Deserved-GPUs", "number", ".status.deservedGpus",
+                           "GPUs guaranteed to the project, over all node pools."),
              PrinterColumn("Allocated-GPUs", "number", ".status.allocated.gpu", "GPUs its pods hold now."),
              PrinterColumn("Namespace", "string", ".status.namespace", "Namespace of its workloads."),
              PrinterColumn("Status", "string", ".status.phase", "The project's phase."),
@@ -126,7 +127,8 @@ KINDS: tuple[Kind, ...] = (
          )),
     Kind("Department", group="run.ai", version="v1", plural="departments", model=projects.Department,
          short_names=("dept",), namespaced=False, columns=(
-             PrinterColumn("Deserved-GPUs", "number", ".spec.deservedGpus", "GPUs guaranteed to the department."),
+             PrinterColumn("Deserved-GPUs", "number", ".status.deservedGpus",
+                           "GPUs guaranteed to the department, over all node pools."),
              PrinterColumn("Allocated-GPUs", "number", ".status.allocated.gpu", "GPUs its projects hold now."),
              AGE,
          )),
@@ -135,6 +137,7 @@ KINDS: tuple[Kind, ...] = (
              PrinterColumn("Label-Key", "string", ".spec.labelKey", "Node label key selecting the nodes."),
              PrinterColumn("Label-Value", "string", ".spec.labelValue", "Node label value selecting the nodes."),
              PrinterColumn("GPUs", "number", ".status.totalGpus", "GPUs on the pool's ready nodes."),
+             PrinterColumn("Allocated-GPUs", "number", ".status.allocatedGpus", "GPUs its pods hold now."),
              PrinterColumn("Status", "string", ".status.phase", "Ready or Empty."),
              AGE,
          )),

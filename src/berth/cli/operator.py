@@ -12,17 +12,16 @@ import click
 @click.option("--kubeconfig", default=None,
               help="Kubeconfig of the cluster (default: in-cluster service account, else $KUBECONFIG or ~/.kube/config).")
 def controllers(kubeconfig: str | None) -> None:
-    """Run the project and workload controllers until interrupted."""
+    """Run the project, workload and usage controllers until interrupted."""
     from berth.client import Client
-    from berth.controllers.projects import ProjectController
-    from berth.controllers.workloads import WorkloadController
+    from berth.controllers import run_all
 
     async def run() -> None:
         client = Client.from_kubeconfig(kubeconfig, field_manager="berth-controllers") if kubeconfig else \
             Client.from_env(field_manager="berth-controllers")
         async with client:
             click.echo(f"berth controllers working on {client.server}")
-            await asyncio.gather(ProjectController(client).run(), WorkloadController(client).run())
+            await run_all(client)
 
     try:
         asyncio.run(run())

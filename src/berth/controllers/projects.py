@@ -2,7 +2,12 @@
 
 The namespace is `runai-<project>` unless the Project names an existing one (`spec.namespace`), which is
 then only labelled. A namespace Berth created is owned by its Project and goes with it; refusing to
-delete a Project that still has workloads is the API server's job (admission), not this controller's.
+delete a Project (or its namespace) that still has workloads is the API server's job (admission), not this
+controller's. The Project's status (phase, namespace, usage) is the usage controller's (`usage`): one
+writer per status, so that neither overwrites the other.
+
+A write that loses a race (Conflict: someone changed the object first) is ordinary here, not a problem
+to report: the project is reconciled again, from the cache, after `RETRY_S`.
 """
 
 from __future__ import annotations
@@ -12,12 +17,13 @@ import logging
 from typing import Any
 
 from berth.api.projects import namespace_of_project
-from berth.client import AlreadyExists, ApiError, Client, NotFound
+from berth.client import AlreadyExists, ApiError, Client, Conflict
 from berth.client.informer import Change, Informer
 
 log = logging.getLogger(__name__)
 
 QUEUE_LABEL = "runai/queue"
+RETRY_S = 0.5
 
 
 def namespace_of(project: dict[str, Any]) -> str:
@@ -52,6 +58,9 @@ class ProjectController:
                 name = await self.queue.get()
                 try:
                     await self.reconcile(name)
+                except Conflict:
+                    log.debug("project %s: lost a race; trying again", name)
+                    asyncio.get_running_loop().call_later(RETRY_S, self.queue.put_nowait, name)
                 except ApiError as exc:
                     log.warning("project %s: %s", name, exc)
         finally:
@@ -75,10 +84,3 @@ class ProjectController:
                 pass
         elif (existing["metadata"].get("labels") or {}).get(QUEUE_LABEL) != name:
             await self.client.patch("Namespace", namespace, {"metadata": {"labels": {QUEUE_LABEL: name}}})
-        status = dict(project.get("status") or {})
-        if status.get("phase") != "Ready" or status.get("namespace") != namespace:
-            status.update({"phase": "Ready", "namespace": namespace})
-            try:
-                await self.client.update_status({**project, "status": status})
-            except NotFound:
-                pass

@@ -19,6 +19,7 @@ import logging
 import time
 from typing import Any
 
+from berth.api import usage
 from berth.client import ApiError, Client, Conflict, NotFound
 from berth.client.informer import Change, Informer
 from berth.scheduler import snapshot_of
@@ -39,13 +40,8 @@ def _now() -> str:
 def _offer(node: Obj) -> tuple[Any, ...]:
     """What the scheduler reads of a node (see `snapshot_of.node`), to tell a heartbeat from a change."""
     meta, status = node.get("metadata") or {}, node.get("status") or {}
-    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
-    return (meta.get("labels"), (meta.get("annotations") or {}).get(snapshot_of.GPUS_ANNOTATION),
-            status.get("allocatable"), node.get("spec"), ready)
-
-
-def _finished(pod: Obj) -> bool:
-    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+    return (meta.get("labels"), (meta.get("annotations") or {}).get(usage.GPUS_ANNOTATION),
+            status.get("allocatable"), node.get("spec"), usage.node_ready(node))
 
 
 class Scheduler:
@@ -105,8 +101,7 @@ class Scheduler:
     def snapshot(self) -> Snapshot:
         pods = []
         for obj in self.pods.items():
-            if _finished(obj) or (obj.get("metadata") or {}).get("deletionTimestamp") and not \
-                    (obj.get("spec") or {}).get("nodeName"):
+            if not usage.counts(obj):
                 continue
             pod = snapshot_of.pod(obj)
             assumed = self._assumed.get(pod.key)
@@ -146,7 +141,7 @@ class Scheduler:
         self._assumed[bind.pod] = bind
         try:
             if bind.devices:
-                annotations = {snapshot_of.DEVICES_ANNOTATION: ",".join(str(d) for d in bind.devices)}
+                annotations = {usage.DEVICES_ANNOTATION: ",".join(str(d) for d in bind.devices)}
                 await self.client.patch("Pod", name, {"metadata": {"annotations": annotations}}, namespace)
             await self.client.bind(namespace, name, bind.node)
         except (NotFound, Conflict):

@@ -1,20 +1,19 @@
 """Kubernetes objects -> the core's `Snapshot`: how the runner (and anything else reading a cluster) describes
 the cluster to `berth.scheduler.core`.
 
-Pure functions over plain dicts as the API returns them. Conventions read here:
-- a Node's GPUs from its annotation `run.ai/gpus` (else `nvidia.com/gpu` allocatable, 80 GiB each);
-- a pod's group from the annotation `pod-group-name`, its GPU devices from `run.ai/gpu-devices`, a shared
-  GPU from `gpu-fraction` or `gpu-memory` (MiB), as KAI-Scheduler encodes them; node pools it prefers from
-  `run.ai/node-pools` (on the pod or its PodGroup);
-- quotas from Projects and Departments (`nodePoolsResources`, else `deservedGpus` in the pool `default`).
+Pure functions over plain dicts as the API returns them. What a pod asks for, what a node offers and the
+node pools a pod prefers are read by `berth.api.usage` (the controllers that report usage read them there
+too); which quota applies in which pool by `berth.api.projects.quota_by_pool`. Read here besides: a pod's
+group from the annotation `pod-group-name`, its node selector, tolerations and priority class.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from berth.api.types import amount, epoch_seconds
+from berth.api import usage
+from berth.api.projects import quota_by_pool
+from berth.api.types import epoch_seconds
 from berth.scheduler.core import (
     Department,
     GpuDevice,
@@ -28,100 +27,51 @@ from berth.scheduler.core import (
     Taint,
     Toleration,
 )
-from berth.scheduler.core.snapshot import DEFAULT_POOL, UNLIMITED
+from berth.scheduler.core.snapshot import UNLIMITED
 
 Obj = dict[str, Any]
 
-GPUS_ANNOTATION = "run.ai/gpus"
-DEVICES_ANNOTATION = "run.ai/gpu-devices"
-POOLS_ANNOTATION = "run.ai/node-pools"
 GROUP_ANNOTATION = "pod-group-name"
-DEFAULT_GPU_MEMORY_MIB = 81920
 
 
 def _meta(obj: Obj) -> Obj:
     return obj.get("metadata") or {}
 
 
-def _millicores(value: Any) -> int:
-    try:
-        return int(amount(value) * 1000)
-    except (ValueError, ArithmeticError, TypeError):
-        return 0
-
-
-def _mib(value: Any) -> int:
-    try:
-        return int(amount(value) / (1024 * 1024))
-    except (ValueError, ArithmeticError, TypeError):
-        return 0
-
-
-def _pools(text: str | None) -> list[str]:
-    return [p for p in (text or "").replace(",", " ").split() if p]
-
-
 def node(obj: Obj) -> Node:
-    meta, status = _meta(obj), obj.get("status") or {}
-    allocatable = status.get("allocatable") or {}
-    gpus: list[GpuDevice] = []
-    raw = (meta.get("annotations") or {}).get(GPUS_ANNOTATION)
-    if raw:
-        try:
-            gpus = [GpuDevice(int(g["index"]), int(g.get("memoryMiB") or DEFAULT_GPU_MEMORY_MIB)) for g in json.loads(raw)]
-        except (ValueError, KeyError, TypeError):
-            gpus = []
-    if not gpus:
-        count = int(amount(allocatable.get("nvidia.com/gpu", 0) or 0))
-        gpus = [GpuDevice(i, DEFAULT_GPU_MEMORY_MIB) for i in range(count)]
-    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
-    spec = obj.get("spec") or {}
+    meta, spec = _meta(obj), obj.get("spec") or {}
+    allocatable = (obj.get("status") or {}).get("allocatable") or {}
+    cpu, memory = usage.node_capacity(obj)
     return Node(
         name=meta["name"],
-        gpus=gpus,
-        cpu=_millicores(allocatable.get("cpu", 0)),
-        memory=_mib(allocatable.get("memory", 0)),
+        gpus=[GpuDevice(index, memory_mib) for index, memory_mib in usage.node_gpus(obj)],
+        cpu=cpu,
+        memory=memory,
         labels=dict(meta.get("labels") or {}),
         taints=[Taint(t.get("key", ""), t.get("value", ""), t.get("effect", "NoSchedule")) for t in spec.get("taints") or []],
-        unschedulable=bool(spec.get("unschedulable")) or not ready,
+        unschedulable=bool(spec.get("unschedulable")) or not usage.node_ready(obj),
         max_pods=int(allocatable.get("pods", 110) or 110),
     )
 
 
-def _requests(pod: Obj) -> tuple[int, int, int]:
-    gpus = cpu = memory = 0
-    for container in (pod.get("spec") or {}).get("containers") or []:
-        resources = container.get("resources") or {}
-        requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
-        gpu = limits.get("nvidia.com/gpu", requests.get("nvidia.com/gpu", 0))
-        gpus += int(amount(gpu or 0))
-        cpu += _millicores(requests.get("cpu", limits.get("cpu", 0)) or 0)
-        memory += _mib(requests.get("memory", limits.get("memory", 0)) or 0)
-    return gpus, cpu, memory
-
-
 def pod(obj: Obj) -> Pod:
     meta, spec, status = _meta(obj), obj.get("spec") or {}, obj.get("status") or {}
-    annotations = meta.get("annotations") or {}
-    gpus, cpu, memory = _requests(obj)
-    fraction = float(annotations.get("gpu-fraction") or 0)
-    gpu_memory = int(annotations.get("gpu-memory") or 0)
-    devices = [int(d) for d in (annotations.get(DEVICES_ANNOTATION) or "").split(",") if d.strip().isdigit()]
+    asks = usage.pod_request(obj)
     return Pod(
         name=meta["name"],
         namespace=meta.get("namespace", "default"),
-        group=annotations.get(GROUP_ANNOTATION),
-        gpus=gpus,
-        gpu_fraction=fraction,
-        gpu_memory=gpu_memory,
-        cpu=cpu,
-        memory=memory,
+        group=(meta.get("annotations") or {}).get(GROUP_ANNOTATION),
+        gpus=asks.gpus,
+        gpu_fraction=asks.gpu_fraction,
+        gpu_memory=asks.gpu_memory,
+        cpu=asks.cpu,
+        memory=asks.memory,
         node_selector=dict(spec.get("nodeSelector") or {}),
         tolerations=[Toleration(t.get("key", ""), t.get("operator", "Equal"), t.get("value", ""), t.get("effect", ""))
                      for t in spec.get("tolerations") or []],
-        node_pools=_pools(annotations.get(POOLS_ANNOTATION)),
+        node_pools=usage.pools_of(obj),
         node=spec.get("nodeName") or None,
-        devices=devices,
+        devices=usage.pod_devices(obj),
         priority_class=spec.get("priorityClassName"),
         submitted=epoch_seconds(meta.get("creationTimestamp")) or 0.0,
         started=epoch_seconds(status.get("startTime")),
@@ -138,14 +88,14 @@ def pod_group(obj: Obj) -> PodGroup:
         min_member=int(spec.get("minMember") or 1),
         priority_class=spec.get("priorityClassName"),
         preemptible=None if preemptibility is None else preemptibility == "preemptible",
-        node_pools=_pools((meta.get("annotations") or {}).get(POOLS_ANNOTATION)),
+        node_pools=usage.pools_of(obj),
         submitted=epoch_seconds(meta.get("creationTimestamp")),
     )
 
 
 def _quota(entry: Obj | None, scale: float = 1.0) -> Quota:
     entry = entry or {}
-    deserved = entry.get("deserved", 0)
+    deserved = entry.get("deserved") or 0
     max_allowed = entry.get("maxAllowed", UNLIMITED)
     return Quota(deserved=float(deserved) * scale if deserved != UNLIMITED else UNLIMITED,
                  max_allowed=float(max_allowed) * scale if max_allowed not in (None, UNLIMITED) else UNLIMITED,
@@ -153,21 +103,13 @@ def _quota(entry: Obj | None, scale: float = 1.0) -> Quota:
 
 
 def quotas(spec: Obj) -> dict[str, PoolQuota]:
-    """Per node pool quota of a Project or Department spec."""
-    pools = spec.get("nodePoolsResources") or []
-    if pools:
-        out = {}
-        for entry in pools:
-            cpu = _quota(entry.get("cpu"), 1000) if entry.get("cpu") else Quota(deserved=UNLIMITED)
-            memory = _quota(entry.get("memory")) if entry.get("memory") else Quota(deserved=UNLIMITED)
-            out[entry["nodePool"]] = PoolQuota(gpu=_quota(entry.get("gpu")), cpu=cpu, memory=memory)
-        return out
-    if spec.get("deservedGpus") is None and spec.get("maxAllowedGpus") is None:
-        return {}
-    gpu = Quota(deserved=float(spec.get("deservedGpus") or 0),
-                max_allowed=float(spec["maxAllowedGpus"]) if spec.get("maxAllowedGpus") is not None else UNLIMITED,
-                over_quota_weight=spec.get("gpuOverQuotaWeight"))
-    return {DEFAULT_POOL: PoolQuota(gpu=gpu)}
+    """Per node pool quota of a Project or Department spec (which pool gets which: `quota_by_pool`)."""
+    out = {}
+    for pool, entry in quota_by_pool(spec).items():
+        cpu = _quota(entry.get("cpu"), 1000) if entry.get("cpu") else Quota(deserved=UNLIMITED)
+        memory = _quota(entry.get("memory")) if entry.get("memory") else Quota(deserved=UNLIMITED)
+        out[pool] = PoolQuota(gpu=_quota(entry.get("gpu")), cpu=cpu, memory=memory)
+    return out
 
 
 def project(obj: Obj) -> Project:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from berth.api.usage import memory_milli
 from berth.scheduler.core.resources import MILLI
 
 BINPACK, SPREAD = "binpack", "spread"
@@ -81,7 +82,7 @@ def need_milli(shape: Shape, dev_mem: int) -> int:
     """Milli-GPUs a shared pod takes on a device with `dev_mem` MiB (more than 1000 means it cannot fit)."""
     if shape.milli:
         return shape.milli
-    return -(-shape.gmem * MILLI // dev_mem) if dev_mem > 0 else MILLI + 1
+    return memory_milli(shape.gmem, dev_mem)
 
 
 def fits_host(node: NodeState, shape: Shape) -> bool:

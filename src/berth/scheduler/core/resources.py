@@ -7,10 +7,11 @@ sum to at most 1000. Tuples rather than objects because these are added up in th
 
 from __future__ import annotations
 
+from berth.api.usage import MILLI
+
 GPU, CPU, MEM = 0, 1, 2
 NAMES = ("gpu", "cpu", "memory")
 ZERO: tuple[int, int, int] = (0, 0, 0)
-MILLI = 1000  # milli-GPUs in one device
 
 Amount = tuple[int, int, int]
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from berth.api.projects import project_of_namespace
+from berth.api.usage import PoolSelector, fraction_milli, pool_of_node
 from berth.scheduler.core import fairshare
 from berth.scheduler.core.devices import NodeState, Shape, need_milli
 from berth.scheduler.core.filters import FilterCache, spec_for
@@ -67,7 +68,7 @@ def shape_of(pod: Pod) -> Shape | str:
         return f"gpu-fraction {fraction:g} must be below 1 (ask whole GPUs for more)"
     if sum(1 for x in (gpus, fraction, gmem) if x) > 1:
         return "asks for whole GPUs, a GPU fraction and GPU memory at once; choose one"
-    milli = max(1, round(fraction * MILLI)) if fraction else 0
+    milli = fraction_milli(fraction)
     return Shape(gpus, milli, gmem, pod.cpu, pod.memory)
 
 
@@ -90,6 +91,7 @@ class Session:
 
     def _open_pools(self, snapshot: Snapshot) -> None:
         self.pool_specs = {p.name: p for p in snapshot.pools}
+        self.selectors = [PoolSelector(p.name, p.label_key, p.label_value) for p in snapshot.pools]
         self.pool_names = [p.name for p in snapshot.pools]
         if DEFAULT_POOL not in self.pool_specs:
             self.pool_names.append(DEFAULT_POOL)
@@ -97,10 +99,7 @@ class Session:
     def _pool_of_node(self, node: Node) -> str:
         if node.pool:
             return node.pool
-        for spec in self.pool_specs.values():
-            if spec.label_key and node.labels.get(spec.label_key) == spec.label_value:
-                return spec.name
-        return DEFAULT_POOL
+        return pool_of_node(node.labels, self.selectors)
 
     def _open_nodes(self, snapshot: Snapshot) -> None:
         self.cpu_per_gpu = _cpu_per_gpu(snapshot.pods)

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from berth.api.projects import DEFAULT_POOL
+
 UNLIMITED: float = -1
-DEFAULT_POOL = "default"
 NODE_TYPE_LABEL = "run.ai/type"
 
 # KAI-Scheduler's shipped priority classes (the Run:ai notes, section 5.1). A group of priority 100 or more is
