@@ -75,20 +75,23 @@ class PhaseWatch:
     workload is created, read `phases(name)` (consecutive repeats folded), `stop()` at the end."""
 
     def __init__(self, cluster: Any, plural: str, namespace: str) -> None:
-        template = '{.metadata.name}{" "}{.status.phase}{"\\n"}'
+        template = '{.metadata.name}{" "}{.status.phase}{" "}{.status.message}{"\\n"}'
         self._process = subprocess.Popen(
             [str(BIN / "kubectl"), "get", plural, "-n", namespace, "-w", "-o", f"jsonpath={template}"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=cluster.env())
         self._seen: list[tuple[str, str]] = []
+        self.messages: list[tuple[str, str, str]] = []  # (name, phase, message), every line
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
     def _read(self) -> None:
         assert self._process.stdout is not None
         for line in self._process.stdout:
-            name, _, phase = line.strip().partition(" ")
+            name, _, rest = line.strip().partition(" ")
+            phase, _, message = rest.partition(" ")
             if name and phase:
                 self._seen.append((name, phase))
+                self.messages.append((name, phase, message))
 
     def phases(self, name: str) -> list[str]:
         folded: list[str] = []

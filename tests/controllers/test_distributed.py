@@ -118,7 +118,7 @@ def test_workers_that_finish_before_the_master_leave_the_job_running_and_keep_th
         eventually(lambda: watch.phases("early")[-1:] == ["Completed"])
     finally:
         watch.stop()
-    assert "Degraded" not in watch.phases("early")
+    assert "Degraded" not in watch.phases("early"), watch.messages
     assert names(pods_of(http, NS, "early")) == ["early-master-0", "early-worker-0", "early-worker-1"]  # kept
 
 

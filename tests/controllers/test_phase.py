@@ -28,6 +28,14 @@ def pod(state: str, name: str = "w-0-0") -> dict:
     return {"metadata": {"name": name}, "spec": spec, "status": {"phase": phase}}
 
 
+def crash_looping() -> dict:
+    """A running pod whose container keeps failing and waits to be restarted."""
+    running = pod("running")
+    running["status"]["containerStatuses"] = [{"name": "main", "restartCount": 3, "state": {"waiting": {
+        "reason": "CrashLoopBackOff"}}}]
+    return running
+
+
 def shown(old: str | None, pods: list[dict], plan: Plan | None = None, deleting: bool = False) -> str:
     return derive(workload(old, deleting), plan or Plan(), pods, None, now=NOW)["phase"]
 
@@ -41,9 +49,9 @@ CASES = {
     ("Pending", "Running"): ("Pending", [pod("running")], None),
     ("Initializing", "Running"): ("Initializing", [pod("running")], None),
     ("Running", "Degraded"): ("Running", [pod("running"), pod("pending", "w-1-0")], Plan(desired_pods=2)),
-    ("Creating", "Degraded"): ("Creating", [pod("running"), pod("pending", "w-1-0")], Plan(desired_pods=2)),
-    ("Pending", "Degraded"): ("Pending", [pod("running"), pod("pending", "w-1-0")], Plan(desired_pods=2)),
-    ("Initializing", "Degraded"): ("Initializing", [pod("running"), pod("placed", "w-1-0")], Plan(desired_pods=2)),
+    ("Creating", "Degraded"): ("Creating", [crash_looping()], None),
+    ("Pending", "Degraded"): ("Pending", [crash_looping()], None),
+    ("Initializing", "Degraded"): ("Initializing", [crash_looping()], None),
     ("Degraded", "Running"): ("Degraded", [pod("running"), pod("running", "w-1-0")], Plan(desired_pods=2)),
     ("Running", "Completed"): ("Running", [pod("succeeded")], Plan(phase="Completed", reason="Completed")),
     ("Running", "Failed"): ("Running", [pod("failed")], Plan(phase="Failed", reason="BackoffLimitExceeded")),
@@ -79,6 +87,12 @@ def test_any_phase_goes_to_deleting_and_deleting_is_final(old):
 ])
 def test_a_phase_never_moves_back(old, pods, expected):
     assert shown(old, pods) == expected
+
+
+def test_a_gang_whose_pods_start_one_by_one_is_initializing_not_degraded():
+    pods = [pod("running"), pod("placed", "w-1-0"), pod("placed", "w-2-0")]
+    status = derive(workload("Pending"), Plan(desired_pods=3), pods, None, now=NOW)
+    assert (status["phase"], status["message"]) == ("Initializing", "1 of 3 pods running")
 
 
 def test_a_degraded_workload_says_how_many_pods_run_and_why_the_others_do_not():

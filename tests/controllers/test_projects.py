@@ -57,10 +57,8 @@ def test_creating_projects_logs_no_warning(fresh_cluster):
     for name in ("quiet-a", "quiet-b", "quiet-c"):
         eventually(lambda: json.loads(c.kubectl("get", "project", name, "-o", "json").stdout)
                    .get("status", {}).get("phase") == "Ready")
-    process = c.process
-    assert process is not None and process.stderr is not None
     c.stop()
-    log = process.stderr.read()
+    log = c.output()
     assert [line for line in log.splitlines() if "WARNING" in line or "Traceback" in line] == []
 
 

@@ -138,9 +138,9 @@ def derive(workload: Obj, plan: Plan, pods: list[Obj], pod_group: Obj | None, *,
     elif running and len(running) >= required:
         phase, reason = "Running", "Running"
         message = f"{len(running)} pod{'s' if len(running) != 1 else ''} running"
-    elif running:
-        phase, reason = "Degraded", "NotAllPodsRunning"
-        message = f"{len(running)} of {required} pods running"
+    elif running:  # some run: the rest are starting (Initializing) or, once it has run, missing (Degraded)
+        phase = "Degraded" if old.get("phase") in ("Running", "Degraded") else "Initializing"
+        reason, message = "NotAllPodsRunning", f"{len(running)} of {required} pods running"
     elif plan.waiting is not None:
         phase, (reason, message) = ("Pending" if not placed else "Initializing"), plan.waiting
     elif not pods:

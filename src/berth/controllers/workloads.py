@@ -290,7 +290,9 @@ class WorkloadController:
                 await self.client.delete("Pod", pod_name, namespace)
             except NotFound:
                 self.expectations.failed(key, pod_name)
-        await self._write_status(workload, plan, self._pods(key), group)
+        # The status comes from the pods the plan saw: one snapshot, so counts and phase agree (the pods just
+        # created show in the next look, which their events bring).
+        await self._write_status(workload, plan, pods, group)
         if plan.delete_workload:
             await self.client.delete(kind, name, namespace)
         elif plan.requeue_after is not None:
