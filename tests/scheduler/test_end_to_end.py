@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -212,3 +213,21 @@ spec:
                                        .get("concurrency") for p in running_pods(four_gpus, "serve")}) == {4.0} and s,
                         timeout=30)
     assert shares == {4.0}  # the 12 spread over the three replicas
+
+
+def test_a_notebook_over_its_projects_trainings_preempts_one_training_only(tmp_path):
+    """Issue G, defect 3: 2 nodes x 4 GPUs, pa deserves 4 and runs eight 1-GPU trainings; a 1-GPU notebook
+    of pa takes the GPU of one training, and the cluster then stays as it is."""
+    for c in cluster_with(tmp_path, "pools:\n- {name: default, count: 2, gpus: 4}\n"):
+        project(c, "pa", 4)
+        for i in range(8):
+            submit(c, "TrainingWorkload", f"train-{i}", "pa", "1")
+        eventually(lambda: len(running_pods(c, "pa")) == 8, timeout=60)
+        submit(c, "InteractiveWorkload", "nb", "pa", "1")
+        eventually(lambda: status(c, "interactiveworkloads", "pa", "nb").get("phase") == "Running", timeout=40)
+        time.sleep(3)  # a few cycles: nothing more may move
+        events = json.loads(c.kubectl("get", "events", "-n", "runai-pa", "-o", "json").stdout)["items"]
+        preempted = {e["involvedObject"]["name"] for e in events if e["reason"] == "Preempted"}
+        assert len(preempted) == 1, preempted
+        running = running_pods(c, "pa")
+        assert len(running) == 8 and "nb" in {p["metadata"]["labels"].get("run.ai/workload-name") for p in running}

@@ -257,11 +257,11 @@ def test_gpu_memory_on_devices_of_different_sizes():
 def test_a_job_placed_earlier_in_the_cycle_is_simply_not_placed_when_it_must_give_way():
     c = Cluster()
     c.nodes(1, gpus=4)
-    c.project("a", gpu=2)
+    c.project("a", gpu=2, max_gpu=3)
     c.job("t1", "a", running_on="node-0", started=0)
     c.job("t2", "a", running_on="node-0", started=1)
-    c.job("serve", "a", priority="inference")  # over deserved: allocate refuses it, preempt makes room
-    c.job("t3", "a")  # allocate places it on an idle GPU first
+    c.job("serve", "a", gpus=2, priority="inference")  # over maxAllowed: allocate refuses it, preempt makes room
+    c.job("t3", "a")  # allocate places it on an idle GPU first (within maxAllowed)
     d = run_cycle(c.build())
     assert bound_groups(d) == {"serve"}
     assert evicted_groups(d) == {"t2"}  # t3 never started: it is not evicted, just not bound

@@ -372,3 +372,41 @@ def test_pending_reason_names_the_pool_and_the_best_node():
     c.job("big", "team-a", gpus=8, pods=2, node_pools=["a100"])
     d = run_cycle(c.build())
     assert waiting(d, "big") == "needs 2 nodes with 8 free GPUs in pool a100; the best node has 6"
+
+
+def _pa_full_of_training_and_a_notebook() -> Cluster:
+    # Issue G, defect 3: two nodes x 4 GPUs, project pa deserves 4 and runs eight 1-GPU trainings (4 of them
+    # over quota); a 1-GPU InteractiveWorkload of pa arrives.
+    c = Cluster()
+    c.nodes(2, gpus=4)
+    c.project("pa", gpu=4)
+    for i in range(8):
+        c.job(f"t{i}", "pa", running_on=f"node-{i // 4}", devices=[[i % 4]], started=float(i))
+    c.job("nb", "pa", priority="build", submitted=100.0)
+    return c
+
+
+def test_an_interactive_workload_over_its_projects_trainings_evicts_one_training_not_five():
+    d = run_cycle(_pa_full_of_training_and_a_notebook().build())
+    assert bound_groups(d) == {"nb"}
+    assert evicted_groups(d) == {"t7"}  # one GPU is needed: the most recently started training gives it
+    assert d.evictions[0].node == d.binds[0].node == "node-1"
+    assert "preempted by runai-pa/nb" in d.evictions[0].reason
+
+
+def test_after_a_preemption_the_victims_recreated_pods_are_not_placed_again_at_once():
+    c = _pa_full_of_training_and_a_notebook()
+    first = run_cycle(c.build())
+    # Apply the decisions as the runner and the workload controller do: the notebook runs where it was bound,
+    # each victim's pod is deleted and made again, pending.
+    bound = {b.pod: b for b in first.binds}
+    evicted = first.evicted()
+    for pod in c.snapshot.pods:
+        if pod.key in bound:
+            pod.node, pod.devices = bound[pod.key].node, list(bound[pod.key].devices)
+            pod.started = 101.0
+        elif pod.key in evicted:
+            pod.node, pod.devices, pod.started = None, [], None
+    second = run_cycle(c.build())
+    assert not second.binds and not second.evictions
+    assert reason(second, first.evictions[0].group.split("/", 1)[1]) == "NotEnoughGPUs"
