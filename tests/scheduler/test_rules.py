@@ -280,3 +280,22 @@ def test_cpu_and_memory_shortages_are_said_per_node():
     assert waiting(d, "mem") == ("needs a node with 1 free GPU and 62.5 GiB of memory free in pool default; the most "
                                  "free on such a node is 32 GiB of memory")
     assert reason(d, "mem") == "NotEnoughMemory"
+
+
+def test_an_eviction_that_a_later_one_made_unneeded_is_taken_back():
+    # Project a (maxAllowed 6) runs 8 GPUs. For b1, preempt evicts the three latest 1-GPU trainings to get within
+    # maxAllowed, and b1 takes the GPU of t2; for b2 it then evicts the 4-GPU training too, and b2 takes the GPU of
+    # t3. With big gone, t4 was not needed: it stays.
+    c = Cluster()
+    c.nodes(2, gpus=4)
+    c.project("a", gpu=0, max_gpu=6)
+    c.job("t0", "a", running_on="node-0", devices=[[0]], started=0)
+    c.job("big", "a", gpus=4, running_on="node-1", devices=[[0, 1, 2, 3]], started=1)
+    for i in (2, 3, 4):
+        c.job(f"t{i}", "a", running_on="node-0", devices=[[i - 1]], started=i)
+    c.job("b1", "a", priority="build-preemptible")
+    c.job("b2", "a", priority="build-preemptible")
+    d = run_cycle(c.build())
+    assert bound_groups(d) == {"b1", "b2"}
+    assert evicted_groups(d) == {"big", "t2", "t3"}
+    assert {b.node for b in d.binds} == {"node-0"}

@@ -1,8 +1,10 @@
-"""One scheduling cycle, top to bottom: snapshot -> fair share -> allocate -> consolidate -> reclaim -> preempt.
+"""One scheduling cycle, top to bottom: snapshot -> fair share -> allocate -> consolidate -> reclaim -> preempt
+-> spare.
 
 This is the core's entry point. Each action works on its own statements and commits only what holds, so the
 order is also the order of disruption: placing on free resources first, then moving pods around, then taking
 back from other projects, then evicting lower priority work of the same project (KAI-Scheduler's order).
+`spare` closes the cycle: a victim that the cycle's placements, taken together, turn out not to need stays.
 The cycle is deterministic: there is no randomness anywhere, and every choice has a total order that ends in
 names, so the same snapshot and config always give the same `Decisions`.
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from berth.scheduler.core.actions import allocate, consolidate, preempt, reclaim
+from berth.scheduler.core.actions import allocate, consolidate, preempt, reclaim, spare
 from berth.scheduler.core.decisions import Bind, Decisions, Eviction, Pending
 from berth.scheduler.core.reasons import explain
 from berth.scheduler.core.resources import MILLI
@@ -32,6 +34,7 @@ def run_cycle(snapshot: Snapshot, config: CycleConfig | None = None) -> Decision
         reclaim(session)
     if "preempt" in actions:
         preempt(session)
+    spare(session)
     return decisions(session)
 
 
