@@ -227,11 +227,50 @@ def test_unknown_project_and_bad_requests_wait_with_a_reason():
 
 def test_a_pool_without_nodes():
     c = Cluster()
+    c.pool("h100")
     c.nodes(1, gpus=1)
     c.project("a", gpu=1)
     c.job("j", "a", node_pools=["h100"])
     d = run_cycle(c.build())
     assert reason(d, "j") == "NoNodePool" and waiting(d, "j") == "pool h100 has no nodes"
+
+
+def test_a_node_pool_that_does_not_exist_is_named_with_the_pools_that_do():
+    c = Cluster()
+    c.pool("a100")
+    c.nodes(1, gpus=1, prefix="a", pool="a100")
+    c.nodes(1, gpus=1)
+    c.project("a", gpu=1)
+    c.job("typo", "a", node_pools=["a10"])
+    c.job("other", "a", node_pools=["h100"])
+    d = run_cycle(c.build())
+    assert reason(d, "typo") == "NoNodePool"
+    assert waiting(d, "typo") == "no node pool named a10 (pools: a100, default); did you mean a100?"
+    assert waiting(d, "other") == "no node pool named h100 (pools: a100, default)"
+
+
+def test_more_gpus_than_any_node_has_says_so():
+    c = Cluster()
+    c.nodes(2, gpus=8)
+    c.nodes(1, gpus=2, prefix="small")
+    c.project("a", gpu=8)
+    c.job("busy", "a", gpus=6, running_on="node-0")
+    c.job("huge", "a", gpus=100)
+    c.job("gang", "a", gpus=16, pods=2)
+    d = run_cycle(c.build())
+    assert reason(d, "huge") == "NotEnoughGPUs"
+    assert waiting(d, "huge") == "no node has 100 GPUs (the largest has 8)"
+    assert waiting(d, "gang") == "no node has 16 GPUs (the largest has 8)"
+
+
+def test_more_gpu_memory_than_any_device_has_says_so():
+    c = Cluster()
+    c.pool("small")
+    c.nodes(1, gpus=2, gpu_memory=40960, prefix="s", pool="small")
+    c.project("a", pools={"small": pool_quota(2)})
+    c.job("m", "a", gpu_memory=50000, node_pools=["small"])
+    d = run_cycle(c.build())
+    assert waiting(d, "m") == "no GPU in pool small has 50000 MiB of memory (the largest has 40960 MiB)"
 
 
 def test_project_default_node_pools():
