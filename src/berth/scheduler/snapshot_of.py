@@ -6,7 +6,11 @@ Pure functions over plain dicts as the API returns them. Conventions read here:
 - a pod's group from the annotation `pod-group-name`, its GPU devices from `run.ai/gpu-devices`, a shared
   GPU from `gpu-fraction` or `gpu-memory` (MiB), as KAI-Scheduler encodes them; node pools it prefers from
   `run.ai/node-pools` (on the pod or its PodGroup);
-- quotas from Projects and Departments (`nodePoolsResources`, else `deservedGpus` in the pool `default`).
+- quotas from Projects and Departments (`nodePoolsResources`, else `deservedGpus` in the pool `default`);
+- a pod of `default-scheduler` (a pod that names no scheduler), when the scheduler serves those, is a group of
+  one charged to the project whose namespace it is in, else to the built-in queue `default-queue`: a project
+  with no quota (deserved 0, no cap), so its pods run only on idle resources, after everyone else's, and are
+  the first that reclaim takes back. A Project named `default-queue` gives them a quota.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from berth.api.projects import namespace_of_project
 from berth.api.types import amount, epoch_seconds
 from berth.scheduler.core import (
     Department,
@@ -36,6 +41,8 @@ GPUS_ANNOTATION = "run.ai/gpus"
 DEVICES_ANNOTATION = "run.ai/gpu-devices"
 POOLS_ANNOTATION = "run.ai/node-pools"
 GROUP_ANNOTATION = "pod-group-name"
+DEFAULT_SCHEDULER = "default-scheduler"  # what a pod that names no scheduler gets (kube-apiserver's default)
+DEFAULT_QUEUE = "default-queue"
 DEFAULT_GPU_MEMORY_MIB = 81920
 
 
@@ -190,3 +197,23 @@ def node_pool(obj: Obj) -> NodePool:
     spec = obj.get("spec") or {}
     return NodePool(name=_meta(obj)["name"], label_key=spec.get("labelKey"), label_value=spec.get("labelValue"),
                     placement=spec.get("placementStrategy") or "binpack")
+
+
+def scheduler_name(obj: Obj) -> str:
+    return (obj.get("spec") or {}).get("schedulerName") or DEFAULT_SCHEDULER
+
+
+def queues_by_namespace(projects: list[Obj]) -> dict[str, str]:
+    """Namespace -> the project it belongs to (`spec.namespace`, else runai-<project>)."""
+    return {namespace_of_project(_meta(p)["name"], p.get("spec")): _meta(p)["name"] for p in projects}
+
+
+def adopted_group(pod: Pod, queues: dict[str, str]) -> PodGroup:
+    """The group of one of a `default-scheduler` pod (see the module docstring for its queue)."""
+    return PodGroup(name=pod.name, namespace=pod.namespace, queue=queues.get(pod.namespace, DEFAULT_QUEUE),
+                    submitted=pod.submitted)
+
+
+def default_queue() -> Project:
+    """The built-in queue of `default-scheduler` pods outside any project: no quota in any pool."""
+    return Project(name=DEFAULT_QUEUE)
