@@ -288,7 +288,7 @@ def replaced_in_the_same_cycle(d: Decisions) -> list[str]:
     """Pods evicted and placed again by this cycle, other than consolidation moves."""
     bound = {b.pod for b in d.binds}
     return [e.pod for e in d.evictions
-            if e.pod in bound or (e.moved_to is not None and "consolidation" not in e.reason)]
+            if e.pod in bound or (e.moved_to is not None and e.action != "consolidate")]
 
 
 PROPERTIES = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

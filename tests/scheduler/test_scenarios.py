@@ -21,7 +21,8 @@ def test_over_quota_walkthrough_team_b_takes_back_a_team_a_training_job():
     assert bound_groups(d) == {"b1", "b2"}
     assert evicted_groups(d) == {"a3"}  # one training job, the most recently started
     (eviction,) = d.evictions
-    assert "team-b" in eviction.reason and "above its fair share of 2 GPUs" in eviction.reason
+    assert eviction.reason == ("reclaimed on node node-1 to make room for runai-team-b/b2 (project team-b is below "
+                               "its fair share; project team-a uses 3 GPUs, above its fair share of 2 GPUs)")
     b2 = next(b for b in d.binds if b.group.endswith("/b2"))
     assert b2.node == "node-1" and b2.pipelined  # it waits for a3 to leave
     assert d.fair_share == {"team-a": {"default": 2.0}, "team-b": {"default": 2.0}}
@@ -152,7 +153,8 @@ def test_interactive_within_quota_preempts_training_of_its_own_project():
     d = run_cycle(c.build())
     assert evicted_groups(d) == {"t2"}
     assert bound_groups(d) == {"nb"}
-    assert "preempted by runai-a/nb (build, priority 100)" in d.evictions[0].reason
+    assert d.evictions[0].reason == ("preempted on node node-0 to make room for runai-a/nb (higher priority in "
+                                     "project a: build (priority 100) outranks train (priority 50))")
 
 
 def test_gang_is_placed_all_or_nothing():
@@ -304,7 +306,7 @@ def test_consolidation_moves_a_preemptible_job_to_make_room():
     (bind,) = d.binds
     assert bind.group.endswith("/big") and bind.pipelined
     assert move.node == bind.node and move.moved_to not in (None, bind.node)
-    assert "consolidation" in move.reason
+    assert move.action == "consolidate" and "consolidation" in move.reason
 
 
 def test_consolidation_happens_only_if_every_moved_job_fits_again():
@@ -391,7 +393,7 @@ def test_an_interactive_workload_over_its_projects_trainings_evicts_one_training
     assert bound_groups(d) == {"nb"}
     assert evicted_groups(d) == {"t7"}  # one GPU is needed: the most recently started training gives it
     assert d.evictions[0].node == d.binds[0].node == "node-1"
-    assert "preempted by runai-pa/nb" in d.evictions[0].reason
+    assert (d.evictions[0].action, d.evictions[0].by) == ("preempt", "runai-pa/nb")
 
 
 def test_after_a_preemption_the_victims_recreated_pods_are_not_placed_again_at_once():

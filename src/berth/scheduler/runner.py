@@ -5,8 +5,10 @@ least every second: snapshot the caches, run the core (in a thread: the event lo
 then apply the decisions:
 - bind: write the GPU devices (`run.ai/gpu-devices`, and the fraction) on the pod, then POST its binding;
   the pod is *assumed* bound until the watch shows it, so no cycle books its resources twice;
-- evict: mark the pod (status reason Preempted, a DisruptionTarget condition, an Event with the reason),
-  then delete it; its workload controller decides what follows;
+- evict: record the interruption on the pod's workload (`berth.client.interruptions`: an Event naming the
+  workload the room is made for and why, and its count), mark the pod (status reason Preempted, a
+  DisruptionTarget condition, an Event with the reason), then delete it; its workload controller decides
+  what follows;
 - pending: the PodGroup's `schedulingConditions` say why it waits (the workload's status shows it); a pod
   without a PodGroup is told itself, as kube-scheduler tells it: a PodScheduled=False condition (reason
   Unschedulable) and a FailedScheduling Warning event, each time the reason changes.
@@ -25,6 +27,7 @@ from typing import Any
 
 from berth.client import ApiError, Client, Conflict, NotFound
 from berth.client.informer import Change, Informer
+from berth.client.interruptions import record_interruption, workload_of
 from berth.scheduler import snapshot_of
 from berth.scheduler.core import Bind, CycleConfig, Decisions, Eviction, Snapshot, run_cycle
 
@@ -32,6 +35,7 @@ log = logging.getLogger(__name__)
 
 SCHEDULER_NAME = "runai-scheduler"
 PERIOD_S = 1.0
+INTERRUPTIONS = {"preempt": "Preempted", "reclaim": "Reclaimed", "consolidate": "Preempted"}  # event reasons
 CONCURRENCY = 32
 Obj = dict[str, Any]
 
@@ -73,6 +77,7 @@ class Scheduler:
         self.pools = Informer(client, "NodePool", handlers=handlers)
         self._assumed: dict[str, Bind] = {}  # pod key -> bind not yet seen in the cache
         self._evicting: set[str] = set()
+        self._interrupted: set[str] = set()  # uids of pods whose interruption is recorded (each counted once)
         self._reported: dict[str, tuple[str, str, str | None]] = {}  # group key -> last pending reason written
         self._told: dict[str, str] = {}  # pod of its own -> why it waits, as its PodScheduled condition says
         self.cycles = 0
@@ -158,6 +163,8 @@ class Scheduler:
                 await coro
 
         await asyncio.gather(*(limited(self._evict(e)) for e in decisions.evictions))
+        if self._interrupted:
+            self._interrupted &= {(p.get("metadata") or {}).get("uid") for p in self.pods.items()}
         await asyncio.gather(*(limited(self._bind(b)) for b in decisions.binds if not b.pipelined))
         await self._report(decisions, snapshot)
         return decisions
@@ -186,6 +193,15 @@ class Scheduler:
         try:
             pod = self.pods.get(name, namespace)
             if pod is not None:
+                uid = (pod.get("metadata") or {}).get("uid") or eviction.pod
+                if uid not in self._interrupted:
+                    self._interrupted.add(uid)
+                    try:
+                        await record_interruption(self.client, pod, reason=INTERRUPTIONS[eviction.action],
+                                                  message=f"pod {name} was {eviction.said(self._who(eviction.by))}",
+                                                  component=SCHEDULER_NAME)
+                    except ApiError as exc:  # the eviction goes ahead: the room is needed either way
+                        log.warning("could not record the interruption of pod %s: %s", eviction.pod, exc)
                 condition = {"type": "DisruptionTarget", "status": "True", "reason": "PreemptionByScheduler",
                              "message": eviction.reason, "lastTransitionTime": _now()}
                 await self.client.patch("Pod", name, {"status": {"reason": "Preempted", "message": eviction.reason,
@@ -198,6 +214,15 @@ class Scheduler:
             pass
         finally:
             self._evicting.discard(eviction.pod)
+
+    def _who(self, group: str) -> str:
+        """A group as users know it: its workload (kind namespace/name), else its PodGroup, else its pod."""
+        namespace, name = group.split("/", 1)
+        obj = self.groups.get(name, namespace)
+        if obj is None:
+            return f"pod {group}"
+        owner = workload_of(obj)
+        return f"{owner[0]} {owner[1]}/{owner[2]}" if owner else f"PodGroup {group}"
 
     async def _report(self, decisions: Decisions, snapshot: Snapshot) -> None:
         """PodGroup status: why each waiting group waits; Running once placed. A pod without a PodGroup: its

@@ -57,11 +57,11 @@ def decisions(session: Session) -> Decisions:
                 out.binds[binds.pop(key)] = None
             elif key in evictions:  # moved earlier this cycle, now evicted for good
                 at = evictions[key]
-                out.evictions[at] = replace(out.evictions[at], reason=op.reason, moved_to=None)
+                out.evictions[at] = replace(out.evictions[at], **op.cause._asdict(), moved_to=None)
                 evicted_on.add(placed.node)
             else:
                 evictions[key] = len(out.evictions)
-                out.evictions.append(Eviction(key, info.job.key, node.name, op.reason))
+                out.evictions.append(Eviction(key, info.job.key, node.name, *op.cause))
                 evicted_on.add(placed.node)
             continue
         if key in evictions:  # running at the start, evicted, placed again: a move
