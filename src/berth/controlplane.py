@@ -76,7 +76,7 @@ def tasks(plan: Plan, kubeconfig: Path, data_dir: Path) -> list[Task]:
         from berth.scheduler.runner import Scheduler
 
         async with _client(kubeconfig, "runai-scheduler") as client:
-            await Scheduler(client).run()
+            await Scheduler(client, serve_default=True).run()  # the only scheduler here: it serves every pod
 
     async def local_node() -> None:
         from berth.nodes.process import run_local_node

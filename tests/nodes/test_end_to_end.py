@@ -306,6 +306,12 @@ def test_after_kill_9_and_a_restart_every_workload_tells_the_truth(tmp_path):
             status = eventually(lambda: (s := workload_status(http, "trainingworkloads", NS, "lost"))
                                 .get("failedPods") == 1 and s, timeout=30)
             assert status["phase"] == "Degraded" and status["reason"] == "BackOff"  # it ran: not Pending again
+            # ... and its workload counts it as an interruption, with an event (berth.client.interruptions).
+            status = eventually(lambda: (s := workload_status(http, "trainingworkloads", NS, "lost"))
+                                .get("interruptions") and s, timeout=30)
+            assert status["interruptions"] == 1
+            assert status["lastInterruption"].startswith("pod lost-0-0 was lost with node local: berth up restarted")
+            assert "NodeLost" in c.kubectl("get", "events", "-n", NS, "--field-selector", "involvedObject.name=lost").stdout
             eventually(lambda: "lost-0-1" in [p["metadata"]["name"] for p in pods_of(http, NS, "lost")], timeout=30)
             assert phase(http, "trainingworkloads", "survivor") == "Running"  # adopted, not run twice
             assert _alive(survivor) and _pid_from_state(state, "survivor-0-0") == survivor

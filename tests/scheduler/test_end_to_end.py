@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -80,6 +81,12 @@ def test_over_quota_walkthrough(four_gpus):
     assert len(running_pods(c, "team-a")) == 2
     events = json.loads(c.kubectl("get", "events", "-n", "runai-team-a", "-o", "json").stdout)["items"]
     assert any(e["reason"] == "Preempted" for e in events)
+    # The workload whose pod was taken says so, and who took it.
+    (reclaimed,) = [e for e in events if e["reason"] == "Reclaimed"]
+    assert reclaimed["involvedObject"]["kind"] == "TrainingWorkload"
+    assert "to make room for TrainingWorkload runai-team-b/b" in reclaimed["message"]
+    assert "project team-b is below its fair share" in reclaimed["message"]
+    assert status(c, "trainingworkloads", "team-a", reclaimed["involvedObject"]["name"])["interruptions"] == 1
 
 
 def test_idle_gpus_split_75_25_by_quota(tmp_path):
@@ -212,3 +219,52 @@ spec:
                                        .get("concurrency") for p in running_pods(four_gpus, "serve")}) == {4.0} and s,
                         timeout=30)
     assert shares == {4.0}  # the 12 spread over the three replicas
+
+
+def trainings_then_a_notebook(c: Cluster, *, deserved: int, trainings: int) -> None:
+    """Project pa (deserving `deserved` GPUs) runs `trainings` 1-GPU trainings train-<i>; then its 1-GPU
+    InteractiveWorkload nb is submitted, and runs."""
+    project(c, "pa", deserved)
+    for i in range(trainings):
+        submit(c, "TrainingWorkload", f"train-{i}", "pa", "1")
+    eventually(lambda: len(running_pods(c, "pa")) == trainings, timeout=60)
+    submit(c, "InteractiveWorkload", "nb", "pa", "1")
+    eventually(lambda: status(c, "interactiveworkloads", "pa", "nb").get("phase") == "Running", timeout=40)
+
+
+def test_a_notebook_over_its_projects_trainings_preempts_one_training_only(tmp_path):
+    """Issue G, defect 3: 2 nodes x 4 GPUs, pa deserves 4 and runs eight 1-GPU trainings; a 1-GPU notebook
+    of pa takes the GPU of one training, and the cluster then stays as it is."""
+    for c in cluster_with(tmp_path, "pools:\n- {name: default, count: 2, gpus: 4}\n"):
+        trainings_then_a_notebook(c, deserved=4, trainings=8)
+        time.sleep(3)  # a few cycles: nothing more may move
+        events = json.loads(c.kubectl("get", "events", "-n", "runai-pa", "-o", "json").stdout)["items"]
+        preempted = {e["involvedObject"]["name"] for e in events
+                     if e["reason"] == "Preempted" and e["involvedObject"]["kind"] == "Pod"}
+        assert len(preempted) == 1, preempted
+        running = running_pods(c, "pa")
+        assert len(running) == 8 and "nb" in {p["metadata"]["labels"].get("run.ai/workload-name") for p in running}
+
+
+def workload_events(c: Cluster, project_name: str, name: str) -> list[dict]:
+    return json.loads(c.kubectl("get", "events", "-n", f"runai-{project_name}", "--field-selector",
+                                f"involvedObject.name={name}", "-o", "json").stdout)["items"]
+
+
+def test_a_preempted_workload_shows_who_took_its_gpus_and_counts_it_once(tmp_path):
+    for c in cluster_with(tmp_path, "pools:\n- {name: default, count: 1, gpus: 2}\n"):
+        trainings_then_a_notebook(c, deserved=1, trainings=2)
+        victim = next(f"train-{i}" for i in range(2)
+                      if status(c, "trainingworkloads", "pa", f"train-{i}").get("interruptions"))
+        time.sleep(3)  # several cycles, and the victim's new pod waiting: still counted once
+        shown = status(c, "trainingworkloads", "pa", victim)
+        assert shown["interruptions"] == 1
+        assert shown["lastInterruption"].startswith(f"pod {victim}-0-0 was preempted on node default-0 to make "
+                                                    "room for InteractiveWorkload runai-pa/nb (higher priority in "
+                                                    "project pa")
+        (event,) = [e for e in workload_events(c, "pa", victim) if e["reason"] == "Preempted"]
+        assert event["type"] == "Warning" and event["message"] == shown["lastInterruption"]
+        described = c.kubectl("describe", "tw", victim, "-n", "runai-pa").stdout
+        assert "Preempted" in described and "InteractiveWorkload runai-pa/nb" in described
+        other = "train-1" if victim == "train-0" else "train-0"
+        assert not status(c, "trainingworkloads", "pa", other).get("interruptions")

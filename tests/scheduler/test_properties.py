@@ -4,6 +4,12 @@ After applying the decisions (binds placed, evicted pods gone): no device holds 
 CPU or memory than it has; only waiting pods are bound and only running pods evicted; a gang is evicted whole
 and gets at least minMember pods when it gets any; non-preemptible work is never evicted and never pushes its
 project beyond its deserved GPUs; nobody passes maxAllowed.
+
+And, over busy clusters drawn by hypothesis (issue G, defect 3), evictions are as few as the cycle needs:
+- minimality: with every other decision of the cycle as it is, putting any one evicted job back where it ran
+  would overfill a device or a node, or pass its project's maxAllowed: without that eviction some job the
+  cycle placed would not fit;
+- no pod is evicted and placed again in the same cycle, except a consolidation move.
 """
 
 from __future__ import annotations
@@ -12,8 +18,10 @@ import random
 from collections import defaultdict
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from berth.scheduler.core import Cluster, CycleConfig, Snapshot, run_cycle
+from berth.scheduler.core import Cluster, CycleConfig, Decisions, Snapshot, run_cycle
 from berth.scheduler.core.session import shape_of
 
 PRIORITIES = ["train", "train", "build", "build-preemptible", "inference"]
@@ -175,3 +183,133 @@ def test_decisions_keep_every_rule(seed):
                         and groups[f"{p.namespace}/{p.group}"].priority_class in ("build", "inference"))
         if nonpreemptible_gpus[name] > before_np + 1e-9:  # it gained non-preemptible GPUs this cycle
             assert nonpreemptible_gpus[name] <= quota.deserved + 1e-9
+
+
+# --- evictions are as few as needed (issue G, defect 3) -----------------------------------------------------------
+
+SHAPES = [(1, 0.0), (1, 0.0), (2, 0.0), (4, 0.0), (0, 0.5), (0, 0.25)]  # (whole GPUs, fraction)
+job_specs = st.tuples(st.integers(0, 2), st.sampled_from(SHAPES), st.sampled_from([1, 1, 2]),
+                      st.sampled_from(PRIORITIES + ["build-preemptible"]), st.sampled_from([0, 2000, 8000]))
+
+
+@st.composite
+def busy_clusters(draw: st.DrawFn) -> Snapshot:
+    """Nodes filled by running jobs of up to three projects, and jobs of every priority waiting for room."""
+    c = Cluster()
+    c.pool("default", placement=draw(st.sampled_from(["binpack", "spread"])))
+    gpus = draw(st.sampled_from([2, 4, 8]))
+    nodes = c.nodes(draw(st.integers(1, 4)), gpus=gpus, cpu=draw(st.sampled_from([16000, 64000])))
+    projects = [c.project(f"p{i}", gpu=draw(st.sampled_from([0, 1, 2, 4, 6])),
+                          max_gpu=draw(st.sampled_from([-1, -1, 6, 10])),
+                          weight=draw(st.sampled_from([None, 1, 3])))
+                for i in range(draw(st.integers(1, 3)))]
+    free = {n.name: [n.cpu, [1000] * gpus] for n in nodes}
+    order = draw(st.permutations([n.name for n in nodes]))
+    running = draw(st.lists(job_specs, max_size=12))
+    waiting = draw(st.lists(job_specs, min_size=1, max_size=5))
+    for i, (project, (whole, fraction), pods, priority, cpu) in enumerate([*running, *waiting]):
+        spots = _first_fit(free, order, whole, fraction, cpu, pods) if i < len(running) else None
+        c.job(f"j{i}", projects[project % len(projects)].name, gpus=whole or 1, fraction=fraction, pods=pods,
+              cpu=cpu, priority=priority, running_on=[n for n, _ in spots] if spots else None,
+              devices=[d for _, d in spots] if spots else None, started=float(i) if spots else None)
+    return c.build()
+
+
+def _first_fit(free: dict, order: list[str], whole: int, fraction: float, cpu: int, pods: int) -> list | None:
+    """Where the pods of a running job sit (taken from `free`), or None if they do not all fit."""
+    trial = {name: [row[0], list(row[1])] for name, row in free.items()}
+    spots = []
+    for _ in range(pods):
+        for name in order:
+            row = trial[name]
+            need = 1000 if whole else round(fraction * 1000)
+            devices = [d for d, f in enumerate(row[1]) if f >= need][: whole or 1]
+            if row[0] >= cpu and len(devices) == (whole or 1) and (not whole or all(row[1][d] == 1000 for d in devices)):
+                row[0] -= cpu
+                for d in devices:
+                    row[1][d] -= need
+                spots.append((name, devices))
+                break
+        else:
+            return None
+    free.update(trial)
+    return spots
+
+
+def _milli(pod) -> int:
+    return 1000 if pod.gpus else round(pod.gpu_fraction * 1000)
+
+
+def unneeded_evictions(snapshot: Snapshot, d: Decisions) -> list[str]:
+    """The evicted jobs that could stay where they run with every other decision of the cycle as it is."""
+    nodes = {n.name: n for n in snapshot.nodes}
+    groups = {g.key: g for g in snapshot.groups}
+    projects = {p.name: p for p in snapshot.projects}
+    bound = {b.pod: b for b in d.binds}
+    gone = {e.pod for e in d.evictions}
+    device, cpu, mem, count, gpus = defaultdict(int), defaultdict(int), defaultdict(int), defaultdict(int), defaultdict(float)
+    for pod in snapshot.pods:
+        if pod.node and pod.key not in gone:
+            node, devices = pod.node, pod.devices
+        elif pod.key in bound:
+            node, devices = bound[pod.key].node, bound[pod.key].devices
+        else:
+            continue
+        for dev in devices:
+            device[(node, dev)] += _milli(pod)
+        cpu[node] += pod.cpu
+        mem[node] += pod.memory
+        count[node] += 1
+        gpus[groups[f"{pod.namespace}/{pod.group}"].queue] += _milli(pod) * len(devices) / 1000
+    moved_to = {e.moved_to for e in d.evictions if e.moved_to}  # where moves land is known by node only
+    unneeded = []
+    for group in sorted({e.group for e in d.evictions if not e.moved_to}):
+        pods = [p for p in snapshot.pods if f"{p.namespace}/{p.group}" == group and p.key in gone]
+        if any(p.node in moved_to for p in pods):
+            continue
+        dev, c, m, n = defaultdict(int, device), defaultdict(int, cpu), defaultdict(int, mem), defaultdict(int, count)
+        for pod in pods:
+            for x in pod.devices:
+                dev[(pod.node, x)] += _milli(pod)
+            c[pod.node] += pod.cpu
+            m[pod.node] += pod.memory
+            n[pod.node] += 1
+        fits = all(v <= 1000 for v in dev.values()) and all(
+            c[x] <= nodes[x].cpu and m[x] <= nodes[x].memory and n[x] <= nodes[x].max_pods for x in c)
+        project = groups[group].queue
+        cap = projects[project].quotas["default"].gpu.max_allowed
+        back = gpus[project] + sum(_milli(p) * len(p.devices) / 1000 for p in pods)
+        if fits and (cap == -1 or back <= cap + 1e-9):
+            unneeded.append(group)
+    return unneeded
+
+
+def replaced_in_the_same_cycle(d: Decisions) -> list[str]:
+    """Pods evicted and placed again by this cycle, other than consolidation moves."""
+    bound = {b.pod for b in d.binds}
+    return [e.pod for e in d.evictions
+            if e.pod in bound or (e.moved_to is not None and e.action != "consolidate")]
+
+
+PROPERTIES = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@PROPERTIES
+@given(busy_clusters())
+def test_every_eviction_of_a_cycle_is_needed(snapshot):
+    d = run_cycle(snapshot, CycleConfig(now=100.0))
+    assert unneeded_evictions(snapshot, d) == [], [(e.pod, e.reason) for e in d.evictions]
+
+
+@PROPERTIES
+@given(busy_clusters())
+def test_no_pod_is_evicted_and_placed_again_in_one_cycle_except_by_consolidation(snapshot):
+    d = run_cycle(snapshot, CycleConfig(now=100.0))
+    assert replaced_in_the_same_cycle(d) == []
+
+
+@pytest.mark.parametrize("seed", range(150))
+def test_the_random_clusters_evict_only_what_is_needed(seed):
+    snapshot = random_cluster(seed)
+    d = run_cycle(snapshot, CycleConfig(now=100.0))
+    assert unneeded_evictions(snapshot, d) == [] and replaced_in_the_same_cycle(d) == []

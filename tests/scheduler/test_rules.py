@@ -227,11 +227,50 @@ def test_unknown_project_and_bad_requests_wait_with_a_reason():
 
 def test_a_pool_without_nodes():
     c = Cluster()
+    c.pool("h100")
     c.nodes(1, gpus=1)
     c.project("a", gpu=1)
     c.job("j", "a", node_pools=["h100"])
     d = run_cycle(c.build())
     assert reason(d, "j") == "NoNodePool" and waiting(d, "j") == "pool h100 has no nodes"
+
+
+def test_a_node_pool_that_does_not_exist_is_named_with_the_pools_that_do():
+    c = Cluster()
+    c.pool("a100")
+    c.nodes(1, gpus=1, prefix="a", pool="a100")
+    c.nodes(1, gpus=1)
+    c.project("a", gpu=1)
+    c.job("typo", "a", node_pools=["a10"])
+    c.job("other", "a", node_pools=["h100"])
+    d = run_cycle(c.build())
+    assert reason(d, "typo") == "NoNodePool"
+    assert waiting(d, "typo") == "no node pool named a10 (pools: a100, default); did you mean a100?"
+    assert waiting(d, "other") == "no node pool named h100 (pools: a100, default)"
+
+
+def test_more_gpus_than_any_node_has_says_so():
+    c = Cluster()
+    c.nodes(2, gpus=8)
+    c.nodes(1, gpus=2, prefix="small")
+    c.project("a", gpu=8)
+    c.job("busy", "a", gpus=6, running_on="node-0")
+    c.job("huge", "a", gpus=100)
+    c.job("gang", "a", gpus=16, pods=2)
+    d = run_cycle(c.build())
+    assert reason(d, "huge") == "NotEnoughGPUs"
+    assert waiting(d, "huge") == "no node has 100 GPUs (the largest has 8)"
+    assert waiting(d, "gang") == "no node has 16 GPUs (the largest has 8)"
+
+
+def test_more_gpu_memory_than_any_device_has_says_so():
+    c = Cluster()
+    c.pool("small")
+    c.nodes(1, gpus=2, gpu_memory=40960, prefix="s", pool="small")
+    c.project("a", pools={"small": pool_quota(2)})
+    c.job("m", "a", gpu_memory=50000, node_pools=["small"])
+    d = run_cycle(c.build())
+    assert waiting(d, "m") == "no GPU in pool small has 50000 MiB of memory (the largest has 40960 MiB)"
 
 
 def test_project_default_node_pools():
@@ -257,11 +296,11 @@ def test_gpu_memory_on_devices_of_different_sizes():
 def test_a_job_placed_earlier_in_the_cycle_is_simply_not_placed_when_it_must_give_way():
     c = Cluster()
     c.nodes(1, gpus=4)
-    c.project("a", gpu=2)
+    c.project("a", gpu=2, max_gpu=3)
     c.job("t1", "a", running_on="node-0", started=0)
     c.job("t2", "a", running_on="node-0", started=1)
-    c.job("serve", "a", priority="inference")  # over deserved: allocate refuses it, preempt makes room
-    c.job("t3", "a")  # allocate places it on an idle GPU first
+    c.job("serve", "a", gpus=2, priority="inference")  # over maxAllowed: allocate refuses it, preempt makes room
+    c.job("t3", "a")  # allocate places it on an idle GPU first (within maxAllowed)
     d = run_cycle(c.build())
     assert bound_groups(d) == {"serve"}
     assert evicted_groups(d) == {"t2"}  # t3 never started: it is not evicted, just not bound
@@ -280,3 +319,22 @@ def test_cpu_and_memory_shortages_are_said_per_node():
     assert waiting(d, "mem") == ("needs a node with 1 free GPU and 62.5 GiB of memory free in pool default; the most "
                                  "free on such a node is 32 GiB of memory")
     assert reason(d, "mem") == "NotEnoughMemory"
+
+
+def test_an_eviction_that_a_later_one_made_unneeded_is_taken_back():
+    # Project a (maxAllowed 6) runs 8 GPUs. For b1, preempt evicts the three latest 1-GPU trainings to get within
+    # maxAllowed, and b1 takes the GPU of t2; for b2 it then evicts the 4-GPU training too, and b2 takes the GPU of
+    # t3. With big gone, t4 was not needed: it stays.
+    c = Cluster()
+    c.nodes(2, gpus=4)
+    c.project("a", gpu=0, max_gpu=6)
+    c.job("t0", "a", running_on="node-0", devices=[[0]], started=0)
+    c.job("big", "a", gpus=4, running_on="node-1", devices=[[0, 1, 2, 3]], started=1)
+    for i in (2, 3, 4):
+        c.job(f"t{i}", "a", running_on="node-0", devices=[[i - 1]], started=i)
+    c.job("b1", "a", priority="build-preemptible")
+    c.job("b2", "a", priority="build-preemptible")
+    d = run_cycle(c.build())
+    assert bound_groups(d) == {"b1", "b2"}
+    assert evicted_groups(d) == {"big", "t2", "t3"}
+    assert {b.node for b in d.binds} == {"node-0"}

@@ -21,7 +21,8 @@ def test_over_quota_walkthrough_team_b_takes_back_a_team_a_training_job():
     assert bound_groups(d) == {"b1", "b2"}
     assert evicted_groups(d) == {"a3"}  # one training job, the most recently started
     (eviction,) = d.evictions
-    assert "team-b" in eviction.reason and "above its fair share of 2 GPUs" in eviction.reason
+    assert eviction.reason == ("reclaimed on node node-1 to make room for runai-team-b/b2 (project team-b is below "
+                               "its fair share; project team-a uses 3 GPUs, above its fair share of 2 GPUs)")
     b2 = next(b for b in d.binds if b.group.endswith("/b2"))
     assert b2.node == "node-1" and b2.pipelined  # it waits for a3 to leave
     assert d.fair_share == {"team-a": {"default": 2.0}, "team-b": {"default": 2.0}}
@@ -152,7 +153,8 @@ def test_interactive_within_quota_preempts_training_of_its_own_project():
     d = run_cycle(c.build())
     assert evicted_groups(d) == {"t2"}
     assert bound_groups(d) == {"nb"}
-    assert "preempted by runai-a/nb (build, priority 100)" in d.evictions[0].reason
+    assert d.evictions[0].reason == ("preempted on node node-0 to make room for runai-a/nb (higher priority in "
+                                     "project a: build (priority 100) outranks train (priority 50))")
 
 
 def test_gang_is_placed_all_or_nothing():
@@ -304,7 +306,7 @@ def test_consolidation_moves_a_preemptible_job_to_make_room():
     (bind,) = d.binds
     assert bind.group.endswith("/big") and bind.pipelined
     assert move.node == bind.node and move.moved_to not in (None, bind.node)
-    assert "consolidation" in move.reason
+    assert move.action == "consolidate" and "consolidation" in move.reason
 
 
 def test_consolidation_happens_only_if_every_moved_job_fits_again():
@@ -372,3 +374,41 @@ def test_pending_reason_names_the_pool_and_the_best_node():
     c.job("big", "team-a", gpus=8, pods=2, node_pools=["a100"])
     d = run_cycle(c.build())
     assert waiting(d, "big") == "needs 2 nodes with 8 free GPUs in pool a100; the best node has 6"
+
+
+def _pa_full_of_training_and_a_notebook() -> Cluster:
+    # Issue G, defect 3: two nodes x 4 GPUs, project pa deserves 4 and runs eight 1-GPU trainings (4 of them
+    # over quota); a 1-GPU InteractiveWorkload of pa arrives.
+    c = Cluster()
+    c.nodes(2, gpus=4)
+    c.project("pa", gpu=4)
+    for i in range(8):
+        c.job(f"t{i}", "pa", running_on=f"node-{i // 4}", devices=[[i % 4]], started=float(i))
+    c.job("nb", "pa", priority="build", submitted=100.0)
+    return c
+
+
+def test_an_interactive_workload_over_its_projects_trainings_evicts_one_training_not_five():
+    d = run_cycle(_pa_full_of_training_and_a_notebook().build())
+    assert bound_groups(d) == {"nb"}
+    assert evicted_groups(d) == {"t7"}  # one GPU is needed: the most recently started training gives it
+    assert d.evictions[0].node == d.binds[0].node == "node-1"
+    assert (d.evictions[0].action, d.evictions[0].by) == ("preempt", "runai-pa/nb")
+
+
+def test_after_a_preemption_the_victims_recreated_pods_are_not_placed_again_at_once():
+    c = _pa_full_of_training_and_a_notebook()
+    first = run_cycle(c.build())
+    # Apply the decisions as the runner and the workload controller do: the notebook runs where it was bound,
+    # each victim's pod is deleted and made again, pending.
+    bound = {b.pod: b for b in first.binds}
+    evicted = first.evicted()
+    for pod in c.snapshot.pods:
+        if pod.key in bound:
+            pod.node, pod.devices = bound[pod.key].node, list(bound[pod.key].devices)
+            pod.started = 101.0
+        elif pod.key in evicted:
+            pod.node, pod.devices, pod.started = None, [], None
+    second = run_cycle(c.build())
+    assert not second.binds and not second.evictions
+    assert reason(second, first.evictions[0].group.split("/", 1)[1]) == "NotEnoughGPUs"

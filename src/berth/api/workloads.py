@@ -595,6 +595,12 @@ class WorkloadStatus(Model):
         "When an inference workload last had requests in flight (for scale to zero).", yaml_only=False)
     failedAttempts: Count | None = field("Pods of a training workload that failed (retries count against "
                                          "backoffLimit).", unit="pods", yaml_only=False)
+    interruptions: Count | None = field(
+        "How many times the workload's pods were taken away from it: preempted, reclaimed by another project, "
+        "or lost with their node (each pod counted once).", yaml_only=False)
+    lastInterruption: String | None = field(
+        "The latest interruption in plain words: which pod, on which node, who took its GPUs and why.",
+        yaml_only=False)
     startTime: Timestamp | None = field("When the first pod started running.", yaml_only=False)
     completionTime: Timestamp | None = field("When the workload completed or failed.", yaml_only=False)
 

@@ -173,7 +173,8 @@ def derive(workload: Obj, plan: Plan, pods: list[Obj], pod_group: Obj | None, *,
         status["startTime"] = old.get("startTime") or rfc3339(now)
     if phase in TERMINAL:
         status["completionTime"] = old.get("completionTime") or rfc3339(now)
-    for kept in ("serviceUrls", "replicas", "readyReplicas", "lastActiveTime", "failedAttempts"):
+    for kept in ("serviceUrls", "replicas", "readyReplicas", "lastActiveTime", "failedAttempts", "interruptions",
+                 "lastInterruption"):
         if kept in old:
             status[kept] = old[kept]
     status["conditions"] = merge_conditions(old.get("conditions") or [], _conditions(phase, reason, message, placed,

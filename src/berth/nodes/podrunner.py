@@ -501,6 +501,9 @@ class PodRunner:
                     message)
         await self.node.event(self.pod, reason, message, type="Warning")
         if reason == "NodeRestarted":
+            from berth.client.interruptions import record_interruption
+            await self.node.call(lambda: record_interruption(self.node.client, self.pod, reason="NodeLost", message=(
+                f"pod {self.name} was lost with node {self.node.name}: {message}")))
             known = {s.get("name"): s for s in (self.pod.get("status") or {}).get("containerStatuses") or []}
             for container in _spec(self.pod).get("containers") or []:
                 status = self._containers.get(container["name"]) or known.get(container["name"]) or \

@@ -5,11 +5,17 @@ least every second: snapshot the caches, run the core (in a thread: the event lo
 then apply the decisions:
 - bind: write the GPU devices (`run.ai/gpu-devices`, and the fraction) on the pod, then POST its binding;
   the pod is *assumed* bound until the watch shows it, so no cycle books its resources twice;
-- evict: mark the pod (status reason Preempted, a DisruptionTarget condition, an Event with the reason),
-  then delete it; its workload controller decides what follows;
-- pending: the PodGroup's `schedulingConditions` say why it waits (the workload's status shows it).
+- evict: record the interruption on the pod's workload (`berth.client.interruptions`: an Event naming the
+  workload the room is made for and why, and its count), mark the pod (status reason Preempted, a
+  DisruptionTarget condition, an Event with the reason), then delete it; its workload controller decides
+  what follows;
+- pending: the PodGroup's `schedulingConditions` say why it waits (the workload's status shows it); a pod
+  without a PodGroup is told itself, as kube-scheduler tells it: a PodScheduled=False condition (reason
+  Unschedulable) and a FailedScheduling Warning event, each time the reason changes.
 It is the scheduler of a real cluster as much as of `berth up`: pods choose it with
-`schedulerName: runai-scheduler`.
+`schedulerName: runai-scheduler`. With `serve_default` it also places the pods of `default-scheduler` (those
+that name no scheduler, as `kubectl run` makes them): `berth up` turns it on, being the only scheduler there;
+on a real cluster it stays off and kube-scheduler keeps them (see `snapshot_of` for their queue).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import Any
 from berth.api import usage
 from berth.client import ApiError, Client, Conflict, NotFound
 from berth.client.informer import Change, Informer
+from berth.client.interruptions import record_interruption, workload_of
 from berth.scheduler import snapshot_of
 from berth.scheduler.core import Bind, CycleConfig, Decisions, Eviction, Snapshot, run_cycle
 
@@ -29,6 +36,7 @@ log = logging.getLogger(__name__)
 
 SCHEDULER_NAME = "runai-scheduler"
 PERIOD_S = 1.0
+INTERRUPTIONS = {"preempt": "Preempted", "reclaim": "Reclaimed", "consolidate": "Preempted"}  # event reasons
 CONCURRENCY = 32
 Obj = dict[str, Any]
 
@@ -47,13 +55,17 @@ def _offer(node: Obj) -> tuple[Any, ...]:
 class Scheduler:
     """One scheduler loop over one API."""
 
-    def __init__(self, client: Client, *, period: float = PERIOD_S, config: CycleConfig | None = None) -> None:
+    def __init__(self, client: Client, *, period: float = PERIOD_S, config: CycleConfig | None = None,
+                 serve_default: bool = False) -> None:
         self.client = client
         self.period = period
         self.config = config
+        self.names = {SCHEDULER_NAME, snapshot_of.DEFAULT_SCHEDULER} if serve_default else {SCHEDULER_NAME}
         self._dirty = asyncio.Event()
         handlers = [self._changed]
-        self.pods = Informer(client, "Pod", fields=f"spec.schedulerName={SCHEDULER_NAME}", handlers=handlers)
+        # One scheduler name is a field selector; two are every pod, sorted out by `_ours`.
+        self.pods = Informer(client, "Pod", fields=None if serve_default else f"spec.schedulerName={SCHEDULER_NAME}",
+                             handlers=handlers)
         self.nodes = Informer(client, "Node", handlers=[self._node_changed])
         self.groups = Informer(client, "PodGroup", handlers=handlers)
         self.projects = Informer(client, "Project", handlers=handlers)
@@ -61,7 +73,9 @@ class Scheduler:
         self.pools = Informer(client, "NodePool", handlers=handlers)
         self._assumed: dict[str, Bind] = {}  # pod key -> bind not yet seen in the cache
         self._evicting: set[str] = set()
+        self._interrupted: set[str] = set()  # uids of pods whose interruption is recorded (each counted once)
         self._reported: dict[str, tuple[str, str, str | None]] = {}  # group key -> last pending reason written
+        self._told: dict[str, str] = {}  # pod of its own -> why it waits, as its PodScheduled condition says
         self.cycles = 0
 
     async def _changed(self, change: Change) -> None:
@@ -99,11 +113,16 @@ class Scheduler:
     # -- one cycle ----------------------------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
-        pods = []
+        pods, adopted = [], []
         for obj in self.pods.items():
             if not usage.counts(obj):
                 continue
+            name = snapshot_of.scheduler_name(obj)
+            if name not in self.names:
+                continue
             pod = snapshot_of.pod(obj)
+            if name == snapshot_of.DEFAULT_SCHEDULER and not pod.group:
+                adopted.append(pod)
             assumed = self._assumed.get(pod.key)
             if assumed is not None:
                 if pod.node:  # the cache has caught up
@@ -111,11 +130,18 @@ class Scheduler:
                 else:
                     pod.node, pod.devices = assumed.node, list(assumed.devices)
             pods.append(pod)
+        groups = [snapshot_of.pod_group(g) for g in self.groups.items()]
+        projects = [snapshot_of.project(p) for p in self.projects.items()]
+        if adopted:
+            queues = snapshot_of.queues_by_namespace(self.projects.items())
+            groups += [snapshot_of.adopted_group(pod, queues) for pod in adopted]
+            if snapshot_of.DEFAULT_QUEUE not in {p.name for p in projects}:
+                projects.append(snapshot_of.default_queue())
         return Snapshot(
             nodes=[snapshot_of.node(n) for n in self.nodes.items()],
             pods=pods,
-            groups=[snapshot_of.pod_group(g) for g in self.groups.items()],
-            projects=[snapshot_of.project(p) for p in self.projects.items()],
+            groups=groups,
+            projects=projects,
             departments=[snapshot_of.department(d) for d in self.departments.items()],
             pools=[snapshot_of.node_pool(p) for p in self.pools.items()],
         )
@@ -132,6 +158,8 @@ class Scheduler:
                 await coro
 
         await asyncio.gather(*(limited(self._evict(e)) for e in decisions.evictions))
+        if self._interrupted:
+            self._interrupted &= {(p.get("metadata") or {}).get("uid") for p in self.pods.items()}
         await asyncio.gather(*(limited(self._bind(b)) for b in decisions.binds if not b.pipelined))
         await self._report(decisions, snapshot)
         return decisions
@@ -144,6 +172,8 @@ class Scheduler:
                 annotations = {usage.DEVICES_ANNOTATION: ",".join(str(d) for d in bind.devices)}
                 await self.client.patch("Pod", name, {"metadata": {"annotations": annotations}}, namespace)
             await self.client.bind(namespace, name, bind.node)
+            if self._told.pop(bind.pod, None) is not None and (pod := self.pods.get(name, namespace)) is not None:
+                await self._set_scheduled(pod, "True")
         except (NotFound, Conflict):
             self._assumed.pop(bind.pod, None)  # gone, or bound by someone else: the cache will tell
         except ApiError:
@@ -158,6 +188,15 @@ class Scheduler:
         try:
             pod = self.pods.get(name, namespace)
             if pod is not None:
+                uid = (pod.get("metadata") or {}).get("uid") or eviction.pod
+                if uid not in self._interrupted:
+                    self._interrupted.add(uid)
+                    try:
+                        await record_interruption(self.client, pod, reason=INTERRUPTIONS[eviction.action],
+                                                  message=f"pod {name} was {eviction.said(self._who(eviction.by))}",
+                                                  component=SCHEDULER_NAME)
+                    except ApiError as exc:  # the eviction goes ahead: the room is needed either way
+                        log.warning("could not record the interruption of pod %s: %s", eviction.pod, exc)
                 condition = {"type": "DisruptionTarget", "status": "True", "reason": "PreemptionByScheduler",
                              "message": eviction.reason, "lastTransitionTime": _now()}
                 await self.client.patch("Pod", name, {"status": {"reason": "Preempted", "message": eviction.reason,
@@ -171,10 +210,29 @@ class Scheduler:
         finally:
             self._evicting.discard(eviction.pod)
 
+    def _who(self, group: str) -> str:
+        """A group as users know it: its workload (kind namespace/name), else its PodGroup, else its pod."""
+        namespace, name = group.split("/", 1)
+        obj = self.groups.get(name, namespace)
+        if obj is None:
+            return f"pod {group}"
+        owner = workload_of(obj)
+        return f"{owner[0]} {owner[1]}/{owner[2]}" if owner else f"PodGroup {group}"
+
     async def _report(self, decisions: Decisions, snapshot: Snapshot) -> None:
-        """PodGroup status: why each waiting group waits; Running once placed."""
+        """PodGroup status: why each waiting group waits; Running once placed. A pod without a PodGroup: its
+        own condition and event."""
         running = {b.group for b in decisions.binds}
         running |= {f"{p.namespace}/{p.group}" for p in snapshot.pods if p.node and p.group}
+        known = set()
+        for group in self.groups.items():
+            meta = group.get("metadata") or {}
+            known.add(f"{meta.get('namespace', '')}/{meta['name']}")
+        for key, pending in decisions.pending.items():
+            if key not in known:
+                await self._unschedulable(key, pending.message)
+        bound = {b.pod for b in decisions.binds}
+        self._told = {key: told for key, told in self._told.items() if key in decisions.pending or key in bound}
         for group in self.groups.items():
             meta = group.get("metadata") or {}
             key = f"{meta.get('namespace', '')}/{meta['name']}"
@@ -205,3 +263,36 @@ class Scheduler:
                 self._reported[key] = wanted
             except NotFound:
                 pass
+
+    async def _unschedulable(self, key: str, message: str) -> None:
+        """Tell a waiting pod of its own why it waits, as kube-scheduler does (once per reason)."""
+        namespace, name = key.split("/", 1)
+        pod = self.pods.get(name, namespace)
+        if pod is None or (pod.get("spec") or {}).get("nodeName") or \
+                ((pod.get("metadata") or {}).get("annotations") or {}).get(snapshot_of.GROUP_ANNOTATION):
+            return  # gone, placed meanwhile, or of a group whose PodGroup is not there yet
+        if self._told.get(key) == message or _scheduled_condition(pod) == ("False", message):
+            self._told[key] = message
+            return
+        try:
+            await self._set_scheduled(pod, "False", message)
+            await self.client.create_event(pod, "FailedScheduling", message, type="Warning",
+                                           component=SCHEDULER_NAME)
+            self._told[key] = message
+        except NotFound:
+            pass
+
+    async def _set_scheduled(self, pod: Obj, status: str, message: str = "") -> None:
+        """The pod's PodScheduled condition (Berth's API server does not set it at binding as Kubernetes' does)."""
+        meta = pod.get("metadata") or {}
+        condition = {"type": "PodScheduled", "status": status, "reason": "Unschedulable" if status == "False" else "",
+                     "message": message, "lastTransitionTime": _now()}
+        await self.client.patch("Pod", meta["name"], {"status": {"conditions": [condition]}}, meta.get("namespace"),
+                                type="strategic", subresource="status")
+
+
+def _scheduled_condition(pod: Obj) -> tuple[str, str] | None:
+    for condition in (pod.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "PodScheduled":
+            return condition.get("status", ""), condition.get("message", "")
+    return None

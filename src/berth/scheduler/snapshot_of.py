@@ -5,6 +5,11 @@ Pure functions over plain dicts as the API returns them. What a pod asks for, wh
 node pools a pod prefers are read by `berth.api.usage` (the controllers that report usage read them there
 too); which quota applies in which pool by `berth.api.projects.quota_by_pool`. Read here besides: a pod's
 group from the annotation `pod-group-name`, its node selector, tolerations and priority class.
+
+A pod of `default-scheduler` (a pod that names no scheduler), when the scheduler serves those, is a group of
+one charged to the project whose namespace it is in, else to the built-in queue `default-queue`: a project
+with no quota (deserved 0, no cap), so its pods run only on idle resources, after everyone else's, and are
+the first that reclaim takes back. A Project named `default-queue` gives them a quota.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from berth.api import usage
-from berth.api.projects import quota_by_pool
+from berth.api.projects import namespace_of_project, quota_by_pool
 from berth.api.types import epoch_seconds
 from berth.scheduler.core import (
     Department,
@@ -32,6 +37,8 @@ from berth.scheduler.core.snapshot import UNLIMITED
 Obj = dict[str, Any]
 
 GROUP_ANNOTATION = "pod-group-name"
+DEFAULT_SCHEDULER = "default-scheduler"  # what a pod that names no scheduler gets (kube-apiserver's default)
+DEFAULT_QUEUE = "default-queue"
 
 
 def _meta(obj: Obj) -> Obj:
@@ -132,3 +139,23 @@ def node_pool(obj: Obj) -> NodePool:
     spec = obj.get("spec") or {}
     return NodePool(name=_meta(obj)["name"], label_key=spec.get("labelKey"), label_value=spec.get("labelValue"),
                     placement=spec.get("placementStrategy") or "binpack")
+
+
+def scheduler_name(obj: Obj) -> str:
+    return (obj.get("spec") or {}).get("schedulerName") or DEFAULT_SCHEDULER
+
+
+def queues_by_namespace(projects: list[Obj]) -> dict[str, str]:
+    """Namespace -> the project it belongs to (`spec.namespace`, else runai-<project>)."""
+    return {namespace_of_project(_meta(p)["name"], p.get("spec")): _meta(p)["name"] for p in projects}
+
+
+def adopted_group(pod: Pod, queues: dict[str, str]) -> PodGroup:
+    """The group of one of a `default-scheduler` pod (see the module docstring for its queue)."""
+    return PodGroup(name=pod.name, namespace=pod.namespace, queue=queues.get(pod.namespace, DEFAULT_QUEUE),
+                    submitted=pod.submitted)
+
+
+def default_queue() -> Project:
+    """The built-in queue of `default-scheduler` pods outside any project: no quota in any pool."""
+    return Project(name=DEFAULT_QUEUE)

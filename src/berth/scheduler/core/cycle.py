@@ -1,8 +1,10 @@
-"""One scheduling cycle, top to bottom: snapshot -> fair share -> allocate -> consolidate -> reclaim -> preempt.
+"""One scheduling cycle, top to bottom: snapshot -> fair share -> allocate -> consolidate -> reclaim -> preempt
+-> spare.
 
 This is the core's entry point. Each action works on its own statements and commits only what holds, so the
 order is also the order of disruption: placing on free resources first, then moving pods around, then taking
 back from other projects, then evicting lower priority work of the same project (KAI-Scheduler's order).
+`spare` closes the cycle: a victim that the cycle's placements, taken together, turn out not to need stays.
 The cycle is deterministic: there is no randomness anywhere, and every choice has a total order that ends in
 names, so the same snapshot and config always give the same `Decisions`.
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from berth.scheduler.core.actions import allocate, consolidate, preempt, reclaim
+from berth.scheduler.core.actions import allocate, consolidate, preempt, reclaim, spare
 from berth.scheduler.core.decisions import Bind, Decisions, Eviction, Pending
 from berth.scheduler.core.reasons import explain
 from berth.scheduler.core.resources import MILLI
@@ -32,6 +34,7 @@ def run_cycle(snapshot: Snapshot, config: CycleConfig | None = None) -> Decision
         reclaim(session)
     if "preempt" in actions:
         preempt(session)
+    spare(session)
     return decisions(session)
 
 
@@ -54,11 +57,11 @@ def decisions(session: Session) -> Decisions:
                 out.binds[binds.pop(key)] = None
             elif key in evictions:  # moved earlier this cycle, now evicted for good
                 at = evictions[key]
-                out.evictions[at] = replace(out.evictions[at], reason=op.reason, moved_to=None)
+                out.evictions[at] = replace(out.evictions[at], **op.cause._asdict(), moved_to=None)
                 evicted_on.add(placed.node)
             else:
                 evictions[key] = len(out.evictions)
-                out.evictions.append(Eviction(key, info.job.key, node.name, op.reason))
+                out.evictions.append(Eviction(key, info.job.key, node.name, *op.cause))
                 evicted_on.add(placed.node)
             continue
         if key in evictions:  # running at the start, evicted, placed again: a move

@@ -6,8 +6,10 @@ in an annotation, an eviction, a PodGroup condition), the simulator applies them
 - `Bind`: the pod goes to `node`, on GPU `devices`, taking `gpu_fraction` (and `gpu_memory` MiB) of each.
   `pipelined` means the node's resources are only free once this cycle's evictions there are done: the binder
   must wait for the victims to leave (KAI's "pipelined" allocation).
-- `Eviction`: the pod must stop; `reason` says why in words. A consolidation move carries `moved_to`, the node
-  the pod was shown to fit on after the move (it goes back to pending and the next cycle places it).
+- `Eviction`: the pod must stop: `action` took it (preempt, reclaim or consolidate) to make room for the group
+  `by`, which may take it because of `why`; `reason` says all that in one sentence. A consolidation move
+  carries `moved_to`, the node the pod was shown to fit on after the move (it goes back to pending and the
+  next cycle places it).
 - `Pending`: one per job left waiting: a CamelCase `reason` and a `message` a person understands.
 """
 
@@ -27,13 +29,27 @@ class Bind:
     pipelined: bool = False
 
 
+VERBS = {"preempt": "preempted", "reclaim": "reclaimed", "consolidate": "moved"}
+
+
 @dataclass(frozen=True, slots=True)
 class Eviction:
     pod: str
     group: str
     node: str
-    reason: str
+    action: str  # preempt, reclaim or consolidate
+    by: str  # the group the room is made for
+    why: str  # why that group may take the room (without naming it)
     moved_to: str | None = None
+
+    @property
+    def reason(self) -> str:
+        return self.said(self.by)
+
+    def said(self, by: str) -> str:
+        """The eviction in words, naming the group it makes room for as `by` (e.g. by its workload)."""
+        where = "off" if self.action == "consolidate" else "on"
+        return f"{VERBS[self.action]} {where} node {self.node} to make room for {by} ({self.why})"
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,8 @@ turns the notes into one `Pending` per job: a CamelCase reason for machines and 
 
     project team-a is at its deserved quota of 4 GPUs; interactive workloads cannot use over-quota GPUs
     needs 2 nodes with 8 free GPUs in pool a100; the best node has 6
+    no node has 100 GPUs (the largest has 8)
+    no node pool named a10 (pools: a100, default); did you mean a100?
 
 Numbers about nodes are read from the state at the end of the cycle, i.e. after this cycle's decisions, which
 is what the person will see when they look. Nothing here changes the state.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from difflib import get_close_matches
 
 from berth.scheduler.core.decisions import Pending
 from berth.scheduler.core.devices import NodeState, Shape, need_milli
@@ -103,7 +106,9 @@ def _misfit(session, job: Job, m: Misfit) -> tuple[str, str]:
 
 def _misfit_words(session, job: Job, m: Misfit) -> tuple[str, str]:
     index = session.pools.get(m.pool)
-    if index is None or not index.members:
+    if index is None:
+        return "NoNodePool", _no_such_pool(session, m.pool)
+    if not index.members:
         return "NoNodePool", f"pool {m.pool} has no nodes"
     spec = job.specs[m.pod.key]
     allowed = session.filters.allowed(spec, m.pool)
@@ -112,11 +117,35 @@ def _misfit_words(session, job: Job, m: Misfit) -> tuple[str, str]:
     if not nodes:
         return _no_matching(session, job, m, spec, index.members)
     shape = m.pod.shape
+    too_big = _larger_than_any(shape, nodes, in_pool(session, m.pool))
+    if too_big:
+        return "NotEnoughGPUs", too_big
     if shape.gpus:
         return _whole(m, shape, nodes)
     if shape.shared:
         return _shared(m, shape, nodes)
     return _host(m, shape, nodes, "")
+
+
+def _no_such_pool(session, pool: str) -> str:
+    """A pool that is neither a NodePool nor any node's: name the pools there are, and the closest one."""
+    pools = sorted(session.pools)
+    text = f"no node pool named {pool} (pools: {', '.join(pools)})"
+    close = get_close_matches(pool, pools, n=1, cutoff=0.8)
+    return f"{text}; did you mean {close[0]}?" if close else text
+
+
+def _larger_than_any(shape: Shape, nodes: list[NodeState], where: str) -> str:
+    """What no node could ever hold, however empty: more whole GPUs than it has, more memory than its GPUs."""
+    if shape.gpus:
+        largest = max(len(n.dev_free) for n in nodes)
+        if shape.gpus > largest:
+            return f"no node{where} has {_count(shape.gpus, 'GPU')} (the largest has {largest})"
+    elif shape.gmem:
+        largest = max((mem for n in nodes for mem in n.dev_mem), default=0)
+        if shape.gmem > largest:
+            return f"no GPU{where} has {shape.gmem} MiB of memory (the largest has {largest} MiB)"
+    return ""
 
 
 def _whole(m: Misfit, shape: Shape, nodes: list[NodeState]) -> tuple[str, str]:

@@ -287,9 +287,9 @@ class Session:
     def quota_refusal(self, job: Job, pool: str, need: Amount, freed: Amount = (0, 0, 0)) -> Refusal | None:
         state = self.state
         scopes = [("project", job.project, self.limits.get((job.project, pool), NO_LIMITS),
-                   state.used(job.project, pool)),
+                   state.used(job.project, pool), state.np_used(job.project, pool)),
                   ("department", job.department, self.dept_limits.get((job.department, pool), NO_LIMITS),
-                   state.dept_used(job.department, pool))]
+                   state.dept_used(job.department, pool), state.np_dept_used(job.department, pool))]
         return check(job.preemptible, pool, need, scopes, freed)
 
     def allowed(self, job: Job, info: PodInfo, pool: str) -> frozenset[int] | None:

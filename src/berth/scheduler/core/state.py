@@ -6,7 +6,9 @@ step, which is the invariant of this module:
 - each node's free CPU, memory, pod count and per-device free milli-GPUs;
 - the pool indexes of `placement` (a node is unindexed before it changes and indexed again after);
 - `placements` and `node_pods`: where every placed pod is;
-- usage per (project, pool), (department, pool) and per project and department over all pools.
+- usage per (project, pool), (department, pool) and per project and department over all pools, and the part
+  of it that non-preemptible jobs hold per (project, pool) and (department, pool), which is what a project's
+  deserved quota bounds (see `quota`).
 Nothing here decides anything; the actions do.
 """
 
@@ -55,6 +57,8 @@ class ClusterState:
         self.dept_usage: dict[tuple[str, str], list[int]] = {}
         self.project_total: dict[str, list[int]] = {}
         self.dept_total: dict[str, list[int]] = {}
+        self.np_usage: dict[tuple[str, str], list[int]] = {}  # the non-preemptible part of `usage`
+        self.np_dept_usage: dict[tuple[str, str], list[int]] = {}  # the non-preemptible part of `dept_usage`
         self.releases = 0  # bumped whenever resources are given back (an eviction or a rollback)
         self.pool_free: dict[str, list[int]] = {}  # free [gpu_milli, cpu, mem] on each pool's schedulable nodes
 
@@ -73,6 +77,13 @@ class ClusterState:
 
     def dept_used(self, department: str, pool: str) -> list[int]:
         return self.dept_usage.get((department, pool)) or [0, 0, 0]
+
+    def np_used(self, project: str, pool: str) -> list[int]:
+        """What the project's non-preemptible jobs hold in the pool."""
+        return self.np_usage.get((project, pool)) or [0, 0, 0]
+
+    def np_dept_used(self, department: str, pool: str) -> list[int]:
+        return self.np_dept_usage.get((department, pool)) or [0, 0, 0]
 
     def pool_of(self, info: PodInfo) -> str | None:
         placed = self.placements.get(info.key)
@@ -138,8 +149,11 @@ class ClusterState:
     def _charge(self, info: PodInfo, pool: str, gpu_milli: int, sign: int) -> None:
         cpu, mem = info.shape.cpu * sign, info.shape.mem * sign
         gpu = gpu_milli * sign
-        for table, key in ((self.usage, (info.project, pool)), (self.dept_usage, (info.department, pool)),
-                           (self.project_total, info.project), (self.dept_total, info.department)):
+        tables = [(self.usage, (info.project, pool)), (self.dept_usage, (info.department, pool)),
+                  (self.project_total, info.project), (self.dept_total, info.department)]
+        if info.job is not None and not info.job.preemptible:
+            tables += [(self.np_usage, (info.project, pool)), (self.np_dept_usage, (info.department, pool))]
+        for table, key in tables:
             row = table.get(key)
             if row is None:
                 row = table[key] = [0, 0, 0]

@@ -12,8 +12,18 @@ statement. Nothing outside the core ever sees an uncommitted operation.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from berth.scheduler.core.state import ClusterState, Placement, PodInfo
+
+
+class Cause(NamedTuple):
+    """Why a pod is evicted: the action (preempt, reclaim or consolidate), the job the room is made for, and
+    why that job may take it, in words that do not name it (the runner names it as users know it)."""
+
+    action: str
+    by: str
+    why: str
 
 
 @dataclass(slots=True)
@@ -21,7 +31,7 @@ class Op:
     kind: str  # "bind" or "evict"
     info: PodInfo
     placement: Placement
-    reason: str = ""
+    cause: Cause | None = None  # for an evict
 
 
 class Statement:
@@ -37,9 +47,9 @@ class Statement:
         self.ops.append(Op("bind", info, placement))
         return placement
 
-    def evict(self, info: PodInfo, reason: str) -> Placement:
+    def evict(self, info: PodInfo, cause: Cause) -> Placement:
         placement = self.state.unplace(info)
-        self.ops.append(Op("evict", info, placement, reason))
+        self.ops.append(Op("evict", info, placement, cause))
         return placement
 
     def rollback(self, checkpoint: int = 0) -> None:

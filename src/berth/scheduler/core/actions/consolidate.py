@@ -15,7 +15,9 @@ from berth.scheduler.core.actions.victims import Budget, VictimCache, place_with
 from berth.scheduler.core.jobs import Job, placement_order
 from berth.scheduler.core.placement import _covers, _kind
 from berth.scheduler.core.reasons import Misfit
-from berth.scheduler.core.statement import Statement
+from berth.scheduler.core.statement import Cause, Statement
+
+CONSOLIDATION = Cause("consolidate", "", "consolidation: the pod is placed again at once, on another node")
 
 
 def consolidate(session) -> None:
@@ -78,7 +80,7 @@ def consolidate_job(session, job: Job, pool: str, movable: VictimCache, rankings
     state = session.state
     statement = Statement(state)
     outcome = place_with_evictions(session, statement, job, pool, movable, Budget(None),
-                                   lambda victim: f"moved to make room for {job.key} (consolidation)", rankings)
+                                   lambda victim: CONSOLIDATION._replace(by=job.key), rankings)
     if outcome.placed and outcome.victims:
         for victim in sorted(outcome.victims, key=lambda v: (-v.priority, v.submitted, v.key)):
             pods = placement_order(victim.pending(state))

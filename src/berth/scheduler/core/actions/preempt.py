@@ -21,7 +21,7 @@ from berth.scheduler.core.actions.victims import (
 from berth.scheduler.core.jobs import Job
 from berth.scheduler.core.reasons import note
 from berth.scheduler.core.resources import add
-from berth.scheduler.core.statement import Statement
+from berth.scheduler.core.statement import Cause, Statement
 
 
 def preempt(session) -> None:
@@ -59,9 +59,9 @@ def preempt_job(session, job: Job, pool: str, victims: list[Job]) -> bool:
     if session.quota_refusal(job, pool, need, freed=everything) is not None:
         return False
 
-    def reason(victim: Job) -> str:
-        return (f"preempted by {job.key} ({job.priority_class}, priority {job.priority}) of the same project "
-                f"{job.project}, which outranks {victim.priority_class} (priority {victim.priority})")
+    def reason(victim: Job) -> Cause:
+        return Cause("preempt", job.key, f"higher priority in project {job.project}: {job.priority_class} (priority "
+                                         f"{job.priority}) outranks {victim.priority_class} (priority {victim.priority})")
 
     statement = Statement(state)
     taken: set[str] = set()

@@ -28,7 +28,7 @@ from berth.scheduler.core.fairshare import EPS, INF
 from berth.scheduler.core.jobs import Job
 from berth.scheduler.core.reasons import in_pool, note
 from berth.scheduler.core.resources import GPU, gpus, say
-from berth.scheduler.core.statement import Statement
+from berth.scheduler.core.statement import Cause, Statement
 
 
 def reclaim(session) -> None:
@@ -114,12 +114,12 @@ def reclaim_job(session, job: Job, pool: str, contexts: dict[tuple[str, str], _C
                         f"{gpus(need[GPU])} it needs")
         return False
 
-    def reason(victim: Job) -> str:
+    def reason(victim: Job) -> Cause:
         q_used = state.used(victim.project, pool)[GPU]
         q_share = session.fair.of(victim.project, pool)[GPU]
-        return (f"reclaimed for {job.key} of project {job.project}, which is below its fair share; project "
-                f"{victim.project} uses {gpus(q_used)}{in_pool(session, pool)}, above its fair share of "
-                f"{gpus(q_share)}")
+        return Cause("reclaim", job.key, f"project {job.project} is below its fair share; project {victim.project} "
+                                         f"uses {gpus(q_used)}{in_pool(session, pool)}, above its fair share of "
+                                         f"{gpus(q_share)}")
 
     statement = Statement(state)
     outcome = place_with_evictions(session, statement, job, pool, context.victims, budget, reason, context.rankings)

@@ -24,7 +24,7 @@ from berth.scheduler.core.fairshare import EPS
 from berth.scheduler.core.jobs import Job
 from berth.scheduler.core.reasons import note
 from berth.scheduler.core.resources import MILLI, Amount
-from berth.scheduler.core.statement import Statement
+from berth.scheduler.core.statement import Cause, Statement
 
 
 @dataclass
@@ -115,7 +115,7 @@ class VictimCache:
 
 
 def place_with_evictions(session, stmt: Statement, job: Job, pool: str, victims: VictimCache, budget: Budget,
-                         reason: Callable[[Job], str], rankings: dict | None = None) -> Outcome:
+                         reason: Callable[[Job], Cause], rankings: dict | None = None) -> Outcome:
     """Place the job's gang in `pool`, evicting eligible victims where needed; see the module docstring.
 
     `rankings` lets an action keep the node rankings from one try to the next (each try works on a copy, so a
