@@ -38,7 +38,8 @@ spec:
     assert lines[0] == 'TrainingPolicy "vision" in project vision: the project\'s own policy.'
     assert lines[1] == 'The global TrainingPolicy "global-limits" does not apply to this project.'
     assert lines[2].split() == ["FIELD", "DEFAULT", "RULES"]
-    assert lines[3].split(None, 2) == ["gpu", "2", "max: 8; required: True"]
+    assert lines[3].split(None, 2) == ["gpu", "2", "max: 8; required: true"]  # as YAML says it, not Python
+    assert lines[4].endswith("canAdd: false; container min 30000")
     assert lines[4].split(None, 4)[:4] == ["ports", "1", "item:", "admin"]
     inherited = show(cluster, "tw", "-p", "nlp")
     assert inherited.stdout.splitlines()[0] == (

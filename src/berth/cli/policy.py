@@ -28,10 +28,19 @@ def _policy_kind(name: str) -> str:
     raise click.BadParameter(f"{kind.kind} has no policies", param_hint="KIND")
 
 
+def _shown(value: Any) -> str:
+    """A value as YAML writes it (true, not Python's True; a list as [a, b])."""
+    if isinstance(value, bool) or value is None:
+        return "true" if value is True else "false" if value is False else "null"
+    if isinstance(value, list):
+        return "[" + ", ".join(_shown(v) for v in value) + "]"
+    return str(value)
+
+
 def _rules(entry: dict[str, Any]) -> str:
-    parts = [f"{k}: {v}" for k, v in (entry.get("rules") or {}).items()]
+    parts = [f"{k}: {_shown(v)}" for k, v in (entry.get("rules") or {}).items()]
     for member, rules in (entry.get("itemRules") or {}).items():
-        parts.append(f"{member} " + ", ".join(f"{k} {v}" for k, v in (rules or {}).items()))
+        parts.append(f"{member} " + ", ".join(f"{k} {_shown(v)}" for k, v in (rules or {}).items()))
     return "; ".join(parts) or "-"
 
 
@@ -40,8 +49,7 @@ def _default(entry: dict[str, Any]) -> str:
         labels = list((entry.get("items") or {}))
         return f"{len(labels)} item{'s' if len(labels) != 1 else ''}: " + ", ".join(labels) if labels else "-"
     if "value" in entry:
-        value = entry["value"]
-        return str(value).lower() if isinstance(value, bool) else str(value)
+        return _shown(entry["value"])
     return "-"
 
 
