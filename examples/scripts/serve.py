@@ -11,6 +11,8 @@ import argparse
 import json
 import os
 import socket
+import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -37,7 +39,12 @@ class Model(BaseHTTPRequestHandler):
     do_GET = do_POST = _answer
 
     def log_message(self, format: str, *args: object) -> None:
-        print(f"{self.command} {self.path} -> 200", flush=True)
+        with LOG:  # one whole line at a time: the threads answer at once
+            sys.stdout.write(f"{self.command} {self.path} -> 200\n")
+            sys.stdout.flush()
+
+
+LOG = threading.Lock()
 
 
 ThreadingHTTPServer(("127.0.0.1", options.port), Model).serve_forever()
