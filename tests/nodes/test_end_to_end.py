@@ -312,3 +312,28 @@ def test_the_quickstart_berth_up_suggests(full):
         eventually(lambda: workload_status(http, "trainingworkloads", "runai-demo", "hello").get("phase") == "Completed",
                    timeout=40)
     assert full.kubectl("logs", "hello-0-0", "-n", "runai-demo").stdout == "hello from Berth\n"
+
+
+def test_a_workload_with_no_command_waits_as_one_pod_with_a_reason(full, http):
+    """The report's storm: an image with no command is one pod waiting in CreateContainerConfigError that
+    says what to do, with one Warning event, not a new failed pod every few milliseconds."""
+    full.kubectl("apply", "-f", "-", input=f"""
+apiVersion: run.ai/v2alpha1
+kind: InteractiveWorkload
+metadata: {{name: nocmd, namespace: {NS}}}
+spec: {{image: {{value: x}}}}
+""")
+    pod = eventually(lambda: (p := pods_of(http, NS, "nocmd")) and p[0], timeout=30)
+    time.sleep(10)
+    pods = json.loads(full.kubectl("get", "pods", "-n", NS, "-l", "run.ai/workload-name=nocmd", "-o",
+                                   "json").stdout)["items"]
+    assert [p["metadata"]["name"] for p in pods] == [pod["metadata"]["name"]]
+    assert pods[0]["status"]["phase"] == "Pending"
+    waiting = pods[0]["status"]["containerStatuses"][0]["state"]["waiting"]
+    assert waiting["reason"] == "CreateContainerConfigError"
+    assert "runs commands, not images" in waiting["message"] and "spec.command" in waiting["message"]
+    events = json.loads(full.kubectl("get", "events", "-n", NS, "--field-selector",
+                                     f"involvedObject.name={pod['metadata']['name']}", "-o", "json").stdout)["items"]
+    warnings = [e for e in events if e["type"] == "Warning"]
+    assert len(warnings) == 1 and warnings[0].get("count", 1) == 1, warnings
+    full.kubectl("delete", "interactiveworkload", "nocmd", "-n", NS)

@@ -128,9 +128,10 @@ def test_a_failing_command_fails_the_pod_with_its_exit_code(cluster, http, agent
     terminated = main_status(done)["state"]["terminated"]
     assert (terminated["exitCode"], terminated["reason"]) == (3, "Error") and "boom" in terminated["message"]
     assert cluster.kubectl("logs", "fails", "-n", NS).stdout == "boom\n"
-    refused = wait_phase(http, "imageonly", "Failed")
-    assert refused["status"]["reason"] == "NoCommand"
-    assert "runs commands, not images; give spec.command" in refused["status"]["message"]
+    waiting = eventually(lambda: main_status(get_pod(http, "imageonly")).get("state", {}).get("waiting", {})
+                         .get("reason") == "CreateContainerConfigError" and main_status(get_pod(http, "imageonly")))
+    assert "runs commands, not images; give spec.command" in waiting["state"]["waiting"]["message"]
+    assert phase(get_pod(http, "imageonly")) == "Pending"
 
 
 def test_on_failure_restarts_until_it_succeeds_and_keeps_the_previous_log(cluster, http, agents):
@@ -281,6 +282,18 @@ def test_a_pod_runs_as_the_user_its_security_context_asks_for(cluster, http, age
     done = wait_phase(http, "user", "Succeeded", "Failed")
     assert phase(done) == "Succeeded", cluster.kubectl("logs", "user", "-n", NS).stdout
     assert cluster.kubectl("logs", "user", "-n", NS).stdout == "1234 5678 42 1234\n"  # and it can write home
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="runAsNonRoot refuses only when berth up is root")
+def test_a_container_that_would_run_as_root_waits_with_one_warning(http, agents):
+    agents.start("n-nonroot")
+    body = pod("rooted", "n-nonroot", PY, "-c", "print('ran')")
+    body["spec"]["securityContext"] = {"runAsNonRoot": True}
+    create(http, body)
+    waiting = eventually(lambda: main_status(get_pod(http, "rooted")).get("state", {}).get("waiting", {})
+                         .get("reason") == "CreateContainerConfigError" and main_status(get_pod(http, "rooted")))
+    assert "runAsNonRoot" in waiting["state"]["waiting"]["message"]
+    assert phase(get_pod(http, "rooted")) == "Pending" and event_reasons(http, "rooted").count("Failed") == 1
 
 
 def test_deleting_a_running_pod_ends_its_processes(cluster, http, agents):

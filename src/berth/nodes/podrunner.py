@@ -10,12 +10,13 @@ There is no image: a container's `command` and `args` run directly, in the pod's
 A pod's phase on this node, written once, here:
 
     Pending   init containers run one after another (a failed one is restarted unless restartPolicy is
-              Never); containers wait in ContainerCreating
+              Never); containers wait in ContainerCreating, or for good in CreateContainerConfigError
+              when they cannot start here (no command; runAsNonRoot and no user), as a kubelet leaves them
       -> Running    every container has started; one that ends is restarted as restartPolicy says
                     (Always; OnFailure when it exits non-zero), after a back-off (waiting CrashLoopBackOff)
       -> Succeeded  every container has exited 0 and none is to restart
       -> Failed     a container exited non-zero and is not restarted (reason Error), or the pod cannot run
-                    here (NoCommand, UnexpectedAdmissionError), or its processes were lost when `berth up`
+                    here (UnexpectedAdmissionError), or its processes were lost when `berth up`
                     restarted (NodeRestarted)
     deletionTimestamp, or the pod gone: its processes get SIGTERM, then SIGKILL after the grace period;
     the status is left alone (the API server removes the pod).
@@ -176,9 +177,12 @@ class PodRunner:
     async def _start(self) -> None:
         spec = _spec(self.pod)
         inits, mains = list(spec.get("initContainers") or []), list(spec.get("containers") or [])
-        missing = [c.get("name") for c in inits + mains if not c.get("command")]
-        if missing:
-            await self._fail("NoCommand", f"{NO_COMMAND} (container {', '.join(map(str, missing))})")
+        self._inits = {c["name"]: _waiting(c, "PodInitializing") for c in inits}
+        self._containers = {c["name"]: _waiting(c, "PodInitializing" if inits else "ContainerCreating")
+                            for c in mains}
+        missing = [c["name"] for c in inits + mains if not c.get("command")]
+        if missing:  # the pod waits, as a kubelet leaves a container it cannot create: no retry can help
+            await self._refuse(missing, NO_COMMAND)
             return
         problem = self._device_problem()
         if problem:
@@ -194,9 +198,6 @@ class PodRunner:
         for image in dict.fromkeys(str(c.get("image") or "") for c in inits + mains):
             await self.node.event(self.pod, "ImageNotPulled", f'image "{image}" is recorded, not pulled: the local '
                                   "node runs the container's command directly on this machine")
-        self._inits = {c["name"]: _waiting(c, "PodInitializing") for c in inits}
-        self._containers = {c["name"]: _waiting(c, "PodInitializing" if inits else "ContainerCreating")
-                            for c in mains}
         await self._publish()
         for container in inits:
             code = await self._container(container, init=True)
@@ -280,7 +281,7 @@ class PodRunner:
             return None
         who = credentials(self.pod, container, euid=os.geteuid(), egid=os.getegid())
         if who.refusal:
-            await self._refuse(container, statuses, who.refusal)
+            await self._refuse([name], who.refusal)
             return None
         argv = podenv.command_line(container, env)
         log_file = self.node.log_path(self.namespace, self.name, name)
@@ -353,13 +354,14 @@ class PodRunner:
         await self.node.call(lambda: self.node.client.patch("Pod", self.name, {"metadata": {"annotations": annotation}},
                                                             self.namespace))
 
-    async def _refuse(self, container: Obj, statuses: dict[str, Obj], message: str) -> None:
-        """A container that must not start waits in CreateContainerConfigError, as a kubelet leaves it, until
-        the pod is deleted (its spec cannot change)."""
-        name = container["name"]
-        statuses[name] = {**statuses[name], "state": {"waiting": {"reason": "CreateContainerConfigError",
-                                                                  "message": message}}}
-        await self.node.event(self.pod, "Failed", f"Error: {message}", type="Warning")
+    async def _refuse(self, names: list[str], message: str) -> None:
+        """Containers that cannot start here wait in CreateContainerConfigError, as a kubelet leaves them,
+        until the pod is deleted (its spec cannot change); one Warning event says why."""
+        for name in names:
+            statuses = self._inits if name in self._inits else self._containers
+            statuses[name] = {**statuses[name], "state": {"waiting": {"reason": "CreateContainerConfigError",
+                                                                      "message": message}}}
+        await self.node.event(self.pod, "Failed", f"Error: {message} (container {', '.join(names)})", type="Warning")
         await self._publish()
         await self.deleted.wait()
 
