@@ -4,12 +4,15 @@ users see of them (phase, exit codes, logs through kubectl, environment, GPUs, p
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import datetime
@@ -271,6 +274,41 @@ def test_a_serving_pod_is_ready_once_it_listens_and_is_reached_through_its_meter
     load = eventually(lambda: json.loads((get_pod(http, "replica")["metadata"].get("annotations") or {})
                                          .get("run.ai/metrics", "{}")).get("throughput"), timeout=15)
     assert load > 0  # three requests over the window, counted by the meter the client went through
+
+
+def test_a_serving_pod_under_steady_load_is_not_rewritten_every_few_seconds(http, agents):
+    """The report: a MODIFIED pod every 2 s per replica. Its load is written when it changes materially."""
+    agents.start("n-steady")
+    serve = Path(__file__).resolve().parents[2] / "examples" / "scripts" / "serve.py"
+    body = pod("steady", "n-steady", PY, str(serve), "--seconds", "0.05", restart="Always",
+               ports=[{"containerPort": 8080}])
+    body["metadata"]["labels"] = {"run.ai/workload-kind": "InferenceWorkload"}
+    create(http, body)
+    ready = eventually(lambda: (p := get_pod(http, "steady")) and main_status(p).get("ready") and p, timeout=20)
+    url = f"http://127.0.0.1:{json.loads(ready['metadata']['annotations']['run.ai/host-ports'])['8080']}/predict"
+    stop = threading.Event()
+
+    def user() -> None:  # a steady 4 requests a second
+        while not stop.is_set():
+            with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=5):
+                pass
+            time.sleep(0.2)
+
+    thread = threading.Thread(target=user)
+    thread.start()
+    try:
+        time.sleep(12)  # the 10 s window is full of the steady load
+        seen = []
+        for _ in range(20):  # 10 s
+            metrics = (get_pod(http, "steady")["metadata"].get("annotations") or {}).get("run.ai/metrics")
+            if metrics and (not seen or seen[-1] != metrics):
+                seen.append(metrics)
+            time.sleep(0.5)
+    finally:
+        stop.set()
+        thread.join()
+    assert json.loads(seen[-1])["throughput"] > 1, seen
+    assert len(seen) <= 2, seen  # every 2 s would be 5 or 6
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root can run a process as another user")
