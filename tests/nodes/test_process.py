@@ -353,23 +353,58 @@ def test_deleting_a_running_pod_ends_its_processes(cluster, http, agents):
     eventually(lambda: not scratch(cluster, "family").exists())
 
 
-def test_after_a_restart_lost_processes_fail_as_node_restarted_and_nothing_runs_twice(cluster, http, agents):
+def _monitor_of(cluster: Cluster, node: str, name: str) -> int:
+    """The pid of the monitor of a pod's main container, as the node recorded it."""
+    pods = json.loads((cluster.data_dir / "nodes" / node / "state.json").read_text())["pods"]
+    return next(r["processes"]["main"]["monitor"] for r in pods.values() if r["name"] == name)
+
+
+def test_after_a_restart_each_pod_is_told_how_it_ended_or_that_nobody_knows(cluster, http, agents):
     first = agents.start("n-restart")
-    create(http, pod("victim", "n-restart", PY, "-c", SLEEPER))
-    create(http, pod("survivor", "n-restart", PY, "-c", SLEEPER))
-    (victim,), (survivor,) = pids_written(cluster, "victim"), pids_written(cluster, "survivor")
-    for name in ("victim", "survivor"):
+    for name in ("victim", "orphan", "survivor"):
+        create(http, pod(name, "n-restart", PY, "-c", SLEEPER))
+    (victim,), (orphan,), (survivor,) = (pids_written(cluster, n) for n in ("victim", "orphan", "survivor"))
+    for name in ("victim", "orphan", "survivor"):
         wait_phase(http, name, "Running")
     agents.stop(first)
-    assert procs.start_ticks(victim) and procs.start_ticks(survivor), "stopping the agent left its pods running"
-    os.kill(victim, signal.SIGKILL)
+    assert all(procs.start_ticks(p) for p in (victim, orphan, survivor)), "stopping the agent left its pods running"
+    os.kill(victim, signal.SIGKILL)  # its monitor sees how it ended
+    os.kill(_monitor_of(cluster, "n-restart", "orphan"), signal.SIGKILL)  # nobody is left to see it end
+    os.kill(orphan, signal.SIGKILL)
     create(http, pod("newcomer", "n-restart", PY, "-c", "print('ran')"))
 
     agents.start("n-restart")
-    failed = wait_phase(http, "victim", "Failed")
+    killed = main_status(wait_phase(http, "victim", "Failed"))["state"]["terminated"]
+    assert (killed["exitCode"], killed["reason"], killed.get("signal")) == (137, "Error", 9)
+    failed = wait_phase(http, "orphan", "Failed")
     assert failed["status"]["reason"] == "NodeRestarted" and "this pod is not run again" in failed["status"]["message"]
     assert main_status(failed)["state"]["terminated"]["reason"] == "ContainerStatusUnknown"
     assert phase(wait_phase(http, "newcomer", "Succeeded", "Failed")) == "Succeeded"
     assert phase(get_pod(http, "survivor")) == "Running" and procs.start_ticks(survivor)
     assert http.delete(f"/api/v1/namespaces/{NS}/pods/survivor").status_code == 200
     eventually(lambda: not procs.start_ticks(survivor), timeout=10)
+
+
+def test_an_adopted_container_restarts_by_its_policy_and_hears_sigterm_when_deleted(cluster, http, agents):
+    """After a restart of the agent, a container it adopted is still restarted as its restartPolicy says when
+    it exits, and deleting the pod still sends SIGTERM to the program."""
+    terms = cluster.data_dir.parent / "again-terms"
+    program = ("import os, signal, sys, time\n"
+               f"signal.signal(signal.SIGTERM, lambda *_: (open({str(terms)!r}, 'a').write('term'), sys.exit(0)))\n"
+               "open('pids', 'a').write(f'{os.getpid()}\\n')\n"
+               "while not os.path.exists('go'): time.sleep(0.1)\n"
+               "os.remove('go'); sys.exit(1)")
+    first = agents.start("n-adopt")
+    create(http, pod("again", "n-adopt", PY, "-c", program, restart="Always"))
+    (adopted,) = pids_written(cluster, "again", "pids")
+    wait_phase(http, "again", "Running")
+    agents.stop(first)
+    agents.start("n-adopt")
+    eventually(lambda: main_status(get_pod(http, "again")).get("containerID") == f"process://{adopted}")
+    (scratch(cluster, "again") / "go").touch()
+    restarted = eventually(lambda: (s := main_status(get_pod(http, "again"))).get("restartCount") == 1
+                           and "running" in s["state"] and s, timeout=20)
+    assert restarted["lastState"]["terminated"]["exitCode"] == 1
+    assert len(pids_written(cluster, "again", "pids")) == 2  # the policy's restart, and only that
+    assert http.delete(f"/api/v1/namespaces/{NS}/pods/again").status_code == 200
+    eventually(lambda: terms.exists() and terms.read_text() == "term", timeout=15)

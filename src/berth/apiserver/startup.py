@@ -111,7 +111,8 @@ def open_store(path: Path) -> Store:
     try:
         return Store(path)
     except StoreError as exc:  # another schema version, or another program's SQLite file
-        raise ConfigError(f"{exc}: use the Berth that wrote it, move it away, or start with another --data-dir") from None
+        raise ConfigError(f"{exc}: use the Berth that wrote it, move it away, or start with another "
+                          "--data-dir") from None
     except sqlite3.DatabaseError as exc:
         raise ConfigError(f"{path} is not a Berth store ({exc}); move it away, or start with another "
                           "--data-dir") from None
