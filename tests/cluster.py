@@ -72,6 +72,17 @@ class Cluster:
             raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
         return result
 
+    def project(self, name: str, timeout: float = 30) -> str:
+        """Apply a Project `name` with no guaranteed GPUs; once its controller has made its namespace, the
+        namespace's name."""
+        self.kubectl("apply", "-f", "-", input=f"apiVersion: run.ai/v1\nkind: Project\nmetadata: {{name: {name}}}\n"
+                                               "spec: {deservedGpus: 0}\n")
+        deadline = time.monotonic() + timeout
+        while self.kubectl("get", "namespace", f"runai-{name}", check=False).returncode != 0:
+            assert time.monotonic() < deadline, f"the namespace of project {name} was not made"
+            time.sleep(0.2)
+        return f"runai-{name}"
+
     def wait_ready(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -7,7 +7,7 @@ event loop. Each component is an ordinary client of the API server (through the 
 writes): the same code runs as an operator or node agent against a real cluster. The child writes to the
 same terminal (one log), is restarted if it dies, ends with `berth up` (even when `berth up` is killed:
 the kernel signals it), and is the only one: a second `berth up` on the same data directory is refused by
-the API server's port, not by luck.
+the directory's lock (`berth.apiserver.startup`) before it starts anything.
 """
 
 from __future__ import annotations
@@ -192,29 +192,47 @@ async def _stop(child: asyncio.subprocess.Process, grace: float = 10.0) -> None:
 
 def up(config: Config, plan: Plan, announce: Callable[[str], object] = print) -> int:
     """Run the control plane until Ctrl-C or SIGTERM."""
+    notes = []
     if plan.nodes_file is not None:
         from berth.nodes.cluster_file import load_cluster_file
 
         specs = load_cluster_file(plan.nodes_file)  # a bad file stops us before anything starts
         gpus = sum(len(s.gpus) for s in specs)
-        announce(f"simulated nodes: {len(specs)} nodes with {gpus} GPUs from {plan.nodes_file}")
+        notes.append(f"simulated nodes: {len(specs)} nodes with {gpus} GPUs from {plan.nodes_file}")
     if "local-node" not in plan.disabled and plan.gpus:
-        announce(f"local node: advertising {plan.gpus} simulated GPUs if it finds no real one")
+        notes.append(f"local node: advertising {plan.gpus} simulated GPUs if it finds no real one")
     components = [] if plan.empty else [supervisor(plan)]
-    suggestions = list(TRY_THIS)
+    suggestions = try_this(plan)
     here = Path(sys.executable).parent
     if (here / "kubectl").exists() and os.pathsep + str(here) not in os.pathsep + os.environ.get("PATH", ""):
         suggestions.insert(0, f"export PATH={here}:$PATH    # the kubectl installed with Berth")
-    return run(config, announce, components=components, try_this=suggestions)
+    return run(config, announce, components=components, try_this=suggestions, notes=notes)
 
 
-#: What `berth up` suggests doing first (from the repository's root).
-TRY_THIS = [
-    "kubectl apply -f examples/quickstart/project.yaml    # project demo: namespace runai-demo",
-    "kubectl apply -f examples/quickstart/hello.yaml      # a training workload that runs here",
-    "kubectl get tw -n runai-demo -w                      # Pending, Running, Completed",
-    "kubectl logs hello-0-0 -n runai-demo",
-]
+def try_this(plan: Plan) -> list[str]:
+    """What `berth up` suggests doing first (from the repository's root), for what this `berth up` runs: the
+    hello example runs to its end only where a controller, the scheduler and the local node all run."""
+    runs = {name for name in OPTIONAL if name not in plan.disabled}
+    if "controllers" not in runs:  # nothing acts on workloads: the API alone
+        return ["kubectl api-resources --api-group=run.ai           # the kinds this API server serves",
+                "kubectl explain trainingworkload.spec                # their fields"]
+    project = ["kubectl apply -f examples/quickstart/project.yaml    # project demo: namespace runai-demo"]
+    if runs == set(OPTIONAL):
+        return [*project,
+                "kubectl apply -f examples/quickstart/hello.yaml      # a training workload that runs here",
+                "kubectl get tw -n runai-demo -w                      # Pending, Running, Completed",
+                "kubectl logs hello-0-0 -n runai-demo"]
+    if "scheduler" in runs and plan.nodes_file is not None:
+        return [*project,
+                "kubectl apply -f examples/quickstart/hello.yaml      # a training workload, on a simulated node",
+                "kubectl get tw -n runai-demo -w                      # Pending, Running (until deleted: it is "
+                "simulated)",
+                "kubectl get nodes"]
+    missing = "no scheduler" if "scheduler" not in runs else "no node"
+    return [*project,
+            "kubectl apply -f examples/quickstart/hello.yaml      # a training workload: it stays Pending "
+            f"({missing} here)",
+            "kubectl get tw -n runai-demo"]
 
 
 if __name__ == "__main__":

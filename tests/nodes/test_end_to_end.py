@@ -31,10 +31,8 @@ def full(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 @pytest.fixture(scope="module")
 def http(full):
-    full.kubectl("apply", "-f", "-", input="apiVersion: run.ai/v1\nkind: Project\nmetadata: {name: e2e}\n"
-                                           "spec: {deservedGpus: 0}\n")
+    full.project("e2e")
     with client(full, timeout=30) as c:
-        eventually(lambda: c.get(f"/api/v1/namespaces/{NS}").status_code == 200)
         yield c
 
 
@@ -239,6 +237,12 @@ def _pid_from_state(path, pod: str) -> int | None:
     return None
 
 
+def _monitor_from_state(path, pod: str) -> int:
+    """The pid of the monitor of a pod's main container (`berth.nodes.monitor`), as the node recorded it."""
+    data = json.loads(path.read_text())
+    return next(int(r["processes"]["main"]["monitor"]) for r in data["pods"].values() if r["name"] == pod)
+
+
 def test_a_pytorch_job_runs_a_real_all_reduce(full, http):
     pytest.importorskip("torch", reason="torch is an optional extra: pip install torch==2.13.0 (CPU build)")
     script = ROOT / "examples" / "scripts" / "allreduce.py"
@@ -265,10 +269,8 @@ def test_after_kill_9_and_a_restart_every_workload_tells_the_truth(tmp_path):
     c = make_cluster(tmp_path)
     c.start()
     try:
-        c.kubectl("apply", "-f", "-", input="apiVersion: run.ai/v1\nkind: Project\nmetadata: {name: e2e}\n"
-                                             "spec: {deservedGpus: 0}\n")
+        c.project("e2e")
         with client(c, timeout=30) as http:
-            eventually(lambda: http.get(f"/api/v1/namespaces/{NS}").status_code == 200)
             apply(c, "TrainingWorkload", "done", f"""  command: {{value: "{PY} -c 'print(1)'"}}""")
             for name in ("survivor", "lost"):
                 apply(c, "TrainingWorkload", name, f"""  command: {{value: "{PY} -c 'import time; time.sleep(600)'"}}""")
@@ -293,12 +295,13 @@ def test_after_kill_9_and_a_restart_every_workload_tells_the_truth(tmp_path):
         c.process.kill()  # kill -9 of berth up
         c.process.wait()
         c.process = None
-        os.kill(lost, 9)  # and one workload's process dies while Berth is down
+        os.kill(_monitor_from_state(state, "lost-0-0"), 9)  # one workload's process dies while Berth is down,
+        os.kill(lost, 9)                                     # its monitor first: nobody sees how it ended
         eventually(lambda: not _alive(lost))
         c.start()
         with client(c, timeout=30) as http:
-            # The pod whose process died unseen is failed for that reason, never run again; training
-            # retries it as its next attempt, as after any failure.
+            # The pod whose process died unseen (its monitor gone too) is failed for that reason, never run
+            # again; training retries it as its next attempt, as after any failure.
             pod = eventually(lambda: (p := http.get(f"/api/v1/namespaces/{NS}/pods/lost-0-0").json())
                              .get("status", {}).get("phase") == "Failed" and p, timeout=40)
             assert pod["status"]["reason"] == "NodeRestarted"
@@ -336,3 +339,28 @@ def test_the_quickstart_berth_up_suggests(full):
         eventually(lambda: workload_status(http, "trainingworkloads", "runai-demo", "hello").get("phase") == "Completed",
                    timeout=40)
     assert full.kubectl("logs", "hello-0-0", "-n", "runai-demo").stdout == "hello from Berth\n"
+
+
+def test_a_workload_with_no_command_waits_as_one_pod_with_a_reason(full, http):
+    """The report's storm: an image with no command is one pod waiting in CreateContainerConfigError that
+    says what to do, with one Warning event, not a new failed pod every few milliseconds."""
+    full.kubectl("apply", "-f", "-", input=f"""
+apiVersion: run.ai/v2alpha1
+kind: InteractiveWorkload
+metadata: {{name: nocmd, namespace: {NS}}}
+spec: {{image: {{value: x}}}}
+""")
+    pod = eventually(lambda: (p := pods_of(http, NS, "nocmd")) and p[0], timeout=30)
+    time.sleep(10)
+    pods = json.loads(full.kubectl("get", "pods", "-n", NS, "-l", "run.ai/workload-name=nocmd", "-o",
+                                   "json").stdout)["items"]
+    assert [p["metadata"]["name"] for p in pods] == [pod["metadata"]["name"]]
+    assert pods[0]["status"]["phase"] == "Pending"
+    waiting = pods[0]["status"]["containerStatuses"][0]["state"]["waiting"]
+    assert waiting["reason"] == "CreateContainerConfigError"
+    assert "runs commands, not images" in waiting["message"] and "spec.command" in waiting["message"]
+    events = json.loads(full.kubectl("get", "events", "-n", NS, "--field-selector",
+                                     f"involvedObject.name={pod['metadata']['name']}", "-o", "json").stdout)["items"]
+    warnings = [e for e in events if e["type"] == "Warning"]
+    assert len(warnings) == 1 and warnings[0].get("count", 1) == 1, warnings
+    full.kubectl("delete", "interactiveworkload", "nocmd", "-n", NS)

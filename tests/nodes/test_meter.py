@@ -11,7 +11,7 @@ import time
 import pytest
 
 from berth.nodes import procs
-from berth.nodes.meter import Counters, Exchange, MeteredPort, Sample, Window
+from berth.nodes.meter import HEARTBEAT_S, Counters, Exchange, MeteredPort, PodMeter, Sample, Window, material_change
 
 
 class Clock:
@@ -161,3 +161,28 @@ def test_http_1_0_keep_alive_and_an_early_response_go_on_being_counted():
     ex.from_client(b"cd" + GET)
     ex.from_server(OK)
     assert ex.watching and (counters.requests, counters.in_flight) == (2, 0)
+
+
+def test_readings_are_written_when_they_change_materially():
+    steady = {"concurrency": 2.0, "throughput": 4.0, "latency": 500.0, "cpu-utilization": 20.0}
+    assert material_change(None, steady)
+    assert not material_change(steady, {**steady, "throughput": 4.3, "latency": 540.0})  # within 10%
+    assert material_change(steady, {**steady, "throughput": 4.5})  # more than 10%
+    assert material_change(steady, {k: v for k, v in steady.items() if k != "latency"})  # a reading goes
+    idle = {"concurrency": 0.0, "throughput": 0.0, "cpu-utilization": 0.3}
+    assert not material_change(idle, {**idle, "cpu-utilization": 0.9})  # noise, below a percent point
+    assert material_change(idle, {**idle, "concurrency": 0.002})  # traffic starts, however little
+    assert material_change({**idle, "throughput": 0.01}, idle)  # and stops: the autoscaler may scale to zero
+
+
+def test_a_drift_is_written_once_it_adds_up_and_traffic_is_repeated_every_minute():
+    meter = PodMeter({}, {})
+    first = {"concurrency": 1.0, "throughput": 10.0}
+    assert meter.worth_reporting(first, 0.0)
+    meter.was_reported(first, 0.0)
+    drifted = [{"concurrency": 1.0, "throughput": 10.0 + 0.4 * i} for i in range(1, 5)]
+    assert [meter.worth_reporting(r, 2.0 * i) for i, r in enumerate(drifted, 1)] == [False, False, True, True]
+    assert meter.worth_reporting(first, HEARTBEAT_S) and not meter.worth_reporting(first, HEARTBEAT_S - 1)
+    meter.was_reported({"concurrency": 0.0, "throughput": 0.0}, 0.0)
+    assert not meter.worth_reporting({"concurrency": 0.0, "throughput": 0.0}, 10 * HEARTBEAT_S)  # idle: no news
+    assert not meter.worth_reporting({}, 0.0)

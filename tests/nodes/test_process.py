@@ -4,12 +4,15 @@ users see of them (phase, exit codes, logs through kubectl, environment, GPUs, p
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import datetime
@@ -128,9 +131,10 @@ def test_a_failing_command_fails_the_pod_with_its_exit_code(cluster, http, agent
     terminated = main_status(done)["state"]["terminated"]
     assert (terminated["exitCode"], terminated["reason"]) == (3, "Error") and "boom" in terminated["message"]
     assert cluster.kubectl("logs", "fails", "-n", NS).stdout == "boom\n"
-    refused = wait_phase(http, "imageonly", "Failed")
-    assert refused["status"]["reason"] == "NoCommand"
-    assert "runs commands, not images; give spec.command" in refused["status"]["message"]
+    waiting = eventually(lambda: main_status(get_pod(http, "imageonly")).get("state", {}).get("waiting", {})
+                         .get("reason") == "CreateContainerConfigError" and main_status(get_pod(http, "imageonly")))
+    assert "runs commands, not images; give spec.command" in waiting["state"]["waiting"]["message"]
+    assert phase(get_pod(http, "imageonly")) == "Pending"
 
 
 def test_on_failure_restarts_until_it_succeeds_and_keeps_the_previous_log(cluster, http, agents):
@@ -272,6 +276,41 @@ def test_a_serving_pod_is_ready_once_it_listens_and_is_reached_through_its_meter
     assert load > 0  # three requests over the window, counted by the meter the client went through
 
 
+def test_a_serving_pod_under_steady_load_is_not_rewritten_every_few_seconds(http, agents):
+    """The report: a MODIFIED pod every 2 s per replica. Its load is written when it changes materially."""
+    agents.start("n-steady")
+    serve = Path(__file__).resolve().parents[2] / "examples" / "scripts" / "serve.py"
+    body = pod("steady", "n-steady", PY, str(serve), "--seconds", "0.05", restart="Always",
+               ports=[{"containerPort": 8080}])
+    body["metadata"]["labels"] = {"run.ai/workload-kind": "InferenceWorkload"}
+    create(http, body)
+    ready = eventually(lambda: (p := get_pod(http, "steady")) and main_status(p).get("ready") and p, timeout=20)
+    url = f"http://127.0.0.1:{json.loads(ready['metadata']['annotations']['run.ai/host-ports'])['8080']}/predict"
+    stop = threading.Event()
+
+    def user() -> None:  # a steady 4 requests a second
+        while not stop.is_set():
+            with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=5):
+                pass
+            time.sleep(0.2)
+
+    thread = threading.Thread(target=user)
+    thread.start()
+    try:
+        time.sleep(12)  # the 10 s window is full of the steady load
+        seen = []
+        for _ in range(20):  # 10 s
+            metrics = (get_pod(http, "steady")["metadata"].get("annotations") or {}).get("run.ai/metrics")
+            if metrics and (not seen or seen[-1] != metrics):
+                seen.append(metrics)
+            time.sleep(0.5)
+    finally:
+        stop.set()
+        thread.join()
+    assert json.loads(seen[-1])["throughput"] > 1, seen
+    assert len(seen) <= 2, seen  # every 2 s would be 5 or 6
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root can run a process as another user")
 def test_a_pod_runs_as_the_user_its_security_context_asks_for(cluster, http, agents):
     agents.start("n-user")
@@ -281,6 +320,18 @@ def test_a_pod_runs_as_the_user_its_security_context_asks_for(cluster, http, age
     done = wait_phase(http, "user", "Succeeded", "Failed")
     assert phase(done) == "Succeeded", cluster.kubectl("logs", "user", "-n", NS).stdout
     assert cluster.kubectl("logs", "user", "-n", NS).stdout == "1234 5678 42 1234\n"  # and it can write home
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="runAsNonRoot refuses only when berth up is root")
+def test_a_container_that_would_run_as_root_waits_with_one_warning(http, agents):
+    agents.start("n-nonroot")
+    body = pod("rooted", "n-nonroot", PY, "-c", "print('ran')")
+    body["spec"]["securityContext"] = {"runAsNonRoot": True}
+    create(http, body)
+    waiting = eventually(lambda: main_status(get_pod(http, "rooted")).get("state", {}).get("waiting", {})
+                         .get("reason") == "CreateContainerConfigError" and main_status(get_pod(http, "rooted")))
+    assert "runAsNonRoot" in waiting["state"]["waiting"]["message"]
+    assert phase(get_pod(http, "rooted")) == "Pending" and event_reasons(http, "rooted").count("Failed") == 1
 
 
 def test_deleting_a_running_pod_ends_its_processes(cluster, http, agents):
@@ -302,23 +353,58 @@ def test_deleting_a_running_pod_ends_its_processes(cluster, http, agents):
     eventually(lambda: not scratch(cluster, "family").exists())
 
 
-def test_after_a_restart_lost_processes_fail_as_node_restarted_and_nothing_runs_twice(cluster, http, agents):
+def _monitor_of(cluster: Cluster, node: str, name: str) -> int:
+    """The pid of the monitor of a pod's main container, as the node recorded it."""
+    pods = json.loads((cluster.data_dir / "nodes" / node / "state.json").read_text())["pods"]
+    return next(r["processes"]["main"]["monitor"] for r in pods.values() if r["name"] == name)
+
+
+def test_after_a_restart_each_pod_is_told_how_it_ended_or_that_nobody_knows(cluster, http, agents):
     first = agents.start("n-restart")
-    create(http, pod("victim", "n-restart", PY, "-c", SLEEPER))
-    create(http, pod("survivor", "n-restart", PY, "-c", SLEEPER))
-    (victim,), (survivor,) = pids_written(cluster, "victim"), pids_written(cluster, "survivor")
-    for name in ("victim", "survivor"):
+    for name in ("victim", "orphan", "survivor"):
+        create(http, pod(name, "n-restart", PY, "-c", SLEEPER))
+    (victim,), (orphan,), (survivor,) = (pids_written(cluster, n) for n in ("victim", "orphan", "survivor"))
+    for name in ("victim", "orphan", "survivor"):
         wait_phase(http, name, "Running")
     agents.stop(first)
-    assert procs.start_ticks(victim) and procs.start_ticks(survivor), "stopping the agent left its pods running"
-    os.kill(victim, signal.SIGKILL)
+    assert all(procs.start_ticks(p) for p in (victim, orphan, survivor)), "stopping the agent left its pods running"
+    os.kill(victim, signal.SIGKILL)  # its monitor sees how it ended
+    os.kill(_monitor_of(cluster, "n-restart", "orphan"), signal.SIGKILL)  # nobody is left to see it end
+    os.kill(orphan, signal.SIGKILL)
     create(http, pod("newcomer", "n-restart", PY, "-c", "print('ran')"))
 
     agents.start("n-restart")
-    failed = wait_phase(http, "victim", "Failed")
+    killed = main_status(wait_phase(http, "victim", "Failed"))["state"]["terminated"]
+    assert (killed["exitCode"], killed["reason"], killed.get("signal")) == (137, "Error", 9)
+    failed = wait_phase(http, "orphan", "Failed")
     assert failed["status"]["reason"] == "NodeRestarted" and "this pod is not run again" in failed["status"]["message"]
     assert main_status(failed)["state"]["terminated"]["reason"] == "ContainerStatusUnknown"
     assert phase(wait_phase(http, "newcomer", "Succeeded", "Failed")) == "Succeeded"
     assert phase(get_pod(http, "survivor")) == "Running" and procs.start_ticks(survivor)
     assert http.delete(f"/api/v1/namespaces/{NS}/pods/survivor").status_code == 200
     eventually(lambda: not procs.start_ticks(survivor), timeout=10)
+
+
+def test_an_adopted_container_restarts_by_its_policy_and_hears_sigterm_when_deleted(cluster, http, agents):
+    """After a restart of the agent, a container it adopted is still restarted as its restartPolicy says when
+    it exits, and deleting the pod still sends SIGTERM to the program."""
+    terms = cluster.data_dir.parent / "again-terms"
+    program = ("import os, signal, sys, time\n"
+               f"signal.signal(signal.SIGTERM, lambda *_: (open({str(terms)!r}, 'a').write('term'), sys.exit(0)))\n"
+               "open('pids', 'a').write(f'{os.getpid()}\\n')\n"
+               "while not os.path.exists('go'): time.sleep(0.1)\n"
+               "os.remove('go'); sys.exit(1)")
+    first = agents.start("n-adopt")
+    create(http, pod("again", "n-adopt", PY, "-c", program, restart="Always"))
+    (adopted,) = pids_written(cluster, "again", "pids")
+    wait_phase(http, "again", "Running")
+    agents.stop(first)
+    agents.start("n-adopt")
+    eventually(lambda: main_status(get_pod(http, "again")).get("containerID") == f"process://{adopted}")
+    (scratch(cluster, "again") / "go").touch()
+    restarted = eventually(lambda: (s := main_status(get_pod(http, "again"))).get("restartCount") == 1
+                           and "running" in s["state"] and s, timeout=20)
+    assert restarted["lastState"]["terminated"]["exitCode"] == 1
+    assert len(pids_written(cluster, "again", "pids")) == 2  # the policy's restart, and only that
+    assert http.delete(f"/api/v1/namespaces/{NS}/pods/again").status_code == 200
+    eventually(lambda: terms.exists() and terms.read_text() == "term", timeout=15)

@@ -8,6 +8,10 @@ Paths served (kubectl's and the client libraries', see the protocol notes):
   /api/v1/[namespaces/{ns}/]{plural}[/{name}[/{sub}]]   core resources
   /apis/{g}/{v}/[namespaces/{ns}/]{plural}[/{name}[/{sub}]]
 Trailing slashes are tolerated; booleans parse like Go's strconv.ParseBool.
+
+A pod's `exec`, `attach` and `portforward` (kubectl asks for a websocket, then SPDY) get a 400 Status that
+says they are not served, so kubectl prints why instead of "could not find the requested resource"; they
+are not advertised in discovery.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ JSON = "application/json"
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 PUBLIC = {"/version", "/healthz", "/livez", "/readyz"}
 FALSE = {"0", "f", "F", "false", "False", "FALSE"}
+#: A pod's streaming subresources, by the kubectl command that asks for them: not served (yet).
+STREAMING = {"exec": "kubectl exec", "attach": "kubectl attach", "portforward": "kubectl port-forward"}
 
 
 @dataclass
@@ -70,7 +76,7 @@ def route(group: str, version: str, parts: list[str]) -> Target:
         raise errors.not_found_path()
     name = parts[1] if len(parts) > 1 else None
     sub = parts[2] if len(parts) > 2 else ""
-    if sub and sub not in resource.subresources:
+    if sub and sub not in resource.subresources and not (resource.kind == "Pod" and sub in STREAMING):
         raise errors.not_found_path()
     if resource.namespaced and name is not None and namespace is None:
         raise errors.not_found_path()
@@ -245,6 +251,12 @@ class Server:
             if method != "GET":
                 raise errors.method_not_allowed(method)
             return await logs.respond(api, self.data_dir, ns_value, name, params)
+        if sub in STREAMING:
+            api.get(res, ns_value, name)  # a pod that does not exist is NotFound first, as on a real server
+            raise errors.bad_request(
+                f"{STREAMING[sub]} is not supported: Berth's nodes run pods as processes and do not stream into them "
+                "yet; see a pod's output with kubectl logs, and reach its ports at the addresses in its annotation "
+                "run.ai/host-ports")
         if sub == "binding":
             if method != "POST":
                 raise errors.method_not_allowed(method)

@@ -2,7 +2,9 @@
 
 `serve()` is what `berth up` runs. The data directory holds everything that must survive a restart:
 `state.db` (the store), `pki/` and `token` (credentials), `kubeconfig` (for the admin), `logs/` (pod
-output). HTTPS with a bearer token is the default; plain HTTP is allowed only on a loopback address, and
+output), and `berth-up.lock`, held by the one `berth up` that uses it. `prepare` checks what can fail
+(`berth.apiserver.startup`: the directory, its lock, the port, the store) before anything is announced or
+written. HTTPS with a bearer token is the default; plain HTTP is allowed only on a loopback address, and
 then without authentication, since kubectl sends no token over HTTP.
 """
 
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from berth.apiserver.admission import Chain
 from berth.apiserver.api import NAMESPACES, Api, WriteOptions
@@ -29,6 +32,7 @@ from berth.apiserver.errors import ApiError
 from berth.apiserver.gc import GarbageCollector
 from berth.apiserver.policy_admission import PolicyAdmission
 from berth.apiserver.project_admission import ProjectDeletionGuard
+from berth.apiserver.startup import ConfigError, DataDirLock, listen, lock_data_dir, open_store
 from berth.apiserver.tls import ensure_credentials, write_kubeconfig
 from berth.apiserver.watch import WatchHub
 from berth.store import Store
@@ -57,10 +61,6 @@ class Config:
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{self.scheme}://{host}:{self.port}"
-
-
-class ConfigError(ValueError):
-    """A setting that cannot work; the message says which and why."""
 
 
 def _is_loopback(host: str) -> bool:
@@ -111,15 +111,30 @@ class Running:
     server: Server
     kubeconfig: Path
     uvicorn_config: uvicorn.Config
+    lock: DataDirLock
+    listener: socket.socket
 
 
 def prepare(config: Config) -> Running:
+    """Check and take what `berth up` needs (each failure a one-line ConfigError), then build the server."""
     if config.insecure_http and not _is_loopback(config.host):
         raise ConfigError(
             f"--insecure-http serves without authentication, so it is allowed only on a loopback address "
             f"(127.0.0.1, ::1, localhost), not {config.host}")
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(config.data_dir / "state.db")
+    with contextlib.ExitStack() as undo:  # what was taken is given back when a later step fails
+        lock = lock_data_dir(config.data_dir, config.url)
+        undo.callback(lock.release)
+        listener = listen(config.host, config.port)
+        undo.callback(listener.close)
+        store = open_store(config.data_dir / "state.db")
+        undo.callback(store.close)
+        api, server, kubeconfig, uv = _build(config, store)
+        undo.pop_all()
+    return Running(config, store, api, server, kubeconfig, uv, lock, listener)
+
+
+def _build(config: Config, store: Store) -> tuple[Api, Server, Path, uvicorn.Config]:
+    """The API, its credentials and kubeconfig, and the uvicorn configuration serving it."""
     api = Api(store, config.admission)
     bootstrap(api)
     ssl: dict[str, Any] = {}
@@ -136,9 +151,20 @@ def prepare(config: Config) -> Running:
     server = Server(api, token=token, data_dir=config.data_dir, tasks=[collector.run, compactor(store)])
     uv = uvicorn.Config(
         server.app(), host=config.host, port=config.port, log_level="warning", access_log=False,
-        http="httptools", loop="uvloop", lifespan="on", timeout_graceful_shutdown=2, **ssl,
+        http=_Http, ws="none", loop="uvloop", lifespan="on", timeout_graceful_shutdown=2, **ssl,
     )
-    return Running(config, store, api, server, kubeconfig, uv)
+    return api, server, kubeconfig, uv
+
+
+class _Http(HttpToolsProtocol):
+    """uvicorn's HTTP/1 protocol, answering upgrade requests as ordinary ones without a warning in the log.
+
+    kubectl asks for an upgrade (websocket, then SPDY) for exec, attach and port-forward; Berth serves no
+    upgrade (`ws="none"`), so the request reaches the app, which answers with a Status that says why
+    (`berth.apiserver.app`). uvicorn would log "Unsupported upgrade request" for each."""
+
+    def _unsupported_upgrade_warning(self) -> None:
+        pass
 
 
 class _Server(uvicorn.Server):
@@ -181,7 +207,7 @@ async def serve(running: Running, ready: asyncio.Event | None = None, components
     stopped before it; they reach it through the kubeconfig, like any client.
     """
     server = _Server(running.uvicorn_config, running.server)
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[running.listener]))
     started: list[asyncio.Task[None]] = []
     try:
         while not server.started and not task.done():
@@ -199,11 +225,16 @@ async def serve(running: Running, ready: asyncio.Event | None = None, components
             component_task.cancel()
         await asyncio.gather(*started, return_exceptions=True)
         running.store.close()
+        running.lock.release()
 
 
-def run(config: Config, announce: Any = print, components: list[Component] = (), try_this: list[str] = ()) -> int:
-    """`berth up`: prepare, say where things are, serve. Returns the exit status."""
+def run(config: Config, announce: Any = print, components: list[Component] = (), try_this: list[str] = (),
+        notes: list[str] = ()) -> int:
+    """`berth up`: prepare (a ConfigError, before anything is said, when that fails), say where things are
+    (`notes`: what else runs), serve. Returns the exit status."""
     running = prepare(config)
+    for line in notes:
+        announce(line)
     announce(f"Berth API server on {config.url}")
     announce(f"kubeconfig: {running.kubeconfig}")
     announce(f"  export KUBECONFIG={running.kubeconfig}")

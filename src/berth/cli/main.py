@@ -20,11 +20,11 @@ from berth.api.load import LoadError, load, load_file
 from berth.api.registry import KINDS, all_names, lookup
 
 
-def _fail(message: str, ctx: click.Context | None = None) -> None:
+def _fail(message: str, ctx: click.Context | None = None, prefix: str = "error") -> None:
     if ctx is not None and ctx.find_root().params.get("verbose"):
         traceback.print_exc()
     for line in message.splitlines():
-        click.secho(f"error: {line}", fg="red", err=True)
+        click.secho(f"{prefix}: {line}", fg="red", err=True)
     sys.exit(1)
 
 
@@ -135,12 +135,13 @@ def up(ctx: click.Context, data_dir: str, host: str, port: int, insecure_http: b
     plan = Plan(disabled=disabled, gpus=gpus, nodes_file=nodes_file)
     try:
         sys.exit(run_up(config, plan, announce=click.echo))
-    except ConfigError as exc:
-        _fail(str(exc), ctx)
+    except ConfigError as exc:  # the data directory, its lock, the port, the store: before the banner
+        _fail(str(exc), ctx, prefix="berth up")
     except OSError as exc:
-        _fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}", ctx)
+        where = f"{exc.filename}: " if exc.filename else ""
+        _fail(f"{where}{exc.strerror or exc}", ctx, prefix="berth up")
     except ValueError as exc:  # a cluster file that does not hold together
-        _fail(str(exc), ctx)
+        _fail(str(exc), ctx, prefix="berth up")
 
 
 from berth.cli.operator import controllers, scheduler  # noqa: E402 - commands in modules of their own

@@ -12,6 +12,13 @@ forwarded, no longer counted.
 `Counters` are cumulative (requests answered, request-seconds in flight, seconds spent answering);
 `Window` turns samples of them into the readings the autoscaler wants over the last `WINDOW_S` seconds:
 `concurrency` (mean requests in flight), `throughput` (requests per second), `latency` (mean ms).
+
+Readings are sampled every few seconds, but written to the pod only when they change materially
+(`worth_reporting`): a reading appears or goes, traffic starts or stops (concurrency plus throughput
+becomes zero or stops being zero: what tells the autoscaler a workload is idle), or one moves by more than
+`MATERIAL` of its value and more than its `NOISE` floor; and, while requests come, at least every
+`HEARTBEAT_S` (so the workload's lastActiveTime stays current). Each is compared with what was last
+written, not with the last sample, so a slow drift is written once it adds up.
 """
 
 from __future__ import annotations
@@ -31,6 +38,25 @@ log = logging.getLogger(__name__)
 
 WINDOW_S = 10.0  # readings average over this long
 DRAIN_POLL_S = 0.05
+MATERIAL = 0.1  # a relative change larger than this is written
+NOISE = {"concurrency": 0.05, "throughput": 0.05, "latency": 5.0, "cpu-utilization": 1.0, "gpu-utilization": 1.0}
+HEARTBEAT_S = 60.0  # while requests come, the readings are written at least this often
+TRAFFIC = ("concurrency", "throughput")
+
+
+def _traffic(readings: dict[str, float]) -> bool:
+    return any(readings.get(key) for key in TRAFFIC)
+
+
+def material_change(before: dict[str, float] | None, after: dict[str, float]) -> bool:
+    """Whether `after` says something `before` (what was last written) does not: see the module docstring."""
+    if before is None or set(before) != set(after) or _traffic(before) != _traffic(after):
+        return True
+    for key, new in after.items():
+        old = before[key]
+        if abs(new - old) > max(MATERIAL * max(abs(old), abs(new)), NOISE.get(key, 0.0)):
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -211,6 +237,7 @@ class PodMeter:
         self.ports = {key: MeteredPort(port, backend[key], self.counters) for key, port in public.items()
                       if key in backend}
         self.reported: dict[str, float] | None = None  # what was last written to the pod
+        self.reported_at = 0.0  # when (time.monotonic())
 
     @property
     def public(self) -> dict[str, int]:
@@ -241,6 +268,16 @@ class PodMeter:
         deadline = time.monotonic() + timeout
         while self.counters.in_flight and time.monotonic() < deadline:
             await asyncio.sleep(DRAIN_POLL_S)
+
+    def worth_reporting(self, readings: dict[str, float], now: float) -> bool:
+        """Whether to write `readings` to the pod now (see the module docstring)."""
+        if not readings:
+            return False
+        return material_change(self.reported, readings) or (
+            _traffic(readings) and now - self.reported_at >= HEARTBEAT_S)
+
+    def was_reported(self, readings: dict[str, float], now: float) -> None:
+        self.reported, self.reported_at = readings, now
 
     def readings(self, cpu: float, cpus: float) -> dict[str, float]:
         """Take a sample now (`cpu`: CPU seconds the pod has used; `cpus`: what it requested) and give the

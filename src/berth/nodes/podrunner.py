@@ -5,24 +5,28 @@ per pod bound to the node).
 There is no image: a container's `command` and `args` run directly, in the pod's environment
 (`berth.nodes.podenv`), from a scratch directory `<data-dir>/pods/<namespace>/<pod>/`, with output in
 `<data-dir>/logs/<namespace>/<pod>/<container>.log` (what pods/log serves; the run before a restart in
-`<container>.previous.log`), written by a log relay per container (`berth.nodes.logrelay`).
+`<container>.previous.log`), written by the monitor that starts each container's process
+(`berth.nodes.monitor`), which also writes how the process ended (`<container>.exit`).
 
 A pod's phase on this node, written once, here:
 
     Pending   init containers run one after another (a failed one is restarted unless restartPolicy is
-              Never); containers wait in ContainerCreating
+              Never); containers wait in ContainerCreating, or for good in CreateContainerConfigError
+              when they cannot start here (no command; runAsNonRoot and no user), as a kubelet leaves them
       -> Running    every container has started; one that ends is restarted as restartPolicy says
                     (Always; OnFailure when it exits non-zero), after a back-off (waiting CrashLoopBackOff)
       -> Succeeded  every container has exited 0 and none is to restart
       -> Failed     a container exited non-zero and is not restarted (reason Error), or the pod cannot run
-                    here (NoCommand, UnexpectedAdmissionError), or its processes were lost when `berth up`
-                    restarted (NodeRestarted)
+                    here (UnexpectedAdmissionError), or how a container ended cannot be known (its monitor
+                    ended first: ContainerStatusUnknown, never run again; NodeRestarted when `berth up`
+                    restarted meanwhile)
     deletionTimestamp, or the pod gone: its processes get SIGTERM, then SIGKILL after the grace period;
     the status is left alone (the API server removes the pod).
 
 Restart safety (`berth.nodes.state`): stopping the agent leaves processes running, as stopping a kubelet
-leaves containers; the next agent adopts those that still run, fails as NodeRestarted the pods whose
-processes it cannot find, and never starts a pod twice.
+leaves containers; the next agent adopts those that still run, takes the end of those that ended meanwhile
+from what their monitors wrote and carries on as if it had seen it (restartPolicy included), fails as
+NodeRestarted the pods whose processes ended unseen, and never starts a process twice because it restarted.
 
 A serving pod (an InferenceWorkload's replica) listens on its ports as any pod does, but clients reach it
 through a meter on other ports (those go to `run.ai/host-ports`), which counts its requests
@@ -49,6 +53,7 @@ from berth.client.informer import key_of
 from berth.nodes import podenv, procs
 from berth.nodes.credentials import credentials
 from berth.nodes.meter import PodMeter
+from berth.nodes.monitor import exit_path
 from berth.nodes.state import PodRecord, ProcessRecord
 
 if TYPE_CHECKING:
@@ -64,6 +69,7 @@ BACKOFF_S = (1.0, 30.0)  # first and longest pause before restarting a container
 READY_POLL_S = 0.5  # how often a serving container's ports are tried until they accept
 BACKOFF_RESET_S = 60.0  # a container that ran this long starts its back-off afresh
 NO_COMMAND = "no command: Berth's local node runs commands, not images; give spec.command"
+UNKNOWN = "ContainerStatusUnknown"  # a container whose end nobody could see, as a kubelet says of one it lost
 
 
 def _now() -> str:
@@ -128,8 +134,9 @@ class PodRunner:
         self._conditions: dict[str, tuple[str, str]] = {}  # type -> (status, lastTransitionTime)
         self._publishing = asyncio.Lock()  # one status write at a time, so none overtakes a later one
         self._start_time = (self.pod.get("status") or {}).get("startTime") or _now()
-        self.meter: PodMeter | None = None
-        self._warned = False  # the pod was told its securityContext cannot be honoured here  # counts a serving pod's requests (`berth.nodes.meter`)
+        self.meter: PodMeter | None = None  # counts a serving pod's requests (`berth.nodes.meter`)
+        self._warned = False  # the pod was told its securityContext cannot be honoured here
+        self._resumed = False  # a restarted `berth up` carries on with processes it found
         self.task = asyncio.get_running_loop().create_task(self._main(after), name=f"pod {self.namespace}/{self.name}")
 
     def update(self, pod: Obj) -> None:
@@ -163,7 +170,7 @@ class PodRunner:
     async def _run(self) -> None:
         record = self.record
         if record is not None and record.processes:
-            await self._recover(record)
+            await self._resume(record)
         elif self.deleted.is_set() or (self.pod.get("status") or {}).get("phase") in TERMINAL:
             return
         elif (record is not None and record.ran) or _has_started(self.pod):
@@ -176,9 +183,12 @@ class PodRunner:
     async def _start(self) -> None:
         spec = _spec(self.pod)
         inits, mains = list(spec.get("initContainers") or []), list(spec.get("containers") or [])
-        missing = [c.get("name") for c in inits + mains if not c.get("command")]
-        if missing:
-            await self._fail("NoCommand", f"{NO_COMMAND} (container {', '.join(map(str, missing))})")
+        self._inits = {c["name"]: _waiting(c, "PodInitializing") for c in inits}
+        self._containers = {c["name"]: _waiting(c, "PodInitializing" if inits else "ContainerCreating")
+                            for c in mains}
+        missing = [c["name"] for c in inits + mains if not c.get("command")]
+        if missing:  # the pod waits, as a kubelet leaves a container it cannot create: no retry can help
+            await self._refuse(missing, NO_COMMAND)
             return
         problem = self._device_problem()
         if problem:
@@ -194,27 +204,45 @@ class PodRunner:
         for image in dict.fromkeys(str(c.get("image") or "") for c in inits + mains):
             await self.node.event(self.pod, "ImageNotPulled", f'image "{image}" is recorded, not pulled: the local '
                                   "node runs the container's command directly on this machine")
-        self._inits = {c["name"]: _waiting(c, "PodInitializing") for c in inits}
-        self._containers = {c["name"]: _waiting(c, "PodInitializing" if inits else "ContainerCreating")
-                            for c in mains}
         await self._publish()
+        await self._run_containers({})
+
+    async def _run_containers(self, adopt: dict[str, ProcessRecord]) -> None:
+        """Init containers one after another, then the main ones together, each to its end; `adopt`: the
+        processes a restarted `berth up` found, by container name, to carry on from."""
+        spec = _spec(self.pod)
+        inits, mains = list(spec.get("initContainers") or []), list(spec.get("containers") or [])
         for container in inits:
-            code = await self._container(container, init=True)
+            code = await self._container(container, init=True, adopt=adopt.get(container["name"]))
             if code is None:
                 return
             if code != 0:
-                await self._publish("Failed", "Error", f"init container {container['name']} exited with code {code}")
+                await self._publish("Failed", *self._failure(f"init container {container['name']} exited with "
+                                                             f"code {code}"))
                 return
         for container in mains:
-            self._containers[container["name"]] = _waiting(container, "ContainerCreating")
-        codes = await asyncio.gather(*(self._container(c) for c in mains))
+            if container["name"] not in adopt:
+                self._containers[container["name"]] = _waiting(container, "ContainerCreating")
+        codes = await asyncio.gather(*(self._container(c, adopt=adopt.get(c["name"])) for c in mains))
         if any(code is None for code in codes):
             return
         failed = [c["name"] for c, code in zip(mains, codes) if code != 0]
         if failed:
-            await self._publish("Failed", "Error", f"container {', '.join(failed)} exited with a non-zero code")
+            await self._publish("Failed", *self._failure(f"container {', '.join(failed)} exited with a non-zero "
+                                                         "code"))
         else:
             await self._publish("Succeeded", "Completed", "")
+
+    def _failure(self, message: str) -> tuple[str, str]:
+        """The pod's reason and message when it fails: NodeRestarted where a container's end could not be
+        known because `berth up` restarted (ContainerStatusUnknown), else Error."""
+        unknown = [name for name, s in {**self._inits, **self._containers}.items()
+                   if (s.get("state", {}).get("terminated") or {}).get("reason") == UNKNOWN]
+        if not unknown:
+            return "Error", message
+        return ("NodeRestarted" if self._resumed else "Error",
+                f"how container {', '.join(unknown)} ended is unknown: its monitor ended before it, so its exit "
+                "status was lost; it is not run again")
 
     def _device_problem(self) -> str:
         try:
@@ -236,20 +264,25 @@ class PodRunner:
         policy = _spec(self.pod).get("restartPolicy") or "Always"
         return "OnFailure" if init and policy == "Always" else policy
 
-    async def _container(self, container: Obj, *, init: bool = False) -> int | None:
+    async def _container(self, container: Obj, *, init: bool = False, adopt: ProcessRecord | None = None) -> int | None:
         """Run one container until it is done as its restart policy says: its last exit code, or None when
-        the pod was deleted first."""
+        the pod was deleted first. `adopt`: its process as a restarted `berth up` found it, to follow first."""
         name = container["name"]
         statuses = self._inits if init else self._containers
         policy = self._restart_policy(init)
-        restarts, delay = 0, BACKOFF_S[0]
+        restarts, delay = (adopt.restarts if adopt else 0), BACKOFF_S[0]
         while not self.deleted.is_set():
             began = time.monotonic()
-            ended = await self._run_once(container, statuses, init=init, restarts=restarts)
+            if adopt is not None:
+                ended = await self._adopt_once(container, statuses, adopt, init=init)
+                adopt = None
+            else:
+                ended = await self._run_once(container, statuses, init=init, restarts=restarts)
             if ended is None:
                 return None
             code, terminated = ended
-            if not (policy == "Always" or (policy == "OnFailure" and code != 0)):
+            lost = terminated["reason"] == UNKNOWN  # never run again: it may have done its work
+            if lost or not (policy == "Always" or (policy == "OnFailure" and code != 0)):
                 statuses[name] = {**statuses[name], "state": {"terminated": terminated}, "ready": False,
                                   "started": False, "restartCount": restarts}
                 await self._publish()
@@ -280,24 +313,29 @@ class PodRunner:
             return None
         who = credentials(self.pod, container, euid=os.geteuid(), egid=os.getegid())
         if who.refusal:
-            await self._refuse(container, statuses, who.refusal)
+            await self._refuse([name], who.refusal)
             return None
         argv = podenv.command_line(container, env)
         log_file = self.node.log_path(self.namespace, self.name, name)
         if restarts and log_file.exists():
             os.replace(log_file, log_file.with_name(f"{name}.previous.log"))
         started_at = _now()
-        record.processes[name] = ProcessRecord()  # before it starts: a crash now must not lead to a second run
-        self.node.state.save()
+        record.processes[name] = ProcessRecord(restarts=restarts)  # before it starts: a crash now must not
+        self.node.state.save()                                       # lead to a second run
         if who.warning and not self._warned:
             self._warned = True
             await self.node.event(self.pod, "SecurityContextNotHonoured", who.warning, type="Warning")
         if who.user is not None:
             with contextlib.suppress(OSError):
                 os.chown(self.scratch, who.user, who.group if who.group is not None else -1)
+        starting = asyncio.ensure_future(procs.start(argv, env=env, cwd=podenv.working_dir(container, self.scratch),
+                                                     log_file=log_file, credentials=who.popen()))
         try:
-            process, relay = procs.spawn(argv, env=env, cwd=podenv.working_dir(container, self.scratch),
-                                         log_file=log_file, credentials=who.popen())
+            started = await asyncio.shield(starting)
+        except asyncio.CancelledError:  # the agent stops meanwhile: record what started, for the next one
+            with contextlib.suppress(Exception):
+                self._started(name, await starting, started_at, restarts)
+            raise
         except OSError as exc:
             record.processes.pop(name, None)
             self.node.state.save()
@@ -306,43 +344,83 @@ class PodRunner:
                 out.write(podlog.records(b"stderr", f"berth: {message}\n".encode()))
             return 128, {"exitCode": 128, "reason": "StartError", "message": message, "startedAt": started_at,
                          "finishedAt": _now()}
-        record.processes[name] = ProcessRecord(pid=process.pid, ticks=procs.start_ticks(process.pid),
-                                               started_at=started_at)
-        self.node.state.save()
+        process = self._started(name, started, started_at, restarts)
         serving = [] if init else self._serving_ports(container)
         statuses[name] = {**statuses[name], "state": {"running": {"startedAt": started_at}},
                           "ready": not init and not serving, "started": True, "restartCount": restarts,
-                          "containerID": f"process://{process.pid}"}
+                          "containerID": f"process://{started.pid}"}
         await self._publish()
-        exited = asyncio.ensure_future(procs.wait_exit(process))
+        return await self._follow(container, statuses, process, started.monitor, init=init)
+
+    def _started(self, name: str, started: procs.Started, started_at: str, restarts: int) -> ProcessRecord:
+        """Record a process that runs (before anything else may be lost)."""
+        assert self.record is not None
+        process = ProcessRecord(pid=started.pid, ticks=started.ticks, started_at=started_at,
+                                monitor=started.monitor.pid, monitor_ticks=started.monitor.ticks, restarts=restarts)
+        self.record.processes[name] = process
+        self.node.state.save()
+        return process
+
+    async def _adopt_once(self, container: Obj, statuses: dict[str, Obj], process: ProcessRecord, *,
+                          init: bool) -> tuple[int, Obj] | None:
+        """Follow a process a restarted `berth up` found: one that still runs, or one that ended meanwhile
+        (its monitor wrote how), as `_run_once` follows one it started."""
+        name = container["name"]
+        assert process.pid is not None
+        if procs.is_alive(process.pid, process.ticks):
+            serving = [] if init else self._serving_ports(container)
+            statuses[name] = {**statuses[name], "state": {"running": {"startedAt": process.started_at or _now()}},
+                              "ready": not init and not serving, "started": True, "restartCount": process.restarts,
+                              "containerID": f"process://{process.pid}"}
+            await self._publish()
+        return await self._follow(container, statuses, process, procs.Monitor(process.monitor, process.monitor_ticks),
+                                  init=init)
+
+    async def _follow(self, container: Obj, statuses: dict[str, Obj], process: ProcessRecord, monitor: procs.Monitor,
+                      *, init: bool) -> tuple[int, Obj] | None:
+        """Wait for a running process (or take the end of one that has ended): (exit code, the `terminated`
+        state), or None when the pod was deleted first (the process group then stopped). A process whose
+        monitor ended before writing its status ended unknown (ContainerStatusUnknown, exit code 137, as a
+        kubelet says of a container it lost)."""
+        name, pid = container["name"], process.pid
+        assert pid is not None
+        running = procs.is_alive(pid, process.ticks)
+        log_file = self.node.log_path(self.namespace, self.name, name)
+        exited = asyncio.ensure_future(procs.wait_exit(pid, process.ticks, exit_path(log_file), monitor))
+        serving = [] if init or statuses[name].get("ready") else self._serving_ports(container)
         ready = asyncio.ensure_future(self._ready_when_serving(name, serving, statuses)) if serving else None
         try:
             if await self._deleted_before(exited):
                 if self.meter is not None:  # no new requests come (the pod is gone from its Services)
                     await self.meter.drain(self.grace)
-                await procs.stop_group(process.pid, exited, self.grace)
+                await procs.stop_group(pid, exited, self.grace)
                 return None
         finally:
             if ready is not None:
                 ready.cancel()
             if not exited.done():  # the agent is stopping: the process runs on
                 exited.cancel()
-        procs.signal_group(process.pid, signal.SIGKILL)  # what the container left behind goes with it
-        record.processes.pop(name, None)
-        record.ran = True
+        if running:  # what the container left behind goes with it (a group long gone may be another's now)
+            procs.signal_group(pid, signal.SIGKILL)
+        assert self.record is not None
+        self.record.ran = True
         self.node.state.save()
         if self.deleted.is_set():
             return None
-        returncode = exited.result()
-        code = _exit_code(returncode)
+        started_at = process.started_at or _now()
+        outcome = exited.result()
+        if outcome is None:
+            return 137, {"exitCode": 137, "reason": UNKNOWN, "startedAt": started_at, "finishedAt": _now(),
+                         "message": "its monitor ended before it, so its exit status is not known"}
+        code = _exit_code(outcome.returncode)
         terminated: Obj = {"exitCode": code, "reason": "Completed" if code == 0 else "Error"}
-        if returncode < 0:
-            terminated["signal"] = -returncode
-        await procs.wait_relay(relay)
+        if outcome.returncode < 0:
+            terminated["signal"] = -outcome.returncode
+        await procs.wait_monitor(monitor)
         tail = _tail(log_file) if code != 0 else ""
         if tail:
             terminated["message"] = tail  # as terminationMessagePolicy FallbackToLogsOnError would
-        terminated.update(startedAt=started_at, finishedAt=_now())
+        terminated.update(startedAt=started_at, finishedAt=outcome.finished_at)
         return code, terminated
 
     async def _annotate_ports(self) -> None:
@@ -353,13 +431,14 @@ class PodRunner:
         await self.node.call(lambda: self.node.client.patch("Pod", self.name, {"metadata": {"annotations": annotation}},
                                                             self.namespace))
 
-    async def _refuse(self, container: Obj, statuses: dict[str, Obj], message: str) -> None:
-        """A container that must not start waits in CreateContainerConfigError, as a kubelet leaves it, until
-        the pod is deleted (its spec cannot change)."""
-        name = container["name"]
-        statuses[name] = {**statuses[name], "state": {"waiting": {"reason": "CreateContainerConfigError",
-                                                                  "message": message}}}
-        await self.node.event(self.pod, "Failed", f"Error: {message}", type="Warning")
+    async def _refuse(self, names: list[str], message: str) -> None:
+        """Containers that cannot start here wait in CreateContainerConfigError, as a kubelet leaves them,
+        until the pod is deleted (its spec cannot change); one Warning event says why."""
+        for name in names:
+            statuses = self._inits if name in self._inits else self._containers
+            statuses[name] = {**statuses[name], "state": {"waiting": {"reason": "CreateContainerConfigError",
+                                                                      "message": message}}}
+        await self.node.event(self.pod, "Failed", f"Error: {message} (container {', '.join(names)})", type="Warning")
         await self._publish()
         await self.deleted.wait()
 
@@ -420,49 +499,42 @@ class PodRunner:
 
     # -- after a restart of berth up ----------------------------------------------------------------
 
-    async def _recover(self, record: PodRecord) -> None:
-        """Adopt the pod's processes when all still run and are ours; else stop those that do and fail the
-        pod as NodeRestarted."""
+    async def _resume(self, record: PodRecord) -> None:
+        """Carry on with the pod's containers from where a restarted `berth up` finds their processes
+        (`berth.nodes.state`): adopt those that run, take the end of those that ended meanwhile from what
+        their monitors wrote. When how one ended cannot be known, stop the others and fail the pod as
+        NodeRestarted: it is never run a second time."""
         alive = {name: p for name, p in record.processes.items()
                  if p.pid is not None and procs.is_alive(p.pid, p.ticks)}
-        lost = [name for name in record.processes if name not in alive]
-        waits = {name: asyncio.ensure_future(procs.wait_gone(p.pid, p.ticks)) for name, p in alive.items()
-                 if p.pid is not None}
-        try:
-            if lost:
+        lost = [name for name, p in record.processes.items() if name not in alive and (
+            p.pid is None or await procs.wait_exit(p.pid, p.ticks, exit_path(self.node.log_path(
+                self.namespace, self.name, name)), procs.Monitor(p.monitor, p.monitor_ticks)) is None)]
+        if lost or self.deleted.is_set():
+            waits = {name: asyncio.ensure_future(procs.wait_gone(p.pid, p.ticks)) for name, p in alive.items()
+                     if p.pid is not None}
+            try:
                 await self._stop_all(alive, waits, self.grace)
-                if not self.deleted.is_set():
-                    await self._fail("NodeRestarted", f"berth up restarted while container {', '.join(lost)} ran; its "
-                                     "process is gone (or its pid now belongs to another program), so how it ended "
-                                     "is unknown; this pod is not run again (its workload may start a new attempt)")
-                return
-            pids = ", ".join(f"{name} (pid {p.pid})" for name, p in alive.items())
+            finally:
+                for w in waits.values():
+                    w.cancel()
+            if lost and not self.deleted.is_set():
+                await self._fail("NodeRestarted", f"berth up restarted while container {', '.join(lost)} ran; how "
+                                 "it ended is unknown (its process or its monitor was gone without a word); this "
+                                 "pod is not run again (its workload may start a new attempt)")
+            return
+        if alive:
             log.info("local node %s: adopted the processes of pod %s/%s: %s", self.node.name, self.namespace,
-                     self.name, pids)
-            specs = {c["name"]: c for c in _spec(self.pod).get("containers") or []}
-            self._containers = {name: {**_waiting(specs.get(name, {"name": name}), ""), "ready": True, "started": True,
-                                       "state": {"running": {"startedAt": p.started_at or _now()}},
-                                       "containerID": f"process://{p.pid}"} for name, p in alive.items()}
-            if not self.deleted.is_set():
-                await self._start_meter()
-                await self._publish()
-            ended = asyncio.ensure_future(asyncio.wait(set(waits.values()), return_when=asyncio.FIRST_COMPLETED))
-            if await self._deleted_before(ended):
-                ended.cancel()
-                await self._stop_all(alive, waits, self.grace)
-                return
-            done = [name for name, w in waits.items() if w.done()]
-            await self._stop_all(alive, waits, self.grace)
-            for name in self._containers:
-                self._containers[name] = {**self._containers[name], "ready": False, "started": False, "state": {
-                    "terminated": {"exitCode": 137, "reason": "ContainerStatusUnknown", "finishedAt": _now(),
-                                   "message": "the exit status of a process adopted after a restart is not known"}}}
-            await self._publish("Failed", "NodeRestarted", f"berth up restarted while this pod ran; container "
-                                f"{', '.join(done)} kept running and has ended since, but its exit status could not "
-                                "be observed")
-        finally:
-            for w in waits.values():
-                w.cancel()
+                     self.name, ", ".join(f"{name} (pid {p.pid})" for name, p in alive.items()))
+        self._resumed = True
+        spec, status = _spec(self.pod), self.pod.get("status") or {}
+        known = {s.get("name"): s for s in (status.get("containerStatuses") or [])
+                 + (status.get("initContainerStatuses") or [])}
+        self._inits = {c["name"]: known.get(c["name"]) or _waiting(c, "PodInitializing")
+                       for c in spec.get("initContainers") or []}
+        self._containers = {c["name"]: known.get(c["name"]) or _waiting(c, "ContainerCreating")
+                            for c in spec.get("containers") or []}
+        await self._start_meter()
+        await self._run_containers(record.processes)
 
     async def _stop_all(self, alive: dict[str, ProcessRecord], waits: dict[str, asyncio.Future[None]],
                         grace: float) -> None:
@@ -510,7 +582,7 @@ class PodRunner:
                     _waiting(container, "")
                 if "terminated" not in status.get("state", {}):
                     status = {**status, "ready": False, "started": False, "state": {"terminated": {
-                        "exitCode": 137, "reason": "ContainerStatusUnknown", "finishedAt": _now(),
+                        "exitCode": 137, "reason": UNKNOWN, "finishedAt": _now(),
                         "message": "the process was lost when berth up restarted"}}}
                 self._containers[container["name"]] = status
         await self._publish("Failed", reason, message)

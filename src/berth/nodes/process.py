@@ -8,8 +8,8 @@ What the node does for all its pods: it remembers them across restarts (`berth.n
 what is left of pods deleted while it was away, gives out ports (each containerPort gets the same port on
 127.0.0.1 when it is free there, else a free one; the mapping goes to the pod annotation
 `run.ai/host-ports` and the environment, and status.podIP and hostIP say 127.0.0.1; a serving pod's
-public ports, behind its meter, are other free ones), and every `LOAD_REPORT_S` writes the load of each
-serving pod to its annotation `run.ai/metrics`.
+public ports, behind its meter, are other free ones), and every `LOAD_REPORT_S` measures the load of each
+serving pod, written to its annotation `run.ai/metrics` when it changed materially.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import shutil
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -141,8 +142,8 @@ class LocalNode:
             await asyncio.gather(beat, *tasks, return_exceptions=True)
 
     async def _report_load(self) -> None:
-        """Every few seconds, the load of each serving pod to its annotation `run.ai/metrics` (when it changed),
-        where the inference autoscaler reads it."""
+        """Every few seconds, the load of each serving pod to its annotation `run.ai/metrics` when it changed
+        materially (`berth.nodes.meter`), where the inference autoscaler reads it."""
         while True:
             await asyncio.sleep(LOAD_REPORT_S)
             serving = [r for r in self.runners.values() if r.meter is not None]
@@ -151,12 +152,12 @@ class LocalNode:
             cpu = procs.cpu_seconds()
             for runner in serving:
                 try:
-                    readings = runner.load(cpu)
-                    if not readings or runner.meter is None or readings == runner.meter.reported:
+                    readings, now = runner.load(cpu), time.monotonic()
+                    if runner.meter is None or not runner.meter.worth_reporting(readings, now):
                         continue
                     body = {"metadata": {"annotations": {METRICS_ANNOTATION: json.dumps(readings)}}}
                     if await self.call(lambda r=runner, b=body: self.client.patch("Pod", r.name, b, r.namespace)):
-                        runner.meter.reported = readings
+                        runner.meter.was_reported(readings, now)
                 except Exception:  # noqa: BLE001 - one pod's trouble must not stop the others' reports
                     log.exception("local node %s: load of pod %s/%s", self.name, runner.namespace, runner.name)
 

@@ -1,17 +1,17 @@
-"""Child processes of the local node: start one in its own session, wait for it without a thread, tell it
-from a stranger that reused its pid, and stop its whole process group; and the free local ports pods get.
+"""Processes of the local node: start a container's program under its monitor, learn how it ended (also
+after a restart of `berth up`), tell it from a stranger that reused its pid, and stop its whole process
+group; and the free local ports pods get.
 
 Why these choices:
-- Each container is the leader of a new session and process group (`start_new_session`), so signals sent
-  to the group reach what it started (a shell's children, DataLoader workers, a notebook's kernels).
-- Output goes through pipes to a log relay (`berth.nodes.logrelay`), a small process in a session of its
-  own that stamps each line with the time it came and appends it to the log file at once, so
-  `kubectl logs -f` sees it as soon as it is written, and `--since` and `--timestamps` work. The relay
-  outlives a restart of `berth up` as the container does, and ends when the container's pipes close.
-- `subprocess.Popen`, not asyncio's subprocess transports: a transport kills its child when it is closed
-  or collected, and the local node must leave processes running when it stops (as a kubelet leaves its
-  containers), so that a restarted `berth up` can adopt them. Exit is awaited on a pidfd where Linux has
-  one, else by polling.
+- Each container's program is started by its monitor (`berth.nodes.monitor`, as conmon starts a
+  container), a small process in a session of its own that relays the program's output to its log and
+  writes its exit status to a file. The monitor, not `berth up`, is the program's parent, so both outlive a
+  restart of `berth up`, as containers outlive a kubelet, and a restarted `berth up` still learns how a
+  program it adopted ended, or one that ended while it was down (`wait_exit`).
+- The program is the leader of a new session and process group, so signals sent to the group reach what
+  it started (a shell's children, DataLoader workers, a notebook's kernels), and not the monitor.
+- The end of a program is awaited on a pidfd where Linux has one (it works for a process that is not our
+  child), else by polling; then its status is read from what the monitor wrote.
 - A pid alone does not identify a process after a restart: the kernel reuses pids. `start_ticks` (the
   start time in /proc/<pid>/stat) does, and `is_alive` checks both; a zombie counts as gone.
 """
@@ -20,48 +20,81 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from berth.nodes.monitor import Exit, read_exit, stat_fields
+
 POLL_S = 0.2
+EXIT_POLL_S = 0.02  # how often, once a program has ended, its monitor's status is looked for
 
 
-def spawn(argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, log_file: Path,
-          credentials: Mapping[str, Any] | None = None) -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes]]:
-    """Start `argv` in a new session, stdin empty, its stdout and stderr relayed to `log_file`: the process
-    and its log relay. `credentials`: the user, group and extra groups to run it as (`Popen`'s arguments;
-    `berth.nodes.credentials`).
+@dataclass
+class Monitor:
+    """The monitor of a container's program (`berth.nodes.monitor`): its pid and start time, and its `Popen`
+    when this process started it (so that it is reaped)."""
 
-    `argv[0]` is looked up on the PATH of `env`, as exec does. Raises OSError when it cannot start
-    (not found, not executable); the relay then ends by itself."""
+    pid: int | None
+    ticks: int | None
+    popen: subprocess.Popen[bytes] | None = None
+
+    def alive(self) -> bool:
+        if self.popen is not None and self.popen.poll() is not None:
+            return False
+        return self.pid is not None and is_alive(self.pid, self.ticks)
+
+
+@dataclass(frozen=True)
+class Started:
+    """A program running under its monitor."""
+
+    pid: int
+    ticks: int | None
+    monitor: Monitor
+
+
+async def start(argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, log_file: Path,
+                credentials: Mapping[str, Any] | None = None) -> Started:
+    """Start `argv` under a new monitor, in a new session, stdin empty, its stdout and stderr relayed to
+    `log_file`, its exit status written beside it (`monitor.exit_path`). `credentials`: the user, group
+    and extra groups to run it as (`Popen`'s arguments; `berth.nodes.credentials`).
+
+    `argv[0]` is looked up on the PATH of `env`, as exec does. Raises OSError when it cannot start (not
+    found, not executable); the monitor then ends by itself."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    try:
-        relay = subprocess.Popen([sys.executable, "-m", "berth.nodes.logrelay", str(log_file), str(out_r), str(err_r)],
-                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                 pass_fds=(out_r, err_r),
-                                 start_new_session=True, env=_relay_env())
-        os.close(out_r)
-        os.close(err_r)
-        out_r = err_r = -1
-        process = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w, cwd=cwd,
-                                   env=dict(env), start_new_session=True, close_fds=True, **(credentials or {}))
-    finally:
-        for fd in (out_r, err_r, out_w, err_w):
-            if fd >= 0:
-                os.close(fd)
-    return process, relay
+    spec = json.dumps({"argv": list(argv), "env": dict(env), "cwd": str(cwd), "log": str(log_file),
+                       **dict(credentials or {})}).encode()
+    popen = subprocess.Popen([sys.executable, "-m", "berth.nodes.monitor"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True,
+                             env=_monitor_env())
+    monitor = Monitor(popen.pid, start_ticks(popen.pid), popen)
+
+    def handshake() -> bytes:
+        assert popen.stdin is not None and popen.stdout is not None
+        with contextlib.suppress(BrokenPipeError):
+            popen.stdin.write(spec)
+            popen.stdin.close()
+        try:
+            return popen.stdout.readline()
+        finally:
+            popen.stdout.close()
+
+    answer = json.loads(await asyncio.to_thread(handshake) or b"{}")
+    if "pid" not in answer:
+        raise OSError(answer.get("errno") or 0, answer.get("error") or "its monitor ended before starting it")
+    return Started(int(answer["pid"]), answer.get("ticks"), monitor)
 
 
-def _relay_env() -> dict[str, str]:
-    """The relay's environment: this one, with the directory Berth is imported from on its path (so that
+def _monitor_env() -> dict[str, str]:
+    """The monitor's environment: this one, with the directory Berth is imported from on its path (so that
     it starts from a source checkout too)."""
     env = dict(os.environ)
     here = str(Path(__file__).resolve().parents[2])
@@ -69,23 +102,19 @@ def _relay_env() -> dict[str, str]:
     return env
 
 
-async def wait_relay(relay: subprocess.Popen[bytes], timeout: float = 2.0) -> None:
-    """Until the relay has written everything (its pipes closed), or `timeout` seconds: a process the
-    container left behind may keep them open."""
+async def wait_monitor(monitor: Monitor, timeout: float = 2.0) -> None:
+    """Until the monitor has written everything (its pipes closed) and ended, or `timeout` seconds: a
+    process the container left behind may keep them open."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while relay.poll() is None and loop.time() < deadline:
+    while monitor.alive() and loop.time() < deadline:
         await asyncio.sleep(0.02)
 
 
 def start_ticks(pid: int) -> int | None:
     """When `pid` started, in clock ticks since boot; None when there is no such process or it is a
     zombie (it has ended, and only waits for its parent to read its exit status)."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rfind(")") + 2:].split()  # the command name, in parentheses, may hold spaces
+    fields = stat_fields(pid)
     if not fields or fields[0] in ("Z", "X"):
         return None
     try:
@@ -134,32 +163,38 @@ def signal_group(pid: int, sig: int) -> None:
         os.killpg(pid, sig)
 
 
-async def wait_exit(process: subprocess.Popen[bytes]) -> int:
-    """The exit status of our child (negative: killed by that signal), once it has ended."""
+async def wait_exit(pid: int, ticks: int | None, exit_file: Path, monitor: Monitor) -> Exit | None:
+    """How the program `pid` (that started at `ticks`) ended, once it has: what its monitor wrote to
+    `exit_file`; None when nobody can know (its monitor ended without writing it)."""
+    await wait_gone(pid, ticks)
+    while (found := read_exit(exit_file, pid, ticks)) is None:
+        if not monitor.alive():
+            return read_exit(exit_file, pid, ticks)  # it may have written it as it ended
+        await asyncio.sleep(EXIT_POLL_S)
+    return found
+
+
+async def wait_gone(pid: int, ticks: int | None) -> None:
+    """Until the process `pid` that started at `ticks` has ended: on a pidfd where there is one (it need
+    not be our child), else by polling."""
     try:
-        pidfd = os.pidfd_open(process.pid)
-    except (AttributeError, OSError):  # no pidfd (old kernel, not Linux), or already reaped
-        while process.poll() is None:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):  # no pidfd (old kernel, not Linux), or gone already
+        while is_alive(pid, ticks):
             await asyncio.sleep(POLL_S)
-        return process.returncode
+        return
     loop = asyncio.get_running_loop()
-    ended: asyncio.Future[None] = loop.create_future()
     try:
+        if not is_alive(pid, ticks):  # looked at after the pidfd was opened: it is of this process
+            return
+        ended: asyncio.Future[None] = loop.create_future()
         loop.add_reader(pidfd, lambda: ended.done() or ended.set_result(None))
         try:
-            if process.poll() is None:
-                await ended
+            await ended
         finally:
             loop.remove_reader(pidfd)
     finally:
         os.close(pidfd)
-    return process.wait()
-
-
-async def wait_gone(pid: int, ticks: int | None) -> None:
-    """Until a process that is not our child (adopted after a restart) has ended."""
-    while is_alive(pid, ticks):
-        await asyncio.sleep(POLL_S * 5)
 
 
 async def stop_group(pid: int, ended: asyncio.Future[object], grace: float) -> None:

@@ -1,11 +1,15 @@
 """What the local node remembers across restarts of `berth up`: `<data-dir>/nodes/<name>/state.json`.
 
-One record per pod it has begun to run (by uid), saved before each process starts and after it has
-started or ended, so that a restarted agent can tell:
-- a process that still runs and is ours (same pid and start time): adopt it;
-- a process that may have run (a record of it, or of one before it): the pod's outcome is unknown, and
+One record per pod it has begun to run (by uid), with one record per container's latest process, saved
+before the process starts and once it runs (its pid, start time and monitor), so that a restarted agent
+can tell, for each container:
+- its process still runs and is ours (same pid and start time): adopt it, and learn how it ends from what
+  its monitor writes (`berth.nodes.monitor`);
+- its process ended, and its monitor wrote how: carry on from there, as if `berth up` had seen it end
+  (restart it if its restartPolicy says so, or end the pod);
+- nobody can know how it ended (it was about to start, or its monitor ended before writing its status):
   the pod is failed with reason NodeRestarted, never run a second time;
-- a pod with no trace of any process: it never started, and is started now.
+- no record: it never started, and starts now.
 
 Invariant: a process is recorded (with pid None) before it is started; a record leaves the file only
 when its pod has ended or is gone. The file is replaced atomically, never left half written.
@@ -23,11 +27,14 @@ log = logging.getLogger(__name__)
 
 
 class ProcessRecord(BaseModel):
-    """One container's process. `pid` None: it was about to start (it may have)."""
+    """One container's latest process. `pid` None: it was about to start (it may have)."""
 
     pid: int | None = None
     ticks: int | None = Field(None, description="start time in clock ticks since boot (/proc/<pid>/stat)")
     started_at: str | None = Field(None, alias="startedAt")
+    monitor: int | None = Field(None, description="the pid of its monitor, which writes its exit status")
+    monitor_ticks: int | None = Field(None, alias="monitorTicks")
+    restarts: int = Field(0, description="how many times the container had been restarted before this process")
 
     model_config = {"populate_by_name": True}
 
@@ -36,7 +43,8 @@ class PodRecord(BaseModel):
     namespace: str
     name: str
     processes: dict[str, ProcessRecord] = Field(default_factory=dict, description="by container name")
-    ran: bool = Field(False, description="some process of this pod has run and ended")
+    ran: bool = Field(False, description="some process of this pod has run and ended (kept for records written "
+                      "before processes were kept after they ended)")
     host_ports: dict[str, int] = Field(default_factory=dict, alias="hostPorts",
                                        description="where each container port is reached, by container port")
     backend_ports: dict[str, int] = Field(default_factory=dict, alias="backendPorts",

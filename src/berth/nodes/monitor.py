@@ -1,0 +1,189 @@
+"""The monitor of one container: a small process that starts the container's program, relays its output to
+the log file as timestamped records (`berth.api.podlog`), and writes the program's exit status, as conmon
+does for a container runtime.
+
+Why a process of its own, and one that outlives `berth up`:
+- The time a line was written is what `kubectl logs --since` and `--timestamps` need, so something must
+  read the output as it comes.
+- Only its parent learns how a process ended. Containers outlive a restart of `berth up`, as containers
+  outlive a kubelet (`berth.nodes.procs`), so their parent must outlive it too. The monitor writes the
+  status to `<container>.exit` beside the log (`exit_path`), atomically (a temporary file, fsync, rename,
+  fsync of the directory): whenever anything is killed, there is either no status (the program still
+  runs, or the monitor was killed first: then, and only then, how it ended is unknown) or the true one. The
+  file names the process (pid and start time), so a status an earlier run of the container left is never
+  taken for a later one's.
+
+The monitor runs in a session of its own (a signal to the container's process group does not reach it),
+needs nothing but the standard library and `podlog`, and ends once the program has ended and every writer
+has closed its output (the program and whatever it left behind).
+
+    python -m berth.nodes.monitor < SPEC
+
+SPEC is JSON: `argv`, `env`, `cwd`, `log` (the log file), and `user`, `group`, `extra_groups` to run as
+(`berth.nodes.credentials`). The monitor answers one line on stdout, `{"pid": P, "ticks": T}` once the
+program runs, or `{"errno": N, "error": "..."}` when it cannot start, and closes it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from berth.api import podlog
+
+CHUNK = 65536
+POLL_S = 0.2  # how often the program is looked at where Linux offers no pidfd
+
+
+@dataclass(frozen=True)
+class Exit:
+    """How a program ended: its status as `subprocess` gives it (negative: killed by that signal), and when."""
+
+    returncode: int
+    finished_at: str
+
+
+def exit_path(log_file: Path) -> Path:
+    """Where the monitor writing `log_file` writes its program's exit status."""
+    return log_file.with_suffix(".exit")
+
+
+def stat_fields(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat from its third field (the state) on; None when there is no such process."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rfind(")") + 2:].split()  # the command name, in parentheses, may hold spaces
+
+
+def _ticks(pid: int) -> int | None:
+    """When `pid` started, in clock ticks since boot, zombie or not."""
+    fields = stat_fields(pid)
+    try:
+        return int(fields[19]) if fields else None  # field 22 of stat
+    except (IndexError, ValueError):
+        return None
+
+
+def read_exit(path: Path, pid: int, ticks: int | None) -> Exit | None:
+    """The exit status the monitor wrote for the process `pid` that started at `ticks`; None when there is
+    none (yet), or the file is of another process."""
+    try:
+        found = json.loads(path.read_bytes())
+        if found["pid"] != pid or found.get("ticks") != ticks:
+            return None
+        return Exit(int(found["returncode"]), str(found["finishedAt"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_exit(path: Path, pid: int, ticks: int | None, returncode: int) -> None:
+    finished = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    data = json.dumps({"pid": pid, "ticks": ticks, "returncode": returncode, "finishedAt": finished}).encode()
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(partial, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def _write(fd: int, data: bytes) -> None:
+    """All of `data`, or as much as the disk takes: output that cannot be kept is dropped, and the monitor
+    reads on, so that a full disk never stops (or kills, by a broken pipe) the container."""
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view):]
+        except InterruptedError:
+            continue
+        except OSError:
+            return
+
+
+def _answer(message: dict[str, Any]) -> None:
+    """The one line to `berth up`, then stdin and stdout go to /dev/null: it may be gone by now."""
+    try:
+        os.write(1, json.dumps(message).encode() + b"\n")
+    except OSError:
+        pass
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    os.close(null)
+
+
+def run(spec: dict[str, Any]) -> int:
+    """Start the program of `spec`, relay its output, write its exit status; the monitor's own status."""
+    log_file = Path(spec["log"])
+    out = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    credentials = {key: spec[key] for key in ("user", "group", "extra_groups") if spec.get(key) is not None}
+    try:
+        process = subprocess.Popen(spec["argv"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, cwd=spec["cwd"], env=spec["env"], start_new_session=True,
+                                   **credentials)
+    except OSError as exc:
+        os.close(out)
+        _answer({"errno": exc.errno, "error": exc.strerror or str(exc)})
+        return 1
+    ticks = _ticks(process.pid)
+    _answer({"pid": process.pid, "ticks": ticks})
+    assert process.stdout is not None and process.stderr is not None
+    selector = selectors.DefaultSelector()
+    selector.register(process.stdout, selectors.EVENT_READ, b"stdout")
+    selector.register(process.stderr, selectors.EVENT_READ, b"stderr")
+    try:
+        pidfd = os.pidfd_open(process.pid)
+        selector.register(pidfd, selectors.EVENT_READ, None)
+    except (AttributeError, OSError):
+        pidfd = -1
+    streams, ended = 2, False
+    try:
+        while streams or not ended:
+            for key, _ in selector.select(None if pidfd >= 0 or ended else POLL_S):
+                if key.data is None:
+                    continue  # the program ended: seen below
+                data = os.read(key.fd, CHUNK)
+                if data:
+                    _write(out, podlog.records(key.data, data))
+                else:
+                    selector.unregister(key.fileobj)
+                    key.fileobj.close()
+                    streams -= 1
+            if not ended and process.poll() is not None:
+                _write_exit(exit_path(log_file), process.pid, ticks, process.returncode)
+                ended = True
+                if pidfd >= 0:
+                    selector.unregister(pidfd)
+                    os.close(pidfd)
+                    pidfd = -1
+    finally:
+        os.close(out)
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if argv:
+        print("usage: python -m berth.nodes.monitor < SPEC (JSON: argv, env, cwd, log, user, group, extra_groups)",
+              file=sys.stderr)
+        return 2
+    return run(json.loads(sys.stdin.buffer.read()))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
