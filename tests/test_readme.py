@@ -284,6 +284,10 @@ def test_the_quickstart_runs_as_the_readme_says(shell):
     while not (kubeconfig.exists() and "Berth API server on" in log.read_text()):
         assert up.poll() is None and time.monotonic() < deadline, log.read_text()
         time.sleep(0.2)
+    suggested = log.read_text().split("Try:", 1)[1].split("Stop with", 1)[0].splitlines()
+    readme_lines = {line.strip() for line in quickstart.splitlines()}
+    for line in (line.strip() for line in suggested if line.strip()):
+        assert line.startswith("export PATH=") or line in readme_lines, f"berth up suggests {line!r}, not the README"
     for command in first[1:] + commands(model):
         _check_for(command)(shell, command)
     os.killpg(up.pid, signal.SIGINT)

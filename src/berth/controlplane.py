@@ -216,12 +216,13 @@ def try_this(plan: Plan) -> list[str]:
     if "controllers" not in runs:  # nothing acts on workloads: the API alone
         return ["kubectl api-resources --api-group=run.ai           # the kinds this API server serves",
                 "kubectl explain trainingworkload.spec                # their fields"]
-    project = ["kubectl apply -f examples/quickstart/project.yaml    # project demo: namespace runai-demo"]
-    if runs == set(OPTIONAL):
+    project = ["kubectl apply -f examples/quickstart/project.yaml    # project demo: its namespace is runai-demo"]
+    if runs == set(OPTIONAL):  # the README's quickstart, line for line (tests/test_readme.py checks it)
         return [*project,
-                "kubectl apply -f examples/quickstart/hello.yaml      # a training workload that runs here",
-                "kubectl get tw -n runai-demo -w                      # Pending, Running, Completed",
-                "kubectl logs hello-0-0 -n runai-demo"]
+                "kubectl apply -f examples/quickstart/hello.yaml      # a training that prints a line on this machine",
+                "kubectl get tw -n runai-demo -w                      # Creating, Pending, Initializing, Running, "
+                "Completed (Ctrl-C)",
+                "kubectl logs hello-0-0 -n runai-demo                 # hello from Berth"]
     if "scheduler" in runs and plan.nodes_file is not None:
         return [*project,
                 "kubectl apply -f examples/quickstart/hello.yaml      # a training workload, on a simulated node",

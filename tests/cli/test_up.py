@@ -93,15 +93,14 @@ def _banner(tmp_path: Path, *args: str) -> str:
     """What `berth up` says when it starts with `args`."""
     started = running(tmp_path, *args)
     c = next(started)
-    process = c.process
     started.close()  # stops it
-    return process.stdout.read()
+    return c.output()
 
 
 def test_without_a_local_node_nothing_is_promised_to_run_here(tmp_path):
     everything = _banner(tmp_path / "all")
-    assert "a training workload that runs here" in everything and "kubectl logs hello-0-0" in everything
+    assert "a training that prints a line on this machine" in everything and "kubectl logs hello-0-0" in everything
     alone = _banner(tmp_path / "alone", "--no-local-node")
-    assert "runs here" not in alone and "kubectl logs" not in alone
+    assert "on this machine" not in alone and "kubectl logs" not in alone
     assert "stays Pending (no node here)" in alone
 

@@ -364,3 +364,21 @@ spec: {{image: {{value: x}}}}
     warnings = [e for e in events if e["type"] == "Warning"]
     assert len(warnings) == 1 and warnings[0].get("count", 1) == 1, warnings
     full.kubectl("delete", "interactiveworkload", "nocmd", "-n", NS)
+
+
+def test_a_workload_whose_pod_cannot_start_says_why_in_its_status(full, http):
+    """The storm's other half: the workload showed "Initializing: waiting for the scheduler". An interactive
+    and an inference workload without a command now say which pod and container wait, and why."""
+    apply(full, "InteractiveWorkload", "nocmd-iw", "")
+    apply(full, "InferenceWorkload", "nocmd-serve", "")
+    for plural, name in (("interactiveworkloads", "nocmd-iw"), ("inferenceworkloads", "nocmd-serve")):
+        status = eventually(lambda: "no command" in (s := workload_status(http, plural, NS, name)).get("message", "")
+                            and s, timeout=20)
+        assert status["phase"] == "Initializing"
+        assert status["message"].startswith(f"pod {name}-0") and "container main CreateContainerConfigError" \
+            in status["message"]
+    time.sleep(12)  # longer than the first back-off: nothing is made again, since nothing failed
+    assert [p["metadata"]["name"] for p in pods_of(http, NS, "nocmd-iw")] == ["nocmd-iw-0-0"]
+    assert [p["metadata"]["name"] for p in pods_of(http, NS, "nocmd-serve")] == ["nocmd-serve-0"]
+    full.kubectl("delete", "iw", "nocmd-iw", "-n", NS)
+    full.kubectl("delete", "infw", "nocmd-serve", "-n", NS)
