@@ -19,7 +19,6 @@ def test_exec_attach_and_port_forward_are_refused_with_a_reason_and_no_log_noise
         assert "kubectl logs" in result.stderr, result.stderr
     missing = c.kubectl("exec", "nosuch", "--", "ls", check=False)
     assert 'pods "nosuch" not found' in missing.stderr
-    process = c.process
     c.stop()
-    log = process.stderr.read()
+    log = c.output()
     assert "upgrade" not in log.lower() and "WARNING" not in log, log

@@ -405,6 +405,8 @@ def test_an_adopted_container_restarts_by_its_policy_and_hears_sigterm_when_dele
     restarted = eventually(lambda: (s := main_status(get_pod(http, "again"))).get("restartCount") == 1
                            and "running" in s["state"] and s, timeout=20)
     assert restarted["lastState"]["terminated"]["exitCode"] == 1
-    assert len(pids_written(cluster, "again", "pids")) == 2  # the policy's restart, and only that
+    eventually(lambda: len(pids_written(cluster, "again", "pids")) == 2)  # the policy's restart...
+    time.sleep(1)
+    assert len(pids_written(cluster, "again", "pids")) == 2  # ... and only that
     assert http.delete(f"/api/v1/namespaces/{NS}/pods/again").status_code == 200
     eventually(lambda: terms.exists() and terms.read_text() == "term", timeout=15)
