@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
@@ -165,6 +165,8 @@ class Server:
             return await self._dispatch(request)
         except errors.ApiError as exc:
             return _error(exc)
+        except ClientDisconnect:  # the client hung up before its body came (it is stopping, or killed)
+            return Response(status_code=499)
 
     async def _dispatch(self, request: Request) -> Response:
         path = request.url.path.rstrip("/") or "/"
