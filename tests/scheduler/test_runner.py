@@ -2,13 +2,16 @@
 reason reaches the workload's status, and preemption reaches a pod through the API."""
 
 from __future__ import annotations
-
+import asyncio
 
 import orjson
 import pytest
 
+from berth.client import Client
 from berth.nodes.node import Gpu, NodeSpec, node_manifest
-from tests.controllers.helpers import apply, client, eventually, pods_of, workload_status
+from berth.scheduler.core.decisions import Eviction
+from berth.scheduler.runner import Scheduler
+from tests.controllers.helpers import apply, client, eventually, pods_of, run_pod, set_pod_phase, workload_status
 
 
 def add_node(http, name: str, gpus: int, labels: dict | None = None) -> None:
@@ -92,3 +95,32 @@ def test_reclaim_preempts_an_over_quota_training_job(cluster, http):
     assert owner["spec"]["nodeName"] == "gpu-node-2"
     events = http.get("/api/v1/namespaces/runai-team-c/events").json()["items"]
     assert any(e["reason"] == "Preempted" for e in events)
+
+
+def test_a_pod_that_ended_after_the_decision_is_never_taken(cluster, http):
+    """The soak found a training run twice: its pod succeeded while a cycle decided to reclaim it, the
+    scheduler deleted the finished pod, and its workload, seeing no pod, ran it again. The eviction now
+    takes a pod only as the decision saw it (its resourceVersion): one that ended is left alone."""
+    namespace = "runai-team-a"
+    assert http.post(f"/api/v1/namespaces/{namespace}/pods", json={
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "ended", "namespace": namespace},
+        "spec": {"schedulerName": "none", "containers": [{"name": "main", "image": "x"}]}}).status_code == 201
+    run_pod(http, namespace, "ended", "gpu-node-1")
+    seen_running = http.get(f"/api/v1/namespaces/{namespace}/pods/ended").json()  # what the cycle saw
+    set_pod_phase(http, namespace, "ended", "Succeeded")
+
+    class Stale:  # the scheduler's cache, one write behind the API
+        def get(self, name: str, namespace: str) -> dict:
+            return seen_running
+
+    async def evict() -> None:
+        async with Client.from_kubeconfig(cluster.kubeconfig, field_manager="runai-scheduler") as c:
+            scheduler = Scheduler(c)
+            scheduler.pods = Stale()
+            await scheduler._evict(Eviction(pod=f"{namespace}/ended", group=f"{namespace}/g", node="gpu-node-1",
+                                            action="reclaim", by=f"{namespace}/other", why="test"))
+
+    asyncio.run(evict())
+    pod = http.get(f"/api/v1/namespaces/{namespace}/pods/ended").json()
+    assert pod["status"]["phase"] == "Succeeded"
+    assert not any(c["type"] == "DisruptionTarget" for c in pod["status"].get("conditions") or [])

@@ -181,34 +181,51 @@ class Scheduler:
             raise
 
     async def _evict(self, eviction: Eviction) -> None:
+        """Mark the pod (DisruptionTarget, reason Preempted), record the interruption on its workload, then
+        delete it; each step only if the pod is still as the decision saw it running (resourceVersion as a
+        precondition): a pod that ended meanwhile is never taken, so its workload never runs it again."""
         if eviction.pod in self._evicting:
             return
         self._evicting.add(eviction.pod)
         namespace, name = eviction.pod.split("/", 1)
         try:
             pod = self.pods.get(name, namespace)
-            if pod is not None:
-                uid = (pod.get("metadata") or {}).get("uid") or eviction.pod
-                if uid not in self._interrupted:
-                    self._interrupted.add(uid)
-                    try:
-                        await record_interruption(self.client, pod, reason=INTERRUPTIONS[eviction.action],
-                                                  message=f"pod {name} was {eviction.said(self._who(eviction.by))}",
-                                                  component=SCHEDULER_NAME)
-                    except ApiError as exc:  # the eviction goes ahead: the room is needed either way
-                        log.warning("could not record the interruption of pod %s: %s", eviction.pod, exc)
-                condition = {"type": "DisruptionTarget", "status": "True", "reason": "PreemptionByScheduler",
-                             "message": eviction.reason, "lastTransitionTime": _now()}
-                await self.client.patch("Pod", name, {"status": {"reason": "Preempted", "message": eviction.reason,
-                                                                  "conditions": [condition]}},
-                                        namespace, subresource="status")
-                await self.client.create_event(pod, "Preempted", eviction.reason, type="Warning",
-                                               component=SCHEDULER_NAME)
-            await self.client.delete("Pod", name, namespace)
-        except NotFound:
-            pass
+            if pod is None or usage.finished(pod):
+                return
+            meta = pod.get("metadata") or {}
+            condition = {"type": "DisruptionTarget", "status": "True", "reason": "PreemptionByScheduler",
+                         "message": eviction.reason, "lastTransitionTime": _now()}
+            marked = await self.client.patch(
+                "Pod", name, {"metadata": {"resourceVersion": meta.get("resourceVersion")},
+                              "status": {"reason": "Preempted", "message": eviction.reason, "conditions": [condition]}},
+                namespace, subresource="status", type="strategic")
+            uid = meta.get("uid") or eviction.pod
+            if uid not in self._interrupted:
+                self._interrupted.add(uid)
+                try:
+                    await record_interruption(self.client, pod, reason=INTERRUPTIONS[eviction.action],
+                                              message=f"pod {name} was {eviction.said(self._who(eviction.by))}",
+                                              component=SCHEDULER_NAME)
+                except ApiError as exc:  # the eviction goes ahead: the room is needed either way
+                    log.warning("could not record the interruption of pod %s: %s", eviction.pod, exc)
+            await self.client.create_event(pod, "Preempted", eviction.reason, type="Warning", component=SCHEDULER_NAME)
+            await self._delete_unless_ended(name, namespace, marked)
+        except (NotFound, Conflict):
+            pass  # gone, or changed since (it may have ended): the next cycle decides again
         finally:
             self._evicting.discard(eviction.pod)
+
+    async def _delete_unless_ended(self, name: str, namespace: str, pod: Obj) -> None:
+        """Delete the pod as it was last seen; if it changed since (a status write of its node), look again:
+        one that ended is left alone."""
+        for _ in range(3):
+            try:
+                await self.client.delete("Pod", name, namespace, resource_version=pod["metadata"]["resourceVersion"])
+                return
+            except Conflict:
+                pod = await self.client.get("Pod", name, namespace)
+                if usage.finished(pod):
+                    return
 
     def _who(self, group: str) -> str:
         """A group as users know it: its workload (kind namespace/name), else its PodGroup, else its pod."""
