@@ -5,6 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from berth.controllers.training import indexes, indexes_text
 
 from tests.controllers.helpers import (
     apply,
@@ -244,3 +248,29 @@ def test_workloads_deleted_as_soon_as_created_leave_no_warnings_in_the_log(clust
     time.sleep(2)
     noise = [line for line in cluster.output().splitlines() if "WARNING" in line or "Traceback" in line]
     assert noise == []
+
+
+def test_an_index_that_succeeded_is_not_run_again_when_its_pod_is_deleted(cluster, http):
+    apply(cluster, training("kept", "  completions: {value: 2}\n  parallelism: {value: 1}"))
+    eventually(lambda: names(pods_of(http, NS, "kept")) == ["kept-0-0"])
+    run_pod(http, NS, "kept-0-0")
+    set_pod_phase(http, NS, "kept-0-0", "Succeeded")
+    eventually(lambda: "kept-1-0" in names(pods_of(http, NS, "kept")))
+    cluster.kubectl("delete", "pod", "kept-0-0", "-n", NS)  # by a user, or an eviction that lost a race
+    status = eventually(lambda: (s := workload_status(http, "trainingworkloads", NS, "kept")).get("completedIndexes")
+                        and s)
+    assert status["completedIndexes"] == "0"
+    time.sleep(2)
+    assert names(pods_of(http, NS, "kept")) == ["kept-1-0"]  # index 0 is not run again
+    run_pod(http, NS, "kept-1-0")
+    set_pod_phase(http, NS, "kept-1-0", "Succeeded")
+    done = eventually(lambda: (s := workload_status(http, "trainingworkloads", NS, "kept")).get("phase") == "Completed"
+                      and s)
+    assert done["message"] == "2 of 2 pods succeeded" and done["completedIndexes"] == "0-1"
+
+
+@given(st.sets(st.integers(0, 200)))
+def test_completed_indexes_are_written_as_jobs_write_them_and_read_back(found):
+    text = indexes_text(found)
+    assert indexes(text) == found
+    assert indexes_text({0, 2, 3, 4, 7}) == "0,2-4,7"

@@ -593,6 +593,9 @@ class WorkloadStatus(Model):
                                         yaml_only=False)
     lastActiveTime: Timestamp | None = field(
         "When an inference workload last had requests in flight (for scale to zero).", yaml_only=False)
+    completedIndexes: String | None = field(
+        'Indexes of a training workload whose pods succeeded, as Kubernetes Jobs write them ("0,2-4"): kept '
+        "when those pods are deleted, so that none runs again.", yaml_only=False)
     failedAttempts: Count | None = field("Pods of a training workload that failed (retries count against "
                                          "backoffLimit).", unit="pods", yaml_only=False)
     interruptions: Count | None = field(

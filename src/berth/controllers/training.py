@@ -1,7 +1,8 @@
 """The plan of a TrainingWorkload: pods `<name>-<index>-<attempt>` that run to completion.
 
 `completions` pods must succeed, at most `parallelism` run at once (hyper-parameter search); each is
-independent (no gang). A failed pod is retried as a new pod, the next attempt of its index, after the
+independent (no gang); the indexes that succeeded are kept in `status.completedIndexes` ("0,2-4", as Jobs
+write them), so an index whose pod was deleted after it succeeded is never run again. A failed pod is retried as a new pod, the next attempt of its index, after the
 back-off of `berth.controllers.backoff` (10 s, doubling, at most 6 minutes), until the failures exceed
 `backoffLimit` (default 6, as Kubernetes Jobs count it: failed pods in total); then the workload has Failed,
 and its message says how the last attempt ended. `autoDeletionTimeAfterCompletionSeconds` deletes it some time after it ended.
@@ -30,10 +31,13 @@ def plan(workload: Obj, pods: list[Obj], make_pod: PodMaker, *, now: float) -> P
     for pod in pods:
         by_index[int((meta(pod).get("labels") or {}).get(INDEX, "0"))].append(pod)
     succeeded = {i for i, group in by_index.items() if any(pod_phase(p) == "Succeeded" for p in group)}
+    succeeded |= indexes((workload.get("status") or {}).get("completedIndexes"))  # even if their pods are gone
     failed = [p for p in pods if pod_phase(p) == "Failed"]
     failures = len(failed)
     active = [p for p in pods if is_active(p)]
     result = Plan(min_member=1, desired_pods=max(min(parallelism, completions - len(succeeded)), 0))
+    if succeeded:
+        result.status_extra["completedIndexes"] = indexes_text(succeeded)
     if len(succeeded) >= completions:
         result.phase, result.reason = "Completed", "Completed"
         result.message = f"{completions} of {completions} pods succeeded" if completions > 1 else "the pod succeeded"
@@ -70,3 +74,24 @@ def plan(workload: Obj, pods: list[Obj], make_pod: PodMaker, *, now: float) -> P
         slots -= 1
     return result
 
+
+
+def indexes(text: str | None) -> set[int]:
+    """The indexes of a completedIndexes text: "0,2-4" -> {0, 2, 3, 4}."""
+    found: set[int] = set()
+    for part in (text or "").split(","):
+        low, _, high = part.strip().partition("-")
+        if low.isdigit() and (not high or high.isdigit()):
+            found.update(range(int(low), int(high or low) + 1))
+    return found
+
+
+def indexes_text(found: set[int]) -> str:
+    """{0, 2, 3, 4} -> "0,2-4"."""
+    runs: list[list[int]] = []
+    for index in sorted(found):
+        if runs and index == runs[-1][1] + 1:
+            runs[-1][1] = index
+        else:
+            runs.append([index, index])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)

@@ -44,6 +44,7 @@ from berth.controllers.plan import (
     Obj,
     Plan,
     duration_seconds,
+    is_finished,
     meta,
     timestamp,
     value,
@@ -52,6 +53,7 @@ from berth.controllers.plan import (
 log = logging.getLogger(__name__)
 
 KINDS = ("TrainingWorkload", "InteractiveWorkload", "DistributedWorkload", "InferenceWorkload")
+RUN_TO_END = ("TrainingWorkload", "DistributedWorkload")  # kinds whose finished pods count after they are gone
 Key = tuple[str, str, str]  # kind, namespace, name
 
 
@@ -96,6 +98,7 @@ class WorkloadController:
         self.services = Informer(client, "Service", labels=WORKLOAD_NAME, handlers=[self._on_child])
         self.projects = Informer(client, "Project")
         self._pods_of: dict[Key, set[str]] = defaultdict(set)
+        self._ended: dict[Key, dict[str, Obj]] = defaultdict(dict)  # finished pods deleted since (see `_pods`)
         self._queue: asyncio.Queue[Key] = asyncio.Queue()
         self._queued: set[Key] = set()
         self._busy: set[Key] = set()
@@ -137,6 +140,8 @@ class WorkloadController:
         if change.object.get("kind") == "Pod":
             if change.type == "DELETED":
                 self._pods_of[key].discard(m["name"])
+                if key[0] in RUN_TO_END and is_finished(change.object):
+                    self._ended[key][m["name"]] = change.object
             else:
                 self._pods_of[key].add(m["name"])
             # A pod being deleted counts as deleted (as the ReplicaSet controller counts it): its grace period
@@ -187,12 +192,17 @@ class WorkloadController:
     # -- one workload -------------------------------------------------------------------------------
 
     def _pods(self, key: Key) -> list[Obj]:
-        found = []
-        for name in sorted(self._pods_of.get(key, ())):
+        """The workload's pods in the cache, and the last state of those of a job that ended and were deleted
+        since (by a user, or a cleanPodPolicy): a training whose pod succeeded does not run it again because
+        the pod is gone (as the Job controller counts such pods, with its finalizers)."""
+        found = {}
+        for name in self._pods_of.get(key, ()):
             pod = self.pods.get(name, key[1])
             if pod is not None:
-                found.append(pod)
-        return found
+                found[name] = pod
+        for name, pod in self._ended.get(key, {}).items():
+            found.setdefault(name, pod)
+        return [found[name] for name in sorted(found)]
 
     def _make_pod(self, workload: Obj, group: str) -> Callable[..., Obj]:
         def make(name: str, index: int, *, role: str | None = None, overrides: Obj | None = None,
@@ -250,6 +260,7 @@ class WorkloadController:
         workload = self.workloads[kind].get(name, namespace)
         if workload is None:
             self.expectations.forget(key)
+            self._ended.pop(key, None)
             return  # gone: the garbage collector removes what it owned
         spec = workload.get("spec") or {}
         if spec.get("usage") == "Template":
