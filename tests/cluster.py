@@ -63,6 +63,16 @@ class Cluster:
             raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
         return result
 
+    def project(self, name: str) -> str:
+        """A Project and its namespace `runai-<name>`, labelled `runai/queue=<name>` as the project controller
+        labels it (so that it is there at once, with or without controllers); returns the namespace.
+        Workloads are admitted only in a project's namespace."""
+        namespace = f"runai-{name}"
+        self.kubectl("apply", "-f", "-", input=(
+            f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {namespace}, labels: {{runai/queue: {name}}}}}\n"
+            f"---\napiVersion: run.ai/v1\nkind: Project\nmetadata: {{name: {name}}}\n"))
+        return namespace
+
     def wait_ready(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

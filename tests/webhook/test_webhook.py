@@ -116,3 +116,18 @@ def test_other_kinds_pass_through(webhook):
     body["request"]["kind"] = {"group": "", "version": "v1", "kind": "Pod"}
     response = webhook.post("/mutate", json=body).json()["response"]
     assert response["allowed"] is True and "patch" not in response
+
+
+def interactive(name: str) -> dict:
+    return {**training(name), "kind": "InteractiveWorkload"}
+
+
+def test_a_name_another_kind_holds_is_refused_with_409(webhook, cluster):
+    cluster.kubectl("apply", "-f", "-", input=orjson.dumps(training("taken")).decode())
+    body = review(interactive("taken"))
+    response = webhook.post("/mutate", json=body).json()["response"]
+    assert response["allowed"] is False
+    status = response["status"]
+    assert status["code"] == 409 and status["reason"] == "AlreadyExists"
+    assert status["message"].startswith('interactiveworkloads.run.ai "taken" already exists: a TrainingWorkload')
+    assert status["details"] == {"name": "taken", "group": "run.ai", "kind": "interactiveworkloads"}

@@ -8,6 +8,7 @@ from berth.apiserver import errors
 from berth.apiserver.admission import Reader, Request
 from berth.apiserver.resources import Resource, by_kind
 from berth.policy.admission import admit
+from berth.policy.guards import Refusal
 
 
 class _StoreObjects:
@@ -40,8 +41,11 @@ class PolicyAdmission:
         if request.resource.builtin:
             return None
         obj = request.object
-        updated, violations = admit(obj, request.old_object if request.operation == "UPDATE" else None,
-                                    _StoreObjects(reader, request.resource.group))
+        try:
+            updated, violations = admit(obj, request.old_object if request.operation == "UPDATE" else None,
+                                        _StoreObjects(reader, request.resource.group))
+        except Refusal as refusal:
+            raise errors.ApiError(refusal.code, refusal.reason, refusal.message, refusal.status()["details"]) from None
         if violations:
             causes = [{"reason": "FieldValueInvalid", "field": v.path, "message": v.message} for v in violations]
             raise errors.invalid(request.resource.kind, request.resource.group,

@@ -9,6 +9,9 @@ of reading objects (`Objects`): the embedded store, or a Kubernetes API through 
   not touch the spec (labels, finalizers) are left alone, so a policy changed later never blocks them.
 - A policy: a second one of the same kind in a namespace, and rules that contradict themselves, are
   violations.
+
+Before any policy, a workload meets `berth.policy.guards` (a name no other kind holds...); those refuse
+the write as a whole by raising `guards.Refusal`.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from berth.api.policies import POLICY_FOR_WORKLOAD
+from berth.policy import guards
 from berth.policy.engine import POLICY_ANNOTATION, evaluate
 from berth.policy.lookup import GLOBAL_NAMESPACE, select
 from berth.policy.rules import Violation
@@ -47,6 +51,8 @@ def needs(obj: dict[str, Any]) -> list[tuple[str, str, str | None]]:
         base = (obj.get("spec") or {}).get("baseWorkload")
         if base:
             wanted += [(kind, namespace, base), (kind, GLOBAL_NAMESPACE, base)]
+        name = (obj.get("metadata") or {}).get("name", "")
+        wanted += [(other, namespace, name) for other in guards.WORKLOAD_KINDS if other != kind]
         return wanted
     if kind in POLICY_KINDS:
         return [(kind, namespace, None)]
@@ -101,9 +107,12 @@ def _policy(obj: dict[str, Any], objects: Objects) -> list[Violation]:
 
 def admit(obj: dict[str, Any], old: dict[str, Any] | None, objects: Objects
           ) -> tuple[dict[str, Any] | None, list[Violation]]:
-    """The object to store instead (None: unchanged) and the violations that refuse it."""
+    """The object to store instead (None: unchanged) and the violations that refuse it; raises
+    `guards.Refusal` for a workload refused as a whole."""
     kind = obj.get("kind", "")
     if kind in POLICY_FOR_WORKLOAD:
+        if old is None:
+            guards.unique_name(obj, objects.get)
         return _workload(obj, old, objects)
     if kind in POLICY_KINDS:
         return None, _policy(obj, objects)

@@ -1,0 +1,77 @@
+"""What admission refuses of a workload whatever its policy says, on `berth up` and through `berth webhook`
+alike: things that would leave it waiting for ever with nothing said.
+
+- A name another workload kind already holds in the namespace: a TrainingWorkload and an
+  InteractiveWorkload both called `same` would both name their pods `same-0-0`, and the second would
+  wait at Creating for ever. Names are unique across the four kinds; templates make no pods, so a
+  template shares its name with anything.
+
+Refusals that are not about a field's value (a name taken, a namespace of no project) raise `Refusal`
+with the status code kube-apiserver would use; the callers turn it into a Kubernetes `Status`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from berth.api.policies import POLICY_FOR_WORKLOAD
+from berth.api.registry import by_kind
+
+WORKLOAD_KINDS = tuple(POLICY_FOR_WORKLOAD)
+
+Getter = Callable[[str, str, str], "dict[str, Any] | None"]
+
+
+class Refusal(Exception):
+    """A write refused as a whole: the HTTP code and reason of the Kubernetes Status that answers it."""
+
+    def __init__(self, code: int, reason: str, message: str, kind: str, name: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.kind = kind
+        self.name = name
+
+    def status(self) -> dict[str, Any]:
+        """The `Status` object kube-apiserver (and `berth up`) answers with; kubectl prints its message."""
+        found = by_kind(self.kind)
+        details: dict[str, Any] = {"name": self.name, "kind": found.plural if found else self.kind}
+        if found:
+            details["group"] = found.group
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": self.message,
+                "reason": self.reason, "code": self.code, "details": details}
+
+
+def _qualified(kind: str) -> str:
+    found = by_kind(kind)
+    return f"{found.plural}.{found.group}" if found else kind
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "AEIOU" else "a"
+
+
+def _is_template(obj: dict[str, Any]) -> bool:
+    return (obj.get("spec") or {}).get("usage") == "Template"
+
+
+def unique_name(obj: dict[str, Any], get: Getter) -> None:
+    """Refuse (409 AlreadyExists) a workload whose name another kind's workload holds in its namespace."""
+    if _is_template(obj):
+        return
+    kind = obj["kind"]
+    meta = obj.get("metadata") or {}
+    namespace, name = meta.get("namespace", ""), meta.get("name", "")
+    for other in WORKLOAD_KINDS:
+        if other == kind:
+            continue
+        found = get(other, namespace, name)
+        if found is None or _is_template(found):
+            continue
+        raise Refusal(409, "AlreadyExists", (
+            f'{_qualified(kind)} "{name}" already exists: {_article(other)} {other} of that name is in namespace '
+            f"{namespace}, and a workload's name is unique across the four kinds (its pods and Services are "
+            f"named after it); choose another name, or delete the other first: "
+            f"kubectl delete {other.lower()} {name} -n {namespace}"), kind, name)
