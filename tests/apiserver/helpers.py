@@ -18,7 +18,15 @@ def client(cluster: Cluster, **kw) -> httpx.Client:
 
 
 def namespace(http: httpx.Client, name: str) -> None:
-    r = http.post("/api/v1/namespaces", json={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    """The namespace `name`, given to a project of the same name (without `runai-`), so that workloads are
+    admitted in it."""
+    project = name.removeprefix("runai-")
+    r = http.post("/api/v1/namespaces", json={"apiVersion": "v1", "kind": "Namespace",
+                                               "metadata": {"name": name, "labels": {"runai/queue": project}}})
+    assert r.status_code in (201, 409), r.text
+    spec = {} if name == f"runai-{project}" else {"namespace": name}
+    r = http.post("/apis/run.ai/v1/projects", json={"apiVersion": "run.ai/v1", "kind": "Project",
+                                                    "metadata": {"name": project}, "spec": spec})
     assert r.status_code in (201, 409), r.text
 
 

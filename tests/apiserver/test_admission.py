@@ -50,3 +50,25 @@ def test_a_dry_run_is_refused_the_same_way(cluster, ns):
     refused = cluster.kubectl("apply", "--dry-run=server", "-f", "-",
                               input=workload("TrainingWorkload", "served", ns), check=False)
     assert refused.returncode == 1 and "an InferenceWorkload of that name" in refused.stderr
+
+
+def test_a_workload_in_a_namespace_of_no_project_is_refused_saying_how_to_make_one(cluster):
+    cluster.kubectl("create", "namespace", "runai-nobody")
+    refused = apply(cluster, workload("TrainingWorkload", "lost", "runai-nobody"), check=False)
+    assert refused.returncode == 1
+    assert "Error from server (Forbidden)" in refused.stderr
+    assert 'trainingworkloads.run.ai "lost" is forbidden: namespace runai-nobody belongs to no project' in refused.stderr
+    assert """echo '{"apiVersion": "run.ai/v1", "kind": "Project", "metadata": {"name": "nobody"}}' | kubectl apply -f -""" \
+        in refused.stderr
+    elsewhere = apply(cluster, workload("TrainingWorkload", "lost", "default"), check=False)
+    assert "namespace default belongs to no project" in elsewhere.stderr
+    assert '"spec": {"namespace": "default"}' in elsewhere.stderr  # a project may adopt an existing namespace
+    cluster.kubectl("apply", "-f", "-", input='{"apiVersion": "run.ai/v1", "kind": "Project", "metadata": {"name": "nobody"}}')
+    assert "created" in apply(cluster, workload("TrainingWorkload", "lost", "runai-nobody")).stdout
+
+
+def test_the_runai_namespace_takes_templates_but_no_workload_that_runs(cluster):
+    assert "created" in apply(cluster, workload("TrainingWorkload", "global-defaults", "runai", "usage: Template\n")).stdout
+    refused = apply(cluster, workload("TrainingWorkload", "global-job", "runai"), check=False)
+    assert "Error from server (Forbidden)" in refused.stderr
+    assert "namespace runai holds global policies and templates" in refused.stderr

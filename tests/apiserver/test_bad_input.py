@@ -7,6 +7,8 @@ import ssl
 import httpx
 import pytest
 
+from tests.apiserver.helpers import namespace
+
 NS = "bad-input"
 TW = "/apis/run.ai/v2alpha1/namespaces/{ns}/trainingworkloads"
 
@@ -15,7 +17,7 @@ TW = "/apis/run.ai/v2alpha1/namespaces/{ns}/trainingworkloads"
 def http(cluster):
     with httpx.Client(base_url=cluster.url, verify=ssl.create_default_context(cafile=str(cluster.ca)),
                       headers={"Authorization": f"Bearer {cluster.token}"}) as client:
-        client.post("/api/v1/namespaces", json={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
+        namespace(client, NS)
         yield client
 
 

@@ -19,7 +19,7 @@ NS = "runai-team-a"
 
 @pytest.fixture(scope="module", autouse=True)
 def project_namespace(cluster):
-    cluster.kubectl("apply", "-f", "-", input=f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {NS}\n")
+    cluster.project(NS.removeprefix("runai-"))
 
 
 def tw(name: str, gpu: str = "1", image: str = "gcr.io/run-ai-demo/quickstart") -> str:

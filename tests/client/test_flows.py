@@ -41,6 +41,8 @@ def namespaces(cluster):
         async with Client.from_kubeconfig(cluster.kubeconfig) as c:
             for ns in (NS, OTHER_NS):
                 await c.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+                await c.create({"apiVersion": "run.ai/v1", "kind": "Project",
+                                "metadata": {"name": ns.removeprefix("runai-")}})  # workloads need a project
     asyncio.run(make())
 
 

@@ -43,6 +43,7 @@ class Recorder:
 
 async def setup_namespace(c: Client, *names: str) -> None:
     await c.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
+    await c.create({"apiVersion": "run.ai/v1", "kind": "Project", "metadata": {"name": NS.removeprefix("runai-")}})
     for name in names:
         await c.create(tw(name))
 

@@ -21,7 +21,7 @@ NS = "runai-team-a"
 
 @pytest.fixture(scope="module")
 def webhook(cluster, tmp_path_factory):
-    cluster.kubectl("create", "namespace", NS)
+    cluster.project("team-a")
     cluster.kubectl("apply", "-f", "-", input="""
 apiVersion: run.ai/v2alpha1
 kind: TrainingPolicy

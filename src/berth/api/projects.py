@@ -22,6 +22,22 @@ PlacementStrategy = enum("binpack", "spread")
 PROJECT_NAMESPACE_PREFIX = "runai-"
 
 
+#: The label that gives a namespace to a project (the project controller sets it on the project's namespace).
+QUEUE_LABEL = "runai/queue"
+
+
+def claimed_by(namespace: str, labels: dict[str, str] | None) -> str | None:
+    """The project a namespace says it belongs to: its `runai/queue` label, else `<project>` of
+    `runai-<project>`; None for a namespace that names no project (whether that project exists is the
+    caller's to check)."""
+    label = (labels or {}).get(QUEUE_LABEL)
+    if label:
+        return label
+    if namespace.startswith(PROJECT_NAMESPACE_PREFIX) and len(namespace) > len(PROJECT_NAMESPACE_PREFIX):
+        return namespace[len(PROJECT_NAMESPACE_PREFIX):]
+    return None
+
+
 def project_of_namespace(namespace: str) -> str:
     """The project a namespace belongs to by Run:ai's convention: `runai-team-a` -> `team-a`."""
     if namespace.startswith(PROJECT_NAMESPACE_PREFIX) and len(namespace) > len(PROJECT_NAMESPACE_PREFIX):

@@ -12,14 +12,14 @@ from berth.policy.guards import Refusal
 
 
 class _StoreObjects:
-    """`berth.policy.admission.Objects` over the admission reader: kinds by name, in run.ai's group."""
+    """`berth.policy.admission.Objects` over the admission reader: kinds by name, in run.ai's group or core."""
 
     def __init__(self, reader: Reader, group: str) -> None:
         self._reader = reader
         self._group = group
 
     def _resource(self, kind: str) -> Resource:
-        found = by_kind(self._group, kind)
+        found = by_kind(self._group, kind) or by_kind("", kind)  # run.ai's kinds, and core ones (Namespace)
         assert found is not None, kind
         return found
 

@@ -10,8 +10,8 @@ of reading objects (`Objects`): the embedded store, or a Kubernetes API through 
 - A policy: a second one of the same kind in a namespace, and rules that contradict themselves, are
   violations.
 
-Before any policy, a workload meets `berth.policy.guards` (a name no other kind holds...); those refuse
-the write as a whole by raising `guards.Refusal`.
+Before any policy, a workload meets `berth.policy.guards` (a namespace of a project, a name no other kind
+holds...); those refuse the write as a whole by raising `guards.Refusal`.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def needs(obj: dict[str, Any]) -> list[tuple[str, str, str | None]]:
             wanted += [(kind, namespace, base), (kind, GLOBAL_NAMESPACE, base)]
         name = (obj.get("metadata") or {}).get("name", "")
         wanted += [(other, namespace, name) for other in guards.WORKLOAD_KINDS if other != kind]
-        return wanted
+        return [*wanted, ("Namespace", "", namespace), ("Project", "", None)]
     if kind in POLICY_KINDS:
         return [(kind, namespace, None)]
     return []
@@ -112,6 +112,8 @@ def admit(obj: dict[str, Any], old: dict[str, Any] | None, objects: Objects
     kind = obj.get("kind", "")
     if kind in POLICY_FOR_WORKLOAD:
         if old is None:
+            namespace = (obj.get("metadata") or {}).get("namespace", "")
+            guards.in_a_project(obj, objects.get("Namespace", "", namespace), objects.list("Project", ""))
             guards.unique_name(obj, objects.get)
         return _workload(obj, old, objects)
     if kind in POLICY_KINDS:

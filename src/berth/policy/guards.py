@@ -5,6 +5,10 @@ alike: things that would leave it waiting for ever with nothing said.
   InteractiveWorkload both called `same` would both name their pods `same-0-0`, and the second would
   wait at Creating for ever. Names are unique across the four kinds; templates make no pods, so a
   template shares its name with anything.
+- A namespace that belongs to no project: nothing would ever schedule the workload (the scheduler's
+  queues are projects). A namespace belongs to the project its `runai/queue` label names, else to
+  `<project>` of `runai-<project>`, and that Project must exist. The global namespace `runai` holds
+  policies and templates: a template may live there, a workload that runs may not.
 
 Refusals that are not about a field's value (a name taken, a namespace of no project) raise `Refusal`
 with the status code kube-apiserver would use; the callers turn it into a Kubernetes `Status`.
@@ -15,8 +19,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import json
+
 from berth.api.policies import POLICY_FOR_WORKLOAD
+from berth.api.projects import claimed_by
 from berth.api.registry import by_kind
+from berth.policy.lookup import GLOBAL_NAMESPACE
 
 WORKLOAD_KINDS = tuple(POLICY_FOR_WORKLOAD)
 
@@ -75,3 +83,36 @@ def unique_name(obj: dict[str, Any], get: Getter) -> None:
             f"{namespace}, and a workload's name is unique across the four kinds (its pods and Services are "
             f"named after it); choose another name, or delete the other first: "
             f"kubectl delete {other.lower()} {name} -n {namespace}"), kind, name)
+
+
+def _project_command(name: str, namespace: str | None = None) -> str:
+    project: dict[str, Any] = {"apiVersion": "run.ai/v1", "kind": "Project", "metadata": {"name": name}}
+    if namespace:
+        project["spec"] = {"namespace": namespace}
+    return f"echo '{json.dumps(project)}' | kubectl apply -f -"
+
+
+def in_a_project(obj: dict[str, Any], namespace: dict[str, Any] | None, projects: list[dict[str, Any]]) -> None:
+    """Refuse (403 Forbidden) a workload whose namespace belongs to no existing project; `namespace` is the
+    Namespace object (None if unknown), `projects` every Project."""
+    kind = obj["kind"]
+    meta = obj.get("metadata") or {}
+    name, ns = meta.get("name", ""), meta.get("namespace", "")
+    refused = f'{_qualified(kind)} "{name}" is forbidden: '
+    if ns == GLOBAL_NAMESPACE:
+        if _is_template(obj):
+            return
+        raise Refusal(403, "Forbidden", refused + (
+            f"the namespace {GLOBAL_NAMESPACE} holds global policies and templates, not workloads that run; "
+            "submit it in a project's namespace (runai-<project>), or make it a template (usage: Template)"),
+            kind, name)
+    project = claimed_by(ns, ((namespace or {}).get("metadata") or {}).get("labels"))
+    if project is not None and any((p.get("metadata") or {}).get("name") == project for p in projects):
+        return
+    if project is not None:
+        fix = f'it is the namespace of project "{project}", which does not exist; create it: ' + _project_command(project)
+    else:
+        fix = ("submit the workload in a project's namespace (runai-<project>; kubectl get projects lists them), "
+               "or give this namespace to a project: " + _project_command("<project>", ns))
+    raise Refusal(403, "Forbidden", refused + (
+        f"namespace {ns} belongs to no project, and only a project's workloads are scheduled; {fix}"), kind, name)
