@@ -105,3 +105,64 @@ def test_dry_run_stores_nothing(http):
     r = http.post(TW.format(ns=NS) + "?dryRun=All", json=workload("dry"))
     assert r.status_code == 201 and r.json()["metadata"]["name"] == "dry"
     assert names(http) == []
+
+
+def causes(response) -> list[tuple[str, str]]:
+    assert response.status_code == 422, response.text
+    return [(c["field"], c["message"]) for c in response.json()["details"]["causes"]]
+
+
+def with_meta(name: str, **meta) -> dict:
+    body = workload(name)
+    body["metadata"].update(meta)
+    return body
+
+
+def test_labels_and_annotations_are_checked_as_kube_apiserver_checks_them(http):
+    long_value = "v" * 100
+    r = http.post(TW.format(ns=NS), json=with_meta("labelled", labels={"team": long_value}))
+    assert causes(r) == [("metadata.labels", f'Invalid value: "{long_value}": must be no more than 63 characters')]
+    r = http.post(TW.format(ns=NS), json=with_meta("labelled", labels={"bad key": "x", "example.com/ok": "fine_1.2"}))
+    [(field, message)] = causes(r)
+    assert field == "metadata.labels"
+    assert message.startswith('Invalid value: "bad key": name part must consist of alphanumeric characters')
+    r = http.post(TW.format(ns=NS), json=with_meta("annotated", annotations={"Bad Key": "x"}))
+    assert causes(r)[0][1].startswith('Invalid value: "Bad Key": name part must consist')
+    big = {f"note-{i}": "x" * 100_000 for i in range(3)}  # 300 kB: under the body limit, over the annotations'
+    r = http.post(TW.format(ns=NS), json=with_meta("annotated", annotations=big))
+    assert causes(r) == [("metadata.annotations", "Too long: must have at most 262144 bytes")]
+    assert names(http) == []
+    ok = http.post(TW.format(ns=NS), json=with_meta("labelled", labels={"team": "a"}))
+    assert ok.status_code == 201
+    r = http.patch(TW.format(ns=NS) + "/labelled", json={"metadata": {"labels": {"team": long_value}}},
+                   headers={"Content-Type": "application/merge-patch+json"})
+    assert causes(r) == [("metadata.labels", f'Invalid value: "{long_value}": must be no more than 63 characters')]
+    http.delete(TW.format(ns=NS) + "/labelled")
+
+
+@pytest.mark.parametrize(("path", "name", "message"), [
+    ("/api/v1/namespaces/{ns}/services", "d.job", "a DNS-1035 label must consist of lower case alphanumeric"),
+    ("/api/v1/namespaces/{ns}/services", "1svc", "a DNS-1035 label must consist of lower case alphanumeric"),
+    ("/api/v1/namespaces", "a.b", "a lowercase RFC 1123 label must consist of lower case alphanumeric"),
+    ("/api/v1/namespaces/{ns}/configmaps", "Cm", "a lowercase RFC 1123 subdomain must consist of"),
+])
+def test_names_are_checked_per_kind(http, path, name, message):
+    kind = {"services": "Service", "namespaces": "Namespace", "configmaps": "ConfigMap"}[path.rsplit("/", 1)[1]]
+    body = {"apiVersion": "v1", "kind": kind, "metadata": {"name": name}}
+    if kind == "Service":
+        body["spec"] = {"ports": [{"port": 80}]}
+    r = http.post(path.format(ns=NS), json=body)
+    [(field, text)] = causes(r)
+    assert field == "metadata.name" and text.startswith(f'Invalid value: "{name}": {message}')
+    assert r.json()["message"].startswith(f'{kind} "{name}" is invalid: metadata.name')
+
+
+def test_an_object_over_etcds_limit_is_413_naming_both_sizes(http):
+    env = {"items": {f"V{i}": {"value": "x" * 400_000} for i in range(5)}}  # 2 MB: under 3 MiB, over 1.5 MiB
+    r = http.post(TW.format(ns=NS), json=workload("huge", image={"value": "ubuntu"}, environment=env))
+    assert r.status_code == 413
+    body = r.json()
+    assert body["reason"] == "RequestEntityTooLarge"
+    assert body["message"].startswith("Request entity too large: limit is 1572864")
+    assert "the TrainingWorkload would be 2000" in body["message"]
+    assert names(http) == []
