@@ -30,9 +30,13 @@ def namespace(http: httpx.Client, name: str) -> None:
     assert r.status_code in (201, 409), r.text
 
 
-def workload(name: str, gpu: str = "1", **meta) -> dict:
+def workload(name: str, gpu: str = "1", suspended: bool = False, **meta) -> dict:
+    """A training workload; a `suspended` one (active: false) has no pods, so its gpu may be edited."""
+    spec: dict = {"gpu": {"value": gpu}, "image": {"value": "ubuntu"}}
+    if suspended:
+        spec["active"] = {"value": False}
     return {"apiVersion": "run.ai/v2alpha1", "kind": "TrainingWorkload", "metadata": {"name": name, **meta},
-            "spec": {"gpu": {"value": gpu}, "image": {"value": "ubuntu"}}}
+            "spec": spec}
 
 
 def pod(name: str, owner: dict | None = None, block: bool = False) -> dict:

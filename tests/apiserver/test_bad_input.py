@@ -166,3 +166,20 @@ def test_an_object_over_etcds_limit_is_413_naming_both_sizes(http):
     assert body["message"].startswith("Request entity too large: limit is 1572864")
     assert "the TrainingWorkload would be 2000" in body["message"]
     assert names(http) == []
+
+
+def test_a_service_with_a_port_twice_is_refused_as_kube_apiserver_refuses_it(http):
+    def service(*ports: dict) -> dict:
+        return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "svc"}, "spec": {"ports": list(ports)}}
+
+    r = http.post(f"/api/v1/namespaces/{NS}/services", json=service({"name": "a", "port": 8888},
+                                                                      {"name": "b", "port": 8888}))
+    assert ("spec.ports[1]", 'Duplicate value: {"port":8888,"protocol":"TCP"}') in causes(r)
+    r = http.post(f"/api/v1/namespaces/{NS}/services", json=service({"name": "a", "port": 80}, {"port": 81},
+                                                                      {"name": "a", "port": 82}))
+    assert causes(r) == [("spec.ports[1].name", "Required value"), ("spec.ports[2].name", 'Duplicate value: "a"')]
+    r = http.post(f"/api/v1/namespaces/{NS}/services", json=service())
+    assert causes(r) == [("spec.ports", "Required value")]
+    ok = http.post(f"/api/v1/namespaces/{NS}/services", json=service({"name": "a", "port": 80},
+                                                                       {"name": "b", "port": 80, "protocol": "UDP"}))
+    assert ok.status_code == 201, ok.text

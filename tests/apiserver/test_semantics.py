@@ -32,7 +32,7 @@ def until(predicate, timeout: float = 10.0) -> bool:
 
 
 def test_two_updates_from_one_resource_version_one_wins(http):
-    created = http.post(TW.format(ns=NS), json=workload("race")).json()
+    created = http.post(TW.format(ns=NS), json=workload("race", suspended=True)).json()
     results = []
     barrier = threading.Barrier(2)
 
@@ -54,7 +54,7 @@ def test_two_updates_from_one_resource_version_one_wins(http):
 
 
 def test_status_and_spec_are_written_separately(http):
-    obj = http.post(TW.format(ns=NS), json={**workload("split"), "status": {"phase": "Running"}}).json()
+    obj = http.post(TW.format(ns=NS), json={**workload("split", suspended=True), "status": {"phase": "Running"}}).json()
     assert "status" not in obj  # a user cannot write status through the main resource
     status = {**obj, "spec": {"gpu": {"value": "8"}}, "status": {"phase": "Pending", "runningPods": 0}}
     after = http.put(f"{TW.format(ns=NS)}/split/status", json=status).json()

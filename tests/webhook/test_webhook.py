@@ -131,3 +131,19 @@ def test_a_name_another_kind_holds_is_refused_with_409(webhook, cluster):
     assert status["code"] == 409 and status["reason"] == "AlreadyExists"
     assert status["message"].startswith('interactiveworkloads.run.ai "taken" already exists: a TrainingWorkload')
     assert status["details"] == {"name": "taken", "group": "run.ai", "kind": "interactiveworkloads"}
+
+
+def test_a_name_its_services_cannot_take_is_refused_as_on_berth_up(webhook):
+    response = webhook.post("/mutate", json=review(training("d.job"))).json()["response"]
+    assert response["allowed"] is False
+    [cause] = response["status"]["details"]["causes"]
+    assert cause["field"] == "metadata.name"
+    assert cause["message"].startswith('Invalid value: "d.job": a workload name must consist of lower case letters')
+
+
+def test_a_whole_number_of_gpus_is_patched_to_a_string_as_berth_up_stores_it(webhook):
+    body = review(training("whole", gpu={"value": 2}))
+    response = webhook.post("/mutate", json=body).json()["response"]
+    assert response["allowed"] is True
+    patched = json_patch(body["request"]["object"], orjson.loads(base64.b64decode(response["patch"])))
+    assert patched["spec"]["gpu"] == {"value": "2"}

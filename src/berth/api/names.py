@@ -1,15 +1,12 @@
-"""Names, label keys and values as Kubernetes spells them, and the names a workload gives its children.
+"""Names, label keys and values as Kubernetes spells them.
 
-The first half is kube-apiserver's syntax (`k8s.io/apimachinery/pkg/util/validation`): each check returns
+This is kube-apiserver's syntax (`k8s.io/apimachinery/pkg/util/validation`): each check returns
 the problems in the real server's words ("must be no more than 63 characters", "a lowercase RFC 1123
 label must consist of..."), so that `berth up` refuses what a real cluster refuses and kubectl prints the
 same lines. The API server applies them to every object's metadata (`berth.apiserver.metadata`).
 
-The second half is what only a workload needs: its pods, Services and PodGroup are named after it (see
-`berth.controllers`), so a name that is a valid custom-resource name ("d.job", 60 characters) can still
-make children a real cluster refuses. `workload_name_problems` is the rule that keeps every child name
-valid; admission applies it on a real cluster too (`berth.policy.guards`), where kube-apiserver itself
-checks only the custom resource's own name.
+What a workload's children are named, and why that bounds the workload's own name, is
+`berth.api.children`.
 """
 
 from __future__ import annotations
@@ -105,53 +102,3 @@ def qualified_name(value: str) -> list[str]:
 def label_value(value: str) -> list[str]:
     """IsValidLabelValue: empty, or at most 63 characters of letters, digits, '-', '_' and '.'."""
     return _check(value, _LABEL_VALUE, LABEL_VALUE_MESSAGE, LABEL_VALUE_MAX)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# The names a workload gives its children
-# ---------------------------------------------------------------------------------------------------------
-
-#: The prefix of the Services a workload's ports get: `<prefix>-<name>-<service type>` (berth.controllers.services).
-SERVICE_PREFIX = {"TrainingWorkload": "tw", "InteractiveWorkload": "iw", "DistributedWorkload": "dw",
-                  "InferenceWorkload": "infw"}
-#: The longest service type a port may ask for, as the suffix of its Service's name.
-_LONGEST_SERVICE_SUFFIX = "-loadbalancer"
-
-
-def workload_name_max(kind: str) -> int:
-    """The longest name a workload of `kind` may have: its Services are `<prefix>-<name>-<type>`, DNS-1035
-    labels of at most 63 characters. Pod names (`<name>-<index>-<attempt>`), a distributed workload's pod
-    hostnames (`<name>-worker-<index>`, at most 63) and PodGroups (`pg-<name>-<uid>`) fit within it."""
-    return DNS1123_LABEL_MAX - len(SERVICE_PREFIX[kind]) - 1 - len(_LONGEST_SERVICE_SUFFIX)
-
-
-def _suggest(name: str, limit: int) -> str:
-    """A valid name close to `name`: lower case, '-' for anything else, a letter first, cut to `limit`."""
-    fixed = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
-    fixed = re.sub(r"^[0-9-]+", "", fixed)
-    return fixed[:limit].rstrip("-")
-
-
-def workload_name_problems(kind: str, name: str) -> list[str]:
-    """Why `name` cannot name a workload of `kind` (empty when it can), with a name that would do.
-
-    A workload's name is a DNS-1035 label, the rule for Service names: the distributed workload's peer
-    Service takes the name itself, and every workload's port Services are named after it. Dots, upper
-    case and a leading digit make Services no cluster accepts."""
-    limit = workload_name_max(kind)
-    problems = []
-    if not re.fullmatch(_DNS1035_LABEL, name):
-        problems.append(
-            "a workload name must consist of lower case letters, digits or '-', start with a letter and end "
-            "with a letter or digit (a DNS-1035 label), because its pods and Services are named after it and "
-            "Service names cannot hold '.', upper case or a leading digit")
-    if len(name) > limit:
-        prefix = SERVICE_PREFIX[kind]
-        problems.append(
-            f"must be no more than {limit} characters: its Services are named "
-            f"{prefix}-<name>{_LONGEST_SERVICE_SUFFIX}, which may have at most {DNS1123_LABEL_MAX}")
-    if problems:
-        suggestion = _suggest(name, limit)
-        if suggestion:
-            problems[-1] += f'; use a name like "{suggestion}"'
-    return problems

@@ -255,6 +255,7 @@ class Api:
                  opts: WriteOptions, subresource: str, expected: int | None, applied: bool = False) -> WriteResult:
         obj = objects.prepare_update(resource, old, new, subresource=subresource)
         obj, warnings = self._admit("UPDATE", resource, namespace, name, obj, old, opts, subresource)
+        obj["metadata"]["generation"] = objects.next_generation(old, obj)
         if opts.manager and subresource != "status" and not applied:
             obj = record_update(old, obj, opts.manager, now=objects.now())
         metadata.check_size(resource, obj)

@@ -69,6 +69,14 @@ def _spec_part(obj: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
 
 
+def next_generation(old: dict[str, Any], new: dict[str, Any]) -> int:
+    """The generation `new` has as the successor of `old`: one more when anything outside metadata and status
+    changed. The API server asks again after admission, which may have put back what the write changed
+    (`gpu: 2` stored as "2"), so that only a real change counts."""
+    generation = (old.get("metadata") or {}).get("generation", 1)
+    return generation + 1 if _spec_part(new) != _spec_part(old) else generation
+
+
 def prepare_update(
     resource: Resource, old: dict[str, Any], new: dict[str, Any], *, subresource: str = ""
 ) -> dict[str, Any]:
@@ -98,10 +106,7 @@ def prepare_update(
             result["status"] = clone(old["status"])
         else:
             result.pop("status", None)
-    generation = old_meta.get("generation", 1)
-    if _spec_part(result) != _spec_part(old):
-        generation += 1
-    meta["generation"] = generation
+    meta["generation"] = next_generation(old, result)
     if old_meta.get("deletionTimestamp"):
         added = set(meta.get("finalizers") or []) - set(old_meta.get("finalizers") or [])
         if added:

@@ -5,6 +5,13 @@ alike: things that would leave it waiting for ever with nothing said.
   InteractiveWorkload both called `same` would both name their pods `same-0-0`, and the second would
   wait at Creating for ever. Names are unique across the four kinds; templates make no pods, so a
   template shares its name with anything.
+- A name or ports its children cannot take (`berth.api.children`): "d.job" would make a Service named
+  `tw-d.job-clusterip`, two port items on 8888 a Service with the port twice, a long label item pods
+  no cluster accepts. These are violations of fields (422), checked on what the workload runs with (after
+  its base workload and policy), when it is created and when its spec changes.
+- An edit that cannot take effect: the pods keep the image they were made with, the Services their ports.
+  Which field may change when is `berth.api.edits`, one table; refused edits are violations of the
+  field (422) saying how to get the change (suspend and resume, or resubmit).
 - A namespace that belongs to no project: nothing would ever schedule the workload (the scheduler's
   queues are projects). A namespace belongs to the project its `runai/queue` label names, else to
   `<project>` of `runai-<project>`, and that Project must exist. The global namespace `runai` holds
@@ -21,10 +28,13 @@ from typing import Any
 
 import json
 
+from berth.api import children as made
+from berth.api.edits import When, can_suspend, edit_of
 from berth.api.policies import POLICY_FOR_WORKLOAD
 from berth.api.projects import claimed_by
 from berth.api.registry import by_kind
 from berth.policy.lookup import GLOBAL_NAMESPACE
+from berth.policy.rules import Violation
 
 WORKLOAD_KINDS = tuple(POLICY_FOR_WORKLOAD)
 
@@ -116,3 +126,53 @@ def in_a_project(obj: dict[str, Any], namespace: dict[str, Any] | None, projects
                "or give this namespace to a project: " + _project_command("<project>", ns))
     raise Refusal(403, "Forbidden", refused + (
         f"namespace {ns} belongs to no project, and only a project's workloads are scheduled; {fix}"), kind, name)
+
+
+def children(obj: dict[str, Any], old: dict[str, Any] | None) -> list[Violation]:
+    """Fields of a workload (as it will run) whose children a cluster would refuse: its name (on create), its
+    ports, its pods' labels and annotations. Templates make no children."""
+    if _is_template(obj):
+        return []
+    meta = obj.get("metadata") or {}
+    found = []
+    if old is None:
+        found += [Violation("metadata.name", f'Invalid value: "{meta.get("name", "")}": {m}')
+                  for m in made.workload_name_problems(obj["kind"], meta.get("name", ""))]
+    spec = obj.get("spec") or {}
+    found += [Violation(path, message) for path, message in made.port_problems(spec) + made.pod_metadata_problems(spec)]
+    return found
+
+
+def _suspended(spec: dict[str, Any]) -> bool:
+    return (spec.get("active") or {}).get("value") is False
+
+
+def edits(obj: dict[str, Any], old: dict[str, Any]) -> list[Violation]:
+    """The spec fields an update changes that cannot take effect on the workload as it is (`berth.api.edits`):
+    fields baked into the pods while it has pods, fields of objects made once at any time (a template's
+    fields may all change, but not `usage`)."""
+    kind = obj["kind"]
+    spec, before = obj.get("spec") or {}, old.get("spec") or {}
+    template = _is_template(old)
+    suspended = can_suspend(kind) and (_suspended(before) or _suspended(spec))
+    found = []
+    for prop in sorted(set(spec) | set(before)):
+        if spec.get(prop) == before.get(prop):
+            continue
+        known = edit_of(kind, prop)
+        if known is None:
+            continue  # not a field of the kind: the schema check has refused it already
+        name, edit = known
+        if edit.when is When.ANY_TIME or (template and name != "usage"):
+            continue
+        if edit.when is When.WHILE_SUSPENDED and suspended:
+            continue
+        if edit.when is When.NEVER:
+            fix = "delete the workload and submit it again with the new value"
+        elif can_suspend(kind):
+            fix = ("suspend the workload (active: false; its pods are removed), change it, and resume it "
+                   "(active: true), in one edit or several; or delete the workload and submit it again")
+        else:
+            fix = f"{_article(kind)} {kind} cannot be suspended: delete it and submit it again with the new value"
+        found.append(Violation(f"spec.{prop}", f"Forbidden: cannot change on a submitted workload ({edit.why}); {fix}"))
+    return found
