@@ -147,3 +147,14 @@ def test_a_whole_number_of_gpus_is_patched_to_a_string_as_berth_up_stores_it(web
     assert response["allowed"] is True
     patched = json_patch(body["request"]["object"], orjson.loads(base64.b64decode(response["patch"])))
     assert patched["spec"]["gpu"] == {"value": "2"}
+
+
+def test_an_edit_baked_into_the_pods_is_refused_as_on_berth_up(webhook):
+    old = training("running", gpu={"value": "1"})
+    new = {**old, "spec": {**old["spec"], "image": {"value": "busybox"}}}
+    response = webhook.post("/mutate", json=review(new, "UPDATE", old)).json()["response"]
+    assert response["allowed"] is False
+    [cause] = response["status"]["details"]["causes"]
+    assert cause["field"] == "spec.image" and cause["message"].startswith("Forbidden: cannot change on a submitted")
+    suspended = {**new, "spec": {**new["spec"], "active": {"value": False}}}
+    assert webhook.post("/mutate", json=review(suspended, "UPDATE", old)).json()["response"]["allowed"] is True
