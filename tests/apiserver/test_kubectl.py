@@ -176,3 +176,15 @@ def test_imperative_create_commands_work(cluster):
     assert cm["data"] == {"a": "b"}
     secret = json.loads(cluster.kubectl("get", "secret", "s1", "-n", "imperative", "-o", "json").stdout)
     assert secret["type"] == "Opaque" and secret["data"] == {"k": "dg=="}
+
+
+def test_kubectl_create_service_run_and_expose_work(cluster):
+    cluster.kubectl("create", "namespace", "svc-imperative")
+    out = cluster.kubectl("create", "service", "clusterip", "svc1", "--tcp=80", "-n", "svc-imperative").stdout
+    assert "service/svc1 created" in out
+    svc = json.loads(cluster.kubectl("get", "svc", "svc1", "-n", "svc-imperative", "-o", "json").stdout)
+    assert svc["spec"]["ports"] == [{"name": "80", "protocol": "TCP", "port": 80, "targetPort": 80}]
+    assert svc["spec"]["selector"] == {"app": "svc1"}
+    cluster.kubectl("create", "service", "nodeport", "np1", "--tcp=5678:8080", "-n", "svc-imperative")
+    assert "pod/web created" in cluster.kubectl("run", "web", "--image=nginx", "--port=80", "-n", "svc-imperative").stdout
+    assert "service/web exposed" in cluster.kubectl("expose", "pod", "web", "-n", "svc-imperative").stdout
