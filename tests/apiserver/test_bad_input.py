@@ -183,3 +183,15 @@ def test_a_service_with_a_port_twice_is_refused_as_kube_apiserver_refuses_it(htt
     ok = http.post(f"/api/v1/namespaces/{NS}/services", json=service({"name": "a", "port": 80},
                                                                        {"name": "b", "port": 80, "protocol": "UDP"}))
     assert ok.status_code == 201, ok.text
+
+
+def test_a_wrong_value_says_what_is_wrong_with_it_at_the_field_that_holds_it(http):
+    r = http.post(TW.format(ns=NS), json=workload("worded", gpu={"value": "abc"}, image={"value": "ubuntu"}))
+    assert causes(r) == [("spec.gpu.value", 'Invalid value: "abc" is not a number of GPUs; use a string like "1" or '
+                                            '"0.5"')]
+    r = http.post(TW.format(ns=NS), json=workload("worded", gpu={"value": "2"}, gpuLimit={"value": "1"}))
+    assert causes(r) == [("spec.gpuLimit.value", 'Invalid value: "1": must be no less than gpu (2)')]
+    r = http.post(TW.format(ns=NS), json=workload("worded", gpu={"value": "1"}, gpuMemory={"value": "1G"}))
+    [(field, message)] = causes(r)
+    assert field == "spec.gpuMemory" and message.startswith("gpu and gpuMemory ask for GPUs in different ways")
+    assert '"object"' not in r.text

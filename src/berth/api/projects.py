@@ -10,11 +10,10 @@ Run:ai notes, section 4). Where quantities are `-1`, they mean "no limit", as in
 from __future__ import annotations
 
 from pydantic import Field, model_validator
-from pydantic_core import PydanticCustomError
 
 from berth.api.base import Model
 from berth.api.meta import Condition, ObjectMeta
-from berth.api.types import Count, Number, Quantity, String, enum
+from berth.api.types import Count, Number, Quantity, String, enum, field_error
 
 PlacementStrategy = enum("binpack", "spread")
 
@@ -75,13 +74,11 @@ class ResourceQuota(Model):
     @model_validator(mode="after")
     def _bounds(self) -> "ResourceQuota":
         if self.deserved is not None and self.deserved < 0:
-            raise PydanticCustomError("berth_value", "deserved must be no less than 0, got {v}", {"v": self.deserved})
+            raise field_error("deserved", "must be no less than 0", self.deserved)
         if self.maxAllowed is not None and self.maxAllowed != -1 and self.deserved is not None:
             if self.maxAllowed < self.deserved:
-                raise PydanticCustomError(
-                    "berth_value", "maxAllowed ({m}) must be -1 (no limit) or no less than deserved ({d})",
-                    {"m": self.maxAllowed, "d": self.deserved},
-                )
+                raise field_error("maxAllowed", "must be -1 (no limit) or no less than deserved ({d})", self.maxAllowed,
+                                  d=self.deserved)
         return self
 
 
@@ -136,20 +133,15 @@ class QuotaSpec(Model):
     @model_validator(mode="after")
     def _gpu_bounds(self) -> "QuotaSpec":
         if self.deservedGpus is not None and self.deservedGpus < 0:
-            raise PydanticCustomError("berth_value", "deservedGpus must be no less than 0")
+            raise field_error("deservedGpus", "must be no less than 0", self.deservedGpus)
         if self.maxAllowedGpus is not None and self.maxAllowedGpus != -1 and self.deservedGpus is not None:
             if self.maxAllowedGpus < self.deservedGpus:
-                raise PydanticCustomError(
-                    "berth_value",
-                    "maxAllowedGpus ({m}) must be -1 (no limit) or no less than deservedGpus ({d})",
-                    {"m": self.maxAllowedGpus, "d": self.deservedGpus},
-                )
+                raise field_error("maxAllowedGpus", "must be -1 (no limit) or no less than deservedGpus ({d})",
+                                  self.maxAllowedGpus, d=self.deservedGpus)
         pools = [r.nodePool for r in self.nodePoolsResources or []]
         dupes = sorted({p for p in pools if pools.count(p) > 1})
         if dupes:
-            raise PydanticCustomError(
-                "berth_value", "nodePoolsResources lists node pool {p} more than once", {"p": ", ".join(dupes)}
-            )
+            raise field_error("nodePoolsResources", "lists node pool {p} more than once", p=", ".join(dupes))
         return self
 
 
@@ -254,7 +246,8 @@ class NodePoolSpec(Model):
     @model_validator(mode="after")
     def _label(self) -> "NodePoolSpec":
         if (self.labelKey is None) != (self.labelValue is None):
-            raise PydanticCustomError("berth_value", "give labelKey and labelValue together")
+            raise field_error("labelValue" if self.labelValue is None else "labelKey",
+                              "give labelKey and labelValue together")
         return self
 
 

@@ -93,7 +93,8 @@ def _cause(problem: Problem) -> dict[str, str]:
         return {"reason": "FieldValueInvalid", "field": problem.path, "message": problem.message}
     message = problem.message
     if problem.value is not None:
-        message = f"Invalid value: {_shown(problem.value)}: {message}"
+        shown = _shown(problem.value)  # kube's "Invalid value: <value>: <detail>"; the type for a wrong type
+        message = f"Invalid value: {message}" if message.startswith(f"{shown} ") else f"Invalid value: {shown}: {message}"
     return {"reason": INVALID, "field": problem.path, "message": message}
 
 
