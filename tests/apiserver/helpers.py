@@ -47,3 +47,27 @@ def pod(name: str, owner: dict | None = None, block: bool = False) -> dict:
                                     "controller": True, "blockOwnerDeletion": block}]
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
             "spec": {"containers": [{"name": "main", "image": "ubuntu"}]}}
+
+
+def place(http: httpx.Client, namespace: str, name: str, statuses: list[dict] | None = None) -> None:
+    """Bind a pod to node-1 and, when given, report its container statuses, as the scheduler and a node
+    agent would (the kubelet serves a container's log once it has started)."""
+    bound = http.post(f"{PODS.format(ns=namespace)}/{name}/binding",
+                      json={"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name},
+                            "target": {"kind": "Node", "name": "node-1"}})
+    assert bound.status_code == 201, bound.text
+    if statuses is not None:
+        report(http, namespace, name, statuses)
+
+
+def report(http: httpx.Client, namespace: str, name: str, statuses: list[dict]) -> None:
+    """Write a pod's container statuses, as its node agent would."""
+    current = http.get(f"{PODS.format(ns=namespace)}/{name}").json()
+    current["status"] = {"phase": "Pending", "containerStatuses": statuses}
+    assert http.put(f"{PODS.format(ns=namespace)}/{name}/status", json=current).status_code == 200
+
+
+def running(container: str = "main") -> dict:
+    """A container status of a container that has started."""
+    return {"name": container, "ready": True, "restartCount": 0, "image": "ubuntu", "imageID": "",
+            "state": {"running": {"startedAt": "2026-01-02T15:04:05Z"}}}

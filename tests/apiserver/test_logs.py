@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.apiserver.helpers import PODS, client, pod
+from tests.apiserver.helpers import PODS, client, place, pod
 
 NS = "logs"
 
@@ -22,14 +22,7 @@ def placed(http, name: str, statuses: list[dict] | None, containers: tuple[str, 
     body = pod(name)
     body["spec"]["containers"] = [{"name": c, "image": "ubuntu"} for c in containers]
     assert http.post(PODS.format(ns=NS), json=body).status_code == 201
-    bound = http.post(f"{PODS.format(ns=NS)}/{name}/binding",
-                      json={"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name},
-                            "target": {"kind": "Node", "name": "node-1"}})
-    assert bound.status_code == 201, bound.text
-    if statuses is not None:
-        current = http.get(f"{PODS.format(ns=NS)}/{name}").json()
-        current["status"] = {"phase": "Pending", "containerStatuses": statuses}
-        assert http.put(f"{PODS.format(ns=NS)}/{name}/status", json=current).status_code == 200
+    place(http, NS, name, statuses)
 
 
 def waiting(reason: str, name: str = "main") -> dict:
