@@ -27,12 +27,14 @@ OTHER_NS = "runai-team-b"
 
 
 def tw(name: str, gpu: str = "1", namespace: str = NS, labels: dict[str, str] | None = None) -> dict:
+    """A suspended training workload (active: false): it has no pods, so the tests may edit its gpu, which a
+    running workload's pods would keep (admission refuses that edit)."""
     meta: dict = {"name": name, "namespace": namespace}
     if labels:
         meta["labels"] = labels
     return {"apiVersion": "run.ai/v2alpha1", "kind": "TrainingWorkload", "metadata": meta,
             "spec": {"gpu": {"value": gpu}, "image": {"value": "gcr.io/run-ai-demo/quickstart"},
-                     "name": {"value": name}}}
+                     "name": {"value": name}, "active": {"value": False}}}
 
 
 @pytest.fixture(scope="module", autouse=True)

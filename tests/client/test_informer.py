@@ -18,9 +18,11 @@ FAST = {"backoff": (0.05, 0.5)}
 
 
 def tw(name: str, gpu: str = "1", labels: dict[str, str] | None = None) -> dict:
+    """A suspended training workload: no pods, so its gpu may change (the changes the informers watch)."""
     return {"apiVersion": "run.ai/v2alpha1", "kind": "TrainingWorkload",
             "metadata": {"name": name, "namespace": NS, "labels": labels or {}},
-            "spec": {"gpu": {"value": gpu}, "image": {"value": "quickstart"}, "name": {"value": name}}}
+            "spec": {"gpu": {"value": gpu}, "image": {"value": "quickstart"}, "name": {"value": name},
+                     "active": {"value": False}}}
 
 
 class Recorder:
