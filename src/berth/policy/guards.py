@@ -23,10 +23,9 @@ with the status code kube-apiserver would use; the callers turn it into a Kubern
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
-
-import json
 
 from berth.api import children as made
 from berth.api.edits import When, can_suspend, edit_of
