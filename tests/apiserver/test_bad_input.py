@@ -195,3 +195,13 @@ def test_a_wrong_value_says_what_is_wrong_with_it_at_the_field_that_holds_it(htt
     [(field, message)] = causes(r)
     assert field == "spec.gpuMemory" and message.startswith("gpu and gpuMemory ask for GPUs in different ways")
     assert '"object"' not in r.text
+
+
+def test_a_configmap_or_secret_over_1_mib_of_data_is_refused_as_kube_apiserver_refuses_it(http):
+    big = {"a": "x" * 600_000, "b": "y" * 600_000}
+    r = http.post(f"/api/v1/namespaces/{NS}/configmaps", json={"apiVersion": "v1", "kind": "ConfigMap",
+                                                               "metadata": {"name": "big"}, "data": big})
+    assert causes(r) == [("", "Too long: must have at most 1048576 bytes")]
+    r = http.post(f"/api/v1/namespaces/{NS}/secrets", json={"apiVersion": "v1", "kind": "Secret",
+                                                            "metadata": {"name": "big"}, "stringData": big})
+    assert causes(r) == [("data", "Too long: must have at most 1048576 bytes")]

@@ -4,7 +4,8 @@ pruned silently), then schema validation (422 with one cause per field).
 
 The checks themselves are `berth.api.load.check`, so `berth validate`, the CLI, the UI and the server
 report the same problems in the same words. Core kinds get only the real server's checks that what Berth makes
-and kubectl sends could fail: a pod's containers, a Service's ports.
+and kubectl sends could fail: a pod's containers, a Service's ports, a
+ConfigMap's or Secret's size.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from berth.apiserver.objects import clone
 from berth.apiserver.resources import Resource
 
 MAX_BODY = 3 * 1024 * 1024
+#: What a ConfigMap or a Secret may hold (MaxSecretSize): 1 MiB.
+MAX_DATA = 1024 * 1024
 VALIDATION_MODES = ("Strict", "Warn", "Ignore")
 
 
@@ -154,8 +157,22 @@ def _check_builtin(resource: Resource, obj: dict[str, Any], name: str) -> None:
                                    "message": "Required value"})
     if resource.plural == "services":
         causes += _service_causes(obj.get("spec") or {})
+    if resource.plural in ("configmaps", "secrets") and _data_bytes(obj) > MAX_DATA:
+        causes.append({"reason": "FieldValueTooLong", "field": "data" if resource.plural == "secrets" else "",
+                       "message": f"Too long: must have at most {MAX_DATA} bytes"})
     if causes:
         raise errors.invalid(resource.kind, resource.group, name, causes)
+
+
+def _data_bytes(obj: dict[str, Any]) -> int:
+    """Bytes of the values a ConfigMap or Secret holds, as kube-apiserver counts them (base64 decoded)."""
+    secret = obj.get("kind") == "Secret"
+    total = 0
+    for field, encoded in (("data", secret), ("binaryData", True), ("stringData", False)):
+        values = obj.get(field)
+        if isinstance(values, dict):
+            total += sum(len(str(v)) * 3 // 4 if encoded else len(str(v).encode()) for v in values.values())
+    return total
 
 
 def _service_causes(spec: dict[str, Any]) -> list[dict[str, str]]:
