@@ -3,9 +3,8 @@ custom resources: unknown fields per `fieldValidation` (Strict: 400; Warn: prune
 pruned silently), then schema validation (422 with one cause per field).
 
 The checks themselves are `berth.api.load.check`, so `berth validate`, the CLI, the UI and the server
-report the same problems in the same words. Core kinds get only the real server's checks that what Berth makes
-and kubectl sends could fail: a pod's containers, a Service's ports, a
-ConfigMap's or Secret's size.
+report the same problems in the same words. Core kinds get only the real server's checks that what Berth
+makes and kubectl sends could fail: a pod's containers, a Service's ports, a ConfigMap's or Secret's size.
 """
 
 from __future__ import annotations
