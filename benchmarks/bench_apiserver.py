@@ -120,7 +120,7 @@ async def _fanout(server: _Server, watchers: int = 100) -> float:
             await asyncio.sleep(0.01)
         await asyncio.sleep(0.2)
         start = time.perf_counter()
-        patch = await client.patch(f"{TW}/{target}", content=b'{"spec":{"gpu":{"value":"2"}}}',
+        patch = await client.patch(f"{TW}/{target}", content=b'{"spec":{"completions":{"value":2}}}',  # any time
                                    headers={"Content-Type": "application/merge-patch+json"})
         assert patch.status_code == 200
         await asyncio.wait_for(asyncio.gather(*tasks), 60)
@@ -154,7 +154,9 @@ def apiserver() -> list[Figure]:
         loop = asyncio.new_event_loop()
         with httpx.Client(base_url=server.url, verify=server.ca,
                           headers={"Authorization": f"Bearer {server.token}"}) as c:
-            c.post("/api/v1/namespaces", json={"metadata": {"name": NS}})
+            c.post("/api/v1/namespaces", json={"metadata": {"name": NS, "labels": {"runai/queue": NS}}})
+            c.post("/apis/run.ai/v1/projects", json={"apiVersion": "run.ai/v1", "kind": "Project",  # workloads
+                                                     "metadata": {"name": NS}, "spec": {"namespace": NS}})  # need one
         rounds = [loop.run_until_complete(_lean_creates(server, f"c{r}", 1500)) for r in range(3)]
         creates = statistics.median(rounds)
         httpx_rate = loop.run_until_complete(_creates(server, "h", 1000))

@@ -72,16 +72,15 @@ class Cluster:
             raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
         return result
 
-    def project(self, name: str, timeout: float = 30) -> str:
-        """Apply a Project `name` with no guaranteed GPUs; once its controller has made its namespace, the
-        namespace's name."""
-        self.kubectl("apply", "-f", "-", input=f"apiVersion: run.ai/v1\nkind: Project\nmetadata: {{name: {name}}}\n"
-                                               "spec: {deservedGpus: 0}\n")
-        deadline = time.monotonic() + timeout
-        while self.kubectl("get", "namespace", f"runai-{name}", check=False).returncode != 0:
-            assert time.monotonic() < deadline, f"the namespace of project {name} was not made"
-            time.sleep(0.2)
-        return f"runai-{name}"
+    def project(self, name: str) -> str:
+        """A Project and its namespace `runai-<name>`, labelled `runai/queue=<name>` as the project controller
+        labels it (so that it is there at once, with or without controllers); returns the namespace.
+        Workloads are admitted only in a project's namespace."""
+        namespace = f"runai-{name}"
+        self.kubectl("apply", "-f", "-", input=(
+            f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {namespace}, labels: {{runai/queue: {name}}}}}\n"
+            f"---\napiVersion: run.ai/v1\nkind: Project\nmetadata: {{name: {name}}}\n"))
+        return namespace
 
     def wait_ready(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout

@@ -146,8 +146,10 @@ kind: Project
 metadata: {name: pb}
 spec: {deservedGpus: 2}
 """)
-        for name in ("pa", "pb"):
-            c.project(name)  # waits for its namespace
+        deadline = time.monotonic() + 30
+        while c.kubectl("get", "ns", "runai-pa", "runai-pb", check=False).returncode != 0:
+            assert time.monotonic() < deadline, "the projects' namespaces were not made"
+            time.sleep(0.2)
         watches.start()
         census.start()
         made = workloads(rng, runs)

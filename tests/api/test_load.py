@@ -81,17 +81,17 @@ def test_every_problem_is_reported_at_once():
 
 def test_rules_across_fields():
     assert problems(training("completions: {value: 2}\nparallelism: {value: 3}")) == [
-        "spec: parallelism (3) must be no greater than completions (2)"
+        "spec.parallelism.value: must be no greater than completions (2)"
     ]
     assert problems(training('gpu: {value: "1"}\ngpuMemory: {value: 4G}')) == [
-        "spec: gpu and gpuMemory ask for GPUs in different ways; give only one of gpu, gpuMemory and migProfile"
+        "spec.gpuMemory: gpu and gpuMemory ask for GPUs in different ways; give only one of gpu, gpuMemory and migProfile"
     ]
 
 
 def test_an_item_needs_a_value_or_deleted():
     assert problems(training("environment: {items: {A: {value: x, deleted: true}, B: {}}}")) == [
-        "spec.environment.items.A: give either value or deleted: true, not both",
-        "spec.environment.items.B: an item needs a value (or deleted: true to remove an inherited item)",
+        "spec.environment.items.A.deleted: give either value or deleted: true, not both",
+        "spec.environment.items.B.value: an item needs a value (or deleted: true to remove an inherited item)",
     ]
 
 
@@ -164,7 +164,7 @@ kind: DistributedWorkload
 metadata: {name: d}
 spec: {jobType: TFJob, slotsPerWorker: {value: 2}, minReplicas: {value: 1}}
 """
-    assert problems(text) == ["spec: slotsPerWorker, minReplicas do not apply to jobType TFJob"]
+    assert problems(text) == ["spec.slotsPerWorker: slotsPerWorker, minReplicas do not apply to jobType TFJob"]
 
 
 def test_policy_rules_contradicting_themselves():
@@ -174,7 +174,7 @@ kind: TrainingPolicy
 metadata: {name: p, namespace: runai}
 spec: {gpu: {rules: {min: "4", max: "2"}}}
 """
-    assert problems(text) == ["spec.gpu.rules: rules.min (4) must be no greater than rules.max (2)"]
+    assert problems(text) == ["spec.gpu.rules.min: must be no greater than rules.max (2)"]
 
 
 def test_workers_and_replicas_together_are_one_field_given_twice():
@@ -189,5 +189,5 @@ spec: {jobType: PyTorchJob, workers: {value: 2}, replicas: {value: 3}}
 
 def test_gpu_devices_and_gpu_together():
     assert problems(training('gpu: {value: "1"}\ngpuDevices: {value: 2}')) == [
-        "spec: gpuDevices and gpu both ask for GPUs; give only one of them"
+        "spec.gpuDevices: gpuDevices and gpu both ask for GPUs; give only one of them"
     ]

@@ -7,6 +7,8 @@ import ssl
 import httpx
 import pytest
 
+from tests.apiserver.helpers import namespace
+
 NS = "bad-input"
 TW = "/apis/run.ai/v2alpha1/namespaces/{ns}/trainingworkloads"
 
@@ -15,7 +17,7 @@ TW = "/apis/run.ai/v2alpha1/namespaces/{ns}/trainingworkloads"
 def http(cluster):
     with httpx.Client(base_url=cluster.url, verify=ssl.create_default_context(cafile=str(cluster.ca)),
                       headers={"Authorization": f"Bearer {cluster.token}"}) as client:
-        client.post("/api/v1/namespaces", json={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
+        namespace(client, NS)
         yield client
 
 
@@ -103,3 +105,103 @@ def test_dry_run_stores_nothing(http):
     r = http.post(TW.format(ns=NS) + "?dryRun=All", json=workload("dry"))
     assert r.status_code == 201 and r.json()["metadata"]["name"] == "dry"
     assert names(http) == []
+
+
+def causes(response) -> list[tuple[str, str]]:
+    assert response.status_code == 422, response.text
+    return [(c["field"], c["message"]) for c in response.json()["details"]["causes"]]
+
+
+def with_meta(name: str, **meta) -> dict:
+    body = workload(name)
+    body["metadata"].update(meta)
+    return body
+
+
+def test_labels_and_annotations_are_checked_as_kube_apiserver_checks_them(http):
+    long_value = "v" * 100
+    r = http.post(TW.format(ns=NS), json=with_meta("labelled", labels={"team": long_value}))
+    assert causes(r) == [("metadata.labels", f'Invalid value: "{long_value}": must be no more than 63 characters')]
+    r = http.post(TW.format(ns=NS), json=with_meta("labelled", labels={"bad key": "x", "example.com/ok": "fine_1.2"}))
+    [(field, message)] = causes(r)
+    assert field == "metadata.labels"
+    assert message.startswith('Invalid value: "bad key": name part must consist of alphanumeric characters')
+    r = http.post(TW.format(ns=NS), json=with_meta("annotated", annotations={"Bad Key": "x"}))
+    assert causes(r)[0][1].startswith('Invalid value: "Bad Key": name part must consist')
+    big = {f"note-{i}": "x" * 100_000 for i in range(3)}  # 300 kB: under the body limit, over the annotations'
+    r = http.post(TW.format(ns=NS), json=with_meta("annotated", annotations=big))
+    assert causes(r) == [("metadata.annotations", "Too long: must have at most 262144 bytes")]
+    assert names(http) == []
+    ok = http.post(TW.format(ns=NS), json=with_meta("labelled", labels={"team": "a"}))
+    assert ok.status_code == 201
+    r = http.patch(TW.format(ns=NS) + "/labelled", json={"metadata": {"labels": {"team": long_value}}},
+                   headers={"Content-Type": "application/merge-patch+json"})
+    assert causes(r) == [("metadata.labels", f'Invalid value: "{long_value}": must be no more than 63 characters')]
+    http.delete(TW.format(ns=NS) + "/labelled")
+
+
+@pytest.mark.parametrize(("path", "name", "message"), [
+    ("/api/v1/namespaces/{ns}/services", "d.job", "a DNS-1035 label must consist of lower case alphanumeric"),
+    ("/api/v1/namespaces/{ns}/services", "1svc", "a DNS-1035 label must consist of lower case alphanumeric"),
+    ("/api/v1/namespaces", "a.b", "a lowercase RFC 1123 label must consist of lower case alphanumeric"),
+    ("/api/v1/namespaces/{ns}/configmaps", "Cm", "a lowercase RFC 1123 subdomain must consist of"),
+])
+def test_names_are_checked_per_kind(http, path, name, message):
+    kind = {"services": "Service", "namespaces": "Namespace", "configmaps": "ConfigMap"}[path.rsplit("/", 1)[1]]
+    body = {"apiVersion": "v1", "kind": kind, "metadata": {"name": name}}
+    if kind == "Service":
+        body["spec"] = {"ports": [{"port": 80}]}
+    r = http.post(path.format(ns=NS), json=body)
+    [(field, text)] = causes(r)
+    assert field == "metadata.name" and text.startswith(f'Invalid value: "{name}": {message}')
+    assert r.json()["message"].startswith(f'{kind} "{name}" is invalid: metadata.name')
+
+
+def test_an_object_over_etcds_limit_is_413_naming_both_sizes(http):
+    env = {"items": {f"V{i}": {"value": "x" * 400_000} for i in range(5)}}  # 2 MB: under 3 MiB, over 1.5 MiB
+    r = http.post(TW.format(ns=NS), json=workload("huge", image={"value": "ubuntu"}, environment=env))
+    assert r.status_code == 413
+    body = r.json()
+    assert body["reason"] == "RequestEntityTooLarge"
+    assert body["message"].startswith("Request entity too large: limit is 1572864")
+    assert "the TrainingWorkload would be 2000" in body["message"]
+    assert names(http) == []
+
+
+def test_a_service_with_a_port_twice_is_refused_as_kube_apiserver_refuses_it(http):
+    def service(*ports: dict) -> dict:
+        return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "svc"}, "spec": {"ports": list(ports)}}
+
+    r = http.post(f"/api/v1/namespaces/{NS}/services", json=service({"name": "a", "port": 8888},
+                                                                      {"name": "b", "port": 8888}))
+    assert ("spec.ports[1]", 'Duplicate value: {"port":8888,"protocol":"TCP"}') in causes(r)
+    r = http.post(f"/api/v1/namespaces/{NS}/services", json=service({"name": "a", "port": 80}, {"port": 81},
+                                                                      {"name": "a", "port": 82}))
+    assert causes(r) == [("spec.ports[1].name", "Required value"), ("spec.ports[2].name", 'Duplicate value: "a"')]
+    r = http.post(f"/api/v1/namespaces/{NS}/services", json=service())
+    assert causes(r) == [("spec.ports", "Required value")]
+    ok = http.post(f"/api/v1/namespaces/{NS}/services", json=service({"name": "a", "port": 80},
+                                                                       {"name": "b", "port": 80, "protocol": "UDP"}))
+    assert ok.status_code == 201, ok.text
+
+
+def test_a_wrong_value_says_what_is_wrong_with_it_at_the_field_that_holds_it(http):
+    r = http.post(TW.format(ns=NS), json=workload("worded", gpu={"value": "abc"}, image={"value": "ubuntu"}))
+    assert causes(r) == [("spec.gpu.value", 'Invalid value: "abc" is not a number of GPUs; use a string like "1" or '
+                                            '"0.5"')]
+    r = http.post(TW.format(ns=NS), json=workload("worded", gpu={"value": "2"}, gpuLimit={"value": "1"}))
+    assert causes(r) == [("spec.gpuLimit.value", 'Invalid value: "1": must be no less than gpu (2)')]
+    r = http.post(TW.format(ns=NS), json=workload("worded", gpu={"value": "1"}, gpuMemory={"value": "1G"}))
+    [(field, message)] = causes(r)
+    assert field == "spec.gpuMemory" and message.startswith("gpu and gpuMemory ask for GPUs in different ways")
+    assert '"object"' not in r.text
+
+
+def test_a_configmap_or_secret_over_1_mib_of_data_is_refused_as_kube_apiserver_refuses_it(http):
+    big = {"a": "x" * 600_000, "b": "y" * 600_000}
+    r = http.post(f"/api/v1/namespaces/{NS}/configmaps", json={"apiVersion": "v1", "kind": "ConfigMap",
+                                                               "metadata": {"name": "big"}, "data": big})
+    assert causes(r) == [("", "Too long: must have at most 1048576 bytes")]
+    r = http.post(f"/api/v1/namespaces/{NS}/secrets", json={"apiVersion": "v1", "kind": "Secret",
+                                                            "metadata": {"name": "big"}, "stringData": big})
+    assert causes(r) == [("data", "Too long: must have at most 1048576 bytes")]

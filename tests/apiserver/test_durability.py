@@ -88,7 +88,7 @@ def test_a_watch_from_a_compacted_revision_gets_410_and_kubectl_recovers(bare_cl
     c = bare_cluster
     with client(c, timeout=10) as http:
         namespace(http, NS)
-        http.post(TW.format(ns=NS), json=workload("target"))
+        http.post(TW.format(ns=NS), json=workload("target", suspended=True))
         old_rv = http.get(TW.format(ns=NS)).json()["metadata"]["resourceVersion"]
     waiter = subprocess.Popen(
         [str(BIN / "kubectl"), "wait", "-n", NS, "tw/target", "--for=jsonpath={.spec.gpu.value}=7", "--timeout=60s"],

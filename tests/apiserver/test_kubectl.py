@@ -20,10 +20,11 @@ NS = "runai-team-a"
 
 @pytest.fixture(scope="module", autouse=True)
 def project_namespace(cluster):
-    cluster.kubectl("apply", "-f", "-", input=f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {NS}\n")
+    cluster.project(NS.removeprefix("runai-"))
 
 
-def tw(name: str, gpu: str = "1", image: str = "gcr.io/run-ai-demo/quickstart") -> str:
+def tw(name: str, gpu: str = "1", image: str = "gcr.io/run-ai-demo/quickstart", suspended: bool = False) -> str:
+    """A training workload; `suspended` ones (active: false) have no pods, so their pods' fields may be edited."""
     return textwrap.dedent(f"""\
         apiVersion: run.ai/v2alpha1
         kind: TrainingWorkload
@@ -32,7 +33,7 @@ def tw(name: str, gpu: str = "1", image: str = "gcr.io/run-ai-demo/quickstart") 
           gpu: {{value: "{gpu}"}}
           image: {{value: {image}}}
           name: {{value: {name}}}
-        """)
+        """) + ("  active: {value: false}\n" if suspended else "")
 
 
 def test_apply_the_seed_workload_then_get_it(cluster):
@@ -60,7 +61,7 @@ def test_get_yaml_has_the_server_fields(cluster):
 
 
 def test_get_watch_sees_a_later_change(cluster):
-    cluster.kubectl("apply", "-f", "-", input=tw("watched"))
+    cluster.kubectl("apply", "-f", "-", input=tw("watched", suspended=True))
     watcher = subprocess.Popen([str(sys.executable.rsplit("/", 1)[0] + "/kubectl"), "get", "tw", "watched", "-n", NS,
                                 "-w", "-o", "jsonpath={.spec.gpu.value}{\"\\n\"}"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cluster.env())
@@ -88,7 +89,7 @@ def test_describe_shows_spec_and_metadata(cluster):
 
 
 def test_edit_through_an_editor(cluster, tmp_path):
-    cluster.kubectl("apply", "-f", "-", input=tw("edited"))
+    cluster.kubectl("apply", "-f", "-", input=tw("edited", suspended=True))
     editor = tmp_path / "editor.sh"
     editor.write_text("#!/bin/sh\nsed -i 's/value: \"1\"/value: \"2\"/' \"$1\"\n")
     editor.chmod(0o755)
@@ -100,7 +101,7 @@ def test_edit_through_an_editor(cluster, tmp_path):
 
 
 def test_patch_label_annotate(cluster):
-    cluster.kubectl("apply", "-f", "-", input=tw("patched"))
+    cluster.kubectl("apply", "-f", "-", input=tw("patched", suspended=True))
     cluster.kubectl("patch", "tw", "patched", "-n", NS, "--type", "merge", "-p", '{"spec":{"nodeType":{"value":"dgx"}}}')
     cluster.kubectl("label", "tw", "patched", "-n", NS, "team=vision")
     cluster.kubectl("annotate", "tw", "patched", "-n", NS, "note=hello")
@@ -143,20 +144,20 @@ def test_api_resources_lists_every_runai_kind_with_short_names(cluster):
 
 
 def test_server_side_apply_create_then_replace(cluster, tmp_path):
-    out = cluster.kubectl("apply", "--server-side", "-f", "-", input=tw("ssa-1")).stdout
+    out = cluster.kubectl("apply", "--server-side", "-f", "-", input=tw("ssa-1", suspended=True)).stdout
     assert "serverside-applied" in out
-    cluster.kubectl("apply", "--server-side", "-f", "-", input=tw("ssa-1", gpu="2"))
+    cluster.kubectl("apply", "--server-side", "-f", "-", input=tw("ssa-1", gpu="2", suspended=True))
     obj = json.loads(cluster.kubectl("get", "tw", "ssa-1", "-n", NS, "-o", "json").stdout)
     assert obj["spec"]["gpu"]["value"] == "2"
 
 
 def test_create_and_replace(cluster, tmp_path):
     path = tmp_path / "c.yaml"
-    path.write_text(tw("created"))
+    path.write_text(tw("created", suspended=True))
     assert "created" in cluster.kubectl("create", "-f", str(path)).stdout
     exists = cluster.kubectl("create", "-f", str(path), check=False)
     assert exists.returncode == 1 and "AlreadyExists" in exists.stderr
-    path.write_text(tw("created", gpu="4"))
+    path.write_text(tw("created", gpu="4", suspended=True))
     assert "replaced" in cluster.kubectl("replace", "-f", str(path)).stdout
     obj = json.loads(cluster.kubectl("get", "tw", "created", "-n", NS, "-o", "json").stdout)
     assert obj["spec"]["gpu"]["value"] == "4"
@@ -179,3 +180,15 @@ def test_imperative_create_commands_work(cluster):
     assert cm["data"] == {"a": "b"}
     secret = json.loads(cluster.kubectl("get", "secret", "s1", "-n", "imperative", "-o", "json").stdout)
     assert secret["type"] == "Opaque" and secret["data"] == {"k": "dg=="}
+
+
+def test_kubectl_create_service_run_and_expose_work(cluster):
+    cluster.kubectl("create", "namespace", "svc-imperative")
+    out = cluster.kubectl("create", "service", "clusterip", "svc1", "--tcp=80", "-n", "svc-imperative").stdout
+    assert "service/svc1 created" in out
+    svc = json.loads(cluster.kubectl("get", "svc", "svc1", "-n", "svc-imperative", "-o", "json").stdout)
+    assert svc["spec"]["ports"] == [{"name": "80", "protocol": "TCP", "port": 80, "targetPort": 80}]
+    assert svc["spec"]["selector"] == {"app": "svc1"}
+    cluster.kubectl("create", "service", "nodeport", "np1", "--tcp=5678:8080", "-n", "svc-imperative")
+    assert "pod/web created" in cluster.kubectl("run", "web", "--image=nginx", "--port=80", "-n", "svc-imperative").stdout
+    assert "service/web exposed" in cluster.kubectl("expose", "pod", "web", "-n", "svc-imperative").stdout

@@ -14,7 +14,7 @@ TEAM_A, TEAM_B = "runai-team-a", "runai-team-b"
 @pytest.fixture(scope="module", autouse=True)
 def namespaces(cluster):
     for ns in (TEAM_A, TEAM_B):
-        cluster.kubectl("create", "namespace", ns)
+        cluster.project(ns.removeprefix("runai-"))
 
 
 def apply(cluster, text: str, check: bool = True):
@@ -165,7 +165,7 @@ def test_can_edit_false_on_run_as_user(cluster):
 
 def test_the_ports_example_of_section_1_4(cluster):
     ns = "runai-ports-example"
-    cluster.kubectl("create", "namespace", ns)
+    cluster.project(ns.removeprefix("runai-"))
     apply(cluster, f"""
         apiVersion: run.ai/v2alpha1
         kind: InferencePolicy
@@ -208,7 +208,7 @@ def test_the_ports_example_of_section_1_4(cluster):
 
 def test_changing_a_policy_rewrites_nothing_but_a_stale_template_is_refused_when_used(cluster):
     ns = "runai-stale"
-    cluster.kubectl("create", "namespace", ns)
+    cluster.project(ns.removeprefix("runai-"))
     apply(cluster, training("tpl", ns, 'usage: Template\ngpu: {value: "4"}'))
     apply(cluster, training("early", ns, "baseWorkload: tpl"))
     apply(cluster, f"""

@@ -1,5 +1,5 @@
-"""Kubernetes protobuf request bodies (what `kubectl create namespace|configmap|secret|serviceaccount` POSTs)
-decode into the JSON objects kubectl itself would have written.
+"""Kubernetes protobuf request bodies (what `kubectl create namespace|configmap|secret|serviceaccount|service`
+POSTs) decode into the JSON objects kubectl itself would have written.
 
 Three kinds of evidence:
 * bodies the real kubectl sent, stored under fixtures/protobuf (see the README there);
@@ -118,6 +118,29 @@ CAPTURED: dict[str, tuple[list[str], dict]] = {
     "serviceaccount-sa1.pb": (
         ["create", "serviceaccount", "sa1"],
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "sa1"}},
+    ),    "service-clusterip.pb": (
+        ["create", "service", "clusterip", "svc1", "--tcp=80"],
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "svc1", "labels": {"app": "svc1"}}, "spec": {"ports": [{"name": "80", "protocol": "TCP", "port": 80, "targetPort": 80}], "selector": {"app": "svc1"}, "type": "ClusterIP"}, "status": {"loadBalancer": {}}},
+    ),
+    "service-two-ports.pb": (
+        ["create", "service", "clusterip", "svc2", "--tcp=5678:8080", "--tcp=443"],
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "svc2", "labels": {"app": "svc2"}}, "spec": {"ports": [{"name": "5678-8080", "protocol": "TCP", "port": 5678, "targetPort": 8080}, {"name": "443", "protocol": "TCP", "port": 443, "targetPort": 443}], "selector": {"app": "svc2"}, "type": "ClusterIP"}, "status": {"loadBalancer": {}}},
+    ),
+    "service-headless.pb": (
+        ["create", "service", "clusterip", "headless", "--clusterip=None"],
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "headless", "labels": {"app": "headless"}}, "spec": {"selector": {"app": "headless"}, "clusterIP": "None", "type": "ClusterIP"}, "status": {"loadBalancer": {}}},
+    ),
+    "service-nodeport.pb": (
+        ["create", "service", "nodeport", "np1", "--tcp=5678:8080", "--node-port=30080"],
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "np1", "labels": {"app": "np1"}}, "spec": {"ports": [{"name": "5678-8080", "protocol": "TCP", "port": 5678, "targetPort": 8080, "nodePort": 30080}], "selector": {"app": "np1"}, "type": "NodePort"}, "status": {"loadBalancer": {}}},
+    ),
+    "service-loadbalancer.pb": (
+        ["create", "service", "loadbalancer", "lb1", "--tcp=80:8080"],
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "lb1", "labels": {"app": "lb1"}}, "spec": {"ports": [{"name": "80-8080", "protocol": "TCP", "port": 80, "targetPort": 8080}], "selector": {"app": "lb1"}, "type": "LoadBalancer"}, "status": {"loadBalancer": {}}},
+    ),
+    "service-externalname.pb": (
+        ["create", "service", "externalname", "ext1", "--external-name=bar.example.com"],
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "ext1", "labels": {"app": "ext1"}}, "spec": {"selector": {"app": "ext1"}, "type": "ExternalName", "externalName": "bar.example.com"}, "status": {"loadBalancer": {}}},
     ),
 }
 
@@ -340,7 +363,7 @@ def test_envelope_content_type_may_name_protobuf():
 
 
 @pytest.mark.parametrize(("api_version", "kind"), [
-    ("apps/v1", "Deployment"), ("v1", "Pod"), ("v1", "Service"), ("v2", "Namespace"), ("", "ConfigMap"),
+    ("apps/v1", "Deployment"), ("v1", "Pod"), ("v2", "Namespace"), ("", "ConfigMap"),
 ])
 def test_other_kinds_are_unsupported(api_version, kind):
     with pytest.raises(UnsupportedProtobuf) as info:

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from berth.api import podlog
-from tests.apiserver.helpers import PODS, TW, client, namespace, pod, workload
+from tests.apiserver.helpers import PODS, TW, client, namespace, place, pod, report, running, workload
 
 NS = "semantics"
 
@@ -32,7 +32,7 @@ def until(predicate, timeout: float = 10.0) -> bool:
 
 
 def test_two_updates_from_one_resource_version_one_wins(http):
-    created = http.post(TW.format(ns=NS), json=workload("race")).json()
+    created = http.post(TW.format(ns=NS), json=workload("race", suspended=True)).json()
     results = []
     barrier = threading.Barrier(2)
 
@@ -54,7 +54,7 @@ def test_two_updates_from_one_resource_version_one_wins(http):
 
 
 def test_status_and_spec_are_written_separately(http):
-    obj = http.post(TW.format(ns=NS), json={**workload("split"), "status": {"phase": "Running"}}).json()
+    obj = http.post(TW.format(ns=NS), json={**workload("split", suspended=True), "status": {"phase": "Running"}}).json()
     assert "status" not in obj  # a user cannot write status through the main resource
     status = {**obj, "spec": {"gpu": {"value": "8"}}, "status": {"phase": "Pending", "runningPods": 0}}
     after = http.put(f"{TW.format(ns=NS)}/split/status", json=status).json()
@@ -184,6 +184,7 @@ def test_pod_binding_eviction_and_logs(cluster, http):
     log = cluster.data_dir / "logs" / NS / "bound" / "main.log"
     log.parent.mkdir(parents=True)
     log.write_text("epoch 1\nepoch 2\nepoch 3\n")
+    report(http, NS, "bound", [running()])  # its node agent says the container started
     assert cluster.kubectl("logs", "bound", "-n", NS).stdout == "epoch 1\nepoch 2\nepoch 3\n"
     assert cluster.kubectl("logs", "bound", "-n", NS, "--tail=1").stdout == "epoch 3\n"
     evicted = http.post(f"{PODS.format(ns=NS)}/bound/eviction",
@@ -194,6 +195,7 @@ def test_pod_binding_eviction_and_logs(cluster, http):
 
 def test_logs_tail_reads_the_end_of_a_long_log_and_since_filters_by_time(cluster, http):
     http.post(PODS.format(ns=NS), json=pod("chatty"))
+    place(http, NS, "chatty", [running()])
     log = cluster.data_dir / "logs" / NS / "chatty" / "main.log"
     log.parent.mkdir(parents=True)
     old, recent = time.time_ns() - 3600 * 10**9, time.time_ns()

@@ -13,8 +13,8 @@ def show(cluster, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_project_policy_wins_and_the_global_one_is_named(cluster):
-    cluster.kubectl("create", "namespace", "runai-vision")
-    cluster.kubectl("create", "namespace", "runai-nlp")
+    cluster.project("vision")
+    cluster.project("nlp")
     cluster.kubectl("apply", "-f", "-", input="""
 apiVersion: run.ai/v2alpha1
 kind: TrainingPolicy

@@ -27,12 +27,14 @@ OTHER_NS = "runai-team-b"
 
 
 def tw(name: str, gpu: str = "1", namespace: str = NS, labels: dict[str, str] | None = None) -> dict:
+    """A suspended training workload (active: false): it has no pods, so the tests may edit its gpu, which a
+    running workload's pods would keep (admission refuses that edit)."""
     meta: dict = {"name": name, "namespace": namespace}
     if labels:
         meta["labels"] = labels
     return {"apiVersion": "run.ai/v2alpha1", "kind": "TrainingWorkload", "metadata": meta,
             "spec": {"gpu": {"value": gpu}, "image": {"value": "gcr.io/run-ai-demo/quickstart"},
-                     "name": {"value": name}}}
+                     "name": {"value": name}, "active": {"value": False}}}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -41,6 +43,8 @@ def namespaces(cluster):
         async with Client.from_kubeconfig(cluster.kubeconfig) as c:
             for ns in (NS, OTHER_NS):
                 await c.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+                await c.create({"apiVersion": "run.ai/v1", "kind": "Project",
+                                "metadata": {"name": ns.removeprefix("runai-")}})  # workloads need a project
     asyncio.run(make())
 
 

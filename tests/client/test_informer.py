@@ -18,9 +18,11 @@ FAST = {"backoff": (0.05, 0.5)}
 
 
 def tw(name: str, gpu: str = "1", labels: dict[str, str] | None = None) -> dict:
+    """A suspended training workload: no pods, so its gpu may change (the changes the informers watch)."""
     return {"apiVersion": "run.ai/v2alpha1", "kind": "TrainingWorkload",
             "metadata": {"name": name, "namespace": NS, "labels": labels or {}},
-            "spec": {"gpu": {"value": gpu}, "image": {"value": "quickstart"}, "name": {"value": name}}}
+            "spec": {"gpu": {"value": gpu}, "image": {"value": "quickstart"}, "name": {"value": name},
+                     "active": {"value": False}}}
 
 
 class Recorder:
@@ -43,6 +45,7 @@ class Recorder:
 
 async def setup_namespace(c: Client, *names: str) -> None:
     await c.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
+    await c.create({"apiVersion": "run.ai/v1", "kind": "Project", "metadata": {"name": NS.removeprefix("runai-")}})
     for name in names:
         await c.create(tw(name))
 

@@ -28,7 +28,7 @@ NS = "runai-dist"
 
 @pytest.fixture(scope="module")
 def http(cluster):
-    cluster.kubectl("create", "namespace", NS)
+    cluster.project(NS.removeprefix("runai-"))
     with client(cluster, timeout=30) as c:
         yield c
 
@@ -166,7 +166,7 @@ def test_a_controller_restarted_mid_creation_leaves_exactly_17_pods(tmp_path):
     cluster.args = ("--no-controllers", "--no-scheduler", "--no-local-node")
     cluster.start()
     try:
-        cluster.kubectl("create", "namespace", NS)
+        cluster.project(NS.removeprefix("runai-"))
         apply(cluster, distributed("big", "PyTorchJob", 16))
 
         async def run(crash_after: int | None) -> None:
@@ -201,7 +201,7 @@ def test_berth_controllers_runs_them_against_any_api(bare_cluster):
     process = subprocess.Popen([str(BIN / "berth"), "controllers", "--kubeconfig", str(bare_cluster.kubeconfig)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=bare_cluster.env())
     try:
-        bare_cluster.kubectl("create", "namespace", NS)
+        bare_cluster.project(NS.removeprefix("runai-"))
         apply(bare_cluster, distributed("remote", "PyTorchJob", 1))
         with client(bare_cluster) as http:
             assert len(eventually(lambda: (p := pods_of(http, NS, "remote")) and len(p) == 2 and p)) == 2

@@ -15,7 +15,7 @@ NS = "runai-serve"
 
 @pytest.fixture(scope="module")
 def http(cluster):
-    cluster.kubectl("create", "namespace", NS)
+    cluster.project(NS.removeprefix("runai-"))
     with client(cluster, timeout=30) as c:
         yield c
 

@@ -26,7 +26,7 @@ NS = "runai-team-a"
 
 @pytest.fixture(scope="module")
 def http(cluster):
-    cluster.kubectl("create", "namespace", NS)
+    cluster.project(NS.removeprefix("runai-"))
     with client(cluster, timeout=30) as c:
         yield c
 

@@ -50,7 +50,7 @@ def test_a_count_of_waiting_requests_left_behind_is_put_right(bare_cluster):
     from berth.client import Client
     from berth.nodes.serviceproxy import ServiceProxy
 
-    bare_cluster.kubectl("create", "namespace", "runai-a")
+    bare_cluster.project("a")
     bare_cluster.kubectl("apply", "-f", "-", input=json.dumps({
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": "infw-model-clusterip", "namespace": "runai-a",
@@ -84,7 +84,7 @@ def test_a_request_held_in_vain_is_counted_on_the_service_and_answered_503(bare_
     from berth.nodes import serviceproxy
 
     monkeypatch.setattr(serviceproxy, "HOLD_S", 1.5)
-    bare_cluster.kubectl("create", "namespace", "runai-a")
+    bare_cluster.project("a")
     bare_cluster.kubectl("apply", "-f", "-", input=json.dumps({
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": "infw-idle-clusterip", "namespace": "runai-a",

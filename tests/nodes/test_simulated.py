@@ -304,7 +304,7 @@ def test_cluster_file_wrong_values_say_what_is_expected(tmp_path: Path) -> None:
                                    '  labels: {run.ai/type: 1}\n')
     assert 'pools[0].gpus: expected a whole number, got a string ("8"); write gpus: 8' in message
     assert "pools[0].count: must be at least 1, got 0" in message
-    assert 'pools[0].cpu: expected a quantity like "2", "500m" or "4Gi"' in message
+    assert 'pools[0].cpu: "lots" is not a quantity; use a string like "2", "500m" or "4Gi"' in message
     assert 'pools[0].labels.run.ai/type: expected a string, got a number (1); quote it: "1"' in message
     assert 'pools[0].name: "A_1" is not a valid pool name' in load_error(tmp_path, "pools: [{name: A_1}]")
     assert "pools[0].name: required" in load_error(tmp_path, "pools: [{count: 2}]")

@@ -21,7 +21,7 @@ NS = "runai-team-a"
 
 @pytest.fixture(scope="module")
 def webhook(cluster, tmp_path_factory):
-    cluster.kubectl("create", "namespace", NS)
+    cluster.project("team-a")
     cluster.kubectl("apply", "-f", "-", input="""
 apiVersion: run.ai/v2alpha1
 kind: TrainingPolicy
@@ -116,3 +116,45 @@ def test_other_kinds_pass_through(webhook):
     body["request"]["kind"] = {"group": "", "version": "v1", "kind": "Pod"}
     response = webhook.post("/mutate", json=body).json()["response"]
     assert response["allowed"] is True and "patch" not in response
+
+
+def interactive(name: str) -> dict:
+    return {**training(name), "kind": "InteractiveWorkload"}
+
+
+def test_a_name_another_kind_holds_is_refused_with_409(webhook, cluster):
+    cluster.kubectl("apply", "-f", "-", input=orjson.dumps(training("taken")).decode())
+    body = review(interactive("taken"))
+    response = webhook.post("/mutate", json=body).json()["response"]
+    assert response["allowed"] is False
+    status = response["status"]
+    assert status["code"] == 409 and status["reason"] == "AlreadyExists"
+    assert status["message"].startswith('interactiveworkloads.run.ai "taken" already exists: a TrainingWorkload')
+    assert status["details"] == {"name": "taken", "group": "run.ai", "kind": "interactiveworkloads"}
+
+
+def test_a_name_its_services_cannot_take_is_refused_as_on_berth_up(webhook):
+    response = webhook.post("/mutate", json=review(training("d.job"))).json()["response"]
+    assert response["allowed"] is False
+    [cause] = response["status"]["details"]["causes"]
+    assert cause["field"] == "metadata.name"
+    assert cause["message"].startswith('Invalid value: "d.job": a workload name must consist of lower case letters')
+
+
+def test_a_whole_number_of_gpus_is_patched_to_a_string_as_berth_up_stores_it(webhook):
+    body = review(training("whole", gpu={"value": 2}))
+    response = webhook.post("/mutate", json=body).json()["response"]
+    assert response["allowed"] is True
+    patched = json_patch(body["request"]["object"], orjson.loads(base64.b64decode(response["patch"])))
+    assert patched["spec"]["gpu"] == {"value": "2"}
+
+
+def test_an_edit_baked_into_the_pods_is_refused_as_on_berth_up(webhook):
+    old = training("running", gpu={"value": "1"})
+    new = {**old, "spec": {**old["spec"], "image": {"value": "busybox"}}}
+    response = webhook.post("/mutate", json=review(new, "UPDATE", old)).json()["response"]
+    assert response["allowed"] is False
+    [cause] = response["status"]["details"]["causes"]
+    assert cause["field"] == "spec.image" and cause["message"].startswith("Forbidden: cannot change on a submitted")
+    suspended = {**new, "spec": {**new["spec"], "active": {"value": False}}}
+    assert webhook.post("/mutate", json=review(suspended, "UPDATE", old)).json()["response"]["allowed"] is True

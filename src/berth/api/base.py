@@ -20,9 +20,8 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 from pydantic.fields import FieldInfo
-from pydantic_core import PydanticCustomError
 
-from berth.api.types import Boolean, OpenAPI
+from berth.api.types import Boolean, OpenAPI, field_error
 
 T = TypeVar("T")
 
@@ -141,11 +140,9 @@ class Item(Model, Generic[T]):
     @model_validator(mode="after")
     def _value_or_deleted(self) -> "Item[T]":
         if self.deleted and self.value is not None:
-            raise PydanticCustomError("berth_value", "give either value or deleted: true, not both")
+            raise field_error("deleted", "give either value or deleted: true, not both")
         if not self.deleted and self.value is None:
-            raise PydanticCustomError(
-                "berth_value", "an item needs a value (or deleted: true to remove an inherited item)"
-            )
+            raise field_error("value", "an item needs a value (or deleted: true to remove an inherited item)")
         return self
 
 

@@ -47,4 +47,7 @@ CORE_KINDS: tuple[CoreKind, ...] = (
     CoreKind("", "v1", "Event", "events", short_names=("ev",), fields=_EVENT_FIELDS),
     CoreKind("", "v1", "ServiceAccount", "serviceaccounts", short_names=("sa",)),
     CoreKind("coordination.k8s.io", "v1", "Lease", "leases"),
+    # Berth's own kinds are built in; their CRDs are served as records of them (berth.apiserver.crds)
+    CoreKind("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions",
+             namespaced=False, short_names=("crd", "crds"), subresources=("status",)),
 )

@@ -222,6 +222,10 @@ def _translate(error: dict[str, Any], root: Schema) -> Problem:
     message = error["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
+    context = error.get("ctx") or {}
+    if "at" in context:  # a rule between fields, reported at the field that breaks it (types.field_error)
+        path = f"{path}.{context['at']}" if path else str(context["at"])
+        value = context.get("culprit")
     return Problem(path, message, INVALID, value)
 
 

@@ -21,11 +21,9 @@ import functools
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field, create_model, model_validator
-from pydantic_core import PydanticCustomError
-
 from berth.api.base import Items, Model, Value, annotation_of, generic_arg, marker_of, strip_optional
 from berth.api.meta import ObjectMeta
-from berth.api.types import Boolean, String, amount
+from berth.api.types import Boolean, String, amount, field_error
 from berth.api.workloads import WORKLOAD_SPECS
 
 T = TypeVar("T")
@@ -67,10 +65,7 @@ class NumberRules(Model, Generic[T]):
     @model_validator(mode="after")
     def _min_le_max(self) -> "NumberRules[T]":
         if self.min is not None and self.max is not None and amount(self.min) > amount(self.max):
-            raise PydanticCustomError(
-                "berth_value", "rules.min ({lo}) must be no greater than rules.max ({hi})",
-                {"lo": self.min, "hi": self.max},
-            )
+            raise field_error("min", "must be no greater than rules.max ({hi})", self.min, hi=self.max)
         return self
 
 

@@ -10,11 +10,10 @@ Run:ai notes, section 4). Where quantities are `-1`, they mean "no limit", as in
 from __future__ import annotations
 
 from pydantic import Field, model_validator
-from pydantic_core import PydanticCustomError
 
 from berth.api.base import Model
 from berth.api.meta import Condition, ObjectMeta
-from berth.api.types import Count, Number, Quantity, String, enum
+from berth.api.types import Count, Number, Quantity, String, enum, field_error
 
 PlacementStrategy = enum("binpack", "spread")
 
@@ -23,6 +22,22 @@ DEFAULT_POOL = "default"
 
 #: A project's namespace is `runai-<project>` unless the Project names another (`spec.namespace`).
 PROJECT_NAMESPACE_PREFIX = "runai-"
+
+
+#: The label that gives a namespace to a project (the project controller sets it on the project's namespace).
+QUEUE_LABEL = "runai/queue"
+
+
+def claimed_by(namespace: str, labels: dict[str, str] | None) -> str | None:
+    """The project a namespace says it belongs to: its `runai/queue` label, else `<project>` of
+    `runai-<project>`; None for a namespace that names no project (whether that project exists is the
+    caller's to check)."""
+    label = (labels or {}).get(QUEUE_LABEL)
+    if label:
+        return label
+    if namespace.startswith(PROJECT_NAMESPACE_PREFIX) and len(namespace) > len(PROJECT_NAMESPACE_PREFIX):
+        return namespace[len(PROJECT_NAMESPACE_PREFIX):]
+    return None
 
 
 def project_of_namespace(namespace: str) -> str:
@@ -85,13 +100,11 @@ class ResourceQuota(Model):
     @model_validator(mode="after")
     def _bounds(self) -> "ResourceQuota":
         if self.deserved is not None and self.deserved < 0:
-            raise PydanticCustomError("berth_value", "deserved must be no less than 0, got {v}", {"v": self.deserved})
+            raise field_error("deserved", "must be no less than 0", self.deserved)
         if self.maxAllowed is not None and self.maxAllowed != -1 and self.deserved is not None:
             if self.maxAllowed < self.deserved:
-                raise PydanticCustomError(
-                    "berth_value", "maxAllowed ({m}) must be -1 (no limit) or no less than deserved ({d})",
-                    {"m": self.maxAllowed, "d": self.deserved},
-                )
+                raise field_error("maxAllowed", "must be -1 (no limit) or no less than deserved ({d})", self.maxAllowed,
+                                  d=self.deserved)
         return self
 
 
@@ -149,20 +162,15 @@ class QuotaSpec(Model):
     @model_validator(mode="after")
     def _gpu_bounds(self) -> "QuotaSpec":
         if self.deservedGpus is not None and self.deservedGpus < 0:
-            raise PydanticCustomError("berth_value", "deservedGpus must be no less than 0")
+            raise field_error("deservedGpus", "must be no less than 0", self.deservedGpus)
         if self.maxAllowedGpus is not None and self.maxAllowedGpus != -1 and self.deservedGpus is not None:
             if self.maxAllowedGpus < self.deservedGpus:
-                raise PydanticCustomError(
-                    "berth_value",
-                    "maxAllowedGpus ({m}) must be -1 (no limit) or no less than deservedGpus ({d})",
-                    {"m": self.maxAllowedGpus, "d": self.deservedGpus},
-                )
+                raise field_error("maxAllowedGpus", "must be -1 (no limit) or no less than deservedGpus ({d})",
+                                  self.maxAllowedGpus, d=self.deservedGpus)
         pools = [r.nodePool for r in self.nodePoolsResources or []]
         dupes = sorted({p for p in pools if pools.count(p) > 1})
         if dupes:
-            raise PydanticCustomError(
-                "berth_value", "nodePoolsResources lists node pool {p} more than once", {"p": ", ".join(dupes)}
-            )
+            raise field_error("nodePoolsResources", "lists node pool {p} more than once", p=", ".join(dupes))
         return self
 
 
@@ -297,7 +305,8 @@ class NodePoolSpec(Model):
     @model_validator(mode="after")
     def _label(self) -> "NodePoolSpec":
         if (self.labelKey is None) != (self.labelValue is None):
-            raise PydanticCustomError("berth_value", "give labelKey and labelValue together")
+            raise field_error("labelValue" if self.labelValue is None else "labelKey",
+                              "give labelKey and labelValue together")
         return self
 
 

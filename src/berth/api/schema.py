@@ -133,3 +133,27 @@ def full_schema(kind: Kind) -> Schema:
 def shared_schema(kind: Kind) -> Schema:
     """The same as `full_schema`, without the copy: for readers on hot paths, who must not change it."""
     return _kind_schema(kind, True)
+
+
+def int_or_string_as_strings(value: Any, schema: Schema | None) -> Any:
+    """`value` with every whole number that sits where the schema says "integer or string" (GPU amounts,
+    quantities) written as a string: `gpu: {value: 2}` becomes `{value: "2"}`. The same object when nothing
+    changes, so callers can tell. This is how admission stores them, on `berth up` and on a real cluster
+    alike: one spelling whatever the user typed."""
+    if schema is None:
+        return value
+    if schema.get("x-kubernetes-int-or-string") and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, dict):
+        props, extra = schema.get("properties"), schema.get("additionalProperties")
+        changed = {}
+        for key, item in value.items():
+            inner = props.get(key) if props is not None else (extra if isinstance(extra, dict) else None)
+            new = int_or_string_as_strings(item, inner)
+            if new is not item:
+                changed[key] = new
+        return {**value, **changed} if changed else value
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        new_items = [int_or_string_as_strings(item, schema["items"]) for item in value]
+        return new_items if any(a is not b for a, b in zip(new_items, value)) else value
+    return value

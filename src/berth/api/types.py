@@ -53,6 +53,20 @@ def describe_input(value: Any) -> str:
     return type(value).__name__
 
 
+def field_error(at: str, message: str, value: Any = None, **context: Any) -> PydanticCustomError:
+    """A rule between fields, raised by the model that holds them but reported at the field that breaks it
+    (`at`, a dotted path below the model, like "gpuLimit.value") with its value (None when the rule is
+    about a combination, not one value), as kube-apiserver reports `spec.gpuLimit.value: Invalid value: "1"`
+    rather than the whole object."""
+    return PydanticCustomError("berth_value", message, {**context, "at": at, "culprit": value})
+
+
+def _not_a(noun: str, value: Any, use: str) -> PydanticCustomError:
+    """A value of the right type but the wrong content: `"abc" is not a number of GPUs; use a string like "1"`."""
+    shown = f'"{value}"' if isinstance(value, str) else str(value)
+    return PydanticCustomError("berth_type", "{shown} is not {noun}; use {use}", {"shown": shown, "noun": noun, "use": use})
+
+
 def _fail(expects: str, value: Any, hint: str = "") -> PydanticCustomError:
     message = f"expected {expects}, got {describe_input(value)}"
     if hint:
@@ -104,7 +118,7 @@ def _quantity(value: Any) -> str | int:
     try:
         amount = parse_quantity(value)
     except ValueError:
-        raise _fail(_QUANTITY_EXPECTS, value) from None
+        raise _not_a("a quantity", value, 'a string like "2", "500m" or "4Gi"') from None
     if amount < 0:
         raise PydanticCustomError("berth_value", "must not be negative, got {value}", {"value": value})
     return value
@@ -130,7 +144,7 @@ def _gpu_amount(value: Any) -> str | int:
         raise _fail(_GPU_EXPECTS, value, hint)
     text = str(value).strip()
     if not _GPU.match(text):
-        raise _fail(_GPU_EXPECTS, value)
+        raise _not_a("a number of GPUs", value, 'a string like "1" or "0.5"')
     amount = Decimal(text)
     if amount > 1 and amount != amount.to_integral_value():
         raise PydanticCustomError(
@@ -245,22 +259,26 @@ def enum(*values: str, expects: str = "") -> Any:
     return Annotated[str, PlainValidator(check), OpenAPI({"type": "string", "enum": list(values)}, words)]
 
 
-def pattern(regex: str, expects: str) -> Any:
-    """A string matching `regex` (anchored), described to users as `expects`."""
+def pattern(regex: str, expects: str, noun: str) -> Any:
+    """A string matching `regex` (anchored), described to users as `expects`; a string that does not match
+    "is not `noun`"."""
     compiled = re.compile(regex)
 
     def check(value: Any) -> str:
-        if not isinstance(value, str) or not compiled.fullmatch(value):
+        if not isinstance(value, str):
             raise _fail(expects, value)
+        if not compiled.fullmatch(value):
+            raise _not_a(noun, value, expects)
         return value
 
     return Annotated[str, PlainValidator(check), OpenAPI({"type": "string", "pattern": f"^(?:{regex})$"}, expects)]
 
 
 DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-DnsLabel = pattern(DNS_LABEL, "a lowercase name of letters, digits and '-' (a DNS label), like \"team-a\"")
-MigProfile = pattern(r"[1-7]g\.[0-9]+gb", 'a MIG profile like "1g.5gb" or "3g.20gb"')
-Duration = pattern(r"([0-9]+(\.[0-9]+)?(ms|s|m|h))+", 'a duration like "90s", "30m" or "1h30m"')
+DnsLabel = pattern(DNS_LABEL, "a lowercase name of letters, digits and '-' (a DNS label), like \"team-a\"",
+                   "a DNS label")
+MigProfile = pattern(r"[1-7]g\.[0-9]+gb", 'a MIG profile like "1g.5gb" or "3g.20gb"', "a MIG profile")
+Duration = pattern(r"([0-9]+(\.[0-9]+)?(ms|s|m|h))+", 'a duration like "90s", "30m" or "1h30m"', "a duration")
 
 
 def _free_form(value: Any) -> dict[str, Any]:
@@ -290,5 +308,5 @@ def epoch_seconds(text: str | None) -> float | None:
 
 Timestamp = pattern(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})",
-    'an RFC 3339 time like "2026-11-28T21:17:22Z"',
+    'an RFC 3339 time like "2026-11-28T21:17:22Z"', "an RFC 3339 time",
 )

@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import Field, model_validator
-from pydantic_core import PydanticCustomError
 
 from berth.api import items as it
 from berth.api.base import Items, Model, Value, field
@@ -33,6 +32,7 @@ from berth.api.types import (
     Timestamp,
     UnixId,
     enum,
+    field_error,
     gpu_amount,
     parse_quantity,
 )
@@ -210,24 +210,19 @@ class ContainerFields(Model):
     def _one_gpu_request(self) -> "ContainerFields":
         given = [n for n in ("gpu", "gpuMemory", "migProfile") if getattr(self, n) is not None]
         if len(given) > 1:
-            raise PydanticCustomError(
-                "berth_value",
-                "{given} ask for GPUs in different ways; give only one of gpu, gpuMemory and migProfile",
-                {"given": " and ".join(given)},
+            raise field_error(
+                given[1], "{given} ask for GPUs in different ways; give only one of gpu, gpuMemory and migProfile",
+                given=" and ".join(given),
             )
         if self.gpu is not None and self.gpuLimit is not None:
             if gpu_amount(self.gpuLimit.value) < gpu_amount(self.gpu.value):
-                raise PydanticCustomError(
-                    "berth_value", "gpuLimit ({limit}) must be no less than gpu ({gpu})",
-                    {"limit": self.gpuLimit.value, "gpu": self.gpu.value},
-                )
+                raise field_error("gpuLimit.value", "must be no less than gpu ({gpu})", self.gpuLimit.value,
+                                  gpu=self.gpu.value)
         for request, limit in (("cpu", "cpuLimit"), ("memory", "memoryLimit")):
             req, lim = getattr(self, request), getattr(self, limit)
             if req is not None and lim is not None and parse_quantity(lim.value) < parse_quantity(req.value):
-                raise PydanticCustomError(
-                    "berth_value", "{limit} ({lv}) must be no less than {request} ({rv})",
-                    {"limit": limit, "lv": lim.value, "request": request, "rv": req.value},
-                )
+                raise field_error(f"{limit}.value", "must be no less than {request} ({rv})", lim.value,
+                                  request=request, rv=req.value)
         return self
 
 
@@ -290,11 +285,10 @@ class WorkloadFields(ContainerFields):
     @model_validator(mode="after")
     def _identity(self) -> "WorkloadFields":
         if self.name is not None and self.namePrefix is not None:
-            raise PydanticCustomError("berth_value", "give name or namePrefix, not both")
+            raise field_error("namePrefix", "give name or namePrefix, not both")
         if self.usage == "Template" and self.baseWorkload is not None:
-            raise PydanticCustomError(
-                "berth_value", "a Template cannot set baseWorkload; only usage: Submit workloads inherit"
-            )
+            raise field_error("baseWorkload", "a Template cannot set baseWorkload; only usage: Submit workloads inherit",
+                              self.baseWorkload)
         return self
 
 
@@ -323,10 +317,8 @@ def _gpu_devices() -> Any:
 
 def _check_gpu_devices(spec: Any) -> None:
     if spec.gpuDevices is not None and (spec.gpu is not None or spec.migProfile is not None):
-        raise PydanticCustomError(
-            "berth_value", "gpuDevices and {other} both ask for GPUs; give only one of them",
-            {"other": "gpu" if spec.gpu is not None else "migProfile"},
-        )
+        raise field_error("gpuDevices", "gpuDevices and {other} both ask for GPUs; give only one of them",
+                          other="gpu" if spec.gpu is not None else "migProfile")
 
 
 _ACTIVE = ("false suspends the workload (phase Stopped) and frees its resources; true resumes it.", "true")
@@ -401,10 +393,8 @@ class TrainingSpec(WorkloadFields, LegacyMpiFields):
         _check_gpu_devices(self)
         if self.parallelism is not None and self.completions is not None:
             if self.parallelism.value > self.completions.value:
-                raise PydanticCustomError(
-                    "berth_value", "parallelism ({p}) must be no greater than completions ({c})",
-                    {"p": self.parallelism.value, "c": self.completions.value},
-                )
+                raise field_error("parallelism.value", "must be no greater than completions ({c})",
+                                  self.parallelism.value, c=self.completions.value)
         return self
 
 
@@ -509,16 +499,11 @@ class DistributedSpec(WorkloadFields):
         if job != "PyTorchJob":
             wrong += [n for n in ("minReplicas", "maxReplicas", "pyTorchJob") if getattr(self, n) is not None]
         if wrong and job is not None:
-            raise PydanticCustomError(
-                "berth_value", "{fields} do not apply to jobType {job}",
-                {"fields": ", ".join(wrong), "job": job},
-            )
+            raise field_error(wrong[0], "{fields} do not apply to jobType {job}", fields=", ".join(wrong), job=job)
         if self.minReplicas is not None and self.maxReplicas is not None:
             if self.minReplicas.value > self.maxReplicas.value:
-                raise PydanticCustomError(
-                    "berth_value", "minReplicas ({lo}) must be no greater than maxReplicas ({hi})",
-                    {"lo": self.minReplicas.value, "hi": self.maxReplicas.value},
-                )
+                raise field_error("minReplicas.value", "must be no greater than maxReplicas ({hi})",
+                                  self.minReplicas.value, hi=self.maxReplicas.value)
         return self
 
 
@@ -553,10 +538,8 @@ class InferenceSpec(WorkloadFields):
     def _scale(self) -> "InferenceSpec":
         if self.minScale is not None and self.maxScale is not None:
             if self.minScale.value > self.maxScale.value:
-                raise PydanticCustomError(
-                    "berth_value", "minScale ({lo}) must be no greater than maxScale ({hi})",
-                    {"lo": self.minScale.value, "hi": self.maxScale.value},
-                )
+                raise field_error("minScale.value", "must be no greater than maxScale ({hi})", self.minScale.value,
+                                  hi=self.maxScale.value)
         return self
 
 

@@ -1,8 +1,9 @@
 """The verbs of the API (get, list, create, update, patch, delete, bind, evict) with Kubernetes semantics,
 independent of HTTP: the app in `berth.apiserver.app` parses requests and calls these.
 
-Every write goes: decode -> server fields (`objects`) -> schema (`validation`) -> mutating admission ->
-schema again -> validating admission -> field ownership -> one store transaction. A write that fails
+Every write goes: decode -> server fields (`objects`) -> metadata (`metadata`: names, labels, annotations)
+-> schema (`validation`) -> mutating admission -> schema again -> validating admission -> field ownership
+-> size (`metadata.check_size`) -> one store transaction. A write that fails
 anywhere leaves the store untouched; `dry_run` runs everything but the store write.
 
 Deletion follows Kubernetes: an object with finalizers (or deleted with Foreground or Orphan propagation)
@@ -15,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from berth.apiserver import errors, objects
+from berth.apiserver import errors, metadata, objects
 from berth.apiserver.admission import Chain, Request
 from berth.apiserver.objects import clone
 from berth.apiserver.patch import (
@@ -202,6 +203,7 @@ class Api:
 
     def _admit(self, operation: str, resource: Resource, namespace: str, name: str, obj: dict[str, Any],
                old: dict[str, Any] | None, opts: WriteOptions, subresource: str = "") -> tuple[dict[str, Any], list[str]]:
+        metadata.check(resource, obj)
         checked, warnings = check_object(resource, obj, opts.validation)
         request = Request(operation, resource, namespace, name, checked, old, opts.dry_run, subresource)
         mutated = self.admission.mutate(request, self.reader)
@@ -222,7 +224,7 @@ class Api:
                 "message": "Required value: name or generateName is required"}])
         obj = objects.prepare_create(resource, body, namespace)
         name = obj["metadata"]["name"]
-        causes = objects.name_problems(resource, name)
+        causes = metadata.name_problems(resource, name)
         if causes:
             raise errors.invalid(resource.kind, resource.group, name, causes)
         self._check_namespace(resource, namespace)
@@ -231,6 +233,7 @@ class Api:
             obj = record_update(None, obj, opts.manager, now=objects.now())
         if resource.plural == "namespaces":
             obj.setdefault("status", {})["phase"] = "Active"
+        metadata.check_size(resource, obj)
         if opts.dry_run:
             if self.store.get(resource.ref, namespace if resource.namespaced else "", name) is not None:
                 raise errors.already_exists(resource.qualified, name, resource.group, resource.plural)
@@ -252,8 +255,10 @@ class Api:
                  opts: WriteOptions, subresource: str, expected: int | None, applied: bool = False) -> WriteResult:
         obj = objects.prepare_update(resource, old, new, subresource=subresource)
         obj, warnings = self._admit("UPDATE", resource, namespace, name, obj, old, opts, subresource)
+        obj["metadata"]["generation"] = objects.next_generation(old, obj)
         if opts.manager and subresource != "status" and not applied:
             obj = record_update(old, obj, opts.manager, now=objects.now())
+        metadata.check_size(resource, obj)
         if opts.dry_run:
             return WriteResult(obj, warnings)
         ns = namespace if resource.namespaced else ""

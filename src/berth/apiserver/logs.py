@@ -4,7 +4,12 @@ On one machine the node agents (`berth.nodes`) write each container's output to 
 `berth.api.podlog` places and formats (timestamped records, the run before a restart kept aside); this
 module serves them with kubectl's options: `tailLines`, `sinceSeconds`, `sinceTime`, `timestamps`,
 `limitBytes`, `previous` and `follow` (the stream ends when the pod has finished or is gone, and starts
-over at the new file when the container restarts). A pod that has not started yet has an empty log.
+over at the new file when the container restarts).
+
+A log that does not exist yet is answered as on a real cluster: a pod on no node yet has an empty log
+(kube-apiserver has no kubelet to ask); a placed pod whose container has not started is 400 in the
+kubelet's words (`container "main" in pod "x" is waiting to start: ContainerCreating`), unless an earlier
+run of the container left a log.
 """
 
 from __future__ import annotations
@@ -79,14 +84,51 @@ def _options(name: str, params: dict[str, str]) -> tuple[int | None, int | None,
     return since, tail, limit
 
 
+def _container(pod: dict, name: str, asked: str) -> str:
+    """The container whose log is asked for, as kube-apiserver picks it (LogLocation)."""
+    spec = pod.get("spec") or {}
+    containers = [c.get("name") for c in spec.get("containers") or []]
+    inits = [c.get("name") for c in spec.get("initContainers") or []]
+    if asked:
+        if asked not in containers + inits:
+            raise errors.bad_request(f"container {asked} is not valid for pod {name}")
+        return asked
+    if len(containers) == 1:
+        return containers[0]
+    if not containers:
+        raise errors.bad_request(f"a container name must be specified for pod {name}")
+    message = f"a container name must be specified for pod {name}, choose one of: [{' '.join(containers)}]"
+    if inits:
+        message += f" or one of the init containers: [{' '.join(inits)}]"
+    raise errors.bad_request(message)
+
+
+def _check_started(pod: dict, name: str, container: str, previous: bool) -> None:
+    """Refuse, as the kubelet does, the log of a container that has none yet: it is not known to the node,
+    or it waits to start (and has no earlier run to show)."""
+    status = pod.get("status") or {}
+    found = next((c for c in (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or [])
+                  if c.get("name") == container), None)
+    if found is None:
+        raise errors.bad_request(f'container "{container}" in pod "{name}" is not available')
+    state, last = found.get("state") or {}, found.get("lastState") or {}
+    if previous or state.get("running") or state.get("terminated") or last.get("terminated"):
+        return
+    reason = (state.get("waiting") or {}).get("reason")
+    if reason is None:
+        raise errors.bad_request(f'container "{container}" in pod "{name}" is waiting to start - no logs yet')
+    said = {"ErrImagePull": "image can't be pulled", "ImagePullBackOff": "trying and failing to pull image"}
+    raise errors.bad_request(f'container "{container}" in pod "{name}" is waiting to start: {said.get(reason, reason)}')
+
+
 async def respond(api: Api, data_dir: Path | None, namespace: str, name: str, params: dict[str, str]) -> Response:
     pod = api.get(PODS, namespace, name)
-    containers = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
-    container = params.get("container") or (containers[0] if containers else "")
-    if container not in containers:
-        raise errors.bad_request(f"container {container} is not valid for pod {name}")
+    container = _container(pod, name, params.get("container") or "")
     since, tail, limit = _options(name, params)
     stamps, previous = _true(params.get("timestamps")), _true(params.get("previous"))
+    if not (pod.get("spec") or {}).get("nodeName"):
+        return Response(b"", media_type="text/plain")  # on no node yet: kube-apiserver answers an empty log
+    _check_started(pod, name, container, previous)
     path = podlog.log_path(data_dir, namespace, name, container, previous=previous) if data_dir else None
     if previous and not (path and path.exists()):
         raise errors.bad_request(f'previous terminated container "{container}" in pod "{name}" not found')

@@ -10,7 +10,6 @@ Pure functions of (old object, new object); the store adds the resourceVersion. 
 from __future__ import annotations
 
 import copy
-import re
 import uuid
 from datetime import datetime, timezone
 from typing import Any
@@ -19,20 +18,6 @@ import orjson
 
 from berth.apiserver import errors
 from berth.apiserver.resources import Resource
-
-_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-
-SUBDOMAIN_MESSAGE = (
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must "
-    "start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
-    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
-)
-LABEL_MESSAGE = (
-    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and "
-    "end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
-    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
-)
 
 #: Metadata the server owns; what a client sends for them is ignored.
 _SERVER_METADATA = ("uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds",
@@ -50,20 +35,6 @@ def clone(obj: Any) -> Any:
 def now() -> str:
     """The current time as Kubernetes writes it: RFC 3339, UTC, whole seconds."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def name_problems(resource: Resource, name: str) -> list[dict[str, str]]:
-    """Causes for an invalid metadata.name, worded like the real API server's."""
-    label_only = resource.plural == "namespaces"
-    pattern, message, limit = (_LABEL, LABEL_MESSAGE, 63) if label_only else (_SUBDOMAIN, SUBDOMAIN_MESSAGE, 253)
-    causes = []
-    if len(name) > limit:
-        causes.append({"reason": "FieldValueInvalid", "field": "metadata.name",
-                       "message": f'Invalid value: "{name}": must be no more than {limit} characters'})
-    if not pattern.match(name):
-        causes.append({"reason": "FieldValueInvalid", "field": "metadata.name",
-                       "message": f'Invalid value: "{name}": {message}'})
-    return causes
 
 
 def _generate_name(prefix: str) -> str:
@@ -98,6 +69,14 @@ def _spec_part(obj: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
 
 
+def next_generation(old: dict[str, Any], new: dict[str, Any]) -> int:
+    """The generation `new` has as the successor of `old`: one more when anything outside metadata and status
+    changed. The API server asks again after admission, which may have put back what the write changed
+    (`gpu: 2` stored as "2"), so that only a real change counts."""
+    generation = (old.get("metadata") or {}).get("generation", 1)
+    return generation + 1 if _spec_part(new) != _spec_part(old) else generation
+
+
 def prepare_update(
     resource: Resource, old: dict[str, Any], new: dict[str, Any], *, subresource: str = ""
 ) -> dict[str, Any]:
@@ -127,10 +106,7 @@ def prepare_update(
             result["status"] = clone(old["status"])
         else:
             result.pop("status", None)
-    generation = old_meta.get("generation", 1)
-    if _spec_part(result) != _spec_part(old):
-        generation += 1
-    meta["generation"] = generation
+    meta["generation"] = next_generation(old, result)
     if old_meta.get("deletionTimestamp"):
         added = set(meta.get("finalizers") or []) - set(old_meta.get("finalizers") or [])
         if added:

@@ -8,17 +8,18 @@ from berth.apiserver import errors
 from berth.apiserver.admission import Reader, Request
 from berth.apiserver.resources import Resource, by_kind
 from berth.policy.admission import admit
+from berth.policy.guards import Refusal
 
 
 class _StoreObjects:
-    """`berth.policy.admission.Objects` over the admission reader: kinds by name, in run.ai's group."""
+    """`berth.policy.admission.Objects` over the admission reader: kinds by name, in run.ai's group or core."""
 
     def __init__(self, reader: Reader, group: str) -> None:
         self._reader = reader
         self._group = group
 
     def _resource(self, kind: str) -> Resource:
-        found = by_kind(self._group, kind)
+        found = by_kind(self._group, kind) or by_kind("", kind)  # run.ai's kinds, and core ones (Namespace)
         assert found is not None, kind
         return found
 
@@ -40,8 +41,11 @@ class PolicyAdmission:
         if request.resource.builtin:
             return None
         obj = request.object
-        updated, violations = admit(obj, request.old_object if request.operation == "UPDATE" else None,
-                                    _StoreObjects(reader, request.resource.group))
+        try:
+            updated, violations = admit(obj, request.old_object if request.operation == "UPDATE" else None,
+                                        _StoreObjects(reader, request.resource.group))
+        except Refusal as refusal:
+            raise errors.ApiError(refusal.code, refusal.reason, refusal.message, refusal.status()["details"]) from None
         if violations:
             causes = [{"reason": "FieldValueInvalid", "field": v.path, "message": v.message} for v in violations]
             raise errors.invalid(request.resource.kind, request.resource.group,

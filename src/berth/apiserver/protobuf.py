@@ -1,6 +1,6 @@
 """Kubernetes protobuf request bodies, decoded into the JSON objects the API server stores.
 
-kubectl's generator subcommands (`kubectl create namespace|configmap|secret|serviceaccount ...`) POST
+kubectl's generator subcommands (`kubectl create namespace|configmap|secret|serviceaccount|service ...`) POST
 their object as `application/vnd.kubernetes.protobuf` and never fall back to JSON. That body is the
 Kubernetes protobuf envelope: the four bytes `k8s\\x00`, then a `runtime.Unknown` message whose
 `typeMeta` names the apiVersion and kind and whose `raw` holds the object itself, protobuf-encoded with
@@ -19,7 +19,7 @@ rest of the server treats it exactly like a JSON body:
 * `metadata.managedFields[].fieldsV1` is the JSON document the entry carries.
 
 Only the kinds kubectl's generators send and Berth serves are understood: core/v1 Namespace,
-ConfigMap, Secret and ServiceAccount. Any other kind raises `UnsupportedProtobuf`; fields the schema
+ConfigMap, Secret, ServiceAccount and Service (`kubectl run` and `kubectl expose` send JSON). Any other kind raises `UnsupportedProtobuf`; fields the schema
 below does not know are skipped, as protobuf readers do. A body that is not well-formed protobuf (bad
 magic, truncated varint or length, a known field with the wrong wire type, a string that is not UTF-8)
 raises `ValueError` with a message that says where.
@@ -151,6 +151,7 @@ class _T(Enum):
     BOOL = "bool"
     TIME = "time"        # meta/v1 Time {seconds = 1, nanos = 2}, RFC 3339 in JSON
     FIELDS = "fields"    # meta/v1 FieldsV1 {Raw = 1}: a JSON document
+    INT_OR_STRING = "intstr"  # util/intstr IntOrString {type = 1, intVal = 2, strVal = 3}: a number or a string
     MESSAGE = "message"
 
 
@@ -234,11 +235,51 @@ _MESSAGES: dict[str, dict[int, _F]] = {
         5: _F("apiVersion", _S), 6: _F("resourceVersion", _S), 7: _F("fieldPath", _S),
     },
     "LocalObjectReference": {1: _F("name", _S)},
+    "Service": {
+        1: _F("metadata", _T.MESSAGE, "ObjectMeta", keep=_Keep.ALWAYS),
+        2: _F("spec", _T.MESSAGE, "ServiceSpec", keep=_Keep.ALWAYS),
+        3: _F("status", _T.MESSAGE, "ServiceStatus", keep=_Keep.ALWAYS),
+    },
+    "ServiceSpec": {
+        1: _F("ports", _T.MESSAGE, "ServicePort", repeated=True), 2: _F("selector", _S, map=True),
+        3: _F("clusterIP", _S), 18: _F("clusterIPs", _S, repeated=True), 4: _F("type", _S),
+        5: _F("externalIPs", _S, repeated=True), 7: _F("sessionAffinity", _S), 8: _F("loadBalancerIP", _S),
+        9: _F("loadBalancerSourceRanges", _S, repeated=True), 10: _F("externalName", _S),
+        11: _F("externalTrafficPolicy", _S), 12: _F("healthCheckNodePort", _I),
+        13: _F("publishNotReadyAddresses", _BOOL),
+        14: _F("sessionAffinityConfig", _T.MESSAGE, "SessionAffinityConfig", keep=_Keep.PRESENT),
+        19: _F("ipFamilies", _S, repeated=True), 17: _F("ipFamilyPolicy", _S, keep=_Keep.PRESENT),
+        20: _F("allocateLoadBalancerNodePorts", _BOOL, keep=_Keep.PRESENT),
+        21: _F("loadBalancerClass", _S, keep=_Keep.PRESENT), 22: _F("internalTrafficPolicy", _S, keep=_Keep.PRESENT),
+        23: _F("trafficDistribution", _S, keep=_Keep.PRESENT),
+    },
+    "ServicePort": {
+        1: _F("name", _S), 2: _F("protocol", _S), 6: _F("appProtocol", _S, keep=_Keep.PRESENT),
+        3: _F("port", _I, keep=_Keep.ALWAYS), 4: _F("targetPort", _T.INT_OR_STRING), 5: _F("nodePort", _I),
+    },
+    "SessionAffinityConfig": {1: _F("clientIP", _T.MESSAGE, "ClientIPConfig", keep=_Keep.PRESENT)},
+    "ClientIPConfig": {1: _F("timeoutSeconds", _I, keep=_Keep.PRESENT)},
+    "ServiceStatus": {
+        1: _F("loadBalancer", _T.MESSAGE, "LoadBalancerStatus", keep=_Keep.ALWAYS),
+        2: _F("conditions", _T.MESSAGE, "Condition", repeated=True),
+    },
+    "LoadBalancerStatus": {1: _F("ingress", _T.MESSAGE, "LoadBalancerIngress", repeated=True)},
+    "LoadBalancerIngress": {
+        1: _F("ip", _S), 2: _F("hostname", _S), 3: _F("ipMode", _S, keep=_Keep.PRESENT),
+        4: _F("ports", _T.MESSAGE, "PortStatus", repeated=True),
+    },
+    "PortStatus": {1: _F("port", _I, keep=_Keep.ALWAYS), 2: _F("protocol", _S, keep=_Keep.ALWAYS),
+                   3: _F("error", _S, keep=_Keep.PRESENT)},
+    "Condition": {
+        1: _F("type", _S, keep=_Keep.ALWAYS), 2: _F("status", _S, keep=_Keep.ALWAYS),
+        3: _F("observedGeneration", _I), 4: _F("lastTransitionTime", _TIME, keep=_Keep.ALWAYS),
+        5: _F("reason", _S, keep=_Keep.ALWAYS), 6: _F("message", _S, keep=_Keep.ALWAYS),
+    },
 }
 
 #: (apiVersion, kind) of the objects `decode` understands.
 SUPPORTED: frozenset[tuple[str, str]] = frozenset(
-    ("v1", kind) for kind in ("Namespace", "ConfigMap", "Secret", "ServiceAccount")
+    ("v1", kind) for kind in ("Namespace", "ConfigMap", "Secret", "ServiceAccount", "Service")
 )
 
 _ZERO: dict[_T, Any] = {_S: "", _B: "", _I: 0, _BOOL: False}
@@ -258,18 +299,25 @@ def _signed(value: int) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
+def _small(buf: bytes, where: str, varints: tuple[int, ...], strings: tuple[int, ...] = ()) -> dict[int, Any]:
+    """The varint fields `varints` (signed) and string fields `strings` of a small message, by number."""
+    found: dict[int, Any] = {}
+    for number, wire, start, end in _fields(buf, where):
+        if number in varints:
+            _expect(wire, _VARINT, number, where)
+            found[number] = _signed(start)
+        elif number in strings:
+            _expect(wire, _LEN, number, where)
+            found[number] = _text(buf[start:end], where)
+    return found
+
+
 def _time(buf: bytes, where: str) -> str | None:
     """A meta/v1 Time as the Kubernetes JSON writes it; None for an empty message (the zero time)."""
     if not buf:
         return None
-    seconds = nanos = 0
-    for number, wire, start, end in _fields(buf, where):
-        if number in (1, 2):
-            _expect(wire, _VARINT, number, where)
-            if number == 1:
-                seconds = _signed(start)
-            else:
-                nanos = _signed(start)
+    found = _small(buf, where, (1, 2))
+    seconds, nanos = found.get(1, 0), found.get(2, 0)
     if not 0 <= nanos < 1_000_000_000:
         raise ValueError(f"malformed protobuf in {where}: nanos {nanos} out of range")
     try:
@@ -277,6 +325,12 @@ def _time(buf: bytes, where: str) -> str | None:
     except OverflowError:
         raise ValueError(f"malformed protobuf in {where}: seconds {seconds} out of range") from None
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _int_or_string(buf: bytes, where: str) -> int | str:
+    """An IntOrString {type = 1, intVal = 2, strVal = 3} as JSON writes it: the string when type is 1."""
+    found = _small(buf, where, (1, 2), (3,))
+    return found.get(3, "") if found.get(1, 0) == 1 else found.get(2, 0)
 
 
 def _expect(wire: int, wanted: int, number: int, where: str) -> None:
@@ -298,6 +352,8 @@ def _value(field: _F, buf: bytes, wire: int, start: int, end: int, number: int, 
         return base64.b64encode(data).decode("ascii")
     if field.type is _TIME:
         return _time(data, here)
+    if field.type is _T.INT_OR_STRING:
+        return _int_or_string(data, here)
     if field.type is _T.FIELDS:
         raw = b""
         for inner, inner_wire, s, e in _fields(data, here):

@@ -25,6 +25,7 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from berth.apiserver import crds
 from berth.apiserver.admission import Chain
 from berth.apiserver.api import NAMESPACES, Api, WriteOptions
 from berth.apiserver.app import Server
@@ -51,7 +52,7 @@ class Config:
     port: int = 6443
     insecure_http: bool = False
     admission: Chain = field(default_factory=lambda: Chain(mutating=[PolicyAdmission()],
-                                                            validating=[ProjectDeletionGuard()]))
+                                                            validating=[ProjectDeletionGuard(), crds.CrdGuard()]))
 
     @property
     def scheme(self) -> str:
@@ -73,7 +74,7 @@ def _is_loopback(host: str) -> bool:
 
 
 def bootstrap(api: Api) -> None:
-    """Objects every control plane starts with (idempotent)."""
+    """Objects every control plane starts with (idempotent): its namespaces, and the CRDs of its kinds."""
     for name in BOOTSTRAP_NAMESPACES:
         if api.store.get(NAMESPACES.ref, "", name) is None:
             try:
@@ -81,6 +82,7 @@ def bootstrap(api: Api) -> None:
             except ApiError as exc:
                 if exc.reason != "AlreadyExists":
                     raise
+    crds.bootstrap(api)
 
 
 #: How often the store's history is compacted; it keeps the store's default number of revisions.

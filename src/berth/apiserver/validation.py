@@ -3,7 +3,8 @@ custom resources: unknown fields per `fieldValidation` (Strict: 400; Warn: prune
 pruned silently), then schema validation (422 with one cause per field).
 
 The checks themselves are `berth.api.load.check`, so `berth validate`, the CLI, the UI and the server
-report the same problems in the same words.
+report the same problems in the same words. Core kinds get only the real server's checks that what Berth
+makes and kubectl sends could fail: a pod's containers, a Service's ports, a ConfigMap's or Secret's size.
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ from typing import Any
 import orjson
 
 from berth.api.load import INVALID, REQUIRED, UNKNOWN, LoadError, Problem, check, parse_documents
+from berth.api.names import dns1123_label
 from berth.api.schema import Schema, shared_schema
 from berth.apiserver import errors, protobuf
 from berth.apiserver.objects import clone
 from berth.apiserver.resources import Resource
 
 MAX_BODY = 3 * 1024 * 1024
+#: What a ConfigMap or a Secret may hold (MaxSecretSize): 1 MiB.
+MAX_DATA = 1024 * 1024
 VALIDATION_MODES = ("Strict", "Warn", "Ignore")
 
 
@@ -91,7 +95,8 @@ def _cause(problem: Problem) -> dict[str, str]:
         return {"reason": "FieldValueInvalid", "field": problem.path, "message": problem.message}
     message = problem.message
     if problem.value is not None:
-        message = f"Invalid value: {_shown(problem.value)}: {message}"
+        shown = _shown(problem.value)  # kube's "Invalid value: <value>: <detail>"; the type for a wrong type
+        message = f"Invalid value: {message}" if message.startswith(f"{shown} ") else f"Invalid value: {shown}: {message}"
     return {"reason": INVALID, "field": problem.path, "message": message}
 
 
@@ -149,6 +154,55 @@ def _check_builtin(resource: Resource, obj: dict[str, Any], name: str) -> None:
                 elif not container.get("image"):
                     causes.append({"reason": REQUIRED, "field": f"spec.containers[{i}].image",
                                    "message": "Required value"})
+    if resource.plural == "services":
+        causes += _service_causes(obj.get("spec") or {})
+    if resource.plural in ("configmaps", "secrets") and _data_bytes(obj) > MAX_DATA:
+        causes.append({"reason": "FieldValueTooLong", "field": "data" if resource.plural == "secrets" else "",
+                       "message": f"Too long: must have at most {MAX_DATA} bytes"})
     if causes:
         raise errors.invalid(resource.kind, resource.group, name, causes)
+
+
+def _data_bytes(obj: dict[str, Any]) -> int:
+    """Bytes of the values a ConfigMap or Secret holds, as kube-apiserver counts them (base64 decoded)."""
+    secret = obj.get("kind") == "Secret"
+    total = 0
+    for field, encoded in (("data", secret), ("binaryData", True), ("stringData", False)):
+        values = obj.get(field)
+        if isinstance(values, dict):
+            total += sum(len(str(v)) * 3 // 4 if encoded else len(str(v).encode()) for v in values.values())
+    return total
+
+
+def _service_causes(spec: dict[str, Any]) -> list[dict[str, str]]:
+    """What ValidateService refuses of a Service's ports: none where some are needed, two on one
+    (port, protocol), two of one name, a port without a name beside others, a name that is no DNS label."""
+    ports = spec.get("ports") or []
+    causes = []
+    if not ports and spec.get("clusterIP") != "None" and spec.get("type") != "ExternalName":
+        causes.append({"reason": REQUIRED, "field": "spec.ports", "message": "Required value"})
+    seen: set[tuple[str, Any]] = set()
+    port_names: set[str] = set()
+    for i, port in enumerate(p if isinstance(p, dict) else {} for p in ports):
+        path = f"spec.ports[{i}]"
+        name, number = port.get("name") or "", port.get("port")
+        if not name and len(ports) > 1:
+            causes.append({"reason": REQUIRED, "field": f"{path}.name", "message": "Required value"})
+        elif name in port_names:
+            causes.append({"reason": "FieldValueDuplicate", "field": f"{path}.name",
+                           "message": f"Duplicate value: {orjson.dumps(name).decode()}"})
+        elif name:
+            causes += [{"reason": INVALID, "field": f"{path}.name",
+                        "message": f"Invalid value: {orjson.dumps(name).decode()}: {m}"} for m in dns1123_label(name)]
+        port_names.add(name)
+        if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= 65535:
+            causes.append({"reason": INVALID, "field": f"{path}.port",
+                           "message": f"Invalid value: {orjson.dumps(number).decode()}: must be between 1 and 65535, "
+                                      "inclusive"})
+        key = (port.get("protocol") or "TCP", number)
+        if key in seen:
+            causes.append({"reason": "FieldValueDuplicate", "field": path, "message": "Duplicate value: " + orjson.dumps(
+                {"port": number, "protocol": key[0]}).decode()})
+        seen.add(key)
+    return causes
 

@@ -8,15 +8,12 @@ machine: it is served as ClusterIP, and the URL says so.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 
+from berth.api.children import service_name, service_ports
 from berth.api.wellknown import host_ports, waiting_requests
-from berth.controllers.plan import WORKLOAD_KIND, WORKLOAD_NAME, Obj, meta, value
+from berth.controllers.plan import WORKLOAD_KIND, WORKLOAD_NAME, Obj, meta
 from berth.controllers.podspec import workload_labels
-
-PREFIX = {"TrainingWorkload": "tw", "InteractiveWorkload": "iw", "DistributedWorkload": "dw",
-          "InferenceWorkload": "infw"}
 
 
 def owner(workload: Obj) -> list[Obj]:
@@ -31,27 +28,16 @@ def selector(workload: Obj) -> dict[str, str]:
 
 
 def port_services(workload: Obj) -> list[Obj]:
-    spec = workload.get("spec") or {}
-    default_type = value(spec, "serviceType", "ClusterIP")
-    groups: dict[str, list[tuple[str, Obj]]] = defaultdict(list)
-    for label, item in sorted(((spec.get("ports") or {}).get("items") or {}).items()):
-        port = (item or {}).get("value") or {}
-        if port.get("container"):
-            groups[port.get("serviceType") or default_type].append((label, port))
-    services = []
+    """One Service per service type of the workload's ports (`berth.api.children.service_ports`, which
+    admission checks before the workload is stored)."""
     m = meta(workload)
-    for service_type, ports in sorted(groups.items()):
+    services = []
+    for service_type, ports in service_ports(workload.get("spec") or {}).items():
         kube_type = "ClusterIP" if service_type == "Ingress" else service_type
-        entries = []
-        for label, port in ports:
-            entry = {"name": (port.get("name") or label)[:15].lower(), "port": port.get("external") or port["container"],
-                     "targetPort": port["container"], "protocol": "TCP"}
-            if kube_type == "NodePort" and port.get("external"):
-                entry["nodePort"] = port["external"]
-            entries.append(entry)
+        entries = [entry for _, entry in ports]
         services.append({
             "apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": f"{PREFIX[workload['kind']]}-{m['name']}-{service_type.lower()}",
+            "metadata": {"name": service_name(workload["kind"], m["name"], service_type),
                          "namespace": m.get("namespace", ""), "labels": selector(workload),
                          "ownerReferences": owner(workload)},
             "spec": {"type": kube_type, "selector": selector(workload), "ports": entries},

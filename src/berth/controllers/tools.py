@@ -1,7 +1,7 @@
 """Jupyter and TensorBoard for interactive workloads (`jupyter: true`, `tensorboard: true`).
 
 `with_tools` returns the workload as if the user had written the notebook's command, port and token
-(values the user gave win); `add_tensorboard` adds a TensorBoard container beside the main one. The
+(values the user gave win; a port the user exposes already is not added twice); `add_tensorboard` adds a TensorBoard container beside the main one. The
 token is the workload's `notebookToken`, else one derived from its uid, so a restart gives the same URL.
 """
 
@@ -40,10 +40,18 @@ def with_tools(workload: Obj) -> Obj:
             spec["command"] = {"value": "start-notebook.sh"}
             spec.setdefault("arguments", {"value": f"--NotebookApp.base_url={base_url} "
                                                    f"--NotebookApp.token={notebook_token(out)} --port={JUPYTER_PORT}"})
-        ports.setdefault("jupyter", {"value": {"container": JUPYTER_PORT}})
+        _expose(ports, "jupyter", JUPYTER_PORT)
     if value(spec, "tensorboard"):
-        ports.setdefault("tensorboard", {"value": {"container": TENSORBOARD_PORT}})
+        _expose(ports, "tensorboard", TENSORBOARD_PORT)
     return out
+
+
+def _expose(ports: Obj, label: str, port: int) -> None:
+    """Add a port item for a tool, unless the user's items expose that container port already (two items on
+    one port would make a Service with the port twice, which no cluster accepts)."""
+    taken = {((item or {}).get("value") or {}).get("container") for item in ports.values()}
+    if port not in taken:
+        ports.setdefault(label, {"value": {"container": port}})
 
 
 def add_tensorboard(pod: Obj, workload: Obj) -> Obj:

@@ -9,6 +9,13 @@ of reading objects (`Objects`): the embedded store, or a Kubernetes API through 
   not touch the spec (labels, finalizers) are left alone, so a policy changed later never blocks them.
 - A policy: a second one of the same kind in a namespace, and rules that contradict themselves, are
   violations.
+
+Whole numbers where the schema takes "integer or string" (GPU amounts, quantities) are stored as
+strings, in workloads and policies alike (`gpu: {value: 2}` becomes `{value: "2"}`), so `berth up` and a
+real cluster with `berth webhook` store the same thing. Before any policy, a workload meets
+`berth.policy.guards` (a namespace of a project, a name no other kind holds...), which refuses the write as
+a whole by raising `guards.Refusal`; after it, the guards' field checks (names and ports its children can
+take, edits that can take effect) on what it will run with.
 """
 
 from __future__ import annotations
@@ -16,6 +23,9 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from berth.api.policies import POLICY_FOR_WORKLOAD
+from berth.api.registry import by_kind
+from berth.api.schema import int_or_string_as_strings, shared_schema
+from berth.policy import guards
 from berth.policy.engine import POLICY_ANNOTATION, evaluate
 from berth.policy.lookup import GLOBAL_NAMESPACE, select
 from berth.policy.rules import Violation
@@ -47,7 +57,9 @@ def needs(obj: dict[str, Any]) -> list[tuple[str, str, str | None]]:
         base = (obj.get("spec") or {}).get("baseWorkload")
         if base:
             wanted += [(kind, namespace, base), (kind, GLOBAL_NAMESPACE, base)]
-        return wanted
+        name = (obj.get("metadata") or {}).get("name", "")
+        wanted += [(other, namespace, name) for other in guards.WORKLOAD_KINDS if other != kind]
+        return [*wanted, ("Namespace", "", namespace), ("Project", "", None)]
     if kind in POLICY_KINDS:
         return [(kind, namespace, None)]
     return []
@@ -101,10 +113,32 @@ def _policy(obj: dict[str, Any], objects: Objects) -> list[Violation]:
 
 def admit(obj: dict[str, Any], old: dict[str, Any] | None, objects: Objects
           ) -> tuple[dict[str, Any] | None, list[Violation]]:
-    """The object to store instead (None: unchanged) and the violations that refuse it."""
+    """The object to store instead (None: unchanged) and the violations that refuse it; raises
+    `guards.Refusal` for a workload refused as a whole."""
     kind = obj.get("kind", "")
-    if kind in POLICY_FOR_WORKLOAD:
-        return _workload(obj, old, objects)
-    if kind in POLICY_KINDS:
-        return None, _policy(obj, objects)
+    registered = by_kind(kind)
+    if registered is not None and (kind in POLICY_FOR_WORKLOAD or kind in POLICY_KINDS):
+        given = obj
+        obj = int_or_string_as_strings(obj, shared_schema(registered))
+        updated, violations = _admit(obj, old, objects)
+        if updated is None and obj is not given and not violations:
+            updated = obj  # only the spelling of whole numbers changed
+        return updated, violations
     return None, []
+
+
+def _admit(obj: dict[str, Any], old: dict[str, Any] | None, objects: Objects
+           ) -> tuple[dict[str, Any] | None, list[Violation]]:
+    kind = obj["kind"]
+    if kind in POLICY_FOR_WORKLOAD:
+        if old is None:
+            namespace = (obj.get("metadata") or {}).get("namespace", "")
+            guards.in_a_project(obj, objects.get("Namespace", "", namespace), objects.list("Project", ""))
+            guards.unique_name(obj, objects.get)
+        updated, violations = _workload(obj, old, objects)
+        if not violations and (old is None or (old.get("spec") or {}) != (obj.get("spec") or {})):
+            violations = guards.children(updated or obj, old)
+            if old is not None and not violations:
+                violations = guards.edits(updated or obj, old)
+        return (None, violations) if violations else (updated, [])
+    return None, _policy(obj, objects)

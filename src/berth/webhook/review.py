@@ -2,8 +2,9 @@
 
 kube-apiserver sends `request` (uid, kind, namespace, operation, object, oldObject, dryRun...); the answer
 carries the same uid, `allowed`, and either a base64 JSONPatch (`patchType: JSONPatch`) that writes the
-effective spec and the policy annotation, or a `status` with code 422 and one cause per broken rule, which
-kubectl shows as it shows the embedded server's refusals.
+effective spec and the policy annotation, or a `status` with code 422 and one cause per broken rule (or the
+code of a refusal as a whole: 409 for a name another kind holds...), which kubectl shows as it shows the
+embedded server's refusals.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import orjson
 
 from berth.policy.admission import Objects, admit
+from berth.policy.guards import Refusal
 
 API_VERSION = "admission.k8s.io/v1"
 
@@ -55,7 +57,11 @@ def respond(review: dict[str, Any], objects: Objects) -> dict[str, Any]:
     if request.get("operation") in ("CREATE", "UPDATE") and not request.get("subResource"):
         obj = _object(request)
         old = request.get("oldObject") if request.get("operation") == "UPDATE" else None
-        updated, violations = admit(obj, old, objects)
+        try:
+            updated, violations = admit(obj, old, objects)
+        except Refusal as refusal:
+            return {"apiVersion": API_VERSION, "kind": "AdmissionReview",
+                    "response": {"uid": uid, "allowed": False, "status": refusal.status()}}
         if violations:
             name = obj["metadata"].get("name", "")
             group = (request.get("kind") or {}).get("group", "")
