@@ -235,7 +235,7 @@ def check_model_logs(shell: Shell, command: Command) -> None:
 
 CHECKS: list[tuple[str, Callable[[Shell, Command], None]]] = [
     (r"^export KUBECONFIG=", check_export),
-    (r"^kubectl apply -f examples/quickstart/project\.yaml$", check_project),
+    (r"^kubectl apply -f examples/quickstart/demo-project\.yaml$", check_project),
     (r"^kubectl apply -f examples/quickstart/hello\.yaml$", check_hello),
     (r"^kubectl get tw -n runai-demo -w$", check_training_watch),
     (r"^kubectl logs hello-0-0 -n runai-demo$", check_logs),

@@ -216,7 +216,7 @@ def try_this(plan: Plan) -> list[str]:
     if "controllers" not in runs:  # nothing acts on workloads: the API alone
         return ["kubectl api-resources --api-group=run.ai           # the kinds this API server serves",
                 "kubectl explain trainingworkload.spec                # their fields"]
-    project = ["kubectl apply -f examples/quickstart/project.yaml    # project demo: its namespace is runai-demo"]
+    project = ["kubectl apply -f examples/quickstart/demo-project.yaml  # project demo: its namespace is runai-demo"]
     if runs == set(OPTIONAL):  # the README's quickstart, line for line (tests/test_readme.py checks it)
         return [*project,
                 "kubectl apply -f examples/quickstart/hello.yaml      # a training that prints a line on this machine",

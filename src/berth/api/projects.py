@@ -52,6 +52,18 @@ def namespace_of_project(name: str, spec: dict | None = None) -> str:
     return (spec or {}).get("namespace") or PROJECT_NAMESPACE_PREFIX + name
 
 
+def project_namespace(project: dict) -> dict:
+    """The Namespace a Project's workloads live in, as Berth makes it: labelled `runai/queue=<project>`, and
+    owned by the Project (so it goes with it) unless the Project names a namespace of its own."""
+    meta = project["metadata"]
+    labels = {QUEUE_LABEL: meta["name"]}
+    namespace: dict = {"name": namespace_of_project(meta["name"], project.get("spec")), "labels": labels}
+    if not (project.get("spec") or {}).get("namespace"):
+        namespace["ownerReferences"] = [{"apiVersion": "run.ai/v1", "kind": "Project", "name": meta["name"],
+                                         "uid": meta["uid"], "controller": True}]
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": namespace}
+
+
 def quota_by_pool(spec: dict) -> dict[str, dict]:
     """A Project's or Department's quota per node pool, each as a `nodePoolsResources` entry: the entries
     given, else `deservedGpus`, `maxAllowedGpus` and `gpuOverQuotaWeight` as the GPU quota of the pool

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from berth.api.projects import namespace_of_project, project_namespace
 from berth.apiserver import errors, metadata, objects
 from berth.apiserver.admission import Chain, Request
 from berth.apiserver.objects import clone
@@ -42,6 +43,7 @@ from berth.store import (
 from berth.store import Expired as StoreExpired
 
 NAMESPACES = find("", "v1", "namespaces")
+PROJECTS = find("run.ai", "v1", "projects")
 PODS = find("", "v1", "pods")
 FOREGROUND, ORPHAN = "foregroundDeletion", "orphan"
 NAMESPACE_FINALIZER = "kubernetes"
@@ -170,7 +172,7 @@ class Api:
     def _check_namespace(self, resource: Resource, namespace: str) -> None:
         if not resource.namespaced:
             return
-        ns = self.store.get(NAMESPACES.ref, "", namespace)
+        ns = self.store.get(NAMESPACES.ref, "", namespace) or self._project_namespace(namespace)
         if ns is None:
             raise errors.not_found("namespaces", namespace, "", "namespaces")
         if objects.is_deleting(ns):
@@ -178,6 +180,25 @@ class Api:
                 f"unable to create new content in namespace {namespace} because it is being terminated",
                 namespace, "", "namespaces",
             )
+
+    def _project_namespace(self, namespace: str) -> dict[str, Any] | None:
+        """The namespace of a Project that exists but whose namespace its controller has not made yet, made
+        now as the controller would make it (`berth.api.projects.project_namespace`): so that a project and
+        its first workload can be applied together (`kubectl apply -f examples/quickstart/`) on `berth up`,
+        where the two would otherwise race. None when no Project claims `namespace`."""
+        for project in self.reader.list(PROJECTS, None):
+            meta = project.get("metadata") or {}
+            if namespace_of_project(meta.get("name", ""), project.get("spec")) == namespace:
+                if objects.is_deleting(project):
+                    return None
+                try:
+                    return self.create(NAMESPACES, "", project_namespace(project),
+                                       WriteOptions(manager="berth-project-controller")).obj
+                except errors.ApiError as exc:
+                    if exc.reason != "AlreadyExists":
+                        raise
+                    return self.store.get(NAMESPACES.ref, "", namespace)
+        return None
 
     def _body(self, resource: Resource, body: Any, namespace: str, name: str | None = None) -> dict[str, Any]:
         if not isinstance(body, dict):

@@ -16,13 +16,12 @@ import asyncio
 import logging
 from typing import Any
 
-from berth.api.projects import namespace_of_project
+from berth.api.projects import QUEUE_LABEL, namespace_of_project, project_namespace
 from berth.client import AlreadyExists, ApiError, Client, Conflict
 from berth.client.informer import Change, Informer
 
 log = logging.getLogger(__name__)
 
-QUEUE_LABEL = "runai/queue"
 RETRY_S = 0.5
 
 
@@ -73,13 +72,8 @@ class ProjectController:
         namespace = namespace_of(project)
         existing = self.namespaces.get(namespace)
         if existing is None:
-            owned = not (project.get("spec") or {}).get("namespace")
-            meta: dict[str, Any] = {"name": namespace, "labels": {QUEUE_LABEL: name}}
-            if owned:
-                meta["ownerReferences"] = [{"apiVersion": "run.ai/v1", "kind": "Project", "name": name,
-                                            "uid": project["metadata"]["uid"], "controller": True}]
             try:
-                await self.client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": meta})
+                await self.client.create(project_namespace(project))
             except AlreadyExists:
                 pass
         elif (existing["metadata"].get("labels") or {}).get(QUEUE_LABEL) != name:
