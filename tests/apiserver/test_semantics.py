@@ -114,16 +114,19 @@ def test_orphan_deletion_keeps_dependents_without_the_reference(http):
 
 
 def test_deleting_a_namespace_deletes_what_it_holds(http):
-    namespace(http, "doomed-ns")
-    http.post(TW.format(ns="doomed-ns"), json=workload("inside"))
-    http.post(PODS.format(ns="doomed-ns"), json=pod("inside-pod"))
+    """(A project's namespace that still holds workloads is refused: tests/controllers/test_projects.py.)"""
+    assert http.post("/api/v1/namespaces", json={"apiVersion": "v1", "kind": "Namespace",
+                                                 "metadata": {"name": "doomed-ns"}}).status_code == 201
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "inside"}, "data": {"a": "b"}}
+    assert http.post("/api/v1/namespaces/doomed-ns/configmaps", json=config).status_code == 201
+    assert http.post(PODS.format(ns="doomed-ns"), json=pod("inside-pod")).status_code == 201
     r = http.delete("/api/v1/namespaces/doomed-ns")
     assert r.status_code == 200 and r.json()["status"]["phase"] == "Terminating"
-    refused = http.post(TW.format(ns="doomed-ns"), json=workload("late"))
-    assert refused.status_code in (403, 404)
+    late = {**config, "metadata": {"name": "late"}}
+    assert http.post("/api/v1/namespaces/doomed-ns/configmaps", json=late).status_code in (403, 404)
     assert until(lambda: http.get("/api/v1/namespaces/doomed-ns").status_code == 404)
-    assert http.get("/apis/run.ai/v2alpha1/trainingworkloads?fieldSelector=metadata.namespace%3Ddoomed-ns"
-                    ).json()["items"] == []
+    assert http.get("/api/v1/configmaps?fieldSelector=metadata.namespace%3Ddoomed-ns").json()["items"] == []
+    assert http.get("/api/v1/pods?fieldSelector=metadata.namespace%3Ddoomed-ns").json()["items"] == []
 
 
 def test_a_selector_watch_sees_objects_enter_and_leave(cluster, http):

@@ -34,10 +34,7 @@ async def events_of(c: Client, name: str) -> list[dict]:
 
 @pytest.fixture(scope="module", autouse=True)
 def namespace(cluster):
-    async def make() -> None:
-        async with Client.from_kubeconfig(cluster.kubeconfig) as c:
-            await c.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
-    asyncio.run(make())
+    cluster.project(NS.removeprefix("runai-"))
 
 
 async def test_an_interruption_is_an_event_and_a_count_on_the_pods_workload(connect):

@@ -332,7 +332,7 @@ def test_after_kill_9_and_a_restart_every_workload_tells_the_truth(tmp_path):
 
 
 def test_the_quickstart_berth_up_suggests(full):
-    full.kubectl("apply", "-f", str(ROOT / "examples" / "quickstart" / "project.yaml"))
+    full.kubectl("apply", "-f", str(ROOT / "examples" / "quickstart" / "demo-project.yaml"))
     with client(full, timeout=30) as http:
         eventually(lambda: http.get("/api/v1/namespaces/runai-demo").status_code == 200)
         full.kubectl("apply", "-f", str(ROOT / "examples" / "quickstart" / "hello.yaml"))
