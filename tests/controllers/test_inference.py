@@ -69,6 +69,25 @@ def pod(name: str, ready_at: str | None = "2026-01-01T00:00:00Z", **metrics: flo
             "status": {"phase": "Running", "conditions": conditions}}
 
 
+def test_no_scale_down_while_a_replica_is_starting_or_not_yet_measured():
+    """Just scaled up to 3 for 120 requests a second: the new replicas have not reported yet, and the total the
+    first one reports alone (50) must not take them away again."""
+    make = lambda name, index, **kw: {"metadata": {"name": name}}  # noqa: E731
+    now = 1767225600 + 5
+    unmeasured = [pod("s-0", throughput=50), pod("s-1"), pod("s-2")]
+    for replica in unmeasured[1:]:
+        replica["metadata"]["annotations"] = {}
+    assert inference.plan(workload(1, 3), unmeasured, make, now=now).desired_pods == 3
+    starting = [pod("s-0", throughput=50), pod("s-1", ready_at=None), pod("s-2", ready_at=None)]
+    starting[1]["status"]["phase"] = starting[2]["status"]["phase"] = "Pending"
+    starting[1]["spec"] = starting[2]["spec"] = {"nodeName": "local"}
+    assert inference.plan(workload(1, 3), starting, make, now=now).desired_pods == 3
+    unplaced = [pod("s-0", throughput=50), {**starting[1], "spec": {}}, {**starting[2], "spec": {}}]
+    assert inference.plan(workload(1, 3), unplaced, make, now=now).desired_pods == 1  # they hold nothing
+    measured = [pod("s-0", throughput=50), pod("s-1", throughput=0), pod("s-2", throughput=0)]
+    assert inference.plan(workload(1, 3), measured, make, now=now).desired_pods == 1  # all measured: down
+
+
 def workload(min_scale: int, replicas: int, last_active: str | None = None) -> dict:
     status = {"replicas": replicas}
     if last_active:

@@ -410,3 +410,42 @@ def test_an_adopted_container_restarts_by_its_policy_and_hears_sigterm_when_dele
     assert len(pids_written(cluster, "again", "pids")) == 2  # ... and only that
     assert http.delete(f"/api/v1/namespaces/{NS}/pods/again").status_code == 200
     eventually(lambda: terms.exists() and terms.read_text() == "term", timeout=15)
+
+
+def test_a_pod_that_ended_as_it_was_deleted_still_says_how_it_ended(cluster, http, agents):
+    """The soak saw a training run twice: its pod succeeded just as it was preempted, and was gone before its
+    node could say so. The local node now holds its pods with a finalizer while their processes run: a
+    DELETE marks the pod, and it goes only once the node has written how it ended."""
+    program = "import os, time\nwhile not os.path.exists('go'): time.sleep(0.05)\nprint('done')"
+    first = agents.start("n-ended")
+    create(http, pod("ending", "n-ended", PY, "-c", program))
+    running = wait_phase(http, "ending", "Running")
+    assert running["metadata"]["finalizers"] == ["berth.dev/local-node"]
+    pods = json.loads((cluster.data_dir / "nodes" / "n-ended" / "state.json").read_text())["pods"]
+    pid = next(r["processes"]["main"]["pid"] for r in pods.values() if r["name"] == "ending")
+    agents.stop(first)  # the node looks away...
+    (scratch(cluster, "ending") / "go").touch()  # ... the program ends well ...
+    eventually(lambda: not procs.start_ticks(pid))
+    deleted = http.delete(f"/api/v1/namespaces/{NS}/pods/ending")  # ... and the pod is deleted (preempted)
+    assert deleted.status_code == 200
+    held = get_pod(http, "ending")
+    assert held["metadata"]["deletionTimestamp"] and held["metadata"]["deletionGracePeriodSeconds"] == 30
+    seen: list[tuple[str, str]] = []
+
+    def watch() -> None:  # every version of the pod from here until it is gone
+        url = (f"/api/v1/namespaces/{NS}/pods?watch=true&fieldSelector=metadata.name%3Dending"
+               f"&resourceVersion={held['metadata']['resourceVersion']}&timeoutSeconds=20")
+        with http.stream("GET", url) as stream:
+            for line in stream.iter_lines():
+                if line:
+                    event = json.loads(line)
+                    seen.append((event["type"], phase(event["object"])))
+                    if event["type"] == "DELETED":
+                        return
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    agents.start("n-ended")
+    watcher.join(30)
+    assert seen and seen[-1][0] == "DELETED", seen
+    assert ("MODIFIED", "Succeeded") in seen, seen  # it said how it ended before it went

@@ -40,3 +40,9 @@ def waiting_requests(obj: dict[str, Any]) -> int | None:
     """A Service's `run.ai/waiting-requests` (0 when it has none); None when it is not a count."""
     raw = str(_annotation(obj, WAITING_ANNOTATION) or "0")
     return int(raw) if raw.isdigit() else None
+
+#: On a pod while the local node runs its processes: a DELETE then only marks the pod (deletionTimestamp), and
+#: the node removes the finalizer once the processes are stopped and how they ended is written, as a kubelet
+#: ends a graceful deletion. So a pod that finished just as it was deleted (preempted) still says it
+#: succeeded, and its workload does not run it again.
+LOCAL_NODE_FINALIZER = "berth.dev/local-node"

@@ -366,7 +366,8 @@ class Api:
         else:
             extra = {"Foreground": FOREGROUND, "Orphan": ORPHAN}.get(policy)
         if objects.finalizers(old) or extra or resource.plural == "namespaces":
-            marked = objects.mark_deleting(old, extra)
+            grace = options.get("gracePeriodSeconds")
+            marked = objects.mark_deleting(old, extra, None if grace is None else int(grace))
             if resource.plural == "namespaces":
                 marked.setdefault("spec", {})["finalizers"] = [NAMESPACE_FINALIZER]
                 marked.setdefault("status", {})["phase"] = "Terminating"

@@ -281,8 +281,10 @@ class Server:
             if sub:
                 raise errors.method_not_allowed(method)
             options = await self._body(request) or {}
-            if isinstance(options, dict) and "propagationPolicy" not in options and params.get("propagationPolicy"):
-                options["propagationPolicy"] = params["propagationPolicy"]
+            if isinstance(options, dict):
+                for key in ("propagationPolicy", "gracePeriodSeconds"):
+                    if key not in options and params.get(key):
+                        options[key] = params[key]
             result = api.delete(res, ns_value, name, options, self._options(params).dry_run)
             if result.get("kind") == "Status":
                 return _json(result)

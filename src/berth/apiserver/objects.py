@@ -134,15 +134,22 @@ def holds_deletion(resource: Resource, obj: dict[str, Any]) -> bool:
     return bool(held)
 
 
-def mark_deleting(obj: dict[str, Any], extra_finalizer: str | None = None) -> dict[str, Any]:
+def mark_deleting(obj: dict[str, Any], extra_finalizer: str | None = None, grace: int | None = None) -> dict[str, Any]:
     """The object with deletionTimestamp set (and a propagation finalizer added), as DELETE leaves it while
-    finalizers still hold it."""
+    finalizers still hold it. A pod keeps the grace period its node has to stop it (`grace`: the DELETE's
+    gracePeriodSeconds, else its spec's terminationGracePeriodSeconds, else 30 s, as kube-apiserver sets it);
+    other kinds get 0."""
     obj = clone(obj)
     meta = obj["metadata"]
     meta.pop("resourceVersion", None)
     if not meta.get("deletionTimestamp"):
         meta["deletionTimestamp"] = now()
-        meta["deletionGracePeriodSeconds"] = 0
+        if obj.get("kind") == "Pod":
+            if grace is None:
+                grace = (obj.get("spec") or {}).get("terminationGracePeriodSeconds")
+            meta["deletionGracePeriodSeconds"] = 30 if grace is None else int(grace)
+        else:
+            meta["deletionGracePeriodSeconds"] = 0
     if extra_finalizer and extra_finalizer not in (meta.get("finalizers") or []):
         meta["finalizers"] = [*(meta.get("finalizers") or []), extra_finalizer]
     return obj

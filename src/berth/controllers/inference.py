@@ -5,7 +5,8 @@ Node agents report each serving pod's load in the annotation `run.ai/metrics` (J
 requests in flight, `throughput` requests per second, `latency` ms, `cpu-utilization` and
 `gpu-utilization` percent, or the custom `metricName`). The autoscaler wants enough replicas that each
 carries `target` of the metric: for concurrency and throughput, the total divided by the target; for the
-others, the current replicas scaled by average / target. Results are clamped to minScale..maxScale, and
+others, the current replicas scaled by average / target; never down while a placed replica is starting or
+not yet measured (it carries load nobody has counted). Results are clamped to minScale..maxScale, and
 the workload scales to zero only when minScale is 0 and no request has been seen for the retention period
 (Knative's annotation `autoscaling.knative.dev/scale-to-zero-pod-retention-period` on the workload, else
 60 s). While it is at zero, the local node's service proxy holds the requests that come, as Knative's
@@ -101,6 +102,12 @@ def plan(workload: Obj, pods: list[Obj], make_pod: Callable[..., Obj], *, now: f
     if metric:
         readings = [r for r in (_metric(p, metric) for p in ready) if r is not None]
         wanted = desired_replicas(current, readings, metric, float(value(spec, "target", 1) or 1), low, high)
+        starting = [p for p in active if (p.get("spec") or {}).get("nodeName") and p not in ready]
+        if wanted < current and (len(readings) < len(ready) or starting):
+            # Replicas placed and starting, or running but not measured yet, carry load nobody has counted:
+            # scaling down on what the others report would take away a replica just made for that load. (One
+            # that waits unplaced carries nothing and holds nothing back.)
+            wanted = current
     traffic = sum((_metric(p, "concurrency") or 0) + (_metric(p, "throughput") or 0) for p in ready)
     if traffic > 0:
         last_active = now

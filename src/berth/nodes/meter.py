@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 WINDOW_S = 10.0  # readings average over this long
 DRAIN_POLL_S = 0.05
+SETTLE_S = 1.0  # a replica being removed keeps taking requests until none has come for this long
 MATERIAL = 0.1  # a relative change larger than this is written
 NOISE = {"concurrency": 0.05, "throughput": 0.05, "latency": 5.0, "cpu-utilization": 1.0, "gpu-utilization": 1.0}
 HEARTBEAT_S = 60.0  # while requests come, the readings are written at least this often
@@ -76,6 +77,7 @@ class Counters:
     in_flight: int = 0
     busy: float = 0.0  # integral of in_flight over time: request-seconds
     latency: float = 0.0  # seconds from request to end of response, summed over answered requests
+    last_connection: float = 0.0  # when a client last connected (time.monotonic())
     _since: float = field(default_factory=time.monotonic)
 
     def _advance(self, now: float) -> None:
@@ -263,10 +265,13 @@ class PodMeter:
         await asyncio.gather(*(port.close() for port in self.ports.values()))
 
     async def drain(self, timeout: float) -> None:
-        """Until no request is in flight, or `timeout` seconds: a replica being removed answers what it has
-        taken before it is stopped, as Knative's queue-proxy lets it."""
+        """Until no request is in flight and no client has connected for `SETTLE_S`, or `timeout` seconds: a
+        replica being removed answers what it has taken before it is stopped, as Knative's queue-proxy lets
+        it, including a request on a connection made just as it was going (the service proxy hears of the
+        removal a moment later, as endpoints lag on a cluster)."""
         deadline = time.monotonic() + timeout
-        while self.counters.in_flight and time.monotonic() < deadline:
+        while time.monotonic() < deadline and (
+                self.counters.in_flight or time.monotonic() - self.counters.last_connection < SETTLE_S):
             await asyncio.sleep(DRAIN_POLL_S)
 
     def worth_reporting(self, readings: dict[str, float], now: float) -> bool:
@@ -326,6 +331,7 @@ class MeteredPort:
         task = asyncio.current_task()
         assert task is not None
         self._connections.add(task)
+        self.counters.last_connection = time.monotonic()
         exchange = Exchange(self.counters)
         try:
             if not await splice(reader, writer, self.host, self.backend, from_client=exchange.from_client,

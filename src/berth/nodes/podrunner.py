@@ -21,7 +21,9 @@ A pod's phase on this node, written once, here:
                     ended first: ContainerStatusUnknown, never run again; NodeRestarted when `berth up`
                     restarted meanwhile)
     deletionTimestamp, or the pod gone: its processes get SIGTERM, then SIGKILL after the grace period;
-    the status is left alone (the API server removes the pod).
+    the status is left alone, unless a container had ended by itself first (then it says how). While its
+    processes run, the pod carries the node's finalizer (`LOCAL_NODE_FINALIZER`): a DELETE only marks it,
+    and the node lets it go once they are stopped, as a kubelet ends a graceful deletion.
 
 Restart safety (`berth.nodes.state`): stopping the agent leaves processes running, as stopping a kubelet
 leaves containers; the next agent adopts those that still run, takes the end of those that ended meanwhile
@@ -155,13 +157,15 @@ class PodRunner:
         try:
             await self._run()
         except asyncio.CancelledError:
-            raise
+            raise  # the agent stops: the processes run on, the finalizer stays for the next agent
         except Exception:
             log.exception("local node %s: pod %s/%s failed unexpectedly", self.node.name, self.namespace, self.name)
+            await self.node.release(self.pod)
             return
         finally:
             if self.meter is not None:
                 await self.meter.close()
+        await self.node.release(self.pod)  # nothing of it runs any more: a deletion may finish
         self.node.state.pods.pop(self.uid, None)
         self.node.state.save()
         if self.gone:
@@ -194,6 +198,7 @@ class PodRunner:
         if problem:
             await self._fail("UnexpectedAdmissionError", problem)
             return
+        await self.node.hold(self.pod)
         self.scratch.mkdir(parents=True, exist_ok=True)
         public, backend = self.node.allocate_ports(self.pod, metered=_serving(self.pod))
         self.record = PodRecord(namespace=self.namespace, name=self.name, host_ports=public, backend_ports=backend)
@@ -271,7 +276,7 @@ class PodRunner:
         statuses = self._inits if init else self._containers
         policy = self._restart_policy(init)
         restarts, delay = (adopt.restarts if adopt else 0), BACKOFF_S[0]
-        while not self.deleted.is_set():
+        while adopt is not None or not self.deleted.is_set():  # an adopted one is followed even so
             began = time.monotonic()
             if adopt is not None:
                 ended = await self._adopt_once(container, statuses, adopt, init=init)
@@ -390,9 +395,14 @@ class PodRunner:
         serving = [] if init or statuses[name].get("ready") else self._serving_ports(container)
         ready = asyncio.ensure_future(self._ready_when_serving(name, serving, statuses)) if serving else None
         try:
-            if await self._deleted_before(exited):
+            if not running:  # it had ended before we looked: how is on disk, whatever the pod's deletion says
+                await exited
+            elif await self._deleted_before(exited):
                 if self.meter is not None:  # no new requests come (the pod is gone from its Services)
                     await self.meter.drain(self.grace)
+                    # Refuse connections before the program goes: a late client is then passed by the service
+                    # proxy to another replica, instead of being accepted and dropped.
+                    await self.meter.close()
                 await procs.stop_group(pid, exited, self.grace)
                 return None
         finally:
@@ -405,8 +415,8 @@ class PodRunner:
         assert self.record is not None
         self.record.ran = True
         self.node.state.save()
-        if self.deleted.is_set():
-            return None
+        # It ended by itself, even if a deletion came since: how it ended is written (the node's finalizer
+        # keeps the pod until then), so a pod that finished as it was preempted counts as finished.
         started_at = process.started_at or _now()
         outcome = exited.result()
         if outcome is None:
@@ -509,7 +519,7 @@ class PodRunner:
         lost = [name for name, p in record.processes.items() if name not in alive and (
             p.pid is None or await procs.wait_exit(p.pid, p.ticks, exit_path(self.node.log_path(
                 self.namespace, self.name, name)), procs.Monitor(p.monitor, p.monitor_ticks)) is None)]
-        if lost or self.deleted.is_set():
+        if lost:
             waits = {name: asyncio.ensure_future(procs.wait_gone(p.pid, p.ticks)) for name, p in alive.items()
                      if p.pid is not None}
             try:
@@ -517,7 +527,7 @@ class PodRunner:
             finally:
                 for w in waits.values():
                     w.cancel()
-            if lost and not self.deleted.is_set():
+            if not self.deleted.is_set():
                 await self._fail("NodeRestarted", f"berth up restarted while container {', '.join(lost)} ran; how "
                                  "it ended is unknown (its process or its monitor was gone without a word); this "
                                  "pod is not run again (its workload may start a new attempt)")
@@ -533,6 +543,7 @@ class PodRunner:
                        for c in spec.get("initContainers") or []}
         self._containers = {c["name"]: known.get(c["name"]) or _waiting(c, "ContainerCreating")
                             for c in spec.get("containers") or []}
+        await self.node.hold(self.pod)
         await self._start_meter()
         await self._run_containers(record.processes)
 

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from berth.api import podlog
-from berth.api.wellknown import METRICS_ANNOTATION
-from berth.client import ApiError, Client, Informer, NotFound, Unreachable
+from berth.api.wellknown import LOCAL_NODE_FINALIZER, METRICS_ANNOTATION
+from berth.client import ApiError, Client, Conflict, Informer, NotFound, Unreachable
 from berth.client.informer import Change, key_of
 from berth.nodes import gpus as discovery
 from berth.nodes import podenv, procs
@@ -182,9 +182,9 @@ class LocalNode:
         runner = self.runners.get(key)
         if change.type == "DELETED":
             self._finished.discard(uid)
-            if runner is not None:
+            if runner is not None and not runner.task.done():
                 runner.stop(pod, gone=True)
-            elif uid not in self.state.pods:
+            elif uid not in self.state.pods:  # (a runner that has just ended let its pod go: its dirs go now)
                 self.remove_dirs(*key)
             return
         previous = None
@@ -196,10 +196,10 @@ class LocalNode:
             if _meta(pod).get("deletionTimestamp"):
                 runner.stop(pod, gone=False)
             return
-        if uid in self._finished:
-            return
-        if (pod.get("status") or {}).get("phase") in TERMINAL and uid not in self.state.pods:
+        if uid in self._finished or ((pod.get("status") or {}).get("phase") in TERMINAL and uid not in self.state.pods):
             self._finished.add(uid)
+            if LOCAL_NODE_FINALIZER in (_meta(pod).get("finalizers") or []):  # nothing of it runs here any more
+                await self.release(pod)
             return
         runner = PodRunner(self, pod, previous)
         if _meta(pod).get("deletionTimestamp"):
@@ -256,6 +256,36 @@ class LocalNode:
         if not pod.get("apiVersion"):
             return
         await self.call(lambda: self.client.create_event(pod, reason, message, type=type, component=COMPONENT))
+
+    async def hold(self, pod: Obj) -> None:
+        """Put the node's finalizer on `pod` before its processes start (see `LOCAL_NODE_FINALIZER`)."""
+        await self._finalizer(pod, add=True)
+
+    async def release(self, pod: Obj) -> None:
+        """Take the node's finalizer off `pod`: its processes are stopped and how they ended is written (a
+        pod being deleted goes now)."""
+        await self._finalizer(pod, add=False)
+
+    async def _finalizer(self, pod: Obj, *, add: bool) -> None:
+        namespace, name = key_of(pod)
+        for _ in range(5):
+            held = list(_meta(pod).get("finalizers") or [])
+            if (LOCAL_NODE_FINALIZER in held) == add:
+                return
+            wanted = [*held, LOCAL_NODE_FINALIZER] if add else [f for f in held if f != LOCAL_NODE_FINALIZER]
+            patch = {"metadata": {"finalizers": wanted or None, "resourceVersion": _meta(pod).get("resourceVersion")}}
+            try:
+                await self.client.patch("Pod", name, patch, namespace)
+                return
+            except Conflict:  # someone else wrote the pod: look again
+                pod = await self.call(lambda: self.client.get("Pod", name, namespace))
+                if pod is None:
+                    return
+            except NotFound:
+                return
+            except (ApiError, Unreachable) as exc:
+                log.warning("local node %s: finalizer of pod %s/%s: %s", self.name, namespace, name, exc)
+                return
 
     async def call(self, request: Callable[[], Awaitable[Any]], *, retry: bool = False) -> Any:
         """Make an API request; failures are logged, not raised (the pod may be gone). With `retry`, a server
