@@ -268,3 +268,25 @@ def test_a_preempted_workload_shows_who_took_its_gpus_and_counts_it_once(tmp_pat
         assert "Preempted" in described and "InteractiveWorkload runai-pa/nb" in described
         other = "train-1" if victim == "train-0" else "train-0"
         assert not status(c, "trainingworkloads", "pa", other).get("interruptions")
+        (on_pod,) = [e for e in workload_events(c, "pa", f"{victim}-0-0") if e["reason"] == "Preempted"]
+        assert on_pod["involvedObject"]["kind"] == "Pod"
+        assert on_pod["message"].startswith("Preempted on node default-0 to make room for InteractiveWorkload "
+                                            "runai-pa/nb")
+
+
+def test_kubectl_describe_pod_shows_why_a_workloads_pod_waits(four_gpus):
+    """Where Kubernetes users look: a workload's pod the scheduler cannot place has PodScheduled=False
+    (Unschedulable) and a FailedScheduling Warning event with the plain-words reason, as kube-scheduler
+    writes them."""
+    c = four_gpus
+    project(c, "wide", 8)
+    submit(c, "TrainingWorkload", "huge", "wide", "6")
+    why = eventually(lambda: (s := status(c, "trainingworkloads", "wide", "huge")).get("phase") == "Pending"
+                     and s.get("reason") not in (None, "Pending") and s["message"], timeout=30)
+    described = eventually(lambda: "FailedScheduling" in (out := c.kubectl(
+        "describe", "pod", "-n", "runai-wide", "-l", "run.ai/workload-name=huge").stdout) and out, timeout=20)
+    assert "Warning  FailedScheduling" in described and "runai-scheduler" in described
+    assert why in " ".join(described.split()), described
+    assert "PodScheduled      False" in described or "PodScheduled   False" in described, described
+    events = c.kubectl("get", "events", "-n", "runai-wide", "--field-selector", "reason=FailedScheduling").stdout
+    assert "huge-0-0" in events

@@ -9,9 +9,12 @@ then apply the decisions:
   workload the room is made for and why, and its count), mark the pod (status reason Preempted, a
   DisruptionTarget condition, an Event with the reason), then delete it; its workload controller decides
   what follows;
-- pending: the PodGroup's `schedulingConditions` say why it waits (the workload's status shows it); a pod
-  without a PodGroup is told itself, as kube-scheduler tells it: a PodScheduled=False condition (reason
-  Unschedulable) and a FailedScheduling Warning event, each time the reason changes.
+- pending: the PodGroup's `schedulingConditions` say why it waits (the workload's status shows it); and
+  every pod that waits is told itself, where Kubernetes users look (`kubectl describe pod`, `kubectl get
+  events`), as kube-scheduler tells it: a PodScheduled=False condition (reason Unschedulable) and a
+  FailedScheduling Warning event with the plain-words reason, when the reason changes (at most once per
+  `RETELL_S` per pod: a reason that keeps changing, as free GPUs come and go, is not a storm of writes);
+- an evicted pod gets a Preempted event naming the workload that takes its place.
 It is the scheduler of a real cluster as much as of `berth up`: pods choose it with
 `schedulerName: runai-scheduler`. With `serve_default` it also places the pods of `default-scheduler` (those
 that name no scheduler, as `kubectl run` makes them): `berth up` turns it on, being the only scheduler there;
@@ -38,6 +41,7 @@ SCHEDULER_NAME = "runai-scheduler"
 PERIOD_S = 1.0
 INTERRUPTIONS = {"preempt": "Preempted", "reclaim": "Reclaimed", "consolidate": "Preempted"}  # event reasons
 CONCURRENCY = 32
+RETELL_S = 10.0  # the least time between two different reasons told to one waiting pod
 Obj = dict[str, Any]
 
 
@@ -75,7 +79,7 @@ class Scheduler:
         self._evicting: set[str] = set()
         self._interrupted: set[str] = set()  # uids of pods whose interruption is recorded (each counted once)
         self._reported: dict[str, tuple[str, str, str | None]] = {}  # group key -> last pending reason written
-        self._told: dict[str, str] = {}  # pod of its own -> why it waits, as its PodScheduled condition says
+        self._told: dict[str, tuple[str, float]] = {}  # waiting pod -> (why, as its condition says; when told)
         self.cycles = 0
 
     async def _changed(self, change: Change) -> None:
@@ -208,7 +212,9 @@ class Scheduler:
                                               component=SCHEDULER_NAME)
                 except ApiError as exc:  # the eviction goes ahead: the room is needed either way
                     log.warning("could not record the interruption of pod %s: %s", eviction.pod, exc)
-            await self.client.create_event(pod, "Preempted", eviction.reason, type="Warning", component=SCHEDULER_NAME)
+            said = eviction.said(self._who(eviction.by))
+            await self.client.create_event(pod, "Preempted", said[:1].upper() + said[1:], type="Warning",
+                                           component=SCHEDULER_NAME)
             await self._delete_unless_ended(name, namespace, marked)
         except (NotFound, Conflict):
             pass  # gone, or changed since (it may have ended): the next cycle decides again
@@ -237,19 +243,11 @@ class Scheduler:
         return f"{owner[0]} {owner[1]}/{owner[2]}" if owner else f"PodGroup {group}"
 
     async def _report(self, decisions: Decisions, snapshot: Snapshot) -> None:
-        """PodGroup status: why each waiting group waits; Running once placed. A pod without a PodGroup: its
-        own condition and event."""
+        """PodGroup status: why each waiting group waits; Running once placed. Each waiting pod: its own
+        condition and event."""
         running = {b.group for b in decisions.binds}
         running |= {f"{p.namespace}/{p.group}" for p in snapshot.pods if p.node and p.group}
-        known = set()
-        for group in self.groups.items():
-            meta = group.get("metadata") or {}
-            known.add(f"{meta.get('namespace', '')}/{meta['name']}")
-        for key, pending in decisions.pending.items():
-            if key not in known:
-                await self._unschedulable(key, pending.message)
-        bound = {b.pod for b in decisions.binds}
-        self._told = {key: told for key, told in self._told.items() if key in decisions.pending or key in bound}
+        await self._tell_waiting(decisions, snapshot)
         for group in self.groups.items():
             meta = group.get("metadata") or {}
             key = f"{meta.get('namespace', '')}/{meta['name']}"
@@ -281,21 +279,45 @@ class Scheduler:
             except NotFound:
                 pass
 
+    async def _tell_waiting(self, decisions: Decisions, snapshot: Snapshot) -> None:
+        """Tell every pod that waits why, on the pod itself: a pod of its own by its own pending reason, a
+        pod of a waiting group by its group's."""
+        bound = {b.pod for b in decisions.binds}
+        waiting: dict[str, str] = {}
+        for pod in snapshot.pods:
+            if pod.node or pod.key in bound:
+                continue
+            pending = decisions.pending.get(f"{pod.namespace}/{pod.group}" if pod.group else pod.key)
+            if pending is not None:
+                waiting[pod.key] = pending.message
+        self._told = {key: told for key, told in self._told.items() if key in waiting or key in bound}
+        limit = asyncio.Semaphore(CONCURRENCY)
+
+        async def tell(key: str, message: str) -> None:
+            async with limit:
+                await self._unschedulable(key, message)
+
+        await asyncio.gather(*(tell(key, message) for key, message in waiting.items()))
+
     async def _unschedulable(self, key: str, message: str) -> None:
-        """Tell a waiting pod of its own why it waits, as kube-scheduler does (once per reason)."""
+        """Tell a waiting pod why it waits, as kube-scheduler does: once per reason, and a changed reason
+        no sooner than `RETELL_S` after the last."""
         namespace, name = key.split("/", 1)
         pod = self.pods.get(name, namespace)
-        if pod is None or (pod.get("spec") or {}).get("nodeName") or \
-                ((pod.get("metadata") or {}).get("annotations") or {}).get(snapshot_of.GROUP_ANNOTATION):
-            return  # gone, placed meanwhile, or of a group whose PodGroup is not there yet
-        if self._told.get(key) == message or _scheduled_condition(pod) == ("False", message):
-            self._told[key] = message
+        if pod is None or (pod.get("spec") or {}).get("nodeName"):
+            return  # gone, or placed meanwhile
+        told = self._told.get(key)
+        now = time.monotonic()
+        if told is None and _scheduled_condition(pod) == ("False", message):
+            self._told[key] = (message, now)  # told before a restart
+            return
+        if told is not None and (told[0] == message or now - told[1] < RETELL_S):
             return
         try:
             await self._set_scheduled(pod, "False", message)
             await self.client.create_event(pod, "FailedScheduling", message, type="Warning",
                                            component=SCHEDULER_NAME)
-            self._told[key] = message
+            self._told[key] = (message, now)
         except NotFound:
             pass
 
