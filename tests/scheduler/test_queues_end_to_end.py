@@ -44,6 +44,8 @@ spec: {deservedGpus: 2}
         shown = json.loads(c.kubectl("get", "project", "hi", "-o", "json").stdout)["spec"]
         assert shown["priority"] == 200 and shown["reclaimMinRuntimeSecs"] == 30
         assert shown["nodePoolsResources"][0]["cpu"] == {"deserved": "4", "maxAllowed": -1}
+        wide = c.kubectl("get", "project", "hi", "-o", "wide").stdout.splitlines()
+        assert wide[0].split()[-1] == "PRIORITY" and wide[1].split()[-1] == "200"
         explained = c.kubectl("explain", "project.spec.priority").stdout
         assert "over-quota resources go to the highest priority first" in " ".join(explained.split())
         refused = c.kubectl("apply", "-f", "-", check=False, input=(
