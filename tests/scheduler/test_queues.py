@@ -235,7 +235,7 @@ class Day:
         return {p: self.held.get(p, [0])[0] for p in ("a", "b")}
 
 
-def run_day(time_based: bool) -> tuple[Day, dict]:
+def run_day(time_based: bool, a_stops_at_noon: bool = True) -> tuple[Day, dict]:
     """Team a trains on every GPU from 06:00 to 12:00 while team b is away; at 13:00 both queue more work than
     the cluster holds, until midnight."""
     day = Day(time_based)
@@ -243,7 +243,7 @@ def run_day(time_based: bool) -> tuple[Day, dict]:
     day.submit("a", 8, 6 * HOUR)
     for step in range(6 * 6, 24 * 6 + 1):  # every 10 minutes from 06:00 to 24:00
         now = step * 600.0
-        if now == 12 * HOUR:
+        if now == 12 * HOUR and a_stops_at_noon:
             day.finish("a")
         if now == 13 * HOUR:
             day.submit("a", 8, now)
@@ -273,3 +273,13 @@ def test_time_based_fair_share_over_a_day_gives_the_afternoon_to_the_team_that_h
     assert abs(total["a"] - total["b"]) < abs(plain_total["a"] - plain_total["b"]) - 10
     # As the morning fades (half-life 4 h) and b's own use builds up, the shares come back to even by night.
     assert day.holding() == {"a": 4, "b": 4}
+
+
+def test_time_based_fair_share_makes_reclaim_take_more_from_the_project_that_used_more():
+    # a's morning trainings are still running at 13:00: b reclaims, and more than the even 4 it would get.
+    _, seen = run_day(time_based=True, a_stops_at_noon=False)
+    held, decisions = seen["13:00"]
+    assert held["b"] > 4 and len(decisions.evictions) == held["b"]
+    assert {e.action for e in decisions.evictions} == {"reclaim"}
+    _, plain = run_day(time_based=False, a_stops_at_noon=False)
+    assert plain["13:00"][0] == {"a": 4, "b": 4}
