@@ -3,7 +3,8 @@
 `Session(snapshot, config)` reads the snapshot once and never again: it turns nodes into `NodeState`s with per-pool
 indexes, pods into `PodInfo`s with their shapes, pod groups into `Job`s (making a group of one for a bare pod),
 loads the running pods into the `ClusterState`, and computes the fair shares from what is running and what is
-waiting. Everything the actions share lives here, and the committed statements are collected here until the
+waiting (with the projects' priorities, and their recent usage when the fair share is time-based). It also
+answers the questions of queue order (`project_key`) and minimum runtime (`protected`) the actions share. Everything the actions share lives here, and the committed statements are collected here until the
 cycle turns them into `Decisions`.
 
 Invariants: nodes are numbered in name order and jobs are listed in key order, so that the same snapshot gives
@@ -203,11 +204,11 @@ class Session:
         submitted = group.submitted if group.submitted is not None else min(p.submitted for p in pods)
         job = Job(key, group.queue, department, priority, priority_class, preemptible,
                   group.kind or kind_of_priority_class(priority_class), submitted, max(group.min_member, 1))
-        if project is not None:
-            job.queue_priority = project.priority
         if project is None:
             job.problem = ("ProjectNotFound", (f"project {group.queue or '(none)'} does not exist; "
                                                "the pod group's queue must name a project"))
+        else:
+            job.queue_priority = project.priority
         job.pools = list(group.node_pools or first.node_pools or (project.default_node_pools if project else [])
                          or [DEFAULT_POOL])
         node_types = None
