@@ -68,3 +68,15 @@ def test_priority_and_minimum_runtimes_reach_the_scheduler():
 def test_department_priority_is_read_too():
     dept = {"apiVersion": "run.ai/v1", "kind": "Department", "metadata": {"name": "d"}, "spec": {"priority": 7}}
     assert snapshot_of.department(dept).priority == 7
+
+
+def test_limit_is_another_name_for_max_allowed():
+    obj = project(nodePoolsResources=[{"nodePool": "default", "gpu": {"deserved": 1, "limit": 3},
+                                       "cpu": {"deserved": 1000, "limit": -1}}])
+    assert Project.model_validate(obj).to_dict()["spec"]["nodePoolsResources"][0]["gpu"] == {"deserved": 1,
+                                                                                             "maxAllowed": 3}
+    quota = snapshot_of.project(obj).quotas["default"]
+    assert (quota.gpu.max_allowed, quota.cpu.max_allowed) == (3, -1)
+    with pytest.raises(ValidationError, match="no less than deserved"):
+        Project.model_validate(project(nodePoolsResources=[{"nodePool": "default", "gpu": {"deserved": 2,
+                                                                                            "limit": 1}}]))

@@ -32,7 +32,7 @@ spec:
   reclaimMinRuntimeSecs: 30
   nodePoolsResources:
   - nodePool: default
-    gpu: {deserved: 2, maxAllowed: 5}
+    gpu: {deserved: 2, limit: 5}   # limit: Run:ai's REST name for maxAllowed
     cpu: {deserved: "4", maxAllowed: -1}
     memory: {deserved: 40960}
 ---

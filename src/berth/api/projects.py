@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field, PlainValidator, model_validator
+from pydantic import AliasChoices, Field, PlainValidator, model_validator
 from pydantic_core import PydanticCustomError
 
 from berth.api.base import Model
@@ -170,7 +170,14 @@ class _Bounds(Model):
 
 _WEIGHT = ("Share of idle resources beyond deserved, relative to other projects' weights (None=0, Low=1, Medium=2, "
            "High=3), among projects of the same priority. Default: proportional to deserved.")
-_CAP = "Most the project may use, over quota included (Run:ai's API calls it limit); -1 means no limit. Default -1."
+_CAP = ("Most the project may use, over quota included; -1 means no limit. Default -1. Also accepted as limit, "
+        "its name in Run:ai's REST API and KAI-Scheduler's queues.")
+_CAP_NAMES = {"validation_alias": AliasChoices("maxAllowed", "limit"), "serialization_alias": "maxAllowed"}
+
+
+def max_allowed_of(entry: dict) -> Any:
+    """The cap of one resource's quota as stored: `maxAllowed`, else `limit` (the same field, see `_CAP`)."""
+    return entry.get("maxAllowed", entry.get("limit"))
 
 
 class ResourceQuota(_Bounds):
@@ -181,7 +188,7 @@ class ResourceQuota(_Bounds):
         description=("Guaranteed GPUs: workloads within it are never reclaimed by other projects. Default 0 "
                      "(everything used is over quota)."),
     )
-    maxAllowed: Number | None = Field(None, description=_CAP)
+    maxAllowed: Number | None = Field(None, description=_CAP, **_CAP_NAMES)
     overQuotaWeight: Number | None = Field(None, description=_WEIGHT)
 
 
@@ -194,7 +201,8 @@ class CpuQuota(_Bounds):
         description=("Guaranteed CPU: millicores (2000 = 2 cores) or a quantity (\"2\", \"500m\"). Default: no "
                      "CPU quota is kept (CPU never makes the project over quota)."),
     )
-    maxAllowed: CpuAmount | None = Field(None, description=_CAP + " Millicores or a quantity, as deserved.")
+    maxAllowed: CpuAmount | None = Field(None, description=_CAP + " Millicores or a quantity, as deserved.",
+                                         **_CAP_NAMES)
     overQuotaWeight: Number | None = Field(None, description=_WEIGHT)
 
     _unit = "millicores"
@@ -213,7 +221,8 @@ class MemoryQuota(_Bounds):
         description=("Guaranteed CPU memory: MiB (40960 = 40 GiB) or a quantity (\"40Gi\"). Default: no memory "
                      "quota is kept (memory never makes the project over quota)."),
     )
-    maxAllowed: MemoryAmount | None = Field(None, description=_CAP + " MiB or a quantity, as deserved.")
+    maxAllowed: MemoryAmount | None = Field(None, description=_CAP + " MiB or a quantity, as deserved.",
+                                            **_CAP_NAMES)
     overQuotaWeight: Number | None = Field(None, description=_WEIGHT)
 
     _unit = "MiB"

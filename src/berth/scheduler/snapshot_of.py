@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from berth.api import usage
-from berth.api.projects import namespace_of_project, quota_by_pool, quota_mib, quota_millicores
+from berth.api.projects import max_allowed_of, namespace_of_project, quota_by_pool, quota_mib, quota_millicores
 from berth.api.types import epoch_seconds
 from berth.scheduler.core import (
     Department,
@@ -104,7 +104,7 @@ def pod_group(obj: Obj) -> PodGroup:
 def _quota(entry: Obj | None, unit: Callable[[Any], float | None] = float) -> Quota:
     entry = entry or {}
     deserved = unit(entry.get("deserved")) or 0
-    max_allowed = unit(entry.get("maxAllowed"))
+    max_allowed = unit(max_allowed_of(entry))
     return Quota(deserved=float(deserved) if deserved != UNLIMITED else UNLIMITED,
                  max_allowed=float(max_allowed) if max_allowed not in (None, UNLIMITED) else UNLIMITED,
                  over_quota_weight=entry.get("overQuotaWeight"))
