@@ -5,15 +5,20 @@ A project is the quota entity every workload belongs to; its namespace is `runai
 set of nodes chosen by one label; quotas may be given per pool. These are the scheduler's inputs
 (`berth.scheduler`); the fields mirror the early `projects.run.ai` CRD and the 2.x project model (the
 Run:ai notes, section 4). Where quantities are `-1`, they mean "no limit", as in KAI-Scheduler queues.
+Units of quotas follow Run:ai's project API: GPUs, CPU in millicores, memory in MiB; a quantity string
+("4", "40Gi") is read as Kubernetes reads it, so the type of the value says its unit.
 """
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, Field, PlainValidator, model_validator
+from pydantic_core import PydanticCustomError
 
 from berth.api.base import Model
 from berth.api.meta import Condition, ObjectMeta
-from berth.api.types import Count, Number, Quantity, String, enum, field_error
+from berth.api.types import OpenAPI, Count, Integer, Number, Quantity, String, enum, field_error, parse_quantity
 
 PlacementStrategy = enum("binpack", "spread")
 
@@ -87,37 +92,144 @@ def deserved_gpus(spec: dict) -> dict[str, float]:
     return {pool: float(((entry.get("gpu") or {}).get("deserved")) or 0) for pool, entry in quota_by_pool(spec).items()}
 
 
-class ResourceQuota(Model):
-    """Quota of one resource in one node pool."""
+def _quota_amount(unit: str, per_unit: str, example: str) -> Any:
+    """A CPU or memory quota amount: a number in `unit` (as Run:ai's project API gives it), -1 for no limit, or a
+    Kubernetes quantity string (`"4"`, `"500m"`, `"40Gi"`). The type tells the unit, so a number is never read
+    as cores or bytes; a positive number below 100 is refused as a likely mistake for the other unit."""
+
+    def check(value: Any) -> str | int:
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise PydanticCustomError("berth_value", "expected a number of {unit} or a quantity like {example}, "
+                                      "got {value}", {"unit": unit, "example": example, "value": value})
+        if isinstance(value, str):
+            try:
+                parse_quantity(value)
+            except ValueError:
+                raise PydanticCustomError("berth_value", "{value} is not a quantity; write a number of {unit} or "
+                                          "a quantity like {example}", {"value": value, "unit": unit,
+                                                                       "example": example}) from None
+            return value
+        if value != int(value):
+            raise PydanticCustomError("berth_value", "{value} {unit} is not a whole number; write a whole number "
+                                      "of {unit} or a quantity like {example}",
+                                      {"value": value, "unit": unit, "example": example})
+        value = int(value)
+        if value < -1:
+            raise PydanticCustomError("berth_value", "must be -1 (no limit) or no less than 0, got {value}",
+                                      {"value": value})
+        if 0 < value < 100:
+            raise PydanticCustomError("berth_value", "a number here is in {unit}: {value} is {small}; write a "
+                                      "number of {unit}, or a quantity like {example}",
+                                      {"unit": unit, "value": value, "small": per_unit.format(value),
+                                       "example": example})
+        return value
+
+    return Annotated[str | int, PlainValidator(check),
+                     OpenAPI({"x-kubernetes-int-or-string": True}, f"a number of {unit} or a quantity like {example}",
+                             "string")]
+
+
+CpuAmount = _quota_amount("millicores", "{} thousandths of a core", '"4" (cores) or "500m"')
+MemoryAmount = _quota_amount("MiB", "{} MiB", '"40Gi"')
+
+
+def quota_millicores(value: str | int | float | None) -> float | None:
+    """A CPU quota amount in millicores (a quantity string is cores: "4" is 4000); -1 stays -1."""
+    if value is None or isinstance(value, (int, float)):
+        return value
+    return float(parse_quantity(value) * 1000)
+
+
+def quota_mib(value: str | int | float | None) -> float | None:
+    """A memory quota amount in MiB (a quantity string is bytes: "1Gi" is 1024); -1 stays -1."""
+    if value is None or isinstance(value, (int, float)):
+        return value
+    return float(parse_quantity(value) / (1024 * 1024))
+
+
+class _Bounds(Model):
+    """The rules every resource's quota keeps: deserved >= 0; maxAllowed -1 or >= deserved."""
+
+    _unit = "GPUs"
+
+    @staticmethod
+    def _amount(value: Any) -> float | None:
+        return value
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "_Bounds":
+        deserved, cap = self._amount(self.deserved), self._amount(self.maxAllowed)
+        if deserved is not None and deserved < 0:
+            raise field_error("deserved", "must be no less than 0", self.deserved)
+        if cap is not None and cap != -1 and deserved is not None and cap < deserved:
+            said = self.deserved if deserved == self.deserved else f"{self.deserved}, {deserved:g} {self._unit}"
+            raise field_error("maxAllowed", "must be -1 (no limit) or no less than deserved ({d})", self.maxAllowed,
+                              d=said)
+        return self
+
+
+_WEIGHT = ("Share of idle resources beyond deserved, relative to other projects' weights (None=0, Low=1, Medium=2, "
+           "High=3), among projects of the same priority. Default: proportional to deserved.")
+_CAP = ("Most the project may use, over quota included; -1 means no limit. Default -1. Also accepted as limit, "
+        "its name in Run:ai's REST API and KAI-Scheduler's queues.")
+_CAP_NAMES = {"validation_alias": AliasChoices("maxAllowed", "limit"), "serialization_alias": "maxAllowed"}
+
+
+def max_allowed_of(entry: dict) -> Any:
+    """The cap of one resource's quota as stored: `maxAllowed`, else `limit` (the same field, see `_CAP`)."""
+    return entry.get("maxAllowed", entry.get("limit"))
+
+
+class ResourceQuota(_Bounds):
+    """GPU quota in one node pool, in GPUs."""
 
     deserved: Number | None = Field(
         None,
-        description=(
-            "Guaranteed amount: workloads within it are never reclaimed by other projects. GPUs for gpu, "
-            "cores for cpu, megabytes for memory. Default 0 (everything used is over quota)."
-        ),
+        description=("Guaranteed GPUs: workloads within it are never reclaimed by other projects. Default 0 "
+                     "(everything used is over quota)."),
     )
-    maxAllowed: Number | None = Field(
-        None,
-        description="Most the project may use, over quota included; -1 means no limit. Default -1.",
-    )
-    overQuotaWeight: Number | None = Field(
-        None,
-        description=(
-            "Share of idle resources beyond deserved, relative to other projects' weights (None=0, Low=1, "
-            "Medium=2, High=3). Default: proportional to deserved."
-        ),
-    )
+    maxAllowed: Number | None = Field(None, description=_CAP, **_CAP_NAMES)
+    overQuotaWeight: Number | None = Field(None, description=_WEIGHT)
 
-    @model_validator(mode="after")
-    def _bounds(self) -> "ResourceQuota":
-        if self.deserved is not None and self.deserved < 0:
-            raise field_error("deserved", "must be no less than 0", self.deserved)
-        if self.maxAllowed is not None and self.maxAllowed != -1 and self.deserved is not None:
-            if self.maxAllowed < self.deserved:
-                raise field_error("maxAllowed", "must be -1 (no limit) or no less than deserved ({d})", self.maxAllowed,
-                                  d=self.deserved)
-        return self
+
+class CpuQuota(_Bounds):
+    """CPU quota in one node pool: numbers are millicores, as in Run:ai's project API (2000 is 2 cores); a
+    quantity string is cores as Kubernetes writes them ("2", "500m")."""
+
+    deserved: CpuAmount | None = Field(
+        None,
+        description=("Guaranteed CPU: millicores (2000 = 2 cores) or a quantity (\"2\", \"500m\"). Default: no "
+                     "CPU quota is kept (CPU never makes the project over quota)."),
+    )
+    maxAllowed: CpuAmount | None = Field(None, description=_CAP + " Millicores or a quantity, as deserved.",
+                                         **_CAP_NAMES)
+    overQuotaWeight: Number | None = Field(None, description=_WEIGHT)
+
+    _unit = "millicores"
+
+    @staticmethod
+    def _amount(value: Any) -> float | None:
+        return quota_millicores(value)
+
+
+class MemoryQuota(_Bounds):
+    """CPU memory quota in one node pool: numbers are MiB, as in Run:ai's project API (40960 is 40 GiB); a
+    quantity string is bytes as Kubernetes writes them ("40Gi", "512Mi")."""
+
+    deserved: MemoryAmount | None = Field(
+        None,
+        description=("Guaranteed CPU memory: MiB (40960 = 40 GiB) or a quantity (\"40Gi\"). Default: no memory "
+                     "quota is kept (memory never makes the project over quota)."),
+    )
+    maxAllowed: MemoryAmount | None = Field(None, description=_CAP + " MiB or a quantity, as deserved.",
+                                            **_CAP_NAMES)
+    overQuotaWeight: Number | None = Field(None, description=_WEIGHT)
+
+    _unit = "MiB"
+
+    @staticmethod
+    def _amount(value: Any) -> float | None:
+        return quota_mib(value)
 
 
 class NodePoolResources(Model):
@@ -125,8 +237,8 @@ class NodePoolResources(Model):
 
     nodePool: String = Field(..., description="Name of the NodePool this quota applies to.")
     gpu: ResourceQuota | None = Field(None, description="GPU quota in this pool, in GPUs.")
-    cpu: ResourceQuota | None = Field(None, description="CPU quota in this pool, in cores.")
-    memory: ResourceQuota | None = Field(None, description="CPU memory quota in this pool, in megabytes.")
+    cpu: CpuQuota | None = Field(None, description="CPU quota in this pool: millicores, or a quantity in cores.")
+    memory: MemoryQuota | None = Field(None, description="CPU memory quota in this pool: MiB, or a quantity.")
 
 
 class ResourceAmounts(Model):
@@ -169,6 +281,15 @@ class QuotaSpec(Model):
     )
     nodePoolsResources: list[NodePoolResources] | None = Field(
         None, description="Quota per node pool; the project's quota is their sum."
+    )
+    priority: Integer | None = Field(
+        None,
+        description=(
+            "Scheduling priority among its siblings (projects of a department, or departments), as a "
+            "KAI-Scheduler queue's: over-quota resources go to the highest priority first, and only what it "
+            "does not ask for to the next; within its fair share a higher priority is served first; its "
+            "workloads are reclaimed last. Deserved quota is guaranteed whatever the priority. Default 100."
+        ),
     )
 
     @model_validator(mode="after")
@@ -220,6 +341,20 @@ class ProjectSpec(QuotaSpec):
     )
     trainingJobTimeLimitSecs: Count | None = Field(
         None, description="Longest a training workload may run; then it is stopped. Seconds; 0 or unset: no limit."
+    )
+    preemptMinRuntimeSecs: Count | None = Field(
+        None,
+        description=(
+            "Seconds a workload of this project runs before a higher-priority workload of the project may preempt "
+            "it (KAI-Scheduler's preemptMinRuntime). Unset: the scheduler's default (0 unless configured)."
+        ),
+    )
+    reclaimMinRuntimeSecs: Count | None = Field(
+        None,
+        description=(
+            "Seconds a workload of this project runs before another project may reclaim its over-quota resources "
+            "(KAI-Scheduler's reclaimMinRuntime). Unset: the scheduler's default (0 unless configured)."
+        ),
     )
 
 

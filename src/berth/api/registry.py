@@ -124,6 +124,8 @@ KINDS: tuple[Kind, ...] = (
              PrinterColumn("Namespace", "string", ".status.namespace", "Namespace of its workloads."),
              PrinterColumn("Status", "string", ".status.phase", "The project's phase."),
              AGE,
+             PrinterColumn("Priority", "integer", ".spec.priority",
+                           "Over-quota resources go to higher priorities first (unset: 100).", priority=1),
          )),
     Kind("Department", group="run.ai", version="v1", plural="departments", model=projects.Department,
          short_names=("dept",), namespaced=False, columns=(
@@ -131,6 +133,8 @@ KINDS: tuple[Kind, ...] = (
                            "GPUs guaranteed to the department, over all node pools."),
              PrinterColumn("Allocated-GPUs", "number", ".status.allocated.gpu", "GPUs its projects hold now."),
              AGE,
+             PrinterColumn("Priority", "integer", ".spec.priority",
+                           "Over-quota resources go to higher priorities first (unset: 100).", priority=1),
          )),
     Kind("NodePool", group="run.ai", version="v1", plural="nodepools", model=projects.NodePool,
          short_names=("np",), namespaced=False, columns=(

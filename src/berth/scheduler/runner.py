@@ -15,7 +15,10 @@ then apply the decisions:
   FailedScheduling Warning event with the plain-words reason, when the reason changes (at most once per
   `RETELL_S` per pod: a reason that keeps changing, as free GPUs come and go, is not a storm of writes);
 - an evicted pod gets a Preempted event naming the workload that takes its place.
-It is the scheduler of a real cluster as much as of `berth up`: pods choose it with
+Cluster-wide settings come from the ConfigMap `runai-scheduler` in `runai` (`berth.api.scheduler_settings`);
+each cycle also records what every project holds into the usage history that the time-based fair share
+reads (kept in memory: a restart starts a new history). It is the scheduler of a real cluster as much as of
+`berth up`: pods choose it with
 `schedulerName: runai-scheduler`. With `serve_default` it also places the pods of `default-scheduler` (those
 that name no scheduler, as `kubectl run` makes them): `berth up` turns it on, being the only scheduler there;
 on a real cluster it stays off and kube-scheduler keeps them (see `snapshot_of` for their queue).
@@ -26,14 +29,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import replace
 from typing import Any
 
-from berth.api import usage
+from berth.api import scheduler_settings, usage
+from berth.api.scheduler_settings import CONFIGMAP_NAME, CONFIGMAP_NAMESPACE, SchedulerSettings
 from berth.client import ApiError, Client, Conflict, NotFound
 from berth.client.informer import Change, Informer
 from berth.client.interruptions import record_interruption, workload_of
 from berth.scheduler import snapshot_of
 from berth.scheduler.core import Bind, CycleConfig, Decisions, Eviction, Snapshot, run_cycle
+from berth.scheduler.core.timeshare import UsageHistory, holdings, record
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +48,7 @@ PERIOD_S = 1.0
 INTERRUPTIONS = {"preempt": "Preempted", "reclaim": "Reclaimed", "consolidate": "Preempted"}  # event reasons
 CONCURRENCY = 32
 RETELL_S = 10.0  # the least time between two different reasons told to one waiting pod
+USAGE_BUCKET_S = 300.0  # the usage history's resolution: a week is about 2,000 buckets
 Obj = dict[str, Any]
 
 
@@ -75,6 +82,11 @@ class Scheduler:
         self.projects = Informer(client, "Project", handlers=handlers)
         self.departments = Informer(client, "Department", handlers=handlers)
         self.pools = Informer(client, "NodePool", handlers=handlers)
+        # Cluster-wide settings (`berth.api.scheduler_settings`) and the usage history the time-based fair share
+        # reads: kept here, across cycles, and handed to the pure core with each snapshot.
+        self.settings = Informer(client, "ConfigMap", CONFIGMAP_NAMESPACE, handlers=handlers)
+        self.history = UsageHistory(bucket_s=USAGE_BUCKET_S, keep_s=SchedulerSettings().usage_window)
+        self._settings_said: tuple[str, ...] = ()
         self._assumed: dict[str, Bind] = {}  # pod key -> bind not yet seen in the cache
         self._evicting: set[str] = set()
         self._interrupted: set[str] = set()  # uids of pods whose interruption is recorded (each counted once)
@@ -91,7 +103,7 @@ class Scheduler:
             self._dirty.set()
 
     def _informers(self) -> list[Informer]:
-        return [self.pods, self.nodes, self.groups, self.projects, self.departments, self.pools]
+        return [self.pods, self.nodes, self.groups, self.projects, self.departments, self.pools, self.settings]
 
     async def run(self) -> None:
         for informer in self._informers():
@@ -148,11 +160,13 @@ class Scheduler:
             projects=projects,
             departments=[snapshot_of.department(d) for d in self.departments.items()],
             pools=[snapshot_of.node_pool(p) for p in self.pools.items()],
+            usage=self.history,
         )
 
     async def cycle(self) -> Decisions:
         snapshot = self.snapshot()
-        config = self.config or CycleConfig(now=time.time())
+        config = await self._config(time.time())
+        record(self.history, config.now, *holdings(snapshot))  # what runs from now on, until the next cycle
         decisions = await asyncio.to_thread(run_cycle, snapshot, config)
         self.cycles += 1
         limit = asyncio.Semaphore(CONCURRENCY)
@@ -167,6 +181,26 @@ class Scheduler:
         await asyncio.gather(*(limited(self._bind(b)) for b in decisions.binds if not b.pipelined))
         await self._report(decisions, snapshot)
         return decisions
+
+    async def _config(self, now: float) -> CycleConfig:
+        """The cycle's knobs: the ConfigMap's settings over the defaults (or over the config given), at `now`.
+        What is wrong in the ConfigMap is said once per change, as a Warning event on it."""
+        obj = self.settings.get(CONFIGMAP_NAME, CONFIGMAP_NAMESPACE)
+        base = self.config or CycleConfig()
+        if obj is None:
+            return replace(base, now=now)
+        settings, problems = scheduler_settings.parse(obj.get("data"))
+        self.history.keep_s = max(self.history.keep_s, settings.usage_window)
+        if tuple(problems) != self._settings_said:
+            self._settings_said = tuple(problems)
+            if problems:
+                log.warning("ConfigMap %s/%s: %s", CONFIGMAP_NAMESPACE, CONFIGMAP_NAME, "; ".join(problems))
+                try:
+                    await self.client.create_event(obj, "InvalidSetting", "; ".join(problems), type="Warning",
+                                                   component=SCHEDULER_NAME)
+                except ApiError as exc:
+                    log.warning("could not record the event: %s", exc)
+        return replace(base, now=now, **settings.as_config())
 
     async def _bind(self, bind: Bind) -> None:
         namespace, name = bind.pod.split("/", 1)

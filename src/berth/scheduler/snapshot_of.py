@@ -14,10 +14,11 @@ the first that reclaim takes back. A Project named `default-queue` gives them a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from berth.api import usage
-from berth.api.projects import namespace_of_project, quota_by_pool
+from berth.api.projects import max_allowed_of, namespace_of_project, quota_by_pool, quota_mib, quota_millicores
 from berth.api.types import epoch_seconds
 from berth.scheduler.core import (
     Department,
@@ -32,7 +33,7 @@ from berth.scheduler.core import (
     Taint,
     Toleration,
 )
-from berth.scheduler.core.snapshot import UNLIMITED
+from berth.scheduler.core.snapshot import DEFAULT_QUEUE_PRIORITY, UNLIMITED
 
 Obj = dict[str, Any]
 
@@ -100,22 +101,27 @@ def pod_group(obj: Obj) -> PodGroup:
     )
 
 
-def _quota(entry: Obj | None, scale: float = 1.0) -> Quota:
+def _quota(entry: Obj | None, unit: Callable[[Any], float | None] = float) -> Quota:
     entry = entry or {}
-    deserved = entry.get("deserved") or 0
-    max_allowed = entry.get("maxAllowed", UNLIMITED)
-    return Quota(deserved=float(deserved) * scale if deserved != UNLIMITED else UNLIMITED,
-                 max_allowed=float(max_allowed) * scale if max_allowed not in (None, UNLIMITED) else UNLIMITED,
+    deserved = unit(entry.get("deserved")) or 0
+    max_allowed = unit(max_allowed_of(entry))
+    return Quota(deserved=float(deserved) if deserved != UNLIMITED else UNLIMITED,
+                 max_allowed=float(max_allowed) if max_allowed not in (None, UNLIMITED) else UNLIMITED,
                  over_quota_weight=entry.get("overQuotaWeight"))
 
 
+def _gpus(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
 def quotas(spec: Obj) -> dict[str, PoolQuota]:
-    """Per node pool quota of a Project or Department spec (which pool gets which: `quota_by_pool`)."""
+    """Per node pool quota of a Project or Department spec (which pool gets which: `quota_by_pool`), in the
+    core's units: GPUs, millicores, MiB (numbers are already in those units; quantity strings are converted)."""
     out = {}
     for pool, entry in quota_by_pool(spec).items():
-        cpu = _quota(entry.get("cpu"), 1000) if entry.get("cpu") else Quota(deserved=UNLIMITED)
-        memory = _quota(entry.get("memory")) if entry.get("memory") else Quota(deserved=UNLIMITED)
-        out[pool] = PoolQuota(gpu=_quota(entry.get("gpu")), cpu=cpu, memory=memory)
+        cpu = _quota(entry.get("cpu"), quota_millicores) if entry.get("cpu") else Quota(deserved=UNLIMITED)
+        memory = _quota(entry.get("memory"), quota_mib) if entry.get("memory") else Quota(deserved=UNLIMITED)
+        out[pool] = PoolQuota(gpu=_quota(entry.get("gpu"), _gpus), cpu=cpu, memory=memory)
     return out
 
 
@@ -128,11 +134,20 @@ def project(obj: Obj) -> Project:
         node_affinity_train=list(spec.get("nodeAffinityTrain") or []),
         node_affinity_interactive=list(spec.get("nodeAffinityInteractive") or []),
         default_node_pools=list(spec.get("defaultNodePools") or []),
+        priority=_priority(spec),
+        preempt_min_runtime=spec.get("preemptMinRuntimeSecs"),
+        reclaim_min_runtime=spec.get("reclaimMinRuntimeSecs"),
     )
 
 
+def _priority(spec: Obj) -> int:
+    value = spec.get("priority")
+    return DEFAULT_QUEUE_PRIORITY if value is None else int(value)
+
+
 def department(obj: Obj) -> Department:
-    return Department(name=_meta(obj)["name"], quotas=quotas(obj.get("spec") or {}))
+    spec = obj.get("spec") or {}
+    return Department(name=_meta(obj)["name"], quotas=quotas(spec), priority=_priority(spec))
 
 
 def node_pool(obj: Obj) -> NodePool:

@@ -8,7 +8,8 @@ Modules, in the order a cycle uses them:
 - `session`    the cycle's working set built from a snapshot; `CycleConfig`
 - `state`, `placement`, `devices`, `filters`   what is free where, and how a pod finds a node
 - `resources`  amounts as integer (milli-GPU, millicore, MiB) tuples and how to say them
-- `fairshare`  hierarchical water-fill of every pool among departments and projects
+- `fairshare`  hierarchical water-fill of every pool among departments and projects, by priority and weight
+- `timeshare`  the usage history (kept by the caller) that makes the fair share time-based
 - `quota`      deserved / maxAllowed rules; `jobs` the order jobs are visited in
 - `statement`  tentative allocations and evictions, committed or rolled back
 - `actions`    allocate, consolidate, reclaim, preempt (and `victims`, their shared eviction search)

@@ -20,6 +20,7 @@ from itertools import count
 
 from berth.scheduler.core.snapshot import (
     DEFAULT_POOL,
+    DEFAULT_QUEUE_PRIORITY,
     NODE_TYPE_LABEL,
     UNLIMITED,
     Department,
@@ -89,19 +90,22 @@ class Cluster:
     def project(self, name: str, gpu: float = 0, *, max_gpu: float = UNLIMITED, weight: float | None = None,
                 cpu: float | None = None, memory: float | None = None, department: str = "default",
                 pools: dict[str, PoolQuota] | None = None, train_types: list[str] | None = None,
-                interactive_types: list[str] | None = None, default_pools: list[str] | None = None) -> Project:
+                interactive_types: list[str] | None = None, default_pools: list[str] | None = None,
+                priority: int = DEFAULT_QUEUE_PRIORITY, preempt_min_runtime: float | None = None,
+                reclaim_min_runtime: float | None = None) -> Project:
         quotas = dict(pools) if pools is not None else {
             DEFAULT_POOL: pool_quota(gpu, max_gpu=max_gpu, weight=weight, cpu=cpu, memory=memory)}
         project = Project(name, department, quotas, list(train_types or []), list(interactive_types or []),
-                          list(default_pools or []))
+                          list(default_pools or []), priority, preempt_min_runtime, reclaim_min_runtime)
         self.snapshot.projects.append(project)
         return project
 
     def department(self, name: str, gpu: float | None = None, *, max_gpu: float = UNLIMITED,
-                   weight: float | None = None, pools: dict[str, PoolQuota] | None = None) -> Department:
+                   weight: float | None = None, pools: dict[str, PoolQuota] | None = None,
+                   priority: int = DEFAULT_QUEUE_PRIORITY) -> Department:
         quotas = dict(pools) if pools is not None else (
             {DEFAULT_POOL: pool_quota(gpu, max_gpu=max_gpu, weight=weight)} if gpu is not None else {})
-        department = Department(name, quotas)
+        department = Department(name, quotas, priority)
         self.snapshot.departments.append(department)
         return department
 

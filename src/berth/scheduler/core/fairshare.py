@@ -10,6 +10,15 @@ of each department), by a water-fill:
    counts 1), each capped at what it asks for; what a capped entry does not take flows on to the others.
 So with quotas 3 and 1 and 8 idle GPUs both asking for everything, the fair shares are 9 and 3 (75 % / 25 %).
 
+Priority (KAI-Scheduler's queue priority, default 100): step 2 serves the entries of the highest priority first,
+and only what they do not take flows to the next priority down; deserved quotas (step 1) are not affected. So
+a priority-200 project that asks for every idle GPU gets them all, and a priority-100 project keeps its
+deserved quota and nothing more: that is also what reclaim leaves it, since reclaim works up to fair shares.
+
+Time-based fair share (`timeshare`): with a usage u per entry (its share of the cluster's recent capacity) and
+a factor k > 0, each round of step 2 pours by max(0, w + k (w - u)), w being the entry's weight over the
+weights of the entries of its priority still asking, instead of by the weight alone.
+
 A resource for which an entry has no deserved quota (UNLIMITED, the default for CPU and memory) is not kept
 for it: its fair share is infinite and it never makes the entry over quota. The result is read-only; the
 ordering of projects (allocated / fair share) and reclaim (who is above its fair share) use it.
@@ -21,7 +30,7 @@ import math
 from dataclasses import dataclass, field
 
 from berth.scheduler.core.resources import quota_milli
-from berth.scheduler.core.snapshot import UNLIMITED, Quota
+from berth.scheduler.core.snapshot import DEFAULT_QUEUE_PRIORITY, UNLIMITED, Quota
 
 INF = math.inf
 EPS = 1e-9
@@ -35,10 +44,13 @@ class Entry:
     request: float
     cap: float  # INF when no maxAllowed
     weight: float | None
+    priority: int = DEFAULT_QUEUE_PRIORITY
+    usage: float = 0.0  # recent usage as a share of the cluster (time-based fair share only)
 
 
-def water_fill(total: float, entries: list[Entry]) -> list[float]:
-    """Shares of `total` for `entries`: deserved first, then what is left by weight, each capped by its ask."""
+def water_fill(total: float, entries: list[Entry], k: float = 0.0) -> list[float]:
+    """Shares of `total` for `entries`: deserved first, then what is left by priority and weight (and usage when
+    `k` > 0), each capped by its ask."""
     limits = [min(e.request, e.cap) for e in entries]
     share = [min(e.deserved, lim) for e, lim in zip(entries, limits)]
     given = sum(share)
@@ -51,21 +63,36 @@ def water_fill(total: float, entries: list[Entry]) -> list[float]:
         weights = [e.weight if e.weight is not None else 1.0 for e in entries]
     else:
         weights = [e.deserved if e.deserved != INF else 0.0 for e in entries]
-    remaining = _pour(remaining, share, limits, weights)
-    if remaining > EPS:  # the weighted ones are all served: zero-weight entries share what is left alike
-        _pour(remaining, share, limits, [1.0] * len(entries))
+    usage = [e.usage for e in entries] if k > 0 else None
+    levels = sorted({e.priority for e in entries}, reverse=True)
+    for level in levels:
+        if remaining <= EPS:
+            break
+        members = [i for i, e in enumerate(entries) if e.priority == level] if len(levels) > 1 else None
+        remaining = _pour(remaining, share, limits, weights, members, usage, k)
+    for level in levels:  # the weighted ones are all served: zero-weight entries share what is left alike
+        if remaining <= EPS:
+            break
+        members = [i for i, e in enumerate(entries) if e.priority == level] if len(levels) > 1 else None
+        remaining = _pour(remaining, share, limits, [1.0] * len(entries), members, usage, k)
     return share
 
 
-def _pour(remaining: float, share: list[float], limits: list[float], weights: list[float]) -> float:
-    """Progressive filling: `remaining` by weight into entries below their limit; returns what is left."""
-    active = [i for i in range(len(share)) if weights[i] > 0 and limits[i] > share[i] + EPS]
+def _pour(remaining: float, share: list[float], limits: list[float], weights: list[float],
+          members: list[int] | None = None, usage: list[float] | None = None, k: float = 0.0) -> float:
+    """Progressive filling: `remaining` by weight into entries (of `members`, default all) below their limit;
+    returns what is left. With `usage`, each round's weights are the time-based ones (module docstring)."""
+    candidates = range(len(share)) if members is None else members
+    active = [i for i in candidates if weights[i] > 0 and limits[i] > share[i] + EPS]
     while remaining > EPS and active:
-        total_weight = sum(weights[i] for i in active)
-        full = [i for i in active if limits[i] - share[i] <= remaining * weights[i] / total_weight + EPS]
+        effective = weights if usage is None else _time_based(weights, usage, k, active)
+        total_weight = sum(effective[i] for i in active)
+        if total_weight <= 0:  # cannot happen with usages that sum to at most 1; plain weights then
+            effective, total_weight = weights, sum(weights[i] for i in active)
+        full = [i for i in active if limits[i] - share[i] <= remaining * effective[i] / total_weight + EPS]
         if not full:
             for i in active:
-                share[i] += remaining * weights[i] / total_weight
+                share[i] += remaining * effective[i] / total_weight
             return 0.0
         for i in full:
             remaining -= limits[i] - share[i]
@@ -73,6 +100,16 @@ def _pour(remaining: float, share: list[float], limits: list[float], weights: li
         full_set = set(full)
         active = [i for i in active if i not in full_set]
     return remaining
+
+
+def _time_based(weights: list[float], usage: list[float], k: float, active: list[int]) -> dict[int, float]:
+    """KAI's share weights: max(0, w + k (w - u)) with w normalized over the entries still asking."""
+    total = sum(weights[i] for i in active)
+    out = {}
+    for i in active:
+        w = weights[i] / total if total > 0 else 0.0
+        out[i] = max(0.0, w + k * (w - usage[i]))
+    return out
 
 
 def _entry(quota: Quota | None, dim: int, request: float) -> Entry:
@@ -102,13 +139,24 @@ def compute(
     department_quota: dict[tuple[str, str], list[Quota | None]],
     members: dict[str, list[str]],
     requested: dict[tuple[str, str], list[int]],
+    priority: dict[str, int] | None = None,
+    usage: dict[str, list[float]] | None = None,
+    k: float = 0.0,
 ) -> FairShare:
     """Fair shares for every pool of `capacity`.
 
     `project_quota[(project, pool)]` and `department_quota[(department, pool)]` give the gpu/cpu/memory quota
     (None for a department: the sum of its projects'); `members` maps departments to their projects;
     `requested[(project, pool)]` is what the project runs plus waits for there, in the core's units.
+    `priority` gives projects' and departments' priorities (one namespace of names per level is enough: keys
+    are looked up as `project` and `department:<name>`; default 100); `usage` each project's recent usage
+    (a department's is its projects' sum) for the time-based fair share with factor `k` (off when k is 0).
     """
+    priority = priority or {}
+    if not usage or k <= 0:
+        usage, k = {}, 0.0
+    dept_usage = {d: [sum(usage.get(p, _ZERO_USAGE)[dim] for p in ps) for dim in range(3)]
+                  for d, ps in members.items()} if usage else {}
     result = FairShare()
     for pool, cap in capacity.items():
         for dim in range(3):
@@ -118,7 +166,10 @@ def compute(
             for dept in depts:
                 children = [_entry(project_quota.get((p, pool), _ZERO_QUOTAS)[dim], dim,
                                    requested.get((p, pool), _NONE)[dim]) for p in members[dept]]
-                child_entries[dept] = children
+                for p, child in zip(members[dept], children):
+                    child.priority = priority.get(p, DEFAULT_QUEUE_PRIORITY)
+                    if usage:
+                        child.usage = usage.get(p, _ZERO_USAGE)[dim]
                 own = department_quota.get((dept, pool), _NONE_QUOTAS)[dim]
                 request = sum(c.request for c in children)
                 if own is not None and own.deserved != UNLIMITED:
@@ -128,12 +179,16 @@ def compute(
                                   INF if own is None or own.max_allowed == UNLIMITED
                                   else quota_milli(dim, own.max_allowed),
                                   own.over_quota_weight if own is not None else None)
+                entry.priority = priority.get(DEPARTMENT_KEY + dept, DEFAULT_QUEUE_PRIORITY)
+                if usage:
+                    entry.usage = dept_usage[dept][dim]
+                child_entries[dept] = children
                 dept_entries.append(entry)
-            dept_shares = water_fill(float(cap[dim]), dept_entries)
+            dept_shares = water_fill(float(cap[dim]), dept_entries, k)
             for dept, entry, share in zip(depts, dept_entries, dept_shares):
                 _put(result.department, (dept, pool), dim, INF if entry.deserved == INF else share)
                 children = child_entries[dept]
-                for project, child, child_share in zip(members[dept], children, water_fill(share, children)):
+                for project, child, child_share in zip(members[dept], children, water_fill(share, children, k)):
                     _put(result.project, (project, pool), dim, INF if child.deserved == INF else child_share)
     for (project, _), row in result.project.items():
         _accumulate(result.project_total, project, row)
@@ -143,6 +198,8 @@ def compute(
 
 
 _NONE = (0, 0, 0)
+_ZERO_USAGE = (0.0, 0.0, 0.0)
+DEPARTMENT_KEY = "department:"
 _ZERO_QUOTAS = (Quota(), Quota(deserved=UNLIMITED), Quota(deserved=UNLIMITED))
 _NONE_QUOTAS = (None, None, None)
 

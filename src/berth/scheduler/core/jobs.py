@@ -6,7 +6,9 @@ least `min_member` of them must be placed, counting those already running (a gan
 always in one node pool.
 
 Order (`JobQueue`), the same for every action and recomputed after every job: the most deprived department,
-then its most deprived project (allocated / fair share, over the resources kept), then within the project the
+then its most deprived project (allocated / fair share, over the resources kept; as in KAI-Scheduler's queue
+order, those within their fair share come first, and among them, and among those above it, the higher
+project priority first: see `Session.project_key`), then within the project the
 highest priority (inference 125 > build 100 > build-preemptible 75 > train 50), then the earliest submitted,
 then the name, so that equal snapshots give equal orders. A job that cannot be placed does not block the jobs
 behind it.
@@ -19,6 +21,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 
 from berth.scheduler.core.filters import FilterSpec
+from berth.scheduler.core.snapshot import DEFAULT_QUEUE_PRIORITY
 from berth.scheduler.core.state import ClusterState, PodInfo
 
 
@@ -37,6 +40,7 @@ class Job:
         "priority_class",
         "problem",
         "project",
+        "queue_priority",
         "specs",
         "started",
         "submitted",
@@ -62,6 +66,7 @@ class Job:
         self.evicted = False  # a victim this cycle: its pods are leaving, not to be placed again now
         self.started: float | None = None  # earliest start of its running pods
         self.tried: dict[str, list[object]] = {}  # pool -> why each action failed there (see `reasons`)
+        self.queue_priority = DEFAULT_QUEUE_PRIORITY  # its project's priority
 
     def pending(self, state: ClusterState) -> list[PodInfo]:
         placements = state.placements
@@ -98,8 +103,8 @@ class JobQueue:
     project above its fair share.
     """
 
-    def __init__(self, jobs: list[Job], department_key: Callable[[str], float],
-                 project_key: Callable[[str], float]) -> None:
+    def __init__(self, jobs: list[Job], department_key: Callable[[str], object],
+                 project_key: Callable[[str], object]) -> None:
         self._queues: dict[str, deque[Job]] = {}
         self._members: dict[str, list[str]] = {}
         for job in sorted(jobs, key=lambda j: (-j.priority, j.submitted, j.key)):

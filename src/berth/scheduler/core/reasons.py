@@ -25,7 +25,14 @@ from berth.scheduler.core.filters import why_not
 from berth.scheduler.core.jobs import Job
 from berth.scheduler.core.quota import Refusal
 from berth.scheduler.core.resources import CPU, GPU, MEM, MILLI, say
-from berth.scheduler.core.snapshot import DEFAULT_POOL, INFERENCE, INTERACTIVE, NODE_TYPE_LABEL, TRAIN
+from berth.scheduler.core.snapshot import (
+    DEFAULT_POOL,
+    DEFAULT_QUEUE_PRIORITY,
+    INFERENCE,
+    INTERACTIVE,
+    NODE_TYPE_LABEL,
+    TRAIN,
+)
 from berth.scheduler.core.state import PodInfo
 
 RESOURCE_WORDS = {GPU: "GPUs", CPU: "CPU", MEM: "memory"}
@@ -78,6 +85,45 @@ def in_pool(session, pool: str) -> str:
     """` in pool X`, unless the cluster is just the default pool (then the pool says nothing)."""
     many = sum(1 for p in session.pools.values() if p.members) > 1
     return f" in pool {pool}" if many or pool != DEFAULT_POOL else ""
+
+
+def share_words(session, project: str, pool: str, dim: int) -> str:
+    """Why a project's fair share in a pool is what it is, when it is not just quota and weight: ` (time-based
+    fair share: ...)` when its recent usage moved it, ` (over-quota ... go to projects of higher priority first)`
+    when a higher-priority project took the over-quota part. Empty otherwise."""
+    share = session.fair.of(project, pool)[dim]
+    plain = session.fair_untimed.of(project, pool)[dim]
+    words = ""
+    if session.usage and abs(share - plain) > 0.5 * (MILLI if dim == GPU else 1):
+        used = session.usage.get(project, (0.0, 0.0, 0.0))[dim]
+        half_life = session.config.usage_half_life
+        decay = f", half-life {duration(half_life)}" if half_life else ""
+        words = (f" (time-based fair share: its recent usage, {used:.0%} of the cluster's {RESOURCE_WORDS[dim]} "
+                 f"over the last {duration(session.config.usage_window)}{decay}, "
+                 f"{'lowers' if share < plain else 'raises'} it from {say(dim, plain)})")
+    mine = session.priority.get(project, DEFAULT_QUEUE_PRIORITY)
+    deserved = session.limits[(project, pool)].deserved[dim] if (project, pool) in session.limits else 0.0
+    if share <= deserved + EPS_SHARE:
+        above = sorted(p for (p, where), row in session.fair.project.items()
+                       if where == pool and p != project and session.priority.get(p, DEFAULT_QUEUE_PRIORITY) > mine
+                       and row[dim] > session.limits[(p, pool)].deserved[dim] + EPS_SHARE)
+        if above:
+            words += (f" (over-quota {RESOURCE_WORDS[dim]} go to projects of higher priority first: "
+                      f"{', '.join(f'{p} (priority {session.priority[p]})' for p in above)}; "
+                      f"{project} has priority {mine})")
+    return words
+
+
+EPS_SHARE = 1e-6
+
+
+def duration(seconds: float) -> str:
+    """`7 d`, `2 h`, `90 min`, `45 s`: a time span in the largest unit that divides it."""
+    value = int(round(seconds))
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if value >= size and value % size == 0:
+            return f"{value // size} {unit}"
+    return f"{value} s"
 
 
 def _refusal(session, job: Job, r: Refusal) -> tuple[str, str]:

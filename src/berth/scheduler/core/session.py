@@ -3,7 +3,8 @@
 `Session(snapshot, config)` reads the snapshot once and never again: it turns nodes into `NodeState`s with per-pool
 indexes, pods into `PodInfo`s with their shapes, pod groups into `Job`s (making a group of one for a bare pod),
 loads the running pods into the `ClusterState`, and computes the fair shares from what is running and what is
-waiting. Everything the actions share lives here, and the committed statements are collected here until the
+waiting (with the projects' priorities, and their recent usage when the fair share is time-based). It also
+answers the questions of queue order (`project_key`) and minimum runtime (`protected`) the actions share. Everything the actions share lives here, and the committed statements are collected here until the
 cycle turns them into `Decisions`.
 
 Invariants: nodes are numbered in name order and jobs are listed in key order, so that the same snapshot gives
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 from berth.api.projects import project_of_namespace
 from berth.api.usage import PoolSelector, fraction_milli, pool_of_node
-from berth.scheduler.core import fairshare
+from berth.scheduler.core import fairshare, timeshare
 from berth.scheduler.core.devices import NodeState, Shape, need_milli
 from berth.scheduler.core.filters import FilterCache, spec_for
 from berth.scheduler.core.jobs import Job, JobQueue
@@ -25,6 +26,7 @@ from berth.scheduler.core.quota import NO_LIMITS, Limits, Refusal, check
 from berth.scheduler.core.resources import MILLI, Amount, quota_milli
 from berth.scheduler.core.snapshot import (
     DEFAULT_POOL,
+    DEFAULT_QUEUE_PRIORITY,
     INTERACTIVE,
     NON_PREEMPTIBLE_FROM,
     PRIORITY_CLASSES,
@@ -43,6 +45,7 @@ from berth.scheduler.core.state import ClusterState, PodInfo
 from berth.scheduler.core.statement import Op, Statement
 
 INF = fairshare.INF
+EPS = fairshare.EPS
 
 
 @dataclass
@@ -51,8 +54,14 @@ class CycleConfig:
 
     now: float = 0.0  # the snapshot's clock, for minimum runtimes
     actions: tuple[str, ...] = ("allocate", "consolidate", "reclaim", "preempt")
-    preempt_min_runtime: float = 0.0  # seconds a workload runs before preempt may take it
-    reclaim_min_runtime: float = 0.0  # seconds a workload runs before reclaim may take it
+    preempt_min_runtime: float = 0.0  # seconds a workload runs before preempt may take it (a project may say)
+    reclaim_min_runtime: float = 0.0  # seconds a workload runs before reclaim may take it (a project may say)
+    # Time-based fair share (`timeshare`): off unless set; then the snapshot's usage history is read over a
+    # sliding window of `usage_window` seconds, decayed by `usage_half_life` (None: no decay), with factor k.
+    time_based: bool = False
+    k_value: float = 1.0
+    usage_window: float = 7 * 86400.0
+    usage_half_life: float | None = None
     depth: int = 100  # most waiting jobs each disruptive action (consolidate, reclaim, preempt) tries per cycle
     explain: bool = True  # put in words why each job waits (off: they are listed as "Waiting", for speed)
 
@@ -85,7 +94,13 @@ class Session:
             pool.build()
         self.state.total_free()
         self.misfits = MisfitMemo(self.state)
+        self.usage: dict[str, list[float]] = {}  # recent usage per project, when the fair share is time-based
+        if config.time_based and snapshot.usage is not None and config.k_value > 0:
+            self.usage = timeshare.normalized(snapshot.usage, config.now, config.usage_window,
+                                              config.usage_half_life)
         self.fair = self._fair_share()
+        # What the fair shares would be without the usage, for the words of a pending reason.
+        self.fair_untimed = self._fair_share(timed=False) if self.usage else self.fair
 
     # --- building -------------------------------------------------------------------------------------------
 
@@ -147,6 +162,11 @@ class Session:
                 quota = spec.quotas.get(pool) if spec else None
                 self.dept_quota[(dept, pool)] = [quota.gpu, quota.cpu, quota.memory] if quota else [None] * 3
                 self.dept_limits[(dept, pool)] = _limits(quota) if quota else NO_LIMITS
+        self.priority: dict[str, int] = {p.name: p.priority for p in self.projects.values()}
+        for dept in self.members:
+            spec = dept_specs.get(dept)
+            if spec is not None:
+                self.priority[fairshare.DEPARTMENT_KEY + dept] = spec.priority
         self.kept = {  # per project: the resources it has a deserved quota for somewhere (always GPUs)
             p.name: (True, *(any(getattr(q, r).deserved != UNLIMITED for q in p.quotas.values())
                              for r in ("cpu", "memory")))
@@ -187,6 +207,8 @@ class Session:
         if project is None:
             job.problem = ("ProjectNotFound", (f"project {group.queue or '(none)'} does not exist; "
                                                "the pod group's queue must name a project"))
+        else:
+            job.queue_priority = project.priority
         job.pools = list(group.node_pools or first.node_pools or (project.default_node_pools if project else [])
                          or [DEFAULT_POOL])
         node_types = None
@@ -238,7 +260,7 @@ class Session:
             devices, milli = (), 0
         self.state.place(info, idx, devices, milli)
 
-    def _fair_share(self) -> fairshare.FairShare:
+    def _fair_share(self, timed: bool = True) -> fairshare.FairShare:
         capacity = {}
         for name, pool in self.pools.items():
             gpu = cpu = mem = 0
@@ -264,7 +286,8 @@ class Session:
                 row = requested.setdefault((job.project, pool), [0, 0, 0])
                 for dim in range(3):
                     row[dim] += need[dim]
-        return fairshare.compute(capacity, self.project_quota, self.dept_quota, self.members, requested)
+        return fairshare.compute(capacity, self.project_quota, self.dept_quota, self.members, requested,
+                                 self.priority, self.usage if timed else None, self.config.k_value)
 
     # --- what the actions ask -------------------------------------------------------------------------------
 
@@ -317,8 +340,37 @@ class Session:
             return 0.0
         return fairshare.saturation(used, share)
 
+    def project_key(self, project: str) -> tuple:
+        """Who is served first (KAI's queue order): a project within its fair share before one above it, then
+        the higher priority, then the more deprived (allocated / fair share)."""
+        ratio = self.saturation(project)
+        return (ratio > 1 + EPS, -self.priority.get(project, DEFAULT_QUEUE_PRIORITY), ratio)
+
+    def department_key(self, department: str) -> tuple:
+        ratio = self.department_saturation(department)
+        return (ratio > 1 + EPS, -self.priority.get(fairshare.DEPARTMENT_KEY + department, DEFAULT_QUEUE_PRIORITY),
+                ratio)
+
     def queue(self, jobs: list[Job]) -> JobQueue:
-        return JobQueue(jobs, self.department_saturation, self.saturation)
+        return JobQueue(jobs, self.department_key, self.project_key)
+
+    def min_runtime(self, action: str, victim: Job) -> float:
+        """Seconds `victim` must have run before `action` ("preempt" or "reclaim") may take it: its project's
+        own minimum (KAI's queue-based resolution), else the cycle's."""
+        project = self.projects.get(victim.project)
+        own = None if project is None else (
+            project.preempt_min_runtime if action == "preempt" else project.reclaim_min_runtime)
+        if own is not None:
+            return own
+        return self.config.preempt_min_runtime if action == "preempt" else self.config.reclaim_min_runtime
+
+    def protected(self, action: str, victim: Job) -> float:
+        """How many more seconds the minimum runtime protects `victim` from `action` (0: not protected). A job
+        whose start is unknown is not protected."""
+        least = self.min_runtime(action, victim)
+        if not least or victim.started is None:
+            return 0.0
+        return max(0.0, victim.started + least - self.config.now)
 
     def waiting(self) -> list[Job]:
         """Jobs with pods to place now."""

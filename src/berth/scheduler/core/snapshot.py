@@ -22,7 +22,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from typing import TYPE_CHECKING
+
 from berth.api.projects import DEFAULT_POOL
+
+if TYPE_CHECKING:
+    from berth.scheduler.core.timeshare import UsageHistory
 
 UNLIMITED: float = -1
 NODE_TYPE_LABEL = "run.ai/type"
@@ -37,6 +42,9 @@ PRIORITY_CLASSES: dict[str, int] = {
     "train": 50,
 }
 NON_PREEMPTIBLE_FROM = 100
+
+#: A project's or department's priority when it gives none (KAI-Scheduler's default queue priority).
+DEFAULT_QUEUE_PRIORITY = 100
 
 # Workload kinds, for the project's node affinity (training and interactive have a list each).
 TRAIN, INTERACTIVE, INFERENCE = "train", "interactive", "inference"
@@ -159,12 +167,16 @@ class Project:
     node_affinity_train: list[str] = field(default_factory=list)  # node types; empty: any
     node_affinity_interactive: list[str] = field(default_factory=list)
     default_node_pools: list[str] = field(default_factory=list)
+    priority: int = DEFAULT_QUEUE_PRIORITY  # over-quota resources go to higher priorities first (KAI queue priority)
+    preempt_min_runtime: float | None = None  # seconds its jobs run before preempt may take them; None: the cycle's
+    reclaim_min_runtime: float | None = None  # seconds its jobs run before reclaim may take them; None: the cycle's
 
 
 @dataclass(slots=True)
 class Department:
     name: str
     quotas: dict[str, PoolQuota] = field(default_factory=dict)  # a pool not listed: the sum of its projects'
+    priority: int = DEFAULT_QUEUE_PRIORITY
 
 
 @dataclass(slots=True)
@@ -183,3 +195,6 @@ class Snapshot:
     projects: list[Project] = field(default_factory=list)
     departments: list[Department] = field(default_factory=list)
     pools: list[NodePool] = field(default_factory=list)  # `default` exists even when not listed
+    # Recent usage per project (see `timeshare`), kept by the caller across cycles; read only when
+    # `CycleConfig.time_based` is on. The core never changes it.
+    usage: UsageHistory | None = None

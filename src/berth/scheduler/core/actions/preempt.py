@@ -1,7 +1,8 @@
 """Preempt: within one project, a higher-priority job evicts lower-priority preemptible ones.
 
 Victims are running, preemptible jobs of the same project with a strictly lower priority (e.g. an interactive
-`build` job over `train` jobs), past the minimum runtime, in the same pool. First, if the project's quota
+`build` job over `train` jobs), past the minimum runtime (the project's `preemptMinRuntimeSecs`, else the
+cycle's; a job still protected is named in the waiting job's reason), in the same pool. First, if the project's quota
 refuses the job (a non-preemptible job beyond deserved, or maxAllowed), victims are evicted, lowest priority
 and most recently started first, until it does not; if even evicting all of them would not do, nothing happens.
 Then the eviction search frees nodes for the job's pods. All or nothing: the statement is committed only if the
@@ -19,7 +20,7 @@ from berth.scheduler.core.actions.victims import (
     victim_order,
 )
 from berth.scheduler.core.jobs import Job
-from berth.scheduler.core.reasons import note
+from berth.scheduler.core.reasons import duration, note
 from berth.scheduler.core.resources import add
 from berth.scheduler.core.statement import Cause, Statement
 
@@ -33,6 +34,7 @@ def preempt(session) -> None:
             continue
         candidates = _victims(session, job)
         if not candidates:
+            _say_young(session, job)
             continue
         tried += 1
         for pool in job.pools:
@@ -41,13 +43,32 @@ def preempt(session) -> None:
                 break
 
 
-def _victims(session, job: Job) -> list[Job]:
-    now, min_runtime = session.config.now, session.config.preempt_min_runtime
+def _lower(session, job: Job) -> list[Job]:
+    """Running, preemptible jobs of the job's project with a lower priority: victims but for their age."""
     state = session.state
     return [v for v in session.jobs_of.get(job.project, ())
             if v.preemptible and v.priority < job.priority and not v.evicted
-            and v is not job and (not min_runtime or v.started is None or now - v.started >= min_runtime)
-            and v.pods and all(p.key in state.placements for p in v.pods)]
+            and v is not job and v.pods and all(p.key in state.placements for p in v.pods)]
+
+
+def _victims(session, job: Job) -> list[Job]:
+    return [v for v in _lower(session, job) if not session.protected("preempt", v)]
+
+
+def _say_young(session, job: Job) -> None:
+    """When only the minimum runtime keeps lower-priority work from being preempted, the job's reason says so."""
+    if not session.min_runtime("preempt", job):
+        return
+    young = [(session.protected("preempt", v), v) for v in _lower(session, job)]
+    young = [(left, v) for left, v in young if left]
+    if not young:
+        return
+    left, first = min(young, key=lambda x: (x[0], x[1].key))
+    least = session.min_runtime("preempt", first)
+    pool = session.state.pool_of(first.pods[0]) if first.pods else job.pools[0]
+    note(job, pool if pool in job.pools else job.pools[0],
+         f"the lower-priority workloads of project {job.project} it could preempt have run less than its minimum "
+         f"runtime before preemption ({duration(least)}); the first may be preempted in {duration(left)}")
 
 
 def preempt_job(session, job: Job, pool: str, victims: list[Job]) -> bool:

@@ -5,7 +5,8 @@ For a waiting job of project P in a pool, in order:
   fair share in that pool (or within its deserved quota, when quotas add up to more than the pool) for every
   resource it has a quota for. Otherwise P is not owed anything.
 - Victims are preemptible, running jobs of other projects Q that are above their fair share in the pool, past
-  the minimum runtime; each Q may lose only what it holds above its fair share (its budget), so it never drops
+  the minimum runtime (Q's `reclaimMinRuntimeSecs`, else the cycle's; KAI's queue-based resolution), lowest
+  project priority first; each Q may lose only what it holds above its fair share (its budget), so it never drops
   below its fair share, which is at least its deserved quota unless quotas add up to more than the pool. So
   after a reclaim P is still at or below its share and every Q at or above its own: no ping-pong next cycle.
   Non-preemptible work is never a victim.
@@ -20,13 +21,14 @@ from __future__ import annotations
 from berth.scheduler.core.actions.victims import (
     Budget,
     VictimCache,
+    cost_of,
     evicted,
     place_with_evictions,
     victim_order,
 )
 from berth.scheduler.core.fairshare import EPS, INF
 from berth.scheduler.core.jobs import Job
-from berth.scheduler.core.reasons import in_pool, note
+from berth.scheduler.core.reasons import duration, in_pool, note, share_words
 from berth.scheduler.core.resources import GPU, gpus, say
 from berth.scheduler.core.statement import Cause, Statement
 
@@ -54,12 +56,16 @@ class _Context:
 
     def __init__(self, session, project: str, pool: str) -> None:
         state = session.state
-        now, min_runtime = session.config.now, session.config.reclaim_min_runtime
+        self.protected: dict[str, float] = {}  # victims the minimum runtime keeps: seconds left
 
         def eligible(victim: Job) -> bool:
-            return (victim.project != project and victim.preemptible and not victim.evicted and bool(victim.pods)
-                    and (not min_runtime or victim.started is None or now - victim.started >= min_runtime)
-                    and all(state.pool_of(p) == pool for p in victim.pods))
+            if not (victim.project != project and victim.preemptible and not victim.evicted and bool(victim.pods)
+                    and all(state.pool_of(p) == pool for p in victim.pods)):
+                return False
+            left = session.protected("reclaim", victim)
+            if left:
+                self.protected[victim.key] = left
+            return not left
 
         self.victims = VictimCache(session, eligible)
         self.candidates = sorted((j for j in session.jobs if j.project != project and self.victims.ok(j)),
@@ -95,8 +101,8 @@ def reclaim_job(session, job: Job, pool: str, contexts: dict[tuple[str, str], _C
                 else:
                     state_words = (f"would then be above its fair share of {say(dim, share[dim])}{where} (it uses "
                                    f"{say(dim, used[dim])} and this workload needs {say(dim, need[dim])})")
-                note(job, pool, f"project {job.project} {state_words}, so it cannot take resources back from other "
-                                "projects")
+                note(job, pool, f"project {job.project} {state_words}{share_words(session, job.project, pool, dim)}, "
+                                "so it cannot take resources back from other projects")
             return None
 
     budget = _budgets(session, pool, exclude=job.project)
@@ -111,7 +117,7 @@ def reclaim_job(session, job: Job, pool: str, contexts: dict[tuple[str, str], _C
         note(job, pool, f"projects above their fair share{in_pool(session, pool)} could give back only "
                         f"{gpus(freeable)} of preemptible workloads without going below it, and {gpus(free)} "
                         f"{'is' if free == 1000 or 0 < free < 1000 else 'are'} free: less than the "
-                        f"{gpus(need[GPU])} it needs")
+                        f"{gpus(need[GPU])} it needs{_young(session, context, budget)}")
         return False
 
     def reason(victim: Job) -> Cause:
@@ -132,7 +138,8 @@ def reclaim_job(session, job: Job, pool: str, contexts: dict[tuple[str, str], _C
         return True
     statement.rollback()
     note(job, pool, f"even evicting what projects above their fair share may lose ({gpus(freeable)}) would not "
-                    f"leave room for all its pods on single nodes{in_pool(session, pool)}")
+                    f"leave room for all its pods on single nodes{in_pool(session, pool)}"
+                    f"{_young(session, context, budget)}")
     return False
 
 
@@ -163,6 +170,23 @@ def _freeable(context: _Context, budget: Budget) -> int:
             row[GPU] -= gpu
             total += gpu
     return total
+
+
+def _young(session, context: _Context, budget: Budget) -> str:
+    """`; 2 GPUs of project b ... run less than its minimum runtime`: the victims the minimum runtime keeps from
+    reclaim, among projects above their fair share, when there are any (else nothing)."""
+    left = budget.left or {}
+    young = [session.job_by_key[key] for key in sorted(context.protected)
+             if session.job_by_key[key].project in left and not session.job_by_key[key].evicted]
+    if not young:
+        return ""
+    projects = sorted({j.project for j in young})
+    held = sum(cost_of(session, j)[GPU] for j in young)
+    soonest = min(context.protected[j.key] for j in young)
+    least = sorted({session.min_runtime("reclaim", j) for j in young})
+    return (f"; {gpus(held)} of project{'s' if len(projects) > 1 else ''} {', '.join(projects)} "
+            f"{'is' if held <= 1000 else 'are'} protected by a minimum runtime before reclaim of "
+            f"{' or '.join(duration(s) for s in least)} (the first may be reclaimed in {duration(soonest)})")
 
 
 def _others_use(session, project: str, pool: str) -> bool:

@@ -4,7 +4,7 @@ Each action says which running jobs may be victims (a `VictimCache` around its r
 from each project (`Budget`); this module finds, for each pod of the job's gang, the node where the pod fits
 after evicting the least, evicts those victims on the statement and places the pod. Victims are whole jobs:
 evicting one pod of a gang evicts all of them (what they free on other nodes helps the pods that follow). On a
-node, victims are taken lowest priority first, then the most recently started (the least work lost), and any
+node, victims are taken lowest project priority, then lowest priority first, then the most recently started (the least work lost), and any
 victim found unnecessary afterwards is spared. Nothing is decided here: the caller commits the statement only
 if the whole gang was placed and its own rules still hold, and rolls it back otherwise (all or nothing).
 
@@ -69,8 +69,9 @@ def cost_of(session, job: Job) -> Amount:
 
 
 def victim_order(job: Job) -> tuple:
-    """Who goes first: lowest priority, then the most recently started (placed this cycle: not started at all)."""
-    return (job.priority, -_started(job), job.key)
+    """Who goes first: the lowest project priority (KAI: a higher-priority queue is the last reclaimed), then the
+    lowest priority, then the most recently started (placed this cycle: not started at all)."""
+    return (job.queue_priority, job.priority, -_started(job), job.key)
 
 
 def _started(job: Job) -> float:
