@@ -194,7 +194,7 @@ class NodeDevice:
 def _device(entry: Obj) -> NodeDevice:
     profiles = entry.get("mig")
     return NodeDevice(int(entry["index"]), int(entry.get("memoryMiB") or DEFAULT_GPU_MEMORY_MIB),
-                      None if profiles is None else tuple(str(p) for p in profiles if mig_profiles.is_profile(str(p))),
+                      None if profiles is None else tuple(str(p) for p in profiles),  # instance i stays i
                       int(entry.get("migSlices") or mig_profiles.DEFAULT_SLICES))
 
 
