@@ -11,17 +11,10 @@ import pytest
 
 from tests.cluster import Cluster, running
 from tests.controllers.helpers import eventually
+from tests.nodes.test_simulated import MIG_YAML
 from tests.scheduler.test_end_to_end import project, status
 
-CLUSTER_YAML = """
-pools:
-- name: mig
-  gpus: 2
-  gpuModel: NVIDIA-A100-SXM4-40GB
-  gpuMemoryMiB: 40960
-  mig:
-  - [3g.20gb, 2g.10gb, 1g.5gb, 1g.5gb]    # GPU 0 in MIG mode; GPU 1 whole
-"""
+CLUSTER_YAML = MIG_YAML  # pool mig: one A100-40GB node, GPU 0 in MIG mode [3g.20gb, 2g.10gb, 1g.5gb, 1g.5gb]
 MIG_POOL = """
 apiVersion: run.ai/v1
 kind: NodePool
