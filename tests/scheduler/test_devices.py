@@ -163,3 +163,14 @@ def test_fraction_devices_without_a_fraction_is_refused():
     d = run_cycle(c.build())
     assert reason(d, "odd") == "InvalidRequest"
     assert "gpu-fraction-num-devices (2) without gpu-fraction or gpu-memory" in waiting(d, "odd")
+
+
+def test_a_whole_gpu_in_a_pool_of_mig_gpus_is_told_to_ask_for_a_slice():
+    c = Cluster()
+    c.snapshot.nodes.append(mig_node("node-0", [A100, ["7g.40gb"]]))
+    c.project("team", gpu=2)
+    c.job("whole", "team", gpus=1)
+    c.job("half", "team", fraction=0.5)
+    d = run_cycle(c.build())
+    expected = "every GPU is in MIG mode and offers only MIG slices; ask for one with migProfile"
+    assert waiting(d, "whole") == waiting(d, "half") == expected

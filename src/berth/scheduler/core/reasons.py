@@ -141,6 +141,8 @@ def _no_such_pool(session, pool: str) -> str:
 
 def _larger_than_any(shape: Shape, nodes: list[NodeState], where: str) -> str:
     """What no node could ever hold, however empty: more whole GPUs than it has, more memory than its GPUs."""
+    if (shape.gpus or shape.shared) and all(len(n.mig_dev) == len(n.dev_free) > 0 for n in nodes):
+        return f"every GPU{where} is in MIG mode and offers only MIG slices; ask for one with migProfile"
     if shape.gpus or shape.count > 1 and shape.shared:
         wanted = shape.gpus or shape.count
         largest = max(len(n.dev_free) - len(n.mig_dev) for n in nodes)  # GPUs in MIG mode offer only slices
