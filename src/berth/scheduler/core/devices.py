@@ -252,17 +252,19 @@ def running_placement(node: NodeState, shape: Shape, devices: list[int], instanc
         spare = [s for s in range(len(slots)) if slots[s][2] == shape.mig and not node.mig_used[s] and s not in mine]
         chosen = tuple((mine + spare)[:shape.count])
         return (chosen, slots[chosen[0]][3]) if chosen else ((), 0)
-    usable = [d for d in range(len(node.dev_free)) if d not in node.mig_dev]
     if shape.gpus:
         if len(held) != shape.gpus:
+            usable = [d for d in range(len(node.dev_free)) if d not in node.mig_dev]
             free = [d for d in usable if node.dev_free[d] == MILLI]
             held = tuple((free + [d for d in usable if d not in free])[: shape.gpus])
         return held, MILLI
-    if shape.shared and usable:
+    if shape.shared:
         if not held:
+            usable = [d for d in range(len(node.dev_free)) if d not in node.mig_dev]
             held = tuple(sorted(usable, key=lambda d: (-node.dev_free[d], d))[: shape.count])
-        held = held[: shape.count]
-        return held, need_milli(shape, node.dev_mem[held[0]])
+        if held:
+            held = held[: shape.count]
+            return held, need_milli(shape, node.dev_mem[held[0]])
     return (), 0
 
 

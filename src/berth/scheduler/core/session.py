@@ -257,7 +257,9 @@ class Session:
         index = self.pools.get(pool)
         for info in pods:
             shape = info.shape
-            if shape.any_gpu:
+            if shape.gpus:
+                gpu += shape.gpus * MILLI
+            elif shape.any_gpu:
                 gpu += request_milli(shape, index)
             cpu += shape.cpu
             mem += shape.mem

@@ -292,7 +292,8 @@ class _Freed:
         if shape.gpus:
             return sum(1 for f in self.dev if f == MILLI) >= shape.gpus
         if shape.shared:
-            return sum(1 for d, f in enumerate(self.dev) if f >= need_milli(shape, self.node.dev_mem[d])) >= shape.count
+            room = (1 for d, f in enumerate(self.dev) if f >= need_milli(shape, self.node.dev_mem[d]))
+            return next(room, 0) == 1 if shape.count == 1 else sum(room) >= shape.count
         if shape.mig:
             return self.mig.get(shape.mig, 0) >= shape.count
         return True
