@@ -189,5 +189,11 @@ spec: {jobType: PyTorchJob, workers: {value: 2}, replicas: {value: 3}}
 
 def test_gpu_devices_and_gpu_together():
     assert problems(training('gpu: {value: "1"}\ngpuDevices: {value: 2}')) == [
-        "spec.gpuDevices: gpuDevices and gpu both ask for GPUs; give only one of them"
+        "spec.gpuDevices: gpuDevices and gpu both ask for whole GPUs; give only one of them (with gpuDevices, gpu "
+        "may be a fraction: that share of each device)"
     ]
+
+
+def test_gpu_devices_with_a_fraction_is_that_share_of_each_device():
+    [item] = load(training('gpu: {value: "0.5"}\ngpuDevices: {value: 2}'))
+    assert (item.obj.spec.gpu.value, item.obj.spec.gpuDevices.value) == ("0.5", 2)

@@ -34,3 +34,21 @@ def test_a_gpu_memory_share_is_rounded_up_and_fits_only_when_the_memory_does(ask
     milli = memory_milli(asked, device)
     assert milli * device >= asked * 1000 > (milli - 1) * device
     assert (milli <= 1000) == (asked <= device)
+
+
+def test_mig_slices_and_shares_of_several_devices_are_read_from_the_pod():
+    from berth.api.usage import devices_value, node_devices, pod_devices, pod_mig_instances
+    pod = {"metadata": {"annotations": {"run.ai/gpu-devices": "1:2,1:3"}},
+           "spec": {"containers": [{"resources": {"limits": {"nvidia.com/mig-1g.5gb": "2"}}},
+                                   {"resources": {"requests": {"nvidia.com/mig-1g.5gb": "1", "nvidia.com/mig-x": "1"}}}]}}
+    asks = pod_request(pod)
+    assert asks.mig == (("1g.5gb", 3),) and asks.gpus == 0
+    assert asks.gpu_milli() == 3 * 142 and asks.gpu_milli(mig_slices=4) == 3 * 250
+    assert (pod_devices(pod), pod_mig_instances(pod)) == ([1, 1], [2, 3])
+    assert devices_value([1, 1], [2, 3]) == "1:2,1:3" and devices_value([0, 2]) == "0,2"
+    pair = pod_request({"metadata": {"annotations": {"gpu-fraction": "0.5", "gpu-fraction-num-devices": "2"}}})
+    assert (pair.gpu_devices, pair.gpu_milli()) == (2, 1000)
+    node = {"metadata": {"annotations": {"run.ai/gpus": '[{"index": 0, "mig": ["7g.40gb"], "migSlices": 7}, '
+                                                        '{"index": 1}]'}}}
+    assert [(d.index, d.mig) for d in node_devices(node)] == [(0, ("7g.40gb",)), (1, None)]
+    assert node_gpus(node) == [(0, 81920), (1, 81920)]

@@ -198,9 +198,18 @@ def test_less_than_a_mib_of_gpu_memory_is_an_error():
         pod_template(workload(gpuMemory={"value": "100k"}))
 
 
-def test_a_mig_profile_is_annotated():
+def test_a_mig_profile_asks_for_the_device_plugins_mig_resource():
     pod = valid(pod_template(workload(migProfile={"value": "1g.5gb"})))
-    assert pod["metadata"]["annotations"] == {"run.ai/mig-profile": "1g.5gb"}
+    resources = pod["spec"]["containers"][0]["resources"]
+    assert resources["limits"]["nvidia.com/mig-1g.5gb"] == resources["requests"]["nvidia.com/mig-1g.5gb"] == "1"
+    assert "nvidia.com/gpu" not in json.dumps(pod) and "gpu-fraction" not in json.dumps(pod)
+    assert env(pod)["RUNAI_NUM_OF_GPUS"] == "1"
+
+
+def test_a_fraction_of_several_devices_says_how_many():
+    w = workload(gpu={"value": "0.5"}, gpuDevices={"value": 2})
+    pod = valid(pod_template(w))
+    assert pod["metadata"]["annotations"] == {"gpu-fraction": "0.5", "gpu-fraction-num-devices": "2"}
     assert "nvidia.com/gpu" not in json.dumps(pod)
     assert env(pod)["RUNAI_NUM_OF_GPUS"] == "1"
 

@@ -157,3 +157,20 @@ def test_every_total_is_the_sum_of_its_parts(objects: Objects):
         pools = sum(_gpu(out[("NodePool", p)], field) for p in POOLS)
         assert pools >= projects - 1e-6
     assert sum(out[("NodePool", p)]["totalGpus"] for p in POOLS) == 12
+
+
+def test_mig_slices_and_shares_of_several_devices_count_what_they_take():
+    a30 = node("a30", gpus=1, memory_mib=24576)
+    a30["metadata"]["annotations"]["run.ai/gpus"] = json.dumps(
+        [{"index": 0, "memoryMiB": 24576, "mig": ["2g.12gb", "2g.12gb"], "migSlices": 4}])
+    slice_pod = pod("slice", "runai-a", node_name="a30", devices="0:1")
+    slice_pod["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/mig-2g.12gb"] = "1"
+    waiting_slice = pod("waiting-slice", "runai-a")
+    waiting_slice["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/mig-3g.20gb"] = "1"
+    pair = pod("pair", "runai-a", fraction="0.25", node_name="n-80", devices="0,1")
+    pair["metadata"]["annotations"]["gpu-fraction-num-devices"] = "2"
+    objects = Objects(projects=[project("a", deservedGpus=2)], namespaces=[namespace("runai-a")],
+                      nodes=[a30, node("n-80")], pods=[slice_pod, waiting_slice, pair])
+    a = statuses(objects)[("Project", "a")]
+    assert a["allocated"]["gpu"] == 0.5 + 0.5  # 2 of the A30's 4 compute slices; a quarter of each of two GPUs
+    assert a["requested"]["gpu"] == 1 + 0.428  # waiting: 3 of 7 slices, rounded down

@@ -95,3 +95,66 @@ def test_simulated_gpus_are_numbered_from_zero():
     assert [g.index for g in gpus.simulated(3)] == [0, 1, 2]
     assert all(g.model == gpus.SIMULATED_MODEL and not g.uuid for g in gpus.simulated(3))
 
+
+
+class NVMLError_NotSupported(Exception):  # noqa: N801 - pynvml's name
+    pass
+
+
+class NVMLError_NotFound(Exception):  # noqa: N801
+    pass
+
+
+A100_BYTES = 40960 * 2**20
+MIG_MEMORY_MIB = {"mig-0": 19968, "mig-1": 9984, "mig-3": 4864}  # 3g.20gb, 2g.10gb, (no device 2), 1g.5gb
+
+
+class FakeMigNvml(FakeNvml):
+    """An A100-SXM4-40GB in MIG mode (three MIG devices, NVML index 2 free) beside one that is not, the way
+    pynvml answers: MIG-mode queries raise NotSupported on a GPU without MIG, a missing MIG device NotFound."""
+
+    NVML_DEVICE_MIG_ENABLE = 1
+
+    def nvmlDeviceGetName(self, handle):
+        return "NVIDIA A100-SXM4-40GB"
+
+    def nvmlDeviceGetMemoryInfo(self, handle):
+        return types.SimpleNamespace(total=A100_BYTES, used=0, free=A100_BYTES)
+
+    def nvmlDeviceGetMigMode(self, handle):
+        if handle != "handle-0":
+            raise NVMLError_NotSupported("Not Supported")
+        return [1, 1]
+
+    def nvmlDeviceGetMaxMigDeviceCount(self, handle):
+        return 7
+
+    def nvmlDeviceGetMigDeviceHandleByIndex(self, handle, index):
+        if f"mig-{index}" not in MIG_MEMORY_MIB:
+            raise NVMLError_NotFound("Not Found")
+        return f"mig-{index}"
+
+    def nvmlDeviceGetAttributes(self, mig):
+        memory = MIG_MEMORY_MIB[mig]
+        slices = {19968: 3, 9984: 2, 4864: 1}[memory]
+        return types.SimpleNamespace(gpuInstanceSliceCount=slices, computeInstanceSliceCount=slices,
+                                     memorySizeMB=memory, multiprocessorCount=14 * slices)
+
+    def nvmlDeviceGetUUID(self, handle):
+        return f"MIG-{handle}-uuid" if str(handle).startswith("mig-") else f"GPU-{handle}"
+
+
+def test_nvml_lists_the_mig_devices_of_a_gpu_in_mig_mode():
+    found = gpus.discover(nvml=FakeMigNvml(), nvidia_smi="/nonexistent/nvidia-smi")
+    assert found[0].mig == ("3g.20gb", "2g.10gb", "", "1g.5gb")  # instance indexes are NVML's; 2 is a gap
+    assert found[0].mig_uuids == ("MIG-mig-0-uuid", "MIG-mig-1-uuid", "", "MIG-mig-3-uuid")
+    assert found[1].mig is None and found[1].mig_uuids == ()
+    entry = found[0].entry()
+    assert entry["mig"] == ["3g.20gb", "2g.10gb", "", "1g.5gb"] and entry["migSlices"] == 7
+
+
+def test_mig_profiles_are_named_as_nvidia_names_them():
+    # memory as eighths of the GPU's, rounded up: A100-40GB and H100-80GB slices, a compute-instance profile
+    assert gpus.mig_profile_name(7, 7, 40192, A100_BYTES) == "7g.40gb"
+    assert gpus.mig_profile_name(1, 1, 9856, 81559 * 2**20) == "1g.10gb"
+    assert gpus.mig_profile_name(3, 1, 19968, A100_BYTES) == "1c.3g.20gb"

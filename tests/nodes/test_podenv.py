@@ -46,6 +46,15 @@ def test_gpu_variables_come_from_the_annotations():
     assert podenv.gpu_environment({"metadata": {}})["CUDA_VISIBLE_DEVICES"] == ""
 
 
+def test_a_mig_instance_is_named_by_its_uuid_where_the_node_knows_it():
+    from berth.nodes.node import Gpu
+    gpus = (Gpu(0), Gpu(1, mig=("3g.20gb", "1g.5gb"), mig_uuids=("MIG-aaaa", "MIG-bbbb")))
+    pod = {"metadata": {"annotations": {"run.ai/gpu-devices": "1:1"}}}
+    assert podenv.gpu_environment(pod, gpus)["CUDA_VISIBLE_DEVICES"] == "MIG-bbbb"
+    assert podenv.gpu_environment(pod)["NVIDIA_VISIBLE_DEVICES"] == "MIG-1:1"  # a simulated GPU: no UUID
+    assert podenv.gpu_devices(pod) == [1]
+
+
 def test_a_temporary_home_the_local_node_cannot_mount_is_the_scratch_directory(tmp_path: Path):
     import asyncio
 

@@ -356,3 +356,46 @@ def test_the_simulator_process_refuses_a_bad_cluster_file(tmp_path: Path) -> Non
                             text=True, timeout=60, check=False)
     assert result.returncode == 2
     assert f'{path}: pools[0].gpu: unknown field; did you mean "gpus"?' in result.stderr
+
+
+MIG_YAML = """
+pools:
+- name: mig
+  gpus: 2
+  gpuModel: NVIDIA-A100-SXM4-40GB
+  gpuMemoryMiB: 40960
+  mig:
+  - [3g.20gb, 2g.10gb, 1g.5gb, 1g.5gb]
+"""
+
+
+def test_a_simulated_node_advertises_the_mig_instances_of_its_cluster_file(bare_module_cluster: Cluster,
+                                                                          tmp_path: Path) -> None:
+    path = tmp_path / "cluster.yaml"
+    path.write_text(MIG_YAML)
+    nodes = load_cluster_file(path)
+
+    async def check() -> None:
+        async with simulated(bare_module_cluster, nodes) as client:
+            node = await client.get("Node", "mig-0")
+            assert node["status"]["allocatable"] == {
+                "cpu": "8", "memory": "64Gi", "pods": "110", "nvidia.com/gpu": "1",  # GPU 1 is whole
+                "nvidia.com/mig-1g.5gb": "2", "nvidia.com/mig-2g.10gb": "1", "nvidia.com/mig-3g.20gb": "1"}
+            gpus = json.loads(node["metadata"]["annotations"]["run.ai/gpus"])
+            assert gpus[0]["mig"] == ["3g.20gb", "2g.10gb", "1g.5gb", "1g.5gb"] and gpus[0]["migSlices"] == 7
+            assert "mig" not in gpus[1]
+
+    run(check())
+
+
+def test_cluster_file_mig_mistakes_name_the_profiles_there_are(tmp_path: Path) -> None:
+    message = load_error(tmp_path, MIG_YAML.replace("1g.5gb, 1g.5gb", "1g.6gb, 1g.5gb, 1g.5gb"))
+    assert ('pools[0].mig[0][2]: "1g.6gb" is not a MIG profile of NVIDIA-A100-SXM4-40GB; its profiles are '
+            "1g.5gb, 1g.10gb, 2g.10gb, 3g.20gb, 4g.20gb, 7g.40gb") in message
+    message = load_error(tmp_path, MIG_YAML.replace("1g.5gb, 1g.5gb", "1g.5gb, 1g.5gb, 1g.5gb"))
+    assert ("pools[0].mig[0]: these instances take 8 compute slices, but a NVIDIA-A100-SXM4-40GB has 7; "
+            "drop some") in message
+    message = load_error(tmp_path, MIG_YAML + "  - [7g.40gb]\n  - [7g.40gb]\n")
+    assert "pools[0].mig: partitions 3 GPUs, but the pool's nodes have 2" in message
+    message = load_error(tmp_path, MIG_YAML.replace("NVIDIA-A100-SXM4-40GB", "Future-GPU").replace("3g.20gb", "3g"))
+    assert 'pools[0].mig[0][0]: "3g" is not a MIG profile; write one like 1g.10gb' in message

@@ -5,9 +5,12 @@ the scheduler charges it.
 
 Conventions read here (KAI-Scheduler's where it has one):
 - a pod's whole GPUs from `nvidia.com/gpu` (limits, else requests) of its containers; a share of one GPU
-  from the annotation `gpu-fraction` ("0.5") or `gpu-memory` (MiB); the devices it holds once placed from
-  `run.ai/gpu-devices` ("0,1"); the node pools it prefers, in order, from `run.ai/node-pools`;
-- a node's GPUs from its annotation `run.ai/gpus` (JSON `[{"index": 0, "memoryMiB": 81920}]`), else as
+  from the annotation `gpu-fraction` ("0.5") or `gpu-memory` (MiB), on `gpu-fraction-num-devices` devices
+  (default 1); MIG slices from `nvidia.com/mig-<profile>` (see `berth.api.mig`); the devices it holds once
+  placed from `run.ai/gpu-devices` ("0,1"; a MIG slice as `<device>:<MIG instance>`, "0:2"); the node pools
+  it prefers, in order, from `run.ai/node-pools`;
+- a node's GPUs from its annotation `run.ai/gpus` (JSON `[{"index": 0, "memoryMiB": 81920}]`; a GPU in MIG
+  mode adds `"mig": ["3g.20gb", "1g.5gb"]`, its MIG instances in order, and `"migSlices": 7`), else as
   many 80 GiB devices as `nvidia.com/gpu` allocatable says; its CPU and memory from `allocatable`;
 - a node is in the first node pool, by name, whose `labelKey=labelValue` it carries, else in `default`.
 
@@ -23,6 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from berth.api import mig as mig_profiles
 from berth.api.projects import DEFAULT_POOL
 from berth.api.types import amount
 
@@ -37,6 +41,7 @@ DEVICES_ANNOTATION = "run.ai/gpu-devices"  # on a placed pod: the devices it hol
 POOLS_ANNOTATION = "run.ai/node-pools"  # on a pod or PodGroup: the pools it prefers, in order
 GPU_FRACTION_ANNOTATION = "gpu-fraction"
 GPU_MEMORY_ANNOTATION = "gpu-memory"
+GPU_DEVICES_ANNOTATION = "gpu-fraction-num-devices"  # KAI: how many devices each get the fraction or memory
 
 
 def _meta(obj: Obj) -> Obj:
@@ -74,26 +79,30 @@ def memory_milli(gpu_memory_mib: int, device_memory_mib: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class PodRequest:
-    """What one pod asks for. At most one of `gpus`, `gpu_fraction`, `gpu_memory` is set for a valid pod
-    (the scheduler refuses the others and says why)."""
+    """What one pod asks for. At most one of `gpus`, `gpu_fraction`, `gpu_memory`, `mig` is set for a valid
+    pod (the scheduler refuses the others and says why)."""
 
     gpus: int = 0  # whole devices
-    gpu_fraction: float = 0.0  # a share of one device
-    gpu_memory: int = 0  # MiB of one device
+    gpu_fraction: float = 0.0  # a share of each of `gpu_devices` devices
+    gpu_memory: int = 0  # MiB of each of `gpu_devices` devices
     cpu: int = 0  # millicores
     memory: int = 0  # MiB
+    gpu_devices: int = 1  # how many devices get the share (`gpu-fraction-num-devices`)
+    mig: tuple[tuple[str, int], ...] = ()  # (MIG profile, how many slices), by profile
 
-    def gpu_milli(self, device_memory_mib: int = DEFAULT_GPU_MEMORY_MIB) -> int:
+    def gpu_milli(self, device_memory_mib: int = DEFAULT_GPU_MEMORY_MIB, mig_slices: int = mig_profiles.DEFAULT_SLICES) -> int:
         """Milli-GPUs the pod takes where its device has `device_memory_mib` (which only a `gpu-memory` ask
-        depends on)."""
+        depends on) and `mig_slices` compute slices (which only a MIG ask depends on)."""
         share = fraction_milli(self.gpu_fraction) if self.gpu_fraction else (
             memory_milli(self.gpu_memory, device_memory_mib) if self.gpu_memory else 0)
-        return self.gpus * MILLI + share
+        slices = sum(count * mig_profiles.slice_milli(profile, mig_slices) for profile, count in self.mig)
+        return self.gpus * MILLI + share * max(self.gpu_devices, 1) + slices
 
 
 def pod_request(pod: Obj) -> PodRequest:
     """A pod's request: its containers' GPUs, CPU and memory (requests, else limits) and its GPU share."""
     gpus = cpu = memory = 0
+    slices: dict[str, int] = {}
     for container in (pod.get("spec") or {}).get("containers") or []:
         resources = container.get("resources") or {}
         requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
@@ -101,6 +110,13 @@ def pod_request(pod: Obj) -> PodRequest:
             gpus += int(amount(limits.get(GPU_RESOURCE, requests.get(GPU_RESOURCE, 0)) or 0))
         except (ValueError, ArithmeticError, TypeError):
             pass
+        for name in {*limits, *requests}:
+            profile = mig_profiles.profile_of_resource(name)
+            if profile is not None:
+                try:
+                    slices[profile] = slices.get(profile, 0) + int(amount(limits.get(name, requests.get(name)) or 0))
+                except (ValueError, ArithmeticError, TypeError):
+                    pass
         cpu += millicores(requests.get("cpu", limits.get("cpu", 0)) or 0)
         memory += mib(requests.get("memory", limits.get("memory", 0)) or 0)
     annotations = _meta(pod).get("annotations") or {}
@@ -109,13 +125,39 @@ def pod_request(pod: Obj) -> PodRequest:
     except ValueError:
         fraction = 0.0
     gpu_memory = str(annotations.get(GPU_MEMORY_ANNOTATION) or "0")
-    return PodRequest(gpus, fraction, int(gpu_memory) if gpu_memory.isdigit() else 0, cpu, memory)
+    devices = str(annotations.get(GPU_DEVICES_ANNOTATION) or "1").strip()
+    return PodRequest(gpus, fraction, int(gpu_memory) if gpu_memory.isdigit() else 0, cpu, memory,
+                      int(devices) if devices.isdigit() else 1,
+                      tuple(sorted((p, n) for p, n in slices.items() if n > 0)))
+
+
+def _device_entries(pod: Obj) -> list[tuple[int, int | None]]:
+    raw = (_meta(pod).get("annotations") or {}).get(DEVICES_ANNOTATION) or ""
+    out: list[tuple[int, int | None]] = []
+    for part in raw.split(","):
+        device, _, instance = part.strip().partition(":")
+        if device.isdigit() and (not instance or instance.isdigit()):
+            out.append((int(device), int(instance) if instance else None))
+    return out
 
 
 def pod_devices(pod: Obj) -> list[int]:
-    """The GPU devices a placed pod holds on its node (`run.ai/gpu-devices`)."""
-    raw = (_meta(pod).get("annotations") or {}).get(DEVICES_ANNOTATION) or ""
-    return [int(d) for d in raw.split(",") if d.strip().isdigit()]
+    """The GPU devices a placed pod holds (all or part of) on its node (`run.ai/gpu-devices`)."""
+    return [device for device, _ in _device_entries(pod)]
+
+
+def pod_mig_instances(pod: Obj) -> list[int]:
+    """The MIG instance it holds on each of `pod_devices` (`<device>:<instance>`); empty when it holds none."""
+    entries = _device_entries(pod)
+    return [i for _, i in entries] if entries and all(i is not None for _, i in entries) else []  # type: ignore[misc]
+
+
+def devices_value(devices: Iterable[int], mig_instances: Iterable[int] = ()) -> str:
+    """The `run.ai/gpu-devices` text for these devices (and the MIG instance on each, when it holds slices)."""
+    instances = list(mig_instances)
+    if instances:
+        return ",".join(f"{d}:{i}" for d, i in zip(devices, instances))
+    return ",".join(str(d) for d in devices)
 
 
 def pools_of(obj: Obj) -> list[str]:
@@ -138,13 +180,31 @@ def counts(pod: Obj) -> bool:
 
 # -- nodes ---------------------------------------------------------------------------------------------------
 
-def node_gpus(node: Obj) -> list[tuple[int, int]]:
-    """A node's GPU devices as (index, memory MiB)."""
+@dataclass(frozen=True, slots=True)
+class NodeDevice:
+    """One GPU of a node. `mig` is None for a GPU not in MIG mode, else the profiles of its MIG instances
+    (instance i is `mig[i]`), which are all it offers: no whole-GPU or fractional pod may use it."""
+
+    index: int
+    memory_mib: int = DEFAULT_GPU_MEMORY_MIB
+    mig: tuple[str, ...] | None = None
+    mig_slices: int = mig_profiles.DEFAULT_SLICES
+
+
+def _device(entry: Obj) -> NodeDevice:
+    profiles = entry.get("mig")
+    return NodeDevice(int(entry["index"]), int(entry.get("memoryMiB") or DEFAULT_GPU_MEMORY_MIB),
+                      None if profiles is None else tuple(str(p) for p in profiles),  # instance i stays i
+                      int(entry.get("migSlices") or mig_profiles.DEFAULT_SLICES))
+
+
+def node_devices(node: Obj) -> list[NodeDevice]:
+    """A node's GPU devices, as its `run.ai/gpus` annotation describes them (else `nvidia.com/gpu`)."""
     raw = (_meta(node).get("annotations") or {}).get(GPUS_ANNOTATION)
     if raw:
         try:
-            found = [(int(g["index"]), int(g.get("memoryMiB") or DEFAULT_GPU_MEMORY_MIB)) for g in json.loads(raw)]
-        except (ValueError, KeyError, TypeError):
+            found = [_device(g) for g in json.loads(raw)]
+        except (ValueError, KeyError, TypeError, AttributeError):
             found = []
         if found:
             return found
@@ -153,7 +213,12 @@ def node_gpus(node: Obj) -> list[tuple[int, int]]:
         count = int(amount(allocatable.get(GPU_RESOURCE, 0) or 0))
     except (ValueError, ArithmeticError, TypeError):
         count = 0
-    return [(i, DEFAULT_GPU_MEMORY_MIB) for i in range(count)]
+    return [NodeDevice(i) for i in range(count)]
+
+
+def node_gpus(node: Obj) -> list[tuple[int, int]]:
+    """A node's GPU devices as (index, memory MiB)."""
+    return [(d.index, d.memory_mib) for d in node_devices(node)]
 
 
 def node_ready(node: Obj) -> bool:

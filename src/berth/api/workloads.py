@@ -310,14 +310,17 @@ class LegacyMpiFields(Model):
 def _gpu_devices() -> Any:
     return field(
         "Whole GPUs per pod, as a device count; an alternative to gpu for clusters of Run:ai 2.18. With "
-        "gpuMemory, the memory asked of each device.",
+        "gpuMemory, or with a fraction in gpu, the number of GPUs that each give the pod that share "
+        "(gpuDevices 2 with gpu 0.5: half of each of two GPUs of one node).",
         unit="GPUs", default="none",
     )
 
 
 def _check_gpu_devices(spec: Any) -> None:
-    if spec.gpuDevices is not None and (spec.gpu is not None or spec.migProfile is not None):
-        raise field_error("gpuDevices", "gpuDevices and {other} both ask for GPUs; give only one of them",
+    fraction = spec.gpu is not None and 0 < gpu_amount(spec.gpu.value) < 1
+    if spec.gpuDevices is not None and ((spec.gpu is not None and not fraction) or spec.migProfile is not None):
+        raise field_error("gpuDevices", "gpuDevices and {other} both ask for whole GPUs; give only one of them "
+                          "(with gpuDevices, gpu may be a fraction: that share of each device)",
                           other="gpu" if spec.gpu is not None else "migProfile")
 
 

@@ -10,7 +10,8 @@ What the pod carries, and why:
   which Berth's scheduler and controllers select by; the spec's label items cannot override them.
 - GPUs as KAI-Scheduler encodes them: whole devices as `nvidia.com/gpu` (limits and requests); a share of
   one GPU as the annotation `gpu-fraction` (e.g. "0.5") or `gpu-memory` (MiB), with no `nvidia.com/gpu`, so
-  only a GPU-sharing scheduler places it; a MIG slice as the annotation `run.ai/mig-profile`.
+  only a GPU-sharing scheduler places it, and `gpu-fraction-num-devices` when `gpuDevices` asks that share
+  of several GPUs; a MIG slice as the resource NVIDIA's device plugin offers it, `nvidia.com/mig-<profile>: 1`.
 - The Run:ai environment `RUNAI_PROJECT`, `RUNAI_JOB_NAME`, `RUNAI_NUM_OF_GPUS`, placed before the user's
   variables so that those may refer to them as `$(RUNAI_JOB_NAME)`; a user item of the same name is dropped.
 
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from berth.api import mig
 from berth.api.projects import project_of_namespace
 from berth.api.types import gpu_amount, parse_quantity
 from berth.api.wellknown import WORKLOAD_KIND_LABEL
@@ -54,7 +56,6 @@ GPU_RESOURCE = "nvidia.com/gpu"
 GPU_FRACTION = "gpu-fraction"
 GPU_MEMORY = "gpu-memory"
 GPU_DEVICES = "gpu-fraction-num-devices"
-MIG_PROFILE = "run.ai/mig-profile"
 DEFAULT_HOME = "/home/runai"
 MAIN_CONTAINER = "main"
 
@@ -74,8 +75,8 @@ _PORT_NAME = re.compile(r"^(?=.*[a-z])(?!.*--)[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 @dataclass(frozen=True)
 class GpuRequest:
-    """What each pod asks of GPUs: at most one of whole `devices`, a `fraction` of one GPU's memory, an
-    amount of GPU memory (`memory_mib`, on each of `shared_devices` GPUs) or a MIG slice (`mig_profile`)."""
+    """What each pod asks of GPUs: at most one of whole `devices`, a `fraction` of a GPU's memory or an
+    amount of GPU memory (`memory_mib`), each on `shared_devices` GPUs, or a MIG slice (`mig_profile`)."""
 
     devices: int = 0
     fraction: Decimal | None = None
@@ -91,7 +92,7 @@ class GpuRequest:
         slice counts as one GPU, which is what the container sees.
         """
         if self.fraction is not None:
-            return self.fraction
+            return self.fraction * max(self.shared_devices, 1)
         if self.memory_mib is not None:
             return Decimal(self.shared_devices)
         if self.mig_profile is not None:
@@ -103,7 +104,9 @@ def gpu_request(spec: dict[str, Any]) -> GpuRequest:
     """The GPU request of a spec's `gpu`, `gpuDevices`, `gpuMemory` and `migProfile` fields.
 
     `gpuMemory` becomes whole MiB, rounded down (4G = 4000000000 bytes = 3814.7 MiB -> 3814): a pod never
-    asks for more memory than the user wrote. With `gpuDevices`, it is the memory on each of that many GPUs.
+    asks for more memory than the user wrote. With `gpuDevices`, a `gpuMemory` or a fraction `gpu` is what
+    each of that many GPUs gives (Run:ai's REST API: gpuDevicesRequest with gpuPortionRequest or
+    gpuMemoryRequest; KAI: gpu-fraction-num-devices).
     """
     devices = value_of(spec, "gpuDevices")
     mig = value_of(spec, "migProfile")
@@ -116,12 +119,12 @@ def gpu_request(spec: dict[str, Any]) -> GpuRequest:
         if mib < 1:
             raise PodSpecError(f"spec.gpuMemory: {memory} is less than 1 MiB of GPU memory; ask for more, e.g. 4G")
         return GpuRequest(memory_mib=mib, shared_devices=max(int(devices or 1), 1))
+    amount = gpu_amount(gpu) if gpu is not None else None
+    if amount is not None and 0 < amount < 1:
+        return GpuRequest(fraction=amount.normalize(), shared_devices=int(devices or 0))
     if devices:
         return GpuRequest(devices=int(devices))
-    if gpu is not None:
-        amount = gpu_amount(gpu)
-        if 0 < amount < 1:
-            return GpuRequest(fraction=amount.normalize())
+    if amount is not None:
         return GpuRequest(devices=int(amount))
     return GpuRequest()
 
@@ -292,15 +295,14 @@ def _check_key(key: str, field_name: str) -> None:
 
 def _gpu_annotations(gpus: GpuRequest) -> dict[str, str]:
     if gpus.fraction is not None:
-        return {GPU_FRACTION: _number(gpus.fraction)}
-    if gpus.memory_mib is not None:
+        out = {GPU_FRACTION: _number(gpus.fraction)}
+    elif gpus.memory_mib is not None:
         out = {GPU_MEMORY: str(gpus.memory_mib)}
-        if gpus.shared_devices > 1:
-            out[GPU_DEVICES] = str(gpus.shared_devices)
-        return out
-    if gpus.mig_profile is not None:
-        return {MIG_PROFILE: gpus.mig_profile}
-    return {}
+    else:
+        return {}
+    if gpus.shared_devices > 1:
+        out[GPU_DEVICES] = str(gpus.shared_devices)
+    return out
 
 
 def _home(spec: dict[str, Any]) -> str | None:
@@ -393,6 +395,8 @@ def _resources(spec: dict[str, Any], gpus: GpuRequest) -> dict[str, Any]:
         if limit is not None:
             limits[kind] = str(limit)
     extended = {GPU_RESOURCE: str(gpus.devices)} if gpus.devices else {}
+    if gpus.mig_profile is not None:
+        extended[mig.resource_name(gpus.mig_profile)] = "1"
     for label, item in items_of(spec, "extendedResources"):
         if not item.get("resource"):
             raise PodSpecError(f"spec.extendedResources.items.{label}: resource is required, e.g. nvidia.com/mlnx_rdma")

@@ -8,8 +8,10 @@ What is counted, and where (the same reading of pods and nodes as the scheduler'
 - Node pool: a placed pod counts in its node's pool; a waiting pod in the first pool it prefers (its
   `run.ai/node-pools`, else its project's `defaultNodePools`, else `default`), where the scheduler tries
   first.
-- GPUs: whole devices plus a share of one; a `gpu-memory` share is taken of the device the pod holds, or,
-  while it waits, of the pool's largest device (as the scheduler counts it).
+- GPUs: whole devices plus a share of one (or of each of several); a `gpu-memory` share is taken of the
+  device the pod holds, or, while it waits, of the pool's largest device (as the scheduler counts it); a MIG
+  slice counts its share of its GPU's compute slices (`berth.api.mig`: a 1g.5gb of an A100 is 0.142 GPU;
+  while it waits, of a 7-slice GPU).
 - A department is the sum of its projects (`spec.department`, default `default`); its deserved GPUs per
   pool are its own quota where it gives one, else the sum of its projects' (as the scheduler honours them).
 - A node pool lists its nodes in any state; `total` counts ready nodes only; `allocated` and `requested`
@@ -28,6 +30,7 @@ from typing import Any
 
 from berth.api import usage
 from berth.api.projects import DEFAULT_POOL, deserved_gpus, namespace_of_project
+from berth.api.mig import DEFAULT_SLICES as MIG_SLICES
 from berth.api.usage import MILLI, PoolSelector
 
 Obj = dict[str, Any]
@@ -118,6 +121,7 @@ class _Node:
     devices: dict[int, int]  # index -> memory MiB
     cpu: int
     memory: int
+    mig_slices: dict[int, int] = field(default_factory=dict)  # index -> compute slices, for GPUs in MIG mode
 
 
 class _Books:
@@ -142,7 +146,9 @@ class _Books:
     def _node(obj: Obj, selectors: list[PoolSelector]) -> _Node:
         cpu, memory = usage.node_capacity(obj)
         pool = usage.pool_of_node((obj.get("metadata") or {}).get("labels") or {}, selectors)
-        return _Node(pool, usage.node_ready(obj), dict(usage.node_gpus(obj)), cpu, memory)
+        devices = usage.node_devices(obj)
+        return _Node(pool, usage.node_ready(obj), {d.index: d.memory_mib for d in devices}, cpu, memory,
+                     {d.index: d.mig_slices for d in devices if d.mig is not None})
 
     def _count(self, pod: Obj) -> None:
         meta = pod.get("metadata") or {}
@@ -152,13 +158,16 @@ class _Books:
         if node_name:
             node = self.nodes.get(node_name)
             pool = node.pool if node else None
-            held = [node.devices[d] for d in usage.pod_devices(pod) if node and d in node.devices]
-            device_memory = held[0] if held else max((node.devices.values() if node else ()), default=0)
+            held = [d for d in usage.pod_devices(pod) if node and d in node.devices]
+            device_memory = node.devices[held[0]] if held else max((node.devices.values() if node else ()),
+                                                                   default=0)
+            slices = node.mig_slices.get(held[0]) if held else None  # type: ignore[union-attr]
         else:
             preferred = usage.pools_of(pod) or list(((project or {}).get("spec") or {}).get("defaultNodePools") or [])
             pool = (preferred or [DEFAULT_POOL])[0]
-            device_memory = self.largest_device.get(pool, 0)
-        amount = Amount(asks.gpu_milli(device_memory or usage.DEFAULT_GPU_MEMORY_MIB), asks.cpu, asks.memory)
+            device_memory, slices = self.largest_device.get(pool, 0), None
+        amount = Amount(asks.gpu_milli(device_memory or usage.DEFAULT_GPU_MEMORY_MIB, slices or MIG_SLICES),
+                        asks.cpu, asks.memory)
         placed = bool(node_name)
         if pool is not None:
             self.pool[pool].charge(amount, placed)

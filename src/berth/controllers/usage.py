@@ -37,8 +37,8 @@ PERIOD_S = 1.0
 CONCURRENCY = 16
 Obj = dict[str, Any]
 
-_POD_ANNOTATIONS = (usage.GPU_FRACTION_ANNOTATION, usage.GPU_MEMORY_ANNOTATION, usage.DEVICES_ANNOTATION,
-                    usage.POOLS_ANNOTATION)
+_POD_ANNOTATIONS = (usage.GPU_FRACTION_ANNOTATION, usage.GPU_MEMORY_ANNOTATION, usage.GPU_DEVICES_ANNOTATION,
+                    usage.DEVICES_ANNOTATION, usage.POOLS_ANNOTATION)
 
 
 def _pod_counts(pod: Obj) -> tuple[Any, ...]:
@@ -50,7 +50,7 @@ def _pod_counts(pod: Obj) -> tuple[Any, ...]:
 
 
 def _node_offers(node: Obj) -> tuple[Any, ...]:
-    return ((node.get("metadata") or {}).get("labels"), usage.node_gpus(node), usage.node_capacity(node),
+    return ((node.get("metadata") or {}).get("labels"), usage.node_devices(node), usage.node_capacity(node),
             usage.node_ready(node))
 
 

@@ -10,6 +10,9 @@
       memory: 512Gi
       pods: 110             # how many pods a node takes
       labels: {run.ai/type: dgx-a100}
+      mig:                  # optional: GPU i in MIG mode, split into these instances (null: whole)
+      - [3g.40gb, 2g.20gb, 1g.10gb, 1g.10gb]
+      - [7g.80gb]
 
 The file is user text, so reading it is strict and helpful: every problem is reported at once, each naming
 the field (`pools[1].gpuModle`) and the fix (a typo's closest field name, the type expected, a quoted
@@ -26,6 +29,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from berth.api import mig
 from berth.api.explain import suggest
 from berth.api.types import Quantity, describe_input
 from berth.nodes.node import Gpu, NodeSpec
@@ -75,6 +79,9 @@ class Pool(BaseModel):
     memory: Quantity = Field(_DEFAULTS.memory, description="Memory capacity of a node.")
     pods: int = Field(_DEFAULTS.pods, ge=1, strict=True, description="How many pods a node takes.")
     labels: dict[str, str] = Field(default_factory=dict, description="Extra node labels.")
+    mig: list[list[str] | None] = Field(default_factory=list, description=(
+        "MIG partitions: item i puts GPU i of every node in MIG mode with these instances (profiles such as "
+        "1g.10gb), null leaves it whole; GPUs past the list are whole."))
 
     @field_validator("name")
     @classmethod
@@ -176,9 +183,38 @@ def parse(document: Any, source: str = "") -> list[NodeSpec]:
         if len(longest) > 63:
             problems.append(f"pools[{i}].name: node names like {longest} would be longer than 63 characters; "
                             f"shorten the pool name to {63 - len(str(pool.count - 1)) - 1} or fewer")
+        problems.extend(_mig_problems(pool, f"pools[{i}].mig"))
     if problems:
         raise ClusterFileError(problems, source)
     return specs_of(checked.pools)
+
+
+def _mig_problems(pool: Pool, where: str) -> list[str]:
+    """What is wrong with a pool's MIG partitions: more GPUs than it has, profiles its GPU model does not
+    offer (naming those it does), instances that take more compute slices than the GPU has."""
+    if len(pool.mig) > pool.gpus:
+        return [f"{where}: partitions {len(pool.mig)} GPUs, but the pool's nodes have {pool.gpus}; list at most "
+                f"{pool.gpus} (or raise gpus)"]
+    known = mig.profiles_of(pool.gpu_model, pool.gpu_memory_mib)
+    slices = mig.slices_of(pool.gpu_model, pool.gpu_memory_mib)
+    problems = []
+    for i, profiles in enumerate(pool.mig):
+        bad = False
+        for j, profile in enumerate(profiles or []):
+            if known is not None and profile not in known:
+                problems.append(f'{where}[{i}][{j}]: "{profile}" is not a MIG profile of {pool.gpu_model}; its '
+                                f"profiles are {', '.join(known)}")
+                bad = True
+            elif known is None and not mig.is_profile(profile):
+                problems.append(f'{where}[{i}][{j}]: "{profile}" is not a MIG profile; write one like 1g.10gb '
+                                "(compute slices, then memory)")
+                bad = True
+        if not bad and profiles:
+            used = sum(mig.compute_slices_of(p) for p in profiles)
+            if used > slices:
+                problems.append(f"{where}[{i}]: these instances take {used} compute slices, but a "
+                                f"{pool.gpu_model} has {slices}; drop some")
+    return problems
 
 
 def _address(index: int) -> str:
@@ -189,7 +225,10 @@ def _address(index: int) -> str:
 def specs_of(pools: list[Pool]) -> list[NodeSpec]:
     specs: list[NodeSpec] = []
     for pool in pools:
-        gpus = tuple(Gpu(index=j, model=pool.gpu_model, memory_mib=pool.gpu_memory_mib) for j in range(pool.gpus))
+        partitions = [*pool.mig, *[None] * (pool.gpus - len(pool.mig))]
+        gpus = tuple(Gpu(index=j, model=pool.gpu_model, memory_mib=pool.gpu_memory_mib,
+                         mig=None if partitions[j] is None else tuple(partitions[j] or ()))
+                     for j in range(pool.gpus))
         labels = {POOL_LABEL: pool.name, **pool.labels}
         for i in range(pool.count):
             specs.append(NodeSpec(name=f"{pool.name}-{i}", cpu=str(pool.cpu), memory=str(pool.memory),

@@ -5,6 +5,14 @@ Order: NVML through `pynvml` (the package nvidia-ml-py) when it imports and init
 is the PCI bus order; the process runtime pairs `CUDA_VISIBLE_DEVICES` with `CUDA_DEVICE_ORDER=PCI_BUS_ID`
 so that CUDA counts them the same way.
 
+A GPU in MIG mode (NVML's current MIG mode enabled) is reported with its MIG devices, by their NVML index
+(`nvmlDeviceGetMigDeviceHandleByIndex`): each one's profile is named from its attributes as NVIDIA's
+go-nvlib names it (`<g>g.<m>gb`: its GPU-instance slices, and its memory as a share of the GPU's, rounded up
+to eighths, times the GPU's whole GB; `<c>c.<g>g.<m>gb` when its compute instance is smaller), and its UUID
+(`MIG-...`) is what the pod's `CUDA_VISIBLE_DEVICES` names. A MIG device NVML cannot read is left as a
+gap (an empty profile nothing asks for), so the others keep their indexes. nvidia-smi's query does not
+list MIG devices: a machine whose GPUs are in MIG mode needs NVML.
+
 Discovery never raises: a machine without a driver, or with a broken one, has no GPUs, and the reason is
 logged. `simulated(n)` makes the stand-ins `berth up --gpus N` advertises on a machine without GPUs.
 """
@@ -14,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
+import math
 import shutil
 import subprocess
 from types import ModuleType
@@ -65,9 +74,10 @@ def from_nvml(nvml: ModuleType) -> tuple[Gpu, ...] | None:
         gpus = []
         for index in range(int(nvml.nvmlDeviceGetCount())):
             handle = nvml.nvmlDeviceGetHandleByIndex(index)
-            memory = nvml.nvmlDeviceGetMemoryInfo(handle)
-            gpus.append(Gpu(index=index, model=_text(nvml.nvmlDeviceGetName(handle)),
-                            memory_mib=int(memory.total) // 2**20, uuid=_text(nvml.nvmlDeviceGetUUID(handle))))
+            total = int(nvml.nvmlDeviceGetMemoryInfo(handle).total)
+            profiles, uuids = _mig_devices(nvml, handle, total) if _mig_enabled(nvml, handle) else (None, ())
+            gpus.append(Gpu(index=index, model=_text(nvml.nvmlDeviceGetName(handle)), memory_mib=total // 2**20,
+                            uuid=_text(nvml.nvmlDeviceGetUUID(handle)), mig=profiles, mig_uuids=uuids))
         return tuple(gpus)
     except Exception as exc:  # noqa: BLE001 - a broken driver must not stop the node
         log.warning("NVML failed while listing GPUs (%s); trying nvidia-smi", exc)
@@ -75,6 +85,44 @@ def from_nvml(nvml: ModuleType) -> tuple[Gpu, ...] | None:
     finally:
         with contextlib.suppress(Exception):  # nothing to do about a failing shutdown
             nvml.nvmlShutdown()
+
+
+def _mig_enabled(nvml: ModuleType, handle: object) -> bool:
+    """Whether the GPU is in MIG mode now; a GPU without MIG support (NVML says NotSupported) is not."""
+    try:
+        current, _pending = nvml.nvmlDeviceGetMigMode(handle)
+    except Exception:  # noqa: BLE001 - NVMLError_NotSupported on GPUs without MIG, or an old pynvml
+        return False
+    return int(current) == int(getattr(nvml, "NVML_DEVICE_MIG_ENABLE", 1))
+
+
+def mig_profile_name(gi_slices: int, ci_slices: int, memory_mib: int, gpu_memory_bytes: int) -> str:
+    """The profile of a MIG device, as go-nvlib names it from NVML's attributes: memory as a share of the
+    GPU's, rounded up to eighths, times the GPU's memory in whole GB (rounded up), rounded."""
+    share = math.ceil(memory_mib * 2**20 / gpu_memory_bytes * 8) / 8
+    gb = round(share * -(-gpu_memory_bytes // 2**30))
+    return f"{gi_slices}g.{gb}gb" if ci_slices == gi_slices else f"{ci_slices}c.{gi_slices}g.{gb}gb"
+
+
+def _mig_devices(nvml: ModuleType, handle: object, gpu_memory_bytes: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The profiles and UUIDs of a MIG-mode GPU's MIG devices, by MIG device index."""
+    profiles: list[str] = []
+    uuids: list[str] = []
+    for i in range(int(nvml.nvmlDeviceGetMaxMigDeviceCount(handle))):
+        try:
+            mig = nvml.nvmlDeviceGetMigDeviceHandleByIndex(handle, i)
+            attributes = nvml.nvmlDeviceGetAttributes(mig)
+            profile = mig_profile_name(int(attributes.gpuInstanceSliceCount), int(attributes.computeInstanceSliceCount),
+                                       int(attributes.memorySizeMB), gpu_memory_bytes)
+            uuid = _text(nvml.nvmlDeviceGetUUID(mig))
+        except Exception:  # noqa: BLE001 - no MIG device at this index (NVMLError_NotFound), or unreadable
+            profile, uuid = "", ""
+        profiles.append(profile)
+        uuids.append(uuid)
+    while profiles and not profiles[-1]:  # gaps at the end are no devices at all
+        profiles.pop()
+        uuids.pop()
+    return tuple(profiles), tuple(uuids)
 
 
 def query_nvidia_smi(tool: str = "nvidia-smi", timeout: float = 15.0) -> str | None:

@@ -6,8 +6,14 @@ set (`nvidia.com/gpu.product`, `nvidia.com/gpu.memory`), `run.ai/type` and node-
 it is simulated. A Lease in `kube-node-lease` is renewed every few seconds, and the Ready condition with
 it, as a kubelet does.
 
+A GPU in MIG mode is offered as its MIG instances only, as NVIDIA's device plugin does in its `mixed`
+strategy: `nvidia.com/gpu` counts the GPUs not in MIG mode, `nvidia.com/mig-<profile>` the instances of each
+profile, and the GPU's entry in `run.ai/gpus` lists its instances' profiles in order (`"mig"`) and its
+compute slices (`"migSlices"`, what a slice counts a share of: `berth.api.mig`).
+
 Contract with the scheduler: when it binds a pod, it writes the devices it chose into the pod annotation
-`run.ai/gpu-devices` (comma-separated indexes); the agent exposes exactly those to the pod.
+`run.ai/gpu-devices` (comma-separated indexes; a MIG instance as `<device>:<instance>`); the agent exposes
+exactly those to the pod.
 """
 
 from __future__ import annotations
@@ -16,11 +22,13 @@ import asyncio
 import json
 import logging
 import platform
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from berth import __version__
+from berth.api import mig
 from berth.client import AlreadyExists, ApiError, Client, NotFound
 
 log = logging.getLogger(__name__)
@@ -42,6 +50,18 @@ class Gpu:
     model: str = "NVIDIA-Simulated"
     memory_mib: int = 81920
     uuid: str = ""
+    mig: tuple[str, ...] | None = None  # in MIG mode: its MIG instances' profiles, by instance index
+    mig_uuids: tuple[str, ...] = ()  # the MIG devices' UUIDs (MIG-...), by instance, where known
+
+    def entry(self) -> dict[str, Any]:
+        """This GPU as an item of the `run.ai/gpus` annotation."""
+        out: dict[str, Any] = {"index": self.index, "model": self.model, "memoryMiB": self.memory_mib}
+        if self.uuid:
+            out["uuid"] = self.uuid
+        if self.mig is not None:
+            out["mig"] = list(self.mig)
+            out["migSlices"] = mig.slices_of(self.model, self.memory_mib)
+        return out
 
 
 @dataclass(frozen=True)
@@ -70,9 +90,11 @@ def node_manifest(spec: NodeSpec) -> dict[str, Any]:
         labels.setdefault("nvidia.com/gpu.product", spec.gpus[0].model.replace(" ", "-"))
         labels.setdefault("nvidia.com/gpu.memory", str(spec.gpus[0].memory_mib))
         labels.setdefault("nvidia.com/gpu.count", str(len(spec.gpus)))
-    resources = {"cpu": spec.cpu, "memory": spec.memory, "pods": str(spec.pods), "nvidia.com/gpu": str(len(spec.gpus))}
-    gpus = [{"index": g.index, "model": g.model, "memoryMiB": g.memory_mib, **({"uuid": g.uuid} if g.uuid else {})}
-            for g in spec.gpus]
+    resources = {"cpu": spec.cpu, "memory": spec.memory, "pods": str(spec.pods),
+                 "nvidia.com/gpu": str(sum(1 for g in spec.gpus if g.mig is None))}
+    slices = Counter(profile for g in spec.gpus for profile in g.mig or () if mig.is_profile(profile))
+    resources.update({mig.resource_name(profile): str(n) for profile, n in sorted(slices.items())})
+    gpus = [g.entry() for g in spec.gpus]
     now = _now()
     return {
         "apiVersion": "v1",

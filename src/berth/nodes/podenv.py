@@ -12,9 +12,12 @@ The environment, in order (a later source overrides an earlier one):
    read through the API, `fieldRef` for the pod's name, namespace, uid, labels, annotations, node,
    service account and IPs, and `$(VAR)` references to variables defined before (`$$` escapes);
 5. GPU isolation, which the pod cannot override: `CUDA_VISIBLE_DEVICES` and `NVIDIA_VISIBLE_DEVICES`
-   set to the devices in the pod annotation `run.ai/gpu-devices` (empty: no GPU at all),
-   `CUDA_DEVICE_ORDER=PCI_BUS_ID` (CUDA then numbers GPUs as NVML and nvidia-smi do), and `GPU_PORTION`
-   from the `gpu-fraction` annotation of a pod that shares a device.
+   set to the devices in the pod annotation `run.ai/gpu-devices` (empty: no GPU at all; every device of a
+   share of several, "0,1"; a MIG instance `<device>:<instance>` as the MIG device's UUID, `MIG-...`, which
+   is how CUDA and the NVIDIA container toolkit name one, or as `MIG-<device>:<instance>` when the node
+   does not know it, as on simulated GPUs), `CUDA_DEVICE_ORDER=PCI_BUS_ID` (CUDA then numbers GPUs as
+   NVML and nvidia-smi do), and `GPU_PORTION` from the `gpu-fraction` annotation of a pod that shares a
+   device (each device's share, on each of them).
 
 `command` and `args` get the same `$(VAR)` expansion. A reference that cannot be resolved (a missing
 Secret or key) raises `ConfigError`, which the runtime reports as CreateContainerConfigError and retries,
@@ -26,11 +29,11 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from berth.nodes.node import DEVICES_ANNOTATION
+from berth.nodes.node import DEVICES_ANNOTATION, Gpu
 
 Obj = dict[str, Any]
 #: (kind "Secret" or "ConfigMap", namespace, name) -> its data as text, or None when it does not exist.
@@ -62,15 +65,36 @@ def inherited(parent: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in parent.items() if k not in DROPPED and not k.startswith("BERTH_")}
 
 
-def gpu_devices(pod: Obj) -> list[int]:
-    """The device indexes the scheduler assigned (annotation `run.ai/gpu-devices`, e.g. "0,2"); ValueError
-    when it is not a list of numbers."""
+def _assigned(pod: Obj) -> list[tuple[int, int | None]]:
+    """(device, MIG instance or None) for each entry of `run.ai/gpu-devices`; ValueError when one is not
+    a number or `<number>:<number>`."""
     text = ((pod.get("metadata") or {}).get("annotations") or {}).get(DEVICES_ANNOTATION) or ""
-    return [int(part) for part in text.replace(" ", "").split(",") if part]
+    out: list[tuple[int, int | None]] = []
+    for part in text.replace(" ", "").split(","):
+        if part:
+            device, colon, instance = part.partition(":")
+            out.append((int(device), int(instance) if colon else None))
+    return out
 
 
-def gpu_environment(pod: Obj) -> dict[str, str]:
-    devices = ",".join(str(d) for d in gpu_devices(pod))
+def gpu_devices(pod: Obj) -> list[int]:
+    """The device indexes the scheduler assigned (annotation `run.ai/gpu-devices`, e.g. "0,2", or "1:2" for
+    MIG instance 2 of GPU 1); ValueError when it is not a list of those."""
+    return [device for device, _ in _assigned(pod)]
+
+
+def gpu_environment(pod: Obj, gpus: Iterable[Gpu] = ()) -> dict[str, str]:
+    """The GPU variables of a pod on a node with `gpus` (which name MIG devices by UUID where known)."""
+    by_index = {g.index: g for g in gpus}
+    names = []
+    for device, instance in _assigned(pod):
+        if instance is None:
+            names.append(str(device))
+            continue
+        gpu = by_index.get(device)
+        known = gpu.mig_uuids if gpu is not None else ()
+        names.append(known[instance] if instance < len(known) and known[instance] else f"MIG-{device}:{instance}")
+    devices = ",".join(names)
     env = {"CUDA_VISIBLE_DEVICES": devices, "NVIDIA_VISIBLE_DEVICES": devices, "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
     fraction = ((pod.get("metadata") or {}).get("annotations") or {}).get(GPU_FRACTION_ANNOTATION)
     if fraction:
@@ -124,7 +148,7 @@ async def _value_from(pod: Obj, source: Obj, read: Reader, where: str) -> str | 
 
 
 async def environment(pod: Obj, container: Obj, *, scratch: Path, host_ports: Mapping[int, int], read: Reader,
-                      parent: Mapping[str, str]) -> dict[str, str]:
+                      parent: Mapping[str, str], gpus: Iterable[Gpu] = ()) -> dict[str, str]:
     """The whole environment of `container` (see the module's docstring for the order)."""
     name = container.get("name") or ""
     env = inherited(parent)
@@ -151,7 +175,7 @@ async def environment(pod: Obj, container: Obj, *, scratch: Path, host_ports: Ma
         env[str(item.get("name"))] = localize(value)
     if env.get("HOME") in _empty_dir_mounts(pod, container):
         env["HOME"] = str(scratch)  # a temporary home (createHomeDir) the local node cannot mount: the scratch
-    env.update(gpu_environment(pod))
+    env.update(gpu_environment(pod, gpus))
     return env
 
 

@@ -476,7 +476,8 @@ class PodRunner:
         while True:
             try:
                 return await podenv.environment(self.pod, container, scratch=self.scratch, host_ports=ports,
-                                                read=self.node.read, parent=self.node.parent_env)
+                                                read=self.node.read, parent=self.node.parent_env,
+                                                gpus=self.node.gpus)
             except podenv.ConfigError as exc:
                 name = container["name"]
                 statuses[name] = {**statuses[name], "state": {"waiting": {"reason": "CreateContainerConfigError",

@@ -144,7 +144,7 @@ class Scheduler:
                 if pod.node:  # the cache has caught up
                     del self._assumed[pod.key]
                 else:
-                    pod.node, pod.devices = assumed.node, list(assumed.devices)
+                    pod.node, pod.devices, pod.mig_instances = assumed.node, list(assumed.devices), list(assumed.mig)
             pods.append(pod)
         groups = [snapshot_of.pod_group(g) for g in self.groups.items()]
         projects = [snapshot_of.project(p) for p in self.projects.items()]
@@ -207,7 +207,7 @@ class Scheduler:
         self._assumed[bind.pod] = bind
         try:
             if bind.devices:
-                annotations = {usage.DEVICES_ANNOTATION: ",".join(str(d) for d in bind.devices)}
+                annotations = {usage.DEVICES_ANNOTATION: usage.devices_value(bind.devices, bind.mig)}
                 await self.client.patch("Pod", name, {"metadata": {"annotations": annotations}}, namespace)
             await self.client.bind(namespace, name, bind.node)
             if self._told.pop(bind.pod, None) is not None and (pod := self.pods.get(name, namespace)) is not None:

@@ -52,7 +52,8 @@ def node(obj: Obj) -> Node:
     cpu, memory = usage.node_capacity(obj)
     return Node(
         name=meta["name"],
-        gpus=[GpuDevice(index, memory_mib) for index, memory_mib in usage.node_gpus(obj)],
+        gpus=[GpuDevice(d.index, d.memory_mib, mig=None if d.mig is None else list(d.mig), mig_slices=d.mig_slices)
+              for d in usage.node_devices(obj)],
         cpu=cpu,
         memory=memory,
         labels=dict(meta.get("labels") or {}),
@@ -83,6 +84,9 @@ def pod(obj: Obj) -> Pod:
         priority_class=spec.get("priorityClassName"),
         submitted=epoch_seconds(meta.get("creationTimestamp")) or 0.0,
         started=epoch_seconds(status.get("startTime")),
+        gpu_devices=asks.gpu_devices,
+        mig=dict(asks.mig),
+        mig_instances=usage.pod_mig_instances(obj),
     )
 
 

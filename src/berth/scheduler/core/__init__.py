@@ -19,7 +19,7 @@ No I/O anywhere and no randomness (so no seed): the same snapshot and `CycleConf
 The runner and the simulator feed snapshots in and apply the decisions.
 """
 
-from berth.scheduler.core.builders import Cluster, gpu_node, pool_quota
+from berth.scheduler.core.builders import Cluster, gpu_node, mig_node, pool_quota
 from berth.scheduler.core.cycle import run_cycle
 from berth.scheduler.core.decisions import Bind, Decisions, Eviction, Pending
 from berth.scheduler.core.session import CycleConfig
@@ -66,6 +66,7 @@ __all__ = [
     "Taint",
     "Toleration",
     "gpu_node",
+    "mig_node",
     "pool_quota",
     "run_cycle",
 ]

@@ -48,6 +48,16 @@ def gpu_node(name: str, gpus: int = 8, *, gpu_memory: int = 81920, cpu: int = 64
                 pool, unschedulable, max_pods)
 
 
+def mig_node(name: str, gpus: list[list[str] | None], *, gpu_memory: int = 40960, mig_slices: int = 7,
+             **kwargs) -> Node:
+    """A node whose GPU i is whole when `gpus[i]` is None, else in MIG mode with those instances (profiles)."""
+    node = gpu_node(name, len(gpus), gpu_memory=gpu_memory, **kwargs)
+    for device, profiles in zip(node.gpus, gpus):
+        if profiles is not None:
+            device.mig, device.mig_slices = list(profiles), mig_slices
+    return node
+
+
 def pool_quota(gpu: float = 0, *, max_gpu: float = UNLIMITED, weight: float | None = None, cpu: float | None = None,
           memory: float | None = None) -> PoolQuota:
     """A pool quota in GPUs (and, when given, CPU millicores and memory MiB, kept only then)."""
@@ -115,11 +125,14 @@ class Cluster:
             node_type: str | None = None, selector: dict[str, str] | None = None,
             tolerations: list[Toleration] | None = None, submitted: float | None = None,
             running_on: str | list[str] | None = None, devices: list[list[int]] | None = None,
-            started: float | None = None) -> PodGroup:
+            started: float | None = None, num_devices: int = 1, mig: str = "",
+            mig_instances: list[list[int]] | None = None) -> PodGroup:
         """A pod group of `pods` identical pods (a gang when min_member, by default all of them, is above 1).
 
-        `fraction` or `gpu_memory` makes each pod ask a share of one GPU instead of `gpus` whole ones.
-        `running_on` binds the pods (one node name for all, or one per pod) with `devices` per pod if given.
+        `fraction` or `gpu_memory` makes each pod ask a share of one GPU instead of `gpus` whole ones, on
+        `num_devices` devices; `mig` makes it ask `gpus` MIG slices of that profile instead.
+        `running_on` binds the pods (one node name for all, or one per pod) with `devices` per pod if given
+        (and, for MIG, `mig_instances`: the instance on each device).
         """
         namespace = f"runai-{project}"
         when = float(next(self._clock)) if submitted is None else submitted
@@ -134,10 +147,12 @@ class Cluster:
         for i in range(pods):
             node = where[i] if i < len(where) else None
             self.snapshot.pods.append(Pod(
-                f"{name}-{i}", namespace, name, 0 if shared else gpus, fraction, gpu_memory, cpu, memory,
+                f"{name}-{i}", namespace, name, 0 if shared or mig else gpus, fraction, gpu_memory, cpu, memory,
                 dict(selector), list(tolerations or []), [], node,
                 list(devices[i]) if devices and node else [], None, None, when,
                 (started if started is not None else when) if node else None,
+                num_devices, {mig: gpus} if mig else {},
+                list(mig_instances[i]) if mig_instances and node else [],
             ))
         return group
 

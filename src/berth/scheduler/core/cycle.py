@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from berth.api.mig import memory_gb_of
 from berth.scheduler.core.actions import allocate, consolidate, preempt, reclaim, spare
 from berth.scheduler.core.decisions import Bind, Decisions, Eviction, Pending
 from berth.scheduler.core.reasons import explain
@@ -83,6 +84,10 @@ def _bind(session: Session, op, pipelined: bool) -> Bind:
     info, placed = op.info, op.placement
     node = session.nodes[placed.node]
     shape = info.shape
+    if shape.mig and placed.devices:
+        devices, instances = node.slot_devices(placed.devices)
+        return Bind(info.key, info.job.key, node.name, devices, placed.milli / MILLI,
+                    memory_gb_of(shape.mig) * 1024, pipelined, instances)
     if placed.devices and shape.shared:
         memory = shape.gmem or placed.milli * node.dev_mem[placed.devices[0]] // MILLI
     elif placed.devices:

@@ -3,7 +3,8 @@
 These are the only things a cycle returns; the runner turns them into API calls (a Binding with the GPU devices
 in an annotation, an eviction, a PodGroup condition), the simulator applies them to its virtual cluster.
 
-- `Bind`: the pod goes to `node`, on GPU `devices`, taking `gpu_fraction` (and `gpu_memory` MiB) of each.
+- `Bind`: the pod goes to `node`, on GPU `devices`, taking `gpu_fraction` (and `gpu_memory` MiB) of each;
+  a MIG pod takes MIG instance `mig[i]` of `devices[i]` (and `gpu_fraction` is what each counts for).
   `pipelined` means the node's resources are only free once this cycle's evictions there are done: the binder
   must wait for the victims to leave (KAI's "pipelined" allocation).
 - `Eviction`: the pod must stop: `action` took it (preempt, reclaim or consolidate) to make room for the group
@@ -27,6 +28,7 @@ class Bind:
     gpu_fraction: float = 0.0  # per device: 1.0 for whole GPUs
     gpu_memory: int = 0  # MiB per device
     pipelined: bool = False
+    mig: tuple[int, ...] = ()  # for a MIG pod: the MIG instance it takes on each of `devices`
 
 
 VERBS = {"preempt": "preempted", "reclaim": "reclaimed", "consolidate": "moved"}

@@ -15,6 +15,11 @@ On the Alibaba openb trace, balance first packs about 1.4 points more of the GPU
 
 `spread` pools take the node with the most free devices (and the emptiest device) and the most surplus.
 
+Rarer requests search the pool's nodes directly, which costs nothing to the common ones: a share asked of
+several devices (the node whose chosen devices are fullest, or emptiest for `spread`), and MIG slices, among
+the nodes that have slices of that profile at all (`mig_members`), the one with the fewest free slices of it
+(the most for `spread`), so that a node whose slices are all free stays so for a gang.
+
 Indexes per pool, updated on every allocation and release (only `state.ClusterState` calls `unindex`/`index`,
 around each change to a node; a node is indexed under the keys it has now, exactly once in each):
 - `buckets[k]`: nodes with exactly k entirely free devices, as sorted `(surplus, node)`;
@@ -27,7 +32,16 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 
-from berth.scheduler.core.devices import BINPACK, NodeState, Shape, fits_host, need_milli, shared_device
+from berth.scheduler.core.devices import (
+    BINPACK,
+    NodeState,
+    Shape,
+    fits_host,
+    mig_fit,
+    need_milli,
+    shared_device,
+    shared_devices,
+)
 from berth.scheduler.core.resources import MILLI
 
 Found = tuple[int, tuple[int, ...], int]  # node, devices, milli per device
@@ -45,12 +59,18 @@ class PoolIndex:
         self.buckets: list[list[tuple[float, int]]] = [[]]
         self.devices: list[tuple[int, int, float, int, int]] = []
         self.by_surplus: list[tuple[float, int]] = []
+        self.mig_members: dict[str, list[int]] = {}  # MIG profile -> the nodes with slices of it
+        self.mig_milli: dict[str, int] = {}  # MIG profile -> what one slice of it counts for here
         self.live = False  # indexes are built once, after the running pods are loaded (see `build`)
 
     def add_node(self, node: NodeState) -> None:
         self.members.append(node.idx)
         self.max_devices = max(self.max_devices, len(node.dev_free))
         self.max_dev_mem = max([self.max_dev_mem, *node.dev_mem])
+        for profile in node.mig_free:
+            self.mig_members.setdefault(profile, []).append(node.idx)
+        for _, _, profile, milli in node.mig_slots:
+            self.mig_milli.setdefault(profile, milli)
 
     def build(self) -> None:
         """Index every member at once (sorting once is cheaper than inserting node by node)."""
@@ -104,6 +124,8 @@ class PoolIndex:
                 return None
             devices = tuple(d for d, free in enumerate(node.dev_free) if free == MILLI)[: shape.gpus]
             return node.idx, devices, MILLI
+        if shape.mig:
+            return self._mig(shape, allowed)
         node = self._cpu_only(shape, allowed)
         return (node.idx, (), 0) if node is not None else None
 
@@ -154,7 +176,39 @@ class PoolIndex:
                 return node
         return None
 
+    def _mig(self, shape: Shape, allowed: frozenset[int] | None) -> Found | None:
+        best, best_key = None, 0
+        for idx in self.mig_members.get(shape.mig, ()):
+            node = self.nodes[idx]
+            free = node.mig_free[shape.mig]
+            if free < shape.count or not node.schedulable or not self._ok(node, shape, allowed):
+                continue
+            key = free if self.strategy == BINPACK else -free
+            if best is None or key < best_key:
+                best, best_key = node, key
+        if best is None:
+            return None
+        slots, milli = mig_fit(best, shape)  # type: ignore[misc]
+        return best.idx, slots, milli
+
+    def _several(self, shape: Shape, allowed: frozenset[int] | None) -> Found | None:
+        best, best_key = None, 0
+        for idx in self.members:
+            node = self.nodes[idx]
+            if not node.schedulable or not self._ok(node, shape, allowed):
+                continue
+            found = shared_devices(node, shape, self.strategy)
+            if found is None:
+                continue
+            free = sum(node.dev_free[d] for d in found[0])
+            key = free if self.strategy == BINPACK else -free
+            if best is None or key < best_key:
+                best, best_key = (idx, *found), key
+        return best
+
     def _shared(self, shape: Shape, allowed: frozenset[int] | None) -> Found | None:
+        if shape.count > 1:
+            return self._several(shape, allowed)
         devices, nodes = self.devices, self.nodes
         least = shape.milli or need_milli(shape, self.max_dev_mem)  # the smallest share it takes on any device
         if least > MILLI or not devices or devices[-1][0] < least:
@@ -223,11 +277,11 @@ class MisfitMemo:
         self.fronts[key] = front
 
 
-def _kind(shape: Shape) -> int:
-    return 0 if shape.gpus else 1 if shape.milli else 2 if shape.gmem else 3
+def _kind(shape: Shape) -> object:
+    return 0 if shape.gpus else 1 if shape.milli else 2 if shape.gmem else shape.mig if shape.mig else 3
 
 
 def _covers(small: Shape, big: Shape) -> bool:
     """`big` asks at least as much as `small` of everything (same kind of request)."""
     return (small.gpus <= big.gpus and small.milli <= big.milli and small.gmem <= big.gmem
-            and small.cpu <= big.cpu and small.mem <= big.mem)
+            and small.cpu <= big.cpu and small.mem <= big.mem and small.count <= big.count)

@@ -8,6 +8,7 @@ turns the notes into one `Pending` per job: a CamelCase reason for machines and 
     needs 2 nodes with 8 free GPUs in pool a100; the best node has 6
     no node has 100 GPUs (the largest has 8)
     no node pool named a10 (pools: a100, default); did you mean a100?
+    no node has a free nvidia.com/mig-1g.5gb; all 14 are in use
 
 Numbers about nodes are read from the state at the end of the cycle, i.e. after this cycle's decisions, which
 is what the person will see when they look. Nothing here changes the state.
@@ -19,6 +20,7 @@ from collections import Counter
 from dataclasses import dataclass
 from difflib import get_close_matches
 
+from berth.api.mig import resource_name
 from berth.scheduler.core.decisions import Pending
 from berth.scheduler.core.devices import NodeState, Shape, need_milli
 from berth.scheduler.core.filters import why_not
@@ -170,6 +172,8 @@ def _misfit_words(session, job: Job, m: Misfit) -> tuple[str, str]:
         return _whole(m, shape, nodes)
     if shape.shared:
         return _shared(m, shape, nodes)
+    if shape.mig:
+        return _mig(m, shape, nodes, in_pool(session, m.pool))
     return _host(m, shape, nodes, "")
 
 
@@ -183,11 +187,14 @@ def _no_such_pool(session, pool: str) -> str:
 
 def _larger_than_any(shape: Shape, nodes: list[NodeState], where: str) -> str:
     """What no node could ever hold, however empty: more whole GPUs than it has, more memory than its GPUs."""
-    if shape.gpus:
-        largest = max(len(n.dev_free) for n in nodes)
-        if shape.gpus > largest:
-            return f"no node{where} has {_count(shape.gpus, 'GPU')} (the largest has {largest})"
-    elif shape.gmem:
+    if (shape.gpus or shape.shared) and all(len(n.mig_dev) == len(n.dev_free) > 0 for n in nodes):
+        return f"every GPU{where} is in MIG mode and offers only MIG slices; ask for one with migProfile"
+    if shape.gpus or shape.count > 1 and shape.shared:
+        wanted = shape.gpus or shape.count
+        largest = max(len(n.dev_free) - len(n.mig_dev) for n in nodes)  # GPUs in MIG mode offer only slices
+        if wanted > largest:
+            return f"no node{where} has {_count(wanted, 'GPU')} (the largest has {largest})"
+    if shape.gmem:
         largest = max((mem for n in nodes for mem in n.dev_mem), default=0)
         if shape.gmem > largest:
             return f"no GPU{where} has {shape.gmem} MiB of memory (the largest has {largest} MiB)"
@@ -210,6 +217,8 @@ def _whole(m: Misfit, shape: Shape, nodes: list[NodeState]) -> tuple[str, str]:
 
 
 def _shared(m: Misfit, shape: Shape, nodes: list[NodeState]) -> tuple[str, str]:
+    if shape.count > 1:
+        return _several(m, shape, nodes)
     fitting = [n for n in nodes if any(f >= need_milli(shape, n.dev_mem[d]) for d, f in enumerate(n.dev_free))]
     if len(fitting) >= 1:
         words = f"{shape.milli / MILLI:g} of a GPU free" if shape.milli else f"{shape.gmem} MiB of GPU memory free"
@@ -224,6 +233,46 @@ def _shared(m: Misfit, shape: Shape, nodes: list[NodeState]) -> tuple[str, str]:
         text += f"the most free on any GPU is {mem} MiB" if mem > 0 else "every GPU is full"
     if m.same > 1:
         text = f"{m.same} pods must start together; each " + text
+    return "NotEnoughGPUs", text
+
+
+def _several(m: Misfit, shape: Shape, nodes: list[NodeState]) -> tuple[str, str]:
+    """A share asked of several devices of one node."""
+    each = f"{shape.milli / MILLI:g} of a GPU" if shape.milli else f"{shape.gmem} MiB of GPU memory"
+    words = f"{shape.count} GPUs with {each} free on each"
+    room = [sum(1 for d, f in enumerate(n.dev_free) if f >= need_milli(shape, n.dev_mem[d])) for n in nodes]
+    fitting = [n for n, k in zip(nodes, room) if k >= shape.count]
+    if fitting:
+        return _host(m, shape, fitting, words)
+    most = max(room, default=0)
+    text = f"needs {words} in pool {m.pool}; the most on one node is {most}"
+    if m.same > 1:
+        text = f"{m.same} pods must start together; each " + text
+    return "NotEnoughGPUs", text
+
+
+def _mig(m: Misfit, shape: Shape, nodes: list[NodeState], where: str) -> tuple[str, str]:
+    """MIG slices: a profile no node has, more of it than any node has, or all of it in use."""
+    resource = resource_name(shape.mig)
+    slices = [s for n in nodes for s in n.mig_slots]
+    total = Counter(s[2] for s in slices)
+    if not total[shape.mig]:
+        there = (f"MIG slices there: {', '.join(resource_name(p) for p in sorted(total))}" if total
+                 else "no GPU there is in MIG mode")
+        return "NoMigProfile", f"no node{where} has a MIG slice {resource} ({there})"
+    most = max(sum(1 for s in n.mig_slots if s[2] == shape.mig) for n in nodes)
+    if shape.count > most:
+        return "NoMigProfile", f"no node{where} has {shape.count} {resource} slices (the most on one node is {most})"
+    many = "a free" if shape.count == 1 else f"{shape.count} free"
+    fitting = [n for n in nodes if n.mig_free.get(shape.mig, 0) >= shape.count]
+    if fitting:
+        return _host(m, shape, fitting, f"{many} {resource}")
+    free = sum(n.mig_free.get(shape.mig, 0) for n in nodes)
+    text = f"no node{where} has {many} {resource}; "
+    text += (f"all {total[shape.mig]} are in use" if not free
+             else f"{free} of {total[shape.mig]} are free, on different nodes")
+    if m.same > 1:
+        text = f"{m.same} pods must start together; " + text
     return "NotEnoughGPUs", text
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from berth.api.projects import project_of_namespace
 from berth.api.usage import PoolSelector, fraction_milli, pool_of_node
 from berth.scheduler.core import fairshare, timeshare
-from berth.scheduler.core.devices import NodeState, Shape, need_milli
+from berth.scheduler.core.devices import NodeState, Shape, gpu_shape, node_state, request_milli, running_placement
 from berth.scheduler.core.filters import FilterCache, spec_for
 from berth.scheduler.core.jobs import Job, JobQueue
 from berth.scheduler.core.placement import MisfitMemo, PoolIndex
@@ -75,10 +75,9 @@ def shape_of(pod: Pod) -> Shape | str:
         return "asks for a negative amount"
     if fraction >= 1:
         return f"gpu-fraction {fraction:g} must be below 1 (ask whole GPUs for more)"
-    if sum(1 for x in (gpus, fraction, gmem) if x) > 1:
-        return "asks for whole GPUs, a GPU fraction and GPU memory at once; choose one"
-    milli = fraction_milli(fraction)
-    return Shape(gpus, milli, gmem, pod.cpu, pod.memory)
+    if sum(1 for x in (gpus, fraction, gmem, pod.mig) if x) > 1:
+        return "asks for more than one of whole GPUs, a GPU fraction, GPU memory and MIG slices; choose one"
+    return gpu_shape(pod, gpus, fraction_milli(fraction), gmem)
 
 
 class Session:
@@ -128,9 +127,7 @@ class Session:
                 spec = self.pool_specs.get(pool)
                 self.pools[pool] = PoolIndex(pool, spec.placement if spec else "binpack", self.nodes,
                                              self.cpu_per_gpu)
-            state = NodeState(idx, node.name, pool, node.cpu, node.memory, node.max_pods,
-                              [MILLI - round(d.used * MILLI) for d in node.gpus],
-                              [d.memory_mib for d in node.gpus], not node.unschedulable)
+            state = node_state(idx, node, pool)
             self.nodes.append(state)
             self.node_index[node.name] = idx
             self.pools[pool].add_node(state)
@@ -243,21 +240,7 @@ class Session:
         return job
 
     def _load_running(self, info: PodInfo, idx: int) -> None:
-        node = self.nodes[idx]
-        shape, pod = info.shape, info.pod
-        devices: tuple[int, ...] = tuple(d for d in pod.devices if 0 <= d < len(node.dev_free))
-        if shape.gpus:
-            if len(devices) != shape.gpus:
-                free = [d for d, f in enumerate(node.dev_free) if f == MILLI]
-                devices = tuple((free + [d for d in range(len(node.dev_free)) if d not in free])[: shape.gpus])
-            milli = MILLI
-        elif shape.shared and node.dev_free:
-            if not devices:
-                devices = (max(range(len(node.dev_free)), key=lambda d: (node.dev_free[d], -d)),)
-            devices = devices[:1]
-            milli = need_milli(shape, node.dev_mem[devices[0]])
-        else:
-            devices, milli = (), 0
+        devices, milli = running_placement(self.nodes[idx], info.shape, info.pod.devices, info.pod.mig_instances)
         self.state.place(info, idx, devices, milli)
 
     def _fair_share(self, timed: bool = True) -> fairshare.FairShare:
@@ -299,10 +282,8 @@ class Session:
             shape = info.shape
             if shape.gpus:
                 gpu += shape.gpus * MILLI
-            elif shape.milli:
-                gpu += shape.milli
-            elif shape.gmem:
-                gpu += need_milli(shape, index.max_dev_mem if index else 0)
+            elif shape.any_gpu:
+                gpu += request_milli(shape, index)
             cpu += shape.cpu
             mem += shape.mem
         return (gpu, cpu, mem)

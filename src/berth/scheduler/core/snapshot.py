@@ -78,6 +78,8 @@ class GpuDevice:
     index: int
     memory_mib: int = 81920
     used: float = 0.0  # fraction held by something the snapshot has no pod for (0..1)
+    mig: list[str] | None = None  # in MIG mode: its MIG instances' profiles, by instance; only MIG pods use it
+    mig_slices: int = 7  # the GPU's compute slices, which a MIG slice counts a share of (`berth.api.mig`)
 
 
 @dataclass(slots=True)
@@ -112,6 +114,9 @@ class Pod:
     preemptible: bool | None = None  # used when its group says nothing
     submitted: float = 0.0
     started: float | None = None
+    gpu_devices: int = 1  # how many devices each get that share (KAI's gpu-fraction-num-devices)
+    mig: dict[str, int] = field(default_factory=dict)  # MIG slices asked: profile -> how many
+    mig_instances: list[int] = field(default_factory=list)  # the MIG instance it holds on each of `devices`
 
     @property
     def key(self) -> str:

@@ -35,6 +35,9 @@ class PodInfo:
 
 
 class Placement:
+    """Where a pod is: its node, and on it its GPU devices and the milli-GPUs it takes of each (for a MIG pod,
+    the node's MIG slots and what each counts for: see `devices`)."""
+
     __slots__ = ("devices", "milli", "node")
 
     def __init__(self, node: int, devices: tuple[int, ...], milli: int) -> None:
@@ -98,7 +101,9 @@ class ClusterState:
         node.free_mem -= shape.mem
         node.pods += 1
         gpu = 0
-        if devices:
+        if shape.mig:
+            gpu = node.take_slots(devices)
+        elif devices:
             free = node.dev_free
             for d in devices:
                 before = free[d]
@@ -129,12 +134,15 @@ class ClusterState:
         node.pods -= 1
         free = node.dev_free
         gpu = 0
-        for d in placed.devices:
-            before = free[d]
-            free[d] = before + placed.milli
-            gpu += max(before + placed.milli, 0) - max(before, 0)
-            if free[d] == MILLI:
-                node.whole += 1
+        if shape.mig:
+            gpu = node.take_slots(placed.devices, -1)
+        else:
+            for d in placed.devices:
+                before = free[d]
+                free[d] = before + placed.milli
+                gpu += max(before + placed.milli, 0) - max(before, 0)
+                if free[d] == MILLI:
+                    node.whole += 1
         pool.index(node)
         if node.schedulable and self.pool_free:
             row = self.pool_free[node.pool]

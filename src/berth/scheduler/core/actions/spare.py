@@ -19,7 +19,7 @@ up are left alone: placing them is allocate's business, next cycle.
 from __future__ import annotations
 
 from berth.scheduler.core.actions.victims import victim_order
-from berth.scheduler.core.devices import fits_host
+from berth.scheduler.core.devices import fits_host, room_for
 from berth.scheduler.core.jobs import Job
 from berth.scheduler.core.statement import Op, Statement
 
@@ -56,7 +56,7 @@ def _put_back(session, victim: Job, first: list[Op]) -> bool:
     statement = Statement(state)
     for op in first:
         placed, node = op.placement, state.nodes[op.placement.node]
-        if not fits_host(node, op.info.shape) or any(node.dev_free[d] < placed.milli for d in placed.devices):
+        if not fits_host(node, op.info.shape) or not room_for(node, op.info.shape, placed.devices, placed.milli):
             statement.rollback()
             return False
         statement.allocate(op.info, placed.node, placed.devices, placed.milli)

@@ -252,11 +252,12 @@ def _plan(session, node: NodeState, shape: Shape, can_take, strategy: str) -> tu
 class _Freed:
     """A node as it would be after some victims leave it."""
 
-    __slots__ = ("cpu", "dev", "mem", "node", "pods")
+    __slots__ = ("cpu", "dev", "mem", "mig", "node", "pods")
 
     def __init__(self, node: NodeState) -> None:
         self.node = node
         self.dev = list(node.dev_free)
+        self.mig = dict(node.mig_free)  # free MIG slots per profile
         self.cpu = node.free_cpu
         self.mem = node.free_mem
         self.pods = node.pods
@@ -264,8 +265,11 @@ class _Freed:
     def add(self, pods: list, sign: int) -> None:
         """Take these (pod, placement) pairs off the node (sign 1) or put them back (sign -1)."""
         for info, placed in pods:
-            for d in placed.devices:
-                self.dev[d] += sign * placed.milli
+            if info.shape.mig:  # its devices are MIG slots
+                self.mig[info.shape.mig] += sign * len(placed.devices)
+            else:
+                for d in placed.devices:
+                    self.dev[d] += sign * placed.milli
             self.cpu += sign * info.shape.cpu
             self.mem += sign * info.shape.mem
             self.pods -= sign
@@ -273,7 +277,7 @@ class _Freed:
     def helps(self, pods: list, shape: Shape) -> bool:
         """Do these pods hold, on this node, something the pod is short of?"""
         for info, placed in pods:
-            if shape.any_gpu and placed.devices:
+            if shape.any_gpu and placed.devices and info.shape.mig == shape.mig:  # the same kind of device
                 return True
             if self.cpu < shape.cpu and info.shape.cpu:
                 return True
@@ -289,5 +293,8 @@ class _Freed:
         if shape.gpus:
             return sum(1 for f in self.dev if f == MILLI) >= shape.gpus
         if shape.shared:
-            return any(f >= need_milli(shape, self.node.dev_mem[d]) for d, f in enumerate(self.dev))
+            room = (1 for d, f in enumerate(self.dev) if f >= need_milli(shape, self.node.dev_mem[d]))
+            return next(room, 0) == 1 if shape.count == 1 else sum(room) >= shape.count
+        if shape.mig:
+            return self.mig.get(shape.mig, 0) >= shape.count
         return True
