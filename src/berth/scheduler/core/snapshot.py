@@ -22,21 +22,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from berth.api.priority import NON_PREEMPTIBLE_FROM, PRIORITY_CLASSES  # noqa: F401 - read from here by core
 from berth.api.projects import DEFAULT_POOL
 
 UNLIMITED: float = -1
 NODE_TYPE_LABEL = "run.ai/type"
 
-# KAI-Scheduler's shipped priority classes (the Run:ai notes, section 5.1). A group of priority 100 or more is
-# non-preemptible unless it says otherwise, and then may only use its project's deserved quota.
-PRIORITY_CLASSES: dict[str, int] = {
-    "inference": 125,
-    "build": 100,
-    "interactive-preemptible": 75,
-    "build-preemptible": 75,
-    "train": 50,
-}
-NON_PREEMPTIBLE_FROM = 100
+# KAI-Scheduler's shipped priority classes, from the one table the controllers write from (berth.api.priority).
+# A group of priority 100 or more is non-preemptible unless it says otherwise, and then may only use its
+# project's deserved quota.
 
 # Workload kinds, for the project's node affinity (training and interactive have a list each).
 TRAIN, INTERACTIVE, INFERENCE = "train", "interactive", "inference"
