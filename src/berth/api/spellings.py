@@ -69,7 +69,7 @@ def _rewrite(value: Any, path: Path, spellings: dict[str, str]) -> Any:
     if not isinstance(value, dict) or step not in value:
         return value
     new = _rewrite(value[step], rest, spellings)
-    return value if new is value else {**value, step: new}
+    return value if new is value[step] else {**value, step: new}
 
 
 def canonical(obj: dict[str, Any], kind: Kind) -> dict[str, Any]:
