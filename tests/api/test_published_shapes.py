@@ -104,3 +104,8 @@ def test_preemption_settings_on_every_kind_that_is_preempted(kind):
 def test_a_preemption_limit_of_zero_is_refused():
     text = HEAD.replace("DistributedWorkload", "TrainingWorkload") + "spec:\n  preemptionLimit: {value: 0}\n"
     assert problems(text) == ["spec.preemptionLimit.value: must be no less than 1, got 0"]
+
+
+def test_a_master_spec_may_repeat_what_spec_leaves_to_its_default():
+    [item] = load(HEAD + "masterSpec: {usage: Submit, active: {value: true}}\nspec:\n  jobType: MPIJob\n")
+    assert item.obj.masterSpec.usage == "Submit"

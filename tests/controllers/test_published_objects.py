@@ -143,6 +143,11 @@ def test_a_top_level_master_spec_gives_the_master_its_own_resources(big):
     assert worker["resources"]["limits"]["nvidia.com/gpu"] == "1"
     eventually(lambda: status(c, "distributedworkloads", ns, "torch").get("gpuRequest") == "2", timeout=20)
 
+    # Like spec's pod fields, it is baked into the pods: changed only while suspended.
+    edit = c.kubectl("patch", "dw", "torch", "-n", ns, "--type", "merge", "-p", '{"masterSpec": {"cpu": {"value": "3"}}}',
+                     check=False)
+    assert edit.returncode != 0 and "masterSpec: Forbidden: cannot change on a submitted workload" in edit.stderr
+
     # kubectl explain shows it, from the same model as the CRD.
     explained = c.kubectl("explain", "distributedworkload.masterSpec").stdout
     assert "Beside spec, not inside it" in explained and "gpuDevices" in explained

@@ -528,6 +528,10 @@ MASTER_JOB_FIELDS = (
 )
 
 
+#: What spec's job-wide fields are when left out, so that a masterSpec may repeat the default.
+_JOB_DEFAULTS: dict[str, Any] = {"usage": "Submit", "active": {"value": True}, "workers": {"value": 1}}
+
+
 class DistributedSpec(_DistributedFields):
     """A distributed training workload: a master (or launcher) and workers that start together (a gang)."""
 
@@ -672,10 +676,9 @@ class DistributedWorkload(_Workload):
         if self.spec.masterSpec is not None:
             raise field_error("spec.masterSpec", "masterSpec is given twice, at the top level and in spec; keep "
                               "only the top-level masterSpec (beside spec, as Run:ai writes it)")
-        master, spec = self.masterSpec.to_dict(), self.spec.to_dict()
-        for name in MASTER_JOB_FIELDS:
-            key = "workers" if name == "workers" and "replicas" in master else name
-            if key in master and master[key] != spec.get(key, spec.get("replicas") if key == "workers" else None):
+        master, spec = self.masterSpec.to_dict(), {**_JOB_DEFAULTS, **self.spec.to_dict()}
+        for key in MASTER_JOB_FIELDS:
+            if key in master and master[key] != spec.get(key):
                 raise field_error(f"masterSpec.{key}", "describes the whole job, not the master pod: leave it out "
                                   "of masterSpec or give the same value as spec.{key}", master[key], key=key)
         return self

@@ -79,6 +79,11 @@ def _lifted(obj: dict[str, Any] | None) -> dict[str, Any] | None:
     return {**rest, "spec": {**(obj.get("spec") or {}), "masterSpec": obj["masterSpec"]}}
 
 
+def _spec_of(obj: dict[str, Any]) -> dict[str, Any]:
+    """What a workload asks to run: its spec, with a top-level masterSpec."""
+    return ((_lifted(obj) or obj).get("spec")) or {}
+
+
 def _lowered(obj: dict[str, Any], top_level: bool) -> dict[str, Any]:
     """The inverse of `_lifted` for a workload that gave its masterSpec at the top level."""
     spec = obj.get("spec") or {}
@@ -194,9 +199,10 @@ def _admit(obj: dict[str, Any], old: dict[str, Any] | None, objects: Objects
         updated, violations = _workload(obj, old, objects)
         if not violations and old is None:
             updated = _named(updated or obj, objects) or updated
-        if not violations and (old is None or (old.get("spec") or {}) != (obj.get("spec") or {})):
+        if not violations and (old is None or _spec_of(old) != _spec_of(obj)):
             violations = guards.children(updated or obj, old)
-            if old is not None and not violations:
-                violations = guards.edits(updated or obj, old)
+            if old is not None and not violations:  # a top-level masterSpec is checked as spec.masterSpec is
+                top_level = (obj.get("spec") or {}).get("masterSpec") is None
+                violations = _at_top(guards.edits(_lifted(updated or obj) or obj, _lifted(old) or old), top_level)
         return (None, violations) if violations else (updated, [])
     return None, _policy(obj, objects)
