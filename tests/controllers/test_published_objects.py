@@ -323,3 +323,38 @@ def test_the_deprecated_node_pool_and_active_false_on_a_distributed_workload(big
                          and s, timeout=30)
     assert "active: false" in stopped["message"]
     eventually(lambda: pods(c, ns, "pooled") == [], timeout=30)
+
+
+# --- priority classes -----------------------------------------------------------------------------------
+
+
+def test_only_the_priority_classes_the_scheduler_knows_may_be_named(big):
+    c = big
+    ns = project(c, "priorities", 1)
+
+    def pod(name: str, priority: str) -> subprocess.CompletedProcess[str]:
+        return c.kubectl("apply", "-f", "-", check=False, input=f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}, namespace: {ns}}}
+spec:
+  schedulerName: runai-scheduler
+  priorityClassName: {priority}
+  containers: [{{name: main, image: ubuntu}}]
+""")
+
+    assert pod("known", "interactive-preemptible").returncode == 0  # Run:ai 2.18's name, the same class as KAI's
+    unknown = pod("unknown", "high-priority")
+    assert unknown.returncode != 0
+    assert "no PriorityClass with name high-priority was found" in unknown.stderr and "build-preemptible" in unknown.stderr
+    group = c.kubectl("apply", "-f", "-", check=False, input=f"""
+apiVersion: scheduling.run.ai/v2alpha2
+kind: PodGroup
+metadata: {{name: pg, namespace: {ns}}}
+spec: {{queue: priorities, priorityClassName: Build}}
+""")
+    assert group.returncode != 0 and "spec.priorityClassName" in group.stderr and "build (100)" in group.stderr
+    # What the controller writes is what the scheduler reads: a preemptible notebook gets the 75 class.
+    submit(c, "InteractiveWorkload", "nb", ns, 'image: {value: ubuntu}\npreemptible: {value: true}')
+    made = eventually(lambda: pods(c, ns, "nb"))
+    assert made[0]["spec"]["priorityClassName"] == "build-preemptible" and made[0]["spec"]["priority"] == 75
