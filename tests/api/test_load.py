@@ -65,15 +65,15 @@ def test_every_problem_is_reported_at_once():
     found = problems(training("""
         gpu: {value: "1.5"}
         largeShm: {value: "true"}
-        imagePullPolicy: {value: always}
+        imagePullPolicy: {value: NEVER}
         ports: {items: {http: {value: {container: "8080"}}}}
     """))
     assert sorted(found) == sorted([
         "spec.gpu.value: a GPU request above 1 must be a whole number of GPUs, got 1.5; "
         "ask for a fraction between 0 and 1, or a whole number",
         'spec.largeShm.value: expected true or false, got a string ("true"); write true without quotes',
-        'spec.imagePullPolicy.value: expected one of "Always", "IfNotPresent", "Never", got "always"; '
-        'did you mean "Always"?',
+        'spec.imagePullPolicy.value: expected one of "Always", "IfNotPresent", "Never" (or always, ifNotPresent, '
+        'never), got "NEVER"; did you mean "Never"?',
         'spec.ports.items.http.value.container: expected a whole number, got a string ("8080"); '
         "write 8080 without quotes",
     ])

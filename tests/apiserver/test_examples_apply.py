@@ -17,5 +17,5 @@ def test_each_examples_directory_applies_the_first_time_in_order(fresh_cluster):
     # Workloads before policies: the example policies of team-a would refuse some example workloads (they
     # show rules: ports from 30000, jobTypes PyTorchJob and MPIJob only), and a policy never touches
     # workloads already submitted.
-    for directory in ("workloads", "quickstart", "scheduling", "policies"):
+    for directory in ("workloads", "quickstart", "scheduling", "knavigator", "policies"):
         assert " created" in apply(directory), directory

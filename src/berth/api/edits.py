@@ -54,6 +54,7 @@ EDITS: dict[str, Edit] = {
     "ttlAfterFinish": Edit(_A, "read once the workload has ended"),
     "autoDeletionTimeAfterCompletionSeconds": Edit(_A, "read once the workload has ended"),
     "terminateAfterPreemption": Edit(_A, "read when a pod is preempted"),
+    "preemptionLimit": Edit(_A, "read when a pod is preempted"),
     "runPolicy": Edit(_A, "backoffLimit is read when a pod fails, cleanPodPolicy when the job ends"),
     "minScale": Edit(_A, "read by the autoscaler at every step"),
     "maxScale": Edit(_A, "read by the autoscaler at every step"),
@@ -61,10 +62,9 @@ EDITS: dict[str, Edit] = {
     "metricName": Edit(_A, "read by the autoscaler at every step"),
     "target": Edit(_A, "read by the autoscaler at every step"),
     # recorded only
-    "name": Edit(_A, _RECORDED), "namePrefix": Edit(_A, _RECORDED), "username": Edit(_A, _RECORDED),
+    "name": Edit(_A, _RECORDED), "namePrefix": Edit(_A, "read once, when the workload is submitted"), "username": Edit(_A, _RECORDED),
     "userId": Edit(_A, _RECORDED), "exposedUrls": Edit(_A, _RECORDED), "ingressUrl": Edit(_A, _RECORDED),
     "isPrivateServiceUrl": Edit(_A, _RECORDED), "class_": Edit(_A, _RECORDED),
-    "preemptionLimit": Edit(_A, _RECORDED),
     # baked into the pods
     **{f: Edit(_S, _POD) for f in (
         "image", "imagePullPolicy", "imagePullSecrets", "command", "arguments", "workingDir", "environment",

@@ -11,7 +11,12 @@ from __future__ import annotations
 from berth.api.base import Model, field
 from berth.api.types import Boolean, Count, Port, Quantity, String, enum
 
-ServiceType = enum("ClusterIP", "NodePort", "LoadBalancer", "Ingress")
+ServiceType = enum("ClusterIP", "NodePort", "LoadBalancer", "Ingress", spellings={
+    "clusterip": "ClusterIP", "nodeport": "NodePort", "loadbalancer": "LoadBalancer", "ingress": "Ingress",
+    "portforward": "ClusterIP",
+})
+"""As Run:ai's CLI writes them too (`--service-type nodeport`); portforward, the CLI's way of reaching a port
+through `kubectl port-forward`, is a ClusterIP Service."""
 AccessMode = enum("ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod")
 
 

@@ -12,6 +12,7 @@ from pydantic import Field
 
 from berth.api.base import Model
 from berth.api.meta import Condition, ObjectMeta
+from berth.api.priority import PriorityClassName
 from berth.api.types import Boolean, Count, Integer, PositiveCount, String, Timestamp, enum
 
 Preemptibility = enum("preemptible", "non-preemptible")
@@ -43,11 +44,12 @@ class PodGroupSpec(Model):
         None, description="Fewest pods that must be placed together for any to start (the gang size). Default 1."
     )
     queue: String | None = Field(None, description="The project (queue) the group's resources are charged to.")
-    priorityClassName: String | None = Field(
+    priorityClassName: PriorityClassName | None = Field(
         None,
         description=(
-            "Priority class: train (50), build-preemptible (75), build (100) or inference (125). A group of "
-            "priority 100 or more is non-preemptible. Default: train."
+            "Priority class: train (50), build-preemptible or interactive-preemptible (75), build (100) or "
+            "inference (125), as KAI-Scheduler and Run:ai 2.18 name them. A group of priority 100 or more is "
+            "non-preemptible. Default: train."
         ),
     )
     preemptibility: Preemptibility | None = Field(

@@ -242,21 +242,32 @@ Port = _bounded_int(1, 65535)
 UnixId = _bounded_int(0, 2**31 - 1)
 
 
-def enum(*values: str, expects: str = "") -> Any:
-    """A string restricted to `values`; a near miss in case gets a suggestion."""
-    words = expects or "one of " + ", ".join(f'"{v}"' for v in values)
+def enum(*values: str, expects: str = "", spellings: dict[str, str] | None = None) -> Any:
+    """A string restricted to `values`; a near miss in case gets a suggestion.
+
+    `spellings` are other ways Run:ai's tools and docs write a value (`nodeport` for NodePort): accepted
+    here and listed in the schema's enum, so that a real cluster's CRD takes them too, and turned into the
+    value they stand for on admission (`berth.api.spellings`), so what is stored and shown is one spelling.
+    """
+    other = dict(spellings or {})
+    unknown = sorted(set(other.values()) - set(values))
+    if unknown:
+        raise ValueError(f"spellings stand for values that are not in the enum: {unknown}")
+    shown = ", ".join(f'"{v}"' for v in values)
+    words = expects or "one of " + shown + (f" (or {', '.join(other)})" if other else "")
 
     def check(value: Any) -> str:
         if not isinstance(value, str):
             raise _fail(words, value)
-        if value in values:
+        if value in values or value in other:
             return value
         fix = next((v for v in values if v.lower() == value.lower()), None)
         hint = f'; did you mean "{fix}"?' if fix else ""
         raise PydanticCustomError("berth_type", "expected {words}, got \"{value}\"{hint}",
                                   {"words": words, "value": value, "hint": hint})
 
-    return Annotated[str, PlainValidator(check), OpenAPI({"type": "string", "enum": list(values)}, words)]
+    marker = OpenAPI({"type": "string", "enum": [*values, *other]}, words, extra={"spellings": other} if other else {})
+    return Annotated[str, PlainValidator(check), marker]
 
 
 def pattern(regex: str, expects: str, noun: str) -> Any:

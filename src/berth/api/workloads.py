@@ -38,18 +38,22 @@ from berth.api.types import (
 )
 
 Usage = enum("Submit", "Template")
-ImagePullPolicy = enum("Always", "IfNotPresent", "Never")
+ImagePullPolicy = enum("Always", "IfNotPresent", "Never",
+                       spellings={"always": "Always", "ifNotPresent": "IfNotPresent", "never": "Never"})
+"""The docs' `kubectl explain` writes "always, ifNotPresent, or never"; both spellings are taken."""
 JobType = enum("PyTorchJob", "TFJob", "MPIJob", "XGBoostJob")
-AffinityRule = enum("Required", "Preferred")
+AffinityRule = enum("Required", "Preferred", spellings={"hard": "Required", "soft": "Preferred"})
+"""Run:ai's explain text says "hard" (required) or "soft" (preferred); both spellings are taken."""
 Metric = enum("cpu-utilization", "latency", "throughput", "concurrency", "gpu-utilization", "custom")
 CleanPodPolicy = enum("Running", "All", "None")
 Phase = enum(
     "Creating", "Pending", "Initializing", "Running", "Degraded", "Deleting", "Stopped", "Failed", "Completed",
-    "Resuming", "Updating", "Stopping", "Terminating", "TimedOut", "Unknown",
+    "Resuming", "Updating", "Stopping", "Terminating", "TimedOut", "Unknown", "Template",
 )
 """Workload phases of Run:ai 2.x (section 6.2 of the notes); the happy path is
 Creating -> Pending -> Initializing -> Running -> Completed. TimedOut is the legacy end state of an
-interactive workload that hit its project's time limit."""
+interactive workload that hit its project's time limit. Template is Berth's phase for a workload of usage
+Template, which is never run (Run:ai's record names no phase for it)."""
 
 
 class ContainerFields(Model):
@@ -60,7 +64,8 @@ class ContainerFields(Model):
         flag="--image, -i",
     )
     imagePullPolicy: Value[ImagePullPolicy] | None = field(
-        "When the node pulls the image: Always, IfNotPresent or Never.", default="Always",
+        "When the node pulls the image: Always, IfNotPresent or Never (always, ifNotPresent and never, as "
+        "Run:ai's docs write them, are taken and stored as Always, IfNotPresent and Never).", default="Always",
         flag="--image-pull-policy",
     )
     imagePullSecrets: Value[String] | None = field(
@@ -234,12 +239,14 @@ class WorkloadFields(ContainerFields):
         default="metadata.name", flag="--name, or the first argument",
     )
     namePrefix: Value[String] | None = field(
-        "Prefix from which a unique job name is generated (prefix-1, prefix-2, ...).",
+        "Prefix from which a unique job name is generated: when the workload is submitted, namePrefix is "
+        "replaced by name <prefix>-<n>, n the smallest number no workload of its kind in the namespace is named "
+        "(prefix-1, prefix-2, ...). Useful in a Template, so that each workload made from it is named anew.",
         flag="--job-name-prefix",
     )
     usage: Usage | None = field(
-        "Submit runs the workload; Template stores it only as a base for other workloads (see baseWorkload). "
-        "A plain value, not {value: ...}.",
+        "Submit runs the workload; Template stores it only as a base for other workloads (see baseWorkload): "
+        "a Template never runs, and its status says so (phase Template). A plain value, not {value: ...}.",
         default="Submit",
     )
     baseWorkload: String | None = field(
@@ -249,14 +256,17 @@ class WorkloadFields(ContainerFields):
         flag="--template, --workload",
     )
     username: Value[String] | None = field(
-        "Name of the user who submitted the workload, for display only.", default="set by the CLI",
+        "Name of the user who owns the workload, for display only: it is kept and shown, never used to decide "
+        "who may do what.", default="set by the CLI",
     )
     userId: Value[String] | None = field(
-        "Identity (the token subject) of the submitting user; may be used for access checks.",
+        "Identity (the token subject) of the user who owns the workload, kept as given. Berth decides access "
+        "by the user who sends each request, not by this field.",
         default="set by the CLI",
     )
     nodePool: Value[String] | None = field(
-        "Deprecated: one node pool; use nodePools.", default="none",
+        "Deprecated: one node pool to run in; use nodePools. Used only when nodePools is not given.",
+        default="none",
     )
     nodePools: Value[String] | None = field(
         "Node pools the workload may run in, in order of preference, separated by spaces (\"a100 v100\"). "
@@ -268,7 +278,8 @@ class WorkloadFields(ContainerFields):
         default="false", flag="--preferred-pod-topology-key / --required-pod-topology-key",
     )
     podAffinitySchedulingRule: Value[AffinityRule] | None = field(
-        "Required makes co-location a hard rule; Preferred a wish. Used only with podAffinity.",
+        "Required (or hard) makes co-location a hard rule; Preferred (or soft) a wish; stored as Required or "
+        "Preferred. Used only with podAffinity.",
         default="Preferred", flag="--required-pod-topology-key (Required) / --preferred-pod-topology-key",
     )
     podAffinityTopology: Value[String] | None = field(
@@ -276,7 +287,9 @@ class WorkloadFields(ContainerFields):
         "podAffinity.", flag="--preferred-pod-topology-key KEY / --required-pod-topology-key KEY",
     )
     serviceType: Value[it.ServiceType] | None = field(
-        "How ports are exposed unless an item says otherwise: ClusterIP, NodePort, LoadBalancer or Ingress.",
+        "How ports are exposed unless an item says otherwise: ClusterIP, NodePort, LoadBalancer or Ingress. The "
+        "CLI's spellings clusterip, nodeport, loadbalancer, ingress and portforward (a ClusterIP Service, "
+        "reached with kubectl port-forward) are taken and stored as the value they stand for.",
         default="ClusterIP", flag="--service-type, -s",
     )
     exposedUrls: Items[it.ExposedUrlItem] | None = field("URLs through which container ports are reached.")
@@ -325,10 +338,22 @@ def _check_gpu_devices(spec: Any) -> None:
 
 
 _ACTIVE = ("false suspends the workload (phase Stopped) and frees its resources; true resumes it.", "true")
-_TERMINATE = (
-    "true ends a preempted workload (Failed) instead of putting it back in the queue (Pending).",
-    "false",
-)
+
+
+class PreemptionFields(Model):
+    """What happens to a workload the scheduler preempts (its pods taken for another workload)."""
+
+    preemptionLimit: Value[PositiveCount] | None = field(
+        "How many times the workload may be preempted: once it has been preempted this many times "
+        "(status.preemptions), it ends as Failed (reason PreemptionLimitReached) instead of going back to the "
+        "queue.", default="no limit",
+    )
+    terminateAfterPreemption: Value[Boolean] | None = field(
+        "true ends a preempted workload (Failed, reason Preempted) instead of putting it back in the queue "
+        "(Pending).", default="false",
+    )
+
+
 _AUTO_DELETE = (
     "Deletes the workload this many seconds after it completes or fails; 0 deletes it at once.",
     "seconds",
@@ -336,7 +361,7 @@ _AUTO_DELETE = (
 )
 
 
-class InteractiveSpec(WorkloadFields, LegacyMpiFields):
+class InteractiveSpec(WorkloadFields, LegacyMpiFields, PreemptionFields):
     """An interactive workload (a notebook, a shell): one pod that runs until stopped."""
 
     active: Value[Boolean] | None = field(_ACTIVE[0], default=_ACTIVE[1])
@@ -359,13 +384,9 @@ class InteractiveSpec(WorkloadFields, LegacyMpiFields):
         "never preempted.",
         default="false", flag="--preemptible",
     )
-    preemptionLimit: Value[Count] | None = field(
-        "How many times a preemptible workload may be preempted before it ends.", default="no limit",
-    )
-    terminateAfterPreemption: Value[Boolean] | None = field(_TERMINATE[0], default=_TERMINATE[1])
 
 
-class TrainingSpec(WorkloadFields, LegacyMpiFields):
+class TrainingSpec(WorkloadFields, LegacyMpiFields, PreemptionFields):
     """A training workload: pods that run to completion, preemptible by design."""
 
     active: Value[Boolean] | None = field(_ACTIVE[0], default=_ACTIVE[1])
@@ -389,7 +410,6 @@ class TrainingSpec(WorkloadFields, LegacyMpiFields):
         _AUTO_DELETE[0], unit=_AUTO_DELETE[1], default=_AUTO_DELETE[2],
         flag="--auto-deletion-time-after-completion",
     )
-    terminateAfterPreemption: Value[Boolean] | None = field(_TERMINATE[0], default=_TERMINATE[1])
 
     @model_validator(mode="after")
     def _parallelism(self) -> "TrainingSpec":
@@ -433,23 +453,10 @@ class PyTorchJobFields(Model):
     )
 
 
-class MasterSpec(ContainerFields):
-    """The master (PyTorch, TF, XGBoost) or launcher (MPI) pod when it differs from the workers.
+class _DistributedFields(WorkloadFields, PreemptionFields):
+    """The fields of a distributed workload's spec, which its master's spec shares."""
 
-    Any field left out is taken from the workload's spec.
-    """
-
-    gpuDevices: Value[Count] | None = _gpu_devices()
-
-    @model_validator(mode="after")
-    def _devices(self) -> "MasterSpec":
-        _check_gpu_devices(self)
-        return self
-
-
-class DistributedSpec(WorkloadFields):
-    """A distributed training workload: a master (or launcher) and workers that start together (a gang)."""
-
+    active: Value[Boolean] | None = field(_ACTIVE[0], default=_ACTIVE[1])
     jobType: JobType | None = field(
         "The framework: PyTorchJob, TFJob, MPIJob or XGBoostJob. A plain value, not {value: ...}.",
         flag="submit-dist pytorch|tf|mpi|xgboost", required=False,
@@ -477,13 +484,6 @@ class DistributedSpec(WorkloadFields):
     runPolicy: RunPolicy | None = Field(None, description="Settings shared by distributed jobs (clean-up, restarts).")
     mpiJob: MpiJobFields | None = Field(None, description="MPI-specific settings; jobType MPIJob only.")
     pyTorchJob: PyTorchJobFields | None = Field(None, description="PyTorch-specific settings; jobType PyTorchJob only.")
-    masterSpec: MasterSpec | None = Field(
-        None,
-        description=(
-            "The master (or MPI launcher) pod when it should differ from the workers, e.g. no GPUs. Fields "
-            "left out are taken from spec."
-        ),
-    )
     ttlAfterFinish: Value[Duration] | None = field(
         "Older form of autoDeletionTimeAfterCompletionSeconds (\"1h\").", default="never",
         flag="submit-dist mpi --ttl-after-finish",
@@ -493,7 +493,7 @@ class DistributedSpec(WorkloadFields):
     )
 
     @model_validator(mode="after")
-    def _framework(self) -> "DistributedSpec":
+    def _framework(self) -> "_DistributedFields":
         _check_gpu_devices(self)
         job = self.jobType
         wrong = []
@@ -508,6 +508,43 @@ class DistributedSpec(WorkloadFields):
                 raise field_error("minReplicas.value", "must be no greater than maxReplicas ({hi})",
                                   self.minReplicas.value, hi=self.maxReplicas.value)
         return self
+
+
+class MasterSpec(_DistributedFields):
+    """The master (PyTorch, XGBoost), chief (TF) or launcher (MPI) pod, when it differs from the workers.
+
+    Run:ai writes it at the top level of the object, beside spec, with the schema of a workload spec (as
+    NVIDIA's knavigator submits it to Run:ai 2.18, and as the REST API's masterSpec). What one pod runs
+    and needs (image, command, cpu, memory, gpu or gpuDevices, environment, volumes...) applies to the
+    master; a field left out is taken from spec. Fields that describe the whole job (its name, usage,
+    jobType, workers, node pools...) are spec's: here they may be left out or repeat spec's value.
+    """
+
+
+#: Fields of a masterSpec that describe the whole job, not the master pod: spec's value holds, and a
+#: masterSpec that gives another is refused (the pods of one gang share a name, a pool, a life).
+MASTER_JOB_FIELDS = (
+    "name", "namePrefix", "usage", "baseWorkload", "username", "userId", "active", "jobType", "workers",
+    "slotsPerWorker", "minReplicas", "maxReplicas", "nonPreemptible", "runPolicy", "mpiJob", "pyTorchJob",
+    "ttlAfterFinish", "autoDeletionTimeAfterCompletionSeconds", "nodePool", "nodePools", "podAffinity",
+    "podAffinitySchedulingRule", "podAffinityTopology", "preemptionLimit", "terminateAfterPreemption",
+)
+
+
+#: What spec's job-wide fields are when left out, so that a masterSpec may repeat the default.
+_JOB_DEFAULTS: dict[str, Any] = {"usage": "Submit", "active": {"value": True}, "workers": {"value": 1}}
+
+
+class DistributedSpec(_DistributedFields):
+    """A distributed training workload: a master (or launcher) and workers that start together (a gang)."""
+
+    masterSpec: MasterSpec | None = Field(
+        None,
+        description=(
+            "Deprecated placement of the top-level masterSpec (Run:ai writes masterSpec beside spec, not "
+            "inside it); still read, but give masterSpec in one place only."
+        ),
+    )
 
 
 class InferenceSpec(WorkloadFields):
@@ -551,7 +588,8 @@ class WorkloadStatus(Model):
 
     phase: Phase | None = field(
         "Where the workload is in its life: Creating, Pending, Initializing, Running, Degraded, Stopped, "
-        "Completed, Failed, Deleting (see docs/api.md for every phase).", yaml_only=False,
+        "Completed, Failed, Deleting; Template for a workload of usage Template, which never runs (see "
+        "docs/api.md for every phase).", yaml_only=False,
     )
     message: String | None = field(
         "Plain words on the phase; for a Pending workload, why it waits.", yaml_only=False,
@@ -587,6 +625,10 @@ class WorkloadStatus(Model):
     interruptions: Count | None = field(
         "How many times the workload's pods were taken away from it: preempted, reclaimed by another project, "
         "or lost with their node (each pod counted once).", yaml_only=False)
+    preemptions: Count | None = field(
+        "How many of those interruptions were preemptions: the scheduler took the pods' resources for another "
+        "workload (preempted or reclaimed). terminateAfterPreemption and preemptionLimit count these.",
+        yaml_only=False)
     lastInterruption: String | None = field(
         "The latest interruption in plain words: which pod, on which node, who took its GPUs and why.",
         yaml_only=False)
@@ -620,6 +662,29 @@ class DistributedWorkload(_Workload):
     workers, scheduled as a gang (all pods start together or none does)."""
 
     spec: DistributedSpec = Field(..., description="What to run and how. Each scalar field is {value: ...}.")
+    masterSpec: MasterSpec | None = Field(
+        None,
+        description=(
+            "The master (or MPI launcher) pod when it differs from the workers, e.g. its own image, cpu, memory "
+            "or no GPUs. Beside spec, not inside it, as Run:ai writes it; same schema as spec. Fields left out "
+            "are taken from spec; fields of the whole job (name, usage, jobType, workers, nodePools...) may "
+            "only repeat spec's value."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _master(self) -> "DistributedWorkload":
+        if self.masterSpec is None:
+            return self
+        if self.spec.masterSpec is not None:
+            raise field_error("spec.masterSpec", "masterSpec is given twice, at the top level and in spec; keep "
+                              "only the top-level masterSpec (beside spec, as Run:ai writes it)")
+        master, spec = self.masterSpec.to_dict(), {**_JOB_DEFAULTS, **self.spec.to_dict()}
+        for key in MASTER_JOB_FIELDS:
+            if key in master and master[key] != spec.get(key):
+                raise field_error(f"masterSpec.{key}", "describes the whole job, not the master pod: leave it out "
+                                  "of masterSpec or give the same value as spec.{key}", master[key], key=key)
+        return self
 
 
 class InferenceWorkload(_Workload):

@@ -15,6 +15,7 @@ import orjson
 
 from berth.api.load import INVALID, REQUIRED, UNKNOWN, LoadError, Problem, check, parse_documents
 from berth.api.names import dns1123_label
+from berth.api.priority import PRIORITY_CLASSES
 from berth.api.schema import Schema, shared_schema
 from berth.apiserver import errors, protobuf
 from berth.apiserver.objects import clone
@@ -154,6 +155,8 @@ def _check_builtin(resource: Resource, obj: dict[str, Any], name: str) -> None:
                 elif not container.get("image"):
                     causes.append({"reason": REQUIRED, "field": f"spec.containers[{i}].image",
                                    "message": "Required value"})
+    if resource.plural == "pods":
+        _check_priority_class(obj, name)
     if resource.plural == "services":
         causes += _service_causes(obj.get("spec") or {})
     if resource.plural in ("configmaps", "secrets") and _data_bytes(obj) > MAX_DATA:
@@ -161,6 +164,21 @@ def _check_builtin(resource: Resource, obj: dict[str, Any], name: str) -> None:
                        "message": f"Too long: must have at most {MAX_DATA} bytes"})
     if causes:
         raise errors.invalid(resource.kind, resource.group, name, causes)
+
+
+#: Classes every Kubernetes cluster has, besides those of `berth.api.priority`.
+SYSTEM_PRIORITY_CLASSES = ("system-cluster-critical", "system-node-critical")
+
+
+def _check_priority_class(pod: dict[str, Any], name: str) -> None:
+    """A pod may name only a priority class that exists, as kube-apiserver's Priority admission plugin has
+    it: Berth's are the table of `berth.api.priority`, which the scheduler reads (it would otherwise take an
+    unknown name as train, silently)."""
+    wanted = (pod.get("spec") or {}).get("priorityClassName")
+    if wanted and wanted not in PRIORITY_CLASSES and wanted not in SYSTEM_PRIORITY_CLASSES:
+        known = ", ".join(PRIORITY_CLASSES)
+        raise errors.forbidden(f'pods "{name}" is forbidden: no PriorityClass with name {wanted} was found; '
+                               f"use one of {known}", name, "", "pods")
 
 
 def _data_bytes(obj: dict[str, Any]) -> int:

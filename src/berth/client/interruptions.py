@@ -6,9 +6,10 @@ component that interrupts a pod (the scheduler when it evicts, a node agent when
 node) calls `record_interruption` once, and nothing else writes these:
 - a Warning Event on the pod's controlling workload (reason Preempted, Reclaimed or NodeLost) whose message
   says which pod, who took its GPUs and why;
-- `status.interruptions` (+1) and `status.lastInterruption` (the same message) on that workload, read then
-  written with its resourceVersion, again on a Conflict (the workload controller writes status too, and keeps
-  these two fields: `berth.controllers.phase`).
+- `status.interruptions` (+1) and `status.lastInterruption` (the same message) on that workload, and for a
+  preemption (Preempted or Reclaimed, not NodeLost) `status.preemptions` (+1), which the workload's
+  `terminateAfterPreemption` and `preemptionLimit` read; written with its resourceVersion, again on a
+  Conflict (the workload controller writes status too, and keeps these fields: `berth.controllers.phase`).
 
 A pod is counted at most once: not when it already carries the condition DisruptionTarget=True, which the
 scheduler puts on a pod it evicts (the caller records first, then marks the pod), so a terminating pod seen
@@ -31,6 +32,7 @@ Obj = dict[str, Any]
 
 WORKLOAD_KINDS = frozenset(k.kind for k in KINDS if k.kind.endswith("Workload"))
 REASONS = ("Preempted", "Reclaimed", "NodeLost")
+PREEMPTIONS = ("Preempted", "Reclaimed")  # the scheduler took the pod's resources for another workload
 ATTEMPTS = 10
 
 
@@ -64,6 +66,8 @@ async def record_interruption(client: Client, pod: Obj, *, reason: str, message:
             status = dict(workload.get("status") or {})
             status["interruptions"] = int(status.get("interruptions") or 0) + 1
             status["lastInterruption"] = message
+            if reason in PREEMPTIONS:
+                status["preemptions"] = int(status.get("preemptions") or 0) + 1
             await client.update_status({**workload, "status": status})
             break
         except Conflict:

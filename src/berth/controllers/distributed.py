@@ -36,7 +36,6 @@ def _apply_patch(pod: Obj, patch: Obj) -> Obj:
 
 
 def plan(workload: Obj, pods: list[Obj], make_pod: Callable[..., Obj]) -> Plan:
-    spec = workload.get("spec") or {}
     names = frameworks.all_pod_names(workload)
     succeeded = sum(1 for p in pods if pod_phase(p) == "Succeeded")  # a worker that ended well is not missing
     result = Plan(min_member=frameworks.min_member(workload), desired_pods=max(len(names) - succeeded, 0))
@@ -55,7 +54,7 @@ def plan(workload: Obj, pods: list[Obj], make_pod: Callable[..., Obj]) -> Plan:
             result.message = f"{done[0]} succeeded"
         result.delete = frameworks.clean_pods(workload, pods)
         return result
-    overrides = spec.get("masterSpec") or None
+    overrides = frameworks.master_spec(workload) or None
     for role in frameworks.roles(workload):
         for index in range(role.replicas):
             name = frameworks.pod_name(meta(workload)["name"], role.name, index)

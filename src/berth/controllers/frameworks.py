@@ -82,7 +82,7 @@ class Role:
     """"master" (PyTorchJob, XGBoostJob), "chief" (TFJob), "launcher" (MPIJob) or "worker"."""
     replicas: int
     uses_master_spec: bool
-    """True when the pod takes spec.masterSpec's overrides (the master, chief or launcher)."""
+    """True when the pod takes masterSpec's overrides (the master, chief or launcher)."""
 
 
 # --- reading the workload -------------------------------------------------------------------------
@@ -98,6 +98,12 @@ def _value(fields: dict | None, name: str, default: Any = None) -> Any:
     if isinstance(raw, dict):
         raw = raw.get("value")
     return default if raw is None else raw
+
+
+def master_spec(workload: dict) -> dict:
+    """The master's own fields: the top-level `masterSpec` (where Run:ai writes it), else the older
+    `spec.masterSpec` (the model refuses both at once), else none."""
+    return workload.get("masterSpec") or _spec(workload).get("masterSpec") or {}
 
 
 def _name(workload: dict) -> str:
@@ -249,14 +255,14 @@ def _role_fields(workload: dict, role: str) -> dict:
     spec = _spec(workload)
     if role == "worker":
         return spec
-    return {**spec, **(spec.get("masterSpec") or {})}
+    return {**spec, **master_spec(workload)}
 
 
 def _whole_gpus(workload: dict, role: str) -> int:
     """Whole GPUs of one pod (0 for none or a share of one). A masterSpec that asks for GPUs in any way
     replaces the spec's request as a whole, so `masterSpec: {gpu: {value: "0"}}` means none."""
     fields = _spec(workload)
-    master = fields.get("masterSpec") or {}
+    master = master_spec(workload)
     gpu_fields = ("gpu", "gpuDevices", "gpuMemory", "migProfile")
     if role != "worker" and any(master.get(n) is not None for n in gpu_fields):
         fields = master

@@ -2,8 +2,8 @@
 
 The system never ends it, except when the project's `interactiveJobTimeLimitSecs` has passed since it
 started: then its pod goes and the workload is TimedOut. A pod that ends or is evicted is replaced by the
-next attempt (a preemptible workload that was preempted waits again in the queue; with
-`terminateAfterPreemption` it ends as Failed instead); a pod that failed is replaced only after the back-off
+next attempt (a preemptible workload that was preempted waits again in the queue, unless
+`berth.controllers.preemption` ends it); a pod that failed is replaced only after the back-off
 of `berth.controllers.backoff`, which grows with every failure and has no limit.
 """
 
@@ -12,14 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from berth.controllers import backoff
-from berth.controllers.plan import Obj, Plan, attempt_of, is_active, meta, pod_phase, timestamp, value
-
-PREEMPTED = "Preempted"
+from berth.controllers.plan import Obj, Plan, attempt_of, is_active, meta, pod_phase, timestamp
 
 
 def plan(workload: Obj, pods: list[Obj], make_pod: Callable[[str, int], Obj], *, time_limit: int | None,
          now: float) -> Plan:
-    spec = workload.get("spec") or {}
     name = meta(workload)["name"]
     result = Plan(min_member=1, desired_pods=1)
     active = [p for p in pods if is_active(p)]
@@ -32,12 +29,6 @@ def plan(workload: Obj, pods: list[Obj], make_pod: Callable[[str, int], Obj], *,
             result.delete = [meta(p)["name"] for p in active]
             return result
         result.requeue_after = left
-    preempted = [p for p in pods if (p.get("status") or {}).get("reason") == PREEMPTED]
-    if preempted and value(spec, "terminateAfterPreemption", False):
-        result.phase, result.reason = "Failed", PREEMPTED
-        result.message = "preempted, and terminateAfterPreemption is true"
-        result.delete = [meta(p)["name"] for p in active]
-        return result
     if active:
         return result
     failed = [p for p in pods if pod_phase(p) == "Failed"]

@@ -174,7 +174,7 @@ def derive(workload: Obj, plan: Plan, pods: list[Obj], pod_group: Obj | None, *,
     if phase in TERMINAL:
         status["completionTime"] = old.get("completionTime") or rfc3339(now)
     for kept in ("serviceUrls", "replicas", "readyReplicas", "lastActiveTime", "failedAttempts", "interruptions",
-                 "lastInterruption", "completedIndexes", "gpuRequest"):
+                 "lastInterruption", "preemptions", "completedIndexes", "gpuRequest"):
         if kept in old:
             status[kept] = old[kept]
     status["conditions"] = merge_conditions(old.get("conditions") or [], _conditions(phase, reason, message, placed,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from berth.api.priority import PRIORITY_CLASSES
 from berth.api.types import epoch_seconds
 from berth.controllers.podspec import WORKLOAD_KIND_LABEL, WORKLOAD_NAME_LABEL
 
@@ -25,7 +26,7 @@ INDEX = "run.ai/index"
 POD_GROUP_ANNOTATION = "pod-group-name"  # as KAI-Scheduler's pod-grouper names it
 NODE_POOLS_ANNOTATION = "run.ai/node-pools"  # on PodGroups and pods: the pools the workload names, in order
 
-PRIORITY = {"train": 50, "build-preemptible": 75, "build": 100, "inference": 125}
+PRIORITY = PRIORITY_CLASSES  # the one table of priority classes, which the scheduler reads too
 
 
 @dataclass

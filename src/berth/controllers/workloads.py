@@ -28,6 +28,7 @@ from berth.controllers import (
     inference,
     interactive,
     podspec,
+    preemption,
     services,
     tools,
     training,
@@ -44,6 +45,7 @@ from berth.controllers.plan import (
     Obj,
     Plan,
     duration_seconds,
+    is_active,
     is_finished,
     meta,
     timestamp,
@@ -53,6 +55,7 @@ from berth.controllers.plan import (
 log = logging.getLogger(__name__)
 
 KINDS = ("TrainingWorkload", "InteractiveWorkload", "DistributedWorkload", "InferenceWorkload")
+TEMPLATE = "Template"  # the phase of a workload of usage Template, which never runs
 RUN_TO_END = ("TrainingWorkload", "DistributedWorkload")  # kinds whose finished pods count after they are gone
 Key = tuple[str, str, str]  # kind, namespace, name
 
@@ -247,6 +250,12 @@ class WorkloadController:
                 time_limit=limit, now=self.clock())
         else:
             result = distributed.plan(workload, pods, make)
+        if kind != "InferenceWorkload" and result.phase not in TERMINAL:
+            verdict = preemption.ended(workload, pods)
+            if verdict is not None:  # terminateAfterPreemption, preemptionLimit: it ends instead of waiting again
+                result.phase, (result.reason, result.message) = "Failed", verdict
+                result.create, result.waiting, result.requeue_after = [], None, None
+                result.delete = [meta(p)["name"] for p in pods if is_active(p)]
         if kind != "InferenceWorkload":  # the inference plan has its Services already: its pods serve behind them
             result.objects.extend(exposed)
         result.objects.extend(claims.new_claims(workload))
@@ -264,7 +273,8 @@ class WorkloadController:
             return  # gone: the garbage collector removes what it owned
         spec = workload.get("spec") or {}
         if spec.get("usage") == "Template":
-            return  # a template is a base for other workloads, not a job
+            await self._show_template(workload)  # a base for other workloads, not a job: nothing runs
+            return
         wait = self.expectations.wait_left(key)
         if wait > 0:  # the caches do not show our last creates or deletes yet: their events bring us back
             self._later(key, wait)
@@ -308,6 +318,15 @@ class WorkloadController:
             await self.client.delete(kind, name, namespace)
         elif plan.requeue_after is not None:
             self._later(key, plan.requeue_after)
+
+    async def _show_template(self, workload: Obj) -> None:
+        """The status of a `usage: Template` workload: phase Template, and words saying it never runs."""
+        status = {"phase": TEMPLATE, "reason": TEMPLATE,
+                  "message": f"usage: Template: never run; a base for {workload['kind']}s that name it in "
+                             "baseWorkload (set usage: Submit, or leave usage out, to run a workload)",
+                  "observedGeneration": meta(workload).get("generation", 1)}
+        if {k: (workload.get("status") or {}).get(k) for k in status} != status:
+            await self.client.update_status({**workload, "status": status})
 
     def _auto_delete(self, workload: Obj, plan: Plan) -> None:
         """autoDeletionTimeAfterCompletionSeconds (or the older ttlAfterFinish): delete, or look again later."""
@@ -380,7 +399,7 @@ def _gpu_requests(workload: Obj, plan: Plan) -> list[tuple[int, Obj]]:
     spec = workload.get("spec") or {}
     kind = workload["kind"]
     if kind == "DistributedWorkload":
-        master = spec.get("masterSpec") or None
+        master = frameworks.master_spec(workload) or None
         return [(role.replicas, podspec.effective_spec(spec, master if role.uses_master_spec else None))
                 for role in frameworks.roles(workload)]
     if kind == "TrainingWorkload":

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from typing import TYPE_CHECKING
 
+from berth.api.priority import NON_PREEMPTIBLE_FROM, PRIORITY_CLASSES  # noqa: F401 - read from here by core
 from berth.api.projects import DEFAULT_POOL
 
 if TYPE_CHECKING:
@@ -32,16 +33,9 @@ if TYPE_CHECKING:
 UNLIMITED: float = -1
 NODE_TYPE_LABEL = "run.ai/type"
 
-# KAI-Scheduler's shipped priority classes (the Run:ai notes, section 5.1). A group of priority 100 or more is
-# non-preemptible unless it says otherwise, and then may only use its project's deserved quota.
-PRIORITY_CLASSES: dict[str, int] = {
-    "inference": 125,
-    "build": 100,
-    "interactive-preemptible": 75,
-    "build-preemptible": 75,
-    "train": 50,
-}
-NON_PREEMPTIBLE_FROM = 100
+# KAI-Scheduler's shipped priority classes, from the one table the controllers write from (berth.api.priority).
+# A group of priority 100 or more is non-preemptible unless it says otherwise, and then may only use its
+# project's deserved quota.
 
 #: A project's or department's priority when it gives none (KAI-Scheduler's default queue priority).
 DEFAULT_QUEUE_PRIORITY = 100

@@ -1,0 +1,27 @@
+"""The priority classes every component reads: one table, so that no name is written that is read as
+another.
+
+Names and values are those KAI-Scheduler (the open-sourced Run:ai scheduler) installs: train 50,
+build-preemptible 75, build 100, inference 125; a class of 100 or more is non-preemptible. Run:ai 2.18
+also writes interactive-preemptible (its CLI's label for a preemptible interactive job, and a value of the
+REST API's priorityClass), which is the same class as build-preemptible. The workload controller writes
+these names on PodGroups and pods; the scheduler reads them from there; a PodGroup naming another class is
+refused, as kube-apiserver refuses a pod whose PriorityClass does not exist.
+"""
+
+from __future__ import annotations
+
+from berth.api.types import enum
+
+PRIORITY_CLASSES: dict[str, int] = {
+    "inference": 125,
+    "build": 100,
+    "interactive-preemptible": 75,
+    "build-preemptible": 75,
+    "train": 50,
+}
+NON_PREEMPTIBLE_FROM = 100
+"""A class of this priority or more is non-preemptible unless its group says otherwise (KAI)."""
+
+PriorityClassName = enum(*PRIORITY_CLASSES, expects="a priority class: " + ", ".join(
+    f"{name} ({value})" for name, value in PRIORITY_CLASSES.items()))
