@@ -102,6 +102,18 @@ def test_a_degraded_workload_says_how_many_pods_run_and_why_the_others_do_not():
     assert status["message"] == "0 of 1 pods running: pod w-0-0 failed; the next attempt starts in 9 s"
 
 
+def test_the_running_condition_is_true_only_while_a_pod_runs():
+    """A training that ran and lost its only pod (preempted, waiting to be placed again) is Degraded, and its
+    Running condition says it does not run; a Degraded workload with pods running still runs."""
+    def condition(status: dict) -> str:
+        return next(c["status"] for c in status["conditions"] if c["type"] == "Running")
+
+    waiting = derive(workload("Running"), Plan(desired_pods=1), [pod("pending")], None, now=NOW)
+    assert (waiting["phase"], condition(waiting)) == ("Degraded", "False")
+    some = derive(workload("Running"), Plan(desired_pods=2), [pod("running"), pod("pending", "w-1-0")], None, now=NOW)
+    assert (some["phase"], condition(some)) == ("Degraded", "True")
+
+
 def test_an_ended_workload_keeps_its_words_when_suspended_afterwards():
     ended = workload("Completed")
     ended["status"].update(reason="Completed", message="the pod succeeded")

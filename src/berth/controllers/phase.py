@@ -178,16 +178,18 @@ def derive(workload: Obj, plan: Plan, pods: list[Obj], pod_group: Obj | None, *,
         if kept in old:
             status[kept] = old[kept]
     status["conditions"] = merge_conditions(old.get("conditions") or [], _conditions(phase, reason, message, placed,
-                                                                                    active), now)
+                                                                                    active, running), now)
     return status
 
 
-def _conditions(phase: str, reason: str, message: str, placed: list[Obj], active: list[Obj]) -> list[dict[str, str]]:
+def _conditions(phase: str, reason: str, message: str, placed: list[Obj], active: list[Obj],
+                running: list[Obj]) -> list[dict[str, str]]:
     scheduled = bool(active) and len(placed) == len(active)
+    runs = phase == "Running" or (phase == "Degraded" and bool(running))  # Degraded with none running: waits
     return [
         {"type": "Scheduled", "status": "True" if scheduled or phase in ("Running", "Completed") else "False",
          "reason": "Scheduled" if scheduled else reason, "message": "" if scheduled else message},
-        {"type": "Running", "status": "True" if phase in ("Running", "Degraded") else "False", "reason": reason,
+        {"type": "Running", "status": "True" if runs else "False", "reason": reason,
          "message": message},
         {"type": "Completed", "status": "True" if phase == "Completed" else "False", "reason": reason,
          "message": message if phase == "Completed" else ""},
