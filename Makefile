@@ -5,6 +5,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
+# Test files run in parallel, each whole in one process (its module's `berth up` shared by its tests): most
+# tests wait on processes and sockets, so two workers halve the suite's time on two cores. TEST_WORKERS=0
+# runs it in one process.
+TEST_WORKERS ?= 2
 
 .PHONY: up test bench venv clean
 
@@ -28,7 +32,7 @@ up: $(VENV)/.installed-run
 	$(BIN)/berth up $(ARGS)
 
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest $(ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/run.py $(ARGS)
