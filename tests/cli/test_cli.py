@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import yaml
 
 from berth.api.registry import KINDS
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def run(berth_bin: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -60,6 +64,22 @@ def test_validate_reports_good_and_bad_files(berth_bin, tmp_path):
     assert f'{bad}: spec.gpu.value: expected a string like "1" or "0.5", got a list' in failed.stderr
     piped = run(berth_bin, "validate", "-", stdin=bad.read_text())
     assert piped.returncode == 1 and "<stdin>: spec.gpu.value" in piped.stderr
+
+
+def test_validate_takes_a_directory_as_kubectl_apply_f_does(berth_bin):
+    """`berth validate examples/knavigator/` checks the directory's YAML and JSON files in name order, as
+    `kubectl apply -f` reads a directory (not its subdirectories)."""
+    result = run(berth_bin, "validate", str(EXAMPLES / "knavigator"))
+    assert result.returncode == 0, result.stderr
+    assert [line.split(":")[0].rsplit("/", 1)[-1] for line in result.stdout.splitlines()] == [
+        "0-project.yaml", "distributedworkload.yaml", "trainingworkload.yaml"]
+    missing = run(berth_bin, "validate", str(EXAMPLES / "knavigator" / "no-such-dir"))
+    assert missing.returncode == 1 and "no-such-dir: No such file or directory" in missing.stderr
+
+
+def test_validate_of_a_directory_without_manifests_says_so(berth_bin, tmp_path):
+    result = run(berth_bin, "validate", str(tmp_path))
+    assert result.returncode == 2 and f"{tmp_path} holds no .yaml, .yml or .json file" in result.stderr
 
 
 def test_up_refuses_plain_http_off_loopback(berth_bin, tmp_path):

@@ -76,12 +76,13 @@ def explain_command(ctx: click.Context, resource: str | None, recursive: bool, l
 
 
 @cli.command(name="validate")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument("files", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @click.pass_context
 def validate_command(ctx: click.Context, files: tuple[str, ...]) -> None:
-    """Check workload, policy and project YAML files offline; report every problem by field path."""
+    """Check workload, policy and project YAML files offline; report every problem by field path. A
+    directory stands for its .yaml, .yml and .json files, in name order, as with `kubectl apply -f`."""
     failed = False
-    for name in files:
+    for name in _files_of(files):
         try:
             if name == "-":
                 loaded = load(sys.stdin.read(), "<stdin>")
@@ -101,6 +102,22 @@ def validate_command(ctx: click.Context, files: tuple[str, ...]) -> None:
             click.echo(f"{name}: {item.kind.kind} {meta.get('name', '<no name>')} is valid")
     if failed:
         sys.exit(1)
+
+
+def _files_of(names: tuple[str, ...]) -> list[str]:
+    """Each name, a directory replaced by its manifests (not those of its subdirectories), as kubectl reads
+    `-f DIR`."""
+    files: list[str] = []
+    for name in names:
+        path = Path(name)
+        if name != "-" and path.is_dir():
+            found = sorted(str(p) for p in path.iterdir() if p.is_file() and p.suffix in (".yaml", ".yml", ".json"))
+            if not found:
+                raise click.UsageError(f"{name} holds no .yaml, .yml or .json file")
+            files += found
+        else:
+            files.append(name)
+    return files
 
 
 @cli.command()
