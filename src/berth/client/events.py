@@ -30,6 +30,7 @@ WINDOW_S = 600.0  # how long a recorded event is remembered for counting its rep
 SIMILAR_LIMIT = 10  # distinct messages of one reason before they are combined
 MAX_REMEMBERED = 4096
 COMBINED = "(combined from similar events): "
+SWEEP_S = 60.0  # how often the messages of objects no longer reported are forgotten
 
 
 @dataclass
@@ -52,6 +53,7 @@ class EventRecorder:
         self._wall = wall
         self._seen: OrderedDict[tuple[Any, ...], _Seen] = OrderedDict()
         self._messages: dict[tuple[Any, ...], dict[str, float]] = {}  # similar key -> message -> last seen
+        self._swept = float("-inf")  # when `_messages` was last swept whole
         self._lock = asyncio.Lock()
 
     async def record(self, involved: Obj, reason: str, message: str, *, type: str, component: str,
@@ -64,7 +66,8 @@ class EventRecorder:
         now = self._clock()
         async with self._lock:
             self._forget(now)
-            messages = self._messages.setdefault(similar, {})
+            messages = {m: t for m, t in self._messages.get(similar, {}).items() if now - t <= WINDOW_S}
+            self._messages[similar] = messages
             messages[message] = now
             if len(messages) > SIMILAR_LIMIT:
                 key, message = (*similar, COMBINED), COMBINED + message
@@ -88,11 +91,18 @@ class EventRecorder:
             return created
 
     def _forget(self, now: float) -> None:
+        """Drop what is older than the window: the oldest events at each call (they are kept in the order of
+        their last use), the messages of every object at most once per `SWEEP_S` (a sweep reads them all: at
+        each call it would make recording N events cost N squared; the object at hand is pruned as it is
+        used)."""
         while self._seen:
             key, oldest = next(iter(self._seen.items()))
             if now - oldest.last <= WINDOW_S:
                 break
             del self._seen[key]
+        if now - self._swept < SWEEP_S:
+            return
+        self._swept = now
         for similar in list(self._messages):
             recent = {m: t for m, t in self._messages[similar].items() if now - t <= WINDOW_S}
             if recent:
