@@ -8,8 +8,9 @@ import orjson
 import pytest
 
 from berth.client import Client
+from berth.client.errors import Unreachable
 from berth.nodes.node import Gpu, NodeSpec, node_manifest
-from berth.scheduler.core.decisions import Eviction
+from berth.scheduler.core.decisions import Bind, Eviction
 from berth.scheduler.runner import Scheduler
 from tests.controllers.helpers import apply, client, eventually, pods_of, run_pod, set_pod_phase, workload_status
 
@@ -124,3 +125,45 @@ def test_a_pod_that_ended_after_the_decision_is_never_taken(cluster, http):
     pod = http.get(f"/api/v1/namespaces/{namespace}/pods/ended").json()
     assert pod["status"]["phase"] == "Succeeded"
     assert not any(c["type"] == "DisruptionTarget" for c in pod["status"].get("conditions") or [])
+
+
+def test_a_bind_cut_off_by_a_broken_connection_is_tried_again(cluster, http):
+    """The 8,000-workload benchmark left one pod Pending for good: the connection broke as the scheduler
+    wrote its devices, and the scheduler went on taking the pod as bound (its PodGroup said Running). A bind
+    that fails in any way leaves the pod unplaced, so the next cycle places it again."""
+    namespace = "runai-team-a"
+    assert http.post(f"/api/v1/namespaces/{namespace}/pods", json={
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "cut-off", "namespace": namespace},
+        "spec": {"schedulerName": "none", "containers": [{"name": "main", "image": "x"}]}}).status_code == 201
+    pod = http.get(f"/api/v1/namespaces/{namespace}/pods/cut-off").json()
+
+    class Cache:  # the scheduler's pod cache, holding the one pod
+        def items(self) -> list[dict]:
+            return [pod]
+
+        def get(self, name: str, namespace: str) -> dict:
+            return pod
+
+    class Empty:
+        def items(self) -> list[dict]:
+            return []
+
+    async def bind_once() -> list:
+        async with Client.from_kubeconfig(cluster.kubeconfig, field_manager="runai-scheduler") as c:
+            scheduler = Scheduler(c)
+            scheduler.names = {"none"}
+            scheduler.pods = Cache()
+            scheduler.nodes = scheduler.groups = scheduler.projects = Empty()
+            scheduler.departments = scheduler.pools = Empty()
+
+            async def broken(*args, **kwargs):
+                raise Unreachable("PATCH pods/cut-off: Server disconnected without sending a response")
+
+            c.patch = broken
+            with pytest.raises(Unreachable):
+                await scheduler._bind(Bind(pod=f"{namespace}/cut-off", group=f"{namespace}/cut-off",
+                                           node="gpu-node-1", devices=(0,)))
+            return [p.node for p in scheduler.snapshot().pods]
+
+    assert asyncio.run(bind_once()) == [None]
+    assert not http.get(f"/api/v1/namespaces/{namespace}/pods/cut-off").json()["spec"].get("nodeName")

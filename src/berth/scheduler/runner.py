@@ -35,6 +35,7 @@ from typing import Any
 from berth.api import scheduler_settings, usage
 from berth.api.scheduler_settings import CONFIGMAP_NAME, CONFIGMAP_NAMESPACE, SchedulerSettings
 from berth.client import ApiError, Client, Conflict, NotFound
+from berth.client.errors import ClientError
 from berth.client.informer import Change, Informer
 from berth.client.interruptions import record_interruption, workload_of
 from berth.scheduler import snapshot_of
@@ -119,7 +120,7 @@ class Scheduler:
                 self._dirty.clear()
                 try:
                     await self.cycle()
-                except ApiError as exc:
+                except ClientError as exc:  # a refusal, or the API unreachable: the next cycle tries again
                     log.warning("scheduling cycle: %s", exc)
                 except Exception:  # noqa: BLE001 - the scheduler must keep running
                     log.exception("scheduling cycle failed")
@@ -214,8 +215,8 @@ class Scheduler:
                 await self._set_scheduled(pod, "True")
         except (NotFound, Conflict):
             self._assumed.pop(bind.pod, None)  # gone, or bound by someone else: the cache will tell
-        except ApiError:
-            self._assumed.pop(bind.pod, None)
+        except BaseException:  # any other failure (a refusal, a broken connection, a cancel): not bound as far
+            self._assumed.pop(bind.pod, None)  # as we know; were it bound after all, the cache will show it
             raise
 
     async def _evict(self, eviction: Eviction) -> None:
