@@ -146,10 +146,19 @@ def pod_devices(pod: Obj) -> list[int]:
     return [device for device, _ in _device_entries(pod)]
 
 
-def pod_mig_instances(pod: Obj) -> list[int]:
-    """The MIG instance it holds on each of `pod_devices` (`<device>:<instance>`); empty when it holds none."""
+def pod_held(pod: Obj) -> tuple[list[int], list[int]]:
+    """The devices a placed pod holds (as `pod_devices`) and the MIG instance it holds on each
+    (`<device>:<instance>`; empty when it holds no slices), from one reading of the annotation."""
     entries = _device_entries(pod)
-    return [i for _, i in entries] if entries and all(i is not None for _, i in entries) else []  # type: ignore[misc]
+    devices = [device for device, _ in entries]
+    if entries and all(instance is not None for _, instance in entries):
+        return devices, [instance for _, instance in entries]  # type: ignore[misc]
+    return devices, []
+
+
+def pod_mig_instances(pod: Obj) -> list[int]:
+    """The MIG instance it holds on each of `pod_devices`; empty when it holds none."""
+    return pod_held(pod)[1]
 
 
 def devices_value(devices: Iterable[int], mig_instances: Iterable[int] = ()) -> str:

@@ -30,6 +30,7 @@ import asyncio
 import logging
 import time
 from dataclasses import replace
+from collections.abc import Awaitable, Iterable
 from typing import Any
 
 from berth.api import scheduler_settings, usage
@@ -170,16 +171,10 @@ class Scheduler:
         record(self.history, config.now, *holdings(snapshot))  # what runs from now on, until the next cycle
         decisions = await asyncio.to_thread(run_cycle, snapshot, config)
         self.cycles += 1
-        limit = asyncio.Semaphore(CONCURRENCY)
-
-        async def limited(coro: Any) -> None:
-            async with limit:
-                await coro
-
-        await asyncio.gather(*(limited(self._evict(e)) for e in decisions.evictions))
+        await _bounded(self._evict(e) for e in decisions.evictions)
         if self._interrupted:
             self._interrupted &= {(p.get("metadata") or {}).get("uid") for p in self.pods.items()}
-        await asyncio.gather(*(limited(self._bind(b)) for b in decisions.binds if not b.pipelined))
+        await _bounded(self._bind(b) for b in decisions.binds if not b.pipelined)
         await self._report(decisions, snapshot)
         return decisions
 
@@ -315,44 +310,43 @@ class Scheduler:
                 pass
 
     async def _tell_waiting(self, decisions: Decisions, snapshot: Snapshot) -> None:
-        """Tell every pod that waits why, on the pod itself: a pod of its own by its own pending reason, a
-        pod of a waiting group by its group's."""
+        """Tell every pod that waits why, on the pod itself (a pod of its own by its own pending reason, a
+        pod of a waiting group by its group's), as kube-scheduler does: once per reason, and a changed reason
+        no sooner than `RETELL_S` after the last. Which pods need a write is decided here, without I/O: most
+        waiting pods were told already."""
         bound = {b.pod for b in decisions.binds}
-        waiting: dict[str, str] = {}
+        now = time.monotonic()
+        told = {key: self._told[key] for key in bound if key in self._told}  # a pipelined bind: told True once bound
+        due: list[tuple[Obj, str]] = []
         for pod in snapshot.pods:
             if pod.node or pod.key in bound:
                 continue
             pending = decisions.pending.get(f"{pod.namespace}/{pod.group}" if pod.group else pod.key)
-            if pending is not None:
-                waiting[pod.key] = pending.message
-        self._told = {key: told for key, told in self._told.items() if key in waiting or key in bound}
-        limit = asyncio.Semaphore(CONCURRENCY)
+            if pending is None:
+                continue
+            before = self._told.get(pod.key)
+            if before is not None:
+                told[pod.key] = before
+                if before[0] == pending.message or now - before[1] < RETELL_S:
+                    continue
+            obj = self.pods.get(pod.name, pod.namespace)
+            if obj is None or (obj.get("spec") or {}).get("nodeName"):
+                continue  # gone, or placed meanwhile
+            if before is None and _scheduled_condition(obj) == ("False", pending.message):
+                told[pod.key] = (pending.message, now)  # told before a restart
+                continue
+            due.append((obj, pending.message))
+        self._told = told
+        await _bounded(self._unschedulable(obj, message, now) for obj, message in due)
 
-        async def tell(key: str, message: str) -> None:
-            async with limit:
-                await self._unschedulable(key, message)
-
-        await asyncio.gather(*(tell(key, message) for key, message in waiting.items()))
-
-    async def _unschedulable(self, key: str, message: str) -> None:
-        """Tell a waiting pod why it waits, as kube-scheduler does: once per reason, and a changed reason
-        no sooner than `RETELL_S` after the last."""
-        namespace, name = key.split("/", 1)
-        pod = self.pods.get(name, namespace)
-        if pod is None or (pod.get("spec") or {}).get("nodeName"):
-            return  # gone, or placed meanwhile
-        told = self._told.get(key)
-        now = time.monotonic()
-        if told is None and _scheduled_condition(pod) == ("False", message):
-            self._told[key] = (message, now)  # told before a restart
-            return
-        if told is not None and (told[0] == message or now - told[1] < RETELL_S):
-            return
+    async def _unschedulable(self, pod: Obj, message: str, now: float) -> None:
+        """Write why a pod waits: its PodScheduled=False condition and a FailedScheduling event."""
+        meta = pod.get("metadata") or {}
         try:
             await self._set_scheduled(pod, "False", message)
             await self.client.create_event(pod, "FailedScheduling", message, type="Warning",
                                            component=SCHEDULER_NAME)
-            self._told[key] = (message, now)
+            self._told[f"{meta.get('namespace', '')}/{meta['name']}"] = (message, now)
         except NotFound:
             pass
 
@@ -363,6 +357,17 @@ class Scheduler:
                      "message": message, "lastTransitionTime": _now()}
         await self.client.patch("Pod", meta["name"], {"status": {"conditions": [condition]}}, meta.get("namespace"),
                                 type="strategic", subresource="status")
+
+
+async def _bounded(coroutines: Iterable[Awaitable[Any]]) -> None:
+    """Await the cycle's writes, at most `CONCURRENCY` at a time."""
+    limit = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(coroutine: Awaitable[Any]) -> None:
+        async with limit:
+            await coroutine
+
+    await asyncio.gather(*(one(c) for c in coroutines))
 
 
 def _scheduled_condition(pod: Obj) -> tuple[str, str] | None:

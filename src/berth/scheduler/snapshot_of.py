@@ -66,6 +66,7 @@ def node(obj: Obj) -> Node:
 def pod(obj: Obj) -> Pod:
     meta, spec, status = _meta(obj), obj.get("spec") or {}, obj.get("status") or {}
     asks = usage.pod_request(obj)
+    devices, mig_instances = usage.pod_held(obj)
     return Pod(
         name=meta["name"],
         namespace=meta.get("namespace", "default"),
@@ -80,13 +81,13 @@ def pod(obj: Obj) -> Pod:
                      for t in spec.get("tolerations") or []],
         node_pools=usage.pools_of(obj),
         node=spec.get("nodeName") or None,
-        devices=usage.pod_devices(obj),
+        devices=devices,
         priority_class=spec.get("priorityClassName"),
         submitted=epoch_seconds(meta.get("creationTimestamp")) or 0.0,
         started=epoch_seconds(status.get("startTime")),
         gpu_devices=asks.gpu_devices,
         mig=dict(asks.mig),
-        mig_instances=usage.pod_mig_instances(obj),
+        mig_instances=mig_instances,
     )
 
 
