@@ -1,8 +1,9 @@
 """The `berth` command: its entry point, `berth up`, and the commands that need no cluster.
 
-Commands that talk to an API server (`submit`, `list`, `describe`, ...) arrive with issue G. Errors are
-printed in red, one per line, without a traceback (`--verbose` shows it), and the exit status is 1 for bad
-input and 2 for usage errors, as click does.
+Commands that talk to a cluster live in modules of their own and share `berth.cli.context` (which
+kubeconfig, which project, how errors read); the noun-first commands of CLI v2 are assembled in
+`berth.cli.nouns`. Errors are printed in red, one per line, without a traceback (`--verbose` shows it), and
+the exit status is 1 for bad input and 2 for usage errors, as click does.
 """
 
 from __future__ import annotations
@@ -169,6 +170,12 @@ cli.add_command(controllers)
 cli.add_command(scheduler)
 cli.add_command(policy)
 cli.add_command(webhook)
+
+# The verb modules register their noun factories on import (above); the noun groups come last.
+from berth.cli.nouns import noun_groups  # noqa: E402
+
+for _noun in noun_groups():
+    cli.add_command(_noun)
 
 
 def main() -> None:
