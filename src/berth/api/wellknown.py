@@ -8,6 +8,8 @@ import json
 from typing import Any
 
 WORKLOAD_KIND_LABEL = "run.ai/workload-kind"  # set by the controllers: the kind of the pod's workload
+WORKLOAD_NAME_LABEL = "run.ai/workload-name"  # set by the controllers: the name of the pod's workload
+ROLE_LABEL = "run.ai/role"  # set by the controllers on a distributed workload's pods: master, worker, ...
 
 # Set by the local node: where each container port is reached on this machine, JSON
 # {"<containerPort>": <host port>}; the controllers put it in the workload's service URLs.

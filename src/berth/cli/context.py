@@ -189,3 +189,39 @@ def cluster_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--kubeconfig", default=None, metavar="FILE", envvar=None,
                         help="Kubeconfig (default: $KUBECONFIG, else the one `berth up` wrote, else "
                              "~/.kube/config).")(func)
+
+
+WORKLOAD_KINDS = ("TrainingWorkload", "InteractiveWorkload", "DistributedWorkload", "InferenceWorkload")
+
+
+async def find_workload(client: Any, namespace: str, name: str, kind: str | None = None) -> dict[str, Any]:
+    """The workload NAME in the namespace: of `kind` when given, else of whichever of the four kinds has it
+    (a name is unique across them in Run:ai's CLI; when two kinds share it, the error says to name the
+    kind). A missing one is a clear error listing what the namespace holds."""
+    from berth.client import NotFound
+
+    found = []
+    for candidate in ((kind,) if kind else WORKLOAD_KINDS):
+        try:
+            found.append(await client.get(candidate, name, namespace))
+        except NotFound:
+            continue
+    if len(found) == 1:
+        return found[0]
+    if found:
+        kinds = " and ".join(obj["kind"] for obj in found)
+        fail(f'both a {kinds} are named "{name}" in {namespace}; use the noun of one, e.g. '
+             f"`berth training ...` or `berth workspace ...`")
+    names = sorted({obj["metadata"]["name"] for k in ((kind,) if kind else WORKLOAD_KINDS)
+                    for obj in await client.list(k, namespace)})
+    hint = f"; it has: {', '.join(names[:10])}" + (" ..." if len(names) > 10 else "") if names else "; it has none"
+    what = kind or "workload"
+    fail(f'no {what} "{name}" in project {namespace.removeprefix(PROJECT_NAMESPACE_PREFIX)} ({namespace}){hint}')
+
+
+async def workload_pods(client: Any, namespace: str, name: str) -> list[dict[str, Any]]:
+    """The pods of workload NAME (by the label the controllers put on each), oldest first."""
+    from berth.api.wellknown import WORKLOAD_NAME_LABEL
+
+    pods = list(await client.list("pods", namespace, labels={WORKLOAD_NAME_LABEL: name}))
+    return sorted(pods, key=lambda pod: (pod["metadata"].get("creationTimestamp") or "", pod["metadata"]["name"]))

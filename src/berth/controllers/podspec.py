@@ -29,7 +29,7 @@ from typing import Any
 from berth.api import mig
 from berth.api.projects import project_of_namespace
 from berth.api.types import gpu_amount, parse_quantity
-from berth.api.wellknown import WORKLOAD_KIND_LABEL
+from berth.api.wellknown import ROLE_LABEL, WORKLOAD_KIND_LABEL, WORKLOAD_NAME_LABEL
 from berth.controllers.volumes import (
     PodSpecError,
     dns_name,
@@ -44,10 +44,8 @@ __all__ = [
     "pod_template", "project_of", "workload_labels",
 ]
 
-WORKLOAD_NAME_LABEL = "run.ai/workload-name"
 PROJECT_LABEL = "project"
 QUEUE_LABEL = "runai/queue"
-ROLE_LABEL = "run.ai/role"
 POD_LABELS = (WORKLOAD_NAME_LABEL, WORKLOAD_KIND_LABEL, PROJECT_LABEL, QUEUE_LABEL)
 """Labels every pod of a workload carries (values from `workload_labels`); the selector of its pods."""
 

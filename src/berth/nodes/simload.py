@@ -15,11 +15,12 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
+from berth.api.wellknown import WORKLOAD_NAME_LABEL
+
 Obj = dict[str, Any]
 Key = tuple[str, str]
 
 SIM_LOAD_ANNOTATION = "berth.dev/sim-load"
-WORKLOAD_NAME_LABEL = "run.ai/workload-name"
 UNDIVIDED = ("latency",)  # per request, not per replica
 
 
