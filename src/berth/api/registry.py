@@ -150,12 +150,16 @@ def _org(kind: str, plural: str, short_names: tuple[str, ...], model: type[BaseM
 _PRIORITY = PrinterColumn("Priority", "integer", ".spec.priority",
                           "Over-quota resources go to higher priorities first (unset: 100).", priority=1)
 
-#: Berth's own kinds, in the order `berth crds` prints them.
-KINDS: tuple[CustomKind, ...] = (
+#: The four kinds of workload: what the controllers run, the CLI lists and a project's quota counts.
+WORKLOADS: tuple[CustomKind, ...] = (
     _workload("InteractiveWorkload", "interactiveworkloads", "iw", workloads.InteractiveWorkload),
     _workload("TrainingWorkload", "trainingworkloads", "tw", workloads.TrainingWorkload),
     _workload("DistributedWorkload", "distributedworkloads", "dw", workloads.DistributedWorkload),
     _workload("InferenceWorkload", "inferenceworkloads", "infw", workloads.InferenceWorkload),
+)
+
+#: Berth's own kinds, in the order `berth crds` prints them.
+KINDS: tuple[CustomKind, ...] = WORKLOADS + (
     _policy("InteractivePolicy", "interactivepolicies", "ipol", policies.InteractivePolicy),
     _policy("TrainingPolicy", "trainingpolicies", "tpol", policies.TrainingPolicy),
     _policy("DistributedPolicy", "distributedpolicies", "dpol", policies.DistributedPolicy),
