@@ -90,8 +90,8 @@ class Kind:
         return "status" in self.subresources
 
     def names(self) -> set[str]:
-        """Every name a user may call the kind by, lower-cased."""
-        return {self.kind.lower(), self.plural, self.singular, *self.short_names}
+        """Every name a user may call the kind by, lower-cased (the singular is the kind's name)."""
+        return {self.plural, self.singular, *self.short_names}
 
     def facts(self) -> dict[str, Any]:
         """This entry's fields as a `Kind` has them: what a reader's view (a subclass) is built from."""
@@ -246,7 +246,8 @@ def _index(kinds: Iterable[K]) -> dict[str, K]:
     index: dict[str, K] = {}
     for kind in kinds:
         for name in kind.names():
-            assert index.setdefault(name, kind) is kind, f'"{name}" names both {index[name].kind} and {kind.kind}'
+            if index.setdefault(name, kind) is not kind:
+                raise ValueError(f'"{name}" names both {index[name].kind} and {kind.kind}')
     return index
 
 
