@@ -59,11 +59,15 @@ async def follow(client: Any, workload: dict[str, Any], timeout: float) -> dict[
             live.update(render(workload, pods))
             phase = (workload.get("status") or {}).get("phase")
             if phase in DONE:
-                return workload
+                break
             if time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.5)
+    if not console.is_terminal:
+        console.line()  # rich leaves the last line of a view printed once (not live) open
     status = workload.get("status") or {}
+    if status.get("phase") in DONE:
+        return workload
     context.fail(f"{name} is still {status.get('phase') or 'Creating'} after {timeout:g} s"
                  + (f": {status['message']}" if status.get("message") else "")
                  + f"; follow it with `berth describe workload {name} -p {namespace.removeprefix('runai-')}`")
