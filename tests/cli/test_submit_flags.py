@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from berth.cli import submit_parse as p
@@ -15,8 +17,11 @@ from berth.cli.submit_flags import (
     field_info,
     flags_for,
     help_text,
+    reference_table,
 )
 from berth.cli.nouns import FRAMEWORKS
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "cli-submit.md"
 
 
 def spec_of(**given):
@@ -49,6 +54,12 @@ def test_help_is_the_field_description_of_berth_api():
     assert "Set with" not in help_text(gpu, ("TrainingWorkload",))
     [mps] = [f for f in FLAGS if f.key == "mps"]
     assert help_text(mps, ("TrainingWorkload",)).startswith("Accepted, not honoured by Berth")
+
+
+def test_the_docs_list_every_flag_as_the_table_maps_it():
+    text = DOC.read_text()
+    listed = text.split("<!-- flags:begin -->\n", 1)[1].split("<!-- flags:end -->", 1)[0]
+    assert listed == reference_table(), "regenerate: python -m berth.cli.submit_flags"
 
 
 def test_kinds_follow_from_the_models():

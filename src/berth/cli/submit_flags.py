@@ -355,10 +355,10 @@ _ENV = _item("environment", "spec.environment", ("-e", "--environment"), ("-e", 
              p.pair("NAME"), _keyed, split=p.split_pairs, metavar="NAME=VALUE")
 _EXTENDED = _item("extended_resource", "spec.extendedResources", ("--extended-resource",), ("--extended-resource",),
                   p.extended_resource, _by_resource, metavar="RESOURCE=QUANTITY")
-_DEVICES = _placed("gpu_devices", ("spec.gpu",), (), ("-g", "--gpu-devices-request"), p.integer(0), _devices,
+_DEVICES = _placed("gpu_devices", ("spec.gpu", "spec.gpuDevices"), (), ("-g", "--gpu-devices-request"), p.integer(0), _devices,
                    metavar="N", help="Whole GPUs for each pod (with a portion or memory request: the number of "
                    "GPUs that each give that share).")
-_PORTION = _placed("gpu_portion", ("spec.gpu",), (), ("--gpu-portion-request",), p.portion, _share,
+_PORTION = _placed("gpu_portion", ("spec.gpu", "spec.gpuDevices"), (), ("--gpu-portion-request",), p.portion, _share,
                    metavar="FRACTION", help="A share of one GPU for each pod, between 0 and 1 (e.g. 0.5).")
 _PORTION_LIMIT = _value("gpu_portion_limit", "spec.gpuLimit", (), ("--gpu-portion-limit",), p.portion,
                         metavar="FRACTION")
@@ -394,7 +394,7 @@ FLAGS: tuple[Flag, ...] = (
     _PORTION,
     _value("gpu_limit", "spec.gpuLimit", ("--gpu-limit",), (), p.gpu, metavar="GPUS"),
     _PORTION_LIMIT,
-    _placed("gpu_memory", ("spec.gpuMemory",), ("--gpu-memory",), ("--gpu-memory-request",), p.quantity, _share,
+    _placed("gpu_memory", ("spec.gpuMemory", "spec.gpuDevices"), ("--gpu-memory",), ("--gpu-memory-request",), p.quantity, _share,
             metavar="BYTES"),
     _ignored("gpu_memory_limit", (), ("--gpu-memory-limit",), "Run:ai's v2alpha1 objects have no GPU memory "
              "limit field; the request is what the pod gets"),
@@ -656,3 +656,33 @@ def _where(flag: Flag, request: Request) -> str:
         return f"; only to {', '.join(sorted(flag.frameworks))} distributed workloads"
     kinds = [k for k in MODELS if flag.applies(k)]
     return f"; it is for {', '.join(k.removesuffix('Workload').lower() for k in kinds)} workloads" if kinds else ""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The table as documentation (docs/cli-submit.md holds its output; a test keeps the two equal)
+# ---------------------------------------------------------------------------------------------------------
+
+_SHORT = {"InteractiveWorkload": "workspace", "TrainingWorkload": "training", "DistributedWorkload": "distributed",
+          "InferenceWorkload": "inference"}
+
+
+def reference_table() -> str:
+    """The mapping as a Markdown table: each flag in both generations, the field it sets and for which kinds."""
+    lines = ["| CLI v1 | CLI v2 | field | workloads |", "|---|---|---|---|"]
+    for flag in FLAGS:
+        v1 = ", ".join(f"`{n}`" for n in flag.v1) or "–"
+        v2 = ", ".join(f"`{n}`" for n in flag.v2) or "–"
+        if flag.ignored:
+            where = f"not honoured: {flag.ignored}"
+        else:
+            where = " or ".join(f"`{t}`" for t in flag.targets)
+        kinds = [_SHORT[k] for k in MODELS if flag.applies(k) or (flag.frameworks and k == "DistributedWorkload")]
+        shown = ", ".join(kinds) if len(kinds) < len(MODELS) else "all"
+        if flag.frameworks:
+            shown += f" ({', '.join(sorted(flag.frameworks))})"
+        lines.append(f"| {v1} | {v2} | {where} | {shown} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(reference_table(), end="")

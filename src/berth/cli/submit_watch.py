@@ -1,7 +1,8 @@
 """`submit --wait`: a live view of a new workload, its phase and its pods, until it runs or ends.
 
 The view is redrawn from what the API says (the workload's status, its pods by the workload-name label)
-every half second, in place on a terminal (rich's Live); elsewhere only the final view is printed. It
+every half second, in place on a terminal (rich's Live); elsewhere (a pipe, CI) each change of phase or
+message is printed as a line, and the final view once at the end. It
 stops at the first phase a user waits for: Running, or a phase the workload does not leave by itself.
 """
 
@@ -52,12 +53,17 @@ async def follow(client: Any, workload: dict[str, Any], timeout: float) -> dict[
     name, namespace = meta["name"], meta["namespace"]
     deadline = time.monotonic() + timeout
     console = Console()
+    said = None
     with Live(render(workload, []), console=console, refresh_per_second=4, transient=False) as live:
         while True:
             workload = await client.get(workload["kind"], name, namespace)
             pods = await context.workload_pods(client, namespace, name)
             live.update(render(workload, pods))
-            phase = (workload.get("status") or {}).get("phase")
+            status = workload.get("status") or {}
+            phase = status.get("phase")
+            if not console.is_terminal and (phase, status.get("message")) != said:
+                said = (phase, status.get("message"))  # not redrawn in place: each change as a line of its own
+                live.console.print(render(workload, []).renderables[0])
             if phase in DONE:
                 break
             if time.monotonic() > deadline:
