@@ -376,6 +376,8 @@ def test_submit_prints_the_name_and_how_to_follow_it(gpu_cluster):
     assert "berth describe workload job-1 -p team-a" in first.stdout and "berth logs job-1 -p team-a" in first.stdout
     second = berth(gpu_cluster, "workspace", "submit", "-p", PROJECT, "-i", "ubuntu", "--name-prefix", "nb")
     assert 'InteractiveWorkload "nb-1"' in second.stdout and "berth workspace describe nb-1" in second.stdout
+    notebook = berth(gpu_cluster, "submit", "nb", "-p", PROJECT, "-i", "jupyter/base-notebook", "--jupyter", "--dry-run")
+    assert yaml.safe_load(notebook.stdout)["kind"] == "InteractiveWorkload", notebook.stderr
 
 
 def test_bad_input_names_the_flag(gpu_cluster):

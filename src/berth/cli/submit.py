@@ -25,9 +25,6 @@ import yaml
 
 from berth.cli import context, nouns
 from berth.cli.submit_flags import (
-    FLAGS,
-    MODELS,
-    Flag,
     FlagUsageError,
     Generation,
     Request,
@@ -78,7 +75,7 @@ def _common(generation: Generation, interactive_switch: bool) -> list[click.Para
     ]
     if interactive_switch:
         params.append(click.Option(["--interactive"], is_flag=True,
-                                   help="An interactive workload (InteractiveWorkload) instead of a training."))
+                                   help="An interactive workload (InteractiveWorkload) instead of a training; --jupyter implies it."))
     command_names = ["--command"] if generation == "v1" else ["-c", "--command"]
     params += [
         click.Option([*command_names, "as_command"], is_flag=True,
@@ -106,7 +103,8 @@ def make_command(name: str, generation: Generation, kinds: tuple[str, ...], fram
         ctx = click.get_current_context()
         if name_argument and name_option and name_argument != name_option:
             raise click.UsageError(f'two names: "{name_argument}" and --name "{name_option}"; give one')
-        kind = "InteractiveWorkload" if interactive else kinds[0]
+        # Run:ai's --jupyter is a notebook: an interactive workload even without --interactive
+        kind = "InteractiveWorkload" if interactive or given.get("jupyter") else kinds[0]
         where = context.target(kubeconfig, project)
         request = Request(generation, kind, where.namespace(), name_argument or name_option, framework, given,
                           ctx.meta.get(_TRAILING, ()), as_command, _username())
@@ -142,19 +140,14 @@ def submit(where: context.Target, obj: dict[str, Any], generation: Generation, *
 
     async def work() -> dict[str, Any]:
         async with where.client() as client:
-            if not obj["metadata"].get("name"):
-                obj["metadata"]["name"] = await next_name(client, obj)
-            created = await client.create(obj, dry_run=dry_run)
+            created = await create(client, obj, dry_run)
             if dry_run or not wait:
                 return created
             from berth.cli.submit_watch import follow
 
             return await follow(client, created, timeout)
 
-    try:
-        result = context.run(work)
-    except SystemExit:
-        raise
+    result = context.run(work)
     if dry_run:
         click.echo(dump(result), nl=False)
         return
@@ -164,6 +157,24 @@ def submit(where: context.Target, obj: dict[str, Any], generation: Generation, *
             sys.exit(1)
         return
     _follow_hint(result, generation)
+
+
+async def create(client: Any, obj: dict[str, Any], dry_run: bool) -> dict[str, Any]:
+    """Create (or dry-run) the workload; one named only by a prefix takes the next free name, and the one
+    after it when another submit took that name in the meantime."""
+    from berth.client import AlreadyExists
+
+    if obj["metadata"].get("name"):
+        return dict(await client.create(obj, dry_run=dry_run))
+    attempts = 0
+    while True:
+        obj["metadata"]["name"] = await next_name(client, obj)
+        try:
+            return dict(await client.create(obj, dry_run=dry_run))
+        except AlreadyExists:
+            attempts += 1
+            if attempts == 5:
+                raise
 
 
 async def next_name(client: Any, obj: dict[str, Any]) -> str:

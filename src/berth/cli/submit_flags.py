@@ -10,7 +10,8 @@ models too: a row applies to a kind whose model has its field.
 
 A row with `ignored` is a flag Run:ai has that Berth takes but cannot honour (`--mps`); `build` returns a
 warning for it instead of dropping it silently. The click commands (`berth.cli.submit`) are generated from
-this table; `build` is pure, so the whole mapping is tested without a cluster.
+this table; `build` is pure, so the whole mapping is tested without a cluster. Where each value goes in
+the object (and the placements of flags that set several fields) is `berth.cli.submit_place`'s.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pydantic.fields import FieldInfo
 from berth.api.base import strip_optional
 from berth.api.workloads import DistributedWorkload, InferenceWorkload, InteractiveWorkload, TrainingWorkload
 from berth.cli import submit_parse as p
+from berth.cli import submit_place as pl
 
 Generation = Literal["v1", "v2"]
 Shape = Literal["value", "plain", "item", "place", "none"]
@@ -47,21 +49,6 @@ class FlagUsageError(ValueError):
         self.message = message
 
 
-@dataclass
-class Placing:
-    """What a row's placement works on: the object being built and the warnings for the user."""
-
-    obj: dict[str, Any]
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def spec(self) -> dict[str, Any]:
-        return self.obj["spec"]
-
-
-Place = Callable[[Placing, str, Any], None]  # (placing, target path, parsed value)
-
-
 @dataclass(frozen=True)
 class Flag:
     """One row of the mapping. `key` names the click parameter; `targets` are field paths from the object's
@@ -78,7 +65,7 @@ class Flag:
     multiple: bool = False  # repeatable (Run:ai's stringArray)
     split: Callable[[tuple[str, ...]], list[str]] | None = None  # comma-separated forms of a stringArray
     label: Callable[[Any, int], tuple[str, Any]] | None = None  # item: (label, member value) from parsed, n
-    place: Place | None = None  # shape "place"
+    place: pl.Place | None = None  # shape "place"
     metavar: str = ""
     help: str = ""  # instead of the field's description
     kinds: frozenset[str] | None = None  # instead of the kinds whose models have the field
@@ -147,171 +134,6 @@ def help_text(flag: Flag, kinds: tuple[str, ...]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Placements
-# ---------------------------------------------------------------------------------------------------------
-
-
-def _at(obj: dict[str, Any], path: str) -> tuple[dict[str, Any], str]:
-    *parents, last = path.split(".")
-    for part in parents:
-        obj = obj.setdefault(part, {})
-    return obj, last
-
-
-def set_value(placing: Placing, path: str, value: Any) -> None:
-    parent, last = _at(placing.obj, path)
-    parent[last] = {"value": value}
-
-
-def get_value(placing: Placing, path: str) -> Any:
-    parent, last = _at(placing.obj, path)
-    return (parent.get(last) or {}).get("value")
-
-
-def add_item(placing: Placing, path: str, label: str, value: Any) -> None:
-    parent, last = _at(placing.obj, path)
-    items = parent.setdefault(last, {"items": {}})["items"]
-    unique, n = label, 1
-    while unique in items:
-        n += 1
-        unique = f"{label}-{n}"
-    items[unique] = {"value": value}
-
-
-def item_count(placing: Placing, path: str) -> int:
-    parent, last = _at(placing.obj, path)
-    return len((parent.get(last) or {}).get("items") or {})
-
-
-def _topology(rule: str) -> Place:
-    def place(placing: Placing, path: str, key: Any) -> None:
-        set_value(placing, "spec.podAffinity", True)
-        set_value(placing, "spec.podAffinitySchedulingRule", rule)
-        set_value(placing, "spec.podAffinityTopology", key)
-
-    return place
-
-
-def _root(path: str) -> str:
-    return path.split(".", 1)[0]
-
-
-def _whole(value: Any) -> int | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return int(number) if number.is_integer() and number >= 1 else None
-
-
-def _devices(placing: Placing, path: str, count: Any) -> None:
-    """`--gpu-devices-request N`: N whole GPUs, or N devices each giving the share a portion or memory request
-    asks for (gpuDevices beside gpu or gpuMemory)."""
-    root = _root(path)
-    shared = get_value(placing, f"{root}.gpuMemory") is not None or (
-        get_value(placing, f"{root}.gpu") is not None and _whole(get_value(placing, f"{root}.gpu")) is None)
-    if shared:
-        if count > 1:
-            set_value(placing, f"{root}.gpuDevices", count)
-    else:
-        set_value(placing, path, str(count))
-
-
-def _share(placing: Placing, path: str, value: Any) -> None:
-    """A portion (gpu) or GPU memory (gpuMemory) per device: a whole number of GPUs already given by
-    `--gpu-devices-request` becomes the number of devices that each give that share."""
-    root = _root(path)
-    devices = _whole(get_value(placing, f"{root}.gpu"))
-    if devices is not None:
-        placing.obj[root].pop("gpu")
-        if devices > 1:
-            set_value(placing, f"{root}.gpuDevices", devices)
-    set_value(placing, path, value)
-
-
-def _node_pools(placing: Placing, path: str, pools: Any) -> None:
-    before = get_value(placing, path)
-    set_value(placing, path, f"{before} {pools}" if before else pools)
-
-
-def _arguments(placing: Placing, path: str, words: Any) -> None:
-    before = get_value(placing, path)
-    set_value(placing, path, f"{before} {words}" if before else words)
-
-
-def _nfs_server(placing: Placing, path: str, server: Any) -> None:
-    """`--nfs-server HOST`: the server of every `-v` volume that names none."""
-    items = (placing.spec.get("volumes") or {}).get("items") or {}
-    if not items:
-        placing.warnings.append("--nfs-server: no --volume to apply it to; it is ignored")
-    for item in items.values():
-        item["value"].setdefault("nfsServer", server)
-
-
-def _host_path(placing: Placing, path: str, member: Any) -> None:
-    member = dict(member)
-    if member.pop("propagation", None) == "HostToContainer":
-        set_value(placing, "spec.mountPropagation", True)
-    add_item(placing, path, f"volume-{item_count(placing, path)}", member)
-
-
-def _serving_port(placing: Placing, path: str, member: Any) -> None:
-    member = dict(member)
-    extra = sorted(k for k in member if k != "container")
-    if extra:
-        placing.warnings.append(f"--serving-port: {', '.join(extra)} are accepted but not honoured by Berth "
-                                "(its inference Service is reached as the cluster reaches any Service)")
-    add_item(placing, path, "serving-port", {"container": member["container"]})
-
-
-def _external_url(placing: Placing, path: str, member: Any) -> None:
-    member = dict(member)
-    if member.pop("authorizedGroups", None):
-        placing.warnings.append("--external-url: authgroups is accepted but not honoured by Berth")
-    if "authorizedUsers" in member:
-        member["authorizedUsers"] = member["authorizedUsers"].replace(":", " ")
-    add_item(placing, path, f"url-{item_count(placing, path)}", member)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Item labels: how each itemized flag names its items
-# ---------------------------------------------------------------------------------------------------------
-
-
-def _keyed(parsed: Any, n: int) -> tuple[str, Any]:
-    return parsed  # (key, value) from p.pair
-
-
-def _numbered(prefix: str) -> Callable[[Any, int], tuple[str, Any]]:
-    def label(parsed: Any, n: int) -> tuple[str, Any]:
-        return f"{prefix}{n}", parsed
-
-    return label
-
-
-def _named_or(prefix: str, secret_member: str | None = None) -> Callable[[Any, int], tuple[str, Any]]:
-    """The item label from `name=` (CLI v2's git-sync and s3), else numbered."""
-
-    def label(parsed: Any, n: int) -> tuple[str, Any]:
-        member = dict(parsed)
-        name = member.pop("name", None)
-        secret = member.pop("secret", None) if secret_member else None
-        if secret:
-            member[secret_member] = f"SECRET:{secret},password"
-        return (p.label_of(name) if name else f"{prefix}{n}"), member
-
-    return label
-
-
-def _by_value(parsed: Any, n: int) -> tuple[str, Any]:
-    return p.label_of(parsed), parsed
-
-
-def _by_resource(parsed: Any, n: int) -> tuple[str, Any]:
-    return p.label_of(parsed["resource"]), parsed
-
-
-# ---------------------------------------------------------------------------------------------------------
 # The table
 # ---------------------------------------------------------------------------------------------------------
 
@@ -335,7 +157,7 @@ def _item(key: str, target: str, v1: tuple[str, ...], v2: tuple[str, ...], parse
 
 
 def _placed(key: str, targets: tuple[str, ...], v1: tuple[str, ...], v2: tuple[str, ...], parse: p.Parser | None,
-            place: Place, **kw: Any) -> Flag:
+            place: pl.Place, **kw: Any) -> Flag:
     return Flag(key, targets, v1, v2, parse, "place", place=place, **kw)
 
 
@@ -352,13 +174,13 @@ def _master(flag: Flag, key: str, name: str) -> Flag:
 
 
 _ENV = _item("environment", "spec.environment", ("-e", "--environment"), ("-e", "--environment"),
-             p.pair("NAME"), _keyed, split=p.split_pairs, metavar="NAME=VALUE")
+             p.pair("NAME"), pl.keyed, split=p.split_pairs, metavar="NAME=VALUE")
 _EXTENDED = _item("extended_resource", "spec.extendedResources", ("--extended-resource",), ("--extended-resource",),
-                  p.extended_resource, _by_resource, metavar="RESOURCE=QUANTITY")
-_DEVICES = _placed("gpu_devices", ("spec.gpu", "spec.gpuDevices"), (), ("-g", "--gpu-devices-request"), p.integer(0), _devices,
+                  p.extended_resource, pl.by_resource, metavar="RESOURCE=QUANTITY")
+_DEVICES = _placed("gpu_devices", ("spec.gpu", "spec.gpuDevices"), (), ("-g", "--gpu-devices-request"), p.integer(0), pl.devices,
                    metavar="N", help="Whole GPUs for each pod (with a portion or memory request: the number of "
                    "GPUs that each give that share).")
-_PORTION = _placed("gpu_portion", ("spec.gpu", "spec.gpuDevices"), (), ("--gpu-portion-request",), p.portion, _share,
+_PORTION = _placed("gpu_portion", ("spec.gpu", "spec.gpuDevices"), (), ("--gpu-portion-request",), p.portion, pl.share,
                    metavar="FRACTION", help="A share of one GPU for each pod, between 0 and 1 (e.g. 0.5).")
 _PORTION_LIMIT = _value("gpu_portion_limit", "spec.gpuLimit", (), ("--gpu-portion-limit",), p.portion,
                         metavar="FRACTION")
@@ -375,13 +197,13 @@ FLAGS: tuple[Flag, ...] = (
             help="Older spelling of --image-pull-policy Never (the image is on the node)."),
     _switch("always_pull_image", "spec.imagePullPolicy", ("--always-pull-image",), (), constant="Always",
             help="Older spelling of --image-pull-policy Always."),
-    _placed("args", ("spec.arguments",), ("--args",), (), p.text, _arguments, multiple=True, metavar="ARG",
+    _placed("args", ("spec.arguments",), ("--args",), (), p.text, pl.arguments, multiple=True, metavar="ARG",
             help="Older form of the arguments after `--`: appended to them."),
     _value("working_dir", "spec.workingDir", ("--working-dir",), ("--working-dir",), metavar="DIR"),
     _ENV,
-    _item("label", "spec.labels", ("-l", "--label"), ("--label",), p.pair("KEY"), _keyed, split=p.split_pairs,
+    _item("label", "spec.labels", ("-l", "--label"), ("--label",), p.pair("KEY"), pl.keyed, split=p.split_pairs,
           metavar="KEY=VALUE"),
-    _item("annotation", "spec.annotations", ("-a", "--annotation"), ("--annotation",), p.pair("KEY"), _keyed,
+    _item("annotation", "spec.annotations", ("-a", "--annotation"), ("--annotation",), p.pair("KEY"), pl.keyed,
           split=p.split_pairs, metavar="KEY=VALUE"),
     # resources
     _value("cpu", "spec.cpu", ("--cpu",), ("--cpu-core-request",), p.quantity, metavar="CORES"),
@@ -394,7 +216,7 @@ FLAGS: tuple[Flag, ...] = (
     _PORTION,
     _value("gpu_limit", "spec.gpuLimit", ("--gpu-limit",), (), p.gpu, metavar="GPUS"),
     _PORTION_LIMIT,
-    _placed("gpu_memory", ("spec.gpuMemory", "spec.gpuDevices"), ("--gpu-memory",), ("--gpu-memory-request",), p.quantity, _share,
+    _placed("gpu_memory", ("spec.gpuMemory", "spec.gpuDevices"), ("--gpu-memory",), ("--gpu-memory-request",), p.quantity, pl.share,
             metavar="BYTES"),
     _ignored("gpu_memory_limit", (), ("--gpu-memory-limit",), "Run:ai's v2alpha1 objects have no GPU memory "
              "limit field; the request is what the pod gets"),
@@ -406,38 +228,38 @@ FLAGS: tuple[Flag, ...] = (
     _ignored("mps", ("--mps",), (), "Berth shares GPUs by fraction or memory, without NVIDIA MPS",
              takes_value=False),
     # storage
-    _item("pvc", "spec.pvcs", ("--pvc",), (), p.legacy_pvc, _numbered("pvc--"), metavar="CLAIM:PATH[:ro]",
+    _item("pvc", "spec.pvcs", ("--pvc",), (), p.legacy_pvc, pl.numbered("pvc--"), metavar="CLAIM:PATH[:ro]",
           help="Older form of --existing-pvc and --pvc-new: CLAIM:PATH[:ro] or [STORAGE_CLASS]:SIZE:PATH[:ro]."),
     _item("existing_pvc", "spec.pvcs", ("--existing-pvc", "--pvc-exists"), ("--existing-pvc",), p.EXISTING_PVC,
-          _numbered("pvc--"), metavar="claimname=CLAIM,path=PATH[,ro]"),
-    _item("new_pvc", "spec.pvcs", ("--pvc-new", "--new-pvc"), ("--new-pvc",), p.NEW_PVC, _numbered("pvc--"),
+          pl.numbered("pvc--"), metavar="claimname=CLAIM,path=PATH[,ro]"),
+    _item("new_pvc", "spec.pvcs", ("--pvc-new", "--new-pvc"), ("--new-pvc",), p.NEW_PVC, pl.numbered("pvc--"),
           metavar="size=SIZE,path=PATH[,...]"),
-    _item("volume", "spec.volumes", ("-v", "--volume"), (), p.volume, _numbered("volume-"),
+    _item("volume", "spec.volumes", ("-v", "--volume"), (), p.volume, pl.numbered("volume-"),
           metavar="SOURCE:TARGET[:ro][:NFS_HOST]"),
-    Flag("host_path", ("spec.volumes",), (), ("--host-path",), p.HOST_PATH, "place", multiple=True, place=_host_path,
+    Flag("host_path", ("spec.volumes",), (), ("--host-path",), p.HOST_PATH, "place", multiple=True, place=pl.host_path,
          metavar="path=PATH,mount=MOUNT[,...]", help="A host directory mounted into the container (read-only "
          "unless readwrite); mount-propagation=HostToContainer sets mountPropagation."),
-    _item("nfs", "spec.volumes", (), ("--nfs",), p.NFS, _numbered("volume-"),
+    _item("nfs", "spec.volumes", (), ("--nfs",), p.NFS, pl.numbered("volume-"),
           metavar="path=EXPORT,server=HOST,mountpath=PATH[,readwrite]",
           help="An NFS export mounted into the container (read-only unless readwrite)."),
-    _placed("nfs_server", ("spec.volumes",), ("--nfs-server",), (), p.text, _nfs_server, metavar="HOST",
+    _placed("nfs_server", ("spec.volumes",), ("--nfs-server",), (), p.text, pl.nfs_server, metavar="HOST",
             help="The NFS server of every --volume that names none."),
     _switch("mount_propagation", "spec.mountPropagation", ("--mount-propagation",), ()),
     _item("configmap_volume", "spec.configMapVolumes", ("--configmap-volume",),
-          ("--configmap-map-volume", "--configmap-volume"), p.CONFIGMAP_VOLUME, _numbered("configmap-"),
+          ("--configmap-map-volume", "--configmap-volume"), p.CONFIGMAP_VOLUME, pl.numbered("configmap-"),
           metavar="name=CONFIGMAP,path=PATH"),
-    _item("secret_volume", "spec.secretVolumes", (), ("--secret-volume",), p.SECRET_VOLUME, _numbered("secret-"),
+    _item("secret_volume", "spec.secretVolumes", (), ("--secret-volume",), p.SECRET_VOLUME, pl.numbered("secret-"),
           metavar="name=SECRET,path=PATH"),
     _item("git_sync", "spec.gitSync", ("--git-sync",), ("--git-sync",), p.GIT_SYNC,
-          _named_or("git-", secret_member="password"), metavar="source=URL[,branch=...,rev=...,target=...]"),
-    _item("s3", "spec.s3", ("--s3",), ("--s3",), p.S3, _named_or("s3-"), metavar="bucket=BUCKET,target=DIR[,...]"),
+          pl.named_or("git-", secret_member="password"), metavar="source=URL[,branch=...,rev=...,target=...]"),
+    _item("s3", "spec.s3", ("--s3",), ("--s3",), p.S3, pl.named_or("s3-"), metavar="bucket=BUCKET,target=DIR[,...]"),
     # network
-    _item("port", "spec.ports", ("--port",), ("--port",), p.port, _numbered("port-"), metavar="[EXTERNAL:]CONTAINER"),
+    _item("port", "spec.ports", ("--port",), ("--port",), p.port, pl.numbered("port-"), metavar="[EXTERNAL:]CONTAINER"),
     _value("service_type", "spec.serviceType", ("-s", "--service-type"), (),
            p.choice("ClusterIP", "NodePort", "LoadBalancer", "Ingress", spellings={"portforward": "ClusterIP"}),
            metavar="TYPE"),
     Flag("external_url", ("spec.exposedUrls",), (), ("--external-url",), p.EXTERNAL_URL, "place", multiple=True,
-         place=_external_url, metavar="container=PORT[,url=URL][,authusers=U1:U2]"),
+         place=pl.external_url, metavar="container=PORT[,url=URL][,authusers=U1:U2]"),
     _switch("host_ipc", "spec.hostIpc", ("--host-ipc",), ("--host-ipc",)),
     _switch("host_network", "spec.hostNetwork", ("--host-network",), ("--host-network",)),
     _ignored("address", ("--address",), (), "it chose the addresses of a port-forward, which Berth does not start "
@@ -453,25 +275,25 @@ FLAGS: tuple[Flag, ...] = (
             ("--allow-privilege-escalation",)),
     _switch("prevent_privilege_escalation", "spec.allowPrivilegeEscalation", ("--prevent-privilege-escalation",),
             (), constant=False, help="Older form: sets allowPrivilegeEscalation to false."),
-    _item("capability", "spec.capabilities", ("--add-capability",), ("--capability",), p.text, _by_value,
+    _item("capability", "spec.capabilities", ("--add-capability",), ("--capability",), p.text, pl.by_value,
           split=p.split_words, metavar="CAPABILITY"),
     _switch("tty", "spec.tty", ("-t", "--tty"), ("-t", "--tty")),
     _switch("stdin", "spec.stdin", ("--stdin",), ("--stdin",)),
     _placed("attach", ("spec.tty", "spec.stdin"), ("--attach",), ("--attach",), None,
-            lambda placing, path, value: _attach(placing), help="Sets tty and stdin, as Run:ai's --attach does; "
+            pl.attach, help="Sets tty and stdin, as Run:ai's --attach does; "
             "Berth does not attach at submit: run `berth attach NAME` once it runs."),
     # placement
-    _placed("node_pools", ("spec.nodePools",), ("--node-pools", "--node-pool"), ("--node-pools",), p.text, _node_pools,
+    _placed("node_pools", ("spec.nodePools",), ("--node-pools", "--node-pool"), ("--node-pools",), p.text, pl.node_pools,
             multiple=True, split=p.split_words, metavar="POOL"),
     _value("node_type", "spec.nodeType", ("--node-type",), ("--node-type",), metavar="TYPE"),
     _item("toleration", "spec.tolerations", ("--toleration",), ("--toleration",), p.TOLERATION,
-          _numbered("toleration-"), metavar="operator=...,key=...[,...]"),
+          pl.numbered("toleration-"), metavar="operator=...,key=...[,...]"),
     _placed("preferred_topology", ("spec.podAffinityTopology",), ("--preferred-pod-topology-key",),
-            ("--preferred-pod-topology-key",), p.text, _topology("Preferred"), metavar="KEY",
+            ("--preferred-pod-topology-key",), p.text, pl.topology("Preferred"), metavar="KEY",
             help="Pods of the workload go, if possible, to nodes that share this label's value (podAffinity "
             "Preferred)."),
     _placed("required_topology", ("spec.podAffinityTopology",), ("--required-pod-topology-key",),
-            ("--required-pod-topology-key",), p.text, _topology("Required"), metavar="KEY",
+            ("--required-pod-topology-key",), p.text, pl.topology("Required"), metavar="KEY",
             help="Pods of the workload go only to nodes that share this label's value (podAffinity Required)."),
     # interactive
     _switch("preemptible", "spec.preemptible", ("--preemptible",), ("--preemptible",)),
@@ -515,7 +337,7 @@ FLAGS: tuple[Flag, ...] = (
              kinds=_D),
     # inference
     Flag("serving_port", ("spec.ports",), ("--serving-port",), ("--serving-port",), p.serving_port, "place",
-         place=_serving_port, metavar="PORT|container=PORT[,...]", kinds=_F,
+         place=pl.serving_port, metavar="PORT|container=PORT[,...]", kinds=_F,
          help="The port the server listens on, exposed by the inference Service."),
     _value("min_scale", "spec.minScale", ("--min-replicas", "--min-scale"), ("--min-replicas", "--min-scale"),
            p.integer(0), kinds=_F, metavar="N"),
@@ -544,13 +366,6 @@ FLAGS: tuple[Flag, ...] = (
         ("--wait-for-submit", "the submit returns as soon as the API server stored the workload"),
     )),
 )
-
-
-def _attach(placing: Placing) -> None:
-    set_value(placing, "spec.tty", True)
-    set_value(placing, "spec.stdin", True)
-    placing.warnings.append("--attach: Berth does not attach at submit; run `berth attach NAME` once it runs "
-                            "(tty and stdin are set)")
 
 
 def flags_for(generation: Generation, kinds: tuple[str, ...], framework: str | None = None) -> list[Flag]:
@@ -586,15 +401,15 @@ def build(request: Request) -> tuple[dict[str, Any], list[str]]:
     kind, generation = request.kind, request.generation
     obj: dict[str, Any] = {"apiVersion": "run.ai/v2alpha1", "kind": kind,
                            "metadata": {"name": request.name, "namespace": request.namespace}, "spec": {}}
-    placing = Placing(obj)
+    placing = pl.Placing(obj)
     if request.name:
-        set_value(placing, "spec.name", request.name)
+        pl.set_value(placing, "spec.name", request.name)
     if request.framework:
         placing.spec["jobType"] = JOB_TYPES[request.framework]
     if request.username:
-        set_value(placing, "spec.username", request.username)
+        pl.set_value(placing, "spec.username", request.username)
     if request.trailing:
-        set_value(placing, "spec.command" if request.as_command else "spec.arguments", shlex.join(request.trailing))
+        pl.set_value(placing, "spec.command" if request.as_command else "spec.arguments", shlex.join(request.trailing))
     elif request.as_command:
         raise FlagUsageError("--command", "give the command after `--`, e.g. --command -- python train.py")
     for flag in FLAGS:
@@ -605,11 +420,11 @@ def build(request: Request) -> tuple[dict[str, Any], list[str]]:
     if request.name and placing.spec.get("namePrefix"):
         raise FlagUsageError(FLAGS[0].shown(generation), "give NAME or a name prefix, not both")
     if not request.name and not placing.spec.get("namePrefix"):
-        set_value(placing, "spec.namePrefix", DEFAULT_PREFIX)
+        pl.set_value(placing, "spec.namePrefix", DEFAULT_PREFIX)
     return obj, placing.warnings
 
 
-def _apply(flag: Flag, raw: Any, placing: Placing, request: Request) -> None:
+def _apply(flag: Flag, raw: Any, placing: pl.Placing, request: Request) -> None:
     shown = flag.shown(request.generation)
     if not flag.applies(request.kind, request.framework):
         raise FlagUsageError(shown, f"does not apply to {_what(request)}" + _where(flag, request))
@@ -626,14 +441,14 @@ def _apply(flag: Flag, raw: Any, placing: Placing, request: Request) -> None:
         except p.FlagValueError as exc:
             raise FlagUsageError(shown, f'"{text}": {exc}') from None
         if flag.shape == "value":
-            set_value(placing, target, value)
+            pl.set_value(placing, target, value)
         elif flag.shape == "plain":
-            parent, last = _at(placing.obj, target)
+            parent, last = pl.at(placing.obj, target)
             parent[last] = value
         elif flag.shape == "item":
             assert flag.label is not None
-            label, member = flag.label(value, item_count(placing, target))
-            add_item(placing, target, label, member)
+            label, member = flag.label(value, pl.item_count(placing, target))
+            pl.add_item(placing, target, label, member)
         elif flag.shape == "place":
             assert flag.place is not None
             flag.place(placing, target, value)
