@@ -391,3 +391,48 @@ def test_bad_input_names_the_flag(gpu_cluster):
     assert kind.returncode == 2 and "add --interactive" in kind.stderr
     no_project = berth(gpu_cluster, "submit", "x", "-i", "ubuntu")
     assert no_project.returncode == 1 and "no project: pass -p PROJECT" in no_project.stderr
+
+
+def _submit_commands() -> list[tuple[str, ...]]:
+    """The path of every submit command under `berth`, v1 and v2."""
+    import click
+
+    from berth.cli.main import cli
+
+    found = []
+
+    def walk(group: click.Group, path: tuple[str, ...]) -> None:
+        for name, command in group.commands.items():
+            if isinstance(command, click.Group):
+                walk(command, (*path, name))
+            elif name.startswith("submit") or path[:1] == ("submit-dist",):
+                found.append((*path, name))
+
+    walk(cli, ())
+    return found
+
+
+def test_every_submit_command_has_help_with_examples_that_work(gpu_cluster):
+    """Each example of each submit command's --help, run with --dry-run in a fresh project, is accepted."""
+    import shlex
+
+    commands = _submit_commands()
+    assert {c[0] for c in commands} == {"submit", "submit-dist", "submit-inference", "workspace", "training",
+                                        "inference", "pytorch", "tf", "mpi", "xgboost"}
+    assert ("training", "standard", "submit") in commands and ("training", "pytorch", "submit") in commands
+    gpu_cluster.project("team-d")
+    tried = set()  # the framework aliases show the same examples as `training <framework>`
+    for path in commands:
+        shown = berth(gpu_cluster, *path, "--help")
+        assert shown.returncode == 0 and "Examples:" in shown.stdout, path
+        text = shown.stdout.split("Examples:", 1)[1].split("Options:", 1)[0].replace("\\\n", " ")
+        examples = [line.split("#", 1)[0].strip() for line in text.splitlines() if line.strip().startswith("berth ")]
+        assert examples, path
+        for example in (e for e in examples if e not in tried):
+            tried.add(example)
+            words = shlex.split(example)[1:]
+            assert tuple(words[:len(path)]) == path or tuple(words[:len(path) + 1]) == ("training", *path), example
+            cut = words.index("--") if "--" in words else len(words)
+            extra = ["-p", "team-d"] + ([] if "--dry-run" in words else ["--dry-run"])
+            result = berth(gpu_cluster, *words[:cut], *extra, *words[cut:])
+            assert result.returncode == 0, f"{example}:\n{result.stderr}"

@@ -283,7 +283,8 @@ def v1_commands() -> list[click.Command]:
 
 def v2_submit(noun: nouns.Noun) -> click.Command:
     """`berth <noun> submit`: the CLI v2 submit of one noun."""
-    path = {"standard": "training standard"}.get(noun.name, noun.name)
+    # the full noun path in examples (`training pytorch submit`), as Run:ai's pages of the aliases show it too
+    path = f"training {noun.name}" if noun.name == "standard" or noun.framework else noun.name
     what = {"InteractiveWorkload": "a workspace (an interactive workload)",
             "TrainingWorkload": "a standard training workload",
             "InferenceWorkload": "an inference workload"}.get(noun.kind, f"a distributed {noun.framework} training")
