@@ -136,6 +136,7 @@ V1_CASES = [
      "spec/autoDeletionTimeAfterCompletionSeconds/value", 120),
     ("elastic", "T", ["--elastic"], None, "--elastic: accepted but not honoured"),
     ("name_prefix", "PFX", ["--job-name-prefix", "sweep"], "spec/name/value", "sweep-1"),
+    *ignored("T", "loglevel"),
     ("template", "T4", ["--template", "base"], "spec/baseWorkload", "base"),
     ("workers", "PT", ["--workers", "2"], "spec/workers/value", 2),
     ("clean_pod_policy", "PT", ["--clean-pod-policy", "All"], "spec/runPolicy/cleanPodPolicy/value", "All"),

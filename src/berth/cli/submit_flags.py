@@ -357,6 +357,8 @@ FLAGS: tuple[Flag, ...] = (
         ("--scale-down-delay-seconds", "the autoscaler's delays are the cluster's"),
         ("--scale-to-zero-retention-seconds", "the autoscaler's delays are the cluster's"),
     )),
+    _ignored("loglevel", ("--loglevel",), (), "Berth's commands say more with --verbose before the command "
+             "(berth --verbose submit ...)"),
     # client side and pod settings Berth does not model
     *(_ignored(name.strip("-").replace("-", "_"), (), (name,), why) for name, why in (
         ("--termination-grace-period", "Berth's pods get the Kubernetes default of 30 seconds"),
