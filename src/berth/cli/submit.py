@@ -71,11 +71,11 @@ def _common(generation: Generation, interactive_switch: bool) -> list[click.Para
         click.Argument(["name_argument"], required=False, metavar="[NAME]"),
         click.Option(["--name", "name_option"], metavar="NAME",
                      help="The workload's name (or give it as the first argument); without one, a name prefix "
-                          "names it: --name-prefix, else job (job-1, job-2, ...)."),
+                          "names it (--job-name-prefix in CLI v1, --name-prefix in v2), else job: job-1, job-2, ..."),
     ]
     if interactive_switch:
-        params.append(click.Option(["--interactive"], is_flag=True,
-                                   help="An interactive workload (InteractiveWorkload) instead of a training; --jupyter implies it."))
+        params.append(click.Option(["--interactive"], is_flag=True, help="An interactive workload "
+                                   "(InteractiveWorkload) instead of a training; --jupyter implies it."))
     command_names = ["--command"] if generation == "v1" else ["-c", "--command"]
     params += [
         click.Option([*command_names, "as_command"], is_flag=True,
