@@ -194,14 +194,16 @@ def cluster_options(func: Callable[..., Any]) -> Callable[..., Any]:
 WORKLOAD_KINDS = ("TrainingWorkload", "InteractiveWorkload", "DistributedWorkload", "InferenceWorkload")
 
 
-async def find_workload(client: Any, namespace: str, name: str, kind: str | None = None) -> dict[str, Any]:
-    """The workload NAME in the namespace: of `kind` when given, else of whichever of the four kinds has it
-    (a name is unique across them in Run:ai's CLI; when two kinds share it, the error says to name the
-    kind). A missing one is a clear error listing what the namespace holds."""
+async def find_workload(client: Any, namespace: str, name: str, kind: str | None = None,
+                        among: tuple[str, ...] = WORKLOAD_KINDS) -> dict[str, Any]:
+    """The workload NAME in the namespace: of `kind` when given, else of whichever of the kinds `among` (by
+    default all four) has it (a name is unique across them in Run:ai's CLI; when two kinds share it, the error
+    says to name the kind). A missing one is a clear error listing what the namespace holds."""
     from berth.client import NotFound
 
+    kinds = (kind,) if kind else among
     found = []
-    for candidate in ((kind,) if kind else WORKLOAD_KINDS):
+    for candidate in kinds:
         try:
             found.append(await client.get(candidate, name, namespace))
         except NotFound:
@@ -212,8 +214,7 @@ async def find_workload(client: Any, namespace: str, name: str, kind: str | None
         kinds = " and ".join(obj["kind"] for obj in found)
         fail(f'both a {kinds} are named "{name}" in {namespace}; use the noun of one, e.g. '
              f"`berth training ...` or `berth workspace ...`")
-    names = sorted({obj["metadata"]["name"] for k in ((kind,) if kind else WORKLOAD_KINDS)
-                    for obj in await client.list(k, namespace)})
+    names = sorted({obj["metadata"]["name"] for k in kinds for obj in await client.list(k, namespace)})
     hint = f"; it has: {', '.join(names[:10])}" + (" ..." if len(names) > 10 else "") if names else "; it has none"
     what = kind or "workload"
     fail(f'no {what} "{name}" in project {namespace.removeprefix(PROJECT_NAMESPACE_PREFIX)} ({namespace}){hint}')

@@ -1,0 +1,273 @@
+"""The everyday commands (list, describe, logs, delete, suspend, resume, top, config, version, completion)
+run as a user runs them, against one `berth up` with 2 simulated GPUs on the local node.
+
+The scenario: in project `team` (2 GPUs deserved), `runner` holds 1 GPU and runs; `big` asks for 2 GPUs
+while 1 is free, so it waits and the scheduler says why; `hello` printed two lines and completed.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.cluster import Cluster, running
+from tests.controllers.helpers import eventually
+
+NS = "runai-team"
+PY = sys.executable
+
+
+@pytest.fixture(scope="module")
+def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    for c in running(tmp_path_factory.mktemp("everyday"), "--gpus", "2"):
+        c.kubectl("apply", "-f", "-", input=(
+            f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {NS}, labels: {{runai/queue: team}}}}\n---\n"
+            "apiVersion: run.ai/v1\nkind: Project\nmetadata: {name: team}\nspec: {deservedGpus: 2}\n"))
+        submit(c, "runner", gpu="1", command="sleep 600")
+        eventually(lambda: phase(c, "runner") == "Running", timeout=30)
+        submit(c, "big", gpu="2", command="sleep 600")
+        submit(c, "hello", command=f"{PY} -c 'print(\"hello\"); print(\"bye\")'")
+        eventually(lambda: phase(c, "big") == "Pending" and phase(c, "hello") == "Completed", timeout=30)
+        yield c
+
+
+def submit(c: Cluster, name: str, *, command: str, gpu: str | None = None, kind: str = "TrainingWorkload") -> None:
+    gpus = f"\n  gpu: {{value: \"{gpu}\"}}" if gpu else ""
+    c.kubectl("apply", "-f", "-", input=f"""apiVersion: run.ai/v2alpha1
+kind: {kind}
+metadata: {{name: {name}, namespace: {NS}}}
+spec:
+  image: {{value: ubuntu}}
+  command: {{value: {json.dumps(command)}}}{gpus}
+""")
+
+
+def workload(c: Cluster, name: str, kind: str = "tw") -> dict:
+    return json.loads(c.kubectl("get", kind, name, "-n", NS, "-o", "json").stdout)
+
+
+def phase(c: Cluster, name: str) -> str | None:
+    return (workload(c, name).get("status") or {}).get("phase")
+
+
+@pytest.fixture
+def berth(team: Cluster, berth_bin: str, tmp_path: Path):
+    """`berth ARGS...` as the user runs it, with its own CLI settings file (no default project unless a test
+    sets one)."""
+    env = {**team.env(), "BERTH_CLI_CONFIG": str(tmp_path / "cli.yaml")}
+
+    def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([berth_bin, *args], capture_output=True, text=True, timeout=timeout, env=env)
+
+    return run
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def row(text: str, name: str) -> list[str]:
+    """The cells of the row that starts with `name` in a plain table (cells are three spaces apart)."""
+    line = next(line for line in text.splitlines() if line.split(" ", 1)[0] == name)
+    return [cell.strip() for cell in line.split("   ") if cell.strip()]
+
+
+# -- list ----------------------------------------------------------------------------------------------------
+
+def test_list_shows_the_running_and_the_pending_workload(berth):
+    out = ok(berth("list", "-p", "team"))
+    assert out.startswith("Showing workloads for project team\n")
+    assert "GPUs Allocated (Requested)" in out and "PODs Running (Pending)" in out
+    assert row(out, "runner")[1:2] + row(out, "runner")[3:] == ["Running", "local", "Train", "1 (1)", "1 (0)"]
+    assert row(out, "big")[1:2] + row(out, "big")[3:] == ["Pending", "-", "Train", "0 (2)", "0 (1)"]
+    assert row(out, "hello")[1] == "Completed" and row(out, "hello")[5] == "- (0)"  # finished: nothing allocated
+    assert "IMAGE" not in out and "SERVICE URL(S)" not in out  # the wide columns come with -o wide only
+    assert "runner" in ok(berth("list", "jobs", "-p", "team"))  # runai list jobs' word
+
+
+def test_list_wide_json_all_projects_and_state(berth):
+    wide = ok(berth("list", "-p", "team", "-o", "wide"))
+    assert "IMAGE" in wide and "SERVICE URL(S)" in wide and row(wide, "big")[4:7] == ["ubuntu", "Train", "team"]
+    listed = json.loads(ok(berth("list", "-p", "team", "-o", "json")))
+    assert listed["kind"] == "List" and {w["metadata"]["name"] for w in listed["items"]} == {"runner", "big", "hello"}
+    everywhere = ok(berth("list", "-A"))
+    assert everywhere.startswith("Showing workloads for all projects") and row(everywhere, "big")[1] == "team"
+    pending = ok(berth("list", "-p", "team", "--state", "pending"))
+    assert "big" in pending and "runner" not in pending
+
+
+def test_list_in_the_v2_form_has_its_columns(berth):
+    out = ok(berth("training", "list", "-p", "team"))
+    assert out.splitlines()[0].split() == ["WORKLOAD", "TYPE", "STATUS", "PROJECT", "PREEMPTIBLE",
+                                           "RUNNING/REQUESTED", "PODS", "GPU", "ALLOCATION"]
+    assert row(out, "runner") == ["runner", "Training", "Running", "team", "Yes", "1/1", "1/1"]
+    assert row(out, "big") == ["big", "Training", "Pending", "team", "Yes", "0/1", "0/2"]
+    assert "No workspaces in project team." in ok(berth("workspace", "list", "-p", "team"))
+
+
+def test_list_projects_nodes_nodepools_and_top(berth):
+    projects = ok(berth("list", "projects"))
+    # deserved 2, allocated 1 (runner), requested 3 (runner and big), nothing over quota, no limit
+    assert row(projects, "team") == ["team", "2", "1", "3", "0", "unlimited"]
+    nodes = ok(berth("list", "nodes"))
+    assert row(nodes, "local") == ["local", "Ready", "default", "2", "1", "1"]
+    assert row(ok(berth("list", "nodepools")), "default")[:6] == ["default", "Ready", "1", "2", "1", "-"]
+    top = ok(berth("top", "--once"))
+    assert "GPUs allocated: 1 of 2" in top and row(top, "team")[:3] == ["team", "2", "1"]
+    assert row(top, "default")[:5] == ["default", "1", "2", "1", "1"]
+
+
+# -- describe ------------------------------------------------------------------------------------------------
+
+def test_describe_says_why_the_pending_workload_waits_in_both_forms(berth):
+    out = ok(berth("describe", "big", "-p", "team"))
+    assert "NAME:                    big\n" in out and "STATUS:                  Pending (NotEnoughGPUs)\n" in out
+    assert "TOTAL REQUESTED GPUS:    2\n" in out and "PENDING PODS:            1\n" in out
+    waiting = out.split("Waiting:\n", 1)[1].split("\n\n", 1)[0]
+    assert "needs a node with 2 free GPUs in pool default; the best node has 1" in waiting
+    pods = out.split("Pods:\n", 1)[1]
+    assert row(pods, "big-0-0")[1:3] == ["PENDING", "TRAIN"]
+    events = out.split("Events:\n", 1)[1]
+    assert "[FailedScheduling] pod/big-0-0: needs a node with 2 free GPUs" in events
+    assert "runai-scheduler" in events
+    assert ok(berth("describe", "workload", "big", "-p", "team")).split("Pods:")[0] == out.split("Pods:")[0]
+    v2 = ok(berth("training", "describe", "big", "-p", "team"))
+    assert "Waiting:\n  needs a node with 2 free GPUs" in v2
+
+
+def test_describe_a_running_workload_and_its_object(berth):
+    out = ok(berth("training", "standard", "describe", "runner", "-p", "team"))
+    assert "STATUS:                  Running\n" in out and "ALLOCATED GPUS:          1\n" in out
+    assert "Waiting:" not in out and row(out.split("Pods:\n", 1)[1], "runner-0-0")[1:] == [
+        "RUNNING", "TRAIN", row(out.split("Pods:\n", 1)[1], "runner-0-0")[3], "local"]
+    assert "COMMAND LINE:            sleep 600\n" in out
+    as_yaml = yaml.safe_load(ok(berth("describe", "runner", "-p", "team", "-o", "yaml")))
+    assert as_yaml["kind"] == "TrainingWorkload" and as_yaml["status"]["phase"] == "Running"
+
+
+def test_a_noun_finds_only_its_own_kind_and_an_unknown_name_lists_what_exists(berth):
+    wrong = berth("workspace", "describe", "runner", "-p", "team")
+    assert wrong.returncode == 1 and 'no InteractiveWorkload "runner" in project team' in wrong.stderr
+    missing = berth("describe", "runer", "-p", "team")
+    assert missing.returncode == 1
+    assert 'no workload "runer" in project team (runai-team); it has: big, hello, runner' in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+
+# -- logs ----------------------------------------------------------------------------------------------------
+
+def test_logs_of_a_finished_training(berth):
+    assert ok(berth("logs", "hello", "-p", "team")) == "hello\nbye\n"
+    assert ok(berth("training", "logs", "hello", "-p", "team", "--tail", "1")) == "bye\n"
+    stamped = ok(berth("logs", "hello", "-p", "team", "--timestamps")).splitlines()
+    assert [line.split(" ", 1)[1] for line in stamped] == ["hello", "bye"] and stamped[0][:2] == "20"
+    assert ok(berth("logs", "hello", "-p", "team", "-f", timeout=30)) == "hello\nbye\n"  # ends with the pod
+
+
+def test_logs_follow_a_running_training_until_it_ends(team, berth):
+    submit(team, "counter", command=f"{PY} -u -c 'import time\nfor i in range(3): print(i); time.sleep(0.5)'")
+    out = berth("logs", "counter", "-p", "team", "-f", timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "0\n1\n2\n"
+    team.kubectl("delete", "tw", "counter", "-n", NS, "--wait=false")
+
+
+def test_logs_of_a_pending_workload_say_it_has_not_started(berth):
+    out = berth("logs", "big", "-p", "team")
+    assert out.returncode == 1 and out.stdout == ""
+    assert 'workload "big" has not started yet (phase Pending)' in out.stderr
+    assert "needs a node with 2 free GPUs" in out.stderr and "Traceback" not in out.stderr
+    bad = berth("logs", "hello", "-p", "team", "--since", "5 minutes")
+    assert bad.returncode == 2 and "--since" in bad.stderr and "like 30s, 5m" in bad.stderr
+
+
+def test_an_error_from_the_server_is_one_line_without_traceback(berth):
+    out = berth("logs", "hello", "-p", "team", "-c", "sidecar")
+    assert out.returncode == 1
+    assert out.stderr == "error: container sidecar is not valid for pod hello-0-0\n"
+    verbose = berth("--verbose", "logs", "hello", "-p", "team", "-c", "sidecar")
+    assert "Traceback" in verbose.stderr and "container sidecar is not valid" in verbose.stderr
+
+
+def test_an_unreachable_server_says_to_run_berth_up(team, berth, tmp_path):
+    elsewhere = tmp_path / "kubeconfig"
+    port = team.url.rsplit(":", 1)[1]
+    elsewhere.write_text(team.kubeconfig.read_text().replace(f":{port}", ":1"))
+    out = berth("list", "-p", "team", "--kubeconfig", str(elsewhere))
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "is `berth up` running? pass --kubeconfig" in out.stderr
+
+
+# -- delete, suspend, resume ---------------------------------------------------------------------------------
+
+def test_suspend_then_resume(team, berth):
+    submit(team, "pausable", command="sleep 600")
+    eventually(lambda: phase(team, "pausable") == "Running", timeout=30)
+    said = ok(berth("suspend", "pausable", "-p", "team"))
+    assert 'suspended TrainingWorkload "pausable"' in said
+    assert workload(team, "pausable")["spec"]["active"] == {"value": False}
+    eventually(lambda: phase(team, "pausable") == "Stopped", timeout=30)
+    assert "is already suspended" in ok(berth("training", "suspend", "pausable", "-p", "team"))
+    assert row(ok(berth("list", "-p", "team")), "pausable")[1] == "Stopped"
+    assert 'resumed TrainingWorkload "pausable"' in ok(berth("training", "resume", "pausable", "-p", "team"))
+    eventually(lambda: phase(team, "pausable") == "Running", timeout=30)
+    assert workload(team, "pausable")["spec"]["active"] == {"value": True}
+    team.kubectl("delete", "tw", "pausable", "-n", NS, "--wait=false")
+
+
+def test_delete_by_name_in_both_forms(team, berth):
+    submit(team, "doomed", command="sleep 600")
+    submit(team, "doomed-too", command="sleep 600")
+    assert ok(berth("delete", "doomed", "-p", "team")) == 'deleted TrainingWorkload "doomed" in project team\n'
+    assert ok(berth("training", "delete", "doomed-too", "-p", "team")).startswith("deleted TrainingWorkload")
+    gone = lambda name: team.kubectl("get", "tw", name, "-n", NS, check=False).returncode != 0  # noqa: E731
+    eventually(lambda: gone("doomed") and gone("doomed-too"), timeout=30)
+    missing = berth("delete", "doomed", "-p", "team")
+    assert missing.returncode == 1 and 'no workload "doomed"' in missing.stderr and "it has: big" in missing.stderr
+    assert berth("inference", "suspend", "--help").returncode == 2  # inference has no suspend
+
+
+# -- config, version, completion, suggestions ----------------------------------------------------------------
+
+def test_config_project_then_a_command_without_p(berth):
+    assert "no default project" in ok(berth("config", "project"))
+    nowhere = berth("list")
+    assert nowhere.returncode == 1 and "pass -p PROJECT, or set a default with `berth config project NAME`" \
+        in nowhere.stderr
+    wrong = berth("config", "project", "tema")
+    assert wrong.returncode == 1 and 'no project "tema"' in wrong.stderr and "it has: team" in wrong.stderr
+    assert ok(berth("config", "project", "team")).startswith("default project: team")
+    assert ok(berth("config", "project")) == "team\n"
+    assert ok(berth("list")).startswith("Showing workloads for project team")
+    assert "big" in ok(berth("training", "describe", "big"))
+    assert "team (default)" in ok(berth("list", "projects"))
+
+
+def test_a_mistyped_command_or_flag_suggests_the_closest(berth):
+    top = berth("lst")
+    assert top.returncode == 2 and "No such command 'lst'. Did you mean 'list'?" in top.stderr
+    noun = berth("training", "descibe", "big")
+    assert noun.returncode == 2 and "Did you mean 'describe'?" in noun.stderr
+    flag = berth("logs", "hello", "--tial", "3")
+    assert flag.returncode == 2 and "Did you mean '--tail'?" in flag.stderr
+
+
+def test_version_names_client_and_server(berth):
+    out = ok(berth("version"))
+    assert out.startswith("Client Version: berth ") and "Server Version: v1." in out and "+berth" in out
+
+
+def test_completion_scripts_and_workload_names(team, berth):
+    for shell in ("bash", "zsh", "fish"):
+        assert "_BERTH_COMPLETE" in ok(berth("completion", shell))
+    env = {**team.env(), "_BERTH_COMPLETE": "bash_complete", "COMP_WORDS": "berth logs -p team h", "COMP_CWORD": "4"}
+    result = subprocess.run([str(Path(sys.executable).parent / "berth")], capture_output=True, text=True, env=env,
+                            timeout=30)
+    assert "plain,hello" in result.stdout.splitlines()
