@@ -257,6 +257,8 @@ def test_a_mistyped_command_or_flag_suggests_the_closest(berth):
     assert noun.returncode == 2 and "Did you mean 'describe'?" in noun.stderr
     flag = berth("logs", "hello", "--tial", "3")
     assert flag.returncode == 2 and "Did you mean '--tail'?" in flag.stderr
+    cut_short = berth("list", "--al")
+    assert cut_short.returncode == 2 and "Did you mean '--all-projects'?" in cut_short.stderr
 
 
 def test_version_names_client_and_server(berth):

@@ -130,6 +130,9 @@ class Target:
     def namespace(self) -> str:
         """The project's namespace, or a clear error when no project is known."""
         if not self.project:
+            if current_server(self.kubeconfig) is None:
+                fail("no cluster: no usable kubeconfig was found; run `berth up` first, or pass --kubeconfig or "
+                     "set KUBECONFIG")
             fail("no project: pass -p PROJECT, or set a default with `berth config project NAME`")
         return namespace_of_project(self.project)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from berth.cli import output, selection, view
+from berth.cli import output, selection, suggest, view
 from berth.cli.context import cluster_options, run, target, workload_pods
 from berth.cli.nouns import Noun, verbs
 
@@ -85,7 +85,7 @@ def _output_option(func: Any) -> Any:
                         help="Print the workload object as JSON or YAML instead.")(func)
 
 
-@click.command(name="describe", help=V1_HELP)
+@click.command(name="describe", help=V1_HELP, cls=suggest.Command)
 @click.argument("what", metavar="[workload|job] NAME", nargs=-1, required=True,
                 shell_complete=selection.complete_names(None))
 @_output_option
@@ -109,7 +109,7 @@ Examples:
   {prefix} describe NAME -p team-a -o yaml
 """
 
-    @click.command(name="describe", help=help_text)
+    @click.command(name="describe", help=help_text, cls=suggest.Command)
     @selection.name_argument(noun)
     @_output_option
     @cluster_options

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from berth.cli import selection, view
+from berth.cli import selection, suggest, view
 from berth.cli.context import cluster_options, fail, run, target
 from berth.cli.nouns import Noun, verbs
 
@@ -98,7 +98,7 @@ Examples:
   {prefix} delete --all
 """
 
-    @click.command(name="delete", help=help_text)
+    @click.command(name="delete", help=help_text, cls=suggest.Command)
     @selection.name_argument(noun, nargs=-1, required=False)
     @click.option("--all", "everything", is_flag=True, help="Every one in the project.")
     @cluster_options
@@ -123,7 +123,7 @@ Examples:
   {prefix} {verb} NAME -p team-a
 """
 
-        @click.command(name=verb, help=help_text)
+        @click.command(name=verb, help=help_text, cls=suggest.Command)
         @selection.name_argument(noun)
         @cluster_options
         def command(name: str, kubeconfig: str | None, project: str | None) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from berth.cli import cluster_tables, output, selection, view
+from berth.cli import cluster_tables, output, selection, suggest, view
 from berth.cli.context import cluster_options, default_project, kubeconfig_path, run, target
 from berth.cli.nouns import Noun, verbs
 
@@ -85,7 +85,7 @@ def show_workloads(kubeconfig: str | None, project: str | None, all_projects: bo
     output.table(headers, rows, title=title)
 
 
-@click.command(name="list", help=V1_HELP)
+@click.command(name="list", help=V1_HELP, cls=suggest.Command)
 @click.argument("resource", required=False, default="workloads", metavar="[workloads|projects|nodes|nodepools|policies]",
                 type=click.Choice(sorted(RESOURCES), case_sensitive=False))
 @_all_option
@@ -171,7 +171,7 @@ Examples:
   {prefix} list -o json
 """
 
-    @click.command(name="list", help=help_text)
+    @click.command(name="list", help=help_text, cls=suggest.Command)
     @_all_option
     @output_option
     @_state_option

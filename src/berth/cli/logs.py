@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from berth.cli import selection, view
+from berth.cli import selection, suggest, view
 from berth.cli.context import cluster_options, fail, run, target, workload_pods
 from berth.cli.nouns import Noun, verbs
 
@@ -141,7 +141,7 @@ Examples:
 
 
 def make_logs(noun: Noun | None) -> click.Command:
-    @click.command(name="logs", help=_help(noun))
+    @click.command(name="logs", help=_help(noun), cls=suggest.Command)
     @selection.name_argument(noun)
     @_options
     def command(name: str, follow: bool, pod_name: str | None, container: str | None, since: str | None, tail: int,

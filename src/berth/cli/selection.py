@@ -66,8 +66,9 @@ async def resolve(client: Any, namespace: str, name: str, noun: Noun | None) -> 
     workload = await find_workload(client, namespace, name, kinds[0] if len(kinds) == 1 else None,
                                    among=kinds)
     if not matches(noun, workload):
-        fail(f'"{name}" is a {workload.get("kind")} of another framework, not a {label(noun)}; use '
-             f"`berth describe {name}` or the noun of its framework")
+        found = str((workload.get("spec") or {}).get("jobType") or "PyTorchJob").removesuffix("Job")
+        fail(f'"{name}" is a {found} training, not a {label(noun)}; use `berth {found.lower()} ...` or '
+             f"`berth describe {name}`")
     return workload
 
 

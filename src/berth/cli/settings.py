@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from berth import __version__
-from berth.cli import output
+from berth.cli import output, suggest
 from berth.cli.context import (
     cli_config_path,
     current_server,
@@ -38,7 +38,7 @@ def config_group() -> None:
     """
 
 
-@config_group.command(name="project")
+@config_group.command(name="project", cls=suggest.Command)
 @click.argument("name", required=False)
 @click.option("--kubeconfig", default=None, metavar="FILE", help="The cluster whose default this is.")
 def config_project(name: str | None, kubeconfig: str | None) -> None:
@@ -81,7 +81,7 @@ def config_project(name: str | None, kubeconfig: str | None) -> None:
     click.echo(f"default project: {name} (for {server}, kept in {cli_config_path()})")
 
 
-@click.command(name="version")
+@click.command(name="version", cls=suggest.Command)
 @click.option("--kubeconfig", default=None, metavar="FILE", help="The cluster to ask for its version.")
 @click.option("-o", "--output", "out", type=click.Choice(("json", "yaml")), default=None)
 def version_command(kubeconfig: str | None, out: str | None) -> None:
@@ -114,7 +114,7 @@ def version_command(kubeconfig: str | None, out: str | None) -> None:
         click.echo(f"Server Version: not reachable ({problem})")
 
 
-@click.command(name="completion")
+@click.command(name="completion", cls=suggest.Command)
 @click.argument("shell", type=click.Choice(SHELLS))
 @click.pass_context
 def completion_command(ctx: click.Context, shell: str) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from berth.cli import cluster_tables, output
+from berth.cli import cluster_tables, output, suggest
 from berth.cli.context import kubeconfig_path, run, target
 
 Obj = dict[str, Any]
@@ -63,7 +63,7 @@ def _renderable(shot: Snapshot) -> Any:
     return Group(_summary(shot), projects, pools, f"[dim]{time.strftime('%H:%M:%S')}  Ctrl-C to quit[/dim]")
 
 
-@click.command(name="top")
+@click.command(name="top", cls=suggest.Command)
 @click.option("--once", is_flag=True, help="Print one snapshot and exit (plain text when not on a terminal).")
 @click.option("--interval", default=2.0, type=click.FloatRange(0.5), show_default=True,
               help="Seconds between refreshes.")
