@@ -273,3 +273,7 @@ def test_completion_scripts_and_workload_names(team, berth):
     result = subprocess.run([str(Path(sys.executable).parent / "berth")], capture_output=True, text=True, env=env,
                             timeout=30)
     assert "plain,hello" in result.stdout.splitlines()
+    env.update(COMP_WORDS="berth list -p te", COMP_CWORD="3")
+    result = subprocess.run([str(Path(sys.executable).parent / "berth")], capture_output=True, text=True, env=env,
+                            timeout=30)
+    assert result.stdout.splitlines() == ["plain,team"]

@@ -80,3 +80,12 @@ def test_a_terminal_table_fits_80_columns(monkeypatch, capsys):
     shown = capsys.readouterr().out
     assert "Pending" in shown and "Showing workloads for project a" in shown
     assert max(len(line) for line in shown.splitlines()) <= 80
+
+
+def test_a_wide_terminal_table_keeps_its_natural_width(monkeypatch, capsys):
+    monkeypatch.setattr(output, "is_terminal", lambda: True)
+    monkeypatch.setenv("COLUMNS", "80")
+    rows = [view.v1_row(training("Completed", requestedGpus=2, nodes=["a-node"]), wide=True)]
+    output.table(view.V1_WIDE, rows, wide=True)
+    shown = capsys.readouterr().out
+    assert "GPUs Allocated (Requested)" in shown and "Completed" in shown and "…" not in shown

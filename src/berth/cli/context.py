@@ -185,9 +185,27 @@ def run(work: Callable[[], Awaitable[T]]) -> T:
         sys.exit(130)
 
 
+def complete_projects(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Project names for the shell, asked of the cluster with a short timeout; nothing on any failure (a
+    completion never prints an error)."""
+    try:
+        path = kubeconfig_path(ctx.params.get("kubeconfig"))
+
+        async def names() -> list[str]:
+            from berth.client import Client
+
+            async with Client.from_kubeconfig(path, field_manager="berth-cli", timeout=3) as client:
+                return [p["metadata"]["name"] for p in await client.list("Project")]
+
+        return [name for name in asyncio.run(names()) if name.startswith(incomplete)]
+    except BaseException:  # noqa: BLE001
+        return []
+
+
 def cluster_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """`--kubeconfig` and `-p/--project`, for every command that talks to a cluster."""
-    func = click.option("-p", "--project", default=None, metavar="PROJECT",
+    """`--kubeconfig` and `-p/--project` (project names complete in the shell), for every command that talks
+    to a cluster."""
+    func = click.option("-p", "--project", default=None, metavar="PROJECT", shell_complete=complete_projects,
                         help="The project (default: `berth config project`).")(func)
     return click.option("--kubeconfig", default=None, metavar="FILE", envvar=None,
                         help="Kubeconfig (default: $KUBECONFIG, else the one `berth up` wrote, else "

@@ -82,7 +82,7 @@ def show_workloads(kubeconfig: str | None, project: str | None, all_projects: bo
             click.echo(title)
         click.echo(f"No {selection.label(noun)}s in {where}" + (f" in phase {state}" if state else "") + ".")
         return
-    output.table(headers, rows, title=title)
+    output.table(headers, rows, title=title, wide=out == "wide")
 
 
 @click.command(name="list", help=V1_HELP, cls=suggest.Command)
@@ -137,7 +137,8 @@ def show_nodes(kubeconfig: str | None, out: str | None, *, pools: bool) -> None:
         output.table(cluster_tables.POOL_HEADERS, [p.row() for p in pool_views])
     else:
         wide = out == "wide"
-        output.table(cluster_tables.NODE_WIDE if wide else cluster_tables.NODE_HEADERS, [n.row(wide=wide) for n in nodes])
+        output.table(cluster_tables.NODE_WIDE if wide else cluster_tables.NODE_HEADERS, [n.row(wide=wide) for n in nodes],
+                     wide=wide)
 
 
 def show_policies(kubeconfig: str | None, project: str | None, all_projects: bool, out: str | None) -> None:

@@ -31,8 +31,11 @@ def console() -> Any:
     return Console(highlight=False, soft_wrap=False)
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[str]], *, title: str | None = None) -> None:
-    """Print a table; `title` (e.g. `Showing workloads for project a`) goes on the line above it."""
+def table(headers: Sequence[str], rows: Iterable[Sequence[str]], *, title: str | None = None,
+          wide: bool = False) -> None:
+    """Print a table; `title` (e.g. `Showing workloads for project a`) goes on the line above it. On a
+    terminal the table fits its width, wrapping cells; a `wide` one (`-o wide`) keeps its natural width and
+    leaves long lines to the terminal, as kubectl's wide output does."""
     rows = [[str(cell) for cell in row] for row in rows]
     if is_terminal():
         from rich import box
@@ -42,6 +45,12 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]], *, title: str |
         for row in rows:
             shown.add_row(*row)
         out = console()
+        if wide:
+            from rich.console import Console
+            from rich.measure import Measurement
+
+            unbounded = Console(width=10_000)
+            out.width = max(out.width, Measurement.get(unbounded, unbounded.options, shown).maximum)
         if title:
             out.print(title)
         out.print(shown)

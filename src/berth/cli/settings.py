@@ -14,6 +14,7 @@ from berth import __version__
 from berth.cli import output, suggest
 from berth.cli.context import (
     cli_config_path,
+    complete_projects,
     current_server,
     default_project,
     explain_error,
@@ -39,7 +40,7 @@ def config_group() -> None:
 
 
 @config_group.command(name="project", cls=suggest.Command)
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_projects)
 @click.option("--kubeconfig", default=None, metavar="FILE", help="The cluster whose default this is.")
 def config_project(name: str | None, kubeconfig: str | None) -> None:
     """Set the default project of this cluster (commands without -p use it), or show it.
