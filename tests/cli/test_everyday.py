@@ -8,6 +8,7 @@ while 1 is free, so it waits and the scheduler says why; `hello` printed two lin
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -186,6 +187,20 @@ def test_logs_of_a_pending_workload_say_it_has_not_started(berth):
     assert "needs a node with 2 free GPUs" in out.stderr and "Traceback" not in out.stderr
     bad = berth("logs", "hello", "-p", "team", "--since", "5 minutes")
     assert bad.returncode == 2 and "--since" in bad.stderr and "like 30s, 5m" in bad.stderr
+
+
+def test_logs_follow_of_a_pending_workload_waits_for_it_and_ctrl_c_ends_quietly(team, berth_bin, tmp_path):
+    env = {**team.env(), "BERTH_CLI_CONFIG": str(tmp_path / "cli.yaml")}
+    follower = subprocess.Popen([berth_bin, "logs", "big", "-p", "team", "-f"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        line = follower.stderr.readline()  # said once, then it waits
+        assert line == 'waiting for workload "big" to start (phase Pending) ...\n'
+        assert follower.poll() is None
+    finally:
+        follower.send_signal(signal.SIGINT)
+        out, err = follower.communicate(timeout=30)
+    assert follower.returncode == 130 and out == "" and "Traceback" not in err
 
 
 def test_an_error_from_the_server_is_one_line_without_traceback(berth):

@@ -23,6 +23,7 @@ def test_gpus_and_pods_columns_read_the_status():
     assert view.node_column(running) == "n1"
     done = training("Completed", allocatedGpus=0, requestedGpus=2, nodes=["n1", "n2"])
     assert view.gpus_column(done) == "- (2)" and view.node_column(done) == "<multiple>"
+    assert view.gpus_column(training("Running", allocatedGpus=0.5, gpuRequest="0.5")) == "0.50 (0.50)"
     memory = training("Pending", gpuRequest="2 x 4G")
     assert view.gpus_column(memory) == "0 (2 x 4G)"
 

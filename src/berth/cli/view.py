@@ -94,12 +94,19 @@ def node_column(workload: Obj) -> str:
     return "-" if not nodes else nodes[0] if len(nodes) == 1 else "<multiple>"
 
 
-def gpus_column(workload: Obj) -> str:
-    """`allocated (requested)`; allocated is "-" once the workload has finished."""
+def requested_gpus(workload: Obj) -> str:
+    """What all its pods ask for, as the controller wrote it (`2`, `0.50`, `2 x 4G` for GPU memory)."""
     status = status_of(workload)
-    allocated = "-" if phase(workload) in FINISHED else number(status.get("allocatedGpus") or 0)
-    requested = status.get("gpuRequest") or number(status.get("requestedGpus"))
-    return f"{allocated} ({requested})"
+    return number(status.get("gpuRequest") or status.get("requestedGpus"))
+
+
+def allocated_gpus(workload: Obj) -> str:
+    """What its running pods hold; "-" once the workload has finished (Run:ai's list shows it so)."""
+    return "-" if phase(workload) in FINISHED else number(status_of(workload).get("allocatedGpus") or 0)
+
+
+def gpus_column(workload: Obj) -> str:
+    return f"{allocated_gpus(workload)} ({requested_gpus(workload)})"
 
 
 def pods_column(workload: Obj) -> str:
@@ -124,11 +131,9 @@ def v1_row(workload: Obj, *, wide: bool) -> list[str]:
 def v2_row(workload: Obj) -> list[str]:
     status = status_of(workload)
     running, pending = status.get("runningPods") or 0, status.get("pendingPods") or 0
-    allocated = "-" if phase(workload) in FINISHED else number(status.get("allocatedGpus") or 0)
-    requested = status.get("gpuRequest") or number(status.get("requestedGpus"))
     return [(workload.get("metadata") or {}).get("name", ""), v2_type(workload), phase(workload),
             project_of(workload), "Yes" if preemptible(workload) else "No", f"{running}/{running + pending}",
-            f"{allocated}/{requested}"]
+            f"{allocated_gpus(workload)}/{requested_gpus(workload)}"]
 
 
 # -- describe ------------------------------------------------------------------------------------------------
@@ -168,7 +173,7 @@ def fields(workload: Obj) -> list[tuple[str, str]]:
         ("STATUS", state),
         ("TRAINING DURATION", _training_duration(status)),
         ("GPUS", str(value(spec, "gpu") or value(spec, "gpuDevices") or value(spec, "gpuPortion") or "-")),
-        ("TOTAL REQUESTED GPUS", status.get("gpuRequest") or number(status.get("requestedGpus"))),
+        ("TOTAL REQUESTED GPUS", requested_gpus(workload)),
         ("ALLOCATED GPUS", number(status.get("allocatedGpus") or 0)),
         ("ALLOCATED GPUS MEMORY", str(value(spec, "gpuMemory") or "-")),
         ("RUNNING PODS", str(status.get("runningPods") or 0)),
