@@ -203,6 +203,28 @@ def test_logs_follow_of_a_pending_workload_waits_for_it_and_ctrl_c_ends_quietly(
     assert follower.returncode == 130 and out == "" and "Traceback" not in err
 
 
+def test_a_distributed_trainings_logs_are_its_masters_and_its_noun_is_its_framework(team, berth):
+    team.kubectl("apply", "-f", "-", input=f"""apiVersion: run.ai/v2alpha1
+kind: DistributedWorkload
+metadata: {{name: dist, namespace: {NS}}}
+spec:
+  jobType: PyTorchJob
+  image: {{value: ubuntu}}
+  workers: {{value: 1}}
+  command: {{value: "sh -c 'echo I am $HOSTNAME'"}}
+""")
+    eventually(lambda: (workload(team, "dist", "dw").get("status") or {}).get("phase") == "Completed", timeout=45)
+    assert ok(berth("pytorch", "logs", "dist", "-p", "team")) == "I am dist-master-0\n"
+    assert ok(berth("logs", "dist", "-p", "team", "--pod", "dist-worker-0")) == "I am dist-worker-0\n"
+    assert row(ok(berth("training", "list", "-p", "team")), "dist")[:3] == ["dist", "PyTorch", "Completed"]
+    assert "dist" not in ok(berth("training", "standard", "list", "-p", "team"))
+    other = berth("mpi", "describe", "dist", "-p", "team")
+    assert other.returncode == 1 and '"dist" is a PyTorch training, not MPI; use `berth pytorch ...`' in other.stderr
+    pods = ok(berth("training", "pytorch", "describe", "dist", "-p", "team")).split("Pods:\n", 1)[1]
+    assert row(pods, "dist-master-0")[1:3] == ["SUCCEEDED", "MASTER"]
+    assert row(pods, "dist-worker-0")[1:3] == ["SUCCEEDED", "WORKER"]
+
+
 def test_an_error_from_the_server_is_one_line_without_traceback(berth):
     out = berth("logs", "hello", "-p", "team", "-c", "sidecar")
     assert out.returncode == 1

@@ -2,8 +2,9 @@
 `berth describe NAME`), the noun's kind (and framework) for the CLI v2 forms (`berth pytorch list`), and the
 NAME argument that completes workload names in the shell.
 
-`berth training ...` covers every training, standard and distributed (Run:ai's training noun does too);
-`berth training standard ...` only TrainingWorkloads, `berth pytorch ...` only PyTorch distributed ones.
+`berth training ...` covers every training, standard and distributed (Berth's choice: Run:ai's reference
+is silent on whether `runai training list` shows distributed ones, and a user looking for "my trainings"
+means both); `berth training standard ...` only TrainingWorkloads, `berth pytorch ...` only PyTorch ones.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import click
 
 from berth.cli.context import WORKLOAD_KINDS, fail, find_workload, target
 from berth.cli.nouns import Noun
+from berth.cli.view import framework
 
 Obj = dict[str, Any]
 
@@ -34,8 +36,7 @@ def matches(noun: Noun | None, workload: Obj) -> bool:
         return False
     if noun is None or noun.framework is None:
         return True
-    job_type = ((workload.get("spec") or {}).get("jobType")) or "PyTorchJob"
-    return str(job_type).removesuffix("Job").lower() == noun.framework.lower()
+    return framework(workload).lower() == noun.framework.lower()
 
 
 def label(noun: Noun | None) -> str:
@@ -66,8 +67,8 @@ async def resolve(client: Any, namespace: str, name: str, noun: Noun | None) -> 
     workload = await find_workload(client, namespace, name, kinds[0] if len(kinds) == 1 else None,
                                    among=kinds)
     if not matches(noun, workload):
-        found = str((workload.get("spec") or {}).get("jobType") or "PyTorchJob").removesuffix("Job")
-        fail(f'"{name}" is a {found} training, not a {label(noun)}; use `berth {found.lower()} ...` or '
+        found = framework(workload)
+        fail(f'"{name}" is a {found} training, not {noun.framework if noun else "one of these"}; use `berth {found.lower()} ...` or '
              f"`berth describe {name}`")
     return workload
 
