@@ -8,6 +8,7 @@ while 1 is free, so it waits and the scheduler says why; `hello` printed two lin
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -269,6 +270,12 @@ def test_delete_by_name_in_both_forms(team, berth):
     missing = berth("delete", "doomed", "-p", "team")
     assert missing.returncode == 1 and 'no workload "doomed"' in missing.stderr and "it has: big" in missing.stderr
     assert berth("inference", "suspend", "--help").returncode == 2  # inference has no suspend
+    assert ok(berth("workspace", "delete", "--all", "-p", "team")) == "No workspaces to delete in project team.\n"
+    submit(team, "notebook", command="sleep 600", kind="InteractiveWorkload")
+    assert ok(berth("workspace", "delete", "--all", "-p", "team")) == \
+        'deleted InteractiveWorkload "notebook" in project team\n'  # the trainings stay
+    both = berth("delete", "big", "--all", "-p", "team")
+    assert both.returncode == 2 and "give NAMEs or --all, not both" in both.stderr
 
 
 # -- config, version, completion, suggestions ----------------------------------------------------------------
@@ -314,3 +321,11 @@ def test_completion_scripts_and_workload_names(team, berth):
     result = subprocess.run([str(Path(sys.executable).parent / "berth")], capture_output=True, text=True, env=env,
                             timeout=30)
     assert result.stdout.splitlines() == ["plain,team"]
+
+
+def test_without_any_cluster_the_error_says_to_run_berth_up(berth_bin, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+    env.update(HOME=str(tmp_path), BERTH_DATA_DIR=str(tmp_path / "none"), BERTH_CLI_CONFIG=str(tmp_path / "c.yaml"))
+    out = subprocess.run([berth_bin, "list"], capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "no usable kubeconfig was found; run `berth up` first" in out.stderr
