@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -124,6 +127,28 @@ def test_list_projects_nodes_nodepools_and_top(berth):
     top = ok(berth("top", "--once"))
     assert "GPUs allocated: 1 of 2" in top and row(top, "team")[:3] == ["team", "2", "1"]
     assert row(top, "default")[:5] == ["default", "1", "2", "1", "1"]
+
+
+def test_top_refreshes_live_on_a_terminal_until_ctrl_c(team, berth_bin):
+    """On a terminal `berth top` redraws in place (rich's Live); Ctrl-C ends it quietly."""
+    leader, follower = pty.openpty()
+    env = {**team.env(), "COLUMNS": "100", "LINES": "40", "TERM": "xterm"}
+    top = subprocess.Popen([berth_bin, "top", "--interval", "0.5"], stdin=follower, stdout=follower,
+                           stderr=subprocess.PIPE, env=env)
+    os.close(follower)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 30
+        while seen.count(b"GPUs per project") < 2 and time.monotonic() < deadline:
+            ready, _, _ = select.select([leader], [], [], 1)
+            if ready:
+                seen += os.read(leader, 65536)
+    finally:
+        top.send_signal(signal.SIGINT)
+        _, err = top.communicate(timeout=30)
+        os.close(leader)
+    assert seen.count(b"GPUs per project") >= 2 and b"GPUs allocated: 1 of 2" in seen  # drawn, then redrawn
+    assert top.returncode == 130 and b"Traceback" not in err
 
 
 # -- describe ------------------------------------------------------------------------------------------------
