@@ -90,3 +90,16 @@ def test_a_wide_terminal_table_keeps_its_natural_width(monkeypatch, capsys):
     output.table(view.V1_WIDE, rows, wide=True)
     shown = capsys.readouterr().out
     assert "GPUs Allocated (Requested)" in shown and "Completed" in shown and "…" not in shown
+
+
+def test_an_unstarted_newest_pod_falls_back_to_the_attempt_that_ran():
+    from berth.cli.logs import _earlier_attempt
+
+    ran = {"metadata": {"name": "t-0-0"}, "status": {"containerStatuses": [{"state": {"terminated": {"exitCode": 1}}}]}}
+    waiting = {"metadata": {"name": "t-0-1"}, "status": {"phase": "Pending"}}
+    assert _earlier_attempt([ran, waiting], waiting) is ran
+    assert _earlier_attempt([waiting], waiting) is None
+    master = {"metadata": {"name": "d-master-0", "labels": {"run.ai/role": "master"}}, "status": {"phase": "Pending"}}
+    worker = {"metadata": {"name": "d-worker-0", "labels": {"run.ai/role": "worker"}},
+              "status": {"containerStatuses": [{"state": {"running": {}}}]}}
+    assert _earlier_attempt([master, worker], master) is None  # another role's log is not the master's

@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from berth.api.wellknown import ROLE_LABEL
 from berth.cli import selection, suggest, view
 from berth.cli.context import cluster_options, fail, run, target, workload_pods
 from berth.cli.nouns import Noun, verbs
@@ -62,6 +63,16 @@ def _pick(workload: Obj, pods: list[Obj], asked: str | None) -> Obj | None:
     return view.lead_pod(pods)
 
 
+def _earlier_attempt(pods: list[Obj], newest: Obj | None) -> Obj | None:
+    """The newest pod of the same role that has run, when `newest` (the default pod) has not started: a
+    training retried after a failure, whose next attempt waits out its back-off, still shows why it failed."""
+    if newest is None:
+        return None
+    role = ((newest["metadata"].get("labels") or {}).get(ROLE_LABEL))
+    ran = [p for p in pods if _started(p) and (p["metadata"].get("labels") or {}).get(ROLE_LABEL) == role]
+    return ran[-1] if ran else None
+
+
 def _not_started(workload: Obj, pods: list[Obj], pod: Obj | None) -> str:
     name = workload["metadata"]["name"]
     lines = [f'workload "{name}" has not started yet (phase {view.phase(workload)}): no logs to show']
@@ -89,6 +100,12 @@ def show(kubeconfig: str | None, project: str | None, name: str, noun: Noun | No
                 pods = await workload_pods(client, namespace, name)
                 pod = _pick(workload, pods, pod_name)
                 if pod is not None and (_started(pod) or previous):
+                    break
+                earlier = None if follow or pod_name else _earlier_attempt(pods, pod)
+                if earlier is not None and pod is not None:
+                    click.echo(f"{pod['metadata']['name']} has not started ({view.pod_status(pod)}); the log of "
+                               f"{earlier['metadata']['name']}, the attempt before it:", err=True)
+                    pod = earlier
                     break
                 if not follow:
                     fail(_not_started(workload, pods, pod))

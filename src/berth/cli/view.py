@@ -216,7 +216,8 @@ def waiting_reasons(workload: Obj, pods: list[Obj]) -> list[str]:
 
 
 def pod_status(pod: Obj) -> str:
-    """A pod's state in one word: its waiting or ending container's reason when there is one, else its phase."""
+    """A pod's state in one word: Terminating, a waiting container's reason (ContainerCreating, BackOff, ...),
+    else its phase."""
     status = pod.get("status") or {}
     if (pod.get("metadata") or {}).get("deletionTimestamp"):
         return "Terminating"
