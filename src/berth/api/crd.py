@@ -10,11 +10,11 @@ from typing import Any
 
 import yaml
 
-from berth.api.registry import KINDS, Kind
+from berth.api.registry import KINDS, CustomKind
 from berth.api.schema import crd_schema
 
 
-def crd(kind: Kind) -> dict[str, Any]:
+def crd(kind: CustomKind) -> dict[str, Any]:
     """The CustomResourceDefinition of one kind."""
     names: dict[str, Any] = {
         "kind": kind.kind,
@@ -39,7 +39,7 @@ def crd(kind: Kind) -> dict[str, Any]:
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
         "metadata": {
-            "name": kind.crd_name,
+            "name": kind.qualified,
             "labels": {"app.kubernetes.io/part-of": "berth"},
         },
         "spec": {

@@ -19,11 +19,11 @@ as the Run:ai documentation shows it:
 
 from __future__ import annotations
 
-import difflib
 import textwrap
 from dataclasses import dataclass
 
-from berth.api.registry import Kind, all_names, lookup
+from berth.api.closest import suggest
+from berth.api.registry import CustomKind, all_names, lookup
 from berth.api.schema import Schema, full_schema
 
 _WIDTH = 80
@@ -31,19 +31,6 @@ _WIDTH = 80
 
 class ExplainError(ValueError):
     """A resource or field that does not exist; the message suggests the closest name."""
-
-
-def suggest(word: str, choices: list[str]) -> str | None:
-    """The closest of `choices` to a mistyped `word` (same word in another case first), or None."""
-    for choice in choices:
-        if choice.lower() == word.lower():
-            return choice
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    if not close:
-        lowered = {c.lower(): c for c in choices}
-        found = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
-        close = [lowered[found[0]]] if found else []
-    return close[0] if close else None
 
 
 def type_name(schema: Schema, *, top_metadata: bool = False) -> str:
@@ -79,7 +66,7 @@ def _fields_of(schema: Schema) -> Schema | None:
 class Target:
     """What a path like `trainingworkload.spec.nodeType` resolves to."""
 
-    kind: Kind
+    kind: CustomKind
     path: tuple[str, ...]
     schema: Schema
     required: bool

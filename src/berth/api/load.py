@@ -22,8 +22,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from berth.api.explain import suggest
-from berth.api.registry import KINDS, Kind, by_kind
+from berth.api.closest import suggest
+from berth.api.registry import KINDS, CustomKind, by_kind
 from berth.api.schema import Schema, alias_target, shared_schema
 from berth.api.types import describe_input
 
@@ -58,7 +58,7 @@ class LoadError(ValueError):
 class Loaded:
     """A valid resource: its kind, its model and the document as the user wrote it."""
 
-    kind: Kind
+    kind: CustomKind
     obj: BaseModel
     document: dict[str, Any]
 
@@ -229,7 +229,7 @@ def _translate(error: dict[str, Any], root: Schema) -> Problem:
     return Problem(path, message, INVALID, value)
 
 
-def _check_header(document: dict[str, Any]) -> tuple[Kind | None, list[Problem]]:
+def _check_header(document: dict[str, Any]) -> tuple[CustomKind | None, list[Problem]]:
     api_version, kind_name = document.get("apiVersion"), document.get("kind")
     problems = []
     if not isinstance(kind_name, str) or not kind_name:
@@ -261,7 +261,7 @@ def validate(document: Any, source: str = "") -> Loaded:
     return Loaded(kind, obj, document)
 
 
-def check(kind: Kind, document: dict[str, Any]) -> tuple[BaseModel | None, list[Problem]]:
+def check(kind: CustomKind, document: dict[str, Any]) -> tuple[BaseModel | None, list[Problem]]:
     """Validate a document of a known kind: the model, or None and every problem (the API server's entry)."""
     try:
         return kind.model.model_validate(document), []

@@ -1,17 +1,34 @@
-"""Every kind Berth serves, with its names, scope and printer columns: the one list the CRDs, the API
-server's discovery, `explain` and the loader all read.
+"""Every kind Berth serves, once: the one table of names, scope, subresources, field selectors and verbs,
+and, for Berth's own kinds, the model and printer columns.
+
+Each reader derives its view from this table and writes none of these facts again: the CRDs
+(`berth.api.crd`), `explain` and the loader read Berth's own kinds (`KINDS`, with models); the API server
+(`berth.apiserver.resources`: discovery, routing, OpenAPI, Tables) and the client (`berth.client.kinds`:
+URLs) read every kind (`ALL`); the CLI resolves what a user types with `resolve`.
 
 Names follow the Run:ai conventions: group `run.ai`, workloads and policies in `v2alpha1` (namespaced),
-Project, Department and NodePool in `v1` (cluster-scoped), PodGroup in `scheduling.run.ai/v2alpha2`.
+Project, Department and NodePool in `v1` (cluster-scoped), PodGroup in `scheduling.run.ai/v2alpha2`. The
+core Kubernetes kinds (pods, nodes, events...) are here by name only: Berth stores them as plain objects
+and models none of them.
+
+Invariant: a name (kind, plural, singular or short name, lower-cased) means one kind; the tests hold the
+table to what `kubectl api-resources` lists against `berth up`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 from berth.api import podgroup, policies, projects, workloads
+from berth.api.closest import suggest
+
+#: What every kind serves, as `kubectl api-resources -o wide` lists it.
+VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 
 
 @dataclass(frozen=True)
@@ -41,18 +58,19 @@ AGE = PrinterColumn("Age", "date", ".metadata.creationTimestamp", "Time since th
 
 @dataclass(frozen=True)
 class Kind:
-    """One kind of resource and how clients name it."""
+    """One kind of resource: where it is served, how users name it, and what it supports."""
 
-    kind: str
     group: str
     version: str
+    kind: str
     plural: str
-    model: type[BaseModel]
+    namespaced: bool = True
     short_names: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
-    namespaced: bool = True
-    columns: tuple[PrinterColumn, ...] = (AGE,)
-    has_status: bool = True
+    subresources: tuple[str, ...] = ()
+    #: Field selectors the API supports beyond metadata.name and metadata.namespace.
+    field_selectors: frozenset[str] = frozenset()
+    verbs: tuple[str, ...] = VERBS
 
     @property
     def singular(self) -> str:
@@ -63,16 +81,34 @@ class Kind:
         return f"{self.group}/{self.version}" if self.group else self.version
 
     @property
-    def crd_name(self) -> str:
-        return f"{self.plural}.{self.group}"
+    def qualified(self) -> str:
+        """`trainingworkloads.run.ai` or `pods`: how the API server names the resource (and its CRD)."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    @property
+    def has_status(self) -> bool:
+        return "status" in self.subresources
+
+    def names(self) -> set[str]:
+        """Every name a user may call the kind by, lower-cased (the singular is the kind's name)."""
+        return {self.plural, self.singular, *self.short_names}
+
+    def facts(self) -> dict[str, Any]:
+        """This entry's fields as a `Kind` has them: what a reader's view (a subclass) is built from."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(Kind)}
+
+
+@dataclass(frozen=True)
+class CustomKind(Kind):
+    """A kind Berth defines (a custom resource on a real cluster): its model validates and documents it."""
+
+    subresources: tuple[str, ...] = ("status",)
+    model: type[BaseModel] = field(kw_only=True)
+    columns: tuple[PrinterColumn, ...] = (AGE,)
 
     @property
     def description(self) -> str:
         return " ".join((self.model.__doc__ or "").split())
-
-    def names(self) -> set[str]:
-        """Every name a user may call the kind by, lower-cased."""
-        return {self.kind.lower(), self.plural, self.singular, *self.short_names}
 
 
 def _workload_columns() -> tuple[PrinterColumn, ...]:
@@ -95,89 +131,177 @@ def _policy_columns() -> tuple[PrinterColumn, ...]:
     )
 
 
-_WORKLOAD = dict(group="run.ai", version="v2alpha1", categories=("runai", "all"), columns=_workload_columns())
-_POLICY = dict(group="run.ai", version="v2alpha1", columns=_policy_columns(), has_status=False)
+def _workload(kind: str, plural: str, short: str, model: type[BaseModel]) -> CustomKind:
+    return CustomKind("run.ai", "v2alpha1", kind, plural, short_names=(short,), categories=("runai", "all"),
+                      model=model, columns=_workload_columns())
 
-KINDS: tuple[Kind, ...] = (
-    Kind("InteractiveWorkload", plural="interactiveworkloads", model=workloads.InteractiveWorkload,
-         short_names=("iw",), **_WORKLOAD),
-    Kind("TrainingWorkload", plural="trainingworkloads", model=workloads.TrainingWorkload,
-         short_names=("tw",), **_WORKLOAD),
-    Kind("DistributedWorkload", plural="distributedworkloads", model=workloads.DistributedWorkload,
-         short_names=("dw",), **_WORKLOAD),
-    Kind("InferenceWorkload", plural="inferenceworkloads", model=workloads.InferenceWorkload,
-         short_names=("infw",), **_WORKLOAD),
-    Kind("InteractivePolicy", plural="interactivepolicies", model=policies.InteractivePolicy,
-         short_names=("ipol",), **_POLICY),
-    Kind("TrainingPolicy", plural="trainingpolicies", model=policies.TrainingPolicy,
-         short_names=("tpol",), **_POLICY),
-    Kind("DistributedPolicy", plural="distributedpolicies", model=policies.DistributedPolicy,
-         short_names=("dpol",), **_POLICY),
-    Kind("InferencePolicy", plural="inferencepolicies", model=policies.InferencePolicy,
-         short_names=("infpol",), **_POLICY),
-    Kind("Project", group="run.ai", version="v1", plural="projects", model=projects.Project,
-         short_names=("rp", "proj"), namespaced=False, columns=(
-             PrinterColumn("Department", "string", ".spec.department", "Department of the project."),
-             PrinterColumn("Deserved-GPUs", "number", ".status.deservedGpus",
-                           "GPUs guaranteed to the project, over all node pools."),
-             PrinterColumn("Allocated-GPUs", "number", ".status.allocated.gpu", "GPUs its pods hold now."),
-             PrinterColumn("Namespace", "string", ".status.namespace", "Namespace of its workloads."),
-             PrinterColumn("Status", "string", ".status.phase", "The project's phase."),
-             AGE,
-             PrinterColumn("Priority", "integer", ".spec.priority",
-                           "Over-quota resources go to higher priorities first (unset: 100).", priority=1),
-         )),
-    Kind("Department", group="run.ai", version="v1", plural="departments", model=projects.Department,
-         short_names=("dept",), namespaced=False, columns=(
-             PrinterColumn("Deserved-GPUs", "number", ".status.deservedGpus",
-                           "GPUs guaranteed to the department, over all node pools."),
-             PrinterColumn("Allocated-GPUs", "number", ".status.allocated.gpu", "GPUs its projects hold now."),
-             AGE,
-             PrinterColumn("Priority", "integer", ".spec.priority",
-                           "Over-quota resources go to higher priorities first (unset: 100).", priority=1),
-         )),
-    Kind("NodePool", group="run.ai", version="v1", plural="nodepools", model=projects.NodePool,
-         short_names=("np",), namespaced=False, columns=(
-             PrinterColumn("Label-Key", "string", ".spec.labelKey", "Node label key selecting the nodes."),
-             PrinterColumn("Label-Value", "string", ".spec.labelValue", "Node label value selecting the nodes."),
-             PrinterColumn("GPUs", "number", ".status.totalGpus", "GPUs on the pool's ready nodes."),
-             PrinterColumn("Allocated-GPUs", "number", ".status.allocatedGpus", "GPUs its pods hold now."),
-             PrinterColumn("Status", "string", ".status.phase", "Ready or Empty."),
-             AGE,
-         )),
-    Kind("PodGroup", group="scheduling.run.ai", version="v2alpha2", plural="podgroups", model=podgroup.PodGroup,
-         short_names=("pg",), columns=(
-             PrinterColumn("Queue", "string", ".spec.queue", "The project the group is charged to."),
-             PrinterColumn("Min-Member", "integer", ".spec.minMember", "Pods that must start together."),
-             PrinterColumn("Phase", "string", ".status.phase", "Pending or Running."),
-             AGE,
-         )),
+
+def _policy(kind: str, plural: str, short: str, model: type[BaseModel]) -> CustomKind:
+    return CustomKind("run.ai", "v2alpha1", kind, plural, short_names=(short,), subresources=(), model=model,
+                      columns=_policy_columns())
+
+
+def _org(kind: str, plural: str, short_names: tuple[str, ...], model: type[BaseModel],
+         columns: tuple[PrinterColumn, ...]) -> CustomKind:
+    return CustomKind("run.ai", "v1", kind, plural, namespaced=False, short_names=short_names, model=model,
+                      columns=columns)
+
+
+_PRIORITY = PrinterColumn("Priority", "integer", ".spec.priority",
+                          "Over-quota resources go to higher priorities first (unset: 100).", priority=1)
+
+#: The four kinds of workload: what the controllers run, the CLI lists and a project's quota counts.
+WORKLOADS: tuple[CustomKind, ...] = (
+    _workload("InteractiveWorkload", "interactiveworkloads", "iw", workloads.InteractiveWorkload),
+    _workload("TrainingWorkload", "trainingworkloads", "tw", workloads.TrainingWorkload),
+    _workload("DistributedWorkload", "distributedworkloads", "dw", workloads.DistributedWorkload),
+    _workload("InferenceWorkload", "inferenceworkloads", "infw", workloads.InferenceWorkload),
 )
 
-_BY_KIND = {k.kind: k for k in KINDS}
-_BY_NAME = {name: k for k in KINDS for name in k.names()}
+#: Berth's own kinds, in the order `berth crds` prints them.
+KINDS: tuple[CustomKind, ...] = WORKLOADS + (
+    _policy("InteractivePolicy", "interactivepolicies", "ipol", policies.InteractivePolicy),
+    _policy("TrainingPolicy", "trainingpolicies", "tpol", policies.TrainingPolicy),
+    _policy("DistributedPolicy", "distributedpolicies", "dpol", policies.DistributedPolicy),
+    _policy("InferencePolicy", "inferencepolicies", "infpol", policies.InferencePolicy),
+    _org("Project", "projects", ("rp", "proj"), projects.Project, (
+        PrinterColumn("Department", "string", ".spec.department", "Department of the project."),
+        PrinterColumn("Deserved-GPUs", "number", ".status.deservedGpus",
+                      "GPUs guaranteed to the project, over all node pools."),
+        PrinterColumn("Allocated-GPUs", "number", ".status.allocated.gpu", "GPUs its pods hold now."),
+        PrinterColumn("Namespace", "string", ".status.namespace", "Namespace of its workloads."),
+        PrinterColumn("Status", "string", ".status.phase", "The project's phase."),
+        AGE,
+        _PRIORITY,
+    )),
+    _org("Department", "departments", ("dept",), projects.Department, (
+        PrinterColumn("Deserved-GPUs", "number", ".status.deservedGpus",
+                      "GPUs guaranteed to the department, over all node pools."),
+        PrinterColumn("Allocated-GPUs", "number", ".status.allocated.gpu", "GPUs its projects hold now."),
+        AGE,
+        _PRIORITY,
+    )),
+    _org("NodePool", "nodepools", ("np",), projects.NodePool, (
+        PrinterColumn("Label-Key", "string", ".spec.labelKey", "Node label key selecting the nodes."),
+        PrinterColumn("Label-Value", "string", ".spec.labelValue", "Node label value selecting the nodes."),
+        PrinterColumn("GPUs", "number", ".status.totalGpus", "GPUs on the pool's ready nodes."),
+        PrinterColumn("Allocated-GPUs", "number", ".status.allocatedGpus", "GPUs its pods hold now."),
+        PrinterColumn("Status", "string", ".status.phase", "Ready or Empty."),
+        AGE,
+    )),
+    CustomKind("scheduling.run.ai", "v2alpha2", "PodGroup", "podgroups", short_names=("pg",),
+               model=podgroup.PodGroup, columns=(
+                   PrinterColumn("Queue", "string", ".spec.queue", "The project the group is charged to."),
+                   PrinterColumn("Min-Member", "integer", ".spec.minMember", "Pods that must start together."),
+                   PrinterColumn("Phase", "string", ".status.phase", "Pending or Running."),
+                   AGE,
+               )),
+)
+
+_EVENT_FIELDS = frozenset(
+    {f"involvedObject.{f}" for f in ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")}
+    | {"reason", "type", "source", "reportingComponent"}
+)
+
+#: The core Kubernetes kinds Berth serves, which the controllers, scheduler and node agents need.
+CORE_KINDS: tuple[Kind, ...] = (
+    Kind("", "v1", "Namespace", "namespaces", namespaced=False, short_names=("ns",), subresources=("status",),
+         field_selectors=frozenset({"status.phase"})),
+    Kind("", "v1", "Node", "nodes", namespaced=False, short_names=("no",), subresources=("status",),
+         field_selectors=frozenset({"spec.unschedulable"})),
+    Kind("", "v1", "Pod", "pods", short_names=("po",), categories=("all",),
+         subresources=("status", "log", "binding", "eviction"),
+         field_selectors=frozenset({"spec.nodeName", "spec.schedulerName", "spec.restartPolicy", "status.phase",
+                                    "status.podIP", "status.nominatedNodeName", "spec.serviceAccountName"})),
+    Kind("", "v1", "Service", "services", short_names=("svc",), categories=("all",), subresources=("status",)),
+    Kind("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", short_names=("pvc",),
+         subresources=("status",)),
+    Kind("", "v1", "ConfigMap", "configmaps", short_names=("cm",)),
+    Kind("", "v1", "Secret", "secrets", field_selectors=frozenset({"type"})),
+    Kind("", "v1", "Event", "events", short_names=("ev",), field_selectors=_EVENT_FIELDS),
+    Kind("", "v1", "ServiceAccount", "serviceaccounts", short_names=("sa",)),
+    Kind("coordination.k8s.io", "v1", "Lease", "leases"),
+    # Berth's own kinds are built in; their CRDs are served as records of them (berth.apiserver.crds)
+    Kind("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions",
+         namespaced=False, short_names=("crd", "crds"), subresources=("status",)),
+)
+
+#: Every kind the API server serves, core first (the order of discovery).
+ALL: tuple[Kind, ...] = CORE_KINDS + KINDS
 
 
-def by_kind(kind: str, api_version: str | None = None) -> Kind | None:
-    """The kind of this exact name (and apiVersion, when given)."""
-    found = _BY_KIND.get(kind)
+K = TypeVar("K", bound=Kind)
+
+
+class UnknownKind(LookupError):
+    """A name that is no kind Berth serves; the message suggests the closest one."""
+
+    def __init__(self, name: str, hint: str | None) -> None:
+        super().__init__(f'unknown kind "{name}"' + (f' (did you mean "{hint}"?)' if hint else ""))
+        self.name = name
+        self.hint = hint
+
+
+def _index(kinds: Iterable[K]) -> dict[str, K]:
+    index: dict[str, K] = {}
+    for kind in kinds:
+        for name in kind.names():
+            if index.setdefault(name, kind) is not kind:
+                raise ValueError(f'"{name}" names both {index[name].kind} and {kind.kind}')
+    return index
+
+
+_CUSTOM_BY_NAME = _index(KINDS)
+_ALL_BY_NAME = _index(ALL)
+_CUSTOM_BY_KIND = {k.kind: k for k in KINDS}
+_ALL_BY_API = {(k.api_version, k.kind): k for k in ALL}
+
+
+def _match(name: str, index: dict[str, K]) -> K | None:
+    """`name` in any case, or `name.group` / `name.version.group` as kubectl takes it (`pods.`, `pod.v1.`:
+    the core group is the empty one)."""
+    key = name.lower()
+    if key in index:
+        return index[key]
+    head, dot, group = key.partition(".")
+    found = index.get(head)
+    if found and dot and group in (found.group, f"{found.version}.{found.group}"):
+        return found
+    return None
+
+
+def lookup(name: str) -> CustomKind | None:
+    """Berth's own kind a user means by `name` (what explain and CRDs document): kind, plural, singular or
+    short name, any case; `tw.run.ai` too."""
+    return _match(name, _CUSTOM_BY_NAME)
+
+
+def find(name: str) -> Kind | None:
+    """Any served kind a user means by `name` (`tw`, `Pods`, `trainingworkloads.run.ai`), or None."""
+    return _match(name, _ALL_BY_NAME)
+
+
+def resolve(name: str) -> Kind:
+    """Any served kind a user means by `name`; raises UnknownKind, suggesting the closest name, on a miss."""
+    found = find(name)
+    if found is None:
+        raise UnknownKind(name, suggest(name, all_names(ALL)))
+    return found
+
+
+def by_kind(kind: str, api_version: str | None = None) -> CustomKind | None:
+    """Berth's own kind of this exact name (and apiVersion, when given)."""
+    found = _CUSTOM_BY_KIND.get(kind)
     if found and api_version is not None and found.api_version != api_version:
         return None
     return found
 
 
-def lookup(name: str) -> Kind | None:
-    """The kind a user means by `name`: kind, plural, singular or short name, any case; `tw.run.ai` too."""
-    key = name.lower()
-    if key in _BY_NAME:
-        return _BY_NAME[key]
-    head, _, group = key.partition(".")
-    found = _BY_NAME.get(head)
-    if found and group and group in (found.group, f"{found.version}.{found.group}"):
-        return found
-    return None
+def by_api_version(api_version: str, kind: str) -> Kind | None:
+    """Any served kind, as an object names it (apiVersion and kind)."""
+    return _ALL_BY_API.get((api_version, kind))
 
 
-def all_names() -> list[str]:
-    """Every accepted name, for suggestions."""
-    return sorted({n for k in KINDS for n in (k.kind, k.plural, *k.short_names)})
+def all_names(kinds: Iterable[Kind] = KINDS) -> list[str]:
+    """Every accepted name of these kinds (Berth's own by default) as users write them, for suggestions."""
+    return sorted({n for k in kinds for n in (k.kind, k.plural, *k.short_names)})

@@ -20,7 +20,7 @@ from pydantic import AliasChoices, BaseModel
 
 from berth.api.base import Value, annotation_of, marker_of, strip_optional
 from berth.api.meta import ObjectMeta
-from berth.api.registry import Kind
+from berth.api.registry import CustomKind
 
 Schema = dict[str, Any]
 
@@ -99,7 +99,7 @@ def model_schema(model: type[BaseModel]) -> Schema:
 
 
 @functools.cache
-def _kind_schema(kind: Kind, expand_metadata: bool) -> Schema:
+def _kind_schema(kind: CustomKind, expand_metadata: bool) -> Schema:
     schema = model_schema(kind.model)
     schema["description"] = kind.description
     props = schema["properties"]
@@ -120,17 +120,17 @@ def _kind_schema(kind: Kind, expand_metadata: bool) -> Schema:
     return schema
 
 
-def crd_schema(kind: Kind) -> Schema:
+def crd_schema(kind: CustomKind) -> Schema:
     """The `openAPIV3Schema` of the kind's CRD (metadata left to the API server)."""
     return copy.deepcopy(_kind_schema(kind, False))
 
 
-def full_schema(kind: Kind) -> Schema:
+def full_schema(kind: CustomKind) -> Schema:
     """The kind's schema with metadata expanded (for explain and the OpenAPI v3 documents)."""
     return copy.deepcopy(_kind_schema(kind, True))
 
 
-def shared_schema(kind: Kind) -> Schema:
+def shared_schema(kind: CustomKind) -> Schema:
     """The same as `full_schema`, without the copy: for readers on hot paths, who must not change it."""
     return _kind_schema(kind, True)
 

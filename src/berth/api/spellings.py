@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from berth.api.base import annotation_of, marker_of, strip_optional
-from berth.api.registry import Kind
+from berth.api.registry import CustomKind
 from berth.api.schema import property_names
 
 #: A step of a path: a property name, or ANY for every key of a map and every element of a list.
@@ -49,7 +49,7 @@ def _paths_of(annotation: Any, prefix: Path, depth: int) -> list[tuple[Path, dic
 
 
 @functools.cache
-def paths(kind: Kind) -> tuple[tuple[Path, dict[str, str]], ...]:
+def paths(kind: CustomKind) -> tuple[tuple[Path, dict[str, str]], ...]:
     """Where the kind's values with other spellings sit, and those spellings (other -> canonical)."""
     return tuple(_paths_of(kind.model, (), 0))
 
@@ -72,7 +72,7 @@ def _rewrite(value: Any, path: Path, spellings: dict[str, str]) -> Any:
     return value if new is value[step] else {**value, step: new}
 
 
-def canonical(obj: dict[str, Any], kind: Kind) -> dict[str, Any]:
+def canonical(obj: dict[str, Any], kind: CustomKind) -> dict[str, Any]:
     """`obj` with every value written in another spelling replaced by the value it stands for; the same
     object when nothing changes, so callers can tell."""
     for path, spellings in paths(kind):

@@ -11,7 +11,7 @@ import hashlib
 from typing import Any
 
 from berth import __version__
-from berth.apiserver.resources import ALL_VERBS, STATUS_VERBS, Resource, group_versions, in_group_version
+from berth.apiserver.resources import STATUS_VERBS, Resource, group_versions, in_group_version
 
 #: The Kubernetes minor version Berth reports (see the protocol notes: 29 to 33 work with every kubectl
 #: command; 32 is the middle of that range).
@@ -61,7 +61,7 @@ def _aggregated_resource(resource: Resource) -> dict[str, Any]:
         "singularResource": resource.singular,
         "scope": "Namespaced" if resource.namespaced else "Cluster",
         "responseKind": _gvk(resource),
-        "verbs": sorted(ALL_VERBS),
+        "verbs": sorted(resource.verbs),
     }
     if resource.short_names:
         entry["shortNames"] = list(resource.short_names)
@@ -136,7 +136,7 @@ def resource_list(group: str, version: str) -> dict[str, Any] | None:
             "singularName": r.singular,
             "namespaced": r.namespaced,
             "kind": r.kind,
-            "verbs": sorted(ALL_VERBS),
+            "verbs": sorted(r.verbs),
             "storageVersionHash": hashlib.sha256(f"{r.group}/{r.version}/{r.kind}".encode()).hexdigest()[:11],
         }
         if r.short_names:

@@ -10,18 +10,16 @@ is gone (it could only go without workloads), its namespace goes freely, as the 
 from __future__ import annotations
 
 from berth.api.projects import namespace_of_project
-from berth.api.registry import KINDS
+from berth.api.registry import WORKLOADS
 from berth.apiserver import errors
 from berth.apiserver.admission import Reader, Request
 from berth.apiserver.resources import by_kind
-
-WORKLOAD_KINDS = [k for k in KINDS if k.kind.endswith("Workload")]
 
 
 def _workloads(reader: Reader, namespace: str) -> list[str]:
     """`kind/name` of the workloads in a namespace (templates are not workloads), sorted."""
     found = []
-    for kind in WORKLOAD_KINDS:
+    for kind in WORKLOADS:
         resource = by_kind(kind.group, kind.kind)
         assert resource is not None
         found += [f"{kind.singular}/{w['metadata']['name']}" for w in reader.list(resource, namespace)

@@ -28,6 +28,7 @@ import click
 import yaml
 
 from berth.api.projects import PROJECT_NAMESPACE_PREFIX, namespace_of_project
+from berth.api.registry import WORKLOADS
 
 T = TypeVar("T")
 
@@ -212,7 +213,7 @@ def cluster_options(func: Callable[..., Any]) -> Callable[..., Any]:
                              "~/.kube/config).")(func)
 
 
-WORKLOAD_KINDS = ("TrainingWorkload", "InteractiveWorkload", "DistributedWorkload", "InferenceWorkload")
+WORKLOAD_KINDS = tuple(k.kind for k in WORKLOADS)
 
 
 async def find_workload(client: Any, namespace: str, name: str, kind: str | None = None,

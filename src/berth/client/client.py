@@ -1,8 +1,9 @@
 """`Client`: the verbs of the Kubernetes API on plain dicts, the same against `berth up` and a real cluster.
 
 Conventions every method keeps:
-- `kind` is a name as users write it ("TrainingWorkload", "tw", "pods", "trainingworkloads.run.ai") or a
-  `ResourceKind`; methods that take an object read its apiVersion and kind instead.
+- `kind` is a name as users write it ("TrainingWorkload", "tw", "pods", "trainingworkloads.run.ai"), an entry
+  of `berth.api.registry` (what `registry.resolve` gives the CLI) or a `ResourceKind`; methods that take an
+  object read its apiVersion and kind instead.
 - `namespace`: required for one object of a namespaced kind (from the argument, else the object's
   metadata.namespace); for `list` and `watch`, None means every namespace. A namespace on a cluster-scoped
   kind is an error, so a mix-up shows at the call and not as a 404.
@@ -26,6 +27,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Literal, Self
 
+from berth.api.registry import Kind
 from berth.client import errors
 from berth.client._wire import Wire, in_cluster_available, kubeconfig, service_account
 from berth.client.events import EventRecorder
@@ -156,12 +158,12 @@ class Client:
 
     # -- reading ------------------------------------------------------------------------------------
 
-    async def get(self, kind: str | ResourceKind, name: str, namespace: str | None = None) -> Obj:
+    async def get(self, kind: str | Kind, name: str, namespace: str | None = None) -> Obj:
         rk = resolve(kind)
         path = rk.path(self._one_namespace(rk, namespace), name)
         return self._typed(rk, await self._wire.request("GET", path))
 
-    async def list(self, kind: str | ResourceKind, namespace: str | None = None, *, labels: Selector = None,
+    async def list(self, kind: str | Kind, namespace: str | None = None, *, labels: Selector = None,
                    fields: Selector = None, page_size: int = 500) -> ObjectList:
         """Every matching object, read in pages of `page_size` that the server serves from one snapshot;
         `Gone` if the snapshot expires between pages (list again). `labels`/`fields` are selector strings
@@ -180,7 +182,7 @@ class Client:
                 return result
             params["continue"] = meta["continue"]
 
-    async def watch(self, kind: str | ResourceKind, namespace: str | None = None, *, labels: Selector = None,
+    async def watch(self, kind: str | Kind, namespace: str | None = None, *, labels: Selector = None,
                     fields: Selector = None, resource_version: str | None = None, bookmarks: bool = False,
                     server_timeout: int | None = None) -> AsyncIterator[tuple[str, Obj]]:
         """(type, object) for each change: ADDED, MODIFIED, DELETED, and BOOKMARK when `bookmarks`.
@@ -213,7 +215,7 @@ class Client:
             if time.monotonic() - started < MIN_STREAM_S:
                 await asyncio.sleep(MIN_STREAM_S)
 
-    async def wait(self, kind: str | ResourceKind, name: str, namespace: str | None = None, *,
+    async def wait(self, kind: str | Kind, name: str, namespace: str | None = None, *,
                    until: Callable[[Obj | None], bool], timeout: float) -> Obj | None:
         """Wait until `until(object)` holds (`until(None)`: the object is gone), as `kubectl wait` does:
         list by name, then watch from the list. Returns the object (None when gone); TimeoutError after
@@ -259,7 +261,7 @@ class Client:
         path = rk.path(self._one_namespace(rk, None, obj), self._named(obj), "status")
         return await self._wire.request("PUT", path, params=self._write_params(dry_run, field_manager), body=obj)
 
-    async def patch(self, kind: str | ResourceKind, name: str, patch: Obj | list[Any], namespace: str | None = None,
+    async def patch(self, kind: str | Kind, name: str, patch: Obj | list[Any], namespace: str | None = None,
                     *, type: PatchType = "merge", subresource: str | None = None, dry_run: bool = False,
                     field_manager: str | None = None) -> Obj:
         """PATCH: `merge` (RFC 7386, a dict), `json` (RFC 6902, a list of operations; a failing `test` is
@@ -284,7 +286,7 @@ class Client:
         params = self._write_params(dry_run, field_manager, force="true" if force else None)
         return await self._wire.request("PATCH", path, params=params, body=obj, content_type=APPLY_CONTENT_TYPE)
 
-    async def delete(self, kind: str | ResourceKind, name: str, namespace: str | None = None, *,
+    async def delete(self, kind: str | Kind, name: str, namespace: str | None = None, *,
                      propagation: str = "Background", dry_run: bool = False,
                      resource_version: str | None = None) -> None:
         """DELETE. `propagation` decides the dependents' fate (Background: the garbage collector deletes them

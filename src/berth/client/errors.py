@@ -10,8 +10,9 @@ reason, so a controller writes `except Conflict:` rather than comparing codes. T
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
+
+from berth.api import registry
 
 
 class ClientError(Exception):
@@ -26,14 +27,9 @@ class ConfigError(ClientError):
     """No usable configuration: a missing or broken kubeconfig, an unknown context, no service account."""
 
 
-class UnknownKind(ClientError, LookupError):
-    """A kind name that is neither a Berth kind nor a core kind this client knows."""
-
-    def __init__(self, name: str, known: list[str]) -> None:
-        close = difflib.get_close_matches(name, known, n=1)
-        hint = f' (did you mean "{close[0]}"?)' if close else ""
-        super().__init__(f'unknown kind "{name}"{hint}')
-        self.name = name
+class UnknownKind(ClientError, registry.UnknownKind):
+    """A kind name that is neither a Berth kind nor a core kind this client knows; the message suggests the
+    closest one (`berth.api.registry.UnknownKind`, which the CLI catches alike)."""
 
 
 class ApiError(ClientError):

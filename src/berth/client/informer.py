@@ -29,9 +29,10 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
+from berth.api.registry import Kind
 from berth.client import errors
 from berth.client.client import Client, Selector
-from berth.client.kinds import ResourceKind, resolve
+from berth.client.kinds import resolve
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ class Informer:
     `backoff` the first and longest pause after a failure.
     """
 
-    def __init__(self, client: Client, kind: str | ResourceKind, namespace: str | None = None, *,
+    def __init__(self, client: Client, kind: str | Kind, namespace: str | None = None, *,
                  labels: Selector = None, fields: Selector = None, handlers: Iterable[Handler] = (),
                  queue: asyncio.Queue[Change] | None = None, page_size: int = 500,
                  watch_timeout: tuple[int, int] = (300, 600), backoff: tuple[float, float] = (0.2, 10.0)) -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from berth.api.registry import KINDS
+from berth.api.registry import WORKLOADS
 from berth.client.client import Client
 from berth.client.errors import Conflict, NotFound
 
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 
-WORKLOAD_KINDS = frozenset(k.kind for k in KINDS if k.kind.endswith("Workload"))
+WORKLOAD_KINDS = frozenset(k.kind for k in WORKLOADS)
 REASONS = ("Preempted", "Reclaimed", "NodeLost")
 PREEMPTIONS = ("Preempted", "Reclaimed")  # the scheduler took the pod's resources for another workload
 ATTEMPTS = 10

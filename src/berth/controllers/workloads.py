@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+from berth.api.registry import WORKLOADS
 from berth.client import AlreadyExists, ApiError, Client, Conflict, NotFound
 from berth.client.informer import Change, Informer
 from berth.controllers import (
@@ -54,7 +55,7 @@ from berth.controllers.plan import (
 
 log = logging.getLogger(__name__)
 
-KINDS = ("TrainingWorkload", "InteractiveWorkload", "DistributedWorkload", "InferenceWorkload")
+KINDS = tuple(k.kind for k in WORKLOADS)
 TEMPLATE = "Template"  # the phase of a workload of usage Template, which never runs
 RUN_TO_END = ("TrainingWorkload", "DistributedWorkload")  # kinds whose finished pods count after they are gone
 Key = tuple[str, str, str]  # kind, namespace, name
