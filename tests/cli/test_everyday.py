@@ -117,13 +117,21 @@ def test_list_in_the_v2_form_has_its_columns(berth):
     assert "No workspaces in project team." in ok(berth("workspace", "list", "-p", "team"))
 
 
-def test_list_projects_nodes_nodepools_and_top(berth):
+def test_list_projects_nodes_nodepools_policies_and_top(team, berth):
     projects = ok(berth("list", "projects"))
     # deserved 2, allocated 1 (runner), requested 3 (runner and big), nothing over quota, no limit
     assert row(projects, "team") == ["team", "2", "1", "3", "0", "unlimited"]
     nodes = ok(berth("list", "nodes"))
     assert row(nodes, "local") == ["local", "Ready", "default", "2", "1", "1"]
     assert row(ok(berth("list", "nodepools")), "default")[:6] == ["default", "Ready", "1", "2", "1", "-"]
+    assert ok(berth("list", "policies", "-p", "team")) == "No policies for project team or global.\n"
+    for namespace in ("runai", NS):  # a rule that changes nothing here: at most 5 GPUs
+        team.kubectl("apply", "-f", "-", input=f"apiVersion: run.ai/v2alpha1\nkind: TrainingPolicy\n"
+                     f"metadata: {{name: cap, namespace: {namespace}}}\nspec: {{gpu: {{rules: {{max: '5'}}}}}}\n")
+    policies = ok(berth("list", "policies", "-p", "team")).splitlines()
+    assert policies[0].split() == ["KIND", "NAME", "SCOPE", "AGE"]
+    assert [line.split()[:4] for line in policies[1:]] == [["TrainingPolicy", "cap", "global", policies[1].split()[3]],
+                                                          ["TrainingPolicy", "cap", "project", "team"]]
     top = ok(berth("top", "--once"))
     assert "GPUs allocated: 1 of 2" in top and row(top, "team")[:3] == ["team", "2", "1"]
     assert row(top, "default")[:5] == ["default", "1", "2", "1", "1"]
