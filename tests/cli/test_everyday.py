@@ -115,6 +115,10 @@ def test_list_in_the_v2_form_has_its_columns(berth):
     assert row(out, "runner") == ["runner", "Training", "Running", "team", "Yes", "1/1", "1/1"]
     assert row(out, "big") == ["big", "Training", "Pending", "team", "Yes", "0/1", "0/2"]
     assert "No workspaces in project team." in ok(berth("workspace", "list", "-p", "team"))
+    as_json = json.loads(ok(berth("training", "list", "-p", "team", "--json")))
+    assert {"runner", "big", "hello"} <= {w["metadata"]["name"] for w in as_json["items"]}
+    twice = berth("training", "list", "-p", "team", "--json", "-o", "yaml")
+    assert twice.returncode == 2 and "-o and --json choose the output twice" in twice.stderr
 
 
 def test_list_projects_nodes_nodepools_policies_and_top(team, berth):

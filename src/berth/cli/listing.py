@@ -169,17 +169,25 @@ Examples:
   {prefix} list
   {prefix} list -A
   {prefix} list -p team-a --state Running
-  {prefix} list -o json
+  {prefix} list --json              # as -o json (Run:ai's CLI v2 flags)
 """
 
     @click.command(name="list", help=help_text, cls=suggest.Command)
     @_all_option
     @output_option
+    @click.option("--json", "as_json", is_flag=True, help="The same as -o json.")
+    @click.option("--yaml", "as_yaml", is_flag=True, help="The same as -o yaml.")
+    @click.option("--table", "as_table", is_flag=True, help="The table (the default).")
     @_state_option
     @cluster_options
-    def command(all_projects: bool, output: str | None, state: str | None, kubeconfig: str | None,
-                project: str | None) -> None:
-        show_workloads(kubeconfig, project, all_projects, output, state, noun)
+    def command(all_projects: bool, output: str | None, as_json: bool, as_yaml: bool, as_table: bool,
+                state: str | None, kubeconfig: str | None, project: str | None) -> None:
+        chosen = [name for name, given in (("-o", output), ("--json", as_json), ("--yaml", as_yaml),
+                                           ("--table", as_table)) if given]
+        if len(chosen) > 1:
+            raise click.UsageError(f"{' and '.join(chosen)} choose the output twice; give one")
+        out = "json" if as_json else "yaml" if as_yaml else output
+        show_workloads(kubeconfig, project, all_projects, out, state, noun)
 
     return command
 
