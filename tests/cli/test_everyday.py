@@ -177,6 +177,8 @@ def test_describe_says_why_the_pending_workload_waits_in_both_forms(berth):
     assert "[FailedScheduling] pod/big-0-0: needs a node with 2 free GPUs" in events
     assert "runai-scheduler" in events
     assert ok(berth("describe", "workload", "big", "-p", "team")).split("Pods:")[0] == out.split("Pods:")[0]
+    newest = ok(berth("describe", "big", "-p", "team", "--event-limit", "1")).split("Events:\n", 1)[1].splitlines()
+    assert newest[0].endswith("older not shown (--event-limit -1 shows all)") and len(newest) == 3  # note, head, 1
     v2 = ok(berth("training", "describe", "big", "-p", "team"))
     assert "Waiting:\n  needs a node with 2 free GPUs" in v2
 

@@ -30,6 +30,7 @@ Examples:
   berth describe train-1
   berth describe workload train-1 -p team-a
   berth describe train-1 -o yaml
+  berth describe train-1 --event-limit 5    # the 5 newest events
 """
 
 
@@ -46,7 +47,8 @@ async def gather(client: Any, namespace: str, name: str, noun: Noun | None) -> t
     return workload, pods, view.sorted_events(mine)
 
 
-def show(kubeconfig: str | None, project: str | None, name: str, out: str | None, noun: Noun | None) -> None:
+def show(kubeconfig: str | None, project: str | None, name: str, out: str | None, noun: Noun | None, *,
+         pod_limit: int = -1, event_limit: int = -1) -> None:
     chosen = target(kubeconfig, project)
     namespace = chosen.namespace()
 
@@ -69,18 +71,29 @@ def show(kubeconfig: str | None, project: str | None, name: str, out: str | None
         output.section("Message")
         click.echo(f"  {message}")
     output.section("Pods")
-    if pods:
-        output.table(("POD", "STATUS", "TYPE", "AGE", "NODE"), [view.pod_row(workload, p) for p in pods])
-    else:
+    shown_pods = pods if pod_limit < 0 else pods[:pod_limit]
+    if shown_pods:
+        output.table(("POD", "STATUS", "TYPE", "AGE", "NODE"), [view.pod_row(workload, p) for p in shown_pods])
+    elif not pods:
         click.echo("  none yet")
+    if len(shown_pods) < len(pods):
+        click.echo(f"  ... and {len(pods) - len(shown_pods)} more (--pod-limit -1 shows all)")
     output.section("Events")
-    if events:
-        output.table(("SOURCE", "TYPE", "AGE", "MESSAGE"), [view.event_row(e) for e in events])
-    else:
+    shown_events = events if event_limit < 0 else events[len(events) - event_limit:] if event_limit else []
+    if len(shown_events) < len(events):
+        click.echo(f"  {len(events) - len(shown_events)} older not shown (--event-limit -1 shows all)")
+    if shown_events:
+        output.table(("SOURCE", "TYPE", "AGE", "MESSAGE"), [view.event_row(e) for e in shown_events])
+    elif not events:
         click.echo("  none")
 
 
-def _output_option(func: Any) -> Any:
+def _options(func: Any) -> Any:
+    """-o, and Run:ai CLI v2's limits on the pods and events shown (oldest pods, newest events first kept)."""
+    func = click.option("--event-limit", default=50, type=click.IntRange(-1), show_default=True,
+                        help="Show at most this many events, the newest (-1: all).")(func)
+    func = click.option("--pod-limit", default=10, type=click.IntRange(-1), show_default=True,
+                        help="Show at most this many pods (-1: all).")(func)
     return click.option("-o", "--output", type=click.Choice(("json", "yaml")), default=None,
                         help="Print the workload object as JSON or YAML instead.")(func)
 
@@ -88,15 +101,16 @@ def _output_option(func: Any) -> Any:
 @click.command(name="describe", help=V1_HELP, cls=suggest.Command)
 @click.argument("what", metavar="[workload|job] NAME", nargs=-1, required=True,
                 shell_complete=selection.complete_names(None))
-@_output_option
+@_options
 @cluster_options
-def describe_command(what: tuple[str, ...], output: str | None, kubeconfig: str | None, project: str | None) -> None:
+def describe_command(what: tuple[str, ...], output: str | None, pod_limit: int, event_limit: int,
+                     kubeconfig: str | None, project: str | None) -> None:
     words = list(what)
     if len(words) == 2 and words[0].lower() in ("workload", "workloads", "job", "jobs"):
         words = words[1:]
     if len(words) != 1:
         raise click.UsageError("give one workload: `berth describe NAME` or `berth describe workload NAME`")
-    show(kubeconfig, project, words[0], output, None)
+    show(kubeconfig, project, words[0], output, None, pod_limit=pod_limit, event_limit=event_limit)
 
 
 def noun_describe(noun: Noun) -> click.Command:
@@ -107,14 +121,16 @@ def noun_describe(noun: Noun) -> click.Command:
 Examples:
   {prefix} describe NAME
   {prefix} describe NAME -p team-a -o yaml
+  {prefix} describe NAME --event-limit 5 --pod-limit -1
 """
 
     @click.command(name="describe", help=help_text, cls=suggest.Command)
     @selection.name_argument(noun)
-    @_output_option
+    @_options
     @cluster_options
-    def command(name: str, output: str | None, kubeconfig: str | None, project: str | None) -> None:
-        show(kubeconfig, project, name, output, noun)
+    def command(name: str, output: str | None, pod_limit: int, event_limit: int, kubeconfig: str | None,
+                project: str | None) -> None:
+        show(kubeconfig, project, name, output, noun, pod_limit=pod_limit, event_limit=event_limit)
 
     return command
 
