@@ -265,6 +265,18 @@ spec:
     assert row(pods, "dist-worker-0")[1:3] == ["SUCCEEDED", "WORKER"]
 
 
+def test_logs_into_a_pipe_closed_early_end_quietly(team, berth_bin, tmp_path):
+    submit(team, "chatty", command=f"{PY} -c 'for i in range(200000): print(i)'")
+    eventually(lambda: phase(team, "chatty") == "Completed", timeout=30)
+    env = {**team.env(), "BERTH_CLI_CONFIG": str(tmp_path / "cli.yaml")}
+    reader = subprocess.Popen([berth_bin, "logs", "chatty", "-p", "team"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, env=env)
+    assert reader.stdout.readline() == b"0\n"
+    reader.stdout.close()  # as `| head -1` does
+    assert reader.wait(timeout=30) == 141 and reader.stderr.read() == b""  # as kubectl, killed by SIGPIPE
+    team.kubectl("delete", "tw", "chatty", "-n", NS, "--wait=false")
+
+
 def test_an_error_from_the_server_is_one_line_without_traceback(berth):
     out = berth("logs", "hello", "-p", "team", "-c", "sidecar")
     assert out.returncode == 1

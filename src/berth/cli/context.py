@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Awaitable, Callable
@@ -175,7 +176,7 @@ def target(kubeconfig: str | None, project: str | None) -> Target:
 
 def run(work: Callable[[], Awaitable[T]]) -> T:
     """Run one command's async work; a client error ends the command with `explain_error`'s message and
-    exit status 1, Ctrl-C with status 130 and no traceback."""
+    exit status 1, Ctrl-C with status 130 and no traceback, a closed stdout with status 141."""
     from berth.client import ClientError
 
     try:
@@ -184,6 +185,9 @@ def run(work: Callable[[], Awaitable[T]]) -> T:
         fail(explain_error(exc))
     except KeyboardInterrupt:
         sys.exit(130)
+    except BrokenPipeError:  # `berth logs x | head`: the reader left; end as kubectl does (killed by SIGPIPE)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error flushing at exit
+        sys.exit(128 + signal.SIGPIPE)
 
 
 def complete_projects(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
