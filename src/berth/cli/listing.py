@@ -121,22 +121,26 @@ def show_projects(kubeconfig: str | None, out: str | None) -> None:
 
 
 def show_nodes(kubeconfig: str | None, out: str | None, *, pools: bool) -> None:
+    """Nodes or node pools: the objects with -o json|yaml, else what each holds (`cluster_tables`)."""
     chosen = target(kubeconfig, None)
+    if out in ("json", "yaml"):
 
-    async def work() -> tuple[Any, Any, Any]:
+        async def objects() -> list[dict[str, Any]]:
+            async with chosen.client() as client:
+                return list(await client.list("NodePool" if pools else "Node"))
+
+        output.dump(run(objects), out)
+        return
+
+    async def views() -> tuple[list[cluster_tables.NodeView], list[cluster_tables.PoolView]]:
         async with chosen.client() as client:
-            if out in ("json", "yaml"):
-                return await client.list("NodePool" if pools else "Node"), None, None
-            nodes, pool_views = await cluster_tables.read_nodes(client)
-            return None, nodes, pool_views
+            return await cluster_tables.read_nodes(client)
 
-    objects, nodes, pool_views = run(work)
-    if objects is not None:
-        output.dump(list(objects), str(out))
-    elif pools:
+    nodes, pool_views = run(views)
+    wide = out == "wide"
+    if pools:
         output.table(cluster_tables.POOL_HEADERS, [p.row() for p in pool_views])
     else:
-        wide = out == "wide"
         output.table(cluster_tables.NODE_WIDE if wide else cluster_tables.NODE_HEADERS, [n.row(wide=wide) for n in nodes],
                      wide=wide)
 
