@@ -210,6 +210,10 @@ def test_logs_of_a_finished_training(berth):
     stamped = ok(berth("logs", "hello", "-p", "team", "--timestamps")).splitlines()
     assert [line.split(" ", 1)[1] for line in stamped] == ["hello", "bye"] and stamped[0][:2] == "20"
     assert ok(berth("logs", "hello", "-p", "team", "-f", timeout=30)) == "hello\nbye\n"  # ends with the pod
+    assert ok(berth("logs", "hello", "-p", "team", "--since-time", "2020-01-01T00:00:00Z")) == "hello\nbye\n"
+    assert ok(berth("logs", "hello", "-p", "team", "--since-time", "2100-01-01T00:00:00Z")) == ""
+    bad_time = berth("logs", "hello", "-p", "team", "--since-time", "yesterday")
+    assert bad_time.returncode == 1 and "sinceTime" in bad_time.stderr and "RFC 3339" in bad_time.stderr
 
 
 def test_logs_follow_a_running_training_until_it_ends(team, berth):
@@ -225,6 +229,10 @@ def test_logs_of_a_pending_workload_say_it_has_not_started(berth):
     assert out.returncode == 1 and out.stdout == ""
     assert 'workload "big" has not started yet (phase Pending)' in out.stderr
     assert "needs a node with 2 free GPUs" in out.stderr and "Traceback" not in out.stderr
+    waited = berth("logs", "big", "-p", "team", "--wait-timeout", "2s")
+    assert waited.returncode == 1 and "waiting for workload \"big\" to start" in waited.stderr
+    assert 'error: workload "big" has not started yet (phase Pending): no logs to show after waiting 2s ' \
+        "(--wait-timeout)" in waited.stderr
     bad = berth("logs", "hello", "-p", "team", "--since", "5 minutes")
     assert bad.returncode == 2 and "--since" in bad.stderr and "like 30s, 5m" in bad.stderr
 

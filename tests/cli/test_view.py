@@ -9,7 +9,7 @@ import click
 import pytest
 
 from berth.cli import output, view
-from berth.cli.logs import parse_since
+from berth.cli.logs import parse_duration as parse_since
 
 
 def training(phase: str, **status) -> dict:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
+import time
+from dataclasses import dataclass
 from typing import Any
 
 import click
@@ -26,8 +28,8 @@ START_POLL_S = 1.0
 _DURATION = re.compile(r"(\d+)(h|m|s)")
 
 
-def parse_since(text: str | None) -> int | None:
-    """Seconds in a duration like 30s, 5m, 2h or 1h30m (a bare number is seconds)."""
+def parse_duration(text: str | None, flag: str = "--since") -> int | None:
+    """Seconds in a duration like 30s, 5m, 2h or 1h30m (a bare number is seconds); `flag` names it in errors."""
     if text is None:
         return None
     text = text.strip()
@@ -37,11 +39,35 @@ def parse_since(text: str | None) -> int | None:
         parts = _DURATION.findall(text)
         if not parts or "".join(n + u for n, u in parts) != text:
             raise click.BadParameter(f'"{text}" is not a duration; write it like 30s, 5m, 2h or 1h30m',
-                                     param_hint="--since")
+                                     param_hint=flag)
         seconds = sum(int(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
     if seconds <= 0:
-        raise click.BadParameter("must be more than 0s", param_hint="--since")
+        raise click.BadParameter("must be more than 0s", param_hint=flag)
     return seconds
+
+
+@dataclass(frozen=True)
+class LogRequest:
+    """What `berth logs` was asked for, beside the workload: kubectl's log options and how long to wait."""
+
+    follow: bool = False
+    pod: str | None = None
+    container: str | None = None
+    since: str | None = None
+    since_time: str | None = None
+    tail: int = -1
+    timestamps: bool = False
+    previous: bool = False
+    limit_bytes: int | None = None
+    wait_timeout: str | None = None
+
+    def query(self) -> dict[str, Any]:
+        """The `Client.logs` keywords."""
+        if self.since and self.since_time:
+            raise click.UsageError("give --since or --since-time, not both")
+        return {"container": self.container, "follow": self.follow, "since_seconds": parse_duration(self.since),
+                "since_time": self.since_time, "tail_lines": self.tail if self.tail >= 0 else None,
+                "timestamps": self.timestamps, "previous": self.previous, "limit_bytes": self.limit_bytes}
 
 
 def _started(pod: Obj) -> bool:
@@ -85,39 +111,39 @@ def _not_started(workload: Obj, pods: list[Obj], pod: Obj | None) -> str:
     return "\n".join(lines)
 
 
-def show(kubeconfig: str | None, project: str | None, name: str, noun: Noun | None, *, follow: bool,
-         pod_name: str | None, container: str | None, since: str | None, tail: int, timestamps: bool,
-         previous: bool, limit_bytes: int | None) -> None:
+def show(kubeconfig: str | None, project: str | None, name: str, noun: Noun | None, asked: LogRequest) -> None:
     chosen = target(kubeconfig, project)
     namespace = chosen.namespace()
-    since_seconds = parse_since(since)
+    query = asked.query()
+    wait = parse_duration(asked.wait_timeout, "--wait-timeout")
+    waits = asked.follow or wait is not None
 
     async def work() -> None:
         async with chosen.client() as client:
-            told = False
+            told, deadline = False, None if wait is None else time.monotonic() + wait
             while True:
                 workload = await selection.resolve(client, namespace, name, noun)
                 pods = await workload_pods(client, namespace, name)
-                pod = _pick(workload, pods, pod_name)
-                if pod is not None and (_started(pod) or previous):
+                pod = _pick(workload, pods, asked.pod)
+                if pod is not None and (_started(pod) or asked.previous):
                     break
-                earlier = None if follow or pod_name else _earlier_attempt(pods, pod)
+                earlier = None if waits or asked.pod else _earlier_attempt(pods, pod)
                 if earlier is not None and pod is not None:
                     click.echo(f"{pod['metadata']['name']} has not started ({view.pod_status(pod)}); the log of "
                                f"{earlier['metadata']['name']}, the attempt before it:", err=True)
                     pod = earlier
                     break
-                if not follow:
-                    fail(_not_started(workload, pods, pod))
+                if not waits or (deadline is not None and time.monotonic() >= deadline):
+                    fail(_not_started(workload, pods, pod) if not waits else
+                         f"{_not_started(workload, pods, pod).splitlines()[0]} after waiting {asked.wait_timeout} "
+                         f"(--wait-timeout)")
                 if not told:
                     click.echo(f'waiting for workload "{name}" to start (phase {view.phase(workload)}) ...',
                                err=True)
                     told = True
                 await asyncio.sleep(START_POLL_S)
             out = sys.stdout.buffer
-            async for chunk in client.logs(namespace, pod["metadata"]["name"], container=container, follow=follow,
-                                           since_seconds=since_seconds, tail_lines=tail if tail >= 0 else None,
-                                           timestamps=timestamps, previous=previous, limit_bytes=limit_bytes):
+            async for chunk in client.logs(namespace, pod["metadata"]["name"], **query):
                 out.write(chunk)
                 out.flush()
 
@@ -133,10 +159,15 @@ def _options(func: Any) -> Any:
         click.option("-c", "--container", default=None, metavar="NAME", help="This container of the pod."),
         click.option("--since", default=None, metavar="DURATION", help="Only what was written in the last "
                                                                        "DURATION (30s, 5m, 2h)."),
+        click.option("--since-time", default=None, metavar="TIME", help="Only what was written after TIME "
+                                                                        "(RFC 3339, 2026-05-30T10:00:00Z)."),
         click.option("-t", "--tail", default=-1, type=int, show_default=True, help="Only the last N lines (-1: all)."),
         click.option("--timestamps", is_flag=True, help="Prefix each line with its time (RFC 3339)."),
         click.option("--previous", is_flag=True, help="The log of the container's previous run."),
         click.option("--limit-bytes", type=click.IntRange(1), default=None, help="At most this many bytes."),
+        click.option("--wait-timeout", default=None, metavar="DURATION", help="Wait at most DURATION for the "
+                                                                              "workload to start (-f alone "
+                                                                              "waits as long as it takes)."),
     )):
         func = option(func)
     return cluster_options(func)
@@ -153,6 +184,7 @@ Examples:
   {prefix} logs NAME -f              # follow (waits for it to start)
   {prefix} logs NAME --tail 20 --timestamps
   {prefix} logs NAME --since 5m
+  {prefix} logs NAME --wait-timeout 2m    # wait for it to start, then print
   {prefix} logs NAME --pod NAME-worker-0
 """
 
@@ -161,11 +193,9 @@ def make_logs(noun: Noun | None) -> click.Command:
     @click.command(name="logs", help=_help(noun), cls=suggest.Command)
     @selection.name_argument(noun)
     @_options
-    def command(name: str, follow: bool, pod_name: str | None, container: str | None, since: str | None, tail: int,
-                timestamps: bool, previous: bool, limit_bytes: int | None, kubeconfig: str | None,
-                project: str | None) -> None:
-        show(kubeconfig, project, name, noun, follow=follow, pod_name=pod_name, container=container, since=since,
-             tail=tail, timestamps=timestamps, previous=previous, limit_bytes=limit_bytes)
+    def command(name: str, kubeconfig: str | None, project: str | None, pod_name: str | None,
+                **options: Any) -> None:
+        show(kubeconfig, project, name, noun, LogRequest(pod=pod_name, **options))
 
     return command
 

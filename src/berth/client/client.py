@@ -312,13 +312,15 @@ class Client:
         await self._wire.request("POST", resolve("Pod").path(namespace, pod_name, "binding"), body=body)
 
     async def logs(self, namespace: str, pod: str, *, container: str | None = None, follow: bool = False,
-                   since_seconds: int | None = None, tail_lines: int | None = None, timestamps: bool = False,
-                   previous: bool = False, limit_bytes: int | None = None) -> AsyncIterator[bytes]:
+                   since_seconds: int | None = None, since_time: str | None = None, tail_lines: int | None = None,
+                   timestamps: bool = False, previous: bool = False,
+                   limit_bytes: int | None = None) -> AsyncIterator[bytes]:
         """A container's output (GET pods/{name}/log, kubectl logs' options), in chunks as they arrive; with
         `follow` the stream ends when the pod has finished or is gone. Errors (`BadRequest` for a container
         that has not started) are raised before the first chunk."""
         params: dict[str, Any] = {
             "container": container, "follow": "true" if follow else None, "sinceSeconds": since_seconds,
+            "sinceTime": since_time,
             "tailLines": tail_lines, "timestamps": "true" if timestamps else None,
             "previous": "true" if previous else None, "limitBytes": limit_bytes}
         path = resolve("Pod").path(namespace, pod, "log")
