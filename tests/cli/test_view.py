@@ -103,3 +103,16 @@ def test_an_unstarted_newest_pod_falls_back_to_the_attempt_that_ran():
     worker = {"metadata": {"name": "d-worker-0", "labels": {"run.ai/role": "worker"}},
               "status": {"containerStatuses": [{"state": {"running": {}}}]}}
     assert _earlier_attempt([master, worker], master) is None  # another role's log is not the master's
+
+
+def test_top_splits_projects_by_node_pool_only_when_there_are_several():
+    from berth.cli.top import Snapshot, split_rows
+
+    projects = [{"metadata": {"name": "a"}, "status": {"nodePools": [
+        {"nodePool": "default", "allocated": {"gpu": 1}, "requested": {"gpu": 3}},
+        {"nodePool": "a100", "allocated": {"gpu": 0.5}, "requested": {"gpu": 0.5}}]}}]
+    assert split_rows(projects) == [["a", "default", "1", "3"], ["a", "a100", "0.50", "0.50"]]
+    one = Snapshot([], [["default"]], 1, 2, split_rows(projects))
+    assert [title for title, _, _ in one.tables()] == ["GPUs per project", "GPUs per node pool"]
+    two = Snapshot([], [["default"], ["a100"]], 1, 2, split_rows(projects))
+    assert two.tables()[-1][0] == "GPUs per project and node pool"
