@@ -320,8 +320,7 @@ class Client:
         that has not started) are raised before the first chunk."""
         params: dict[str, Any] = {
             "container": container, "follow": "true" if follow else None, "sinceSeconds": since_seconds,
-            "sinceTime": since_time,
-            "tailLines": tail_lines, "timestamps": "true" if timestamps else None,
+            "sinceTime": since_time, "tailLines": tail_lines, "timestamps": "true" if timestamps else None,
             "previous": "true" if previous else None, "limitBytes": limit_bytes}
         path = resolve("Pod").path(namespace, pod, "log")
         async with contextlib.aclosing(self._wire.stream_bytes(path, params)) as chunks:
