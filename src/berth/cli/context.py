@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Awaitable, Callable
@@ -131,6 +132,9 @@ class Target:
     def namespace(self) -> str:
         """The project's namespace, or a clear error when no project is known."""
         if not self.project:
+            if current_server(self.kubeconfig) is None:
+                fail("no cluster: no usable kubeconfig was found; run `berth up` first, or pass --kubeconfig or "
+                     "set KUBECONFIG")
             fail("no project: pass -p PROJECT, or set a default with `berth config project NAME`")
         return namespace_of_project(self.project)
 
@@ -172,7 +176,7 @@ def target(kubeconfig: str | None, project: str | None) -> Target:
 
 def run(work: Callable[[], Awaitable[T]]) -> T:
     """Run one command's async work; a client error ends the command with `explain_error`'s message and
-    exit status 1, Ctrl-C with status 130 and no traceback."""
+    exit status 1, Ctrl-C with status 130 and no traceback, a closed stdout with status 141."""
     from berth.client import ClientError
 
     try:
@@ -181,11 +185,32 @@ def run(work: Callable[[], Awaitable[T]]) -> T:
         fail(explain_error(exc))
     except KeyboardInterrupt:
         sys.exit(130)
+    except BrokenPipeError:  # `berth logs x | head`: the reader left; end as kubectl does (killed by SIGPIPE)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error flushing at exit
+        sys.exit(128 + signal.SIGPIPE)
+
+
+def complete_projects(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Project names for the shell, asked of the cluster with a short timeout; nothing on any failure (a
+    completion never prints an error)."""
+    try:
+        path = kubeconfig_path(ctx.params.get("kubeconfig"))
+
+        async def names() -> list[str]:
+            from berth.client import Client
+
+            async with Client.from_kubeconfig(path, field_manager="berth-cli", timeout=3) as client:
+                return [p["metadata"]["name"] for p in await client.list("Project")]
+
+        return [name for name in asyncio.run(names()) if name.startswith(incomplete)]
+    except BaseException:  # noqa: BLE001
+        return []
 
 
 def cluster_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """`--kubeconfig` and `-p/--project`, for every command that talks to a cluster."""
-    func = click.option("-p", "--project", default=None, metavar="PROJECT",
+    """`--kubeconfig` and `-p/--project` (project names complete in the shell), for every command that talks
+    to a cluster."""
+    func = click.option("-p", "--project", default=None, metavar="PROJECT", shell_complete=complete_projects,
                         help="The project (default: `berth config project`).")(func)
     return click.option("--kubeconfig", default=None, metavar="FILE", envvar=None,
                         help="Kubeconfig (default: $KUBECONFIG, else the one `berth up` wrote, else "
@@ -195,14 +220,16 @@ def cluster_options(func: Callable[..., Any]) -> Callable[..., Any]:
 WORKLOAD_KINDS = tuple(k.kind for k in WORKLOADS)
 
 
-async def find_workload(client: Any, namespace: str, name: str, kind: str | None = None) -> dict[str, Any]:
-    """The workload NAME in the namespace: of `kind` when given, else of whichever of the four kinds has it
-    (a name is unique across them in Run:ai's CLI; when two kinds share it, the error says to name the
-    kind). A missing one is a clear error listing what the namespace holds."""
+async def find_workload(client: Any, namespace: str, name: str, kind: str | None = None,
+                        among: tuple[str, ...] = WORKLOAD_KINDS) -> dict[str, Any]:
+    """The workload NAME in the namespace: of `kind` when given, else of whichever of the kinds `among` (by
+    default all four) has it (a name is unique across them in Run:ai's CLI; when two kinds share it, the error
+    says to name the kind). A missing one is a clear error listing what the namespace holds."""
     from berth.client import NotFound
 
+    kinds = (kind,) if kind else among
     found = []
-    for candidate in ((kind,) if kind else WORKLOAD_KINDS):
+    for candidate in kinds:
         try:
             found.append(await client.get(candidate, name, namespace))
         except NotFound:
@@ -213,8 +240,7 @@ async def find_workload(client: Any, namespace: str, name: str, kind: str | None
         kinds = " and ".join(obj["kind"] for obj in found)
         fail(f'both a {kinds} are named "{name}" in {namespace}; use the noun of one, e.g. '
              f"`berth training ...` or `berth workspace ...`")
-    names = sorted({obj["metadata"]["name"] for k in ((kind,) if kind else WORKLOAD_KINDS)
-                    for obj in await client.list(k, namespace)})
+    names = sorted({obj["metadata"]["name"] for k in kinds for obj in await client.list(k, namespace)})
     hint = f"; it has: {', '.join(names[:10])}" + (" ..." if len(names) > 10 else "") if names else "; it has none"
     what = kind or "workload"
     fail(f'no {what} "{name}" in project {namespace.removeprefix(PROJECT_NAMESPACE_PREFIX)} ({namespace}){hint}')

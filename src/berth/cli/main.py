@@ -174,6 +174,18 @@ cli.add_command(webhook)
 for _command in v1_commands():
     cli.add_command(_command)
 
+# The everyday commands (v1 forms here; each module also registers its verbs for the CLI v2 nouns).
+from berth.cli.describe import describe_command  # noqa: E402
+from berth.cli.lifecycle import delete_command, resume_command, suspend_command  # noqa: E402
+from berth.cli.listing import list_command  # noqa: E402
+from berth.cli.logs import logs_command  # noqa: E402
+from berth.cli.settings import completion_command, config_group, version_command  # noqa: E402
+from berth.cli.top import top_command  # noqa: E402
+
+for _command in (list_command, describe_command, logs_command, delete_command, suspend_command, resume_command,
+                 top_command, config_group, version_command, completion_command):
+    cli.add_command(_command)
+
 # The verb modules register their noun factories on import (above); the noun groups come last.
 from berth.cli.nouns import noun_groups  # noqa: E402
 

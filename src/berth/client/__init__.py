@@ -15,6 +15,8 @@ package's interface.
     await client.delete("tw", "job-1", "runai-team-a", propagation="Background")
     await client.wait("tw", "job-1", "runai-team-a", until=lambda o: o is None, timeout=30)
     await client.bind(namespace, pod, node); await client.create_event(obj, "Scheduled", "...")
+    async for chunk in client.logs(namespace, pod, follow=True): ...   # pods/log, kubectl logs' options
+    await client.version()                       # the server's /version
     async for event_type, obj in client.watch("tw", resource_version=rv): ...
 
     async with Informer(client, "Pod", handlers=[on_change]) as pods:

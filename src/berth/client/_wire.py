@@ -14,6 +14,7 @@ real server, so an upgrade that moves these internals fails there first.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -126,8 +127,10 @@ class Wire:
         self._check(response)
         return orjson.loads(response.content) if response.content else None
 
-    async def stream(self, path: str, params: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        """The JSON lines of one watch request until the server ends it; close the iterator to hang up."""
+    @contextlib.asynccontextmanager
+    async def _streaming(self, path: str, params: dict[str, Any]) -> AsyncIterator[httpx2.Response]:
+        """One GET whose body is read as it comes: the response once its status is known good; an error
+        answer raised as `ApiError`, a broken connection (also while reading) as `Unreachable`."""
         request = self._build("GET", path, params, None, None, self._stream_timeout)
         try:
             response = await self._generic.send(request, stream=True)
@@ -137,13 +140,25 @@ class Wire:
             if response.status_code >= 400:
                 await response.aread()
                 self._check(response)
-            async for line in response.aiter_lines():
-                if line.strip():
-                    yield orjson.loads(line)
+            yield response
         except httpx2.TransportError as exc:
             raise _transport_error("GET", path, exc) from exc
         finally:
             await response.aclose()
+
+    async def stream(self, path: str, params: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """The JSON lines of one watch request until the server ends it; close the iterator to hang up."""
+        async with self._streaming(path, params) as response:
+            async for line in response.aiter_lines():
+                if line.strip():
+                    yield orjson.loads(line)
+
+    async def stream_bytes(self, path: str, params: dict[str, Any]) -> AsyncIterator[bytes]:
+        """The body of one GET as it arrives (a followed pod log); close the iterator to hang up."""
+        async with self._streaming(path, params) as response:
+            async for chunk in response.aiter_bytes():
+                if chunk:
+                    yield chunk
 
     async def close(self) -> None:
         await self._lk.close()

@@ -311,6 +311,26 @@ class Client:
                 "target": {"apiVersion": "v1", "kind": "Node", "name": node_name}}
         await self._wire.request("POST", resolve("Pod").path(namespace, pod_name, "binding"), body=body)
 
+    async def logs(self, namespace: str, pod: str, *, container: str | None = None, follow: bool = False,
+                   since_seconds: int | None = None, since_time: str | None = None, tail_lines: int | None = None,
+                   timestamps: bool = False, previous: bool = False,
+                   limit_bytes: int | None = None) -> AsyncIterator[bytes]:
+        """A container's output (GET pods/{name}/log, kubectl logs' options), in chunks as they arrive; with
+        `follow` the stream ends when the pod has finished or is gone. Errors (`BadRequest` for a container
+        that has not started) are raised before the first chunk."""
+        params: dict[str, Any] = {
+            "container": container, "follow": "true" if follow else None, "sinceSeconds": since_seconds,
+            "sinceTime": since_time, "tailLines": tail_lines, "timestamps": "true" if timestamps else None,
+            "previous": "true" if previous else None, "limitBytes": limit_bytes}
+        path = resolve("Pod").path(namespace, pod, "log")
+        async with contextlib.aclosing(self._wire.stream_bytes(path, params)) as chunks:
+            async for chunk in chunks:
+                yield chunk
+
+    async def version(self) -> Obj:
+        """The server's /version document (gitVersion, platform, ...), as `kubectl version` reads it."""
+        return await self._wire.request("GET", "/version")
+
     async def create_event(self, involved: Obj, reason: str, message: str, *, type: str = "Normal",
                            action: str | None = None, component: str | None = None) -> Obj:
         """Record a core/v1 Event about `involved` (an object as read from the API), where
