@@ -8,7 +8,9 @@ that changes without its test fails, so the README never drifts from what Berth 
 from __future__ import annotations
 
 import os
+import pty
 import re
+import select
 import signal
 import subprocess
 import time
@@ -108,6 +110,34 @@ class Shell:
         shown = out.read_text()
         assert done(shown), f"{text!r} did not show it within {timeout} s:\n{shown}"
         return shown
+
+    def terminal(self, text: str, typed: list[tuple[str, str]], timeout: float = 60) -> tuple[int, str]:
+        """Run a command in a terminal of its own (a pty, as a user's), type each line once the screen shows
+        the pattern before it, and return its exit status and everything the terminal showed."""
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: the command, in the user's shell environment
+            os.chdir(ROOT)
+            os.execve("/bin/bash", ["bash", "-c", text], self.env)
+        self.groups.append(pid)
+        shown = b""
+        deadline = time.monotonic() + timeout
+        pending = list(typed)
+        while True:
+            if pending and re.search(pending[0][0], shown.decode(errors="replace")):
+                os.write(fd, pending.pop(0)[1].encode())
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:  # the terminal closed: the command ended
+                    break
+                if not chunk:
+                    break
+                shown += chunk
+            assert time.monotonic() < deadline, f"{text!r} still runs; the terminal showed:\n{shown.decode()}"
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+        return os.waitstatus_to_exitcode(status), shown.decode(errors="replace")
 
     def stop(self) -> None:
         for group in self.groups:
@@ -233,6 +263,69 @@ def check_model_logs(shell: Shell, command: Command) -> None:
     assert all(re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z GET /predict -> 200$", line) for line in lines), lines
 
 
+# -- the researcher's walkthrough with the CLI -----------------------------------------------------------------
+
+
+def check_config_project(shell: Shell, command: Command) -> None:
+    result = shell.run(command.text)
+    assert result.returncode == 0 and result.stdout.startswith("default project: demo"), result.stderr
+
+
+def check_cli_submit(shell: Shell, command: Command) -> None:
+    result = shell.run(command.text)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == command.comment, result.stdout
+
+
+def check_cli_wait(shell: Shell, command: Command) -> None:
+    result = shell.run(command.text, timeout=90)
+    assert result.returncode == 0, result.stdout + result.stderr
+    phase = shell.run("kubectl get iw lab -n runai-demo -o jsonpath='{.status.phase}'").stdout
+    assert phase == "Running", f"berth returned and lab is {phase!r}"
+
+
+def check_cli_list(shell: Shell, command: Command) -> None:
+    said = dict(pair.split() for pair in command.comment.split(", "))  # {"lab": "Running", "train-1": ...}
+    deadline = time.monotonic() + 60  # train-1 may still be printing its line when the user lists
+    while True:
+        result = shell.run(command.text)
+        assert result.returncode == 0 and result.stdout.startswith("Showing workloads for project demo"), result
+        rows = {cells[0]: cells[1] for cells in map(str.split, result.stdout.splitlines()[1:]) if len(cells) > 1}
+        if all(rows.get(name) == status for name, status in said.items()):
+            return
+        assert time.monotonic() < deadline, f"the README says {said}; berth list showed:\n{result.stdout}"
+        time.sleep(1)
+
+
+def check_cli_logs(shell: Shell, command: Command) -> None:
+    result = shell.run(command.text)
+    assert result.returncode == 0 and result.stdout == command.comment + "\n", result.stdout + result.stderr
+
+
+def check_cli_describe(shell: Shell, command: Command) -> None:
+    result = shell.run(command.text)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"^STATUS:\s+Running$", result.stdout, flags=re.M), result.stdout
+    assert re.search(r"^lab-0-0\s+RUNNING", result.stdout, flags=re.M) and "Events:" in result.stdout, result.stdout
+
+
+def check_cli_bash(shell: Shell, command: Command) -> None:
+    code, shown = shell.terminal(command.text, [(r"[$#] $", "tty\r"), (r"/dev/pts/\d+", "exit\r")])
+    assert code == 0 and re.search(r"^/dev/pts/\d+", shown, flags=re.M), shown
+
+
+def check_cli_delete(shell: Shell, command: Command) -> None:
+    result = shell.run(command.text)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ['deleted TrainingWorkload "train-1" in project demo',
+                                          'deleted InteractiveWorkload "lab" in project demo'], result.stdout
+    for kind, name in (("tw", "train-1"), ("iw", "lab")):
+        deadline = time.monotonic() + 30
+        while shell.run(f"kubectl get {kind} {name} -n runai-demo").returncode == 0:
+            assert time.monotonic() < deadline, f"{name} is still there"
+            time.sleep(0.5)
+
+
 CHECKS: list[tuple[str, Callable[[Shell, Command], None]]] = [
     (r"^export KUBECONFIG=", check_export),
     (r"^kubectl apply -f examples/quickstart/demo-project\.yaml$", check_project),
@@ -247,6 +340,14 @@ CHECKS: list[tuple[str, Callable[[Shell, Command], None]]] = [
     (r"^for i in 1 2 3; do ", check_load),
     (r"^kubectl get infw model -n runai-demo -w$", check_replica_watch),
     (r"^kubectl logs model-0 ", check_model_logs),
+    (r"^berth config project demo$", check_config_project),
+    (r"^berth training submit train-1 ", check_cli_submit),
+    (r"^berth workspace submit lab ", check_cli_wait),
+    (r"^berth list$", check_cli_list),
+    (r"^berth logs train-1$", check_cli_logs),
+    (r"^berth describe lab$", check_cli_describe),
+    (r"^berth bash lab$", check_cli_bash),
+    (r"^berth delete train-1 lab$", check_cli_delete),
 ]
 
 
@@ -270,7 +371,7 @@ def shell(tmp_path: Path):
 
 
 def test_the_quickstart_runs_as_the_readme_says(shell):
-    quickstart, model = blocks("sh")
+    quickstart, model, walkthrough = blocks("sh")
     first = commands(quickstart)
     assert first[0].text == "make up"
     port = free_port()
@@ -288,7 +389,7 @@ def test_the_quickstart_runs_as_the_readme_says(shell):
     readme_lines = {line.strip() for line in quickstart.splitlines()}
     for line in (line.strip() for line in suggested if line.strip()):
         assert line.startswith("export PATH=") or line in readme_lines, f"berth up suggests {line!r}, not the README"
-    for command in first[1:] + commands(model):
+    for command in first[1:] + commands(model) + commands(walkthrough):
         _check_for(command)(shell, command)
     os.killpg(up.pid, signal.SIGINT)
     assert up.wait(timeout=30) in (0, 2, -signal.SIGINT), log.read_text()  # Ctrl-C: make may say so

@@ -40,7 +40,13 @@ def cli(verbose: bool) -> None:
 @click.option("--kind", "kinds", multiple=True, metavar="KIND", help="Only this kind (any name of it); repeatable.")
 @click.pass_context
 def crds(ctx: click.Context, kinds: tuple[str, ...]) -> None:
-    """Print the CustomResourceDefinitions of every Berth kind, as YAML for kubectl apply."""
+    """Print the CustomResourceDefinitions of every Berth kind, as YAML for kubectl apply.
+
+    \b
+    Examples:
+      berth crds | kubectl apply --server-side -f -   # install Berth's kinds on a real cluster
+      berth crds --kind tw --kind project
+    """
     if not kinds:
         click.echo(dump_yaml(all_crds()), nl=False)
         return
@@ -64,6 +70,12 @@ def explain_command(ctx: click.Context, resource: str | None, recursive: bool, l
 
     Works offline, in the layout of kubectl explain. RESOURCE may be a kind, its plural, its singular or
     its short name (tw, iw, dw, infw, ...), in any case.
+
+    \b
+    Examples:
+      berth explain trainingworkload.spec.nodeType
+      berth explain tw.spec --recursive
+      berth explain --list
     """
     if list_kinds or not resource:
         for kind in KINDS:
@@ -81,7 +93,14 @@ def explain_command(ctx: click.Context, resource: str | None, recursive: bool, l
 @click.pass_context
 def validate_command(ctx: click.Context, files: tuple[str, ...]) -> None:
     """Check workload, policy and project YAML files offline; report every problem by field path. A
-    directory stands for its .yaml, .yml and .json files, in name order, as with `kubectl apply -f`."""
+    directory stands for its .yaml, .yml and .json files, in name order, as with `kubectl apply -f`.
+
+    \b
+    Examples:
+      berth validate examples/workloads/training-seed.yaml
+      berth validate examples/workloads/
+      kubectl get tw job-1 -o yaml | berth validate -
+    """
     failed = False
     for name in _files_of(files):
         try:
@@ -140,7 +159,15 @@ def up(ctx: click.Context, data_dir: str, host: str, port: int, insecure_http: b
        nodes_file: Path | None, no_controllers: bool, no_scheduler: bool, no_local_node: bool,
        without: tuple[str, ...]) -> None:
     """Run a complete Berth control plane on this machine: the API server (kubectl works against it), the
-    controllers, the scheduler, the local node that runs pods as processes, and simulated nodes."""
+    controllers, the scheduler, the local node that runs pods as processes, and simulated nodes.
+
+    \b
+    Examples:
+      berth up                                    # then: export KUBECONFIG=~/.berth/kubeconfig
+      berth up --gpus 4                           # the local node advertises 4 simulated GPUs
+      berth up --nodes cluster.yaml               # simulated node pools (docs/nodes.md)
+      berth up --port 7443 --data-dir /tmp/berth
+    """
     from berth.apiserver.server import Config, ConfigError
     from berth.controlplane import Plan
     from berth.controlplane import up as run_up

@@ -12,7 +12,14 @@ import click
 @click.option("--kubeconfig", default=None,
               help="Kubeconfig of the cluster (default: in-cluster service account, else $KUBECONFIG or ~/.kube/config).")
 def controllers(kubeconfig: str | None) -> None:
-    """Run the project, workload and usage controllers until interrupted."""
+    """Run the project, workload and usage controllers until interrupted.
+
+    \b
+    Examples:
+      berth up --no-controllers &                # a control plane without them
+      berth controllers --kubeconfig ~/.berth/kubeconfig
+      berth controllers                          # in a pod: its service account
+    """
     from berth.client import Client
     from berth.controllers import run_all
 
@@ -33,7 +40,13 @@ def controllers(kubeconfig: str | None) -> None:
 @click.option("--kubeconfig", default=None,
               help="Kubeconfig of the cluster (default: in-cluster service account, else $KUBECONFIG or ~/.kube/config).")
 def scheduler(kubeconfig: str | None) -> None:
-    """Run the GPU scheduler (runai-scheduler) until interrupted."""
+    """Run the GPU scheduler (runai-scheduler) until interrupted.
+
+    \b
+    Examples:
+      berth up --no-scheduler &                  # a control plane without it
+      berth scheduler --kubeconfig ~/.berth/kubeconfig
+    """
     from berth.client import Client
     from berth.scheduler.runner import Scheduler
 

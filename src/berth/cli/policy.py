@@ -67,7 +67,7 @@ def _rows(spec: dict[str, Any], prefix: str = "") -> list[tuple[str, str, str]]:
 
 @click.group()
 def policy() -> None:
-    """Workload policies."""
+    """Workload policies: which one applies to a project, and what it sets."""
 
 
 @policy.command()
@@ -76,7 +76,13 @@ def policy() -> None:
 @click.option("-o", "--output", type=click.Choice(["table", "yaml"]), default="table", show_default=True)
 @click.option("--kubeconfig", default=None, help="Kubeconfig (default: $KUBECONFIG or ~/.kube/config).")
 def show(kind: str, project: str, output: str, kubeconfig: str | None) -> None:
-    """Show the effective KIND policy of a project: training, interactive, distributed or inference."""
+    """Show the effective KIND policy of a project: training, interactive, distributed or inference.
+
+    \b
+    Examples:
+      berth policy show training -p team-a
+      berth policy show interactive -p team-a -o yaml
+    """
     from berth.client import Client, ClientError
 
     policy_kind = _policy_kind(kind)

@@ -21,7 +21,13 @@ import click
               help="DNS name the generated certificate is valid for (the webhook Service).")
 def webhook(kubeconfig: str | None, host: str, port: int, tls_cert_file: str | None,
             tls_private_key_file: str | None, data_dir: str, service_name: str) -> None:
-    """Serve AdmissionReview v1 at https://HOST:PORT/mutate: policy defaults as a JSONPatch, or a refusal."""
+    """Serve AdmissionReview v1 at https://HOST:PORT/mutate: policy defaults as a JSONPatch, or a refusal.
+
+    \b
+    Examples:
+      berth webhook --kubeconfig ~/.kube/config                # a certificate is made for the Service name
+      berth webhook --tls-cert-file tls.crt --tls-private-key-file tls.key --port 9443
+    """
     from berth.apiserver.tls import ensure_credentials
     from berth.client import Client
     from berth.webhook.server import serve
