@@ -84,8 +84,8 @@ def _options(name: str, params: dict[str, str]) -> tuple[int | None, int | None,
     return since, tail, limit
 
 
-def _container(pod: dict, name: str, asked: str) -> str:
-    """The container whose log is asked for, as kube-apiserver picks it (LogLocation)."""
+def container_of(pod: dict, name: str, asked: str) -> str:
+    """The container whose log (or exec, attach) is asked for, as kube-apiserver picks it (LogLocation)."""
     spec = pod.get("spec") or {}
     containers = [c.get("name") for c in spec.get("containers") or []]
     inits = [c.get("name") for c in spec.get("initContainers") or []]
@@ -123,7 +123,7 @@ def _check_started(pod: dict, name: str, container: str, previous: bool) -> None
 
 async def respond(api: Api, data_dir: Path | None, namespace: str, name: str, params: dict[str, str]) -> Response:
     pod = api.get(PODS, namespace, name)
-    container = _container(pod, name, params.get("container") or "")
+    container = container_of(pod, name, params.get("container") or "")
     since, tail, limit = _options(name, params)
     stamps, previous = _true(params.get("timestamps")), _true(params.get("previous"))
     if not (pod.get("spec") or {}).get("nodeName"):
