@@ -18,6 +18,12 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote, unquote
 
+import websockets.asyncio.client
+import websockets.asyncio.server
+import websockets.client
+import websockets.server
+from websockets.typing import Subprotocol
+
 #: The API's subresource -> the node endpoint's path segment.
 NODE_PATHS = {"exec": "exec", "attach": "attach", "portforward": "portForward"}
 #: The subprotocol of port-forward over a WebSocket: a SPDY/3.1 session tunnelled in its messages.
@@ -57,3 +63,27 @@ def endpoint(node: dict[str, Any]) -> tuple[str, int] | None:
 def daemon_endpoints(port: int) -> dict[str, Any]:
     """What a node agent puts in `status.daemonEndpoints` to publish its endpoint."""
     return {"kubeletEndpoint": {"Port": port}}
+
+
+def _subprotocols(header: str) -> list[Subprotocol]:
+    return [Subprotocol(name.strip()) for name in header.split(",") if name.strip()]
+
+
+def _check_subprotocols(subprotocols: Any) -> None:
+    if isinstance(subprotocols, str) or any("," in p or not p.strip() or p != p.strip() for p in subprotocols):
+        raise ValueError(f"subprotocols must be a list of names without commas or spaces: {subprotocols!r}")
+
+
+def accept_kubernetes_subprotocols() -> None:
+    """Let the `websockets` library (Berth's WebSocket client and server, and uvicorn's) read the names
+    in a Sec-WebSocket-Protocol header as kubectl writes them: separated by commas.
+
+    RFC 6455 asks for tokens, which exclude "/", and the library enforces it, but Kubernetes' port-forward
+    subprotocol is `SPDY/3.1+portforward.k8s.io`: kubectl's WebSocket was refused with a 400 and it fell
+    back to SPDY. The library's header reader, and its check of the names Berth offers, are replaced in
+    its client and server modules (and only there); `tests/apiserver/test_exec.py` fails first if a new version of the library moves it.
+    Idempotent; called on import by every module of Berth that speaks WebSockets."""
+    websockets.server.parse_subprotocol = _subprotocols  # type: ignore[attr-defined]
+    websockets.client.parse_subprotocol = _subprotocols  # type: ignore[attr-defined]
+    websockets.asyncio.client.validate_subprotocols = _check_subprotocols  # type: ignore[attr-defined]
+    websockets.asyncio.server.validate_subprotocols = _check_subprotocols  # type: ignore[attr-defined]

@@ -34,6 +34,8 @@ from berth.apiserver.resources import find
 if TYPE_CHECKING:
     from berth.apiserver.api import Api
 
+streaming.accept_kubernetes_subprotocols()
+
 PODS = find("", "v1", "pods")
 NODES = find("", "v1", "nodes")
 #: The kubectl command behind each subresource, for messages.

@@ -13,8 +13,11 @@ from websockets.asyncio.client import ClientConnection, connect as ws_connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus
 from websockets.typing import Subprotocol
 
+from berth.api import streaming
 from berth.client import errors
 from berth.client._wire import Wire
+
+streaming.accept_kubernetes_subprotocols()
 
 MAX_MESSAGE = 16 * 1024 * 1024
 OPEN_TIMEOUT_S = 30.0

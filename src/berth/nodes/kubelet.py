@@ -32,6 +32,8 @@ from berth.nodes import attach, execute, portforward
 if TYPE_CHECKING:
     from berth.nodes.process import LocalNode
 
+streaming.accept_kubernetes_subprotocols()
+
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE = 16 * 1024 * 1024
