@@ -165,11 +165,15 @@ def up(ctx: click.Context, data_dir: str, host: str, port: int, insecure_http: b
 from berth.cli.operator import controllers, scheduler  # noqa: E402 - commands in modules of their own
 from berth.cli.policy import policy  # noqa: E402
 from berth.cli.serve_webhook import webhook  # noqa: E402
+from berth.cli.exec import attach_command, bash_command, exec_command  # noqa: E402
+from berth.cli.portforward import port_forward_command  # noqa: E402
 
 cli.add_command(controllers)
 cli.add_command(scheduler)
 cli.add_command(policy)
 cli.add_command(webhook)
+for _command in (exec_command(), bash_command(), attach_command(), port_forward_command()):
+    cli.add_command(_command)
 
 # The verb modules register their noun factories on import (above); the noun groups come last.
 from berth.cli.nouns import noun_groups  # noqa: E402
