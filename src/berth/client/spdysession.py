@@ -122,6 +122,8 @@ class Session:
     async def open(self, headers: spdy.Headers, timeout: float = REPLY_TIMEOUT_S) -> Stream:
         """A new stream with `headers`, once the peer has replied; StreamReset when it refused it."""
         async with self._lock:  # the id and the frame go out in order: ids must increase on the wire
+            if self.ended:
+                raise ConnectionError("the SPDY session has ended")
             stream = Stream(self, self._next_id, headers)
             self._next_id += 2
             self.streams[stream.id] = stream
@@ -133,6 +135,8 @@ class Session:
             raise StreamReset(f"no reply to stream {stream.id} within {timeout:g} s") from None
         if stream.was_reset:
             raise StreamReset(f"the peer refused stream {stream.id}")
+        if self.ended:
+            raise StreamReset(f"the session ended before stream {stream.id} was answered")
         return stream
 
     async def reply(self, stream: Stream, headers: spdy.Headers | None = None) -> None:
