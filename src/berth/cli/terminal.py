@@ -26,10 +26,11 @@ READ_SIZE = 65536
 
 @contextlib.contextmanager
 def raw_terminal(fd: int) -> Iterator[None]:
-    """The terminal on `fd` in raw mode, restored afterwards."""
+    """The terminal on `fd` in raw mode, restored afterwards. What was typed ahead is kept (TCSANOW, not the
+    default TCSAFLUSH): it goes to the remote program."""
     saved = termios.tcgetattr(fd)
     try:
-        ttymode.setraw(fd)
+        ttymode.setraw(fd, termios.TCSANOW)
         yield
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
