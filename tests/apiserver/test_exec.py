@@ -26,7 +26,7 @@ def mixed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """`berth up` with its local node and one simulated node (sim-0)."""
     tmp = tmp_path_factory.mktemp("exec")
     nodes = tmp / "nodes.yaml"
-    nodes.write_text("pools: [{name: sim, count: 1, gpus: 2}]\n")
+    nodes.write_text("pools: [{name: sim, count: 1, gpus: 8}]\n")
     yield from running(tmp, "--nodes", str(nodes))
 
 
@@ -175,3 +175,22 @@ def test_the_websockets_library_still_reads_kubectls_subprotocol_names():
     assert websockets.server.parse_subprotocol("SPDY/3.1+portforward.k8s.io, v5.channel.k8s.io") == [
         "SPDY/3.1+portforward.k8s.io", "v5.channel.k8s.io"]
     assert websockets.client.parse_subprotocol("SPDY/3.1+portforward.k8s.io") == ["SPDY/3.1+portforward.k8s.io"]
+
+
+def test_berth_exec_into_a_workload_on_a_simulated_node_gets_the_same_clear_error(mixed):
+    mixed.kubectl("apply", "-f", "-", input=(
+        "apiVersion: run.ai/v1\nkind: Project\nmetadata: {name: sim}\nspec: {deservedGpus: 8}\n"))
+    deadline = time.monotonic() + 30
+    while mixed.kubectl("get", "ns", "runai-sim", check=False).returncode != 0:
+        assert time.monotonic() < deadline, "the project controller made no namespace"
+        time.sleep(0.5)
+    workload = {"apiVersion": "run.ai/v2alpha1", "kind": "InteractiveWorkload",
+                "metadata": {"name": "far", "namespace": "runai-sim"},
+                "spec": {"name": {"value": "far"}, "image": {"value": "x"}, "gpu": {"value": "8"},
+                         "command": {"value": "sleep 600"}}}
+    mixed.kubectl("apply", "-f", "-", input=json.dumps(workload))  # 8 GPUs: only the simulated node has them
+    result = subprocess.run([str(BIN / "berth"), "exec", "far", "-p", "sim", "--", "true"], capture_output=True,
+                            text=True, env=mixed.env(), timeout=90)
+    assert result.returncode == 1
+    assert "pod far-0-0 runs on simulated node sim-0: nothing of it runs anywhere" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from berth.api import podlog
 from berth.client import channels
@@ -29,7 +29,8 @@ NO_STDIN = ("berth: input is not attached: the local node starts a container's p
 
 
 async def serve(ws: Socket, log_file: Path, runner: PodRunner, container: str, streams: Streams) -> None:
-    """Relay what container `container` of `runner`'s pod writes from now on, until it stops running."""
+    """Relay what container `container` of `runner`'s pod writes from now on, until it stops running (then
+    a Success status) or the client leaves."""
 
     async def send(channel: int, data: bytes) -> None:
         await ws.send(channels.frame(channel, data))
@@ -40,24 +41,23 @@ async def serve(ws: Socket, log_file: Path, runner: PodRunner, container: str, s
         await send(err, NO_STDIN.encode())
     listening = asyncio.create_task(_drop_input(ws))
     try:
-        handle = log_file.open("rb")
+        handle: BinaryIO | None = log_file.open("rb")
     except OSError:
         handle = None
     try:
         if handle is not None:
             handle.seek(0, os.SEEK_END)
-        while not listening.done():
+        while not listening.done():  # until the client leaves
             chunk = _whole_records(handle)
             for line in podlog.parse(chunk):
                 channel = err if line.stream == b"stderr" else channels.STDOUT
                 await send(channel, line.content + (b"\n" if line.complete else b""))
-            if not chunk:
-                if not runner.container_state(container).get("running"):
-                    break
-                await asyncio.sleep(POLL_S)
-        else:
-            return  # the client left
-        await ws.send(channels.encode_status(channels.exit_status(0)))
+            if chunk:
+                continue
+            if not runner.container_state(container).get("running"):
+                await ws.send(channels.encode_status(channels.exit_status(0)))
+                return
+            await asyncio.sleep(POLL_S)
     finally:
         listening.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -66,13 +66,14 @@ async def serve(ws: Socket, log_file: Path, runner: PodRunner, container: str, s
             handle.close()
 
 
-def _whole_records(handle: object) -> bytes:
+def _whole_records(handle: BinaryIO | None) -> bytes:
+    """The whole records appended since the last read (a record being written waits for its newline)."""
     if handle is None:
         return b""
-    at = handle.tell()  # type: ignore[attr-defined]
-    data = handle.read()  # type: ignore[attr-defined]
+    at = handle.tell()
+    data = handle.read()
     end = podlog.whole(data)
-    handle.seek(at + end)  # type: ignore[attr-defined]
+    handle.seek(at + end)
     return data[:end]
 
 

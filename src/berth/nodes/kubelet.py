@@ -126,7 +126,8 @@ class Endpoint:
                 return
             streams = _streams(query)
             try:
-                context = await runner.exec_context(container)
+                runner.running_container(container)
+                context = await runner.exec_context(container) if sub == "exec" else None
             except LookupError as exc:
                 await connection.send(channels.encode_status(channels.failure_status(str(exc), "BadRequest")))
                 return
@@ -140,6 +141,7 @@ class Endpoint:
                     await connection.send(channels.encode_status(channels.failure_status(
                         "you must specify at least one command for the container", "BadRequest")))
                     return
+                assert context is not None
                 await execute.run_exec(connection, command, context, streams)
             else:
                 await attach.serve(connection, self.node.log_path(namespace, pod, container), runner, container,

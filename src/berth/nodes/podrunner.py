@@ -474,10 +474,9 @@ class PodRunner:
         """The state of container `name` as its status says now ({"running": ...}, {"waiting": ...}, ...)."""
         return ({**self._inits, **self._containers}.get(name) or {}).get("state") or {}
 
-    async def exec_context(self, name: str) -> ExecContext:
-        """How a command runs in container `name` (`kubectl exec`, `berth.nodes.execute`): the environment,
-        working directory and user its program started with. LookupError, in the kubelet's words, when the
-        pod has no such container or it does not run now."""
+    def running_container(self, name: str) -> Obj:
+        """The spec of container `name`, which runs now; LookupError, in the kubelet's words, when the pod
+        has no such container or it does not run (for exec and attach)."""
         spec = _spec(self.pod)
         container = next((c for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
                           if c.get("name") == name), None)
@@ -489,6 +488,12 @@ class PodRunner:
             reason = (state.get(why) or {}).get("reason") if isinstance(state.get(why), dict) else None
             raise LookupError(f'container "{name}" in pod "{self.name}" is not running ({why}'
                               f'{": " + reason if reason else ""})')
+        return container
+
+    async def exec_context(self, name: str) -> ExecContext:
+        """How a command runs in container `name` (`kubectl exec`, `berth.nodes.execute`): the environment,
+        working directory and user its program started with. LookupError as `running_container` says."""
+        container = self.running_container(name)
         env = self._envs.get(name)
         if env is None:  # a process a restarted `berth up` adopted: its environment is made again, the same way
             env = self._envs[name] = await self._make_environment(container)
