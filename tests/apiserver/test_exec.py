@@ -31,9 +31,9 @@ def mixed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 
 def pod(c: Cluster, name: str, command: list[str], *, node: str = "local", port: int | None = None,
-        env: dict[str, str] | None = None) -> None:
+        env: dict[str, str] | None = None, stdin: bool = False) -> None:
     """A pod bound to `node` (no scheduler in between), Running before this returns."""
-    container = {"name": "main", "image": "none", "command": command,
+    container = {"name": "main", "image": "none", "command": command, "stdin": stdin,
                  "env": [{"name": k, "value": v} for k, v in (env or {}).items()]}
     if port:
         container["ports"] = [{"containerPort": port}]
@@ -140,6 +140,31 @@ def test_attach_follows_the_programs_output(mixed):
     ticks = [line for line in result.stdout.splitlines() if line.startswith("tick ")]
     assert ticks and ticks[-1] == "tick 60", result.stdout
     assert "err" in result.stderr
+
+
+def test_attach_writes_to_the_stdin_of_a_container_that_has_one(mixed):
+    pod(mixed, "reader", ["sh", "-c", 'read first; echo "got $first"; read second; echo "then $second"'], stdin=True)
+    first = subprocess.Popen([str(BIN / "kubectl"), "attach", "-i", "reader"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=mixed.env())
+    try:
+        first.stdin.write("one\n")
+        first.stdin.flush()
+        assert first.stdout.readline() == "got one\n"
+    finally:
+        first.terminate()  # the program goes on, waiting for its second line
+        first.communicate(timeout=10)
+    second = mixed.kubectl("attach", "-i", "reader", input="two\n", timeout=60)  # another writer: the same stdin
+    assert "then two" in second.stdout, second.stdout
+    assert "not attached" not in second.stderr
+    logs = mixed.kubectl("logs", "reader").stdout
+    assert logs == "got one\nthen two\n"
+
+
+def test_attach_to_a_container_without_stdin_says_input_is_not_attached(mixed):
+    pod(mixed, "deaf", ["sh", "-c", "sleep 2; echo bye"])
+    result = mixed.kubectl("attach", "-i", "deaf", input="ignored\n", timeout=60)
+    assert "input is not attached: container main was not started with stdin: true" in result.stderr
+    assert "bye" in result.stdout
 
 
 def test_cp_copies_files_in_and_out_through_exec(mixed, sleeper, tmp_path):

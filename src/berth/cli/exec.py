@@ -194,8 +194,10 @@ def attach_command(kind: str | None = None, prefix: str = "berth") -> click.Comm
                    context_settings={"help_option_names": ["-h", "--help"]})
     @click.argument("workload")
     @click.option("-i", "--stdin", is_flag=True,
-                  help="Send input (not honoured on Berth's local node: its programs have no stdin; you are told).")
-    @click.option("-t", "--tty", is_flag=True, help="With -i: this terminal in raw mode.")
+                  help="Send your input to the program (one submitted with --stdin; otherwise you are told it has "
+                       "no stdin).")
+    @click.option("-t", "--tty", is_flag=True,
+                  help="With -i: your terminal in raw mode (on Berth's local node the program gets no terminal).")
     @pod_options()
     def command(workload: str, stdin: bool, tty: bool, pod: str | None, container: str | None, wait: str,
                 kubeconfig: str | None, project: str | None) -> None:

@@ -2,10 +2,15 @@
 of `berth.client.channels`, until the program ends or the client leaves.
 
 The program's output is what its monitor writes to the container's log (`berth.api.podlog` records, each
-marked stdout or stderr), so attach follows that file, as `kubectl logs -f` does but from its end. Its
-input is not attached: the monitor starts programs with an empty stdin, as a container without
-`stdin: true` has, and keeps no pipe or terminal to write to; a client that asks for stdin is told so on
-stderr (or the terminal) and its input is dropped.
+marked stdout or stderr), so attach follows that file, as `kubectl logs -f` does but from its end.
+
+Input: a container with `stdin: true` (a workload submitted with `--stdin`/`-i`) was started by its monitor
+with a FIFO as stdin (`LocalNode.stdin_path`), open for as long as it runs, so what the client sends on
+the stdin channel is written there; several clients may write, and the end of one client's input does not
+end the program's (Kubernetes' `stdinOnce` is not honoured). A container without it has no stdin to write
+to: a client that asks for stdin is told so on stderr (or the terminal), and its input is dropped. There is
+no terminal either way: the monitor gives programs pipes, not a pty (`tty: true` is not honoured), so a
+program sees its input as from a pipe and its prompts may wait for a newline.
 """
 
 from __future__ import annotations
@@ -18,17 +23,27 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from berth.api import podlog
 from berth.client import channels
-from berth.nodes.execute import Socket, Streams
+from berth.nodes.execute import Socket, Streams, write_fd
 
 if TYPE_CHECKING:
     from berth.nodes.podrunner import PodRunner
 
 POLL_S = 0.2
-NO_STDIN = ("berth: input is not attached: the local node starts a container's program with no stdin to write "
-            "to; its output follows (use `kubectl exec -it` or `berth bash` for a shell)\n")
+NO_STDIN = ("berth: input is not attached: container {container} was not started with stdin: true (submit with "
+            "--stdin / -i), so it has no stdin to write to; its output follows (for a shell: `berth bash` or "
+            "`kubectl exec -it`)\n")
 
 
-async def serve(ws: Socket, log_file: Path, runner: PodRunner, container: str, streams: Streams) -> None:
+def _open_input(fifo: Path) -> int | None:
+    """The container's stdin FIFO, open for writing without blocking; None when there is none."""
+    try:
+        return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:  # no FIFO (no stdin: true), or nobody reads it (the program has ended)
+        return None
+
+
+async def serve(ws: Socket, log_file: Path, fifo: Path, runner: PodRunner, container: str,
+                streams: Streams) -> None:
     """Relay what container `container` of `runner`'s pod writes from now on, until it stops running (then
     a Success status) or the client leaves."""
 
@@ -37,9 +52,10 @@ async def serve(ws: Socket, log_file: Path, runner: PodRunner, container: str, s
 
     err = channels.STDERR if streams.stderr and not streams.tty else channels.STDOUT
     await send(channels.STDOUT if streams.stdout or streams.tty else err, b"")
-    if streams.stdin:
-        await send(err, NO_STDIN.encode())
-    listening = asyncio.create_task(_drop_input(ws))
+    writer = _open_input(fifo) if streams.stdin else None
+    if streams.stdin and writer is None:
+        await send(err, NO_STDIN.format(container=container).encode())
+    listening = asyncio.create_task(_input(ws, writer))
     try:
         handle: BinaryIO | None = log_file.open("rb")
     except OSError:
@@ -64,6 +80,8 @@ async def serve(ws: Socket, log_file: Path, runner: PodRunner, container: str, s
             await listening
         if handle is not None:
             handle.close()
+        if writer is not None:
+            os.close(writer)
 
 
 def _whole_records(handle: BinaryIO | None) -> bytes:
@@ -77,8 +95,12 @@ def _whole_records(handle: BinaryIO | None) -> bytes:
     return data[:end]
 
 
-async def _drop_input(ws: Socket) -> None:
-    """Read (and drop) the client's messages until it leaves."""
-    with contextlib.suppress(Exception):
+async def _input(ws: Socket, writer: int | None) -> None:
+    """The client's stdin to `writer` (dropped when None), until the client leaves."""
+    with contextlib.suppress(Exception):  # the client's end, or the program's (a broken pipe)
         while True:
-            await ws.recv()
+            message = await ws.recv()
+            if isinstance(message, bytes) and writer is not None:
+                channel, data = channels.split(message)
+                if channel == channels.STDIN and data:
+                    await write_fd(writer, data)

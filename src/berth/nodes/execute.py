@@ -86,7 +86,7 @@ def set_window(fd: int, columns: int, rows: int) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
 
 
-async def _write_fd(fd: int, data: bytes) -> None:
+async def write_fd(fd: int, data: bytes) -> None:
     """All of `data` to a non-blocking fd, waiting while it is full."""
     loop = asyncio.get_running_loop()
     while data:
@@ -199,7 +199,7 @@ class _Session:
             if channel == channels.STDIN and data:
                 with contextlib.suppress(OSError, ConnectionError):
                     if self.master is not None:
-                        await _write_fd(self.master, data)
+                        await write_fd(self.master, data)
                     elif self.process.stdin is not None:
                         self.process.stdin.write(data)
                         await self.process.stdin.drain()

@@ -144,8 +144,8 @@ class Endpoint:
                 assert context is not None
                 await execute.run_exec(connection, command, context, streams)
             else:
-                await attach.serve(connection, self.node.log_path(namespace, pod, container), runner, container,
-                                   streams)
+                await attach.serve(connection, self.node.log_path(namespace, pod, container),
+                                   self.node.stdin_path(namespace, pod, container), runner, container, streams)
         except Exception as exc:  # noqa: BLE001 - one session's trouble must not reach the node
             log.exception("node %s: %s into %s/%s failed", self.node.name, sub, namespace, pod)
             if sub != "portforward":  # the client must not take it for a success

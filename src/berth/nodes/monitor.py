@@ -20,8 +20,9 @@ has closed its output (the program and whatever it left behind).
     python -m berth.nodes.monitor < SPEC
 
 SPEC is JSON: `argv`, `env`, `cwd`, `log` (the log file), and `user`, `group`, `extra_groups` to run as
-(`berth.nodes.credentials`). The monitor answers one line on stdout, `{"pid": P, "ticks": T}` once the
-program runs, or `{"errno": N, "error": "..."}` when it cannot start, and closes it.
+(`berth.nodes.credentials`), and `stdin`, a FIFO to give the program as its stdin (else it has none).
+The monitor answers one line on stdout, `{"pid": P, "ticks": T}` once the program runs, or
+`{"errno": N, "error": "..."}` when it cannot start, and closes it.
 """
 
 from __future__ import annotations
@@ -128,19 +129,37 @@ def _answer(message: dict[str, Any]) -> None:
     os.close(null)
 
 
+def _open_fifo(path: Path, user: int | None) -> int:
+    """The FIFO at `path` (made when missing), open for reading and writing: the program's stdin never
+    ends, as a container's with `stdin: true` (and not `stdinOnce`), however often writers come and go."""
+    try:
+        os.mkfifo(path, 0o600)
+    except FileExistsError:
+        pass
+    if user is not None:
+        os.chown(path, user, -1)
+    return os.open(path, os.O_RDWR)
+
+
 def run(spec: dict[str, Any]) -> int:
     """Start the program of `spec`, relay its output, write its exit status; the monitor's own status."""
     log_file = Path(spec["log"])
     out = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     credentials = {key: spec[key] for key in ("user", "group", "extra_groups") if spec.get(key) is not None}
+    stdin: int = subprocess.DEVNULL
     try:
-        process = subprocess.Popen(spec["argv"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        if spec.get("stdin"):
+            stdin = _open_fifo(Path(spec["stdin"]), credentials.get("user"))
+        process = subprocess.Popen(spec["argv"], stdin=stdin, stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, cwd=spec["cwd"], env=spec["env"], start_new_session=True,
                                    **credentials)
     except OSError as exc:
         os.close(out)
         _answer({"errno": exc.errno, "error": exc.strerror or str(exc)})
         return 1
+    finally:
+        if stdin >= 0:  # the program holds it now
+            os.close(stdin)
     ticks = _ticks(process.pid)
     _answer({"pid": process.pid, "ticks": ticks})
     assert process.stdout is not None and process.stderr is not None

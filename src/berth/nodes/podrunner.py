@@ -336,8 +336,9 @@ class PodRunner:
         if who.user is not None:
             with contextlib.suppress(OSError):
                 os.chown(self.scratch, who.user, who.group if who.group is not None else -1)
+        stdin = self.node.stdin_path(self.namespace, self.name, name) if container.get("stdin") else None
         starting = asyncio.ensure_future(procs.start(argv, env=env, cwd=podenv.working_dir(container, self.scratch),
-                                                     log_file=log_file, credentials=who.popen()))
+                                                     log_file=log_file, credentials=who.popen(), stdin=stdin))
         try:
             started = await asyncio.shield(starting)
         except asyncio.CancelledError:  # the agent stops meanwhile: record what started, for the next one

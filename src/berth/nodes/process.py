@@ -101,6 +101,10 @@ class LocalNode:
         """Where pods/log reads a container's output."""
         return podlog.log_path(self.data_dir, namespace, pod, container)
 
+    def stdin_path(self, namespace: str, pod: str, container: str) -> Path:
+        """The FIFO that is the stdin of a container with `stdin: true` (its monitor makes it; attach writes)."""
+        return self.log_path(namespace, pod, container).with_name(f"{container}.stdin")
+
     def remove_dirs(self, namespace: str, pod: str) -> None:
         shutil.rmtree(self.scratch_dir(namespace, pod), ignore_errors=True)
         shutil.rmtree(self.log_path(namespace, pod, "x").parent, ignore_errors=True)
