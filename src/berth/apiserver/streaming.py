@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import orjson
-from starlette.responses import Response
 from starlette.websockets import WebSocket
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus
@@ -59,13 +58,13 @@ def node_target(api: Api, sub: str, namespace: str, name: str, params: list[tupl
     if node is None:
         raise errors.bad_request(f'pod {name} is bound to node "{node_name}", which does not exist')
     labels = (node.get("metadata") or {}).get("labels") or {}
+    if labels.get(SIMULATED_LABEL) == "true":
+        raise errors.bad_request(f"pod {name} runs on simulated node {node_name}: nothing of it runs anywhere, so "
+                                 f"there is nothing to {VERBS[sub]} ({COMMANDS[sub]} works for pods on the local node)")
     where = streaming.endpoint(node)
-    if labels.get(SIMULATED_LABEL) == "true" or where is None:
-        raise errors.bad_request(
-            f"pod {name} runs on simulated node {node_name}: nothing of it runs anywhere, so there is nothing to "
-            f"{VERBS[sub]} ({COMMANDS[sub]} works for pods on the local node)" if labels.get(SIMULATED_LABEL) == "true"
-            else f"node {node_name} serves no exec, attach or port-forward (its status publishes no "
-                 "daemonEndpoints.kubeletEndpoint.Port)")
+    if where is None:
+        raise errors.bad_request(f"node {node_name} serves no exec, attach or port-forward (its status publishes no "
+                                 "daemonEndpoints.kubeletEndpoint.Port)")
     container = ""
     if sub != "portforward":
         asked = next((value for key, value in params if key == "container"), "")
@@ -76,20 +75,13 @@ def node_target(api: Api, sub: str, namespace: str, name: str, params: list[tupl
     return f"ws://{address}:{port}{path}" + (f"?{urlencode(query)}" if query else ""), node_name
 
 
-async def _deny(websocket: WebSocket, exc: errors.ApiError) -> None:
-    await websocket.send_denial_response(Response(exc.body(), status_code=exc.code, media_type="application/json"))
-
-
 async def serve(websocket: WebSocket, api: Api, token: str | None, sub: str, namespace: str, name: str) -> None:
-    """Relay one client's WebSocket for `sub` of pod `name` to its node (see the module's docstring)."""
+    """Relay one client's WebSocket for `sub` of pod `name` to its node (see the module's docstring); an
+    `ApiError` before the upgrade, for the caller to answer with."""
     params = list(websocket.query_params.multi_items())
     offered = [p.strip() for p in websocket.headers.get("sec-websocket-protocol", "").split(",") if p.strip()]
-    try:
-        url, node_name = node_target(api, sub, namespace, name, params)
-        node = await _connect_node(url, node_name, offered, token)
-    except errors.ApiError as exc:
-        await _deny(websocket, exc)
-        return
+    url, node_name = node_target(api, sub, namespace, name, params)
+    node = await _connect_node(url, node_name, offered, token)
     try:
         await websocket.accept(subprotocol=node.subprotocol)
         await _relay(websocket, node)
