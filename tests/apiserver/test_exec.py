@@ -31,9 +31,9 @@ def mixed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 
 def pod(c: Cluster, name: str, command: list[str], *, node: str = "local", port: int | None = None,
-        env: dict[str, str] | None = None, stdin: bool = False) -> None:
+        env: dict[str, str] | None = None, stdin: bool = False, tty: bool = False) -> None:
     """A pod bound to `node` (no scheduler in between), Running before this returns."""
-    container = {"name": "main", "image": "none", "command": command, "stdin": stdin,
+    container = {"name": "main", "image": "none", "command": command, "stdin": stdin, "tty": tty,
                  "env": [{"name": k, "value": v} for k, v in (env or {}).items()]}
     if port:
         container["ports"] = [{"containerPort": port}]
@@ -158,6 +158,20 @@ def test_attach_writes_to_the_stdin_of_a_container_that_has_one(mixed):
     assert "not attached" not in second.stderr
     logs = mixed.kubectl("logs", "reader").stdout
     assert logs == "got one\nthen two\n"
+
+
+def test_attach_it_to_a_container_with_a_terminal_is_its_terminal(mixed):
+    pod(mixed, "console", ["sh"], stdin=True, tty=True)
+    term = spawn([str(BIN / "kubectl"), "attach", "-it", "console"], mixed.env(), rows=27, columns=99)
+    term.read_until(b"try pressing enter")
+    time.sleep(1)  # attached: what is typed now reaches the shell
+    term.type("tty; stty size; echo mark-$((6*7))\n")
+    out = term.read_until(b"mark-42")
+    assert b"/dev/pts/" in out and b"27 99" in out, out
+    term.type("exit 6\n")
+    term.wait()
+    logs = mixed.kubectl("logs", "console").stdout
+    assert "mark-42" in logs  # a terminal's output is the container's log, as a runtime keeps it
 
 
 def test_attach_to_a_container_without_stdin_says_input_is_not_attached(mixed):

@@ -197,7 +197,7 @@ def attach_command(kind: str | None = None, prefix: str = "berth") -> click.Comm
                   help="Send your input to the program (one submitted with --stdin; otherwise you are told it has "
                        "no stdin).")
     @click.option("-t", "--tty", is_flag=True,
-                  help="With -i: your terminal in raw mode (on Berth's local node the program gets no terminal).")
+                  help="With -i: be the program's terminal (one submitted with --tty).")
     @pod_options()
     def command(workload: str, stdin: bool, tty: bool, pod: str | None, container: str | None, wait: str,
                 kubeconfig: str | None, project: str | None) -> None:

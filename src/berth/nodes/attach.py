@@ -5,12 +5,12 @@ The program's output is what its monitor writes to the container's log (`berth.a
 marked stdout or stderr), so attach follows that file, as `kubectl logs -f` does but from its end.
 
 Input: a container with `stdin: true` (a workload submitted with `--stdin`/`-i`) was started by its monitor
-with a FIFO as stdin (`LocalNode.stdin_path`), open for as long as it runs, so what the client sends on
-the stdin channel is written there; several clients may write, and the end of one client's input does not
-end the program's (Kubernetes' `stdinOnce` is not honoured). A container without it has no stdin to write
-to: a client that asks for stdin is told so on stderr (or the terminal), and its input is dropped. There is
-no terminal either way: the monitor gives programs pipes, not a pty (`tty: true` is not honoured), so a
-program sees its input as from a pipe and its prompts may wait for a newline.
+(`berth.nodes.monitor`) with a FIFO for its input (`LocalNode.stdin_path`), open for as long as it runs, so
+what the client sends on the stdin channel is written there; several clients may write, and the end of one
+client's input does not end the program's (Kubernetes' `stdinOnce` is not honoured). With `tty: true` too,
+the program has a pseudo-terminal that the monitor types that input into, and the client's window size
+(resize channel) goes to the monitor's resize FIFO. A container without `stdin: true` has no input: a
+client that asks for stdin is told so on stderr (or the terminal), and its input is dropped.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from berth.api import podlog
 from berth.client import channels
 from berth.nodes.execute import Socket, Streams, write_fd
+from berth.nodes.monitor import resize_path
 
 if TYPE_CHECKING:
     from berth.nodes.podrunner import PodRunner
@@ -35,10 +36,10 @@ NO_STDIN = ("berth: input is not attached: container {container} was not started
 
 
 def _open_input(fifo: Path) -> int | None:
-    """The container's stdin FIFO, open for writing without blocking; None when there is none."""
+    """A FIFO of the container's monitor, open for writing without blocking; None when there is none."""
     try:
         return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-    except OSError:  # no FIFO (no stdin: true), or nobody reads it (the program has ended)
+    except OSError:  # no FIFO (no stdin: true, or no tty), or nobody reads it (the program has ended)
         return None
 
 
@@ -55,7 +56,8 @@ async def serve(ws: Socket, log_file: Path, fifo: Path, runner: PodRunner, conta
     writer = _open_input(fifo) if streams.stdin else None
     if streams.stdin and writer is None:
         await send(err, NO_STDIN.format(container=container).encode())
-    listening = asyncio.create_task(_input(ws, writer))
+    sizer = _open_input(resize_path(fifo)) if streams.tty else None
+    listening = asyncio.create_task(_input(ws, writer, sizer))
     try:
         handle: BinaryIO | None = log_file.open("rb")
     except OSError:
@@ -80,8 +82,9 @@ async def serve(ws: Socket, log_file: Path, fifo: Path, runner: PodRunner, conta
             await listening
         if handle is not None:
             handle.close()
-        if writer is not None:
-            os.close(writer)
+        for fd in (writer, sizer):
+            if fd is not None:
+                os.close(fd)
 
 
 def _whole_records(handle: BinaryIO | None) -> bytes:
@@ -95,12 +98,18 @@ def _whole_records(handle: BinaryIO | None) -> bytes:
     return data[:end]
 
 
-async def _input(ws: Socket, writer: int | None) -> None:
-    """The client's stdin to `writer` (dropped when None), until the client leaves."""
+async def _input(ws: Socket, writer: int | None, sizer: int | None) -> None:
+    """The client's stdin to `writer`, its window sizes to `sizer` (each dropped when None), until the
+    client leaves."""
     with contextlib.suppress(Exception):  # the client's end, or the program's (a broken pipe)
         while True:
             message = await ws.recv()
-            if isinstance(message, bytes) and writer is not None:
-                channel, data = channels.split(message)
-                if channel == channels.STDIN and data:
-                    await write_fd(writer, data)
+            if not isinstance(message, bytes) or not message:
+                continue
+            channel, data = channels.split(message)
+            if channel == channels.STDIN and data and writer is not None:
+                await write_fd(writer, data)
+            elif channel == channels.RESIZE and sizer is not None:
+                size = channels.parse_resize(data)
+                if size is not None:
+                    await write_fd(sizer, f"{size[0]} {size[1]}\n".encode())

@@ -338,7 +338,8 @@ class PodRunner:
                 os.chown(self.scratch, who.user, who.group if who.group is not None else -1)
         stdin = self.node.stdin_path(self.namespace, self.name, name) if container.get("stdin") else None
         starting = asyncio.ensure_future(procs.start(argv, env=env, cwd=podenv.working_dir(container, self.scratch),
-                                                     log_file=log_file, credentials=who.popen(), stdin=stdin))
+                                                     log_file=log_file, credentials=who.popen(), stdin=stdin,
+                                                     tty=bool(container.get("tty"))))
         try:
             started = await asyncio.shield(starting)
         except asyncio.CancelledError:  # the agent stops meanwhile: record what started, for the next one
