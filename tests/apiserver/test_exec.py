@@ -174,6 +174,18 @@ def test_attach_it_to_a_container_with_a_terminal_is_its_terminal(mixed):
     assert "mark-42" in logs  # a terminal's output is the container's log, as a runtime keeps it
 
 
+def test_kubectl_run_it_rm_is_a_throwaway_shell(mixed):
+    term = spawn([str(BIN / "kubectl"), "run", "-it", "--rm", "scratch", "--image=busybox", "--restart=Never",
+                  '--overrides={"spec": {"nodeName": "local"}}', "--command", "--", "sh"], mixed.env())
+    term.read_until(b"try pressing enter", timeout=60)
+    time.sleep(1)
+    term.type("echo made-$((2+3)); tty\n")
+    assert b"/dev/pts/" in term.read_until(b"made-5")
+    term.type("exit\n")
+    assert term.wait(timeout=60) == 0, term.output
+    assert b'pod "scratch" deleted' in term.output
+
+
 def test_attach_to_a_container_without_stdin_says_input_is_not_attached(mixed):
     pod(mixed, "deaf", ["sh", "-c", "sleep 2; echo bye"])
     result = mixed.kubectl("attach", "-i", "deaf", input="ignored\n", timeout=60)
