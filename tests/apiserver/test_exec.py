@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import websockets.client
@@ -245,3 +246,23 @@ def test_berth_exec_into_a_workload_on_a_simulated_node_gets_the_same_clear_erro
     assert result.returncode == 1
     assert "pod far-0-0 runs on simulated node sim-0: nothing of it runs anywhere" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_exec_session_ends_with_its_pod(mixed):
+    pod(mixed, "brief", ["sleep", "600"])
+    session = subprocess.Popen([str(BIN / "kubectl"), "exec", "brief", "--", "sh", "-c", "echo started; sleep 600"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=mixed.env())
+    assert session.stdout.readline() == "started\n"
+    mixed.kubectl("delete", "pod", "brief", "--wait=false")
+    _, err = session.communicate(timeout=60)
+    assert session.returncode != 0
+    assert "pod brief has ended (or was deleted): the exec session ends with it" in err, err
+    assert not [p for p in Path("/proc").glob("[0-9]*/cmdline")  # what the exec started is gone too
+                if _read(p) == b"sh\0-c\0echo started; sleep 600\0"]
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""

@@ -14,6 +14,7 @@ on to the client.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 import json
@@ -105,14 +106,32 @@ class Endpoint:
     # -- the session ----------------------------------------------------------------------------------
 
     async def _handle(self, connection: ServerConnection) -> None:
+        """One session. An exec or port-forward ends when the pod's runner does (the pod ended or was
+        deleted, or the agent stops): what it started goes with it, as a container's exec sessions go with
+        the container. An attach ends by itself when its container stops."""
         assert connection.request is not None
         parsed = streaming.parse_node_path(connection.request.path)
         assert parsed is not None
-        sub, namespace, pod, container = parsed
+        sub, namespace, pod = parsed[:3]
         runner = self._runner(namespace, pod)
         if runner is None:
             await connection.close(1011, "the pod has ended")
             return
+        session = asyncio.ensure_future(self._session(connection, runner, *parsed))
+        await asyncio.wait({session} if sub == "attach" else {session, runner.task},
+                           return_when=asyncio.FIRST_COMPLETED)
+        if not session.done():
+            session.cancel()
+            await asyncio.gather(session, return_exceptions=True)
+            if sub != "portforward":
+                with contextlib.suppress(Exception):
+                    await connection.send(channels.encode_status(channels.failure_status(
+                        f"pod {pod} has ended (or was deleted): the {sub} session ends with it")))
+        await connection.close()
+
+    async def _session(self, connection: ServerConnection, runner: Any, sub: str, namespace: str, pod: str,
+                       container: str) -> None:
+        assert connection.request is not None
         query = parse_qs(urlsplit(connection.request.path).query)
         try:
             if sub == "portforward":
@@ -152,8 +171,6 @@ class Endpoint:
                 with contextlib.suppress(Exception):
                     await connection.send(channels.encode_status(channels.failure_status(
                         f"node {self.node.name}: {sub} failed: {exc}")))
-        finally:
-            await connection.close()
 
 
 def _streams(query: dict[str, list[str]]) -> execute.Streams:
