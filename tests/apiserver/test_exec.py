@@ -180,7 +180,7 @@ def test_kubectl_run_it_rm_is_a_throwaway_shell(mixed):
                   '--overrides={"spec": {"nodeName": "local"}}', "--command", "--", "sh"], mixed.env())
     term.read_until(b"try pressing enter", timeout=60)
     time.sleep(1)
-    term.type("echo made-$((2+3)); tty\n")
+    term.type("tty; echo made-$((2+3))\n")
     assert b"/dev/pts/" in term.read_until(b"made-5")
     term.type("exit\n")
     assert term.wait(timeout=60) == 0, term.output

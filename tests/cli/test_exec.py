@@ -109,18 +109,24 @@ def test_port_forward_reaches_the_workloads_server(notebook):
     assert bad.returncode == 2 and '"eighty" is not LOCAL:REMOTE or PORT' in bad.stderr
 
 
-def test_attach_shows_the_programs_output_from_now_on(notebook):
+def test_attach_shows_the_programs_output_from_now_on(notebook, tmp_path):
     c, port = notebook
-    attached = subprocess.Popen([sys.executable.rsplit("/", 1)[0] + "/berth", "attach", "nb", "-p", "team"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=c.env())
-    try:
-        time.sleep(2)  # attached before the request below
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/attach-marker", timeout=10) as response:
-            response.read()
-    except urllib.error.HTTPError:
-        pass  # 404: the server logs the request all the same
-    finally:
-        time.sleep(1)
-        attached.terminate()
-    _, err = attached.communicate(timeout=10)
-    assert '"GET /attach-marker HTTP/1.1" 404' in err, err
+    err = tmp_path / "attach.err"
+    with err.open("w") as sink:
+        attached = subprocess.Popen([sys.executable.rsplit("/", 1)[0] + "/berth", "attach", "nb", "-p", "team"],
+                                    stdout=subprocess.DEVNULL, stderr=sink, text=True, env=c.env())
+        try:
+            deadline, seen = time.monotonic() + 30, ""
+            for i in range(1000):  # requests until one is logged while attached: the server logs each to stderr
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/attach-marker-{i}", timeout=10).read()
+                except urllib.error.HTTPError:
+                    pass  # 404, logged all the same
+                time.sleep(0.5)
+                seen = err.read_text()
+                if "/attach-marker-" in seen or time.monotonic() > deadline:
+                    break
+        finally:
+            attached.terminate()
+            attached.wait(timeout=10)
+    assert '"GET /attach-marker-' in seen and 'HTTP/1.1" 404' in seen, seen
