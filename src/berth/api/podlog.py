@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 STREAMS = (b"stdout", b"stderr")
 
@@ -132,6 +133,18 @@ def parse(data: bytes) -> list[Line]:
 def whole(data: bytes) -> int:
     """How many leading bytes of `data` are whole records (up to and including its last newline)."""
     return data.rfind(b"\n") + 1
+
+
+def read_whole(handle: BinaryIO | None) -> bytes:
+    """The whole records appended to an open log file since the last read; a record still being written
+    stays for the next read (the file position stops after the last newline)."""
+    if handle is None:
+        return b""
+    at = handle.tell()
+    data = handle.read()
+    end = whole(data)
+    handle.seek(at + end)
+    return data[:end]
 
 
 def render(lines: Sequence[Line], *, timestamps: bool = False) -> bytes:

@@ -11,6 +11,9 @@ WORKLOAD_KIND_LABEL = "run.ai/workload-kind"  # set by the controllers: the kind
 WORKLOAD_NAME_LABEL = "run.ai/workload-name"  # set by the controllers: the name of the pod's workload
 ROLE_LABEL = "run.ai/role"  # set by the controllers on a distributed workload's pods: master, worker, ...
 
+# Set by a node agent on its Node: "true" when the node is simulated (its pods run nowhere), else "false".
+SIMULATED_LABEL = "berth.dev/simulated"
+
 # Set by the local node: where each container port is reached on this machine, JSON
 # {"<containerPort>": <host port>}; the controllers put it in the workload's service URLs.
 HOST_PORTS_ANNOTATION = "run.ai/host-ports"

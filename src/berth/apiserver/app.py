@@ -9,9 +9,10 @@ Paths served (kubectl's and the client libraries', see the protocol notes):
   /apis/{g}/{v}/[namespaces/{ns}/]{plural}[/{name}[/{sub}]]
 Trailing slashes are tolerated; booleans parse like Go's strconv.ParseBool.
 
-A pod's `exec`, `attach` and `portforward` (kubectl asks for a websocket, then SPDY) get a 400 Status that
-says they are not served, so kubectl prints why instead of "could not find the requested resource"; they
-are not advertised in discovery.
+A pod's `exec`, `attach` and `portforward` come as WebSockets and are relayed to the pod's node
+(`berth.apiserver.streaming`); the same paths without the WebSocket upgrade (kubectl's SPDY fallback)
+get a 400 Status that says why the WebSocket was refused, or that Berth speaks only WebSockets, so kubectl
+prints why instead of "could not find the requested resource". They are not advertised in discovery.
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ import orjson
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
-from berth.apiserver import discovery, errors, logs, openapi, tables
+from berth.apiserver import discovery, errors, logs, openapi, streaming, tables
 from berth.apiserver.api import Api, WriteOptions
 from berth.apiserver.resources import Resource, find, in_group_version
 from berth.apiserver.validation import MAX_BODY, decode
@@ -40,8 +42,8 @@ JSON = "application/json"
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 PUBLIC = {"/version", "/healthz", "/livez", "/readyz"}
 FALSE = {"0", "f", "F", "false", "False", "FALSE"}
-#: A pod's streaming subresources, by the kubectl command that asks for them: not served (yet).
-STREAMING = {"exec": "kubectl exec", "attach": "kubectl attach", "portforward": "kubectl port-forward"}
+#: A pod's streaming subresources, by the kubectl command that asks for them (served over WebSockets).
+STREAMING = streaming.COMMANDS
 
 
 @dataclass
@@ -253,12 +255,12 @@ class Server:
             if method != "GET":
                 raise errors.method_not_allowed(method)
             return await logs.respond(api, self.data_dir, ns_value, name, params)
-        if sub in STREAMING:
-            api.get(res, ns_value, name)  # a pod that does not exist is NotFound first, as on a real server
+        if sub in STREAMING:  # not a WebSocket (kubectl's SPDY fallback): say why the WebSocket was refused
+            streaming.node_target(api, sub, ns_value, name, list(request.query_params.multi_items()))
             raise errors.bad_request(
-                f"{STREAMING[sub]} is not supported: Berth's nodes run pods as processes and do not stream into them "
-                "yet; see a pod's output with kubectl logs, and reach its ports at the addresses in its annotation "
-                "run.ai/host-ports")
+                f"{STREAMING[sub]} over SPDY is not supported: Berth serves {sub} over WebSockets only, which kubectl "
+                "1.30 and later (and the berth CLI) use; upgrade kubectl, or use `berth exec`, `berth attach`, "
+                "`berth port-forward`")
         if sub == "binding":
             if method != "POST":
                 raise errors.method_not_allowed(method)
@@ -290,6 +292,22 @@ class Server:
                 return _json(result)
             return self._out(request, target, result)
         raise errors.method_not_allowed(method)
+
+    async def socket(self, websocket: WebSocket) -> None:
+        """A WebSocket: a pod's exec, attach or portforward (relayed to its node), else refused with a Status."""
+        try:
+            if not self._authorized(websocket):  # type: ignore[arg-type]
+                raise errors.unauthorized()
+            parts = [p for p in websocket.url.path.split("/") if p]
+            if parts[:2] != ["api", "v1"]:
+                raise errors.not_found_path()
+            target = route("", "v1", parts[2:])
+            if target.resource.kind != "Pod" or target.subresource not in STREAMING or target.name is None:
+                raise errors.bad_request("only a pod's exec, attach and portforward are served over WebSockets")
+            await streaming.serve(websocket, self.api, self.token, target.subresource, target.namespace or "",
+                                  target.name)
+        except errors.ApiError as exc:
+            await websocket.send_denial_response(_error(exc))
 
     def _watch(self, request: Request, target: Target, params: dict[str, str]) -> Response:
         assert self.hub is not None, "the watch hub starts with the app"
@@ -323,4 +341,5 @@ class Server:
                 await asyncio.gather(*running, return_exceptions=True)
 
         methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-        return Starlette(routes=[Route("/{path:path}", self.dispatch, methods=methods)], lifespan=lifespan)
+        return Starlette(routes=[Route("/{path:path}", self.dispatch, methods=methods),
+                                 WebSocketRoute("/{path:path}", self.socket)], lifespan=lifespan)

@@ -84,8 +84,8 @@ def _options(name: str, params: dict[str, str]) -> tuple[int | None, int | None,
     return since, tail, limit
 
 
-def _container(pod: dict, name: str, asked: str) -> str:
-    """The container whose log is asked for, as kube-apiserver picks it (LogLocation)."""
+def container_of(pod: dict, name: str, asked: str) -> str:
+    """The container whose log (or exec, attach) is asked for, as kube-apiserver picks it (LogLocation)."""
     spec = pod.get("spec") or {}
     containers = [c.get("name") for c in spec.get("containers") or []]
     inits = [c.get("name") for c in spec.get("initContainers") or []]
@@ -123,7 +123,7 @@ def _check_started(pod: dict, name: str, container: str, previous: bool) -> None
 
 async def respond(api: Api, data_dir: Path | None, namespace: str, name: str, params: dict[str, str]) -> Response:
     pod = api.get(PODS, namespace, name)
-    container = _container(pod, name, params.get("container") or "")
+    container = container_of(pod, name, params.get("container") or "")
     since, tail, limit = _options(name, params)
     stamps, previous = _true(params.get("timestamps")), _true(params.get("previous"))
     if not (pod.get("spec") or {}).get("nodeName"):
@@ -196,13 +196,13 @@ async def _follow(api: Api, path: Path, namespace: str, name: str, first: bytes,
     ending = False
     try:
         while True:
-            chunk = _more(handle)
+            chunk = podlog.read_whole(handle)
             if chunk:
                 yield render.feed(chunk)
                 continue
             stat = _stat(path)
             if stat is not None and (handle is None or stat.st_ino != os.fstat(handle.fileno()).st_ino):
-                rest = _more(handle)  # the last lines of the old file may have landed since
+                rest = podlog.read_whole(handle)  # the last lines of the old file may have landed since
                 if handle is not None:
                     handle.close()
                 handle = _open(path)
@@ -221,13 +221,3 @@ async def _follow(api: Api, path: Path, namespace: str, name: str, first: bytes,
         if handle is not None:
             handle.close()
 
-
-def _more(handle: BinaryIO | None) -> bytes:
-    """The whole records appended to the file since the last read (a record being written waits)."""
-    if handle is None:
-        return b""
-    at = handle.tell()
-    data = handle.read()
-    end = podlog.whole(data)
-    handle.seek(at + end)
-    return data[:end]

@@ -153,17 +153,19 @@ def _build(config: Config, store: Store) -> tuple[Api, Server, Path, uvicorn.Con
     server = Server(api, token=token, data_dir=config.data_dir, tasks=[collector.run, compactor(store)])
     uv = uvicorn.Config(
         server.app(), host=config.host, port=config.port, log_level="warning", access_log=False,
-        http=_Http, ws="none", loop="uvloop", lifespan="on", timeout_graceful_shutdown=2, **ssl,
+        http=_Http, ws="websockets-sansio", loop="uvloop", lifespan="on", timeout_graceful_shutdown=2, **ssl,
     )
     return api, server, kubeconfig, uv
 
 
 class _Http(HttpToolsProtocol):
-    """uvicorn's HTTP/1 protocol, answering upgrade requests as ordinary ones without a warning in the log.
+    """uvicorn's HTTP/1 protocol, answering upgrade requests it does not serve as ordinary ones without a
+    warning in the log.
 
-    kubectl asks for an upgrade (websocket, then SPDY) for exec, attach and port-forward; Berth serves no
-    upgrade (`ws="none"`), so the request reaches the app, which answers with a Status that says why
-    (`berth.apiserver.app`). uvicorn would log "Unsupported upgrade request" for each."""
+    kubectl asks for a WebSocket for exec, attach and port-forward, and SPDY when the WebSocket is refused;
+    WebSockets are served (`berth.apiserver.streaming`), SPDY is not, so that request reaches the app as an
+    ordinary one, which answers with a Status that says why (`berth.apiserver.app`). uvicorn would log
+    "Unsupported upgrade request" for each."""
 
     def _unsupported_upgrade_warning(self) -> None:
         pass

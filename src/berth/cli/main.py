@@ -208,9 +208,12 @@ from berth.cli.listing import list_command  # noqa: E402
 from berth.cli.logs import logs_command  # noqa: E402
 from berth.cli.settings import completion_command, config_group, version_command  # noqa: E402
 from berth.cli.top import top_command  # noqa: E402
+from berth.cli.exec import attach_command, bash_command, exec_command  # noqa: E402
+from berth.cli.portforward import port_forward_command  # noqa: E402
 
 for _command in (list_command, describe_command, logs_command, delete_command, suspend_command, resume_command,
-                 top_command, config_group, version_command, completion_command):
+                 top_command, config_group, version_command, completion_command,
+                 exec_command(), bash_command(), attach_command(), port_forward_command()):
     cli.add_command(_command)
 
 # The verb modules register their noun factories on import (above); the noun groups come last.

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ import httpx2
 import orjson
 from lightkube import AsyncClient, KubeConfig, SingleConfig
 from lightkube import ConfigError as LightkubeConfigError
+from lightkube.config.client_adapter import verify_cluster
 from lightkube.config.kubeconfig import SERVICE_ACCOUNT
 from lightkube.config.models import User
 from lightkube.core.exceptions import ApiError as LightkubeApiError
@@ -90,6 +92,42 @@ class Wire:
     @property
     def namespace(self) -> str:
         return self.config.namespace
+
+    @property
+    def bearer_token(self) -> str | None:
+        """The kubeconfig user's bearer token (from `token` or `tokenFile`), None when it has none."""
+        user = self.config.user
+        if user is None:
+            return None
+        if user.token_file:
+            try:
+                return Path(self.config.abs_file(user.token_file)).read_text().strip()
+            except OSError as exc:
+                raise errors.ConfigError(f"token file {user.token_file}: {exc.strerror or exc}") from exc
+        return user.token
+
+    def socket_settings(self) -> tuple[str, dict[str, str], ssl.SSLContext | None]:
+        """What a WebSocket to this API server needs (streaming into pods): its base URL (ws:// or wss://),
+        the Authorization header, and the TLS context (the cluster's CA, the user's client certificate).
+        Credentials that come from an exec plugin are not supported here: ConfigError says so."""
+        config, user = self.config, self.config.user
+        if user is not None and user.exec is not None and not (user.token or user.token_file):
+            raise errors.ConfigError("the kubeconfig's user gets its token from an exec plugin, which Berth's "
+                                     "streaming commands do not run; use a context with a token or certificate")
+        headers: dict[str, str] = {}
+        token = self.bearer_token
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        elif user is not None and user.username and user.password:
+            import base64
+
+            pair = base64.b64encode(f"{user.username}:{user.password}".encode()).decode()
+            headers["Authorization"] = f"Basic {pair}"
+        server = config.cluster.server.rstrip("/")
+        if server.startswith("https://"):
+            context = verify_cluster(config.cluster, user or User(), config.abs_file)
+            return "wss://" + server[len("https://"):], headers, context
+        return "ws://" + server.removeprefix("http://"), headers, None
 
     def _build(self, method: str, path: str, params: dict[str, Any] | None, body: Any,
                content_type: str | None, timeout: httpx2.Timeout | None = None) -> httpx2.Request:

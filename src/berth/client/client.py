@@ -111,6 +111,19 @@ class Client:
         """The context's namespace ("default" when unset): what a CLI uses when the user names none."""
         return self._wire.namespace
 
+    @property
+    def bearer_token(self) -> str | None:
+        """The bearer token this client presents (None: it authenticates otherwise, or not at all)."""
+        return self._wire.bearer_token
+
+    async def connect_socket(self, path: str, params: list[tuple[str, str]], subprotocols: list[str]) -> Any:
+        """A WebSocket to `path` (pods/exec, pods/attach, pods/portforward) with these query parameters,
+        offering `subprotocols`: a `websockets` client connection. An answer other than the upgrade raises
+        the `ApiError` of its Status; no answer raises `Unreachable` (`berth.client.sockets`)."""
+        from berth.client.sockets import connect
+
+        return await connect(self._wire, path, params, subprotocols)
+
     async def close(self) -> None:
         await self._wire.close()
 

@@ -20,17 +20,24 @@ has closed its output (the program and whatever it left behind).
     python -m berth.nodes.monitor < SPEC
 
 SPEC is JSON: `argv`, `env`, `cwd`, `log` (the log file), and `user`, `group`, `extra_groups` to run as
-(`berth.nodes.credentials`). The monitor answers one line on stdout, `{"pid": P, "ticks": T}` once the
-program runs, or `{"errno": N, "error": "..."}` when it cannot start, and closes it.
+(`berth.nodes.credentials`), `stdin`, a FIFO that is the program's input (else it has none), and `tty`,
+to give the program a pseudo-terminal (see `run`).
+The monitor answers one line on stdout, `{"pid": P, "ticks": T}` once the program runs, or
+`{"errno": N, "error": "..."}` when it cannot start, and closes it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+import pty
 import selectors
+import struct
 import subprocess
 import sys
+import termios
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -128,43 +135,125 @@ def _answer(message: dict[str, Any]) -> None:
     os.close(null)
 
 
+def _open_fifo(path: Path) -> int:
+    """The FIFO at `path` (made when missing), open for reading and writing, so that it never ends however
+    often writers come and go: a container's stdin with `stdin: true` (and not `stdinOnce`)."""
+    try:
+        os.mkfifo(path, 0o600)
+    except FileExistsError:
+        pass
+    return os.open(path, os.O_RDWR | os.O_NONBLOCK)
+
+
+def resize_path(stdin: Path) -> Path:
+    """Where the window size of a container with a terminal is written ("COLUMNS ROWS" lines): beside its
+    stdin FIFO."""
+    return stdin.with_name(stdin.name + ".resize")
+
+
+def _controlling_terminal() -> None:  # pragma: no cover - runs in the child, after setsid, before exec
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+def _resize(terminal: int, lines: bytes) -> None:
+    """Apply the last "COLUMNS ROWS" line of `lines` to the terminal (the kernel signals the program)."""
+    for line in reversed(lines.split(b"\n")):
+        parts = line.split()
+        if len(parts) == 2 and all(p.isdigit() for p in parts) and all(0 < int(p) < 65536 for p in parts):
+            fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", int(parts[1]), int(parts[0]), 0, 0))
+            return
+
+
+INPUT, SIZE = b"<stdin>", b"<size>"  # selector keys of what comes in, beside the output streams
+
+
 def run(spec: dict[str, Any]) -> int:
-    """Start the program of `spec`, relay its output, write its exit status; the monitor's own status."""
+    """Start the program of `spec`, relay its output, write its exit status; the monitor's own status.
+
+    With `tty`, the program's stdin, stdout and stderr are a pseudo-terminal (its output goes to the log as
+    stdout, as a container runtime logs a terminal), and with `stdin` what is written to the FIFO is typed
+    into it, and "COLUMNS ROWS" lines written to `resize_path` set its size. Without `tty`, the FIFO itself
+    is the program's stdin."""
     log_file = Path(spec["log"])
     out = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     credentials = {key: spec[key] for key in ("user", "group", "extra_groups") if spec.get(key) is not None}
+    stdin = Path(spec["stdin"]) if spec.get("stdin") else None
+    given: list[int] = []  # what the program gets, closed here once it has it
+    kept: list[tuple[int, bytes]] = []  # what the monitor reads: (fd, its selector key)
+    terminal = -1
     try:
-        process = subprocess.Popen(spec["argv"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, cwd=spec["cwd"], env=spec["env"], start_new_session=True,
-                                   **credentials)
+        if spec.get("tty"):
+            terminal, slave = pty.openpty()
+            given.append(slave)
+            fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+            streams: dict[str, Any] = {"stdin": slave, "stdout": slave, "stderr": slave,
+                                       "preexec_fn": _controlling_terminal}
+            if stdin is not None:
+                kept += [(_open_fifo(stdin), INPUT), (_open_fifo(resize_path(stdin)), SIZE)]
+        else:
+            streams = {"stdin": subprocess.DEVNULL, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+            if stdin is not None:
+                streams["stdin"] = _open_fifo(stdin)
+                os.set_blocking(streams["stdin"], True)
+                given.append(streams["stdin"])
+        process = subprocess.Popen(spec["argv"], cwd=spec["cwd"], env=spec["env"], start_new_session=True,
+                                   **streams, **credentials)
     except OSError as exc:
+        for fd in [terminal, *(fd for fd, _ in kept)]:
+            if fd >= 0:
+                os.close(fd)
         os.close(out)
         _answer({"errno": exc.errno, "error": exc.strerror or str(exc)})
         return 1
+    finally:
+        for fd in given:
+            os.close(fd)
     ticks = _ticks(process.pid)
     _answer({"pid": process.pid, "ticks": ticks})
-    assert process.stdout is not None and process.stderr is not None
     selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ, b"stdout")
-    selector.register(process.stderr, selectors.EVENT_READ, b"stderr")
+    if terminal >= 0:
+        os.set_blocking(terminal, False)
+        selector.register(terminal, selectors.EVENT_READ, b"stdout")
+        outputs = 1
+    else:
+        assert process.stdout is not None and process.stderr is not None
+        selector.register(process.stdout, selectors.EVENT_READ, b"stdout")
+        selector.register(process.stderr, selectors.EVENT_READ, b"stderr")
+        outputs = 2
+    for fd, key in kept:
+        selector.register(fd, selectors.EVENT_READ, key)
     try:
         pidfd = os.pidfd_open(process.pid)
         selector.register(pidfd, selectors.EVENT_READ, None)
     except (AttributeError, OSError):
         pidfd = -1
-    streams, ended = 2, False
+    ended = False
     try:
-        while streams or not ended:
+        while outputs or not ended:
             for key, _ in selector.select(None if pidfd >= 0 or ended else POLL_S):
                 if key.data is None:
                     continue  # the program ended: seen below
-                data = os.read(key.fd, CHUNK)
-                if data:
+                try:
+                    data = os.read(key.fd, CHUNK)
+                except BlockingIOError:
+                    continue
+                except OSError:  # EIO: nothing holds the terminal any more
+                    data = b""
+                if key.data == INPUT:
+                    with contextlib.suppress(OSError):  # a full terminal drops what is typed, as a program that
+                        os.write(terminal, data)         # does not read would make a keyboard wait
+                elif key.data == SIZE:
+                    with contextlib.suppress(OSError):
+                        _resize(terminal, data)
+                elif data:
                     _write(out, podlog.records(key.data, data))
                 else:
                     selector.unregister(key.fileobj)
-                    key.fileobj.close()
-                    streams -= 1
+                    if isinstance(key.fileobj, int):
+                        os.close(key.fd)
+                    else:
+                        key.fileobj.close()
+                    outputs -= 1
             if not ended and process.poll() is not None:
                 _write_exit(exit_path(log_file), process.pid, ticks, process.returncode)
                 ended = True
@@ -174,6 +263,8 @@ def run(spec: dict[str, Any]) -> int:
                     pidfd = -1
     finally:
         os.close(out)
+        for fd, _ in kept:
+            os.close(fd)
     return 0
 
 

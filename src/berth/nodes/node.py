@@ -28,14 +28,14 @@ from datetime import datetime, timezone
 from typing import Any
 
 from berth import __version__
-from berth.api import mig
+from berth.api import mig, streaming
+from berth.api.wellknown import SIMULATED_LABEL
 from berth.client import AlreadyExists, ApiError, Client, NotFound
 
 log = logging.getLogger(__name__)
 
 GPUS_ANNOTATION = "run.ai/gpus"  # on a Node: JSON list of its GPUs
 DEVICES_ANNOTATION = "run.ai/gpu-devices"  # on a bound Pod: the device indexes the scheduler assigned
-SIMULATED_LABEL = "berth.dev/simulated"
 SIM_DURATION = "berth.dev/sim-duration"  # on a Pod: how long a simulated node "runs" it (e.g. "90s")
 SIM_EXIT_CODE = "berth.dev/sim-exit-code"  # on a Pod: the exit code it then ends with
 LEASE_NAMESPACE = "kube-node-lease"
@@ -76,6 +76,7 @@ class NodeSpec:
     labels: dict[str, str] = field(default_factory=dict)
     simulated: bool = False
     address: str = "127.0.0.1"
+    stream_port: int | None = None  # where the agent serves exec, attach and port-forward (`berth.api.streaming`)
 
 
 def _now() -> str:
@@ -108,6 +109,7 @@ def node_manifest(spec: NodeSpec) -> dict[str, Any]:
                             "message": "berth node agent is posting ready status", "lastHeartbeatTime": now,
                             "lastTransitionTime": now}],
             "addresses": [{"type": "InternalIP", "address": spec.address}, {"type": "Hostname", "address": spec.name}],
+            **({"daemonEndpoints": streaming.daemon_endpoints(spec.stream_port)} if spec.stream_port else {}),
             "nodeInfo": {"kubeletVersion": f"berth-{__version__}", "osImage": platform.platform(terse=True),
                          "architecture": platform.machine(), "operatingSystem": "linux",
                          "containerRuntimeVersion": "berth-simulated" if spec.simulated else "berth-process"},

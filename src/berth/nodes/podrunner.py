@@ -54,6 +54,7 @@ from berth.api.wellknown import HOST_PORTS_ANNOTATION, WORKLOAD_KIND_LABEL
 from berth.client.informer import key_of
 from berth.nodes import podenv, procs
 from berth.nodes.credentials import credentials
+from berth.nodes.execute import ExecContext
 from berth.nodes.meter import PodMeter
 from berth.nodes.monitor import exit_path
 from berth.nodes.state import PodRecord, ProcessRecord
@@ -139,6 +140,7 @@ class PodRunner:
         self.meter: PodMeter | None = None  # counts a serving pod's requests (`berth.nodes.meter`)
         self._warned = False  # the pod was told its securityContext cannot be honoured here
         self._resumed = False  # a restarted `berth up` carries on with processes it found
+        self._envs: dict[str, dict[str, str]] = {}  # container -> the environment its program started with
         self.task = asyncio.get_running_loop().create_task(self._main(after), name=f"pod {self.namespace}/{self.name}")
 
     def update(self, pod: Obj) -> None:
@@ -320,6 +322,7 @@ class PodRunner:
         if who.refusal:
             await self._refuse([name], who.refusal)
             return None
+        self._envs[name] = env
         argv = podenv.command_line(container, env)
         log_file = self.node.log_path(self.namespace, self.name, name)
         if restarts and log_file.exists():
@@ -333,8 +336,10 @@ class PodRunner:
         if who.user is not None:
             with contextlib.suppress(OSError):
                 os.chown(self.scratch, who.user, who.group if who.group is not None else -1)
+        stdin = self.node.stdin_path(self.namespace, self.name, name) if container.get("stdin") else None
         starting = asyncio.ensure_future(procs.start(argv, env=env, cwd=podenv.working_dir(container, self.scratch),
-                                                     log_file=log_file, credentials=who.popen()))
+                                                     log_file=log_file, credentials=who.popen(), stdin=stdin,
+                                                     tty=bool(container.get("tty"))))
         try:
             started = await asyncio.shield(starting)
         except asyncio.CancelledError:  # the agent stops meanwhile: record what started, for the next one
@@ -467,17 +472,43 @@ class PodRunner:
         statuses[name] = {**statuses[name], "ready": True}
         await self._publish()
 
+    def container_state(self, name: str) -> Obj:
+        """The state of container `name` as its status says now ({"running": ...}, {"waiting": ...}, ...)."""
+        return ({**self._inits, **self._containers}.get(name) or {}).get("state") or {}
+
+    def running_container(self, name: str) -> Obj:
+        """The spec of container `name`, which runs now; LookupError, in the kubelet's words, when the pod
+        has no such container or it does not run (for exec and attach)."""
+        spec = _spec(self.pod)
+        container = next((c for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+                          if c.get("name") == name), None)
+        if container is None:
+            raise LookupError(f"container {name} is not valid for pod {self.name}")
+        state = self.container_state(name)
+        if not state.get("running"):
+            why = next(iter(state), "not started")
+            reason = (state.get(why) or {}).get("reason") if isinstance(state.get(why), dict) else None
+            raise LookupError(f'container "{name}" in pod "{self.name}" is not running ({why}'
+                              f'{": " + reason if reason else ""})')
+        return container
+
+    async def exec_context(self, name: str) -> ExecContext:
+        """How a command runs in container `name` (`kubectl exec`, `berth.nodes.execute`): the environment,
+        working directory and user its program started with. LookupError as `running_container` says."""
+        container = self.running_container(name)
+        env = self._envs.get(name)
+        if env is None:  # a process a restarted `berth up` adopted: its environment is made again, the same way
+            env = self._envs[name] = await self._make_environment(container)
+        who = credentials(self.pod, container, euid=os.geteuid(), egid=os.getegid())
+        return ExecContext(env, podenv.working_dir(container, self.scratch), who.popen())
+
     async def _environment(self, container: Obj, statuses: dict[str, Obj]) -> dict[str, str] | None:
         """The container's environment; while a Secret or ConfigMap it needs is missing, it waits with
         CreateContainerConfigError and tries again, as a kubelet does. None when the pod is deleted."""
         delay, told = 1.0, False
-        listen = (self.record.backend_ports or self.record.host_ports) if self.record else {}
-        ports = {int(port): host for port, host in listen.items()}
         while True:
             try:
-                return await podenv.environment(self.pod, container, scratch=self.scratch, host_ports=ports,
-                                                read=self.node.read, parent=self.node.parent_env,
-                                                gpus=self.node.gpus)
+                return await self._make_environment(container)
             except podenv.ConfigError as exc:
                 name = container["name"]
                 statuses[name] = {**statuses[name], "state": {"waiting": {"reason": "CreateContainerConfigError",
@@ -489,6 +520,12 @@ class PodRunner:
             if await self._pause(delay):
                 return None
             delay = min(delay * 2, 10.0)
+
+    async def _make_environment(self, container: Obj) -> dict[str, str]:
+        listen = (self.record.backend_ports or self.record.host_ports) if self.record else {}
+        return await podenv.environment(self.pod, container, scratch=self.scratch,
+                                        host_ports={int(port): host for port, host in listen.items()},
+                                        read=self.node.read, parent=self.node.parent_env, gpus=self.node.gpus)
 
     async def _deleted_before(self, waited: asyncio.Future[Any]) -> bool:
         """Wait for `waited` or the pod's deletion; True when deletion came first (`waited` is then left

@@ -30,6 +30,7 @@ from berth.client import ApiError, Client, Conflict, Informer, NotFound, Unreach
 from berth.client.informer import Change, key_of
 from berth.nodes import gpus as discovery
 from berth.nodes import podenv, procs
+from berth.nodes.kubelet import Endpoint
 from berth.nodes.node import Gpu, NodeSpec, heartbeat, register
 from berth.nodes.podrunner import TERMINAL, PodRunner
 from berth.nodes.state import StateFile
@@ -88,6 +89,8 @@ class LocalNode:
         self.runners: dict[Key, PodRunner] = {}
         self._finished: set[str] = set()  # uids this agent has run to the end: never again
         self._tasks: set[asyncio.Task[None]] = set()
+        #: Where exec, attach and port-forward into this node's pods are served (`berth.nodes.kubelet`).
+        self.endpoint = Endpoint(self, client.bearer_token)
 
     # -- paths --------------------------------------------------------------------------------------
 
@@ -97,6 +100,10 @@ class LocalNode:
     def log_path(self, namespace: str, pod: str, container: str) -> Path:
         """Where pods/log reads a container's output."""
         return podlog.log_path(self.data_dir, namespace, pod, container)
+
+    def stdin_path(self, namespace: str, pod: str, container: str) -> Path:
+        """The FIFO that is the stdin of a container with `stdin: true` (its monitor makes it; attach writes)."""
+        return self.log_path(namespace, pod, container).with_name(f"{container}.stdin")
 
     def remove_dirs(self, namespace: str, pod: str) -> None:
         shutil.rmtree(self.scratch_dir(namespace, pod), ignore_errors=True)
@@ -119,10 +126,12 @@ class LocalNode:
                         "Pods get CUDA_VISIBLE_DEVICES for them, but no device exists", self.name, len(devices),
                         SIMULATED_GPUS_LABEL)
         self.gpus = tuple(devices)
-        return NodeSpec(name=self.name, cpu=str(cpu_count()), memory=memory_quantity(), gpus=self.gpus, labels=labels)
+        return NodeSpec(name=self.name, cpu=str(cpu_count()), memory=memory_quantity(), gpus=self.gpus, labels=labels,
+                        stream_port=self.endpoint.port or None)
 
     async def run(self) -> None:
-        """Register, then run the node's pods, until cancelled."""
+        """Serve streams, register, then run the node's pods, until cancelled."""
+        await self.endpoint.start()
         await register(self.client, await self.node_spec())
         beat = asyncio.create_task(heartbeat(self.client, self.name), name=f"heartbeat {self.name}")
         self._tasks.add(asyncio.create_task(self._report_load(), name=f"load of {self.name}'s pods"))
@@ -140,6 +149,7 @@ class LocalNode:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(beat, *tasks, return_exceptions=True)
+            await self.endpoint.close()
 
     async def _report_load(self) -> None:
         """Every few seconds, the load of each serving pod to its annotation `run.ai/metrics` when it changed

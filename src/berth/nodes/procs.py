@@ -62,15 +62,20 @@ class Started:
 
 
 async def start(argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, log_file: Path,
-                credentials: Mapping[str, Any] | None = None) -> Started:
+                credentials: Mapping[str, Any] | None = None, stdin: Path | None = None,
+                tty: bool = False) -> Started:
     """Start `argv` under a new monitor, in a new session, stdin empty, its stdout and stderr relayed to
     `log_file`, its exit status written beside it (`monitor.exit_path`). `credentials`: the user, group
-    and extra groups to run it as (`Popen`'s arguments; `berth.nodes.credentials`).
+    and extra groups to run it as (`Popen`'s arguments; `berth.nodes.credentials`). `stdin`: a FIFO to
+    make (when missing) and give the program as its stdin instead, for a container with `stdin: true`
+    (what `kubectl attach -i` writes to: `berth.nodes.attach`); `tty`: a pseudo-terminal for the program
+    (`tty: true`), fed from that FIFO.
 
     `argv[0]` is looked up on the PATH of `env`, as exec does. Raises OSError when it cannot start (not
     found, not executable); the monitor then ends by itself."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     spec = json.dumps({"argv": list(argv), "env": dict(env), "cwd": str(cwd), "log": str(log_file),
+                       **({"stdin": str(stdin)} if stdin is not None else {}), "tty": tty,
                        **dict(credentials or {})}).encode()
     popen = subprocess.Popen([sys.executable, "-m", "berth.nodes.monitor"], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True,
