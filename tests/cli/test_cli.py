@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -87,3 +88,13 @@ def test_up_refuses_plain_http_off_loopback(berth_bin, tmp_path):
     assert result.returncode == 1
     assert "only on a loopback address" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_command_that_needs_no_policy_models_does_not_build_them():
+    """Building the policy kinds' models is the slowest part of importing Berth; `berth list`, `berth logs`
+    and the rest start without it (the kind table names each model, imported when first used)."""
+    probe = ("import sys, berth.cli.main; from berth.api.registry import KINDS; KINDS[0].description; "
+             "print(sorted(m for m in ('berth.api.policies', 'berth.api.crd', 'berth.api.load') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "[]\n"

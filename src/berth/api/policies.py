@@ -23,6 +23,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, Field, create_model, model_validator
 from berth.api.base import Items, Model, Value, annotation_of, generic_arg, marker_of, strip_optional
 from berth.api.meta import ObjectMeta
+from berth.api.registry import POLICY_OF
 from berth.api.types import Boolean, String, amount, field_error
 from berth.api.workloads import WORKLOAD_SPECS
 
@@ -105,18 +106,33 @@ def rules_for(annotation: Any) -> type[Model]:
     return TextRules[annotation]
 
 
+def _type_name(annotation: Any) -> str:
+    """A class-name stem for a field type, from its OpenAPI schema: String, Integer, Quantity, Choice..."""
+    marker = marker_of(annotation)
+    schema = marker.schema if marker else {}
+    if "enum" in schema:
+        return "Choice"
+    if schema.get("x-kubernetes-int-or-string"):
+        return "Quantity"
+    return str(schema.get("type", "value")).title()
+
+
 _POLICY_NOTE = "In a policy: value is the default a workload gets, and rules limit what it may set."
 
 
-def _scalar_policy(annotation: Any, name: str) -> type[Model]:
+@functools.cache
+def _scalar_policy(annotation: Any) -> type[Model]:
+    """The policy of one scalar field: made once per field type (many fields share one), which keeps the
+    policy kinds quick to build on every start of a Berth command."""
     return create_model(
-        f"{name}Policy",
+        f"{_type_name(annotation)}Policy",
         __base__=Model,
         rules=(rules_for(annotation) | None, Field(None, description="Limits on what a workload may set.")),
         value=(annotation | None, Field(None, description="Default given to workloads that leave the field out.")),
     )
 
 
+@functools.cache
 def _member_rules(item_model: type[BaseModel]) -> type[Model]:
     fields: dict[str, Any] = {}
     for member, info in item_model.model_fields.items():
@@ -128,7 +144,9 @@ def _member_rules(item_model: type[BaseModel]) -> type[Model]:
     return create_model(f"{item_model.__name__}Rules", __base__=Model, **fields)
 
 
+@functools.cache
 def _items_policy(value_type: Any, name: str) -> type[Model]:
+    """The policy of an itemized field: made once per field name and item type, shared by the kinds."""
     fields: dict[str, Any] = {
         "rules": (ItemsRules | None, Field(None, description="Rules for the field as a whole.")),
         "items": (
@@ -158,13 +176,13 @@ def policy_model_for(model: type[BaseModel]) -> type[Model]:
         annotation = strip_optional(annotation_of(info))
         title = name[:1].upper() + name[1:]
         if (arg := generic_arg(annotation, Value)) is not None:
-            policy = _scalar_policy(arg, title)
+            policy = _scalar_policy(arg)
         elif (arg := generic_arg(annotation, Items)) is not None:
             policy = _items_policy(arg, title)
         elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
             policy = policy_model_for(annotation)
         else:  # a plain value: usage, baseWorkload, jobType
-            policy = _scalar_policy(annotation, title)
+            policy = _scalar_policy(annotation)
         description = f"{info.description or ''} {_POLICY_NOTE}".strip()
         extra: dict[str, Any] = {"description": description}
         if info.serialization_alias:
@@ -176,7 +194,7 @@ def policy_model_for(model: type[BaseModel]) -> type[Model]:
 
 
 def _policy_kind(workload_kind: str) -> type[Model]:
-    policy_kind = workload_kind.removesuffix("Workload") + "Policy"
+    policy_kind = POLICY_OF[workload_kind]
     spec = policy_model_for(WORKLOAD_SPECS[workload_kind])
     doc = (
         f"Constraints and defaults for every {workload_kind} of a project (in its namespace runai-<project>) "

@@ -19,13 +19,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 import dataclasses
+import functools
+import importlib
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel
-
-from berth.api import podgroup, policies, projects, workloads
 from berth.api.closest import suggest
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 #: What every kind serves, as `kubectl api-resources -o wide` lists it.
 VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
@@ -103,12 +105,25 @@ class CustomKind(Kind):
     """A kind Berth defines (a custom resource on a real cluster): its model validates and documents it."""
 
     subresources: tuple[str, ...] = ("status",)
-    model: type[BaseModel] = field(kw_only=True)
+    #: Where the model is, as `module:Name`: imported on first use, so that reading the table (every
+    #: `berth` command does) does not build the pydantic models (the policy kinds take a while).
+    model_path: str = field(kw_only=True)
     columns: tuple[PrinterColumn, ...] = (AGE,)
+
+    @property
+    def model(self) -> type[BaseModel]:
+        """The model that validates and documents the kind."""
+        return _import(self.model_path)
 
     @property
     def description(self) -> str:
         return " ".join((self.model.__doc__ or "").split())
+
+
+@functools.cache
+def _import(path: str) -> type[BaseModel]:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def _workload_columns() -> tuple[PrinterColumn, ...]:
@@ -131,19 +146,19 @@ def _policy_columns() -> tuple[PrinterColumn, ...]:
     )
 
 
-def _workload(kind: str, plural: str, short: str, model: type[BaseModel]) -> CustomKind:
+def _workload(kind: str, plural: str, short: str, model: str) -> CustomKind:
     return CustomKind("run.ai", "v2alpha1", kind, plural, short_names=(short,), categories=("runai", "all"),
-                      model=model, columns=_workload_columns())
+                      model_path=model, columns=_workload_columns())
 
 
-def _policy(kind: str, plural: str, short: str, model: type[BaseModel]) -> CustomKind:
-    return CustomKind("run.ai", "v2alpha1", kind, plural, short_names=(short,), subresources=(), model=model,
+def _policy(kind: str, plural: str, short: str, model: str) -> CustomKind:
+    return CustomKind("run.ai", "v2alpha1", kind, plural, short_names=(short,), subresources=(), model_path=model,
                       columns=_policy_columns())
 
 
-def _org(kind: str, plural: str, short_names: tuple[str, ...], model: type[BaseModel],
+def _org(kind: str, plural: str, short_names: tuple[str, ...], model: str,
          columns: tuple[PrinterColumn, ...]) -> CustomKind:
-    return CustomKind("run.ai", "v1", kind, plural, namespaced=False, short_names=short_names, model=model,
+    return CustomKind("run.ai", "v1", kind, plural, namespaced=False, short_names=short_names, model_path=model,
                       columns=columns)
 
 
@@ -152,19 +167,23 @@ _PRIORITY = PrinterColumn("Priority", "integer", ".spec.priority",
 
 #: The four kinds of workload: what the controllers run, the CLI lists and a project's quota counts.
 WORKLOADS: tuple[CustomKind, ...] = (
-    _workload("InteractiveWorkload", "interactiveworkloads", "iw", workloads.InteractiveWorkload),
-    _workload("TrainingWorkload", "trainingworkloads", "tw", workloads.TrainingWorkload),
-    _workload("DistributedWorkload", "distributedworkloads", "dw", workloads.DistributedWorkload),
-    _workload("InferenceWorkload", "inferenceworkloads", "infw", workloads.InferenceWorkload),
+    _workload("InteractiveWorkload", "interactiveworkloads", "iw", "berth.api.workloads:InteractiveWorkload"),
+    _workload("TrainingWorkload", "trainingworkloads", "tw", "berth.api.workloads:TrainingWorkload"),
+    _workload("DistributedWorkload", "distributedworkloads", "dw", "berth.api.workloads:DistributedWorkload"),
+    _workload("InferenceWorkload", "inferenceworkloads", "infw", "berth.api.workloads:InferenceWorkload"),
 )
+
+#: Each workload kind's policy kind (InteractiveWorkload: InteractivePolicy), by name: the models need not
+#: be built to know it.
+POLICY_OF: dict[str, str] = {w.kind: w.kind.removesuffix("Workload") + "Policy" for w in WORKLOADS}
 
 #: Berth's own kinds, in the order `berth crds` prints them.
 KINDS: tuple[CustomKind, ...] = WORKLOADS + (
-    _policy("InteractivePolicy", "interactivepolicies", "ipol", policies.InteractivePolicy),
-    _policy("TrainingPolicy", "trainingpolicies", "tpol", policies.TrainingPolicy),
-    _policy("DistributedPolicy", "distributedpolicies", "dpol", policies.DistributedPolicy),
-    _policy("InferencePolicy", "inferencepolicies", "infpol", policies.InferencePolicy),
-    _org("Project", "projects", ("rp", "proj"), projects.Project, (
+    _policy("InteractivePolicy", "interactivepolicies", "ipol", "berth.api.policies:InteractivePolicy"),
+    _policy("TrainingPolicy", "trainingpolicies", "tpol", "berth.api.policies:TrainingPolicy"),
+    _policy("DistributedPolicy", "distributedpolicies", "dpol", "berth.api.policies:DistributedPolicy"),
+    _policy("InferencePolicy", "inferencepolicies", "infpol", "berth.api.policies:InferencePolicy"),
+    _org("Project", "projects", ("rp", "proj"), "berth.api.projects:Project", (
         PrinterColumn("Department", "string", ".spec.department", "Department of the project."),
         PrinterColumn("Deserved-GPUs", "number", ".status.deservedGpus",
                       "GPUs guaranteed to the project, over all node pools."),
@@ -174,14 +193,14 @@ KINDS: tuple[CustomKind, ...] = WORKLOADS + (
         AGE,
         _PRIORITY,
     )),
-    _org("Department", "departments", ("dept",), projects.Department, (
+    _org("Department", "departments", ("dept",), "berth.api.projects:Department", (
         PrinterColumn("Deserved-GPUs", "number", ".status.deservedGpus",
                       "GPUs guaranteed to the department, over all node pools."),
         PrinterColumn("Allocated-GPUs", "number", ".status.allocated.gpu", "GPUs its projects hold now."),
         AGE,
         _PRIORITY,
     )),
-    _org("NodePool", "nodepools", ("np",), projects.NodePool, (
+    _org("NodePool", "nodepools", ("np",), "berth.api.projects:NodePool", (
         PrinterColumn("Label-Key", "string", ".spec.labelKey", "Node label key selecting the nodes."),
         PrinterColumn("Label-Value", "string", ".spec.labelValue", "Node label value selecting the nodes."),
         PrinterColumn("GPUs", "number", ".status.totalGpus", "GPUs on the pool's ready nodes."),
@@ -190,7 +209,7 @@ KINDS: tuple[CustomKind, ...] = WORKLOADS + (
         AGE,
     )),
     CustomKind("scheduling.run.ai", "v2alpha2", "PodGroup", "podgroups", short_names=("pg",),
-               model=podgroup.PodGroup, columns=(
+               model_path="berth.api.podgroup:PodGroup", columns=(
                    PrinterColumn("Queue", "string", ".spec.queue", "The project the group is charged to."),
                    PrinterColumn("Min-Member", "integer", ".spec.minMember", "Pods that must start together."),
                    PrinterColumn("Phase", "string", ".status.phase", "Pending or Running."),

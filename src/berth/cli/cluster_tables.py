@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from berth.api import usage
-from berth.api.policies import POLICY_FOR_WORKLOAD
+from berth.api.registry import POLICY_OF
 from berth.api.usage import MILLI
 from berth.cli.output import age, number
 from berth.policy.lookup import GLOBAL_NAMESPACE as GLOBAL_POLICY_NAMESPACE
 
 Obj = dict[str, Any]
 
-POLICY_KINDS = tuple(policy.__name__ for policy in POLICY_FOR_WORKLOAD.values())
+POLICY_KINDS = tuple(POLICY_OF.values())
 
 PROJECT_HEADERS = ("PROJECT", "DESERVED GPUs", "ALLOCATED GPUs", "REQUESTED GPUs", "OVER QUOTA GPUs", "MAX GPUs")
 NODE_HEADERS = ("NAME", "STATUS", "NODE POOL", "GPUs", "ALLOCATED GPUs", "FREE GPUs")

@@ -15,10 +15,11 @@ from pathlib import Path
 import click
 
 from berth import __version__
-from berth.api.crd import all_crds, crd, dump_yaml
-from berth.api.explain import ExplainError, explain, suggest
-from berth.api.load import LoadError, load, load_file
+from berth.api.closest import suggest
 from berth.api.registry import KINDS, all_names, lookup
+
+# The models (berth.api.workloads, .policies, .crd, .load) are imported by the commands that use them:
+# building them is most of a command's start-up, and `berth list` needs none of them.
 
 
 def _fail(message: str, ctx: click.Context | None = None, prefix: str = "error") -> None:
@@ -47,6 +48,8 @@ def crds(ctx: click.Context, kinds: tuple[str, ...]) -> None:
       berth crds | kubectl apply --server-side -f -   # install Berth's kinds on a real cluster
       berth crds --kind tw --kind project
     """
+    from berth.api.crd import all_crds, crd, dump_yaml
+
     if not kinds:
         click.echo(dump_yaml(all_crds()), nl=False)
         return
@@ -77,6 +80,8 @@ def explain_command(ctx: click.Context, resource: str | None, recursive: bool, l
       berth explain tw.spec --recursive
       berth explain --list
     """
+    from berth.api.explain import ExplainError, explain
+
     if list_kinds or not resource:
         for kind in KINDS:
             short = ",".join(kind.short_names)
@@ -101,6 +106,8 @@ def validate_command(ctx: click.Context, files: tuple[str, ...]) -> None:
       berth validate examples/workloads/
       kubectl get tw job-1 -o yaml | berth validate -
     """
+    from berth.api.load import LoadError, load, load_file
+
     failed = False
     for name in _files_of(files):
         try:

@@ -10,9 +10,8 @@ from typing import Any
 import click
 import yaml
 
-from berth.api.policies import POLICY_FOR_WORKLOAD
 from berth.api.projects import PROJECT_NAMESPACE_PREFIX, namespace_of_project
-from berth.api.registry import lookup
+from berth.api.registry import POLICY_OF, lookup
 from berth.policy.lookup import GLOBAL_NAMESPACE, describe, select
 
 
@@ -21,8 +20,8 @@ def _policy_kind(name: str) -> str:
     if kind is None:
         raise click.BadParameter(f'"{name}" is not a workload or policy kind (try training, interactive, '
                                  "distributed or inference)", param_hint="KIND")
-    if kind.kind in POLICY_FOR_WORKLOAD:
-        return POLICY_FOR_WORKLOAD[kind.kind].__name__
+    if kind.kind in POLICY_OF:
+        return POLICY_OF[kind.kind]
     if kind.kind.endswith("Policy"):
         return kind.kind
     raise click.BadParameter(f"{kind.kind} has no policies", param_hint="KIND")

@@ -25,8 +25,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from berth.api.policies import POLICY_FOR_WORKLOAD
-from berth.api.registry import by_kind
+from berth.api.registry import POLICY_OF, by_kind
 from berth.api.schema import int_or_string_as_strings, shared_schema
 from berth.api.spellings import canonical
 from berth.policy import guards
@@ -37,7 +36,7 @@ from berth.policy.selfcheck import check_policy
 from berth.policy.shapes import spec_shapes
 
 #: Policy kind -> workload kind (TrainingPolicy -> TrainingWorkload).
-POLICY_KINDS = {p.__name__: w for w, p in POLICY_FOR_WORKLOAD.items()}
+POLICY_KINDS = {p: w for w, p in POLICY_OF.items()}
 
 
 class Objects(Protocol):
@@ -55,8 +54,8 @@ def needs(obj: dict[str, Any]) -> list[tuple[str, str, str | None]]:
     """
     kind = obj.get("kind", "")
     namespace = (obj.get("metadata") or {}).get("namespace", "")
-    if kind in POLICY_FOR_WORKLOAD:
-        policy_kind = POLICY_FOR_WORKLOAD[kind].__name__
+    if kind in POLICY_OF:
+        policy_kind = POLICY_OF[kind]
         wanted: list[tuple[str, str, str | None]] = [(policy_kind, namespace, None), (policy_kind, GLOBAL_NAMESPACE, None)]
         base = (obj.get("spec") or {}).get("baseWorkload")
         if base:
@@ -115,7 +114,7 @@ def _composed(obj: dict[str, Any], old: dict[str, Any] | None, objects: Objects
     kind = obj["kind"]
     meta = obj.get("metadata") or {}
     namespace = meta.get("namespace", "")
-    policy_kind = POLICY_FOR_WORKLOAD[kind].__name__
+    policy_kind = POLICY_OF[kind]
     policy = select(objects.list(policy_kind, namespace),
                     objects.list(policy_kind, GLOBAL_NAMESPACE) if namespace != GLOBAL_NAMESPACE else [])
     spec = obj.get("spec") or {}
@@ -178,7 +177,7 @@ def admit(obj: dict[str, Any], old: dict[str, Any] | None, objects: Objects
     `guards.Refusal` for a workload refused as a whole."""
     kind = obj.get("kind", "")
     registered = by_kind(kind)
-    if registered is not None and (kind in POLICY_FOR_WORKLOAD or kind in POLICY_KINDS):
+    if registered is not None and (kind in POLICY_OF or kind in POLICY_KINDS):
         given = obj
         obj = canonical(int_or_string_as_strings(obj, shared_schema(registered)), registered)
         updated, violations = _admit(obj, old, objects)
@@ -191,7 +190,7 @@ def admit(obj: dict[str, Any], old: dict[str, Any] | None, objects: Objects
 def _admit(obj: dict[str, Any], old: dict[str, Any] | None, objects: Objects
            ) -> tuple[dict[str, Any] | None, list[Violation]]:
     kind = obj["kind"]
-    if kind in POLICY_FOR_WORKLOAD:
+    if kind in POLICY_OF:
         if old is None:
             namespace = (obj.get("metadata") or {}).get("namespace", "")
             guards.in_a_project(obj, objects.get("Namespace", "", namespace), objects.list("Project", ""))

@@ -29,13 +29,13 @@ from typing import Any
 
 from berth.api import children as made
 from berth.api.edits import When, can_suspend, edit_of
-from berth.api.policies import POLICY_FOR_WORKLOAD
+from berth.api.registry import POLICY_OF
 from berth.api.projects import claimed_by
 from berth.api.registry import by_kind
 from berth.policy.lookup import GLOBAL_NAMESPACE
 from berth.policy.rules import Violation
 
-WORKLOAD_KINDS = tuple(POLICY_FOR_WORKLOAD)
+WORKLOAD_KINDS = tuple(POLICY_OF)
 
 Getter = Callable[[str, str, str], "dict[str, Any] | None"]
 
