@@ -49,7 +49,9 @@ def test_a_body_over_3_mib_is_413(http):
     big["metadata"]["annotations"] = {"pad": "x" * (3 * 1024 * 1024)}
     r = http.post(TW.format(ns=NS), json=big)
     assert r.status_code == 413
-    assert r.json()["message"] == "Request entity too large: limit is 3145728"
+    message = r.json()["message"]  # kube-apiserver's words, then the limit in MiB and what to do
+    assert message.startswith("Request entity too large: limit is 3145728 bytes (3 MiB) for a request body; ")
+    assert "send fewer objects per request" in message
     assert names(http) == []
 
 

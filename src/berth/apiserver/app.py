@@ -34,7 +34,9 @@ from starlette.websockets import WebSocket
 
 from berth.apiserver import discovery, errors, logs, openapi, streaming, tables
 from berth.apiserver.api import Api, WriteOptions
+from berth.apiserver.limits import Limiter
 from berth.apiserver.resources import Resource, find, in_group_version
+from berth.apiserver.settings import Limits
 from berth.apiserver.validation import MAX_BODY, decode
 from berth.apiserver.watch import TRUE, WatchHub, stream
 
@@ -61,7 +63,9 @@ def _json(data: Any, status: int = 200, content_type: str = JSON, headers: dict[
 
 
 def _error(exc: errors.ApiError) -> Response:
-    return Response(exc.body(), status_code=exc.code, media_type=JSON)
+    retry = (exc.details or {}).get("retryAfterSeconds")
+    headers = {"Retry-After": str(retry)} if retry is not None else None
+    return Response(exc.body(), status_code=exc.code, media_type=JSON, headers=headers)
 
 
 def route(group: str, version: str, parts: list[str]) -> Target:
@@ -101,13 +105,30 @@ def _bool(params: dict[str, str], key: str) -> bool:
     raise errors.bad_request(f'invalid boolean value for {key}: "{value}"')
 
 
+class _Watch(StreamingResponse):
+    """A watch stream that gives its client's watch slot back when it ends, however it ends."""
+
+    def __init__(self, body: AsyncIterator[bytes], media_type: str, on_close: Callable[[], None]) -> None:
+        super().__init__(body, media_type=media_type)
+        self.on_close = on_close
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.on_close()
+
+
 class Server:
     """One API server: the verbs over a store, and the token that opens it."""
 
     def __init__(self, api: Api, *, token: str | None, data_dir: Path | None = None,
-                 tasks: list[Callable[[WatchHub], Awaitable[None]]] | None = None) -> None:
+                 tasks: list[Callable[[WatchHub], Awaitable[None]]] | None = None,
+                 limits: Limits | None = None) -> None:
         self.api = api
         self.token = token
+        #: Per-client rate, watch and page limits (`berth.apiserver.limits`).
+        self.limiter = Limiter(limits or Limits(), admin_token=token)
         self.data_dir = data_dir
         self.hub: WatchHub | None = None
         #: Background loops that live as long as the app (the garbage collector, later controllers).
@@ -164,6 +185,7 @@ class Server:
         try:
             if not self._authorized(request):
                 raise errors.unauthorized()
+            self.limiter.admit(request)
             return await self._dispatch(request)
         except errors.ApiError as exc:
             return _error(exc)
@@ -236,7 +258,7 @@ class Server:
             if method == "GET":
                 if _bool(params, "watch"):
                     return self._watch(request, target, params)
-                listed = api.list(res, ns, params)
+                listed = api.list(res, ns, self.limiter.page(params))
                 if _wants_table(request):
                     include = params.get("includeObject", "Metadata")
                     body = tables.table(res, listed["items"], include=include, list_meta=listed["metadata"])
@@ -298,6 +320,7 @@ class Server:
         try:
             if not self._authorized(websocket):  # type: ignore[arg-type]
                 raise errors.unauthorized()
+            self.limiter.admit(websocket)
             parts = [p for p in websocket.url.path.split("/") if p]
             if parts[:2] != ["api", "v1"]:
                 raise errors.not_found_path()
@@ -322,8 +345,9 @@ class Server:
                 return tables.table(target.resource, [obj], include=include,
                                     list_meta={"resourceVersion": obj["metadata"].get("resourceVersion", "")})
 
+        close = self.limiter.open_watch(request)
         body = stream(self.api.store, self.hub, target.resource, target.namespace, params, labels, fields, render)
-        return StreamingResponse(body, media_type=content_type)
+        return _Watch(body, media_type=content_type, on_close=close)
 
     # -- the app ------------------------------------------------------------------------------------
 

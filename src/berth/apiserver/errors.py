@@ -101,7 +101,10 @@ def unsupported_media_type(content_type: str, accepted: list[str]) -> ApiError:
 
 
 def too_large(limit: int) -> ApiError:
-    return ApiError(413, "RequestEntityTooLarge", f"Request entity too large: limit is {limit}")
+    """413 for a request body over `limit` bytes: kube-apiserver's words, then the fix."""
+    return ApiError(413, "RequestEntityTooLarge", (
+        f"Request entity too large: limit is {limit} bytes ({limit / 2**20:g} MiB) for a request body; send "
+        "fewer objects per request, and keep large data out of objects, in a volume"))
 
 
 def forbidden(message: str, name: str = "", group: str = "", plural: str = "") -> ApiError:

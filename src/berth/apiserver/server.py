@@ -2,7 +2,8 @@
 
 `serve()` is what `berth up` runs. The data directory holds everything that must survive a restart:
 `state.db` (the store), `pki/` and `token` (credentials), `kubeconfig` (for the admin), `logs/` (pod
-output), and `berth-up.lock`, held by the one `berth up` that uses it. `prepare` checks what can fail
+output), `audit/` (the audit log, `berth.apiserver.audit`), and `berth-up.lock`, held by the one `berth up`
+that uses it. `prepare` checks what can fail
 (`berth.apiserver.startup`: the directory, its lock, the port, the store) before anything is announced or
 written. HTTPS with a bearer token is the default; plain HTTP is allowed only on a loopback address, and
 then without authentication, since kubectl sends no token over HTTP.
@@ -29,10 +30,12 @@ from berth.apiserver import crds
 from berth.apiserver.admission import Chain
 from berth.apiserver.api import NAMESPACES, Api, WriteOptions
 from berth.apiserver.app import Server
+from berth.apiserver.audit import AuditLog, AuditMiddleware
 from berth.apiserver.errors import ApiError
 from berth.apiserver.gc import GarbageCollector
 from berth.apiserver.policy_admission import PolicyAdmission
 from berth.apiserver.project_admission import ProjectDeletionGuard
+from berth.apiserver.settings import AuditSettings, Limits
 from berth.apiserver.startup import ConfigError, DataDirLock, listen, lock_data_dir, open_store
 from berth.apiserver.tls import ensure_credentials, write_kubeconfig
 from berth.apiserver.watch import WatchHub
@@ -51,6 +54,8 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 6443
     insecure_http: bool = False
+    limits: Limits = field(default_factory=Limits)
+    audit: AuditSettings = field(default_factory=AuditSettings)
     admission: Chain = field(default_factory=lambda: Chain(mutating=[PolicyAdmission()],
                                                             validating=[ProjectDeletionGuard(), crds.CrdGuard()]))
 
@@ -150,9 +155,11 @@ def _build(config: Config, store: Store) -> tuple[Api, Server, Path, uvicorn.Con
         ssl = {"ssl_certfile": str(creds.cert), "ssl_keyfile": str(creds.key)}
         kubeconfig = write_kubeconfig(config.data_dir / "kubeconfig", config.url, ca_cert=creds.ca_cert, token=token)
     collector = GarbageCollector(api)
-    server = Server(api, token=token, data_dir=config.data_dir, tasks=[collector.run, compactor(store)])
+    server = Server(api, token=token, data_dir=config.data_dir, tasks=[collector.run, compactor(store)],
+                    limits=config.limits)
+    audit = AuditLog(config.data_dir / "audit" / "audit.log", config.audit.max_size, config.audit.max_backups)
     uv = uvicorn.Config(
-        server.app(), host=config.host, port=config.port, log_level="warning", access_log=False,
+        AuditMiddleware(server.app(), audit, reads=config.audit.reads), host=config.host, port=config.port, log_level="warning", access_log=False,
         http=_Http, ws="websockets-sansio", loop="uvloop", lifespan="on", timeout_graceful_shutdown=2, **ssl,
     )
     return api, server, kubeconfig, uv

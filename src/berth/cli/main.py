@@ -11,12 +11,14 @@ from __future__ import annotations
 import sys
 import traceback
 from pathlib import Path
+from typing import Any
 
 import click
 
 from berth import __version__
 from berth.api.closest import suggest
 from berth.api.registry import KINDS, all_names, lookup
+from berth.cli.up_options import limit_options, server_limits
 
 # The models (berth.api.workloads, .policies, .crd, .load) are imported by the commands that use them:
 # building them is most of a command's start-up, and `berth list` needs none of them.
@@ -161,10 +163,11 @@ def _files_of(names: tuple[str, ...]) -> list[str]:
 @click.option("--no-scheduler", is_flag=True, help="Do not run the scheduler (run it elsewhere).")
 @click.option("--no-local-node", is_flag=True, help="Do not run pods on this machine.")
 @click.option("--without", multiple=True, type=click.Choice(["controllers", "scheduler", "local-node"]), hidden=True)
+@limit_options
 @click.pass_context
 def up(ctx: click.Context, data_dir: str, host: str, port: int, insecure_http: bool, gpus: int | None,
        nodes_file: Path | None, no_controllers: bool, no_scheduler: bool, no_local_node: bool,
-       without: tuple[str, ...]) -> None:
+       without: tuple[str, ...], **limits: Any) -> None:
     """Run a complete Berth control plane on this machine: the API server (kubectl works against it), the
     controllers, the scheduler, the local node that runs pods as processes, and simulated nodes.
 
@@ -174,6 +177,7 @@ def up(ctx: click.Context, data_dir: str, host: str, port: int, insecure_http: b
       berth up --gpus 4                           # the local node advertises 4 simulated GPUs
       berth up --nodes cluster.yaml               # simulated node pools (docs/nodes.md)
       berth up --port 7443 --data-dir /tmp/berth
+      berth up --rate-limit 20 --max-watches 10  # per-client limits (docs/limits-and-audit.md)
     """
     from berth.apiserver.server import Config, ConfigError
     from berth.controlplane import Plan
@@ -183,7 +187,8 @@ def up(ctx: click.Context, data_dir: str, host: str, port: int, insecure_http: b
     for flag, name in ((no_controllers, "controllers"), (no_scheduler, "scheduler"), (no_local_node, "local-node")):
         if flag:
             disabled.add(name)
-    config = Config(data_dir=Path(data_dir).expanduser(), host=host, port=port, insecure_http=insecure_http)
+    config = Config(data_dir=Path(data_dir).expanduser(), host=host, port=port, insecure_http=insecure_http,
+                    **server_limits(**limits))
     plan = Plan(disabled=disabled, gpus=gpus, nodes_file=nodes_file)
     try:
         sys.exit(run_up(config, plan, announce=click.echo))

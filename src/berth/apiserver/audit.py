@@ -1,0 +1,230 @@
+"""The audit log: who created, changed or deleted what, as JSON lines in `<data-dir>/audit/audit.log`.
+
+Each line is a Kubernetes audit event (`audit.k8s.io/v1` Event at level Metadata, stage ResponseComplete),
+so the tools that read a real cluster's audit log read this one: `verb`, `objectRef` (resource, namespace,
+name, apiGroup, apiVersion, subresource), `user.username`, `sourceIPs`, `userAgent`, `responseStatus.code`,
+`requestReceivedTimestamp` and `stageTimestamp`. Writes (create, update, patch, delete, deletecollection,
+and a pod's exec, attach and portforward) are recorded, refused ones too; reads only when asked.
+
+`AuditMiddleware` wraps the ASGI app, so the request handlers know nothing of it; it reads the user after
+the app has authenticated the request (`request.state.user`, else the sha256 of the bearer token: a raw
+token is never written). `AuditLog` hands lines to a writer thread through a queue, so the event loop never
+waits on the disk; the thread drains the queue on a clean shutdown (the app's lifespan ending, or the
+interpreter exiting), so no line is lost then. The file is rotated by size as kube-apiserver rotates its
+own (`--audit-log-maxsize`, `--audit-log-maxbackup`): `audit.log` becomes `audit.log.1`, `.1` becomes `.2`,
+and the oldest beyond the number kept is removed. A kill -9 may lose the lines still queued (milliseconds).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import queue
+import threading
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+from starlette.requests import HTTPConnection
+
+from berth.apiserver import errors
+from berth.apiserver.app import route
+from berth.apiserver.limits import named
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+#: The verbs recorded by default: everything that changes the cluster.
+WRITES = frozenset({"create", "update", "patch", "delete", "deletecollection"})
+READS = frozenset({"get", "list", "watch"})
+
+
+class AuditLog:
+    """An append-only JSON lines file, written by a thread of its own and rotated by size."""
+
+    def __init__(self, path: Path, max_size: int, max_backups: int) -> None:
+        self.path = path
+        self.max_size = max_size
+        self.max_backups = max_backups
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._file = self._open()
+        self._size = self._file.tell()
+        self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()  # the file, between the thread and writes after close
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="audit-log", daemon=True)
+        self._thread.start()
+        atexit.register(self.close)
+
+    def _open(self) -> Any:
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        return os.fdopen(fd, "ab")
+
+    def write(self, event: dict[str, Any]) -> None:
+        """Queue one event (never blocks on the disk); after `close`, write it at once."""
+        line = orjson.dumps(event) + b"\n"
+        if not self._closed:
+            self._queue.put(line)
+            return
+        with self._lock:
+            self._append([line])
+
+    def close(self) -> None:
+        """Write what is queued and stop the thread (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        atexit.unregister(self.close)
+        self._queue.put(None)
+        self._thread.join()
+        with self._lock:
+            self._file.close()
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while True:  # everything already queued goes in one write and one flush
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            lines = [line for line in batch if line is not None]
+            with self._lock:
+                self._append(lines)
+            if None in batch:
+                return
+
+    def _append(self, lines: list[bytes]) -> None:
+        if self._file.closed:
+            self._file = self._open()
+            self._size = self._file.tell()
+        for line in lines:
+            if self._size and self._size + len(line) > self.max_size:
+                self._rotate()
+            self._file.write(line)
+            self._size += len(line)
+        self._file.flush()
+
+    def _rotate(self) -> None:
+        self._file.close()
+        if self.max_backups <= 0:
+            self.path.unlink(missing_ok=True)
+        else:
+            self._backup(self.max_backups).unlink(missing_ok=True)
+            for n in range(self.max_backups - 1, 0, -1):
+                if self._backup(n).exists():
+                    self._backup(n).rename(self._backup(n + 1))
+            self.path.rename(self._backup(1))
+        self._file = self._open()
+        self._size = 0
+
+    def _backup(self, n: int) -> Path:
+        return self.path.with_name(f"{self.path.name}.{n}")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _verb(method: str, has_name: bool, watch: bool) -> str:
+    if method == "GET":
+        return "watch" if watch else "get" if has_name else "list"
+    return {"POST": "create", "PUT": "update", "PATCH": "patch"}.get(
+        method, "delete" if has_name else "deletecollection")
+
+
+def describe(conn: HTTPConnection) -> tuple[str, dict[str, str]] | None:
+    """The verb and objectRef of a request for a resource, or None for any other path (discovery,
+    OpenAPI, health) and for a method that is no Kubernetes verb."""
+    parts = [p for p in conn.url.path.split("/") if p]
+    if parts[:2] == ["api", "v1"] and len(parts) > 2:
+        group, version, rest = "", "v1", parts[2:]
+    elif parts[:1] == ["apis"] and len(parts) > 3:
+        group, version, rest = parts[1], parts[2], parts[3:]
+    else:
+        return None
+    method = "POST" if conn.scope["type"] == "websocket" else conn.scope.get("method", "GET")
+    if method not in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        return None
+    try:
+        target = route(group, version, rest)
+    except errors.ApiError:
+        return None  # no such resource: nothing in the cluster is read or changed
+    ref = {"resource": target.resource.plural, "namespace": target.namespace or "", "name": target.name or "",
+           "apiGroup": group, "apiVersion": version, "subresource": target.subresource}
+    watch = conn.query_params.get("watch", "") in ("1", "t", "T", "true", "True", "TRUE")
+    return _verb(method, target.name is not None, watch), {k: v for k, v in ref.items() if v}
+
+
+class AuditMiddleware:
+    """Records each audited request once its answer is known; closes the log when the app stops."""
+
+    def __init__(self, app: ASGIApp, log: AuditLog, reads: bool = False) -> None:
+        self.app = app
+        self.log = log
+        self.verbs = WRITES | READS if reads else WRITES
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, self._closing(send))
+            return
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        conn = HTTPConnection(scope)
+        described = describe(conn)
+        if described is None or described[0] not in self.verbs:
+            await self.app(scope, receive, send)
+            return
+        verb, ref = described
+        event: dict[str, Any] = {
+            "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata", "auditID": str(uuid.uuid4()),
+            "stage": "ResponseComplete", "requestURI": conn.url.path + (f"?{conn.url.query}" if conn.url.query else ""),
+            "verb": verb, "user": {"username": ""}, "objectRef": ref,
+            "sourceIPs": [conn.client.host] if conn.client else [],
+            "userAgent": conn.headers.get("user-agent", ""),
+            "requestReceivedTimestamp": _now(),
+        }
+        named_by_body = verb == "create" and "name" not in ref  # a create's name (or generateName's) is in the reply
+        body: list[bytes] = []
+        code: list[int] = []
+
+        async def capture(message: Message) -> None:
+            kind = message["type"]
+            if kind in ("http.response.start", "websocket.http.response.start"):
+                code.append(message["status"])
+            elif kind == "websocket.accept":
+                code.append(101)
+            elif kind == "http.response.body" and named_by_body:
+                body.append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            if named_by_body and code and code[0] < 300:
+                try:
+                    name = (orjson.loads(b"".join(body)).get("metadata") or {}).get("name")
+                except (orjson.JSONDecodeError, AttributeError):
+                    name = None
+                if name:
+                    ref["name"] = name
+            event["user"] = {"username": named(conn) or "system:anonymous"}
+            if code:
+                event["responseStatus"] = {"metadata": {}, "code": code[0]}
+            event["stageTimestamp"] = _now()
+            self.log.write(event)
+
+    def _closing(self, send: Send) -> Send:
+        async def forward(message: Message) -> None:
+            if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+                self.log.close()
+            await send(message)
+
+        return forward
