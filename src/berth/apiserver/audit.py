@@ -162,6 +162,19 @@ def describe(conn: HTTPConnection) -> tuple[str, dict[str, str]] | None:
     return _verb(method, target.name is not None, watch), {k: v for k, v in ref.items() if v}
 
 
+def _created_name(reply: bytes) -> str | None:
+    """The name a create's reply gives: the object's, or a refusal's Status details (AlreadyExists, Invalid)."""
+    try:
+        body = orjson.loads(reply)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    part = body.get("details") if body.get("kind") == "Status" else body.get("metadata")
+    name = part.get("name") if isinstance(part, dict) else None
+    return name if isinstance(name, str) else None
+
+
 class AuditMiddleware:
     """Records each audited request once its answer is known; closes the log when the app stops."""
 
@@ -191,7 +204,7 @@ class AuditMiddleware:
             "userAgent": conn.headers.get("user-agent", ""),
             "requestReceivedTimestamp": _now(),
         }
-        named_by_body = verb == "create" and "name" not in ref  # a create's name (or generateName's) is in the reply
+        named_by_body = verb == "create" and "name" not in ref  # a create's name (or generateName's) is in its reply
         body: list[bytes] = []
         code: list[int] = []
 
@@ -208,11 +221,8 @@ class AuditMiddleware:
         try:
             await self.app(scope, receive, capture)
         finally:
-            if named_by_body and code and code[0] < 300:
-                try:
-                    name = (orjson.loads(b"".join(body)).get("metadata") or {}).get("name")
-                except (orjson.JSONDecodeError, AttributeError):
-                    name = None
+            if named_by_body:
+                name = _created_name(b"".join(body))
                 if name:
                     ref["name"] = name
             event["user"] = {"username": named(conn) or "system:anonymous"}
