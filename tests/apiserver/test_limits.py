@@ -8,6 +8,7 @@ admin token's exemption is tested over HTTPS, where it is the only token.
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import time
 from collections.abc import Iterator
@@ -144,3 +145,21 @@ def test_a_body_over_the_limit_names_it_and_what_to_do(limited: Cluster, tmp_pat
     manifest.write_text(httpx.Request("POST", "/", json=big).content.decode())
     result = limited.kubectl("create", "-f", str(manifest), check=False)
     assert result.returncode != 0 and "3 MiB" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_berths_client_waits_for_retry_after_instead_of_failing(limited: Cluster, tmp_path: Path):
+    from berth.client import Client
+
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        f"clusters: [{{name: c, cluster: {{server: '{limited.url}'}}}}]\n"
+        "users: [{name: u, user: {token: patient}}]\n"
+        "contexts: [{name: c, context: {cluster: c, user: u}}]\n")
+
+    async def burst() -> list[str]:
+        async with Client.from_kubeconfig(kubeconfig) as client:
+            got = await asyncio.gather(*(client.get("Namespace", name="default") for _ in range(BURST + 5)))
+            return [n["metadata"]["name"] for n in got]
+
+    assert asyncio.run(burst()) == ["default"] * (BURST + 5)  # 5 over the burst: answered 429, retried

@@ -14,6 +14,7 @@ real server, so an upgrade that moves these internals fails there first.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import ssl
@@ -34,6 +35,20 @@ from lightkube.core.generic_client import BasicRequest, GenericAsyncClient
 from berth.client import errors
 
 DEFAULT_KUBECONFIG = Path("~/.kube/config")
+#: A 429 with Retry-After (the server's per-client rate limit) is retried this often, as client-go does; the
+#: server refused the request before acting on it, so every verb may be sent again.
+RETRIES_ON_429 = 10
+MAX_RETRY_AFTER_S = 30.0
+
+
+def _retry_after(response: httpx2.Response) -> float | None:
+    """Seconds to wait before sending again a request answered 429 with Retry-After; None otherwise."""
+    if response.status_code != 429:
+        return None
+    try:
+        return min(max(float(response.headers.get("retry-after", "")), 0.0), MAX_RETRY_AFTER_S)
+    except ValueError:
+        return None
 
 
 def kubeconfig(path: str | os.PathLike[str] | None = None, context: str | None = None) -> SingleConfig:
@@ -157,11 +172,16 @@ class Wire:
     async def request(self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None,
                       content_type: str | None = None) -> Any:
         """Send one request; the decoded JSON answer, or an `ApiError` / `Unreachable`."""
-        request = self._build(method, path, params, body, content_type)
-        try:
-            response = await self._generic.send(request)
-        except httpx2.TransportError as exc:
-            raise _transport_error(method, path, exc) from exc
+        for attempt in range(RETRIES_ON_429 + 1):
+            request = self._build(method, path, params, body, content_type)
+            try:
+                response = await self._generic.send(request)
+            except httpx2.TransportError as exc:
+                raise _transport_error(method, path, exc) from exc
+            wait = _retry_after(response)
+            if wait is None or attempt == RETRIES_ON_429:
+                break
+            await asyncio.sleep(wait)
         self._check(response)
         return orjson.loads(response.content) if response.content else None
 
