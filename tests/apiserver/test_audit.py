@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
 
 from berth.apiserver.audit import AuditLog
 from berth.apiserver.limits import token_id
@@ -114,6 +116,13 @@ def test_reads_are_recorded_when_asked_and_a_user_is_named_by_its_tokens_hash(re
         assert http.get("/api/v1/namespaces", params={"watch": "1", "timeoutSeconds": "1"}).status_code == 200
         assert http.get("/api/v1/namespaces/nothere").status_code == 404
         assert http.get("/apis").status_code == 200  # discovery: no resource, not audited
+    exec_url = c.url.replace("http", "ws", 1) + "/api/v1/namespaces/default/pods/nopod/exec?command=ls&stdout=1"
+    with pytest.raises(InvalidStatus) as refused:
+        connect(exec_url, additional_headers={"Authorization": "Bearer reader-secret"}, user_agent_header="exec/1")
+    assert refused.value.response.status_code == 404
+    [execed] = about(wait_for(c, lambda es: bool(about(es, "nopod"))), "nopod")
+    assert (execed["verb"], execed["objectRef"]["subresource"], execed["responseStatus"]["code"]) == \
+        ("create", "exec", 404)
     found = wait_for(c, lambda es: sum(e["userAgent"] == "audit-test/1" for e in es) >= 5)
     mine = [e for e in found if e["userAgent"] == "audit-test/1"]
     assert [(e["verb"], e["objectRef"].get("name"), e["responseStatus"]["code"]) for e in mine] == [

@@ -266,3 +266,17 @@ def _read(path: Path) -> bytes:
         return path.read_bytes()
     except OSError:
         return b""
+
+
+def test_an_exec_is_in_the_audit_log(mixed, sleeper):
+    mixed.kubectl("exec", sleeper, "--", "true")
+    log = mixed.data_dir / "audit" / "audit.log"
+    deadline = time.monotonic() + 10
+    while True:  # the audit log's thread writes within milliseconds
+        lines = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+        execs = [e for e in lines if e["objectRef"].get("subresource") == "exec"]
+        if execs or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert execs and execs[-1]["verb"] == "create" and execs[-1]["objectRef"]["name"] == sleeper
+    assert execs[-1]["responseStatus"]["code"] == 101 and execs[-1]["userAgent"].startswith("kubectl/")

@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from starlette.requests import HTTPConnection
@@ -33,6 +34,7 @@ from starlette.requests import HTTPConnection
 from berth.apiserver import errors
 from berth.apiserver.app import route
 from berth.apiserver.limits import named
+from berth.apiserver.watch import TRUE
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -43,6 +45,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 #: The verbs recorded by default: everything that changes the cluster.
 WRITES = frozenset({"create", "update", "patch", "delete", "deletecollection"})
 READS = frozenset({"get", "list", "watch"})
+METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 
 
 class AuditLog:
@@ -68,7 +71,7 @@ class AuditLog:
 
     def write(self, event: dict[str, Any]) -> None:
         """Queue one event (never blocks on the disk); after `close`, write it at once."""
-        line = orjson.dumps(event) + b"\n"
+        line = orjson.dumps(event, option=orjson.OPT_UTC_Z | orjson.OPT_APPEND_NEWLINE)
         if not self._closed:
             self._queue.put(line)
             return
@@ -128,8 +131,8 @@ class AuditLog:
         return self.path.with_name(f"{self.path.name}.{n}")
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def _now() -> datetime:
+    return datetime.now(timezone.utc)  # orjson writes it as RFC 3339 with microseconds (OPT_UTC_Z: a "Z")
 
 
 def _verb(method: str, has_name: bool, watch: bool) -> str:
@@ -139,18 +142,19 @@ def _verb(method: str, has_name: bool, watch: bool) -> str:
         method, "delete" if has_name else "deletecollection")
 
 
-def describe(conn: HTTPConnection) -> tuple[str, dict[str, str]] | None:
+def describe(scope: Scope) -> tuple[str, dict[str, str]] | None:
     """The verb and objectRef of a request for a resource, or None for any other path (discovery,
-    OpenAPI, health) and for a method that is no Kubernetes verb."""
-    parts = [p for p in conn.url.path.split("/") if p]
+    OpenAPI, health) and for a method that is no Kubernetes verb. Reads the scope alone: it runs for every
+    request, audited or not."""
+    method = "POST" if scope["type"] == "websocket" else scope.get("method", "GET")
+    if method not in METHODS:
+        return None
+    parts = [p for p in scope["path"].split("/") if p]
     if parts[:2] == ["api", "v1"] and len(parts) > 2:
         group, version, rest = "", "v1", parts[2:]
     elif parts[:1] == ["apis"] and len(parts) > 3:
         group, version, rest = parts[1], parts[2], parts[3:]
     else:
-        return None
-    method = "POST" if conn.scope["type"] == "websocket" else conn.scope.get("method", "GET")
-    if method not in ("GET", "POST", "PUT", "PATCH", "DELETE"):
         return None
     try:
         target = route(group, version, rest)
@@ -158,7 +162,8 @@ def describe(conn: HTTPConnection) -> tuple[str, dict[str, str]] | None:
         return None  # no such resource: nothing in the cluster is read or changed
     ref = {"resource": target.resource.plural, "namespace": target.namespace or "", "name": target.name or "",
            "apiGroup": group, "apiVersion": version, "subresource": target.subresource}
-    watch = conn.query_params.get("watch", "") in ("1", "t", "T", "true", "True", "TRUE")
+    watch = method == "GET" and any(
+        key == "watch" and value in TRUE for key, value in parse_qsl(scope.get("query_string", b"").decode("latin-1")))
     return _verb(method, target.name is not None, watch), {k: v for k, v in ref.items() if v}
 
 
@@ -181,6 +186,7 @@ class AuditMiddleware:
     def __init__(self, app: ASGIApp, log: AuditLog, reads: bool = False) -> None:
         self.app = app
         self.log = log
+        self.reads = reads
         self.verbs = WRITES | READS if reads else WRITES
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -190,15 +196,19 @@ class AuditMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        conn = HTTPConnection(scope)
-        described = describe(conn)
+        if scope["type"] == "http" and scope.get("method") == "GET" and not self.reads:
+            await self.app(scope, receive, send)  # most requests: nothing to look at
+            return
+        described = describe(scope)
         if described is None or described[0] not in self.verbs:
             await self.app(scope, receive, send)
             return
         verb, ref = described
+        conn = HTTPConnection(scope)
+        query = scope.get("query_string", b"").decode("latin-1")
         event: dict[str, Any] = {
             "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata", "auditID": str(uuid.uuid4()),
-            "stage": "ResponseComplete", "requestURI": conn.url.path + (f"?{conn.url.query}" if conn.url.query else ""),
+            "stage": "ResponseComplete", "requestURI": scope["path"] + (f"?{query}" if query else ""),
             "verb": verb, "user": {"username": ""}, "objectRef": ref,
             "sourceIPs": [conn.client.host] if conn.client else [],
             "userAgent": conn.headers.get("user-agent", ""),
