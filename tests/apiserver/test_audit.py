@@ -148,3 +148,19 @@ def test_the_log_rotates_at_its_size_and_keeps_the_newest_files(tmp_path: Path):
     assert path.stat().st_mode & 0o777 == 0o600
     log.write({"seq": 100})  # after close: written at once, not lost
     assert json.loads(path.read_text().splitlines()[-1]) == {"seq": 100}
+
+
+def test_a_full_disk_drops_lines_with_one_message_and_never_stops_the_log(tmp_path: Path, caplog):
+    path = tmp_path / "audit" / "audit.log"
+    path.parent.mkdir()
+    path.symlink_to("/dev/full")  # every write: ENOSPC, as on a full disk
+    log = AuditLog(path, max_size=1000, max_backups=2)
+    for i in range(3):
+        log.write({"seq": i})
+    log.close()
+    full = [r for r in caplog.records if "No space left on device" in r.getMessage()]
+    assert len(full) == 1 and "audit lines are dropped" in full[0].getMessage()
+    path.unlink()  # space again (a fresh file)
+    log.write({"seq": 3})
+    assert [json.loads(line) for line in path.read_text().splitlines()] == [{"seq": 3}]
+    assert any("writing again; 3 lines were dropped" in r.getMessage() for r in caplog.records)

@@ -163,3 +163,74 @@ def test_berths_client_waits_for_retry_after_instead_of_failing(limited: Cluster
             return [n["metadata"]["name"] for n in got]
 
     assert asyncio.run(burst()) == ["default"] * (BURST + 5)  # 5 over the burst: answered 429, retried
+
+
+# -- the limiter alone (a pure unit: a fake clock and hand-made request scopes) ---------------------------------
+
+
+def conn(token: str | None = None, user: str | None = None, host: str = "10.0.0.7"):
+    from starlette.requests import HTTPConnection
+
+    headers = [(b"authorization", f"Bearer {token}".encode())] if token else []
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": headers, "client": (host, 1234)}
+    if user is not None:
+        scope["state"] = {"user": user}
+    return HTTPConnection(scope)
+
+
+def test_a_client_is_its_user_else_its_tokens_hash_else_its_address():
+    from berth.apiserver.limits import identity
+
+    assert identity(conn(token="secret", user="alice")) == "alice"
+    assert identity(conn(token="secret")) == token_id("secret") != token_id("other")
+    assert "secret" not in token_id("secret")
+    assert identity(conn()) == "address:10.0.0.7"
+
+
+def test_the_bucket_gives_its_burst_then_its_rate_and_says_how_long_to_wait():
+    from berth.apiserver.errors import ApiError
+    from berth.apiserver.limits import Limiter
+    from berth.apiserver.settings import Limits
+
+    now = [100.0]
+    limiter = Limiter(Limits(rate=2, burst=3), admin_token="admin", clock=lambda: now[0])
+    for _ in range(3):
+        limiter.admit(conn(token="a"))
+    with pytest.raises(ApiError) as refused:
+        limiter.admit(conn(token="a"))
+    assert refused.value.code == 429 and refused.value.details == {"retryAfterSeconds": 1}
+    limiter.admit(conn(token="b"))  # another client: its own bucket
+    limiter.admit(conn(token="admin"))  # the admin token: exempt
+    now[0] += 0.5  # one token back at 2 a second
+    limiter.admit(conn(token="a"))
+    with pytest.raises(ApiError):
+        limiter.admit(conn(token="a"))
+    slow = Limiter(Limits(rate=0.1, burst=1), clock=lambda: now[0])
+    slow.admit(conn(token="a"))
+    with pytest.raises(ApiError) as wait:
+        slow.admit(conn(token="a"))
+    assert wait.value.details == {"retryAfterSeconds": 10}
+
+
+def test_idle_clients_are_forgotten_and_watch_slots_come_back_once():
+    from berth.apiserver.errors import ApiError
+    from berth.apiserver.limits import Limiter
+    from berth.apiserver.settings import Limits
+
+    now = [0.0]
+    limiter = Limiter(Limits(rate=1, burst=1, max_watches=1), clock=lambda: now[0])
+    for i in range(Limiter.SWEEP_EVERY - 1):
+        limiter.admit(conn(token=f"t{i}"))
+    now[0] += 5  # every bucket full again
+    limiter.admit(conn(token="last"))  # the sweep's turn
+    assert limiter.tracked() == (1, 0)
+    close = limiter.open_watch(conn(token="w"))
+    with pytest.raises(ApiError):
+        limiter.open_watch(conn(token="w"))
+    close()
+    close()  # twice: still one slot given back
+    again = limiter.open_watch(conn(token="w"))
+    with pytest.raises(ApiError):
+        limiter.open_watch(conn(token="w"))
+    again()
+    assert limiter.tracked() == (1, 0)

@@ -18,6 +18,8 @@ and the oldest beyond the number kept is removed. A kill -9 may lose the lines s
 from __future__ import annotations
 
 import atexit
+import contextlib
+import logging
 import os
 import queue
 import threading
@@ -36,6 +38,8 @@ from berth.apiserver.app import route
 from berth.apiserver.limits import named
 from berth.apiserver.watch import TRUE
 
+log = logging.getLogger(__name__)
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -49,25 +53,38 @@ METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 
 
 class AuditLog:
-    """An append-only JSON lines file, written by a thread of its own and rotated by size."""
+    """An append-only JSON lines file, written by a thread of its own and rotated by size.
+
+    Lines go to the file with plain `os.write` (no buffer to flush or lose): a batch that the disk refuses
+    is cut off again, so the file never holds a torn line."""
 
     def __init__(self, path: Path, max_size: int, max_backups: int) -> None:
         self.path = path
         self.max_size = max_size
         self.max_backups = max_backups
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._file = self._open()
-        self._size = self._file.tell()
+        self._fd: int | None = None
+        self._size = 0
+        self._reopen()
         self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self._lock = threading.Lock()  # the file, between the thread and writes after close
         self._closed = False
+        self._failing = False  # the last write failed (a full disk): said once, until one succeeds
+        self._dropped = 0
         self._thread = threading.Thread(target=self._run, name="audit-log", daemon=True)
         self._thread.start()
         atexit.register(self.close)
 
-    def _open(self) -> Any:
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        return os.fdopen(fd, "ab")
+    def _reopen(self) -> None:
+        self._shut()
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._size = os.fstat(self._fd).st_size
+
+    def _shut(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
 
     def write(self, event: dict[str, Any]) -> None:
         """Queue one event (never blocks on the disk); after `close`, write it at once."""
@@ -76,7 +93,8 @@ class AuditLog:
             self._queue.put(line)
             return
         with self._lock:
-            self._append([line])
+            self._append_or_report([line])
+            self._shut()
 
     def close(self) -> None:
         """Write what is queued and stop the thread (idempotent)."""
@@ -87,35 +105,67 @@ class AuditLog:
         self._queue.put(None)
         self._thread.join()
         with self._lock:
-            self._file.close()
+            self._shut()
 
     def _run(self) -> None:
         while True:
             batch = [self._queue.get()]
-            while True:  # everything already queued goes in one write and one flush
+            while True:  # everything already queued goes in one write
                 try:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
             lines = [line for line in batch if line is not None]
             with self._lock:
-                self._append(lines)
+                self._append_or_report(lines)
             if None in batch:
                 return
 
+    def _append_or_report(self, lines: list[bytes]) -> None:
+        """Append; a disk that refuses (full, gone) costs these lines, said once per failing stretch in the
+        server's log, and never stops the thread or the server."""
+        try:
+            self._append(lines)
+        except OSError as exc:
+            self._dropped += len(lines)
+            if not self._failing:
+                log.error("audit log %s: %s; audit lines are dropped until it can be written again",
+                          self.path, exc.strerror or exc)
+            self._failing = True
+            self._shut()  # opened again (or created again, if it was removed) by the next batch
+            return
+        if self._failing:
+            log.warning("audit log %s: writing again; %d lines were dropped", self.path, self._dropped)
+            self._failing, self._dropped = False, 0
+
     def _append(self, lines: list[bytes]) -> None:
-        if self._file.closed:
-            self._file = self._open()
-            self._size = self._file.tell()
+        if self._fd is None:
+            self._reopen()
+        chunk: list[bytes] = []
+        pending = 0
         for line in lines:
-            if self._size and self._size + len(line) > self.max_size:
+            if self._size + pending and self._size + pending + len(line) > self.max_size:
+                self._write(b"".join(chunk))
+                chunk, pending = [], 0
                 self._rotate()
-            self._file.write(line)
-            self._size += len(line)
-        self._file.flush()
+            chunk.append(line)
+            pending += len(line)
+        self._write(b"".join(chunk))
+
+    def _write(self, data: bytes) -> None:
+        assert self._fd is not None
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self._fd, view):]
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, self._size)  # no torn line
+            raise
+        self._size += len(data)
 
     def _rotate(self) -> None:
-        self._file.close()
+        self._shut()
         if self.max_backups <= 0:
             self.path.unlink(missing_ok=True)
         else:
@@ -124,8 +174,7 @@ class AuditLog:
                 if self._backup(n).exists():
                     self._backup(n).rename(self._backup(n + 1))
             self.path.rename(self._backup(1))
-        self._file = self._open()
-        self._size = 0
+        self._reopen()
 
     def _backup(self, n: int) -> Path:
         return self.path.with_name(f"{self.path.name}.{n}")

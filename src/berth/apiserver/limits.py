@@ -136,6 +136,10 @@ class Limiter:
                 f"{self.limits.burst}; retry after {seconds} s (the server's --rate-limit and --rate-burst set it)",
                 seconds)
 
+    def tracked(self) -> tuple[int, int]:
+        """How many clients have a bucket, and how many hold watches: what the limiter's memory grows with."""
+        return len(self._buckets), len(self._watches)
+
     def _sweep(self, now: float) -> None:
         full = [who for who, b in self._buckets.items() if b.tokens + (now - b.stamp) * b.rate >= b.burst]
         for who in full:
