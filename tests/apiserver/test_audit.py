@@ -17,8 +17,8 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from berth.apiserver.audit import AuditLog
-from berth.apiserver.limits import token_id
-from tests.cluster import Cluster, free_port
+from tests.apiserver.identities import client, named, start, token
+from tests.cluster import Cluster
 
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: audited, namespace: {ns}}}\ndata: {{colour: {colour}}}\n"
 
@@ -93,23 +93,17 @@ def test_no_line_is_lost_on_a_clean_shutdown(bare_cluster: Cluster):
 
 @pytest.fixture(scope="module")
 def reads_audited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    """Plain HTTP (every bearer token accepted and named by its sha256), reads audited too."""
-    tmp = tmp_path_factory.mktemp("reads")
-    (tmp / "home").mkdir()
-    c = Cluster(url=f"http://127.0.0.1:{free_port()}", data_dir=tmp / "berth", kubeconfig=tmp / "berth" / "kubeconfig",
-                home=tmp / "home", args=("--insecure-http", "--no-controllers", "--no-scheduler", "--no-local-node",
-                                         "--audit-log-reads"))
-    c.start()
+    """Reads audited too; a client of its own (`tests.apiserver.identities`)."""
+    c = start(tmp_path_factory.mktemp("reads"), "--audit-log-reads")
     try:
         yield c
     finally:
         c.stop()
 
 
-def test_reads_are_recorded_when_asked_and_a_user_is_named_by_its_tokens_hash(reads_audited: Cluster):
+def test_reads_are_recorded_when_asked_and_a_client_is_named_never_by_its_token(reads_audited: Cluster):
     c = reads_audited
-    with httpx.Client(base_url=c.url, headers={"Authorization": "Bearer reader-secret",
-                                               "User-Agent": "audit-test/1"}) as http:
+    with client(c, "reader", headers={"User-Agent": "audit-test/1"}) as http:
         assert http.post("/api/v1/namespaces", json={"metadata": {"name": "readme"}}).status_code == 201
         assert http.get("/api/v1/namespaces/readme").status_code == 200
         assert http.get("/api/v1/namespaces", params={"labelSelector": "x=y"}).status_code == 200
@@ -117,8 +111,10 @@ def test_reads_are_recorded_when_asked_and_a_user_is_named_by_its_tokens_hash(re
         assert http.get("/api/v1/namespaces/nothere").status_code == 404
         assert http.get("/apis").status_code == 200  # discovery: no resource, not audited
     exec_url = c.url.replace("http", "ws", 1) + "/api/v1/namespaces/default/pods/nopod/exec?command=ls&stdout=1"
+    context = ssl.create_default_context(cafile=str(c.ca)) if c.url.startswith("https") else None
     with pytest.raises(InvalidStatus) as refused:
-        connect(exec_url, additional_headers={"Authorization": "Bearer reader-secret"}, user_agent_header="exec/1")
+        connect(exec_url, additional_headers={"Authorization": f"Bearer {token(c, 'reader')}"},
+                user_agent_header="exec/1", ssl=context)
     assert refused.value.response.status_code == 404
     [execed] = about(wait_for(c, lambda es: bool(about(es, "nopod"))), "nopod")
     assert (execed["verb"], execed["objectRef"]["subresource"], execed["responseStatus"]["code"]) == \
@@ -128,8 +124,8 @@ def test_reads_are_recorded_when_asked_and_a_user_is_named_by_its_tokens_hash(re
     assert [(e["verb"], e["objectRef"].get("name"), e["responseStatus"]["code"]) for e in mine] == [
         ("create", "readme", 201), ("get", "readme", 200), ("list", None, 200), ("watch", None, 200),
         ("get", "nothere", 404)]
-    assert {e["user"]["username"] for e in mine} == {token_id("reader-secret")}
-    assert "reader-secret" not in (c.data_dir / "audit" / "audit.log").read_text()
+    assert {e["user"]["username"] for e in mine} == {named(c, "reader")} == {execed["user"]["username"]}
+    assert token(c, "reader") not in (c.data_dir / "audit" / "audit.log").read_text()
 
 
 def test_the_log_rotates_at_its_size_and_keeps_the_newest_files(tmp_path: Path):

@@ -1,9 +1,8 @@
 """Per-client limits of `berth up` (docs/limits-and-audit.md): a client that floods the server is answered
 429 with Retry-After while the others are served; watches per client; the list page size.
 
-One `berth up` over plain HTTP with small limits: without authentication every bearer token is accepted
-and names its own client (by its sha256), so the tests play several clients with several tokens. The
-admin token's exemption is tested over HTTPS, where it is the only token.
+One `berth up` with small limits, several clients with tokens of their own (`tests.apiserver.identities`);
+the admin token's exemption is tested on a second one where the limits are tiny.
 """
 
 from __future__ import annotations
@@ -19,36 +18,30 @@ import httpx
 import pytest
 
 from berth.apiserver.limits import token_id
-from tests.cluster import Cluster, free_port, running
+from tests.apiserver.identities import client, kubeconfig, named, start, token
+from tests.cluster import Cluster, running
 
 RATE, BURST, WATCHES, PAGE = 5, 20, 2, 3
-FLAGS = ("--no-controllers", "--no-scheduler", "--no-local-node", f"--rate-limit={RATE}",
-         f"--rate-burst={BURST}", f"--max-watches={WATCHES}", f"--max-page-size={PAGE}")
 NAMESPACES = "/api/v1/namespaces"
 
 
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    tmp = tmp_path_factory.mktemp("limited")
-    (tmp / "home").mkdir()
-    c = Cluster(url=f"http://127.0.0.1:{free_port()}", data_dir=tmp / "berth", kubeconfig=tmp / "berth" / "kubeconfig",
-                home=tmp / "home", args=("--insecure-http", *FLAGS))
-    c.start()
+    c = start(tmp_path_factory.mktemp("limited"), f"--rate-limit={RATE}", f"--rate-burst={BURST}",
+              f"--max-watches={WATCHES}", f"--max-page-size={PAGE}")
     try:
+        for name in ("flooder", "calm", "watcher", "other", "pager", "big", "patient"):
+            token(c, name)
         yield c
     finally:
         c.stop()
 
 
-def as_client(cluster: Cluster, token: str, **kw) -> httpx.Client:
-    return httpx.Client(base_url=cluster.url, headers={"Authorization": f"Bearer {token}"}, **kw)
-
-
 def test_a_flooding_client_gets_429_with_retry_after_while_another_is_served(limited):
     flood = 5 * BURST
     started = time.monotonic()
-    with ThreadPoolExecutor(8) as pool, as_client(limited, "calm") as calm, \
-            as_client(limited, "flooder", limits=httpx.Limits(max_connections=8)) as flooder:
+    with ThreadPoolExecutor(8) as pool, client(limited, "calm") as calm, \
+            client(limited, "flooder", limits=httpx.Limits(max_connections=8)) as flooder:
         def hammer(_: int) -> httpx.Response:
             return flooder.get(NAMESPACES)
 
@@ -66,12 +59,12 @@ def test_a_flooding_client_gets_429_with_retry_after_while_another_is_served(lim
     assert (status["kind"], status["reason"], status["code"]) == ("Status", "TooManyRequests", 429)
     assert status["details"]["retryAfterSeconds"] == int(refused.headers["Retry-After"])
     assert f"the limit is {RATE} requests a second with bursts of {BURST}" in status["message"]
-    assert "--rate-limit" in status["message"] and token_id("flooder") in status["message"]
-    assert "flooder" not in status["message"].replace(token_id("flooder"), "")  # the raw token is never shown
+    assert "--rate-limit" in status["message"] and f"from {named(limited, 'flooder')}:" in status["message"]
+    assert token(limited, "flooder") not in status["message"]  # the raw token is never shown
 
 
 def test_a_client_over_its_watches_gets_429_others_can_still_watch(limited):
-    with as_client(limited, "watcher", timeout=30) as http, as_client(limited, "other", timeout=30) as other:
+    with client(limited, "watcher", timeout=30) as http, client(limited, "other", timeout=30) as other:
         with http.stream("GET", NAMESPACES, params={"watch": "1"}) as first, \
                 http.stream("GET", NAMESPACES, params={"watch": "1"}) as second:
             assert first.status_code == second.status_code == 200
@@ -93,7 +86,7 @@ def test_a_client_over_its_watches_gets_429_others_can_still_watch(limited):
 
 
 def test_a_page_larger_than_the_maximum_is_capped_and_continued(limited):
-    with as_client(limited, "pager") as http:
+    with client(limited, "pager") as http:
         for i in range(PAGE + 2):
             assert http.post(NAMESPACES, json={"metadata": {"name": f"page-{i}"}}).status_code == 201
         page = http.get(NAMESPACES, params={"limit": "100"}).json()
@@ -137,7 +130,7 @@ def test_an_unauthenticated_flood_is_refused_before_it_is_counted(admin_only: Cl
 
 def test_a_body_over_the_limit_names_it_and_what_to_do(limited: Cluster, tmp_path: Path):
     big = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "big", "annotations": {"pad": "x" * (3 * 2**20)}}}
-    with as_client(limited, "big") as http:
+    with client(limited, "big") as http:
         r = http.post(NAMESPACES, json=big)
     assert r.status_code == 413 and r.json()["reason"] == "RequestEntityTooLarge"
     assert "limit is 3145728 bytes (3 MiB) for a request body" in r.json()["message"]
@@ -150,15 +143,10 @@ def test_a_body_over_the_limit_names_it_and_what_to_do(limited: Cluster, tmp_pat
 def test_berths_client_waits_for_retry_after_instead_of_failing(limited: Cluster, tmp_path: Path):
     from berth.client import Client
 
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
-        f"clusters: [{{name: c, cluster: {{server: '{limited.url}'}}}}]\n"
-        "users: [{name: u, user: {token: patient}}]\n"
-        "contexts: [{name: c, context: {cluster: c, user: u}}]\n")
+    config = kubeconfig(limited, "patient", tmp_path / "kubeconfig")
 
     async def burst() -> list[str]:
-        async with Client.from_kubeconfig(kubeconfig) as client:
+        async with Client.from_kubeconfig(config) as client:
             got = await asyncio.gather(*(client.get("Namespace", name="default") for _ in range(BURST + 5)))
             return [n["metadata"]["name"] for n in got]
 
