@@ -134,3 +134,16 @@ def main_status(pod: dict[str, Any] | None) -> dict[str, Any]:
 def event_reasons(http: httpx.Client, name: str) -> list[str]:
     events = http.get(f"/api/v1/namespaces/{NS}/events").json()["items"]
     return [e["reason"] for e in events if e["involvedObject"]["name"] == name]
+
+
+def apply_training(cluster: Cluster, namespace: str, name: str, command: str, backoff_limit: int | None = None) -> None:
+    """A TrainingWorkload that runs `command` on the local node of `cluster`'s `berth up`, through kubectl."""
+    backoff = "" if backoff_limit is None else f"\n  backoffLimit: {{value: {backoff_limit}}}"
+    cluster.kubectl("apply", "-f", "-", input=f"""
+apiVersion: run.ai/v2alpha1
+kind: TrainingWorkload
+metadata: {{name: {name}, namespace: {namespace}}}
+spec:
+  image: {{value: python:3.11}}
+  command: {{value: "{command}"}}{backoff}
+""")

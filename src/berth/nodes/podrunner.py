@@ -57,7 +57,7 @@ from berth.nodes.credentials import credentials
 from berth.nodes.execute import ExecContext
 from berth.nodes.meter import PodMeter
 from berth.nodes.monitor import exit_path
-from berth.nodes.state import PodRecord, ProcessRecord
+from berth.nodes.state import MAX_GRACE_S, PodRecord, ProcessRecord
 
 if TYPE_CHECKING:
     from berth.nodes.process import LocalNode
@@ -67,7 +67,6 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 
 TERMINAL = ("Succeeded", "Failed")
-MAX_GRACE_S = 30.0
 BACKOFF_S = (1.0, 30.0)  # first and longest pause before restarting a container
 READY_POLL_S = 0.5  # how often a serving container's ports are tried until they accept
 BACKOFF_RESET_S = 60.0  # a container that ran this long starts its back-off afresh
@@ -203,7 +202,8 @@ class PodRunner:
         await self.node.hold(self.pod)
         self.scratch.mkdir(parents=True, exist_ok=True)
         public, backend = self.node.allocate_ports(self.pod, metered=_serving(self.pod))
-        self.record = PodRecord(namespace=self.namespace, name=self.name, host_ports=public, backend_ports=backend)
+        self.record = PodRecord(namespace=self.namespace, name=self.name, host_ports=public, backend_ports=backend,
+                                grace=self.grace)
         self.node.state.pods[self.uid] = self.record
         self.node.state.save()
         await self._start_meter()

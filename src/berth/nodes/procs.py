@@ -202,15 +202,18 @@ async def wait_gone(pid: int, ticks: int | None) -> None:
         os.close(pidfd)
 
 
-async def stop_group(pid: int, ended: asyncio.Future[object], grace: float) -> None:
+async def stop_group(pid: int, ended: asyncio.Future[object], grace: float) -> bool:
     """SIGTERM the group `pid` leads; SIGKILL it after `grace` seconds, or at once when its leader has
-    ended (`ended` done), so that no straggler outlives the container."""
+    ended (`ended` done), so that no straggler outlives the container. True when the leader ended within
+    the grace period (False: it had to be killed)."""
     if grace > 0 and not ended.done():
         signal_group(pid, signal.SIGTERM)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(ended), grace)
+    in_time = ended.done()
     signal_group(pid, signal.SIGKILL)
     await ended
+    return in_time
 
 
 async def accepts(port: int, host: str = "127.0.0.1") -> bool:
