@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -18,7 +17,7 @@ from berth.cli.main import cli
 from berth.nodes import running
 from tests.cluster import BIN, Cluster, make_cluster, reap_pods
 from tests.controllers.helpers import eventually
-from tests.nodes.agents import apply_training
+from tests.nodes.agents import apply_training, live_group
 
 NS = "runai-down"
 
@@ -29,22 +28,6 @@ if sys.argv[1:] == ["stubborn"]:
 subprocess.Popen(["sleep", "300"])
 time.sleep(300)
 """
-
-
-def group(pgid: int) -> list[int]:
-    """The live (not zombie) processes of the process group `pgid`, from /proc."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            text = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = text[text.rfind(")") + 2:].split()
-        if fields[0] not in ("Z", "X") and int(fields[2]) == pgid:
-            members.append(int(entry.name))
-    return members
 
 
 def down(c: Cluster, *args: str) -> subprocess.CompletedProcess[str]:
@@ -64,7 +47,7 @@ def test_ctrl_c_and_berth_down_say_what_keeps_running_and_down_workloads_stops_i
         found = eventually(lambda: len(r := running.running(c.data_dir)) == 2 and r, timeout=60)
         pods = {p.pod: p.pid for p in found}
         assert sorted(pods) == ["polite-0-0", "stubborn-0-0"]
-        eventually(lambda: all(len(group(pid)) == 2 for pid in pods.values()))  # each program and its child
+        eventually(lambda: all(len(live_group(pid)) == 2 for pid in pods.values()))  # each program and its child
         shown = running.shown(c.data_dir)
 
         # Ctrl-C: berth up ends, says what keeps running and how to stop it; the workloads run on.
@@ -76,14 +59,14 @@ def test_ctrl_c_and_berth_down_say_what_keeps_running_and_down_workloads_stops_i
         assert (f"2 workload processes (pods {NS}/polite-0-0, {NS}/stubborn-0-0) keep running: `berth up` adopts "
                 f"them when it starts again on this data directory; `berth down --data-dir {shown} --workloads` "
                 "stops them.") in said, said[-2000:]
-        assert all(len(group(pid)) == 2 for pid in pods.values())
+        assert all(len(live_group(pid)) == 2 for pid in pods.values())
 
         # berth down with nothing serving: it says so, and what keeps running (status 0).
         result = down(c)
         assert result.returncode == 0, result.stderr
         assert f"berth up is not running on {c.data_dir}." in result.stdout
         assert "2 workload processes" in result.stdout and "keep running" in result.stdout
-        assert all(len(group(pid)) == 2 for pid in pods.values())
+        assert all(len(live_group(pid)) == 2 for pid in pods.values())
 
         # berth down --workloads on a running berth up: the server first, then every process of each group.
         c.start()
@@ -95,7 +78,7 @@ def test_ctrl_c_and_berth_down_say_what_keeps_running_and_down_workloads_stops_i
                 "killed (SIGKILL).") in result.stdout, result.stdout
         assert c.process.wait(timeout=5) == 0
         c.process = None
-        assert {pgid: group(pgid) for pgid in pods.values()} == {pgid: [] for pgid in pods.values()}
+        assert {pgid: live_group(pgid) for pgid in pods.values()} == {pgid: [] for pgid in pods.values()}
 
         result = down(c)
         assert result.returncode == 0, result.stderr

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from berth.client import Client
+from berth.nodes import procs
 from berth.nodes.process import LocalNode
 from tests.cluster import Cluster
 from tests.controllers.helpers import eventually
@@ -147,3 +149,13 @@ spec:
   image: {{value: python:3.11}}
   command: {{value: "{command}"}}{backoff}
 """)
+
+
+def live_group(pgid: int) -> list[int]:
+    """The live (not zombie) processes of the process group `pgid`, from /proc."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        fields = procs.stat_fields(int(entry.name)) if entry.name.isdigit() else None
+        if fields and fields[0] not in ("Z", "X") and int(fields[2]) == pgid:
+            members.append(int(entry.name))
+    return members

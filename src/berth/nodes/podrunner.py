@@ -339,7 +339,8 @@ class PodRunner:
         stdin = self.node.stdin_path(self.namespace, self.name, name) if container.get("stdin") else None
         starting = asyncio.ensure_future(procs.start(argv, env=env, cwd=podenv.working_dir(container, self.scratch),
                                                      log_file=log_file, credentials=who.popen(), stdin=stdin,
-                                                     tty=bool(container.get("tty"))))
+                                                     tty=bool(container.get("tty")), guard=self.node.data_dir,
+                                                     grace=self.grace))
         try:
             started = await asyncio.shield(starting)
         except asyncio.CancelledError:  # the agent stops meanwhile: record what started, for the next one
