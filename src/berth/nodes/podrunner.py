@@ -29,6 +29,9 @@ Restart safety (`berth.nodes.state`): stopping the agent leaves processes runnin
 leaves containers; the next agent adopts those that still run, takes the end of those that ended meanwhile
 from what their monitors wrote and carries on as if it had seen it (restartPolicy included), fails as
 NodeRestarted the pods whose processes ended unseen, and never starts a process twice because it restarted.
+A process whose data directory is deleted while no agent runs is stopped by its monitor
+(`berth.nodes.monitor`): nothing could adopt it any more. `berth down --workloads` stops them all
+(`berth.nodes.running`).
 
 A serving pod (an InferenceWorkload's replica) listens on its ports as any pod does, but clients reach it
 through a meter on other ports (those go to `run.ai/host-ports`), which counts its requests
