@@ -101,3 +101,19 @@ def test_berth_down_names_the_flag_and_the_fix(tmp_path):
     lonely = runner.invoke(cli, ["down", "--grace", "3"])
     assert lonely.exit_code == 2
     assert "--grace" in lonely.output and "add --workloads" in lonely.output
+
+
+def test_a_berth_up_that_does_not_stop_in_time_is_killed(bare_cluster):
+    c = bare_cluster
+    assert c.process is not None
+    pid = c.process.pid
+    os.kill(pid, signal.SIGSTOP)  # it cannot act on SIGTERM now; SIGKILL still ends it
+    try:
+        result = down(c, "--timeout", "1")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert result.returncode == 0, result.stderr
+    assert (f"berth up (pid {pid}, serving {c.url}) did not stop within 1 s (raise --timeout to wait longer); it was "
+            "killed (SIGKILL).") in result.stdout, result.stdout
+    assert c.process.wait(timeout=5) == -signal.SIGKILL
+    c.process = None
