@@ -19,6 +19,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -28,7 +29,7 @@ POLL_S = 0.05
 KILL_WAIT_S = 5.0  # after SIGKILL, how long the kernel may take to release the lock of the killed process
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.secho(f"berth down: {message}", fg="red", err=True)
     sys.exit(1)
 
