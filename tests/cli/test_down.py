@@ -13,7 +13,9 @@ import sys
 
 from click.testing import CliRunner
 
+from berth.api import podlog
 from berth.cli.main import cli
+from berth.nodes.monitor import exit_path, read_exit
 from berth.nodes import running
 from tests.cluster import BIN, Cluster, make_cluster, reap_pods
 from tests.controllers.helpers import eventually
@@ -46,6 +48,7 @@ def test_ctrl_c_and_berth_down_say_what_keeps_running_and_down_workloads_stops_i
         apply_training(c, NS, "stubborn", f"{sys.executable} {script} stubborn")
         found = eventually(lambda: len(r := running.running(c.data_dir)) == 2 and r, timeout=60)
         pods = {p.pod: p.pid for p in found}
+        found_ticks = {p.pod: p.ticks for p in found}
         assert sorted(pods) == ["polite-0-0", "stubborn-0-0"]
         eventually(lambda: all(len(live_group(pid)) == 2 for pid in pods.values()))  # each program and its child
         shown = running.shown(c.data_dir)
@@ -79,6 +82,12 @@ def test_ctrl_c_and_berth_down_say_what_keeps_running_and_down_workloads_stops_i
         assert c.process.wait(timeout=5) == 0
         c.process = None
         assert {pgid: live_group(pgid) for pgid in pods.values()} == {pgid: [] for pgid in pods.values()}
+        # What the next berth up reads of how each ended (exit codes 143 and 137), from what the monitors wrote.
+        ended = {name: eventually(lambda n=name: read_exit(exit_path(podlog.log_path(c.data_dir, NS, n, "main")),
+                                                            pods[n], found_ticks[n]))
+                 for name in pods}
+        assert {name: e.returncode for name, e in ended.items()} == {"polite-0-0": -signal.SIGTERM,
+                                                                     "stubborn-0-0": -signal.SIGKILL}
 
         result = down(c)
         assert result.returncode == 0, result.stderr
