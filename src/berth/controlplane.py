@@ -206,7 +206,23 @@ def up(config: Config, plan: Plan, announce: Callable[[str], object] = print) ->
     here = Path(sys.executable).parent
     if (here / "kubectl").exists() and os.pathsep + str(here) not in os.pathsep + os.environ.get("PATH", ""):
         suggestions.insert(0, f"export PATH={here}:$PATH    # the kubectl installed with Berth")
-    return run(config, announce, components=components, try_this=suggestions, notes=notes)
+    from berth.nodes.running import shown
+
+    stop = (f"Stop with Ctrl-C, or `berth down --data-dir {shown(config.data_dir)}` in another terminal; workload "
+            "processes keep running (add --workloads to stop them too).")
+    code = run(config, announce, components=components, try_this=suggestions, notes=notes, stop=stop)
+    announce(farewell(config.data_dir))
+    return code
+
+
+def farewell(data_dir: Path) -> str:
+    """What `berth up` says once it has stopped (Ctrl-C, SIGTERM, `berth down`): what it leaves running."""
+    from berth.nodes import running
+
+    found = running.running(data_dir)
+    if not found:
+        return "berth up stopped; no workload process is left running."
+    return f"berth up stopped. {running.keep_running(data_dir, found)}"
 
 
 def try_this(plan: Plan) -> list[str]:

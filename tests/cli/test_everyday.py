@@ -341,6 +341,9 @@ def test_delete_by_name_in_both_forms(team, berth):
     submit(team, "notebook", command="sleep 600", kind="InteractiveWorkload")
     assert ok(berth("workspace", "delete", "--all", "-p", "team")) == \
         'deleted InteractiveWorkload "notebook" in project team\n'  # the trainings stay
+    partly = berth("delete", "big", "doomed", "-p", "team")  # all or nothing: big stays
+    assert partly.returncode == 1 and partly.stderr.endswith("Nothing was deleted.\n"), partly.stderr
+    assert "big" in ok(berth("list", "-p", "team"))
     both = berth("delete", "big", "--all", "-p", "team")
     assert both.returncode == 2 and "give NAMEs or --all, not both" in both.stderr
 

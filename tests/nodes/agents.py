@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from berth.client import Client
+from berth.nodes import procs
 from berth.nodes.process import LocalNode
 from tests.cluster import Cluster
 from tests.controllers.helpers import eventually
@@ -134,3 +136,26 @@ def main_status(pod: dict[str, Any] | None) -> dict[str, Any]:
 def event_reasons(http: httpx.Client, name: str) -> list[str]:
     events = http.get(f"/api/v1/namespaces/{NS}/events").json()["items"]
     return [e["reason"] for e in events if e["involvedObject"]["name"] == name]
+
+
+def apply_training(cluster: Cluster, namespace: str, name: str, command: str, backoff_limit: int | None = None) -> None:
+    """A TrainingWorkload that runs `command` on the local node of `cluster`'s `berth up`, through kubectl."""
+    backoff = "" if backoff_limit is None else f"\n  backoffLimit: {{value: {backoff_limit}}}"
+    cluster.kubectl("apply", "-f", "-", input=f"""
+apiVersion: run.ai/v2alpha1
+kind: TrainingWorkload
+metadata: {{name: {name}, namespace: {namespace}}}
+spec:
+  image: {{value: python:3.11}}
+  command: {{value: "{command}"}}{backoff}
+""")
+
+
+def live_group(pgid: int) -> list[int]:
+    """The live (not zombie) processes of the process group `pgid`, from /proc."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        fields = procs.stat_fields(int(entry.name)) if entry.name.isdigit() else None
+        if fields and fields[0] not in ("Z", "X") and int(fields[2]) == pgid:
+            members.append(int(entry.name))
+    return members

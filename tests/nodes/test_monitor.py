@@ -8,15 +8,18 @@ import asyncio
 import errno
 import json
 import os
+import shutil
 import signal
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from berth.api import podlog
-from berth.nodes import procs
+from berth.nodes import monitor, procs
 from berth.nodes.monitor import exit_path, read_exit
+from tests.nodes.agents import live_group
 
 PY = sys.executable
 
@@ -77,3 +80,36 @@ def test_a_status_left_by_another_process_is_not_taken_for_this_one(tmp_path):
     assert read_exit(exit_path(log), run.pid, run.ticks) is not None
     assert read_exit(exit_path(log), run.pid + 1, run.ticks) is None
     assert read_exit(exit_path(log), run.pid, (run.ticks or 0) + 1) is None
+
+
+STUBBORN = """import signal, subprocess, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)  # inherited by the child: only SIGKILL ends them
+subprocess.Popen(["sleep", "300"])
+time.sleep(300)
+"""
+
+
+@pytest.mark.parametrize("removal", ["deleted", "moved"])
+def test_a_program_whose_data_directory_is_deleted_is_stopped_and_a_moved_one_runs_on(tmp_path, removal):
+    data = tmp_path / "data"
+    log = data / "logs" / "main.log"
+    run = asyncio.run(procs.start([PY, "-c", STUBBORN], env=dict(os.environ), cwd=tmp_path, log_file=log,
+                                  guard=data, grace=0.5))
+    try:
+        deadline = time.monotonic() + 10
+        while len(live_group(run.pid)) < 2 and time.monotonic() < deadline:  # the program and its child
+            time.sleep(0.05)
+        assert len(live_group(run.pid)) == 2
+        if removal == "moved":
+            data.rename(tmp_path / "elsewhere")  # still there: the next berth up on it adopts the program
+            time.sleep(monitor.GUARD_S * 2)
+            assert len(live_group(run.pid)) == 2 and run.monitor.alive()
+            return
+        shutil.rmtree(data)
+        # Looked at every GUARD_S seconds; SIGTERM is ignored, so SIGKILL after the grace period of 0.5 s.
+        deadline = time.monotonic() + monitor.GUARD_S + 0.5 + 5
+        while (live_group(run.pid) or run.monitor.alive()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert live_group(run.pid) == [] and not run.monitor.alive()
+    finally:
+        procs.signal_group(run.pid, signal.SIGKILL)

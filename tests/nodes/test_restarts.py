@@ -13,6 +13,7 @@ import pytest
 
 from berth.nodes import procs
 from tests.cluster import Cluster, make_cluster, reap_pods
+from tests.nodes.agents import apply_training
 from tests.controllers.helpers import client, eventually, pods_of, workload_status
 
 NS = "runai-again"
@@ -33,15 +34,7 @@ def _training(c: Cluster, name: str, code: int, runs: Path) -> None:
     the test says when it ends, and counts how often it ran."""
     script = runs.with_suffix(".py")
     script.write_text(PROGRAM)
-    c.kubectl("apply", "-f", "-", input=f"""
-apiVersion: run.ai/v2alpha1
-kind: TrainingWorkload
-metadata: {{name: {name}, namespace: {NS}}}
-spec:
-  image: {{value: python:3.11}}
-  command: {{value: "{PY} {script} {runs} {code}"}}
-  backoffLimit: {{value: 0}}
-""")
+    apply_training(c, NS, name, f"{PY} {script} {runs} {code}", backoff_limit=0)
 
 
 def _record(c: Cluster, pod: str) -> dict:

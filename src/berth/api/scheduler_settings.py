@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, fields
-from difflib import get_close_matches
 from typing import Any
+
+from berth.api.closest import suggest
 
 CONFIGMAP_NAME = "runai-scheduler"
 CONFIGMAP_NAMESPACE = "runai"
@@ -130,8 +131,8 @@ def parse(data: dict[str, str] | None) -> tuple[SchedulerSettings, list[str]]:
     for key, text in sorted((data or {}).items()):
         setting = known.get(key)
         if setting is None:
-            close = get_close_matches(key, list(known), n=1)
-            hint = f"; did you mean {close[0]}?" if close else f"; the keys are {', '.join(known)}"
+            close = suggest(key, known)
+            hint = f"; did you mean {close}?" if close else f"; the keys are {', '.join(known)}"
             problems.append(f"data.{key}: not a setting of the scheduler{hint}")
             continue
         try:

@@ -240,9 +240,9 @@ async def serve(running: Running, ready: asyncio.Event | None = None, components
 
 
 def run(config: Config, announce: Any = print, components: list[Component] = (), try_this: list[str] = (),
-        notes: list[str] = ()) -> int:
+        notes: list[str] = (), stop: str = "Stop with Ctrl-C.") -> int:
     """`berth up`: prepare (a ConfigError, before anything is said, when that fails), say where things are
-    (`notes`: what else runs), serve. Returns the exit status."""
+    (`notes`: what else runs; `stop`: how to stop it, the last line), serve. Returns the exit status."""
     running = prepare(config)
     for line in notes:
         announce(line)
@@ -253,7 +253,7 @@ def run(config: Config, announce: Any = print, components: list[Component] = (),
         announce("Try:")
         for line in try_this:
             announce(f"  {line}")
-    announce("Stop with Ctrl-C.")
+    announce(stop)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         asyncio.run(serve(running, components=list(components)))

@@ -69,13 +69,48 @@ def lock_data_dir(data_dir: Path, url: str) -> DataDirLock:
     return DataDirLock(path, fd)
 
 
-def _holder(fd: int) -> str:
-    """Who holds the lock, in words, from what it wrote into the file."""
+@dataclass(frozen=True)
+class Holder:
+    """The `berth up` that holds a data directory's lock, as it wrote itself into the file (None: not yet)."""
+
+    pid: int | None
+    url: str | None
+
+
+def _read_holder(fd: int) -> Holder:
     try:
         found = json.loads(os.pread(fd, 4096, 0) or b"{}")
-        return f"pid {int(found['pid'])}, serving {found['url']}"
+        return Holder(int(found["pid"]), str(found["url"]))
     except (OSError, ValueError, KeyError, TypeError):
-        return "its pid not written yet"
+        return Holder(None, None)
+
+
+def _holder(fd: int) -> str:
+    """Who holds the lock, in words, from what it wrote into the file."""
+    found = _read_holder(fd)
+    return "its pid not written yet" if found.pid is None else f"pid {found.pid}, serving {found.url}"
+
+
+def holder_of(data_dir: Path) -> Holder | None:
+    """The `berth up` that uses `data_dir` now, or None when none does (for `berth down`).
+
+    The lock, not the pid in the file, says whether one runs: the file outlives a killed `berth up`, and
+    its pid may be another process's by now. When nobody holds the lock it is taken, shared, for an
+    instant to learn that; a `berth up` starting at that very instant is refused and may be started again."""
+    try:
+        fd = os.open(data_dir / LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+            raise
+        return _read_holder(fd)
+    else:
+        return None
+    finally:
+        os.close(fd)
 
 
 def listen(host: str, port: int) -> socket.socket:

@@ -47,7 +47,14 @@ def delete(kubeconfig: str | None, project: str | None, words: tuple[str, ...], 
             if everything:
                 doomed = await selection.workloads(client, namespace, noun)
             else:
-                doomed = [await selection.resolve(client, namespace, name, noun) for name in names]
+                doomed = []
+                for name in names:  # every name first: one that is not there deletes nothing
+                    try:
+                        doomed.append(await selection.resolve(client, namespace, name, noun))
+                    except SystemExit:
+                        if len(names) > 1:
+                            click.echo("Nothing was deleted.", err=True)
+                        raise
             await asyncio.gather(*(client.delete(w["kind"], w["metadata"]["name"], namespace) for w in doomed))
             return doomed
 

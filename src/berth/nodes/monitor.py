@@ -17,11 +17,19 @@ The monitor runs in a session of its own (a signal to the container's process gr
 needs nothing but the standard library and `podlog`, and ends once the program has ended and every writer
 has closed its output (the program and whatever it left behind).
 
+It is also what watches over the program while no `berth up` runs, so it is the one that stops it when
+its data directory is deleted (`guard`): nothing could ever adopt, report or stop the program then, and it
+must not be left behind. The monitor holds the directory open and looks every `GUARD_S` seconds whether it
+has been removed (no link left to it: a data directory that is moved is still there, and its next `berth
+up` adopts the program); then it stops the program's process group as a pod deletion does (SIGTERM, SIGKILL
+after `grace` seconds, or at once once the program has ended, for what it left behind).
+
     python -m berth.nodes.monitor < SPEC
 
 SPEC is JSON: `argv`, `env`, `cwd`, `log` (the log file), and `user`, `group`, `extra_groups` to run as
-(`berth.nodes.credentials`), `stdin`, a FIFO that is the program's input (else it has none), and `tty`,
-to give the program a pseudo-terminal (see `run`).
+(`berth.nodes.credentials`), `stdin`, a FIFO that is the program's input (else it has none), `tty`, to give
+the program a pseudo-terminal (see `run`), and `guard`, a directory (the data directory) whose deletion
+stops the program, with `grace`, its grace period in seconds.
 The monitor answers one line on stdout, `{"pid": P, "ticks": T}` once the program runs, or
 `{"errno": N, "error": "..."}` when it cannot start, and closes it.
 """
@@ -36,8 +44,10 @@ import pty
 import selectors
 import struct
 import subprocess
+import signal
 import sys
 import termios
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,6 +57,7 @@ from berth.api import podlog
 
 CHUNK = 65536
 POLL_S = 0.2  # how often the program is looked at where Linux offers no pidfd
+GUARD_S = 1.0  # how often the guarded directory is looked at
 
 
 @dataclass(frozen=True)
@@ -108,6 +119,56 @@ def _write_exit(path: Path, pid: int, ticks: int | None, returncode: int) -> Non
         os.fsync(directory)
     finally:
         os.close(directory)
+
+
+class _Guard:
+    """Stops the program's process group once the directory it guards is deleted (see the module's
+    docstring). Without a directory (or one gone before the program started) it does nothing."""
+
+    def __init__(self, directory: str | None, grace: float) -> None:
+        self.fd = -1
+        if directory:
+            with contextlib.suppress(OSError):
+                self.fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        self.grace = grace
+        self.kill_at: float | None = None  # set once the directory is gone
+
+    def timeout(self) -> float | None:
+        """How long the monitor may wait before looking again (None: it need not)."""
+        if self.fd < 0:
+            return None
+        if self.kill_at is None:
+            return GUARD_S
+        return max(0.0, self.kill_at - time.monotonic())
+
+    def check(self, pid: int, ended: bool) -> None:
+        """Look at the directory; stop the group `pid` leads once it is gone (`ended`: its leader has)."""
+        if self.fd < 0:
+            return
+        if self.kill_at is None:
+            if os.fstat(self.fd).st_nlink > 0:
+                return
+            self.kill_at = time.monotonic() + self.grace
+            signal_group(pid, signal.SIGTERM)
+        if ended or time.monotonic() >= self.kill_at:
+            signal_group(pid, signal.SIGKILL)
+            self.close()  # done: nothing more to watch
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def signal_group(pid: int, sig: int) -> None:
+    """Send `sig` to the process group `pid` leads; nothing if it is gone."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+def _earliest(*timeouts: float | None) -> float | None:
+    given = [t for t in timeouts if t is not None]
+    return min(given) if given else None
 
 
 def _write(fd: int, data: bytes) -> None:
@@ -209,6 +270,7 @@ def run(spec: dict[str, Any]) -> int:
         for fd in given:
             os.close(fd)
     ticks = _ticks(process.pid)
+    guard = _Guard(spec.get("guard"), float(spec.get("grace") or 0))
     _answer({"pid": process.pid, "ticks": ticks})
     selector = selectors.DefaultSelector()
     if terminal >= 0:
@@ -230,7 +292,7 @@ def run(spec: dict[str, Any]) -> int:
     ended = False
     try:
         while outputs or not ended:
-            for key, _ in selector.select(None if pidfd >= 0 or ended else POLL_S):
+            for key, _ in selector.select(_earliest(None if pidfd >= 0 or ended else POLL_S, guard.timeout())):
                 if key.data is None:
                     continue  # the program ended: seen below
                 try:
@@ -255,13 +317,16 @@ def run(spec: dict[str, Any]) -> int:
                         key.fileobj.close()
                     outputs -= 1
             if not ended and process.poll() is not None:
-                _write_exit(exit_path(log_file), process.pid, ticks, process.returncode)
+                with contextlib.suppress(OSError):  # (its directory gone with the data directory: nobody asks)
+                    _write_exit(exit_path(log_file), process.pid, ticks, process.returncode)
                 ended = True
                 if pidfd >= 0:
                     selector.unregister(pidfd)
                     os.close(pidfd)
                     pidfd = -1
+            guard.check(process.pid, ended)
     finally:
+        guard.close()
         os.close(out)
         for fd, _ in kept:
             os.close(fd)

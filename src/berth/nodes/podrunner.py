@@ -29,6 +29,9 @@ Restart safety (`berth.nodes.state`): stopping the agent leaves processes runnin
 leaves containers; the next agent adopts those that still run, takes the end of those that ended meanwhile
 from what their monitors wrote and carries on as if it had seen it (restartPolicy included), fails as
 NodeRestarted the pods whose processes ended unseen, and never starts a process twice because it restarted.
+A process whose data directory is deleted while no agent runs is stopped by its monitor
+(`berth.nodes.monitor`): nothing could adopt it any more. `berth down --workloads` stops them all
+(`berth.nodes.running`).
 
 A serving pod (an InferenceWorkload's replica) listens on its ports as any pod does, but clients reach it
 through a meter on other ports (those go to `run.ai/host-ports`), which counts its requests
@@ -57,7 +60,7 @@ from berth.nodes.credentials import credentials
 from berth.nodes.execute import ExecContext
 from berth.nodes.meter import PodMeter
 from berth.nodes.monitor import exit_path
-from berth.nodes.state import PodRecord, ProcessRecord
+from berth.nodes.state import MAX_GRACE_S, PodRecord, ProcessRecord
 
 if TYPE_CHECKING:
     from berth.nodes.process import LocalNode
@@ -67,7 +70,6 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 
 TERMINAL = ("Succeeded", "Failed")
-MAX_GRACE_S = 30.0
 BACKOFF_S = (1.0, 30.0)  # first and longest pause before restarting a container
 READY_POLL_S = 0.5  # how often a serving container's ports are tried until they accept
 BACKOFF_RESET_S = 60.0  # a container that ran this long starts its back-off afresh
@@ -203,7 +205,8 @@ class PodRunner:
         await self.node.hold(self.pod)
         self.scratch.mkdir(parents=True, exist_ok=True)
         public, backend = self.node.allocate_ports(self.pod, metered=_serving(self.pod))
-        self.record = PodRecord(namespace=self.namespace, name=self.name, host_ports=public, backend_ports=backend)
+        self.record = PodRecord(namespace=self.namespace, name=self.name, host_ports=public, backend_ports=backend,
+                                grace=self.grace)
         self.node.state.pods[self.uid] = self.record
         self.node.state.save()
         await self._start_meter()
@@ -339,7 +342,8 @@ class PodRunner:
         stdin = self.node.stdin_path(self.namespace, self.name, name) if container.get("stdin") else None
         starting = asyncio.ensure_future(procs.start(argv, env=env, cwd=podenv.working_dir(container, self.scratch),
                                                      log_file=log_file, credentials=who.popen(), stdin=stdin,
-                                                     tty=bool(container.get("tty"))))
+                                                     tty=bool(container.get("tty")), guard=self.node.data_dir,
+                                                     grace=self.grace))
         try:
             started = await asyncio.shield(starting)
         except asyncio.CancelledError:  # the agent stops meanwhile: record what started, for the next one

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from berth.nodes.monitor import Exit, read_exit, stat_fields
+from berth.nodes.monitor import Exit, read_exit, signal_group, stat_fields
 
 POLL_S = 0.2
 EXIT_POLL_S = 0.02  # how often, once a program has ended, its monitor's status is looked for
@@ -63,19 +63,21 @@ class Started:
 
 async def start(argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, log_file: Path,
                 credentials: Mapping[str, Any] | None = None, stdin: Path | None = None,
-                tty: bool = False) -> Started:
+                tty: bool = False, guard: Path | None = None, grace: float = 0.0) -> Started:
     """Start `argv` under a new monitor, in a new session, stdin empty, its stdout and stderr relayed to
     `log_file`, its exit status written beside it (`monitor.exit_path`). `credentials`: the user, group
     and extra groups to run it as (`Popen`'s arguments; `berth.nodes.credentials`). `stdin`: a FIFO to
     make (when missing) and give the program as its stdin instead, for a container with `stdin: true`
     (what `kubectl attach -i` writes to: `berth.nodes.attach`); `tty`: a pseudo-terminal for the program
-    (`tty: true`), fed from that FIFO.
+    (`tty: true`), fed from that FIFO. `guard`: a directory (the data directory) whose deletion makes the
+    monitor stop the program's process group, SIGKILL after `grace` seconds.
 
     `argv[0]` is looked up on the PATH of `env`, as exec does. Raises OSError when it cannot start (not
     found, not executable); the monitor then ends by itself."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     spec = json.dumps({"argv": list(argv), "env": dict(env), "cwd": str(cwd), "log": str(log_file),
                        **({"stdin": str(stdin)} if stdin is not None else {}), "tty": tty,
+                       **({"guard": str(guard), "grace": grace} if guard is not None else {}),
                        **dict(credentials or {})}).encode()
     popen = subprocess.Popen([sys.executable, "-m", "berth.nodes.monitor"], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True,
@@ -162,12 +164,6 @@ def is_alive(pid: int, ticks: int | None) -> bool:
     return now is not None and (ticks is None or now == ticks)
 
 
-def signal_group(pid: int, sig: int) -> None:
-    """Send `sig` to the process group `pid` leads; nothing if it is gone."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, sig)
-
-
 async def wait_exit(pid: int, ticks: int | None, exit_file: Path, monitor: Monitor) -> Exit | None:
     """How the program `pid` (that started at `ticks`) ended, once it has: what its monitor wrote to
     `exit_file`; None when nobody can know (its monitor ended without writing it)."""
@@ -202,15 +198,18 @@ async def wait_gone(pid: int, ticks: int | None) -> None:
         os.close(pidfd)
 
 
-async def stop_group(pid: int, ended: asyncio.Future[object], grace: float) -> None:
+async def stop_group(pid: int, ended: asyncio.Future[object], grace: float) -> bool:
     """SIGTERM the group `pid` leads; SIGKILL it after `grace` seconds, or at once when its leader has
-    ended (`ended` done), so that no straggler outlives the container."""
+    ended (`ended` done), so that no straggler outlives the container. True when the leader ended within
+    the grace period (False: it had to be killed)."""
     if grace > 0 and not ended.done():
         signal_group(pid, signal.SIGTERM)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(ended), grace)
+    in_time = ended.done()
     signal_group(pid, signal.SIGKILL)
     await ended
+    return in_time
 
 
 async def accepts(port: int, host: str = "127.0.0.1") -> bool:

@@ -25,6 +25,8 @@ from pydantic import BaseModel, Field, ValidationError
 
 log = logging.getLogger(__name__)
 
+MAX_GRACE_S = 30.0  # the longest grace period of a pod on the local node (and a record's that has none)
+
 
 class ProcessRecord(BaseModel):
     """One container's latest process. `pid` None: it was about to start (it may have)."""
@@ -50,6 +52,8 @@ class PodRecord(BaseModel):
     backend_ports: dict[str, int] = Field(default_factory=dict, alias="backendPorts",
                                           description="where the program listens, when a meter is in front of it "
                                           "(`berth.nodes.meter`); empty: it listens on the host port itself")
+    grace: float | None = Field(None, description="the pod's grace period in seconds (SIGTERM to SIGKILL), for "
+                                "`berth down --workloads`, which stops its processes while no agent runs")
 
     model_config = {"populate_by_name": True}
 
