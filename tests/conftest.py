@@ -24,3 +24,15 @@ def berth_bin() -> str:
     path = Path(sys.executable).parent / "berth"
     assert path.exists(), f"berth is not installed next to {sys.executable}; run make test"
     return str(path)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print what tests counted (`record_property("checked", "...")`: how many writes, events or cases they
+    checked) at the end of the run, from every worker, so a reader of `make test` sees how much was checked."""
+    lines = [value for reports in terminalreporter.stats.values() for report in reports
+             if getattr(report, "when", None) == "call"
+             for key, value in getattr(report, "user_properties", ()) if key == "checked"]
+    if lines:
+        terminalreporter.section("checked")
+        for line in lines:
+            terminalreporter.write_line(str(line))
