@@ -23,7 +23,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from berth.store import Store, StoreError
+from berth.store import Store, StoreError, UnusableFile
 
 LOCK_FILE = "berth-up.lock"
 
@@ -107,12 +107,23 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 def open_store(path: Path) -> Store:
-    """The store in `path`, or a ConfigError that says why it cannot be read."""
+    """The store in `path`, or a ConfigError that says what is wrong with the file and what to do; a file
+    that is refused is left as it was."""
+    aside = f"mv {path} {path}.bad"
+    fixes = {
+        "not-sqlite": f"move it aside ({aside}) to start with an empty store, or start with another --data-dir",
+        "foreign": f"move it aside ({aside}) to start with an empty store, or start with another --data-dir",
+        "version": f"use the Berth that wrote it, or move it aside ({aside}) or start with another --data-dir",
+        "damaged": f"move it and its -wal file aside ({aside}; mv {path}-wal {path}.bad-wal) to start with an "
+                   "empty store, or start with another --data-dir",
+    }
     try:
         return Store(path)
-    except StoreError as exc:  # another schema version, or another program's SQLite file
-        raise ConfigError(f"{exc}: use the Berth that wrote it, move it away, or start with another "
+    except UnusableFile as exc:
+        raise ConfigError(f"{exc}: {fixes[exc.problem]}") from None
+    except StoreError as exc:
+        raise ConfigError(f"{exc}: use the Berth that wrote it, move it aside, or start with another "
                           "--data-dir") from None
     except sqlite3.DatabaseError as exc:
-        raise ConfigError(f"{path} is not a Berth store ({exc}); move it away, or start with another "
-                          "--data-dir") from None
+        raise ConfigError(f"{path} cannot be opened as a Berth store ({exc}); move it aside ({aside}), or start "
+                          "with another --data-dir") from None

@@ -40,7 +40,7 @@ import orjson
 from berth.store import paging
 from berth.store.errors import AlreadyExists, Conflict, Expired, NotFound, StoreError
 from berth.store.model import Change, ChangeType, ListPage, ResourceRef
-from berth.store.schema import ADDED, DELETED, MODIFIED, connect, ensure_schema
+from berth.store.schema import ADDED, DELETED, MODIFIED, check_file, connect, ensure_schema
 from berth.store.selectors import FieldSelector, LabelSelector
 
 log = logging.getLogger(__name__)
@@ -169,6 +169,7 @@ class Store:
         self._path = os.fspath(path)
         self._keep = keep_revisions
         self._lock = threading.Lock()  # serializes writes on _writer
+        check_file(self._path)
         self._writer = connect(self._path, writer=True)
         try:
             ensure_schema(self._writer, self._path)
