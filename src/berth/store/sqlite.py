@@ -38,7 +38,7 @@ from typing import Any
 import orjson
 
 from berth.store import paging
-from berth.store.errors import AlreadyExists, Conflict, Expired, NotFound, StoreError
+from berth.store.errors import AlreadyExists, Conflict, Expired, NotFound, StoreError, WriteFailed
 from berth.store.model import Change, ChangeType, ListPage, ResourceRef
 from berth.store.schema import ADDED, DELETED, MODIFIED, check_file, connect, ensure_schema
 from berth.store.selectors import FieldSelector, LabelSelector
@@ -60,6 +60,19 @@ _SQL_INSERT = ("INSERT INTO log (rev, grp, resource, ns, name, op, prev_rev, nex
 _SQL_SUPERSEDE = "UPDATE log SET next_rev = ? WHERE rev = ?"
 _SQL_REVISION = "SELECT seq FROM sqlite_sequence WHERE name = 'log'"
 _SQL_COMPACTED = "SELECT value FROM meta WHERE key = 'compacted'"
+
+_SQLITE_FULL, _SQLITE_IOERR = 13, 10  # primary result codes (the low byte of an extended code)
+
+
+def _write_failed(path: str, exc: sqlite3.Error) -> WriteFailed | None:
+    """The WriteFailed for an SQLite error that says the disk refused the write, else None (a bug: re-raise)."""
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    if code == _SQLITE_FULL:
+        return WriteFailed(f"the disk holding {path} is full, so nothing was written (SQLite: {exc})", disk_full=True)
+    if code == _SQLITE_IOERR:
+        return WriteFailed(f"the disk holding {path} failed to write, so nothing was written (SQLite: {exc})",
+                           disk_full=False)
+    return None
 
 
 @contextmanager
@@ -267,9 +280,14 @@ class Store:
                 result = action(conn, revision)
                 conn.execute("COMMIT")
                 self._written[ref] = revision
+            except sqlite3.Error as exc:
+                self._rollback(conn)
+                failed = _write_failed(self._path, exc)
+                if failed is None:
+                    raise
+                raise failed from None
             except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                self._rollback(conn)
                 raise
         for callback in self._listeners:
             try:
@@ -277,6 +295,17 @@ class Store:
             except Exception:
                 log.exception("store listener %r failed for revision %d", callback, revision)
         return result
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        """End a failed write's transaction. SQLite may already have rolled it back (a full disk does), and
+        a ROLLBACK that fails too (the disk again) must not hide the first error: the connection is then
+        left to SQLite, which rolls back on the next BEGIN."""
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                log.warning("rollback of a failed write failed", exc_info=True)
 
     def _ref(self, group: str, resource: str) -> ResourceRef:
         ref = self._refs.get((group, resource))
