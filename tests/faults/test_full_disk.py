@@ -26,7 +26,7 @@ import pytest
 
 from berth.store import ResourceRef, Store
 from tests.apiserver.helpers import client
-from tests.cluster import Cluster, free_port
+from tests.cluster import BIN, Cluster, free_port
 
 CM = "/api/v1/namespaces/default/configmaps"
 APPLY = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: applied, namespace: default}\ndata: {v: '1'}\n"
@@ -160,3 +160,27 @@ def test_a_full_disk_refuses_writes_clearly_loses_nothing_and_recovers_without_r
     assert names == acked
     record_property("checked", f"full disk ({'tmpfs' if disk.mounted else 'RLIMIT_FSIZE'}): {len(acked)} "
                                f"acknowledged writes kept, 5 refused writes (API and kubectl) left nothing behind, integrity ok")
+
+
+@pytest.mark.parametrize("existing", [True, False], ids=["existing-store", "new-data-dir"])
+def test_berth_up_on_a_full_disk_is_refused_in_one_line(disk, existing):
+    """Starting on a full disk cannot work (the store needs its -shm file, a new directory its credentials):
+    `berth up` says so in one line, with the free space, instead of a traceback or a "damaged" verdict."""
+    if not disk.mounted:
+        pytest.skip("needs a filesystem that can be filled (mounting a tmpfs was refused here); a file size "
+                    "limit does not stop the small files a start writes")
+    data = disk.root / "berth"
+    up = [str(BIN / "berth"), "up", "--data-dir", str(data), "--no-controllers", "--no-scheduler", "--no-local-node"]
+    if existing:
+        with Store(data.mkdir() or data / "state.db") as store:
+            store.create(ResourceRef("", "configmaps"), "default", "kept", {"metadata": {"name": "kept"}})
+    disk.fill()
+    result = subprocess.run([*up, "--port", str(free_port())], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("berth up: "), result.stderr
+    assert "0 KiB free" in lines[0] and "free space on" in lines[0] and "damaged" not in lines[0], lines[0]
+    disk.free()
+    if existing:
+        with Store(data / "state.db") as store:
+            assert store.get(ResourceRef("", "configmaps"), "default", "kept") is not None

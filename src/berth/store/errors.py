@@ -57,7 +57,8 @@ class SelectorError(StoreError):
 
 class UnusableFile(StoreError):
     """The file cannot be a store: `problem` is "not-sqlite", "foreign" (another program's SQLite database),
-    "version" (a Berth store of another schema version) or "damaged" (SQLite finds it corrupt)."""
+    "version" (a Berth store of another schema version), "damaged" (SQLite finds it corrupt) or
+    "unreadable" (SQLite cannot read it now: an I/O error, a full disk where its -shm file must go)."""
 
     def __init__(self, message: str, problem: str) -> None:
         super().__init__(message)

@@ -88,6 +88,7 @@ def connect(path: str | os.PathLike[str], *, writer: bool) -> sqlite3.Connection
 
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26  # the result codes that mean the file itself is bad
 _TABLES = {"log", "meta"}
 
 
@@ -116,7 +117,9 @@ def check_file(path: str | os.PathLike[str]) -> None:
                       if not row[0].startswith("sqlite_")}
             version = conn.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.DatabaseError as exc:
-            raise UnusableFile(f"{path} is a damaged SQLite database ({exc})", "damaged") from None
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+                raise UnusableFile(f"{path} is a damaged SQLite database ({exc})", "damaged") from None
+            raise UnusableFile(f"{path} cannot be read (SQLite: {exc})", "unreadable") from None
         if not tables:
             return
         if not _TABLES <= tables or version == 0:
