@@ -114,6 +114,7 @@ def test_a_full_disk_refuses_writes_clearly_loses_nothing_and_recovers_without_r
             acked = {name for name in ("before-1", "before-2") if _create(http, name).status_code == 201}
             assert len(acked) == 2
             kept = http.get(f"{CM}/before-1").json()
+            c.project("team")
             disk.fill()
             refused = None
             for i in range(300):  # SQLite reuses the space its log already has before it needs more
@@ -141,6 +142,10 @@ def test_a_full_disk_refuses_writes_clearly_loses_nothing_and_recovers_without_r
             applied = c.kubectl("apply", "-f", "-", input=APPLY, check=False)
             assert applied.returncode != 0
             assert f"Error from server ({reason}): " in applied.stderr and words in applied.stderr, applied.stderr
+            submitted = subprocess.run([str(BIN / "berth"), "submit", "job", "-p", "team", "-i", "ubuntu", "-g", "1"],
+                                       capture_output=True, text=True, timeout=60, env=c.env())
+            assert submitted.returncode != 0 and words in submitted.stderr, submitted.stderr
+            assert "Traceback" not in submitted.stderr
             assert _names(http) == acked
             assert http.get("/readyz").status_code == 200
             assert _integrity(data / "state.db") == "ok"
@@ -159,7 +164,7 @@ def test_a_full_disk_refuses_writes_clearly_loses_nothing_and_recovers_without_r
         names = {o["metadata"]["name"] for o in store.list(ResourceRef("", "configmaps"), "default").items}
     assert names == acked
     record_property("checked", f"full disk ({'tmpfs' if disk.mounted else 'RLIMIT_FSIZE'}): {len(acked)} "
-                               f"acknowledged writes kept, 5 refused writes (API and kubectl) left nothing behind, integrity ok")
+                               f"acknowledged writes kept, 6 refused writes (API, kubectl, berth submit) left nothing behind, integrity ok")
 
 
 @pytest.mark.parametrize("existing", [True, False], ids=["existing-store", "new-data-dir"])
