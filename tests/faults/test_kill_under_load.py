@@ -2,12 +2,13 @@
 
 Writers (creates, updates with a resourceVersion precondition, deletes) and watchers run in threads over
 HTTPS with the admin token, as any client does. When the server dies each writer has at most one write in
-flight; each watcher's stream breaks. The store is then opened offline: its history is the ground truth,
-and its old history is compacted past one watcher that stopped reading early, so that its resume gets 410
-and it relists, as a client of a server whose history moved on must. After the restart the checker
+flight; each watcher's stream breaks. `berth up` is started again on what the kill left (SQLite recovers
+its log itself): the list must hold every acknowledged write, and the watchers resume from the last
+revision they saw. Then, with the server stopped, the store's history is read as the ground truth and
+compacted past one watcher that stopped reading early; after one more start that watcher's resume gets
+410 and it relists, as a client of a server whose history moved on must. The checker
 (tests/faults/checker.py) compares what every client was told with what the store kept and what every
-watcher saw, and the numbers checked are reported in the test summary (`checked` section).
-"""
+watcher saw; the numbers checked are reported in the test summary (`checked` section)."""
 
 from __future__ import annotations
 
@@ -171,24 +172,29 @@ def test_kill_9_under_mixed_load_loses_no_acknowledged_write_and_no_event(bare_c
         assert not thread.is_alive()
     assert not [r for w in writers for r in w.refused], [r for w in writers for r in w.refused]
 
-    # The store as the kill left it: its history is the ground truth. Then compact past the slow watcher.
-    store = Store(c.data_dir / "state.db")
-    history = _history(store, start)
-    slow = watchers[-1].seen
-    slow_last = slow.before[-1].rv if slow.before else start
-    fast_last = min(w.seen.before[-1].rv for w in watchers[:-1])
-    assert slow_last < fast_last, "the slow watcher should have stopped first"
-    store.compact(keep=store.revision() - (slow_last + 1))
-    store.close()
-
+    # The restart on what the kill left: every acknowledged write must be there, and the watchers that
+    # kept reading resume from where they were.
     c.start()
-    marker = "after-restart"
     with client(c, timeout=30) as http:
-        assert http.post(CM, json=_configmap(marker, "0")).status_code == 201
         final = {i["metadata"]["name"]: (int(i["metadata"]["resourceVersion"]), i["data"]["v"])
                  for i in http.get(CM).json()["items"]}
-        for w in watchers:
-            _resume(http, w.seen, marker)
+        first = int(http.post(CM, json=_configmap("after-restart", "0")).json()["metadata"]["resourceVersion"])
+        for w in watchers[:-1]:
+            _resume(http, w.seen, "after-restart")
+    c.stop()
+
+    # The history is the ground truth. Then compact it past the slow watcher's resume point, as a server
+    # that ran on for a while would have, and restart once more: that watcher must get 410 and relist.
+    with Store(c.data_dir / "state.db") as store:
+        history = _history(store, start)
+        slow = watchers[-1].seen
+        slow_last = slow.before[-1].rv if slow.before else start
+        assert slow_last < min(w.seen.before[-1].rv for w in watchers[:-1]), "the slow watcher stopped first"
+        store.compact(keep=store.revision() - (slow_last + 1))
+    c.start()
+    with client(c, timeout=30) as http:
+        assert http.post(CM, json=_configmap("after-compaction", "0")).status_code == 201
+        _resume(http, slow, "after-compaction")
     c.stop()
     with Store(c.data_dir / "state.db") as store:
         history += _history(store, history[-1].rv)
@@ -196,7 +202,10 @@ def test_kill_9_under_mixed_load_loses_no_acknowledged_write_and_no_event(bare_c
     writes = [x for w in writers for x in w.writes]
     checked_writes = check_writes(writes, history, final)
     in_flight = sum(1 for x in writes if not x.acked)
-    checked_events = sum(check_watcher(w.seen, history, f"watcher {i}") for i, w in enumerate(watchers))
+    assert first > max(x.rv for x in writes if x.acked), "revisions went back after the restart"
+    checked_events = check_watcher(slow, history, "the slow watcher") + sum(
+        check_watcher(w.seen, [e for e in history if e.rv <= first], f"watcher {i}")
+        for i, w in enumerate(watchers[:-1]))
     assert slow.relist is not None, "the slow watcher's resume point was compacted: it must have got 410"
     assert checked_writes >= 50, f"only {checked_writes} writes were acknowledged before the kill"
     ops = {op: sum(1 for x in writes if x.acked and x.op == op) for op in ("ADDED", "MODIFIED", "DELETED")}
