@@ -164,7 +164,8 @@ def test_a_full_disk_refuses_writes_clearly_loses_nothing_and_recovers_without_r
         names = {o["metadata"]["name"] for o in store.list(ResourceRef("", "configmaps"), "default").items}
     assert names == acked
     record_property("checked", f"full disk ({'tmpfs' if disk.mounted else 'RLIMIT_FSIZE'}): {len(acked)} "
-                               f"acknowledged writes kept, 6 refused writes (API, kubectl, berth submit) left nothing behind, integrity ok")
+                               f"acknowledged writes kept, 6 refused writes (API, kubectl, berth submit) left nothing "
+                               "behind, integrity ok")
 
 
 @pytest.mark.parametrize("existing", [True, False], ids=["existing-store", "new-data-dir"])
@@ -177,7 +178,8 @@ def test_berth_up_on_a_full_disk_is_refused_in_one_line(disk, existing):
     data = disk.root / "berth"
     up = [str(BIN / "berth"), "up", "--data-dir", str(data), "--no-controllers", "--no-scheduler", "--no-local-node"]
     if existing:
-        with Store(data.mkdir() or data / "state.db") as store:
+        data.mkdir()
+        with Store(data / "state.db") as store:
             store.create(ResourceRef("", "configmaps"), "default", "kept", {"metadata": {"name": "kept"}})
     disk.fill()
     result = subprocess.run([*up, "--port", str(free_port())], capture_output=True, text=True, timeout=60)

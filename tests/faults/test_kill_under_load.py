@@ -41,7 +41,8 @@ def _configmap(name: str, value: str, rv: int | None = None) -> dict:
 
 
 def _event(kind: str, obj: dict) -> Event:
-    return Event(kind, obj["metadata"]["name"], int(obj["metadata"]["resourceVersion"]), (obj.get("data") or {}).get("v"))
+    meta = obj["metadata"]
+    return Event(kind, meta["name"], int(meta["resourceVersion"]), (obj.get("data") or {}).get("v"))
 
 
 class Writer(threading.Thread):
