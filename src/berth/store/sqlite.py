@@ -8,7 +8,10 @@ those are the API server's. The table layout and why it makes every read an inde
 Invariants:
 * Revisions are global, strictly increasing, gap-free in commit order, and never reused (AUTOINCREMENT).
 * Every write is one `BEGIN IMMEDIATE` transaction, committed before the call returns; writes are
-  serialized by `_lock` (and by SQLite across processes).
+  serialized by `_lock` (and by SQLite across processes). A write the disk refuses (full, I/O error) is
+  rolled back whole and raises `WriteFailed`; the store stays usable, and writes succeed again once the
+  disk takes them.
+* An existing file is checked read-only before anything writes to it (`schema.check_file`).
 * A revision R is visible to readers only once all revisions <= R are: there is one writer at a time and a
   commit is atomic. So a watcher that reads `changes(since)` after being told of R misses nothing.
 * Reads use one connection per thread, so they never wait for writers (WAL) and never see half a write.
