@@ -27,12 +27,17 @@ def berth_bin() -> str:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Print what tests counted (`record_property("checked", "...")`: how many writes, events or cases they
-    checked) at the end of the run, from every worker, so a reader of `make test` sees how much was checked."""
-    lines = [value for reports in terminalreporter.stats.values() for report in reports
-             if getattr(report, "when", None) == "call"
-             for key, value in getattr(report, "user_properties", ()) if key == "checked"]
+    """Print what tests recorded as `record_property("summary", line)`: how many cases a fuzz test ran, how
+    many writes a fault test checked. It runs where the summary is printed, so it works under xdist too (the
+    workers send their reports' properties to it)."""
+    found: dict[str, list[str]] = {}  # a test's reports (call, teardown) each carry its properties so far
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            recorded = [str(v) for name, v in getattr(report, "user_properties", ()) if name == "summary"]
+            if recorded and len(recorded) >= len(found.get(report.nodeid, [])):
+                found[report.nodeid] = recorded
+    lines = [line for recorded in found.values() for line in recorded]
     if lines:
-        terminalreporter.section("checked")
+        terminalreporter.section("what the tests checked")
         for line in lines:
             terminalreporter.write_line(str(line))

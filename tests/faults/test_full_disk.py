@@ -163,7 +163,7 @@ def test_a_full_disk_refuses_writes_clearly_loses_nothing_and_recovers_without_r
     with Store(data / "state.db") as store:
         names = {o["metadata"]["name"] for o in store.list(ResourceRef("", "configmaps"), "default").items}
     assert names == acked
-    record_property("checked", f"full disk ({'tmpfs' if disk.mounted else 'RLIMIT_FSIZE'}): {len(acked)} "
+    record_property("summary", f"full disk ({'tmpfs' if disk.mounted else 'RLIMIT_FSIZE'}): {len(acked)} "
                                f"acknowledged writes kept, 6 refused writes (API, kubectl, berth submit) left nothing "
                                "behind, integrity ok")
 

@@ -8,7 +8,7 @@ revision they saw. Then, with the server stopped, the store's history is read as
 compacted past one watcher that stopped reading early; after one more start that watcher's resume gets
 410 and it relists, as a client of a server whose history moved on must. The checker
 (tests/faults/checker.py) compares what every client was told with what the store kept and what every
-watcher saw; the numbers checked are reported in the test summary (`checked` section)."""
+watcher saw; the numbers checked are reported at the end of the run (section "what the tests checked")."""
 
 from __future__ import annotations
 
@@ -210,7 +210,7 @@ def test_kill_9_under_mixed_load_loses_no_acknowledged_write_and_no_event(bare_c
     assert slow.relist is not None, "the slow watcher's resume point was compacted: it must have got 410"
     assert checked_writes >= 50, f"only {checked_writes} writes were acknowledged before the kill"
     ops = {op: sum(1 for x in writes if x.acked and x.op == op) for op in ("ADDED", "MODIFIED", "DELETED")}
-    record_property("checked", f"kill -9 under load: {checked_writes} acknowledged writes checked "
+    record_property("summary", f"kill -9 under load: {checked_writes} acknowledged writes checked "
                                f"({ops['ADDED']} creates, {ops['MODIFIED']} updates, {ops['DELETED']} deletes) "
                                f"and {in_flight} in flight at the kill; {checked_events} watch events and "
                                f"relisted objects checked over {WATCHERS} watchers (1 relisted after 410)")
