@@ -148,6 +148,7 @@ def test_a_full_disk_refuses_writes_clearly_loses_nothing_and_recovers_without_r
             assert "Traceback" not in submitted.stderr
             assert _names(http) == acked
             assert http.get("/readyz").status_code == 200
+            assert c.output().count("writes are refused meanwhile; said at most once a minute") == 1
             assert _integrity(data / "state.db") == "ok"
 
             disk.free()

@@ -33,6 +33,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -64,6 +65,7 @@ _SQL_SUPERSEDE = "UPDATE log SET next_rev = ? WHERE rev = ?"
 _SQL_REVISION = "SELECT seq FROM sqlite_sequence WHERE name = 'log'"
 _SQL_COMPACTED = "SELECT value FROM meta WHERE key = 'compacted'"
 
+_WARN_EVERY_S = 60.0
 _SQLITE_FULL, _SQLITE_IOERR = 13, 10  # primary result codes (the low byte of an extended code)
 
 
@@ -200,6 +202,7 @@ class Store:
         self._closed = False
         self._opened_at = self.revision()
         self._written: dict[ResourceRef, int] = {}  # the last revision this Store wrote, by resource
+        self._warned_at = -_WARN_EVERY_S  # when a refused write was last logged
 
     # --- lifecycle -------------------------------------------------------------------------------------
 
@@ -288,6 +291,7 @@ class Store:
                 failed = _write_failed(self._path, exc)
                 if failed is None:
                     raise
+                self._warn(failed)
                 raise failed from None
             except BaseException:
                 self._rollback(conn)
@@ -298,6 +302,14 @@ class Store:
             except Exception:
                 log.exception("store listener %r failed for revision %d", callback, revision)
         return result
+
+    def _warn(self, failed: WriteFailed) -> None:
+        """Say in the server's log that writes are refused (the clients are told each time): at most once a
+        minute, as clients that retry would fill the log, and that log may be on the same full disk."""
+        now = time.monotonic()
+        if now - self._warned_at >= _WARN_EVERY_S:
+            self._warned_at = now
+            log.warning("%s (writes are refused meanwhile; said at most once a minute)", failed)
 
     @staticmethod
     def _rollback(conn: sqlite3.Connection) -> None:
