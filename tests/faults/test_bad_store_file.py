@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from berth.apiserver.startup import ConfigError, open_store
 from berth.store import ResourceRef, Store
 from tests.cluster import BIN, free_port
 
@@ -71,22 +72,41 @@ CASES: dict[str, tuple[Callable[[Path], None], str, str]] = {
 }
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_an_unusable_store_file_is_refused_with_one_line_and_left_alone(case, tmp_path):
-    make, wrong, fix = CASES[case]
+def _bad_file(case: str, tmp_path: Path) -> tuple[Path, str]:
+    """The data directory with the case's state.db, and the file's digest."""
     data = tmp_path / "berth"
     data.mkdir()
-    db = data / "state.db"
-    make(db)
-    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    CASES[case][0](data / "state.db")
+    return data, hashlib.sha256((data / "state.db").read_bytes()).hexdigest()
+
+
+def _says(line: str, case: str, db: Path) -> None:
+    _, wrong, fix = CASES[case]
+    assert line.startswith(str(db)) or line.startswith(f"berth up: {db}"), line
+    assert wrong in line and fix.format(db=db) in line and "--data-dir" in line, line
+    assert "\n" not in line
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_an_unusable_store_file_is_refused_with_what_to_do_and_left_alone(case, tmp_path):
+    """Each kind of bad file, as the start-up check words it (in process: `berth up` prints this line)."""
+    data, before = _bad_file(case, tmp_path)
+    with pytest.raises(ConfigError) as refused:
+        open_store(data / "state.db")
+    _says(str(refused.value), case, data / "state.db")
+    assert hashlib.sha256((data / "state.db").read_bytes()).hexdigest() == before
+
+
+@pytest.mark.parametrize("case", ["garbage", "overwritten-page"])
+def test_berth_up_on_an_unusable_store_file_exits_with_one_line(case, tmp_path):
+    data, before = _bad_file(case, tmp_path)
     result = subprocess.run([str(BIN / "berth"), "up", "--data-dir", str(data), "--port", str(free_port()),
                              "--no-controllers", "--no-scheduler", "--no-local-node"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(f"berth up: {db}"), lines[0]
-    assert wrong in lines[0] and fix.format(db=db) in lines[0] and "--data-dir" in lines[0], lines[0]
+    _says(lines[0], case, data / "state.db")
     assert "Berth API server" not in result.stdout  # refused before the banner
-    assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+    assert hashlib.sha256((data / "state.db").read_bytes()).hexdigest() == before
     assert not (data / "kubeconfig").exists()
