@@ -120,7 +120,8 @@ def open_store(path: Path) -> Store:
         "version": f"use the Berth that wrote it, or move it aside ({aside}) or start with another --data-dir",
         "damaged": f"move it and its -wal file aside ({aside}; mv {path}-wal {path}.bad-wal) to start with an "
                    "empty store, or start with another --data-dir",
-        "unreadable": f"{_free_space(path.parent)}; free space on that disk or check it, then start again",
+        "unreadable": f"check that this user may read it and that its disk works ({_free_space(path.parent)}), "
+                      "then start again",
     }
     try:
         return Store(path)

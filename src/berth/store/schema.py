@@ -104,7 +104,7 @@ def check_file(path: str | os.PathLike[str]) -> None:
     except FileNotFoundError:
         return
     except OSError as exc:
-        raise UnusableFile(f"{path} cannot be read ({exc.strerror or exc})", "damaged") from None
+        raise UnusableFile(f"{path} cannot be read ({exc.strerror or exc})", "unreadable") from None
     if not header:
         return
     if header != _SQLITE_HEADER:
