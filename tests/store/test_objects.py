@@ -177,6 +177,8 @@ def test_a_file_that_is_not_a_store_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="not a Berth store"):
         Store(path)
     conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE log (x)")
+    conn.execute("CREATE TABLE meta (x)")
     conn.execute("PRAGMA user_version = 99")
     conn.close()
     with pytest.raises(StoreError, match="schema version 99"):

@@ -39,6 +39,7 @@ from berth.apiserver.resources import Resource, find, in_group_version
 from berth.apiserver.settings import Limits
 from berth.apiserver.validation import MAX_BODY, decode
 from berth.apiserver.watch import TRUE, WatchHub, stream
+from berth.store import WriteFailed
 
 JSON = "application/json"
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
@@ -190,6 +191,8 @@ class Server:
             return await self._dispatch(request)
         except errors.ApiError as exc:
             return _error(exc)
+        except WriteFailed as exc:  # the disk refused a write: nothing was stored, the store is intact
+            return _error(errors.storage_failed(str(exc), exc.disk_full))
         except ClientDisconnect:  # the client hung up before its body came (it is stopping, or killed)
             return Response(status_code=499)
 

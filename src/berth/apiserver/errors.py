@@ -113,3 +113,11 @@ def forbidden(message: str, name: str = "", group: str = "", plural: str = "") -
 
 def not_found_path() -> ApiError:
     return ApiError(404, "NotFound", "the server could not find the requested resource", {})
+
+
+def storage_failed(message: str, disk_full: bool) -> ApiError:
+    """507 when the store's disk is full (the request may be retried once space is freed), 500 for an I/O
+    error; Kubernetes has no reason for either, so the reason says what happened."""
+    if disk_full:
+        return ApiError(507, "InsufficientStorage", f"{message}; free space on that disk and retry")
+    return ApiError(500, "InternalError", f"{message}; check the disk (the system log says more) and retry")

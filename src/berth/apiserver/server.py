@@ -36,10 +36,10 @@ from berth.apiserver.gc import GarbageCollector
 from berth.apiserver.policy_admission import PolicyAdmission
 from berth.apiserver.project_admission import ProjectDeletionGuard
 from berth.apiserver.settings import AuditSettings, Limits
-from berth.apiserver.startup import ConfigError, DataDirLock, listen, lock_data_dir, open_store
+from berth.apiserver.startup import ConfigError, DataDirLock, cannot_write, listen, lock_data_dir, open_store
 from berth.apiserver.tls import ensure_credentials, write_kubeconfig
 from berth.apiserver.watch import WatchHub
-from berth.store import Store
+from berth.store import Store, WriteFailed
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,10 @@ def prepare(config: Config) -> Running:
         undo.callback(listener.close)
         store = open_store(config.data_dir / "state.db")
         undo.callback(store.close)
-        api, server, kubeconfig, uv = _build(config, store)
+        try:
+            api, server, kubeconfig, uv = _build(config, store)
+        except (OSError, WriteFailed) as exc:  # the first writes: bootstrap objects, credentials, kubeconfig
+            raise cannot_write(config.data_dir, exc) from None
         undo.pop_all()
     return Running(config, store, api, server, kubeconfig, uv, lock, listener)
 

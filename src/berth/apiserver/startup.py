@@ -23,7 +23,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from berth.store import Store, StoreError
+from berth.store import Store, StoreError, UnusableFile
 
 LOCK_FILE = "berth-up.lock"
 
@@ -64,8 +64,12 @@ def lock_data_dir(data_dir: Path, url: str) -> DataDirLock:
                               "directory with --data-dir DIR") from None
         raise ConfigError(f"another berth up ({holder}) is using the data directory {data_dir}; stop it first, or "
                           "give this one another --data-dir") from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, json.dumps({"pid": os.getpid(), "url": url}).encode() + b"\n", 0)
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps({"pid": os.getpid(), "url": url}).encode() + b"\n", 0)
+    except OSError as exc:  # a full disk, above all
+        os.close(fd)
+        raise cannot_write(data_dir, exc) from None
     return DataDirLock(path, fd)
 
 
@@ -142,12 +146,41 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 def open_store(path: Path) -> Store:
-    """The store in `path`, or a ConfigError that says why it cannot be read."""
+    """The store in `path`, or a ConfigError that says what is wrong with the file and what to do; a file
+    that is refused is left as it was."""
+    aside = f"mv {path} {path}.bad"
+    fixes = {
+        "not-sqlite": f"move it aside ({aside}) to start with an empty store, or start with another --data-dir",
+        "foreign": f"move it aside ({aside}) to start with an empty store, or start with another --data-dir",
+        "version": f"use the Berth that wrote it, or move it aside ({aside}) or start with another --data-dir",
+        "damaged": f"move it and its -wal file aside ({aside}; mv {path}-wal {path}.bad-wal) to start with an "
+                   "empty store, or start with another --data-dir",
+        "unreadable": f"check that this user may read it and that its disk works ({_free_space(path.parent)}), "
+                      "then start again",
+    }
     try:
         return Store(path)
-    except StoreError as exc:  # another schema version, or another program's SQLite file
-        raise ConfigError(f"{exc}: use the Berth that wrote it, move it away, or start with another "
+    except UnusableFile as exc:
+        raise ConfigError(f"{exc}: {fixes[exc.problem]}") from None
+    except StoreError as exc:
+        raise ConfigError(f"{exc}: use the Berth that wrote it, move it aside, or start with another "
                           "--data-dir") from None
     except sqlite3.DatabaseError as exc:
-        raise ConfigError(f"{path} is not a Berth store ({exc}); move it away, or start with another "
-                          "--data-dir") from None
+        raise ConfigError(f"{path} cannot be opened as a Berth store ({exc}); move it aside ({aside}), or start "
+                          "with another --data-dir") from None
+
+
+def _free_space(directory: Path) -> str:
+    """How much room the disk under `directory` has, in words, for messages about writes that failed."""
+    try:
+        stat = os.statvfs(directory)
+    except OSError:
+        return "its disk's free space is unknown"
+    return f"its disk has {stat.f_bavail * stat.f_frsize // 1024} KiB free"
+
+
+def cannot_write(data_dir: Path, exc: OSError | StoreError) -> ConfigError:
+    """The ConfigError of a start whose first writes into the data directory fail (a full disk, above all)."""
+    detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return ConfigError(f"cannot write into the data directory {data_dir} ({detail}; {_free_space(data_dir)}): free "
+                       "space on its disk, or start with another --data-dir")

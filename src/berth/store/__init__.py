@@ -6,7 +6,16 @@ compaction. It knows nothing of Kubernetes beyond resourceVersion and selectors;
 finalizers and validation belong to the API server. Only the names re-exported here are the interface.
 """
 
-from berth.store.errors import AlreadyExists, Conflict, Expired, NotFound, SelectorError, StoreError
+from berth.store.errors import (
+    AlreadyExists,
+    Conflict,
+    Expired,
+    NotFound,
+    SelectorError,
+    StoreError,
+    UnusableFile,
+    WriteFailed,
+)
 from berth.store.model import Change, ListPage, ResourceRef
 from berth.store.selectors import FieldSelector, LabelSelector
 from berth.store.sqlite import Store
@@ -24,4 +33,6 @@ __all__ = [
     "SelectorError",
     "Store",
     "StoreError",
+    "UnusableFile",
+    "WriteFailed",
 ]

@@ -11,6 +11,8 @@ must stay distinct and every error the store raises on purpose is a `StoreError`
 | `Expired`       | 410 Expired                 |
 | `SelectorError` | 400 BadRequest              |
 | `StoreError`    | 400 BadRequest (e.g. a malformed continue token, a resource version from the future) |
+| `UnusableFile`  | none: raised when a store is opened, so `berth up` refuses to start |
+| `WriteFailed`   | 507 InsufficientStorage (disk full) or 500 InternalError (an I/O error): nothing was written |
 
 Messages are written for people (they end up in `kubectl` output) and, where Kubernetes has a fixed
 wording, use it.
@@ -51,3 +53,22 @@ class Expired(StoreError):
 
 class SelectorError(StoreError):
     """A label or field selector that does not parse or names an invalid key or value."""
+
+
+class UnusableFile(StoreError):
+    """The file cannot be a store: `problem` is "not-sqlite", "foreign" (another program's SQLite database),
+    "version" (a Berth store of another schema version), "damaged" (SQLite finds it corrupt) or
+    "unreadable" (SQLite cannot read it now: an I/O error, a full disk where its -shm file must go)."""
+
+    def __init__(self, message: str, problem: str) -> None:
+        super().__init__(message)
+        self.problem = problem
+
+
+class WriteFailed(StoreError):
+    """SQLite could not write (the disk is full, or an I/O error): the transaction was rolled back, so
+    nothing of the write is stored, and the store is as it was. `disk_full` tells the two apart."""
+
+    def __init__(self, message: str, disk_full: bool) -> None:
+        super().__init__(message)
+        self.disk_full = disk_full

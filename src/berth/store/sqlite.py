@@ -8,7 +8,10 @@ those are the API server's. The table layout and why it makes every read an inde
 Invariants:
 * Revisions are global, strictly increasing, gap-free in commit order, and never reused (AUTOINCREMENT).
 * Every write is one `BEGIN IMMEDIATE` transaction, committed before the call returns; writes are
-  serialized by `_lock` (and by SQLite across processes).
+  serialized by `_lock` (and by SQLite across processes). A write the disk refuses (full, I/O error) is
+  rolled back whole and raises `WriteFailed`; the store stays usable, and writes succeed again once the
+  disk takes them.
+* An existing file is checked read-only before anything writes to it (`schema.check_file`).
 * A revision R is visible to readers only once all revisions <= R are: there is one writer at a time and a
   commit is atomic. So a watcher that reads `changes(since)` after being told of R misses nothing.
 * Reads use one connection per thread, so they never wait for writers (WAL) and never see half a write.
@@ -30,6 +33,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,9 +42,9 @@ from typing import Any
 import orjson
 
 from berth.store import paging
-from berth.store.errors import AlreadyExists, Conflict, Expired, NotFound, StoreError
+from berth.store.errors import AlreadyExists, Conflict, Expired, NotFound, StoreError, WriteFailed
 from berth.store.model import Change, ChangeType, ListPage, ResourceRef
-from berth.store.schema import ADDED, DELETED, MODIFIED, connect, ensure_schema
+from berth.store.schema import ADDED, DELETED, MODIFIED, check_file, connect, ensure_schema
 from berth.store.selectors import FieldSelector, LabelSelector
 
 log = logging.getLogger(__name__)
@@ -60,6 +64,20 @@ _SQL_INSERT = ("INSERT INTO log (rev, grp, resource, ns, name, op, prev_rev, nex
 _SQL_SUPERSEDE = "UPDATE log SET next_rev = ? WHERE rev = ?"
 _SQL_REVISION = "SELECT seq FROM sqlite_sequence WHERE name = 'log'"
 _SQL_COMPACTED = "SELECT value FROM meta WHERE key = 'compacted'"
+
+_WARN_EVERY_S = 60.0
+_SQLITE_FULL, _SQLITE_IOERR = 13, 10  # primary result codes (the low byte of an extended code)
+
+
+def _write_failed(path: str, exc: sqlite3.Error) -> WriteFailed | None:
+    """The WriteFailed for an SQLite error that says the disk refused the write, else None (a bug: re-raise)."""
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    if code == _SQLITE_FULL:
+        return WriteFailed(f"the disk holding {path} is full, so nothing was written (SQLite: {exc})", disk_full=True)
+    if code == _SQLITE_IOERR:
+        return WriteFailed(f"the disk holding {path} failed to write, so nothing was written (SQLite: {exc})",
+                           disk_full=False)
+    return None
 
 
 @contextmanager
@@ -169,6 +187,7 @@ class Store:
         self._path = os.fspath(path)
         self._keep = keep_revisions
         self._lock = threading.Lock()  # serializes writes on _writer
+        check_file(self._path)
         self._writer = connect(self._path, writer=True)
         try:
             ensure_schema(self._writer, self._path)
@@ -183,6 +202,7 @@ class Store:
         self._closed = False
         self._opened_at = self.revision()
         self._written: dict[ResourceRef, int] = {}  # the last revision this Store wrote, by resource
+        self._warned_at = -_WARN_EVERY_S  # when a refused write was last logged
 
     # --- lifecycle -------------------------------------------------------------------------------------
 
@@ -266,9 +286,15 @@ class Store:
                 result = action(conn, revision)
                 conn.execute("COMMIT")
                 self._written[ref] = revision
+            except sqlite3.Error as exc:
+                self._rollback(conn)
+                failed = _write_failed(self._path, exc)
+                if failed is None:
+                    raise
+                self._warn(failed)
+                raise failed from None
             except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                self._rollback(conn)
                 raise
         for callback in self._listeners:
             try:
@@ -276,6 +302,25 @@ class Store:
             except Exception:
                 log.exception("store listener %r failed for revision %d", callback, revision)
         return result
+
+    def _warn(self, failed: WriteFailed) -> None:
+        """Say in the server's log that writes are refused (the clients are told each time): at most once a
+        minute, as clients that retry would fill the log, and that log may be on the same full disk."""
+        now = time.monotonic()
+        if now - self._warned_at >= _WARN_EVERY_S:
+            self._warned_at = now
+            log.warning("%s (writes are refused meanwhile; said at most once a minute)", failed)
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        """End a failed write's transaction. SQLite may already have rolled it back (a full disk does), and
+        a ROLLBACK that fails too (the disk again) must not hide the first error: the connection is then
+        left to SQLite, which rolls back on the next BEGIN."""
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                log.warning("rollback of a failed write failed", exc_info=True)
 
     def _ref(self, group: str, resource: str) -> ResourceRef:
         ref = self._refs.get((group, resource))
