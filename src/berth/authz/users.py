@@ -145,16 +145,17 @@ def revoke(data_dir: Path, name: str) -> StoredUser:
 class Directory:
     """The API server's view of the users: token -> User, re-read when the file changes."""
 
-    def __init__(self, data_dir: Path, bootstrap_token: str) -> None:
-        self.path = data_dir / FILE
+    def __init__(self, data_dir: Path | None, bootstrap_token: str) -> None:
         self.data_dir = data_dir
         self._bootstrap = bootstrap_token
         self._stamp: tuple[int, int, int] | None = None
         self._by_hash: dict[str, User] = {}
 
     def _refresh(self) -> None:
+        if self.data_dir is None:  # a server without a data directory knows only the bootstrap admin
+            return
         try:
-            st = os.stat(self.path)
+            st = os.stat(self.data_dir / FILE)
             stamp: tuple[int, int, int] | None = (st.st_mtime_ns, st.st_size, st.st_ino)
         except FileNotFoundError:
             stamp = None

@@ -1,0 +1,62 @@
+"""Authentication and authorization of each request: the bearer token to a user (`berth.authz.users`), the
+request to a Kubernetes verb and resource, and the verdict of `berth.authz.roles`, refused as Kubernetes
+refuses (401 Unauthorized; 403 Forbidden naming the user, verb, resource, group and namespace).
+
+The verb follows the Kubernetes API server's request info: GET of one object `get`, of a collection `list`
+(`watch` with watch=true), POST `create`, PUT `update`, PATCH `patch`, DELETE `delete` (`deletecollection`
+on a collection); a subresource is `<plural>/<sub>` (`pods/log`, `trainingworkloads/status`); a pod's
+exec, attach and portforward WebSockets are `create` of `pods/exec` and so on (as Kubernetes 1.35 does).
+Nothing here reads the object: access is decided by the path alone, so label or field selectors cannot
+widen it, and a body naming another namespace is refused by the API before it is stored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from berth.apiserver import errors
+from berth.apiserver.resources import Resource
+from berth.authz.roles import User, authorize
+from berth.authz.users import BOOTSTRAP, Directory
+
+#: Anyone may ask these, with or without a token (probes and kubectl's version check).
+PUBLIC = frozenset({"/version", "/healthz", "/livez", "/readyz"})
+#: Single-user mode (`--insecure-http` on loopback): no token is checked and every request is the admin's.
+NOBODY_CHECKED = User(BOOTSTRAP, "admin")
+
+_METHOD_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch"}
+
+
+def authenticate(directory: Directory | None, headers: Any) -> User:
+    """The user presenting the request's bearer token; 401 when there is none or it is unknown or revoked.
+    Without a directory (plain HTTP on loopback) everyone is the admin."""
+    if directory is None:
+        return NOBODY_CHECKED
+    scheme, _, presented = headers.get("authorization", "").partition(" ")
+    user = directory.authenticate(presented.strip()) if scheme.lower() == "bearer" and presented.strip() else None
+    if user is None:
+        raise errors.unauthorized()
+    return user
+
+
+def verb(method: str, named: bool, watch: bool) -> str:
+    """The Kubernetes verb of an HTTP request on a resource path."""
+    if method == "GET":
+        return "watch" if watch else ("get" if named else "list")
+    if method == "DELETE":
+        return "delete" if named else "deletecollection"
+    return _METHOD_VERBS.get(method, method.lower())
+
+
+def check(user: User, verb_: str, resource: Resource, namespace: str | None, name: str | None,
+          subresource: str = "") -> None:
+    """Raise the 403 Kubernetes gives when `user` may not do this."""
+    plural = f"{resource.plural}/{subresource}" if subresource else resource.plural
+    decision = authorize(user, verb_, resource.group, plural, namespace, name)
+    if decision.allowed:
+        return
+    what = f'{resource.qualified} "{name}"' if name else resource.qualified
+    message = f"{what} is forbidden: {decision.message}"
+    if decision.reason:
+        message += f": {decision.reason}"
+    raise errors.forbidden(message, name or "", resource.group, resource.plural)
