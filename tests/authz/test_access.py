@@ -190,3 +190,27 @@ def _token(kubeconfig: Path) -> str:
     import yaml
 
     return yaml.safe_load(kubeconfig.read_text())["users"][0]["user"]["token"]
+
+
+def test_kubectl_auth_can_i_answers_from_the_same_rules(world: Cluster) -> None:
+    alice = As(world, "alice")
+    assert alice("auth", "can-i", "create", "tw", "-n", "runai-team-a").stdout.strip() == "yes"
+    result = alice("auth", "can-i", "delete", "tw", "-n", "runai-team-b")
+    assert result.returncode == 1
+    assert result.stdout.strip() == "no - researcher alice may delete trainingworkloads only in runai-team-a"
+    assert alice("auth", "can-i", "get", "pods", "--subresource", "log", "-n", "runai-team-a").stdout.strip() == "yes"
+    assert alice("auth", "can-i", "create", "trainingpolicies", "-n", "runai-team-a").stdout.startswith("no - ")
+    assert As(world, "vera")("auth", "can-i", "list", "tw", "-A").stdout.strip() == "yes"
+
+
+def test_unknown_project_is_a_warning_and_rbac_reads_the_clusters_projects(world: Cluster) -> None:
+    result = berth_user(world, "add", "zoe", "--role", "researcher", "--project", "team-z")
+    assert result.returncode == 0, result.stderr
+    assert "project team-z does not exist yet" in result.stderr
+    result = subprocess.run([str(BIN / "berth"), "rbac", "--from-cluster", "--kubeconfig", str(world.kubeconfig)],
+                            capture_output=True, text=True, timeout=60, env=world.env())
+    assert result.returncode == 0, result.stderr
+    import yaml
+
+    namespaces = {o["metadata"].get("namespace") for o in yaml.safe_load_all(result.stdout) if o["kind"] == "RoleBinding"}
+    assert {"runai-team-a", "runai-team-b"} <= namespaces

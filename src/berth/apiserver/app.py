@@ -32,7 +32,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from berth.apiserver import discovery, errors, logs, openapi, streaming, tables
-from berth.apiserver.authorization import PUBLIC, authenticate, check, verb
+from berth.apiserver.authorization import PUBLIC, SSAR_PATH, access_review, authenticate, check, verb
 from berth.apiserver.api import Api, WriteOptions
 from berth.apiserver.resources import Resource, find, in_group_version
 from berth.apiserver.validation import MAX_BODY, decode
@@ -203,6 +203,8 @@ class Server:
                 if listed is None:
                     raise errors.not_found_path()
                 return _json(listed)
+            if parts == SSAR_PATH and request.method == "POST" and user is not None:
+                return _json(access_review(user, await self._body(request)), 201)
             return await self._resource(request, route(parts[1], parts[2], parts[3:]), user)
         raise errors.not_found_path()
 

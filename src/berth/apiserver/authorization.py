@@ -60,3 +60,35 @@ def check(user: User, verb_: str, resource: Resource, namespace: str | None, nam
     if decision.reason:
         message += f": {decision.reason}"
     raise errors.forbidden(message, name or "", resource.group, resource.plural)
+
+
+#: Paths any authenticated user may read: discovery and OpenAPI (so kubectl works), and the public ones.
+READABLE_PREFIXES = ("/api", "/apis", "/openapi", "/version", "/healthz", "/livez", "/readyz")
+SSAR_PATH = ["apis", "authorization.k8s.io", "v1", "selfsubjectaccessreviews"]
+
+
+def access_review(user: User, body: Any) -> dict[str, Any]:
+    """`kubectl auth can-i`: a SelfSubjectAccessReview answered from the same rule table (create only)."""
+    if not isinstance(body, dict) or not isinstance(body.get("spec"), dict):
+        raise errors.bad_request("a SelfSubjectAccessReview needs a spec with resourceAttributes or "
+                                 "nonResourceAttributes")
+    spec = body["spec"]
+    attrs = spec.get("resourceAttributes")
+    if isinstance(attrs, dict):
+        resource = attrs.get("resource", "")
+        if attrs.get("subresource"):
+            resource += "/" + attrs["subresource"]
+        decision = authorize(user, attrs.get("verb", ""), attrs.get("group", ""), resource,
+                             attrs.get("namespace") or None, attrs.get("name") or None)
+        allowed, reason = decision.allowed, decision.reason
+    else:
+        path = (spec.get("nonResourceAttributes") or {}).get("path", "")
+        allowed = user.role == "admin" or (
+            (spec.get("nonResourceAttributes") or {}).get("verb") == "get"
+            and any(path == p or path.startswith(p + "/") for p in READABLE_PREFIXES))
+        reason = "" if allowed else f"the {user.role} role may only get discovery, /openapi and the probes"
+    status: dict[str, Any] = {"allowed": allowed}
+    if reason:
+        status["reason"] = reason
+    return {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+            "metadata": {"creationTimestamp": None}, "spec": spec, "status": status}
