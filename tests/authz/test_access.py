@@ -179,8 +179,18 @@ def test_revoked_token_is_refused_at_once(world: Cluster) -> None:
     mallory = As(world, "mallory")
     token = _token(mallory.kubeconfig)
     assert _get(world, "/apis/run.ai/v2alpha1/namespaces/runai-team-a/trainingworkloads", token) == 200
-    result = berth_user(world, "revoke", "mallory")
-    assert result.returncode == 0, result.stderr
+    watch = subprocess.Popen([str(BIN / "kubectl"), "get", "tw", "-n", "runai-team-a", "-w", "-o", "name",
+                              "--kubeconfig", str(mallory.kubeconfig)], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, env=world.env())
+    try:
+        assert watch.stdout is not None and "a-job" in watch.stdout.readline()  # the watch is open
+        result = berth_user(world, "revoke", "mallory")
+        assert result.returncode == 0, result.stderr
+        world.kubectl("apply", "-f", "-", input=workload("after-revoke", "runai-team-a"))
+        out, _ = watch.communicate(timeout=20)  # the open watch ends before that event
+    finally:
+        watch.kill()
+    assert "after-revoke" not in out
     assert _get(world, "/apis/run.ai/v2alpha1/namespaces/runai-team-a/trainingworkloads", token) == 401
     assert _get(world, "/api", token) == 401
     assert not mallory.kubeconfig.exists()
@@ -214,3 +224,24 @@ def test_unknown_project_is_a_warning_and_rbac_reads_the_clusters_projects(world
 
     namespaces = {o["metadata"].get("namespace") for o in yaml.safe_load_all(result.stdout) if o["kind"] == "RoleBinding"}
     assert {"runai-team-a", "runai-team-b"} <= namespaces
+
+
+def test_insecure_http_is_single_user_and_checks_no_token(tmp_path: Path) -> None:
+    """`--insecure-http` on loopback: kubectl sends no token over HTTP, so every request is the admin's."""
+    from tests.cluster import free_port, reap_pods
+
+    home = tmp_path / "home"
+    home.mkdir()
+    c = Cluster(url=f"http://127.0.0.1:{free_port()}", data_dir=tmp_path / "berth",
+                kubeconfig=tmp_path / "berth" / "kubeconfig", home=home,
+                args=("--insecure-http", "--no-controllers", "--no-scheduler", "--no-local-node"))
+    c.start()
+    try:
+        c.project("team-a")
+        assert c.kubectl("get", "projects", "-o", "name").stdout.strip() == "project.run.ai/team-a"
+        request = urllib.request.Request(c.url + "/apis/run.ai/v1/projects", method="GET")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+    finally:
+        c.stop()
+        reap_pods(c.data_dir)

@@ -32,7 +32,8 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from berth.apiserver import discovery, errors, logs, openapi, streaming, tables
-from berth.apiserver.authorization import PUBLIC, SSAR_PATH, access_review, authenticate, check, verb
+from berth.apiserver.authorization import (PUBLIC, SSAR_PATH, access_review, authenticate, check, verb,
+                                          while_valid)
 from berth.apiserver.api import Api, WriteOptions
 from berth.apiserver.resources import Resource, find, in_group_version
 from berth.apiserver.validation import MAX_BODY, decode
@@ -333,7 +334,7 @@ class Server:
                                     list_meta={"resourceVersion": obj["metadata"].get("resourceVersion", "")})
 
         body = stream(self.api.store, self.hub, target.resource, target.namespace, params, labels, fields, render)
-        return StreamingResponse(body, media_type=content_type)
+        return StreamingResponse(while_valid(self.directory, request.headers, body), media_type=content_type)
 
     # -- the app ------------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ widen it, and a body naming another namespace is refused by the API before it is
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from berth.apiserver import errors
@@ -27,16 +28,35 @@ NOBODY_CHECKED = User(BOOTSTRAP, "admin")
 _METHOD_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch"}
 
 
+def bearer(headers: Any) -> str:
+    """The request's bearer token ("" when it has none)."""
+    scheme, _, presented = headers.get("authorization", "").partition(" ")
+    return presented.strip() if scheme.lower() == "bearer" else ""
+
+
 def authenticate(directory: Directory | None, headers: Any) -> User:
     """The user presenting the request's bearer token; 401 when there is none or it is unknown or revoked.
     Without a directory (plain HTTP on loopback) everyone is the admin."""
     if directory is None:
         return NOBODY_CHECKED
-    scheme, _, presented = headers.get("authorization", "").partition(" ")
-    user = directory.authenticate(presented.strip()) if scheme.lower() == "bearer" and presented.strip() else None
+    token = bearer(headers)
+    user = directory.authenticate(token) if token else None
     if user is None:
         raise errors.unauthorized()
     return user
+
+
+async def while_valid(directory: Directory | None, headers: Any,
+                      body: AsyncGenerator[bytes, None]) -> AsyncIterator[bytes]:
+    """A watch stream that ends before its next event once the token that opened it is revoked."""
+    token = bearer(headers)
+    try:
+        async for chunk in body:
+            if directory is not None and directory.authenticate(token) is None:
+                return
+            yield chunk
+    finally:
+        await body.aclose()
 
 
 def verb(method: str, named: bool, watch: bool) -> str:
