@@ -2,7 +2,8 @@
 
 Why a file and not an API kind: `berth user add` then works whether or not `berth up` runs, the bootstrap
 admin can never lock themselves out through the API, and the API server needs nothing but a `stat` per
-request to see a change (`Directory.authenticate` re-reads the file when its size, mtime or inode changes),
+request to see a change (`Directory.authenticate` re-reads the file when its size, mtime or inode changes,
+or while it is younger than two seconds),
 which makes `berth user revoke` effective at the very next request.
 
 Only the SHA-256 of each token is stored. Tokens are 256 random bits, so a fast hash is enough (no salt
@@ -25,6 +26,7 @@ import hmac
 import os
 import re
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +39,10 @@ from berth.authz.roles import ROLES, User
 FILE = "users.json"
 #: The name of the bootstrap admin (the token in `<data-dir>/token`).
 BOOTSTRAP = "admin"
+#: A file changed this recently is re-read even when its stamp looks unchanged: two writes within one tick of
+#: the file system's clock, of the same size, onto a recycled inode, would otherwise look alike ("racy" files,
+#: as git calls them).
+RACY_NS = 2_000_000_000
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9._@]{0,61}[a-z0-9])?$")
 
 
@@ -159,7 +165,7 @@ class Directory:
             stamp: tuple[int, int, int] | None = (st.st_mtime_ns, st.st_size, st.st_ino)
         except FileNotFoundError:
             stamp = None
-        if stamp == self._stamp:
+        if stamp == self._stamp and (stamp is None or time.time_ns() - stamp[0] > RACY_NS):
             return
         try:
             users = read(self.data_dir)

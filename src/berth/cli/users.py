@@ -109,6 +109,9 @@ def add_command(name: str, role: str, projects: tuple[str, ...], data_dir: str) 
     click.echo("  (shown once: Berth keeps only its SHA-256)")
     click.echo(f"kubeconfig: {path}")
     click.echo(f"  export KUBECONFIG={path}")
+    if server.startswith("http://"):
+        click.secho("warning: this berth up serves --insecure-http, which checks no token (a single-user mode); "
+                    "restart it without --insecure-http for the user's role to apply", fg="yellow", err=True)
     if projects:
         missing, unchecked = _missing_projects(root, projects)
         for project in missing:
