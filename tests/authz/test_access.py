@@ -251,3 +251,12 @@ def test_insecure_http_is_single_user_and_checks_no_token(tmp_path: Path) -> Non
     finally:
         c.stop()
         reap_pods(c.data_dir)
+
+
+def test_kubectl_auth_whoami_names_the_user_and_their_rbac_groups(world: Cluster) -> None:
+    out = As(world, "alice")("auth", "whoami", "-o", "json")
+    assert out.returncode == 0, out.stderr
+    info = json.loads(out.stdout)["status"]["userInfo"]
+    assert info == {"username": "alice",
+                    "groups": ["berth:researchers", "berth:project:team-a", "system:authenticated"]}
+    assert json.loads(world.kubectl("auth", "whoami", "-o", "json").stdout)["status"]["userInfo"]["username"] == "admin"

@@ -19,7 +19,7 @@ from berth.apiserver import errors
 from berth.apiserver.authorization import check
 from berth.apiserver.resources import RESOURCES, Resource
 from berth.authz import users as user_file
-from berth.authz.rbac import GROUP, project_group
+from berth.authz.rbac import groups_of
 from berth.authz.roles import User
 from berth.cli.main import cli
 
@@ -145,7 +145,7 @@ def test_printed_rbac_gives_the_api_servers_verdicts(how: str, data_dir: Path) -
     for user in USERS:
         groups: tuple[str, ...] = ()
         if how == "groups" or user.role == "admin":
-            groups = (GROUP[user.role], *(project_group(p) for p in user.projects))
+            groups = tuple(groups_of(user))  # what `kubectl auth whoami` shows
         subject = Subject(user.name if how == "users" else f"someone-{user.name}", groups)
         for res, sub, namespace, verb in requests():
             plural = f"{res.plural}/{sub}" if sub else res.plural

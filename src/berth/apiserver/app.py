@@ -32,8 +32,8 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from berth.apiserver import discovery, errors, logs, openapi, streaming, tables
-from berth.apiserver.authorization import (PUBLIC, SSAR_PATH, access_review, authenticate, check, verb,
-                                          while_valid)
+from berth.apiserver.authorization import (PUBLIC, SSAR_PATH, SSR_PATH, access_review, authenticate, check,
+                                          verb, while_valid, who_am_i)
 from berth.apiserver.api import Api, WriteOptions
 from berth.apiserver.resources import Resource, find, in_group_version
 from berth.apiserver.validation import MAX_BODY, decode
@@ -206,6 +206,9 @@ class Server:
                 return _json(listed)
             if parts == SSAR_PATH and request.method == "POST" and user is not None:
                 return _json(access_review(user, await self._body(request)), 201)
+            if parts == SSR_PATH and request.method == "POST" and user is not None:
+                await self._body(request)  # read, not needed: the answer is who sent it
+                return _json(who_am_i(user), 201)
             return await self._resource(request, route(parts[1], parts[2], parts[3:]), user)
         raise errors.not_found_path()
 

@@ -6,6 +6,7 @@ The verb follows the Kubernetes API server's request info: GET of one object `ge
 (`watch` with watch=true), POST `create`, PUT `update`, PATCH `patch`, DELETE `delete` (`deletecollection`
 on a collection); a subresource is `<plural>/<sub>` (`pods/log`, `trainingworkloads/status`); a pod's
 exec, attach and portforward WebSockets are `create` of `pods/exec` and so on (as Kubernetes 1.35 does).
+`kubectl auth can-i` and `kubectl auth whoami` are answered here too, from the same table.
 Nothing here reads the object: access is decided by the path alone, so label or field selectors cannot
 widen it, and a body naming another namespace is refused by the API before it is stored.
 """
@@ -17,6 +18,7 @@ from typing import Any
 
 from berth.apiserver import errors
 from berth.apiserver.resources import Resource
+from berth.authz.rbac import groups_of
 from berth.authz.roles import User, authorize
 from berth.authz.users import BOOTSTRAP, Directory
 
@@ -85,6 +87,14 @@ def check(user: User, verb_: str, resource: Resource, namespace: str | None, nam
 #: Paths any authenticated user may read: discovery and OpenAPI (so kubectl works), and the public ones.
 READABLE_PREFIXES = ("/api", "/apis", "/openapi", "/version", "/healthz", "/livez", "/readyz")
 SSAR_PATH = ["apis", "authorization.k8s.io", "v1", "selfsubjectaccessreviews"]
+SSR_PATH = ["apis", "authentication.k8s.io", "v1", "selfsubjectreviews"]
+
+
+def who_am_i(user: User) -> dict[str, Any]:
+    """`kubectl auth whoami`: a SelfSubjectReview with the user's name and the RBAC groups of their role."""
+    return {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview",
+            "metadata": {"creationTimestamp": None},
+            "status": {"userInfo": {"username": user.name, "groups": groups_of(user)}}}
 
 
 def access_review(user: User, body: Any) -> dict[str, Any]:

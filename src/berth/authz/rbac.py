@@ -38,6 +38,11 @@ def project_group(project: str) -> str:
     return f"berth:project:{project}"
 
 
+def groups_of(user: User) -> list[str]:
+    """The groups whose bindings give `user` their verdicts on a real cluster (what `kubectl auth whoami` shows)."""
+    return [GROUP[user.role], *(project_group(p) for p in user.projects), "system:authenticated"]
+
+
 def _rule(rule: Rule) -> dict[str, Any]:
     return {"apiGroups": list(rule.groups), "resources": list(rule.resources), "verbs": list(rule.verbs)}
 
