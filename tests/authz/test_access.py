@@ -52,18 +52,20 @@ class As:
 @pytest.fixture(scope="module")
 def world(bare_module_cluster: Cluster) -> Cluster:
     c = bare_module_cluster
-    c.project("team-a")
-    c.project("team-b")
-    c.kubectl("apply", "-f", "-", input=workload("b-job", "runai-team-b", "{team: b}"))
-    c.kubectl("apply", "-f", "-", input=workload("a-job", "runai-team-a", "{team: a}"))
-    c.kubectl("apply", "-f", "-", input=("apiVersion: v1\nkind: Pod\nmetadata: {name: b-pod, namespace: runai-team-b}\n"
-                                         "spec: {containers: [{name: main, image: busybox}]}\n"))
-    c.kubectl("apply", "-f", "-", input="apiVersion: v1\nkind: Node\nmetadata: {name: gpu-node-1}\n")
-    for args in (("alice", "--role", "researcher", "--project", "team-a"), ("vera", "--role", "viewer"),
-                 ("mallory", "--role", "researcher", "--project", "team-a")):
-        result = berth_user(c, "add", *args)
-        assert result.returncode == 0, result.stderr
-        assert "token: " in result.stdout
+    projects = "".join(f"---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: runai-{p}, labels: {{runai/queue: {p}}}}}\n"
+                       f"---\napiVersion: run.ai/v1\nkind: Project\nmetadata: {{name: {p}}}\n" for p in ("team-a", "team-b"))
+    c.kubectl("apply", "-f", "-", input=projects + "---\n" + "---\n".join([  # one kubectl, in this order
+        workload("b-job", "runai-team-b", "{team: b}"), workload("a-job", "runai-team-a", "{team: a}"),
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: b-pod, namespace: runai-team-b}\n"
+        "spec: {containers: [{name: main, image: busybox}]}\n",
+        "apiVersion: v1\nkind: Node\nmetadata: {name: gpu-node-1}\n"]))
+    adding = [subprocess.Popen([str(BIN / "berth"), "user", "add", *args, "--data-dir", str(c.data_dir)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=c.env())
+              for args in (("alice", "--role", "researcher", "--project", "team-a"), ("vera", "--role", "viewer"),
+                           ("mallory", "--role", "researcher", "--project", "team-a"))]
+    for process in adding:  # at the same time: the users file takes every one of them
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 0 and "token: " in out, err
     return c
 
 
