@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from berth.apiserver import errors
 from berth.apiserver.authorization import check
 from berth.apiserver.resources import RESOURCES, Resource
-from berth.authz import users as user_file
+from berth.apiserver import users as user_file
 from berth.authz.rbac import groups_of
 from berth.authz.roles import User
 from berth.cli.main import cli

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from berth.authz import users
+from berth.apiserver import users
 from berth.cli.main import cli
 
 

@@ -39,7 +39,7 @@ from berth.apiserver.resources import Resource, find, in_group_version
 from berth.apiserver.validation import MAX_BODY, decode
 from berth.apiserver.watch import TRUE, WatchHub, stream
 from berth.authz.roles import User
-from berth.authz.users import Directory
+from berth.apiserver.users import Directory
 
 JSON = "application/json"
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"

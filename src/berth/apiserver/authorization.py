@@ -1,4 +1,4 @@
-"""Authentication and authorization of each request: the bearer token to a user (`berth.authz.users`), the
+"""Authentication and authorization of each request: the bearer token to a user (`berth.apiserver.users`), the
 request to a Kubernetes verb and resource, and the verdict of `berth.authz.roles`, refused as Kubernetes
 refuses (401 Unauthorized; 403 Forbidden naming the user, verb, resource, group and namespace).
 
@@ -20,7 +20,7 @@ from berth.apiserver import errors
 from berth.apiserver.resources import Resource
 from berth.authz.rbac import groups_of
 from berth.authz.roles import User, authorize
-from berth.authz.users import BOOTSTRAP, Directory
+from berth.apiserver.users import BOOTSTRAP, Directory
 
 #: Anyone may ask these, with or without a token (probes and kubectl's version check).
 PUBLIC = frozenset({"/version", "/healthz", "/livez", "/readyz"})

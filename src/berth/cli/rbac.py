@@ -41,7 +41,7 @@ def rbac_command(ctx: click.Context, projects: tuple[str, ...], from_cluster: bo
       berth rbac --users ~/.berth                     # also bind the users of a berth up by name
     """
     from berth.authz.rbac import objects
-    from berth.authz.users import UserError, read
+    from berth.apiserver.users import UserError, read
     from berth.cli.main import _fail
 
     chosen = list(projects)

@@ -1,5 +1,5 @@
 """`berth user add|list|revoke`: the users of a `berth up`, managed in its data directory
-(`berth.authz.users`), so the commands work whether or not the control plane is running.
+(`berth.apiserver.users`), so the commands work whether or not the control plane is running.
 
 `add` prints the token once and writes the user's kubeconfig next to the admin's
 (`<data-dir>/users/<name>.kubeconfig`, 0600), with the admin kubeconfig's server and CA. A project that does
@@ -89,7 +89,7 @@ def add_command(name: str, role: str, projects: tuple[str, ...], data_dir: str) 
     """
     from berth.apiserver.tls import write_kubeconfig
     from berth.authz.roles import User
-    from berth.authz.users import UserError, add, check_new
+    from berth.apiserver.users import UserError, add, check_new
 
     root = Path(data_dir).expanduser()
     try:
@@ -131,7 +131,7 @@ def list_command(data_dir: str) -> None:
       berth user list
       berth user list --data-dir /tmp/berth
     """
-    from berth.authz.users import BOOTSTRAP, UserError, read
+    from berth.apiserver.users import BOOTSTRAP, UserError, read
 
     try:
         users = read(Path(data_dir).expanduser())
@@ -155,7 +155,7 @@ def revoke_command(name: str, data_dir: str) -> None:
       berth user revoke alice
       berth user revoke alice && berth user add alice --role researcher --project team-a   # a new token
     """
-    from berth.authz.users import UserError, revoke
+    from berth.apiserver.users import UserError, revoke
 
     root = Path(data_dir).expanduser()
     try:
