@@ -4,8 +4,9 @@
 `state.db` (the store), `pki/` and `token` (credentials), `kubeconfig` (for the admin), `users.json` and
 `users/` (the other users: `berth.apiserver.users`), `logs/` (pod output), and `berth-up.lock`, held by the
 one `berth up` that uses it. `prepare` checks what can fail (`berth.apiserver.startup`: the directory, its
-lock, the port, the store) before anything is announced or written. HTTPS with a bearer token is the default; plain HTTP is allowed only on a loopback address, and
-then without authentication, since kubectl sends no token over HTTP.
+lock, the port, the store) before anything is announced or written. HTTPS with a bearer token is the
+default; plain HTTP is allowed only on a loopback address, and then without authentication, since kubectl
+sends no token over HTTP.
 """
 
 from __future__ import annotations
