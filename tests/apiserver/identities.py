@@ -1,47 +1,33 @@
 """Several clients of one `berth up`, each with a token of its own, for the tests of per-client limits and
 of the audit log.
 
-Where Berth has users (`berth.authz.users`: `berth user add`), each client is an admin user with a token of
-its own, over HTTPS, and the server names it by the user's name. Without users, `berth up --insecure-http`
-accepts any bearer token, and the server names a client by its token's sha256. Either way, the tests
-below play distinct clients with distinct tokens and check what the server calls them.
+Each client is an admin user (`berth user add`, `berth.apiserver.users`) with a token of its own, over
+HTTPS, and the server names it by the user's name in its 429s and the audit log.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import ssl
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from berth.apiserver.limits import token_id
-from tests.cluster import Cluster, free_port, make_cluster
-
-HAVE_USERS = importlib.util.find_spec("berth.authz") is not None  # its `users` module
+from berth.apiserver import users
+from tests.cluster import Cluster, make_cluster
 
 
 def start(tmp: Path, *args: str) -> Cluster:
     """A started `berth up` without components, with `args`, on which `token` makes clients."""
     flags = ("--no-controllers", "--no-scheduler", "--no-local-node", *args)
-    if HAVE_USERS:
-        c = make_cluster(tmp)
-        c.args = flags
-    else:
-        (tmp / "home").mkdir(parents=True, exist_ok=True)
-        c = Cluster(url=f"http://127.0.0.1:{free_port()}", data_dir=tmp / "berth",
-                    kubeconfig=tmp / "berth" / "kubeconfig", home=tmp / "home", args=("--insecure-http", *flags))
+    c = make_cluster(tmp)
+    c.args = flags
     c.start()
     return c
 
 
 def token(cluster: Cluster, name: str) -> str:
-    """The token of client `name` (a user added on first use, where Berth has users)."""
-    if not HAVE_USERS:
-        return name
-    from berth.authz import users
-
+    """The token of client `name` (a user added on first use)."""
     known = getattr(cluster, "_tokens", {})
     if name not in known:
         known[name] = users.add(cluster.data_dir, name, "admin", ())
@@ -51,7 +37,8 @@ def token(cluster: Cluster, name: str) -> str:
 
 def named(cluster: Cluster, name: str) -> str:
     """What the server calls client `name` in its 429s and the audit log (never the raw token)."""
-    return name if HAVE_USERS else token_id(token(cluster, name))
+    token(cluster, name)
+    return name
 
 
 def client(cluster: Cluster, name: str, headers: dict[str, str] | None = None, **kw: Any) -> httpx.Client:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,8 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from berth.apiserver import discovery, errors, logs, openapi, streaming, tables
+from berth.apiserver.authorization import (PUBLIC, SSAR_PATH, SSR_PATH, access_review, authenticate, check,
+                                          verb, while_valid, who_am_i)
 from berth.apiserver.api import Api, WriteOptions
 from berth.apiserver.limits import Limiter
 from berth.apiserver.resources import Resource, find, in_group_version
@@ -40,10 +41,11 @@ from berth.apiserver.settings import Limits
 from berth.apiserver.validation import MAX_BODY, decode
 from berth.apiserver.watch import TRUE, WatchHub, stream
 from berth.store import WriteFailed
+from berth.authz.roles import User
+from berth.apiserver.users import BOOTSTRAP, Directory
 
 JSON = "application/json"
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
-PUBLIC = {"/version", "/healthz", "/livez", "/readyz"}
 FALSE = {"0", "f", "F", "false", "False", "FALSE"}
 #: A pod's streaming subresources, by the kubectl command that asks for them (served over WebSockets).
 STREAMING = streaming.COMMANDS
@@ -121,7 +123,12 @@ class _Watch(StreamingResponse):
 
 
 class Server:
-    """One API server: the verbs over a store, and the token that opens it."""
+    """One API server: the verbs over a store, who may use them (the bootstrap token and the users of the data
+    directory; none checked when `token` is None, the single-user plain-HTTP mode), and its background tasks.
+
+    Every request but the public probes is authenticated, and every resource request authorized
+    (`berth.apiserver.authorization`); the user's name is left in `request.state.user` for what runs after
+    (the audit log)."""
 
     def __init__(self, api: Api, *, token: str | None, data_dir: Path | None = None,
                  tasks: list[Callable[[WatchHub], Awaitable[None]]] | None = None,
@@ -129,20 +136,14 @@ class Server:
         self.api = api
         self.token = token
         #: Per-client rate, watch and page limits (`berth.apiserver.limits`).
-        self.limiter = Limiter(limits or Limits(), admin_token=token)
+        self.limiter = Limiter(limits or Limits(), admin_token=token, admin_user=BOOTSTRAP)
         self.data_dir = data_dir
+        self.directory = Directory(data_dir, token) if token is not None else None
         self.hub: WatchHub | None = None
         #: Background loops that live as long as the app (the garbage collector, later controllers).
         self.tasks = tasks or []
 
     # -- plumbing -----------------------------------------------------------------------------------
-
-    def _authorized(self, request: Request) -> bool:
-        if self.token is None or request.url.path.rstrip("/") in PUBLIC:
-            return True
-        header = request.headers.get("authorization", "")
-        scheme, _, presented = header.partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(presented.strip(), self.token)
 
     async def _body(self, request: Request) -> Any:
         length = request.headers.get("content-length")
@@ -184,11 +185,12 @@ class Server:
 
     async def dispatch(self, request: Request) -> Response:
         try:
-            if not self._authorized(request):
-                raise errors.unauthorized()
-            if request.url.path.rstrip("/") not in PUBLIC:  # health checks answer even a throttled client
-                self.limiter.admit(request)
-            return await self._dispatch(request)
+            if request.url.path.rstrip("/") in PUBLIC:  # health checks answer anyone, never throttled
+                return await self._dispatch(request, None)
+            user = authenticate(self.directory, request.headers)
+            request.state.user = user.name
+            self.limiter.admit(request)
+            return await self._dispatch(request, user)
         except errors.ApiError as exc:
             return _error(exc)
         except WriteFailed as exc:  # the disk refused a write: nothing was stored, the store is intact
@@ -196,7 +198,8 @@ class Server:
         except ClientDisconnect:  # the client hung up before its body came (it is stopping, or killed)
             return Response(status_code=499)
 
-    async def _dispatch(self, request: Request) -> Response:
+    async def _dispatch(self, request: Request, user: User | None) -> Response:
+        """Route a request; `user` is None only for the public paths (which touch no resource)."""
         path = request.url.path.rstrip("/") or "/"
         parts = [p for p in path.split("/") if p]
         if path in ("/healthz", "/livez", "/readyz"):
@@ -214,7 +217,7 @@ class Server:
                 raise errors.not_found_path()
             if len(parts) == 2:
                 return _json(discovery.resource_list("", "v1"))
-            return await self._resource(request, route("", "v1", parts[2:]))
+            return await self._resource(request, route("", "v1", parts[2:]), user)
         if parts[:1] == ["apis"] and len(parts) >= 2:
             if len(parts) == 2:
                 found = discovery.api_group(parts[1])
@@ -226,7 +229,12 @@ class Server:
                 if listed is None:
                     raise errors.not_found_path()
                 return _json(listed)
-            return await self._resource(request, route(parts[1], parts[2], parts[3:]))
+            if parts == SSAR_PATH and request.method == "POST" and user is not None:
+                return _json(access_review(user, await self._body(request)), 201)
+            if parts == SSR_PATH and request.method == "POST" and user is not None:
+                await self._body(request)  # read, not needed: the answer is who sent it
+                return _json(who_am_i(user), 201)
+            return await self._resource(request, route(parts[1], parts[2], parts[3:]), user)
         raise errors.not_found_path()
 
     def _discovery(self, request: Request, core: bool) -> Response:
@@ -252,11 +260,15 @@ class Server:
         return Response(openapi.document(group, version), media_type=JSON,
                         headers={"Cache-Control": "public, immutable"})
 
-    async def _resource(self, request: Request, target: Target) -> Response:
+    async def _resource(self, request: Request, target: Target, user: User | None) -> Response:
         method = request.method
         params = dict(request.query_params)
         api = self.api
         res, ns, name, sub = target.resource, target.namespace, target.name, target.subresource
+        if user is None:
+            raise errors.unauthorized()
+        check(user, verb(method, name is not None, method == "GET" and name is None and _bool(params, "watch")),
+              res, ns, name, sub)
         ns_value = ns or ""
         if name is None:
             if method == "GET":
@@ -322,8 +334,8 @@ class Server:
     async def socket(self, websocket: WebSocket) -> None:
         """A WebSocket: a pod's exec, attach or portforward (relayed to its node), else refused with a Status."""
         try:
-            if not self._authorized(websocket):  # type: ignore[arg-type]
-                raise errors.unauthorized()
+            user = authenticate(self.directory, websocket.headers)
+            websocket.state.user = user.name
             self.limiter.admit(websocket)
             parts = [p for p in websocket.url.path.split("/") if p]
             if parts[:2] != ["api", "v1"]:
@@ -331,6 +343,7 @@ class Server:
             target = route("", "v1", parts[2:])
             if target.resource.kind != "Pod" or target.subresource not in STREAMING or target.name is None:
                 raise errors.bad_request("only a pod's exec, attach and portforward are served over WebSockets")
+            check(user, "create", target.resource, target.namespace, target.name, target.subresource)
             await streaming.serve(websocket, self.api, self.token, target.subresource, target.namespace or "",
                                   target.name)
         except errors.ApiError as exc:
@@ -351,7 +364,7 @@ class Server:
 
         close = self.limiter.open_watch(request)
         body = stream(self.api.store, self.hub, target.resource, target.namespace, params, labels, fields, render)
-        return _Watch(body, media_type=content_type, on_close=close)
+        return _Watch(while_valid(self.directory, request.headers, body), media_type=content_type, on_close=close)
 
     # -- the app ------------------------------------------------------------------------------------
 

@@ -19,7 +19,9 @@ rest of the server treats it exactly like a JSON body:
 * `metadata.managedFields[].fieldsV1` is the JSON document the entry carries.
 
 Only the kinds kubectl's generators send and Berth serves are understood: core/v1 Namespace,
-ConfigMap, Secret, ServiceAccount and Service (`kubectl run` and `kubectl expose` send JSON). Any other kind raises `UnsupportedProtobuf`; fields the schema
+ConfigMap, Secret, ServiceAccount and Service (`kubectl run` and `kubectl expose` send JSON), and the
+reviews of `kubectl auth can-i` (authorization.k8s.io/v1 SelfSubjectAccessReview) and `kubectl auth whoami`
+(authentication.k8s.io/v1 SelfSubjectReview). Any other kind raises `UnsupportedProtobuf`; fields the schema
 below does not know are skipped, as protobuf readers do. A body that is not well-formed protobuf (bad
 magic, truncated varint or length, a known field with the wrong wire type, a string that is not UTF-8)
 raises `ValueError` with a message that says where.
@@ -275,11 +277,28 @@ _MESSAGES: dict[str, dict[int, _F]] = {
         3: _F("observedGeneration", _I), 4: _F("lastTransitionTime", _TIME, keep=_Keep.ALWAYS),
         5: _F("reason", _S, keep=_Keep.ALWAYS), 6: _F("message", _S, keep=_Keep.ALWAYS),
     },
+    # k8s.io/api/authorization/v1/generated.proto: what `kubectl auth can-i` sends.
+    "SelfSubjectAccessReview": {
+        1: _F("metadata", _T.MESSAGE, "ObjectMeta", keep=_Keep.ALWAYS),
+        2: _F("spec", _T.MESSAGE, "SelfSubjectAccessReviewSpec", keep=_Keep.ALWAYS),
+    },
+    "SelfSubjectAccessReviewSpec": {
+        1: _F("resourceAttributes", _T.MESSAGE, "ResourceAttributes", keep=_Keep.PRESENT),
+        2: _F("nonResourceAttributes", _T.MESSAGE, "NonResourceAttributes", keep=_Keep.PRESENT),
+    },
+    "ResourceAttributes": {
+        1: _F("namespace", _S), 2: _F("verb", _S), 3: _F("group", _S), 4: _F("version", _S),
+        5: _F("resource", _S), 6: _F("subresource", _S), 7: _F("name", _S),
+    },
+    "NonResourceAttributes": {1: _F("path", _S), 2: _F("verb", _S)},
+    # k8s.io/api/authentication/v1: what `kubectl auth whoami` sends (its metadata only).
+    "SelfSubjectReview": {1: _F("metadata", _T.MESSAGE, "ObjectMeta", keep=_Keep.ALWAYS)},
 }
 
 #: (apiVersion, kind) of the objects `decode` understands.
 SUPPORTED: frozenset[tuple[str, str]] = frozenset(
-    ("v1", kind) for kind in ("Namespace", "ConfigMap", "Secret", "ServiceAccount", "Service")
+    {("v1", kind) for kind in ("Namespace", "ConfigMap", "Secret", "ServiceAccount", "Service")}
+    | {("authorization.k8s.io/v1", "SelfSubjectAccessReview"), ("authentication.k8s.io/v1", "SelfSubjectReview")}
 )
 
 _ZERO: dict[_T, Any] = {_S: "", _B: "", _I: 0, _BOOL: False}

@@ -1,12 +1,12 @@
 """Running the API server: the data directory, credentials, bootstrap objects and uvicorn.
 
 `serve()` is what `berth up` runs. The data directory holds everything that must survive a restart:
-`state.db` (the store), `pki/` and `token` (credentials), `kubeconfig` (for the admin), `logs/` (pod
-output), `audit/` (the audit log, `berth.apiserver.audit`), and `berth-up.lock`, held by the one `berth up`
-that uses it. `prepare` checks what can fail
-(`berth.apiserver.startup`: the directory, its lock, the port, the store) before anything is announced or
-written. HTTPS with a bearer token is the default; plain HTTP is allowed only on a loopback address, and
-then without authentication, since kubectl sends no token over HTTP.
+`state.db` (the store), `pki/` and `token` (credentials), `kubeconfig` (for the admin), `users.json` and
+`users/` (the other users: `berth.apiserver.users`), `logs/` (pod output), `audit/` (the audit log,
+`berth.apiserver.audit`), and `berth-up.lock`, held by the one `berth up` that uses it. `prepare` checks
+what can fail (`berth.apiserver.startup`: the directory, its lock, the port, the store) before anything is
+announced or written. HTTPS with a bearer token is the default; plain HTTP is allowed only on a loopback
+address, and then without authentication, since kubectl sends no token over HTTP.
 """
 
 from __future__ import annotations

@@ -129,18 +129,22 @@ def ensure_credentials(data_dir: Path, hosts: list[str]) -> Credentials:
     return Credentials(pki / "ca.crt", cert_path, key_path, token_path.read_text().strip())
 
 
-def write_kubeconfig(path: Path, server: str, *, ca_cert: Path | None, token: str | None) -> Path:
-    """A kubeconfig with one cluster, user and context named berth; the current context."""
+def write_kubeconfig(path: Path, server: str, *, ca_cert: Path | bytes | None, token: str | None,
+                     user_name: str = "berth-admin", namespace: str = "default") -> Path:
+    """A kubeconfig with one cluster and context named berth, and one user (`user_name`), in `namespace`;
+    the current context.
+    `ca_cert` is the CA's file, or its PEM bytes."""
     cluster: dict[str, object] = {"server": server}
     if ca_cert is not None:
-        cluster["certificate-authority-data"] = base64.b64encode(ca_cert.read_bytes()).decode()
+        pem = ca_cert if isinstance(ca_cert, bytes) else ca_cert.read_bytes()
+        cluster["certificate-authority-data"] = base64.b64encode(pem).decode()
     user: dict[str, object] = {"token": token} if token else {}
     config = {
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [{"name": "berth", "cluster": cluster}],
-        "users": [{"name": "berth-admin", "user": user}],
-        "contexts": [{"name": "berth", "context": {"cluster": "berth", "user": "berth-admin", "namespace": "default"}}],
+        "users": [{"name": user_name, "user": user}],
+        "contexts": [{"name": "berth", "context": {"cluster": "berth", "user": user_name, "namespace": namespace}}],
         "current-context": "berth",
         "preferences": {},
     }

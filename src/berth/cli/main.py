@@ -205,6 +205,8 @@ from berth.cli.down import down_command  # noqa: E402 - commands in modules of t
 from berth.cli.operator import controllers, scheduler  # noqa: E402
 from berth.cli.policy import policy  # noqa: E402
 from berth.cli.serve_webhook import webhook  # noqa: E402
+from berth.cli.rbac import rbac_command  # noqa: E402
+from berth.cli.users import user_group  # noqa: E402
 from berth.cli.submit import v1_commands  # noqa: E402 - also registers the CLI v2 submit with the nouns
 
 cli.add_command(down_command)
@@ -212,6 +214,8 @@ cli.add_command(controllers)
 cli.add_command(scheduler)
 cli.add_command(policy)
 cli.add_command(webhook)
+cli.add_command(user_group)
+cli.add_command(rbac_command)
 for _command in v1_commands():
     cli.add_command(_command)
 
