@@ -32,6 +32,7 @@ def refused(result: subprocess.CompletedProcess[str]) -> str:
 
 def test_a_second_berth_up_on_one_data_directory_is_refused_and_names_the_first(berth_bin, fresh_cluster: Cluster):
     c = fresh_cluster
+    assert c.data_dir.stat().st_mode & 0o777 == 0o700  # made for this user only: docs/security.md
     kubeconfig = c.kubeconfig.read_text()
     line = refused(up(berth_bin, c.data_dir))
     assert f"pid {c.process.pid}" in line and c.url in line and str(c.data_dir) in line, line

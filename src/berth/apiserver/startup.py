@@ -46,9 +46,10 @@ class DataDirLock:
 
 
 def lock_data_dir(data_dir: Path, url: str) -> DataDirLock:
-    """Create the data directory if needed and lock it for this process, or say who holds it."""
+    """Create the data directory if needed (for this user only: it holds the admin token, the CA key and every
+    Secret) and lock it for this process, or say who holds it."""
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = data_dir / LOCK_FILE
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     except OSError as exc:
