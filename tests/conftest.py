@@ -24,3 +24,20 @@ def berth_bin() -> str:
     path = Path(sys.executable).parent / "berth"
     assert path.exists(), f"berth is not installed next to {sys.executable}; run make test"
     return str(path)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print what tests recorded as `record_property("summary", line)`: how many cases a fuzz test ran, how
+    many writes a fault test checked. It runs where the summary is printed, so it works under xdist too (the
+    workers send their reports' properties to it)."""
+    found: dict[str, list[str]] = {}  # a test's reports (call, teardown) each carry its properties so far
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            recorded = [str(v) for name, v in getattr(report, "user_properties", ()) if name == "summary"]
+            if recorded and len(recorded) >= len(found.get(report.nodeid, [])):
+                found[report.nodeid] = recorded
+    lines = [line for recorded in found.values() for line in recorded]
+    if lines:
+        terminalreporter.section("what the tests checked")
+        for line in lines:
+            terminalreporter.write_line(str(line))

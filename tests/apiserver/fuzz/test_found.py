@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import socket
 
+import pytest
+
 from berth.apiserver.startup import listen
 
 
@@ -15,3 +17,61 @@ def test_the_listener_sends_without_waiting_for_acks():
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
     finally:
         sock.close()
+
+
+# -- YAML bodies: each of these was a 500 (or, for the aliases, a request that ran out of memory) --------------
+
+CM = "/api/v1/namespaces/fuzz/configmaps"
+
+
+def _yaml(http, body: str, path: str = CM, method: str = "POST", content_type: str = "application/yaml"):
+    return http.request(method, path, content=body.encode(), headers={"Content-Type": content_type})
+
+
+def _configmap(data: str, name: str = "found") -> str:
+    return f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}}}\ndata: {data}\n"
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ("{a: " + "9" * 5000 + "}", "is too large: quote it to make it a string"),  # ValueError: int string conversion
+    ("{a: " + "9" * 400 + "}", "is too large: quote it to make it a string"),  # a float overflow
+    ("{a: .nan}", ".nan is not a number JSON can hold"),
+    ("{a: -.inf}", "-.inf is not a number JSON can hold"),
+    ("{? [1, 2] : a}", "a field name must be a string, not a list"),  # TypeError: unhashable type: 'list'
+    ("{null: a}", "a field name must be a string, not null"),
+    ("{a: !!binary aGVsbG8=}", "the YAML tag !!binary has no JSON equivalent"),  # bytes, which JSON cannot hold
+    ("{a: !!set {x}}", "the YAML tag !!set has no JSON equivalent"),
+])
+def test_yaml_that_json_cannot_hold_is_400_and_says_what_to_write(http, data, message):
+    r = _yaml(http, _configmap(data))
+    assert r.status_code == 400, r.text
+    assert r.json()["reason"] == "BadRequest" and message in r.json()["message"]
+    assert http.get(f"{CM}/found").status_code == 404
+
+
+def test_yaml_number_and_boolean_field_names_become_strings_as_in_kubernetes(http):
+    r = _yaml(http, _configmap("{1: one, true: t, 1.5: x}", name="keys"))  # 1 and true were one key in Python
+    assert r.status_code == 201, r.text
+    assert r.json()["data"] == {"1": "one", "true": "t", "1.5": "x"}
+
+
+def test_an_apply_patch_with_a_list_as_field_name_is_400(http):
+    r = _yaml(http, _configmap("{? [1] : a}", name="applied"), f"{CM}/applied?fieldManager=fuzz", "PATCH",
+              "application/apply-patch+yaml")
+    assert r.status_code == 400 and "a field name must be a string" in r.json()["message"]
+
+
+def test_yaml_aliases_that_expand_a_billion_times_are_refused_at_once(http):
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]  # 12 lines that expand to 10^11 strings
+    lines += [f"{c}: &{c} [{', '.join([f'*{p}'] * 10)}]" for p, c in zip("abcdefghij", "bcdefghijk")]
+    r = _yaml(http, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: laughs}\ndata:\n  " + "\n  ".join(lines))
+    assert r.status_code == 400, r.text
+    assert "aliases (*name) expand to far more than the text holds" in r.json()["message"]
+
+
+def test_yaml_aliases_within_reason_are_expanded(http):
+    body = ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: aliased\n  labels: &l {team: a}\n"
+            "  annotations: *l\n")
+    r = http.post(CM, content=body.encode(), headers={"Content-Type": "application/yaml"})
+    assert r.status_code == 201, r.text
+    assert r.json()["metadata"]["annotations"] == {"team": "a"}
