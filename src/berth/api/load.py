@@ -161,6 +161,8 @@ def parse_documents(text: str, source: str = "") -> list[Any]:
         raise LoadError([Problem(where, f"invalid YAML: {what}")], source) from None
     except yaml.YAMLError as exc:
         raise LoadError([Problem("", f"invalid YAML: {exc}")], source) from None
+    except RecursionError:  # libyaml parses deeper than Python's stack lets its values be built
+        raise LoadError([Problem("", "invalid YAML: it nests lists and maps hundreds of levels deep")], source) from None
     if "*" in text and not _expands_within(documents, len(text) + 10_000):
         raise LoadError([Problem("", "invalid YAML: its aliases (*name) expand to far more than the text holds; "
                                      "write the repeated parts out")], source)

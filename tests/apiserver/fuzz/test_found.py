@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 
 import pytest
@@ -75,3 +76,47 @@ def test_yaml_aliases_within_reason_are_expanded(http):
     r = http.post(CM, content=body.encode(), headers={"Content-Type": "application/yaml"})
     assert r.status_code == 201, r.text
     assert r.json()["metadata"]["annotations"] == {"team": "a"}
+
+
+# -- depth: each of these was a 500 (RecursionError, or orjson's "Recursion limit reached" when storing) ------
+
+PODS = "/api/v1/namespaces/fuzz/pods"
+
+
+def _nested(depth: int) -> dict:
+    value: dict = {"x": 1}
+    for _ in range(depth - 1):
+        value = {"x": value}
+    return value
+
+
+def _pod(name: str, extra: dict) -> dict:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"containers": [{"name": "main", "image": "ubuntu"}], **extra}}
+
+
+def test_a_json_body_nested_300_deep_is_400(http):
+    r = http.post(PODS, json=_pod("deep", {"x": _nested(300)}))
+    assert r.status_code == 400, r.text
+    assert r.json()["message"] == ("the request body nests lists and maps more than 100 levels deep, which no "
+                                   "Kubernetes object does")
+
+
+def test_a_yaml_body_nested_900_deep_is_400(http):
+    r = _yaml(http, '{"a":' * 900 + "1" + "}" * 900)
+    assert r.status_code == 400, r.text
+    assert "nests lists and maps hundreds of levels deep" in r.json()["message"]
+
+
+def test_patches_that_nest_an_object_too_deep_to_store_are_422_and_change_nothing(http):
+    assert http.post(PODS, json=_pod("grows", {"x": _nested(90)})).status_code == 201
+    path = "/spec" + "/x" * 90
+    grown = http.patch(f"{PODS}/grows", content=json.dumps([{"op": "replace", "path": path, "value": _nested(90)}]),
+                       headers={"Content-Type": "application/json-patch+json"})
+    assert grown.status_code == 200, grown.text
+    path += "/x" * 90
+    r = http.patch(f"{PODS}/grows", content=json.dumps([{"op": "replace", "path": path, "value": _nested(90)}]),
+                   headers={"Content-Type": "application/json-patch+json"})
+    assert r.status_code == 422, r.text
+    assert "the object would nest lists and maps more than 250 levels deep" in r.json()["message"]
+    assert http.get(f"{PODS}/grows").json()["metadata"]["resourceVersion"] == grown.json()["metadata"]["resourceVersion"]
