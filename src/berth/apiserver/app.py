@@ -27,6 +27,7 @@ from typing import Any
 
 import orjson
 from starlette.applications import Starlette
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
@@ -44,6 +45,23 @@ PUBLIC = {"/version", "/healthz", "/livez", "/readyz"}
 FALSE = {"0", "f", "F", "false", "False", "FALSE"}
 #: A pod's streaming subresources, by the kubectl command that asks for them (served over WebSockets).
 STREAMING = streaming.COMMANDS
+
+
+class _AnyPath(Convertor[str]):
+    """Starlette's `path` convertor, matching newlines too (its `.*` does not), so that every path reaches
+    `dispatch` and is answered with a Status (found by fuzzing: `/api/v1/namespaces/%0A/pods` got a
+    plain-text "Not Found")."""
+
+    regex = r"[\s\S]*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("anypath", _AnyPath())
 
 
 @dataclass
@@ -171,7 +189,7 @@ class Server:
             return Response(status_code=499)
 
     async def _dispatch(self, request: Request) -> Response:
-        path = request.url.path.rstrip("/") or "/"
+        path = request.scope["path"].rstrip("/") or "/"  # not request.url's: urlsplit drops tabs and newlines
         parts = [p for p in path.split("/") if p]
         if path in ("/healthz", "/livez", "/readyz"):
             return PlainTextResponse("ok")
@@ -341,5 +359,5 @@ class Server:
                 await asyncio.gather(*running, return_exceptions=True)
 
         methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-        return Starlette(routes=[Route("/{path:path}", self.dispatch, methods=methods),
-                                 WebSocketRoute("/{path:path}", self.socket)], lifespan=lifespan)
+        return Starlette(routes=[Route("/{path:anypath}", self.dispatch, methods=methods),
+                                 WebSocketRoute("/{path:anypath}", self.socket)], lifespan=lifespan)

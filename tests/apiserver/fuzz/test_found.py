@@ -120,3 +120,18 @@ def test_patches_that_nest_an_object_too_deep_to_store_are_422_and_change_nothin
     assert r.status_code == 422, r.text
     assert "the object would nest lists and maps more than 250 levels deep" in r.json()["message"]
     assert http.get(f"{PODS}/grows").json()["metadata"]["resourceVersion"] == grown.json()["metadata"]["resourceVersion"]
+
+
+# -- paths with tabs and newlines ---------------------------------------------------------------------------
+
+
+def test_a_namespace_with_a_newline_reaches_the_api_server(http):
+    r = http.get("/api/v1/namespaces/%0A/pods")  # Starlette's route did not match: a plain-text "Not Found"
+    assert r.status_code == 200, r.text
+    assert r.json()["kind"] == "PodList" and r.json()["items"] == []
+
+
+def test_a_name_of_a_tab_and_a_newline_is_not_found_not_a_method_not_allowed(http):
+    r = http.patch(f"{CM}/%09%0A", content=b"{}", headers={"Content-Type": "application/merge-patch+json"})
+    assert r.status_code == 404, r.text  # urlsplit dropped the name, which made it a PATCH of the collection: 405
+    assert r.json()["message"] == 'configmaps "\t\n" not found'
