@@ -252,9 +252,15 @@ def requests_(draw: st.DrawFn) -> Request:
 # -- the tests ---------------------------------------------------------------------------------------------
 
 
+#: The resourceVersion each kind's list had before the fuzzing: the consistency check watches from there.
+BEFORE: dict[str, str] = {}
+
+
 def test_generated_bodies(http, tally: Tally):
     """hypothesis, YAML and JSON bodies for create, replace and the four patch types."""
     last = {"rv": 0}
+    for target in TARGETS:
+        BEFORE[target.plural] = http.get(target.path).json()["metadata"]["resourceVersion"]
 
     @fuzz_settings(CASES)
     @given(request=requests_())
@@ -280,7 +286,8 @@ def test_generated_bodies(http, tally: Tally):
 
 @pytest.mark.parametrize("target", TARGETS, ids=lambda t: t.plural)
 def test_the_store_is_consistent_afterwards(http, target: Target, record_property):
-    """Every object listed reads the same alone, passes its schema, and a paged list equals the whole list."""
+    """Every object listed reads the same alone, passes its schema, a paged list equals the whole list, and the
+    watch events since the fuzzing began, replayed, leave the same objects."""
     listed = http.get(target.path)
     assert listed.status_code == 200, listed.text
     whole = listed.json()
@@ -304,5 +311,37 @@ def test_the_store_is_consistent_afterwards(http, target: Target, record_propert
             break
     names = lambda items: [i["metadata"]["name"] for i in items]  # noqa: E731
     assert names(paged) == names(whole["items"])
+    if target.plural in BEFORE:  # the changes since the fuzzing began, replayed, give the same objects
+        replayed = _replay(http, target, BEFORE[target.plural], until=list_rv)
+        assert replayed == {i["metadata"]["name"]: i["metadata"]["resourceVersion"] for i in whole["items"]}
     record_property("summary", f"fuzz: afterwards {len(whole['items'])} {target.plural} listed, each read alone, "
-                               "re-validated, and listed again page by page")
+                               "re-validated, listed again page by page and rebuilt from the watch events")
+
+
+def _replay(http: httpx.Client, target: Target, since: str, until: int) -> dict[str, str]:
+    """The objects (name: resourceVersion) that the watch events after `since` and up to `until` (the list's)
+    leave, checking that their resourceVersions only increase. The watch is read until it has been quiet for
+    half a second (a controller may still write: those later events are not replayed)."""
+    objects: dict[str, str] = {}
+    last = int(since)
+    quiet = httpx.Timeout(REQUEST_TIMEOUT_S, read=0.5)
+    with http.stream("GET", target.path, params={"watch": "true", "resourceVersion": since, "timeoutSeconds": 30},
+                     timeout=quiet) as events:
+        assert events.status_code == 200
+        try:
+            for line in events.iter_lines():
+                event = json.loads(line)
+                assert event["type"] in ("ADDED", "MODIFIED", "DELETED"), event
+                meta = event["object"]["metadata"]
+                rv = int(meta["resourceVersion"])
+                assert rv > last, f"watch event {rv} after {last}: {event['type']} {meta['name']}"
+                last = rv
+                if rv > until:
+                    continue
+                if event["type"] == "DELETED":
+                    objects.pop(meta["name"], None)
+                else:
+                    objects[meta["name"]] = meta["resourceVersion"]
+        except httpx.ReadTimeout:
+            pass
+    return objects

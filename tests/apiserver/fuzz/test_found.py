@@ -135,3 +135,32 @@ def test_a_name_of_a_tab_and_a_newline_is_not_found_not_a_method_not_allowed(htt
     r = http.patch(f"{CM}/%09%0A", content=b"{}", headers={"Content-Type": "application/merge-patch+json"})
     assert r.status_code == 404, r.text  # urlsplit dropped the name, which made it a PATCH of the collection: 405
     assert r.json()["message"] == 'configmaps "\t\n" not found'
+
+
+# -- DeleteOptions: each of these was a 500 (AttributeError on a non-object, ValueError from int()) ------------
+
+
+@pytest.mark.parametrize(("body", "query", "message"), [
+    ('"x"', "", "the body of a delete must be DeleteOptions, a JSON object, not a string"),
+    ("1", "", "the body of a delete must be DeleteOptions, a JSON object, not a number"),
+    ('{"preconditions": "x"}', "", "DeleteOptions.preconditions must be an object"),
+    ('{"gracePeriodSeconds": "x", "propagationPolicy": "Foreground"}', "",
+     'gracePeriodSeconds must be a whole number of seconds, not "x"'),
+    ("", "?gracePeriodSeconds=x&propagationPolicy=Orphan", 'gracePeriodSeconds must be a whole number of seconds'),
+    ("", "?gracePeriodSeconds=99999999999999999999&propagationPolicy=Orphan", "gracePeriodSeconds must be a whole"),
+])
+def test_delete_options_of_the_wrong_shape_are_400_and_delete_nothing(http, body, query, message):
+    http.post(CM, json={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kept"}})
+    r = http.request("DELETE", f"{CM}/kept{query}", content=body.encode(), headers={"Content-Type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert message in r.json()["message"]
+    kept = http.get(f"{CM}/kept").json()
+    assert "deletionTimestamp" not in kept["metadata"]
+
+
+def test_a_whole_grace_period_still_deletes(http):
+    http.post(CM, json={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "graceful"}})
+    r = http.request("DELETE", f"{CM}/graceful", content=b'{"gracePeriodSeconds": 5.0}',
+                     headers={"Content-Type": "application/json"})
+    assert r.status_code == 200, r.text
+    assert http.get(f"{CM}/graceful").status_code == 404
