@@ -28,7 +28,7 @@ from berth.apiserver.validation import check_object
 from tests.apiserver.fuzz.conftest import NS, REQUEST_TIMEOUT_S, Tally, check_status, fuzz_settings
 
 #: Cases per run (times BERTH_FUZZ_FACTOR).
-CASES = 700
+CASES = 500
 NAMES = ("a", "b", "c")
 
 

@@ -24,7 +24,7 @@ from tests.cluster import Cluster
 
 #: Cases per run (times BERTH_FUZZ_FACTOR), over the ~220 operations: positive ones reach the handlers,
 #: negative ones (wrong types, missing parts) cost more to generate.
-POSITIVE, NEGATIVE = 300, 100
+POSITIVE, NEGATIVE = 250, 80
 NAMES = ("a", "b", "fuzz")
 
 
