@@ -78,6 +78,13 @@ def _json(data: Any, status: int = 200, content_type: str = JSON, headers: dict[
     return Response(orjson.dumps(data), status_code=status, media_type=content_type, headers=headers)
 
 
+def _header_text(text: str) -> str:
+    """Text for a quoted header value: quotes escaped, and anything but printable ASCII written as Python
+    escapes (`\\xfc`, `\\n`), since a header is Latin-1 and a newline would end it (found by fuzzing: a
+    warning naming an unknown field "ü" was a 500)."""
+    return "".join(c if " " <= c <= "~" else c.encode("unicode_escape").decode() for c in text.replace('"', '\\"'))
+
+
 def _error(exc: errors.ApiError) -> Response:
     return Response(exc.body(), status_code=exc.code, media_type=JSON)
 
@@ -168,7 +175,7 @@ class Server:
              warnings: list[str] | None = None) -> Response:
         headers = {}
         if warnings:
-            headers["Warning"] = ", ".join(f'299 - "{w.replace(chr(34), chr(92) + chr(34))}"' for w in warnings)
+            headers["Warning"] = ", ".join(f'299 - "{_header_text(w)}"' for w in warnings)
         if _wants_table(request) and obj.get("kind") == target.resource.kind:
             include = request.query_params.get("includeObject", "Metadata")
             body = tables.table(target.resource, [obj], include=include,

@@ -87,10 +87,11 @@ def http(cluster: Cluster) -> Iterator[httpx.Client]:
         yield c
 
 
-def check_status(code: int, body: bytes, method: str, url: str) -> None:
+def check_status(code: int, body: bytes, method: str, url: str, sent: str = "") -> None:
     """What every answer must be: no server error; an error is a Kubernetes Status with the same code (what
-    kubectl prints); success is 200, or 201 for what creates, or 202 for a delete in progress."""
-    where = f"{method} {url[:300]}"
+    kubectl prints); success is 200, or 201 for what creates, or 202 for a delete in progress. `sent`
+    describes the request in the failure message."""
+    where = f"{method} {url[:300]}" + (f"\n  sent: {sent}\n  answer" if sent else "")
     text = body[:2000].decode(errors="replace")
     assert code < 500, f"{where}: {code} {text}"
     if code >= 400:

@@ -164,3 +164,12 @@ def test_a_whole_grace_period_still_deletes(http):
                      headers={"Content-Type": "application/json"})
     assert r.status_code == 200, r.text
     assert http.get(f"{CM}/graceful").status_code == 404
+
+
+def test_a_warning_about_an_unknown_field_named_in_unicode_is_sent_escaped(http):
+    """Was a 500: the Warning header could not be written in Latin-1 (found with fieldValidation=Warn)."""
+    r = http.post("/apis/run.ai/v2alpha1/namespaces/fuzz/trainingworkloads?fieldValidation=Warn", json={
+        "apiVersion": "run.ai/v2alpha1", "kind": "TrainingWorkload", "metadata": {"name": "warned"},
+        "spec": {"gpu": {"value": "1"}, "image": {"value": "ubuntu"}, "größe\n": {"value": "1"}}})
+    assert r.status_code == 201, r.text
+    assert r.headers["warning"] == '299 - "unknown field \\"spec.gr\\xf6\\xdfe\\n\\""'
