@@ -89,8 +89,10 @@ def _operation(resource: Resource, action: str, op_id: str, *, write: bool = Fal
         op["parameters"] = list(_PARAMS[action])
     elif write:
         op["parameters"] = list(_WRITE_PARAMS)
-    if body_types:
-        op["requestBody"] = {"content": {t: {"schema": {"type": "object"}} for t in body_types}}
+    if body_types:  # the kind itself for create and replace (as Kubernetes declares them), any object for a patch
+        schema = {"$ref": f"#/components/schemas/{_schema_name(resource)}"} if action in ("post", "put") else {
+            "type": "object"}
+        op["requestBody"] = {"content": {t: {"schema": schema} for t in body_types}}
     return op
 
 
