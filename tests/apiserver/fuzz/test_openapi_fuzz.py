@@ -2,7 +2,7 @@
 with generated path and query parameters and bodies, positive (what the schema allows) and negative (what
 it does not). No answer may be a server error or hang, and every answer is one Kubernetes gives.
 
-Half the cases address the namespace `fuzz` and a few names, so that they reach objects that exist rather
+Most cases address the namespace `fuzz`, many also a few names, so that they reach objects that exist rather
 than only 404s. `watch=true` is sent as false: a watch streams until its timeout, which is not a hang.
 """
 
