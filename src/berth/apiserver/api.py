@@ -146,6 +146,8 @@ class Api:
             raise errors.expired(str(exc)) from None
         except (StoreError, ValueError) as exc:
             raise errors.bad_request(str(exc)) from None
+        except OverflowError:  # beyond SQLite's 64-bit integers (found by fuzzing: a 500)
+            raise errors.bad_request("limit, resourceVersion and the continue token must be numbers below 2^63") from None
         meta: dict[str, Any] = {"resourceVersion": str(page.revision)}
         if page.continue_token:
             meta["continue"] = page.continue_token

@@ -173,3 +173,20 @@ def test_a_warning_about_an_unknown_field_named_in_unicode_is_sent_escaped(http)
         "spec": {"gpu": {"value": "1"}, "image": {"value": "ubuntu"}, "größe\n": {"value": "1"}}})
     assert r.status_code == 201, r.text
     assert r.headers["warning"] == '299 - "unknown field \\"spec.gr\\xf6\\xdfe\\n\\""'
+
+
+# -- list and watch parameters beyond 64 bits: a 500, and a watch stream broken mid-way ------------------------
+
+
+def test_a_list_limit_beyond_64_bits_is_400(http):
+    r = http.get(f"{CM}?limit=99999999999999999999")  # OverflowError binding it to SQLite
+    assert r.status_code == 400, r.text
+    assert "must be numbers below 2^63" in r.json()["message"]
+
+
+def test_a_watch_from_a_resource_version_beyond_64_bits_ends_with_an_error_event(http):
+    with http.stream("GET", f"{CM}?watch=true&timeoutSeconds=1&resourceVersion=999999999999999999999999") as r:
+        lines = list(r.iter_lines())  # the stream broke off ("incomplete chunked read") after the 200
+    assert r.status_code == 200
+    assert [json.loads(line)["type"] for line in lines] == ["ERROR"]
+    assert json.loads(lines[0])["object"]["message"] == 'invalid resourceVersion "999999999999999999999999"'
