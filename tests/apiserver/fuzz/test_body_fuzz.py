@@ -287,6 +287,41 @@ def test_generated_bodies(http, tally: Tally):
     assert http.get("/readyz").status_code == 200
 
 
+#: Cases of list and watch parameters per run (times BERTH_FUZZ_FACTOR).
+QUERY_CASES = 150
+query_values = st.one_of(odd_text, numbers.map(str), st.sampled_from(["0", "1", "2", "true", "false", "Exact",
+                                                                      "NotOlderThan", "a=b", "a in (b)", "!a"]))
+QUERY = st.fixed_dictionaries({}, optional={
+    name: query_values for name in ("limit", "continue", "resourceVersion", "resourceVersionMatch", "labelSelector",
+                                    "fieldSelector", "allowWatchBookmarks", "sendInitialEvents", "watch")})
+
+
+def test_list_and_watch_parameters(http, tally: Tally):
+    """hypothesis, list and watch query parameters."""
+
+    @fuzz_settings(QUERY_CASES)
+    @given(target=st.sampled_from(TARGETS), params=QUERY, watch=st.booleans())
+    def one(target: Target, params: dict[str, str], watch: bool) -> None:
+        # A watch (asked for here, or by a generated `watch` the server reads as true) that sends what it has
+        # and ends (timeoutSeconds=0), so that it can be read whole; a list ignores timeoutSeconds.
+        params = {**params, "timeoutSeconds": "0", **({"watch": "true"} if watch else {})}
+        sent = f"GET {target.path} {params}"
+        try:
+            with http.stream("GET", target.path, params=params) as response:
+                body = response.read()  # a stream broken after its status line raises here
+        except httpx.TimeoutException:
+            pytest.fail(f"hung request (no answer in {REQUEST_TIMEOUT_S} s): {sent}")
+        except httpx.RemoteProtocolError as exc:
+            pytest.fail(f"the answer broke off ({exc}): {sent}")
+        tally.add(response.status_code)
+        check_status(response.status_code, body, "GET", target.path, sent)
+        if response.status_code == 200 and not body.startswith(b'{"kind":'):  # a watch's event lines
+            for line in body.splitlines():
+                assert json.loads(line)["type"] in ("ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"), sent
+
+    one()
+
+
 @pytest.mark.parametrize("target", TARGETS, ids=lambda t: t.plural)
 def test_the_store_is_consistent_afterwards(http, target: Target, record_property):
     """Every object listed reads the same alone, passes its schema, a paged list equals the whole list, and the
