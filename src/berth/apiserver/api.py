@@ -22,6 +22,7 @@ from berth.apiserver.admission import Chain, Request
 from berth.apiserver.objects import clone
 from berth.apiserver.patch import (
     PatchError,
+    json_type,
     json_patch,
     merge_patch,
     record_update,
@@ -442,7 +443,8 @@ def _delete_options(options: Any) -> dict[str, Any]:
     if options is None:
         return {}
     if not isinstance(options, dict):
-        raise errors.bad_request(f"the body of a delete must be DeleteOptions, a JSON object, not {_json_type(options)}")
+        raise errors.bad_request(f"json: cannot unmarshal {json_type(options)} into Go value of type v1.DeleteOptions "
+                                 "(the body of a delete is DeleteOptions, an object)")
     if not isinstance(options.get("preconditions") or {}, dict):
         raise errors.bad_request("DeleteOptions.preconditions must be an object like {uid: ..., resourceVersion: ...}")
     if options.get("gracePeriodSeconds") is not None:
@@ -460,7 +462,3 @@ def _whole_seconds(value: Any) -> int:
         return value
     raise errors.bad_request(f'gracePeriodSeconds must be a whole number of seconds, not "{value}"')
 
-
-def _json_type(value: Any) -> str:
-    return {str: "a string", list: "a list", bool: "a boolean", int: "a number", float: "a number"}.get(
-        type(value), type(value).__name__)

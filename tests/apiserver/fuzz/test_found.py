@@ -141,8 +141,8 @@ def test_a_name_of_a_tab_and_a_newline_is_not_found_not_a_method_not_allowed(htt
 
 
 @pytest.mark.parametrize(("body", "query", "message"), [
-    ('"x"', "", "the body of a delete must be DeleteOptions, a JSON object, not a string"),
-    ("1", "", "the body of a delete must be DeleteOptions, a JSON object, not a number"),
+    ('"x"', "", "json: cannot unmarshal string into Go value of type v1.DeleteOptions"),
+    ("1", "", "json: cannot unmarshal number into Go value of type v1.DeleteOptions"),
     ('{"preconditions": "x"}', "", "DeleteOptions.preconditions must be an object"),
     ('{"gracePeriodSeconds": "x", "propagationPolicy": "Foreground"}', "",
      'gracePeriodSeconds must be a whole number of seconds, not "x"'),
