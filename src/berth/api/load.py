@@ -80,19 +80,72 @@ _StrictLoader.yaml_implicit_resolvers = {
 }
 
 
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
+def _field_name(key: Any, node: yaml.Node) -> str:
+    """A mapping key as JSON has it: numbers and booleans become strings (as Kubernetes' YAML-to-JSON
+    conversion makes them); anything else (null, a list, a map) cannot name a field."""
+    if isinstance(key, str):
+        return key
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if isinstance(key, (int, float)):
+        return str(key)
+    raise yaml.constructor.ConstructorError(
+        None, None, f"a field name must be a string, not {_yaml_type(key)}: quote it", node.start_mark)
+
+
+def _yaml_type(value: Any) -> str:
+    return "null" if value is None else {list: "a list", dict: "a map"}.get(type(value), type(value).__name__)
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[str, Any]:
+    mapping: dict[str, Any] = {}
+    for key_node, value_node in node.value:
+        key = _field_name(loader.construct_object(key_node, deep=deep), key_node)
+        if key in mapping:
             raise yaml.constructor.ConstructorError(
                 None, None, f'duplicate field "{key}": give each field once', key_node.start_mark
             )
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
+        mapping[key] = loader.construct_object(value_node, deep=deep)
+    return mapping
+
+
+#: The integers JSON decoding keeps exact (int64 and uint64, as Kubernetes' decoder); larger ones become
+#: floats, as `orjson` makes them of a JSON body, so YAML and JSON bodies read the same.
+_EXACT_INTS = range(-(2**63), 2**64)
+
+
+def _construct_int(loader: _StrictLoader, node: yaml.ScalarNode) -> int | float:
+    try:
+        value = yaml.constructor.SafeConstructor.construct_yaml_int(loader, node)
+        return value if value in _EXACT_INTS else _finite(float(value), node)
+    except (ValueError, OverflowError):  # more digits than Python converts, or more than a float holds
+        raise yaml.constructor.ConstructorError(
+            None, None, f"the number {node.value[:20]}... is too large: quote it to make it a string",
+            node.start_mark) from None
+
+
+def _construct_float(loader: _StrictLoader, node: yaml.ScalarNode) -> float:
+    return _finite(yaml.constructor.SafeConstructor.construct_yaml_float(loader, node), node)
+
+
+def _finite(value: float, node: yaml.ScalarNode) -> float:
+    if value != value or value in (float("inf"), float("-inf")):
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{node.value} is not a number JSON can hold: quote it to make it a string", node.start_mark)
+    return value
+
+
+def _not_json(loader: _StrictLoader, node: yaml.Node) -> Any:
+    raise yaml.constructor.ConstructorError(
+        None, None, f"the YAML tag {node.tag.replace('tag:yaml.org,2002:', '!!')} has no JSON equivalent: write a string, number, list or map instead",
+        node.start_mark)
 
 
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+_StrictLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
+for _tag in ("binary", "set", "omap", "pairs", "timestamp"):
+    _StrictLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _not_json)
 
 
 def parse_documents(text: str, source: str = "") -> list[Any]:
@@ -108,7 +161,31 @@ def parse_documents(text: str, source: str = "") -> list[Any]:
         raise LoadError([Problem(where, f"invalid YAML: {what}")], source) from None
     except yaml.YAMLError as exc:
         raise LoadError([Problem("", f"invalid YAML: {exc}")], source) from None
+    except RecursionError:  # libyaml parses deeper than Python's stack lets its values be built
+        raise LoadError([Problem("", "invalid YAML: it nests lists and maps hundreds of levels deep")], source) from None
+    if "*" in text and not _expands_within(documents, len(text) + 10_000):
+        raise LoadError([Problem("", "invalid YAML: its aliases (*name) expand to far more than the text holds; "
+                                     "write the repeated parts out")], source)
     return [d for d in documents if d is not None]
+
+
+def _expands_within(documents: list[Any], budget: int) -> bool:
+    """Whether the documents, with every alias expanded (as JSON writes them), have at most `budget` values.
+
+    Without aliases a value takes at least a character, so only aliases can exceed the text's length: a few
+    lines of nested aliases ("billion laughs") expand to gigabytes once written as JSON. Go's YAML decoder,
+    which Kubernetes uses, refuses such documents for the same reason."""
+    stack: list[Any] = list(documents)
+    while stack:
+        budget -= 1
+        if budget < 0:
+            return False
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return True
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from berth.apiserver.admission import Chain, Request
 from berth.apiserver.objects import clone
 from berth.apiserver.patch import (
     PatchError,
+    json_type,
     json_patch,
     merge_patch,
     record_update,
@@ -146,6 +147,8 @@ class Api:
             raise errors.expired(str(exc)) from None
         except (StoreError, ValueError) as exc:
             raise errors.bad_request(str(exc)) from None
+        except OverflowError:  # beyond SQLite's 64-bit integers (found by fuzzing: a 500)
+            raise errors.bad_request("limit, resourceVersion and the continue token must be numbers below 2^63") from None
         meta: dict[str, Any] = {"resourceVersion": str(page.revision)}
         if page.continue_token:
             meta["continue"] = page.continue_token
@@ -345,7 +348,7 @@ class Api:
 
     def delete(self, resource: Resource, namespace: str, name: str, options: dict[str, Any] | None,
                dry_run: bool = False) -> dict[str, Any]:
-        options = options or {}
+        options = _delete_options(options)
         ns = namespace if resource.namespaced else ""
         old = self.get(resource, namespace, name)
         pre = options.get("preconditions") or {}
@@ -367,7 +370,7 @@ class Api:
             extra = {"Foreground": FOREGROUND, "Orphan": ORPHAN}.get(policy)
         if objects.finalizers(old) or extra or resource.plural == "namespaces":
             grace = options.get("gracePeriodSeconds")
-            marked = objects.mark_deleting(old, extra, None if grace is None else int(grace))
+            marked = objects.mark_deleting(old, extra, grace)
             if resource.plural == "namespaces":
                 marked.setdefault("spec", {})["finalizers"] = [NAMESPACE_FINALIZER]
                 marked.setdefault("status", {})["phase"] = "Terminating"
@@ -432,3 +435,30 @@ class Api:
         options = (eviction or {}).get("deleteOptions") if isinstance(eviction, dict) else None
         self.delete(PODS, namespace, name, options)
         return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+
+
+def _delete_options(options: Any) -> dict[str, Any]:
+    """A DeleteOptions body (or the query's) checked as Kubernetes decodes it, `gracePeriodSeconds` as an int:
+    a body that is not an object, or a field of the wrong type, is 400 (fuzzing found them as 500s)."""
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise errors.bad_request(f"json: cannot unmarshal {json_type(options)} into Go value of type v1.DeleteOptions "
+                                 "(the body of a delete is DeleteOptions, an object)")
+    if not isinstance(options.get("preconditions") or {}, dict):
+        raise errors.bad_request("DeleteOptions.preconditions must be an object like {uid: ..., resourceVersion: ...}")
+    if options.get("gracePeriodSeconds") is not None:
+        options = {**options, "gracePeriodSeconds": _whole_seconds(options["gracePeriodSeconds"])}
+    return options
+
+
+def _whole_seconds(value: Any) -> int:
+    """gracePeriodSeconds, an int64 in Kubernetes: a JSON integer, or the query's digits."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    elif isinstance(value, str) and value.strip().removeprefix("-").isdigit():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63:
+        return value
+    raise errors.bad_request(f'gracePeriodSeconds must be a whole number of seconds, not "{value}"')
+

@@ -26,6 +26,7 @@ from typing import Any
 
 import orjson
 from starlette.applications import Starlette
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
@@ -51,6 +52,23 @@ FALSE = {"0", "f", "F", "false", "False", "FALSE"}
 STREAMING = streaming.COMMANDS
 
 
+class _AnyPath(Convertor[str]):
+    """Starlette's `path` convertor, matching newlines too (its `.*` does not), so that every path reaches
+    `dispatch` and is answered with a Status (found by fuzzing: `/api/v1/namespaces/%0A/pods` got a
+    plain-text "Not Found")."""
+
+    regex = r"[\s\S]*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("anypath", _AnyPath())
+
+
 @dataclass
 class Target:
     """What a resource path addresses."""
@@ -63,6 +81,13 @@ class Target:
 
 def _json(data: Any, status: int = 200, content_type: str = JSON, headers: dict[str, str] | None = None) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type=content_type, headers=headers)
+
+
+def _header_text(text: str) -> str:
+    """Text for a quoted header value: quotes escaped, and anything but printable ASCII written as Python
+    escapes (`\\xfc`, `\\n`), since a header is Latin-1 and a newline would end it (found by fuzzing: a
+    warning naming an unknown field "ü" was a 500)."""
+    return "".join(c if " " <= c <= "~" else c.encode("unicode_escape").decode() for c in text.replace('"', '\\"'))
 
 
 def _error(exc: errors.ApiError) -> Response:
@@ -173,7 +198,7 @@ class Server:
              warnings: list[str] | None = None) -> Response:
         headers = {}
         if warnings:
-            headers["Warning"] = ", ".join(f'299 - "{w.replace(chr(34), chr(92) + chr(34))}"' for w in warnings)
+            headers["Warning"] = ", ".join(f'299 - "{_header_text(w)}"' for w in warnings)
         if _wants_table(request) and obj.get("kind") == target.resource.kind:
             include = request.query_params.get("includeObject", "Metadata")
             body = tables.table(target.resource, [obj], include=include,
@@ -185,7 +210,7 @@ class Server:
 
     async def dispatch(self, request: Request) -> Response:
         try:
-            if request.url.path.rstrip("/") in PUBLIC:  # health checks answer anyone, never throttled
+            if request.scope["path"].rstrip("/") in PUBLIC:  # health checks answer anyone, never throttled
                 return await self._dispatch(request, None)
             user = authenticate(self.directory, request.headers)
             request.state.user = user.name
@@ -200,7 +225,7 @@ class Server:
 
     async def _dispatch(self, request: Request, user: User | None) -> Response:
         """Route a request; `user` is None only for the public paths (which touch no resource)."""
-        path = request.url.path.rstrip("/") or "/"
+        path = request.scope["path"].rstrip("/") or "/"  # not request.url's: urlsplit drops tabs and newlines
         parts = [p for p in path.split("/") if p]
         if path in ("/healthz", "/livez", "/readyz"):
             return PlainTextResponse("ok")
@@ -382,5 +407,5 @@ class Server:
                 await asyncio.gather(*running, return_exceptions=True)
 
         methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-        return Starlette(routes=[Route("/{path:path}", self.dispatch, methods=methods),
-                                 WebSocketRoute("/{path:path}", self.socket)], lifespan=lifespan)
+        return Starlette(routes=[Route("/{path:anypath}", self.dispatch, methods=methods),
+                                 WebSocketRoute("/{path:anypath}", self.socket)], lifespan=lifespan)

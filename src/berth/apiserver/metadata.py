@@ -77,8 +77,15 @@ def check(resource: Resource, obj: dict[str, Any]) -> None:
 
 
 def check_size(resource: Resource, obj: dict[str, Any]) -> None:
-    """Raise 413 for an object too large to store, as a real cluster's etcd refuses it."""
-    size = len(orjson.dumps(obj))
+    """Raise 413 for an object too large to store, as a real cluster's etcd refuses it; 422 for one nested too
+    deep to store (a request body nests at most `validation.MAX_DEPTH` levels, but patches can add up)."""
+    try:
+        size = len(orjson.dumps(obj))
+    except orjson.JSONEncodeError as exc:
+        message = ("the object would nest lists and maps more than 250 levels deep, more than the store keeps"
+                   if "ecursion" in str(exc) else f"the object cannot be stored as JSON: {exc}")
+        raise errors.invalid(resource.kind, resource.group, (obj.get("metadata") or {}).get("name", ""), [{
+            "reason": "FieldValueInvalid", "field": "", "message": message}]) from None
     if size > MAX_OBJECT_BYTES:
         raise errors.ApiError(413, "RequestEntityTooLarge", (
             f"Request entity too large: limit is {MAX_OBJECT_BYTES} bytes for one stored object (etcd's "

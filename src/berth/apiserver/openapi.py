@@ -56,11 +56,25 @@ def kind_schema(resource: Resource) -> dict[str, Any]:
     return schema
 
 
-_WRITE_PARAMS = [
-    {"name": "dryRun", "in": "query", "schema": {"type": "string", "uniqueItems": True}},
-    {"name": "fieldManager", "in": "query", "schema": {"type": "string", "uniqueItems": True}},
-    {"name": "fieldValidation", "in": "query", "schema": {"type": "string", "uniqueItems": True}},
-]
+def _query(name: str, kind: str = "string") -> dict[str, Any]:
+    return {"name": name, "in": "query", "schema": {"type": kind, "uniqueItems": True}}
+
+
+_WRITE_PARAMS = [_query("dryRun"), _query("fieldManager"), _query("fieldValidation")]
+#: The query parameters of list, watch and delete, as Kubernetes declares them, so that clients (and the
+#: fuzz tests, docs/apiserver.md) know what the server reads.
+_SELECT_PARAMS = [_query("labelSelector"), _query("fieldSelector"), _query("limit", "integer"), _query("continue"),
+                  _query("resourceVersion"), _query("resourceVersionMatch"), _query("timeoutSeconds", "integer")]
+_LIST_PARAMS = [*_SELECT_PARAMS, _query("watch", "boolean"), _query("allowWatchBookmarks", "boolean")]
+_DELETE_PARAMS = [_query("dryRun"), _query("gracePeriodSeconds", "integer"), _query("propagationPolicy")]
+_PARAMS = {"list": _LIST_PARAMS, "deletecollection": _SELECT_PARAMS + _DELETE_PARAMS, "delete": _DELETE_PARAMS,
+           "patch": [*_WRITE_PARAMS, _query("force", "boolean")]}
+
+
+def _path_params(path: str) -> list[dict[str, Any]]:
+    """The path's `{namespace}` and `{name}`, declared on the path item as Kubernetes declares them."""
+    return [{"name": name, "in": "path", "required": True, "schema": {"type": "string", "uniqueItems": True},
+             "description": f"{name} of the object"} for name in ("name", "namespace") if f"{{{name}}}" in path]
 
 
 def _operation(resource: Resource, action: str, op_id: str, *, write: bool = False,
@@ -71,10 +85,14 @@ def _operation(resource: Resource, action: str, op_id: str, *, write: bool = Fal
         "x-kubernetes-group-version-kind": _gvk(resource),
         "responses": {"200": {"description": "OK"}},
     }
-    if write:
+    if action in _PARAMS:
+        op["parameters"] = list(_PARAMS[action])
+    elif write:
         op["parameters"] = list(_WRITE_PARAMS)
-    if body_types:
-        op["requestBody"] = {"content": {t: {"schema": {"type": "object"}} for t in body_types}}
+    if body_types:  # the kind itself for create and replace (as Kubernetes declares them), any object for a patch
+        schema = {"$ref": f"#/components/schemas/{_schema_name(resource)}"} if action in ("post", "put") else {
+            "type": "object"}
+        op["requestBody"] = {"content": {t: {"schema": schema} for t in body_types}}
     return op
 
 
@@ -106,6 +124,9 @@ def _paths(resource: Resource) -> dict[str, Any]:
             "put": _operation(resource, "put", f"replace{tag}Status", write=True, body_types=("application/json",)),
             "patch": _operation(resource, "patch", f"patch{tag}Status", write=True, body_types=patch_types),
         }
+    for path, item in paths.items():
+        if _path_params(path):
+            item["parameters"] = _path_params(path)
     return paths
 
 

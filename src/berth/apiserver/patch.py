@@ -98,7 +98,7 @@ def _not_applicable(detail: str) -> PatchError:
     return PatchError(422, REJECTED, detail=detail, details={})
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
     """The JSON type name Go's decoder uses in its messages."""
     if isinstance(value, dict):
         return "object"
@@ -128,7 +128,7 @@ def json_equal(a: Any, b: Any) -> bool:
 
 def _require_object(patch: Any, what: str) -> None:
     if not isinstance(patch, dict):
-        raise _bad_request(f"json: cannot unmarshal {_json_type(patch)} into Go value of type "
+        raise _bad_request(f"json: cannot unmarshal {json_type(patch)} into Go value of type "
                            f"map[string]interface {{}} ({what} must be a JSON object)")
 
 
@@ -231,15 +231,15 @@ _MISSING: Any = object()
 def json_patch(target: dict[str, Any], operations: list[Any]) -> dict[str, Any]:
     """Apply an RFC 6902 JSON patch. The whole patch applies, or none of it does."""
     if not isinstance(operations, list):
-        raise _bad_request(f"json: cannot unmarshal {_json_type(operations)} into Go value of type jsonpatch.Patch")
+        raise _bad_request(f"json: cannot unmarshal {json_type(operations)} into Go value of type jsonpatch.Patch")
     for op in operations:
         if not isinstance(op, dict):
-            raise _bad_request(f"json: cannot unmarshal {_json_type(op)} into Go value of type jsonpatch.Operation")
+            raise _bad_request(f"json: cannot unmarshal {json_type(op)} into Go value of type jsonpatch.Operation")
     doc: Any = clone(target)
     for op in operations:
         doc = _apply_operation(doc, op)
     if not isinstance(doc, dict):
-        raise _not_applicable(f"the patched document is a JSON {_json_type(doc)}, not an object")
+        raise _not_applicable(f"the patched document is a JSON {json_type(doc)}, not an object")
     return doc
 
 
@@ -530,7 +530,7 @@ def _merge_keyed(original: list[Any], patch: list[Any], rule: FieldRule) -> list
     for item in patch:
         if not isinstance(item, dict):
             raise _bad_request(f"strategic merge patch: the items of a list merged on {key!r} must be objects, "
-                               f"got {_json_type(item)}")
+                               f"got {json_type(item)}")
         directive = item.get("$patch")
         if directive == "replace":
             continue

@@ -128,6 +128,10 @@ def listen(host: str, port: int) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: TIME_WAIT does not block
+        if family in (socket.AF_INET, socket.AF_INET6):
+            # Accepted connections inherit it: a response's headers and body are separate TLS records, and
+            # without it the body waits for the client's delayed ACK (40 ms on Linux) on every request.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind((host, port))
     except OSError as exc:
         sock.close()

@@ -27,8 +27,35 @@ MAX_DATA = 1024 * 1024
 VALIDATION_MODES = ("Strict", "Warn", "Ignore")
 
 
+#: How deep a request body may nest lists and maps. Kubernetes objects nest a few dozen levels at most; the
+#: store writes JSON with orjson, which refuses more than 255, so a deeper body is refused when it comes.
+MAX_DEPTH = 100
+
+
 def decode(raw: bytes, content_type: str) -> Any:
-    """A request body as JSON data; YAML for application/yaml and apply patches."""
+    """A request body as JSON data; YAML for application/yaml and apply patches. Raises ApiError 400 for a body
+    that cannot be read, or that nests deeper than MAX_DEPTH."""
+    data = _decode(raw, content_type)
+    if _deeper_than(data, MAX_DEPTH):
+        raise errors.bad_request(f"the request body nests lists and maps more than {MAX_DEPTH} levels deep, "
+                                 "which no Kubernetes object does")
+    return data
+
+
+def _deeper_than(data: Any, limit: int) -> bool:
+    stack = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+    return False
+
+
+def _decode(raw: bytes, content_type: str) -> Any:
     media = content_type.split(";", 1)[0].strip().lower()
     if media == "application/vnd.kubernetes.protobuf":  # kubectl create namespace|configmap|secret|sa
         try:

@@ -143,6 +143,8 @@ async def stream(
         try:
             cursor = int(rv)
         except ValueError:
+            cursor = -1
+        if not 0 <= cursor < 2**63:  # a revision is a SQLite integer: a larger one broke the stream (fuzzing)
             yield _line("ERROR", errors.bad_request(f'invalid resourceVersion "{rv}"').status())
             return
     last_sent = loop.time()
