@@ -122,11 +122,14 @@ def test_researcher_cannot_escape_the_namespace(world: Cluster) -> None:
     own["metadata"]["namespace"] = "runai-team-b"
     result = alice("replace", "-f", "-", input=json.dumps(own))
     assert result.returncode != 0
-    # ... or by patching metadata.namespace: the object stays where it is
-    alice("patch", "tw", "a-job", "-n", "runai-team-a", "--type", "merge", "-p",
-          '{"metadata":{"namespace":"runai-team-b"}}')
-    alice("patch", "tw", "a-job", "-n", "runai-team-a", "--type", "json", "-p",
-          '[{"op":"replace","path":"/metadata/namespace","value":"runai-team-b"}]')
+    # ... or by patching metadata.namespace: refused as Kubernetes refuses it, and the object stays where it is
+    for patch_type, patch in (("merge", '{"metadata":{"namespace":"runai-team-b"}}'),
+                              ("json", '[{"op":"replace","path":"/metadata/namespace","value":"runai-team-b"}]')):
+        result = alice("patch", "tw", "a-job", "-n", "runai-team-a", "--type", patch_type, "-p", patch)
+        assert result.returncode != 0 and ("the namespace of the object (runai-team-b) does not match the namespace "
+                                           "on the request (runai-team-a)") in result.stderr, result.stderr
+    renamed = alice("patch", "tw", "a-job", "-n", "runai-team-a", "--type", "merge", "-p", '{"metadata":{"name":"b-job"}}')
+    assert "the name of the object (b-job) does not match the name on the URL (a-job)" in renamed.stderr
     assert world.kubectl("get", "tw", "a-job", "-n", "runai-team-a", "-o", "name").returncode == 0
     # relabelling an own workload as team-b's does not give access to team-b
     assert alice("label", "tw", "a-job", "-n", "runai-team-a", "team=b", "--overwrite").returncode == 0

@@ -74,6 +74,19 @@ class WriteResult:
     created: bool = False
 
 
+def _same_place(resource: Resource, obj: Any, namespace: str, name: str) -> None:
+    """A patched object must keep the name and namespace of its URL: a patch cannot move or rename it
+    (Kubernetes answers 400, in these words)."""
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    if not isinstance(meta, dict):
+        return  # the model's validation names what is wrong with it
+    if meta.get("name") and meta["name"] != name:
+        raise errors.bad_request(f"the name of the object ({meta['name']}) does not match the name on the URL ({name})")
+    if resource.namespaced and namespace and meta.get("namespace") and meta["namespace"] != namespace:
+        raise errors.bad_request(f"the namespace of the object ({meta['namespace']}) does not match the namespace "
+                                 f"on the request ({namespace})")
+
+
 def _rv(value: Any) -> int | None:
     if value in (None, ""):
         return None
@@ -307,6 +320,7 @@ class Api:
             if old is None and kind != "apply":
                 raise errors.not_found(resource.qualified, name, resource.group, resource.plural)
             new, precondition = self._patched(resource, old, patch, kind, opts, name, subresource)
+            _same_place(resource, new, namespace, name)
             if old is None:
                 return self.create(resource, namespace, new, opts, applied=True)
             expected = precondition if precondition is not None else _rv(old["metadata"].get("resourceVersion"))
