@@ -42,7 +42,14 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         submit(c, "big", gpu="2", command="sleep 600")
         submit(c, "hello", command=f"{PY} -c 'print(\"hello\"); print(\"bye\")'")
         eventually(lambda: phase(c, "big") == "Pending" and phase(c, "hello") == "Completed", timeout=30)
+        # the project's usage is the usage controller's to write, a moment after the workloads' phases
+        eventually(lambda: project_gpus(c, "requested") == 3 and project_gpus(c, "allocated") == 1, timeout=30)
         yield c
+
+
+def project_gpus(c: Cluster, field: str) -> float | None:
+    status = json.loads(c.kubectl("get", "project", "team", "-o", "json").stdout).get("status") or {}
+    return (status.get(field) or {}).get("gpu")
 
 
 def submit(c: Cluster, name: str, *, command: str, gpu: str | None = None, kind: str = "TrainingWorkload") -> None:
