@@ -20,10 +20,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
 
-from berth.cli.main import cli
-
+from tests.cli.in_process import berth_in_process
 from tests.cluster import Cluster, running
 from tests.controllers.helpers import eventually
 
@@ -80,10 +78,7 @@ def berth(team: Cluster, tmp_path: Path):
     env = {"KUBECONFIG": str(team.kubeconfig), "HOME": str(team.home), "BERTH_CLI_CONFIG": str(tmp_path / "cli.yaml")}
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        result = CliRunner().invoke(cli, list(args), env=env, prog_name="berth")
-        if result.exception is not None and not isinstance(result.exception, SystemExit):
-            raise result.exception  # a bug, not an answer: show it whole
-        return subprocess.CompletedProcess(["berth", *args], result.exit_code, result.stdout, result.stderr)
+        return berth_in_process(env, *args)
 
     return run
 

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from berth.cli.submit_flags import FLAGS
+from tests.cli.in_process import berth_in_process
 from tests.cluster import BIN, Cluster, running
 
 PROJECT = "team-a"
@@ -413,18 +414,6 @@ def _submit_commands() -> list[tuple[str, ...]]:
     return found
 
 
-def berth_in_process(c: Cluster, *args: str) -> subprocess.CompletedProcess[str]:
-    """`berth ARGS` run in this process (click's runner), against the real cluster: for the many examples of
-    one test, which would otherwise spend most of a minute starting Python (the console script itself is
-    run as a process everywhere else)."""
-    from click.testing import CliRunner
-
-    from berth.cli.main import cli
-
-    result = CliRunner(env=c.env()).invoke(cli, list(args), prog_name="berth")
-    return subprocess.CompletedProcess(["berth", *args], result.exit_code, result.stdout, result.stderr)
-
-
 def test_every_submit_command_has_help_with_examples_that_work(gpu_cluster):
     """Each example of each submit command's --help, run with --dry-run in a fresh project, is accepted."""
     import shlex
@@ -436,7 +425,7 @@ def test_every_submit_command_has_help_with_examples_that_work(gpu_cluster):
     gpu_cluster.project("team-d")
     tried = set()  # the framework aliases show the same examples as `training <framework>`
     for path in commands:
-        shown = berth_in_process(gpu_cluster, *path, "--help")
+        shown = berth_in_process(gpu_cluster.env(), *path, "--help")
         assert shown.returncode == 0 and "Examples:" in shown.stdout, path
         text = shown.stdout.split("Examples:", 1)[1].split("Options:", 1)[0].replace("\\\n", " ")
         examples = [line.split("#", 1)[0].strip() for line in text.splitlines() if line.strip().startswith("berth ")]
@@ -447,5 +436,5 @@ def test_every_submit_command_has_help_with_examples_that_work(gpu_cluster):
             assert tuple(words[:len(path)]) == path or tuple(words[:len(path) + 1]) == ("training", *path), example
             cut = words.index("--") if "--" in words else len(words)
             extra = ["-p", "team-d"] + ([] if "--dry-run" in words else ["--dry-run"])
-            result = berth_in_process(gpu_cluster, *words[:cut], *extra, *words[cut:])
+            result = berth_in_process(gpu_cluster.env(), *words[:cut], *extra, *words[cut:])
             assert result.returncode == 0, f"{example}:\n{result.stderr}"

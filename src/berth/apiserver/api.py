@@ -74,14 +74,18 @@ class WriteResult:
     created: bool = False
 
 
+def _same_name(meta: dict[str, Any], name: str) -> None:
+    if meta.get("name") and meta["name"] != name:
+        raise errors.bad_request(f"the name of the object ({meta['name']}) does not match the name on the URL ({name})")
+
+
 def _same_place(resource: Resource, obj: Any, namespace: str, name: str) -> None:
     """A patched object must keep the name and namespace of its URL: a patch cannot move or rename it
     (Kubernetes answers 400, in these words)."""
     meta = obj.get("metadata") if isinstance(obj, dict) else None
     if not isinstance(meta, dict):
         return  # the model's validation names what is wrong with it
-    if meta.get("name") and meta["name"] != name:
-        raise errors.bad_request(f"the name of the object ({meta['name']}) does not match the name on the URL ({name})")
+    _same_name(meta, name)
     if resource.namespaced and namespace and meta.get("namespace") and meta["namespace"] != namespace:
         raise errors.bad_request(f"the namespace of the object ({meta['namespace']}) does not match the namespace "
                                  f"on the request ({namespace})")
@@ -233,9 +237,8 @@ class Api:
         body_ns = meta.get("namespace")
         if resource.namespaced and body_ns and body_ns != namespace:
             raise errors.bad_request("the namespace of the provided object does not match the namespace sent on the request")
-        if name is not None and meta.get("name") and meta["name"] != name:
-            raise errors.bad_request(
-                f"the name of the object ({meta['name']}) does not match the name on the URL ({name})")
+        if name is not None:
+            _same_name(meta, name)
         return body
 
     def _admit(self, operation: str, resource: Resource, namespace: str, name: str, obj: dict[str, Any],
