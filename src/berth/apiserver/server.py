@@ -32,6 +32,7 @@ from berth.apiserver.api import NAMESPACES, Api, WriteOptions
 from berth.apiserver.app import Server
 from berth.apiserver.audit import AuditLog, AuditMiddleware
 from berth.apiserver.errors import ApiError
+from berth.apiserver.mounts import Mounts, PrefixDispatch
 from berth.apiserver.gc import GarbageCollector
 from berth.apiserver.policy_admission import PolicyAdmission
 from berth.apiserver.project_admission import ProjectDeletionGuard
@@ -56,6 +57,8 @@ class Config:
     insecure_http: bool = False
     limits: Limits = field(default_factory=Limits)
     audit: AuditSettings = field(default_factory=AuditSettings)
+    #: Other apps served on the same address by path prefix (`berth.apiserver.mounts`): Run:ai's REST API.
+    mounts: Mounts | None = None
     admission: Chain = field(default_factory=lambda: Chain(mutating=[PolicyAdmission()],
                                                             validating=[ProjectDeletionGuard(), crds.CrdGuard()]))
 
@@ -161,8 +164,11 @@ def _build(config: Config, store: Store) -> tuple[Api, Server, Path, uvicorn.Con
     server = Server(api, token=token, data_dir=config.data_dir, tasks=[collector.run, compactor(store)],
                     limits=config.limits)
     audit = AuditLog(config.data_dir / "audit" / "audit.log", config.audit.max_size, config.audit.max_backups)
+    app: Any = server.app()
+    if config.mounts is not None:
+        app = PrefixDispatch(app, config.mounts(kubeconfig))
     uv = uvicorn.Config(
-        AuditMiddleware(server.app(), audit, reads=config.audit.reads), host=config.host, port=config.port, log_level="warning", access_log=False,
+        AuditMiddleware(app, audit, reads=config.audit.reads), host=config.host, port=config.port, log_level="warning", access_log=False,
         http=_Http, ws="websockets-sansio", loop="uvloop", lifespan="on", timeout_graceful_shutdown=2, **ssl,
     )
     return api, server, kubeconfig, uv

@@ -104,6 +104,11 @@ class Wire:
     def server(self) -> str:
         return self.config.cluster.server
 
+    def as_bearer(self, token: str | None, *, timeout: float = 30.0) -> Wire:
+        """A new connection to the same cluster (address, CA) that presents `token` instead of this
+        configuration's credentials; None presents none (the server then answers as to an anonymous caller)."""
+        return Wire(self.config._replace(user=User(token=token) if token else User()), timeout=timeout)
+
     @property
     def namespace(self) -> str:
         return self.config.namespace

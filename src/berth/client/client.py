@@ -101,6 +101,13 @@ class Client:
             return cls.in_cluster(field_manager=field_manager, timeout=timeout)
         return cls.from_kubeconfig(field_manager=field_manager, timeout=timeout)
 
+    def as_bearer(self, token: str | None, *, field_manager: str | None = None) -> Client:
+        """A new client of the same cluster that acts as whoever holds `token` (a bearer token); it is
+        authenticated and authorized by the API server as that caller. Run:ai's REST API
+        (`berth.rest`) forwards each caller's token this way, so the API server's authorization is the
+        only one. Close it like any client."""
+        return Client(self._wire.as_bearer(token), field_manager=field_manager or self.field_manager)
+
     @property
     def server(self) -> str:
         """The API server's URL."""
@@ -339,6 +346,19 @@ class Client:
         async with contextlib.aclosing(self._wire.stream_bytes(path, params)) as chunks:
             async for chunk in chunks:
                 yield chunk
+
+    async def can_i(self, verb: str, resource: str, group: str = "", namespace: str | None = None) -> bool:
+        """May this client's user do `verb` on `resource` (a plural, `pods/log` for a subresource) of API
+        `group` in `namespace` (None: cluster-wide or every namespace)? The API server's own answer, a
+        SelfSubjectAccessReview, as `kubectl auth can-i` asks it."""
+        plural, _, sub = resource.partition("/")
+        attributes = {"verb": verb, "group": group, "resource": plural, "subresource": sub or None,
+                      "namespace": namespace}
+        review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                  "spec": {"resourceAttributes": {k: v for k, v in attributes.items() if v}}}
+        answer = await self._wire.request("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+                                          body=review)
+        return bool((answer.get("status") or {}).get("allowed"))
 
     async def version(self) -> Obj:
         """The server's /version document (gitVersion, platform, ...), as `kubectl version` reads it."""

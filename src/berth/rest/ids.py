@@ -1,0 +1,117 @@
+"""The ids Run:ai's REST API speaks, and the objects they name.
+
+- clusterId: the uid of the cluster's `runai` namespace (every Berth control plane and every cluster
+  running the operator has one): stable for the cluster's life, different between clusters.
+- projectId / departmentId: the Project's or Department's uid. Run:ai's ids are short numbers; Berth's
+  objects have uids, and a script that looks the id up by name (`GET /api/v1/org-unit/projects`) works
+  the same. For people typing requests by hand, the name is accepted wherever an id is (docs/rest.md).
+- workloadId: the workload object's uid.
+
+Lookups read as the caller, so a caller never learns of an object it may not read: an id it may not see
+is "not found", as the Kubernetes API does for names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from berth.api.projects import namespace_of_project
+from berth.api.registry import WORKLOADS
+from berth.client import Client
+from berth.client import errors as client_errors
+from berth.rest.context import Rest
+from berth.rest.errors import RestError, bad_request
+
+Obj = dict[str, Any]
+CLUSTER_NAMESPACES = ("runai", "default")
+WORKLOAD_KINDS: tuple[str, ...] = tuple(w.kind for w in WORKLOADS)
+
+
+async def cluster_id(rest: Rest) -> str:
+    """The cluster's id (see the module's docstring), read once."""
+    if rest.cluster_id is None:
+        for name in CLUSTER_NAMESPACES:
+            try:
+                namespace = await rest.base.get("Namespace", name)
+            except client_errors.NotFound:
+                continue
+            rest.cluster_id = str(namespace["metadata"]["uid"])
+            break
+        else:
+            raise RestError(503, "the cluster has no `runai` namespace to take its id from",
+                            details="start the control plane with `berth up`, or install Berth's operator")
+    return rest.cluster_id
+
+
+async def check_cluster(rest: Rest, given: str | None, field: str = "clusterId") -> str:
+    """The cluster's id; a request naming another cluster is refused, with this cluster's id in the fix."""
+    ours = await cluster_id(rest)
+    if given is not None and given != ours:
+        raise bad_request(field, f"this is not cluster {given!r}",
+                          f"this cluster's id is {ours} (GET /api/v1/clusters lists it)")
+    return ours
+
+
+def _matches(obj: Obj, key: str) -> bool:
+    meta = obj.get("metadata") or {}
+    return key in (meta.get("uid"), meta.get("name"))
+
+
+async def project(client: Client, project_id: str, *, field: str | None = "projectId") -> Obj:
+    """The Project whose id (uid) or name is `project_id`. Unknown: 400 naming `field` (a request body's
+    field), or 404 when `field` is None (a path)."""
+    for found in await client.list("Project"):
+        if _matches(found, project_id):
+            return found
+    if field is None:
+        raise RestError(404, f"project {project_id!r} not found",
+                        details="GET /api/v1/org-unit/projects lists the projects and their ids")
+    raise bad_request(field, f"no project has the id {project_id!r}",
+                      "GET /api/v1/org-unit/projects lists the projects and their ids")
+
+
+async def department(client: Client, department_id: str, *, field: str | None = "departmentId") -> Obj:
+    """The Department whose id (uid) or name is `department_id`; unknown as for `project`."""
+    for found in await client.list("Department"):
+        if _matches(found, department_id):
+            return found
+    if field is None:
+        raise RestError(404, f"department {department_id!r} not found",
+                        details="GET /api/v1/org-unit/departments lists the departments and their ids")
+    raise bad_request(field, f"no department has the id {department_id!r}",
+                      "GET /api/v1/org-unit/departments lists the departments and their ids")
+
+
+def project_namespace(project_obj: Obj) -> str:
+    """The namespace holding a project's workloads."""
+    status_ns = (project_obj.get("status") or {}).get("namespace")
+    return status_ns or namespace_of_project(project_obj["metadata"]["name"], project_obj.get("spec"))
+
+
+async def visible_namespaces(client: Client) -> list[str] | None:
+    """The namespaces whose workloads the caller may list: None when it may list them everywhere (admin,
+    viewer), else the namespaces of the projects it may (a researcher's own)."""
+    if await client.can_i("list", "trainingworkloads", "run.ai"):
+        return None
+    projects = await client.list("Project")
+    namespaces = [project_namespace(p) for p in projects]
+    allowed = await asyncio.gather(*(client.can_i("list", "trainingworkloads", "run.ai", ns) for ns in namespaces))
+    return [ns for ns, ok in zip(namespaces, allowed, strict=True) if ok]
+
+
+async def list_workloads(client: Client, kinds: tuple[str, ...] = WORKLOAD_KINDS) -> list[Obj]:
+    """Every workload of `kinds` the caller may see (in every namespace, or its projects' ones)."""
+    namespaces = await visible_namespaces(client)
+    where: list[str | None] = [None] if namespaces is None else list(namespaces)
+    lists = await asyncio.gather(*(client.list(kind, ns) for kind in kinds for ns in where))
+    return [obj for listed in lists for obj in listed]
+
+
+async def workload(client: Client, workload_id: str, kinds: tuple[str, ...] = WORKLOAD_KINDS) -> Obj:
+    """The workload whose uid is `workload_id`, among `kinds`; 404 when the caller sees none."""
+    for obj in await list_workloads(client, kinds):
+        if (obj.get("metadata") or {}).get("uid") == workload_id:
+            return obj
+    raise RestError(404, f"workload {workload_id!r} not found",
+                    details="GET /api/v1/workloads lists the workloads you can see, with their ids")
