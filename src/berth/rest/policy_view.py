@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from collections.abc import Iterator
 from typing import Any, Protocol
 
+from berth.api.types import amount
 from berth.policy.compose import DEFAULTS_ITEM, policy_defaults
 from berth.policy.shapes import GROUP, ITEMS, PLAIN, SCALAR, Shape, spec_shapes
 from berth.rest.errors import ComplianceIssue, RestError, bad_request
@@ -306,12 +307,13 @@ def _leaf_rules_in(fields: Fields, kind: str, rest_path: str, obj_path: str, rul
     return out
 
 
-def _member(fields: Fields, kind: str, rest_path: str, obj_path: str, member: str) -> str:
+def _member(fields: Fields, kind: str, rest_path: str, obj_path: str, member: str, field: str) -> str:
     """An item member's object name: the last step of the mapping's path for `<field>.<member>`."""
     mapped = fields.object_path(kind, f"{rest_path}.{member}")
     if mapped and mapped.startswith(f"{obj_path}."):
         return mapped.rsplit(".", 1)[-1]
-    return member
+    raise bad_request(field, f"Berth's items of {rest_path} have no member for {member}",
+                      "leave the rule out (docs/rest.md lists the fields Berth maps)")
 
 
 def _rules_in(ptype: PolicyType, fields: Fields, tree: Obj, part: _Part, path: str, spec: Obj, prefix: str) -> None:
@@ -338,7 +340,7 @@ def _rules_in(ptype: PolicyType, fields: Fields, tree: Obj, part: _Part, path: s
                     continue
                 if not isinstance(rules, dict):
                     raise bad_request(f"{field}.attributes.{member}", "expected an object of rules")
-                name = _member(fields, kind, rest_path, target, member)
+                name = _member(fields, kind, rest_path, target, member, f"{field}.attributes.{member}")
                 converted = _leaf_rules_in(fields, kind, f"{rest_path}.{member}", f"{target}.{name}", rules,
                                            f"{field}.attributes.{member}")
                 if converted:
@@ -440,6 +442,27 @@ def _leaves(spec: Obj, shapes: dict[str, Shape], path: str = "") -> Iterator[tup
             yield from _leaves(entry, shape.fields, f"{path}{name}.")
 
 
+#: Berth's one `gpu` field is Run:ai's devices when whole and a portion of one device when not, so a bound
+#: such as `max: "0.5"` reads as a rule of gpuPortionRequest (the rest stay with gpuDevicesRequest).
+GPU_DEVICES, GPU_PORTION = "compute.gpuDevicesRequest", "compute.gpuPortionRequest"
+
+
+def _gpu_split(rest_path: str, rules: Obj) -> list[tuple[str, Obj]]:
+    if rest_path != GPU_DEVICES:
+        return [(rest_path, rules)]
+    shares = {}
+    for bound in ("min", "max"):
+        try:
+            whole = rules.get(bound) is None or amount(rules[bound]) == amount(rules[bound]).to_integral_value()
+        except (ValueError, ArithmeticError, TypeError):
+            whole = True
+        if not whole:
+            shares[bound] = rules[bound]
+    if not shares:
+        return [(rest_path, rules)]
+    return [(rest_path, {k: v for k, v in rules.items() if k not in shares}), (GPU_PORTION, shares)]
+
+
 def _rules_out(fields: Fields, spec: Obj, part: _Part, out: Obj, source: Obj | None) -> None:
     kind = part.kind
     for obj_path, entry, shape in _leaves(spec, part.shapes):
@@ -462,7 +485,9 @@ def _rules_out(fields: Fields, spec: Obj, part: _Part, out: Obj, source: Obj | N
                 if not isinstance(rules, dict):
                     continue
                 mapped = fields.rest_path(kind, f"{obj_path}.items.{DEFAULTS_ITEM}.value.{member}")
-                rest_member = mapped.rsplit(".", 1)[-1] if mapped else member
+                if not (mapped and mapped.startswith(f"{rest_path}.")):
+                    continue  # a member Run:ai's items have no field for: kubectl shows its rules
+                rest_member = mapped.removeprefix(f"{rest_path}.")
                 member_shape = Shape(SCALAR, numeric=shape.members.get(member, False))
                 converted = _leaf_rules_out(fields, kind, f"{obj_path}.{member}", f"{rest_path}.{rest_member}",
                                             rules, member_shape, source)
@@ -473,9 +498,10 @@ def _rules_out(fields: Fields, spec: Obj, part: _Part, out: Obj, source: Obj | N
             if item_rules:
                 _entry(out, part.rest + rest_path).update(item_rules)
         else:
-            converted = _leaf_rules_out(fields, kind, obj_path, rest_path, entry.get("rules") or {}, shape, source)
-            if converted:
-                _entry(out, part.rest + rest_path).update(converted)
+            for where, rules in _gpu_split(rest_path, entry.get("rules") or {}):
+                converted = _leaf_rules_out(fields, kind, obj_path, where, rules, shape, source)
+                if converted:
+                    _entry(out, part.rest + where).update(converted)
 
 
 def _defaults_out(ptype: PolicyType, fields: Fields, spec: Obj, part: _Part) -> Obj:
