@@ -80,6 +80,10 @@ spec:
     conforms(listed.json(), "get", "/api/v2/policy", 200)
     assert [(p["type"], p["meta"]["name"]) for p in listed.json()["policies"]] == [("training", "from-yaml")]
 
+    renamed = _put(bare_module_cluster, "pb", {}, name="another")  # one policy per type and scope
+    assert renamed.status_code == 400
+    assert renamed.json()["complianceIssues"][0]["field"] == "meta.name" and "from-yaml" in renamed.json()["details"]
+
 
 def test_patch_changes_one_rule_and_reset_clears_a_field(bare_module_cluster: Cluster) -> None:
     namespace = bare_module_cluster.project("pc")
@@ -125,6 +129,12 @@ def test_a_researcher_may_read_policies_but_not_write_them(bare_module_cluster: 
 
 def test_a_contradictory_policy_is_refused_naming_the_rest_field(bare_module_cluster: Cluster) -> None:
     bare_module_cluster.project("pf")
+    body = {"meta": {"scope": "project", "projectId": "pf", "name": "checked"},
+            "policy": {"rules": {"compute": {"gpuDevicesRequest": {"max": 2}}}}}
+    with rest(bare_module_cluster) as http:
+        checked = http.put(TRAININGS, json=body, params={"validateOnly": "true"})
+    assert checked.status_code == 200, checked.text
+    assert _policy(bare_module_cluster, "trainingpolicy", "runai-pf") == []  # validated, not stored
     answer = _put(bare_module_cluster, "pf", {"rules": {"compute": {"gpuDevicesRequest": {"min": 4, "max": 2}}}})
     assert answer.status_code == 400, answer.text
     body = answer.json()
