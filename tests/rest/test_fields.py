@@ -5,6 +5,7 @@ Run:ai's schema, and what cannot be mapped is a 400 naming the REST field."""
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -296,3 +297,9 @@ def test_paths_go_there_and_back_for_every_value_row() -> None:
         for row in f.rows(kind):
             if row.shape == "value" and row.emit and row.target(kind):
                 assert f.rest_path(kind, f.object_path(kind, row.rest) or "") == row.rest, (kind, row.rest)
+
+
+def test_the_docs_list_the_mapping_as_the_table_has_it() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "rest.md").read_text()
+    listed = text.split("<!-- fields:begin -->\n", 1)[1].split("<!-- fields:end -->", 1)[0]
+    assert listed == f.reference_table(), "regenerate: python -m berth.rest.fields"

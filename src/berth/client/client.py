@@ -360,6 +360,13 @@ class Client:
                                           body=review)
         return bool((answer.get("status") or {}).get("allowed"))
 
+    async def whoami(self) -> str:
+        """This client's user name, as the API server authenticated it (a SelfSubjectReview, what
+        `kubectl auth whoami` asks)."""
+        review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+        answer = await self._wire.request("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", body=review)
+        return str(((answer.get("status") or {}).get("userInfo") or {}).get("username") or "")
+
     async def version(self) -> Obj:
         """The server's /version document (gitVersion, platform, ...), as `kubectl version` reads it."""
         return await self._wire.request("GET", "/version")
