@@ -154,8 +154,8 @@ def test_department_scope_is_refused_with_the_fix(bare_module_cluster: Cluster) 
     assert "scope project" in body["details"]
 
 
-def test_a_policy_violation_reads_the_same_through_kubectl(bare_module_cluster: Cluster) -> None:
-    """The policy written through REST refuses a kubectl workload with the Cluster API's message."""
+def test_a_policy_violation_reads_the_same_through_kubectl_and_rest(bare_module_cluster: Cluster) -> None:
+    """The policy written through REST refuses a workload with the same words through kubectl and REST."""
     namespace = bare_module_cluster.project("pg")
     assert _put(bare_module_cluster, "pg", {"rules": {"compute": {"gpuDevicesRequest": {"max": 2}}}}).status_code == 200
     refused = bare_module_cluster.kubectl("apply", "-f", "-", check=False, input=f"""
@@ -165,7 +165,16 @@ metadata: {{name: greedy, namespace: {namespace}}}
 spec: {{image: {{value: busybox}}, gpu: {{value: "3"}}}}
 """)
     assert refused.returncode != 0
-    assert 'spec.gpu: must be no greater than 2 (TrainingPolicy "limits" in project pg)' in refused.stderr
+    message = 'must be no greater than 2 (TrainingPolicy "limits" in project pg)'
+    assert f"spec.gpu: {message}" in refused.stderr
+    runai = json.loads(bare_module_cluster.kubectl("get", "namespace", "runai", "-o", "json").stdout)
+    workload = {"name": "greedy", "projectId": "pg", "clusterId": runai["metadata"]["uid"],
+                "spec": {"image": "busybox", "compute": {"gpuDevicesRequest": 3}}}
+    with rest(bare_module_cluster) as http:
+        answer = http.post("/api/v1/workloads/trainings", json=workload)
+    assert answer.status_code == 400, answer.text
+    issues = {i["field"]: i["details"] for i in answer.json()["complianceIssues"]}
+    assert issues["spec.compute.gpuDevicesRequest"] == message
 
 
 def test_the_cluster_scope_is_the_namespace_runai(bare_module_cluster: Cluster) -> None:
