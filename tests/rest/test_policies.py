@@ -134,6 +134,7 @@ def test_a_contradictory_policy_is_refused_naming_the_rest_field(bare_module_clu
     with rest(bare_module_cluster) as http:
         checked = http.put(TRAININGS, json=body, params={"validateOnly": "true"})
     assert checked.status_code == 200, checked.text
+    conforms(checked.json(), "put", TRAININGS, 200)
     assert _policy(bare_module_cluster, "trainingpolicy", "runai-pf") == []  # validated, not stored
     answer = _put(bare_module_cluster, "pf", {"rules": {"compute": {"gpuDevicesRequest": {"min": 4, "max": 2}}}})
     assert answer.status_code == 400, answer.text
@@ -188,3 +189,25 @@ def test_the_cluster_scope_is_the_namespace_runai(bare_module_cluster: Cluster) 
     conforms(read.json(), "get", "/api/v2/policy/workspaces", 200)
     assert read.json()["meta"]["scope"] == "cluster"
     assert read.json()["effective"]["defaults"] == {"compute": {"gpuDevicesRequest": 1}}
+
+
+@pytest.mark.parametrize(("segment", "kind", "policy", "field"), [
+    ("workspaces", "interactivepolicy", {"rules": {"compute": {"gpuDevicesRequest": {"max": 1}}}}, "gpu"),
+    ("distributed", "distributedpolicy", {"defaults": {"worker": {"numWorkers": 2}},
+                                          "rules": {"master": {"compute": {"gpuDevicesRequest": {"max": 1}}}}},
+     "masterSpec"),
+    ("inferences", "inferencepolicy", {"rules": {"autoscaling": {"maxReplicas": {"max": 4}}}}, "maxScale"),
+])
+def test_each_policy_type_round_trips(bare_module_cluster: Cluster, segment: str, kind: str,
+                                      policy: dict[str, Any], field: str) -> None:
+    project = f"ph-{segment}"
+    namespace = bare_module_cluster.project(project)
+    query = {"scope": "project", "projectId": project}
+    with rest(bare_module_cluster) as http:
+        put = http.put(f"/api/v2/policy/{segment}", json={"meta": {**query, "name": "p"}, "policy": policy})
+        got = http.get(f"/api/v2/policy/{segment}", params=query)
+    assert put.status_code == 200, put.text
+    conforms(got.json(), "get", f"/api/v2/policy/{segment}", 200)
+    assert got.json()["policy"] == policy
+    [obj] = _policy(bare_module_cluster, kind, namespace)
+    assert field in obj["spec"]

@@ -71,6 +71,23 @@ def test_what_berth_cannot_keep_is_refused_naming_the_field() -> None:
     assert default.issues[0].field == "policy.defaults.compute.gpuDevicesRequest"
 
 
+@pytest.mark.parametrize("policy", [
+    {"rules": {"environmentVariables": {"instances": 5}}},
+    {"rules": {"environmentVariables": {"instances": {"locked": "HOME"}}}},
+    {"rules": {"ports": {"attributes": ["container"]}}},
+    {"rules": {"compute": {"gpuDevicesRequest": {"options": 3}}}},
+    {"rules": {"compute": 7}},
+    {"defaults": {"environmentVariables": {"instances": {"HOME": "/"}}}},
+    {"defaults": {"ports": {"attributes": [1]}}},
+    {"defaults": {"compute": {"gpuDevicesRequest": "lots"}}},
+    {"defaults": {"storage": {"pvc": {"instances": [{"claimInfo": 3}]}}}},
+    {"defaults": ["image"]},
+], ids=str)
+def test_odd_bodies_are_400_naming_a_field(policy: dict[str, Any]) -> None:
+    err = _refusal(lambda: to_policy_spec(TRAINING, policy, fields))
+    assert err.issues and err.issues[0].field.startswith("policy."), err.body()
+
+
 def test_a_share_of_a_gpu_reads_as_a_portion() -> None:
     inference = BY_SEGMENT["inferences"]
     spec = {"gpu": {"value": "0.5", "rules": {"min": "0.25", "max": "2"}}}

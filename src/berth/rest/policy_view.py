@@ -188,8 +188,9 @@ def _to_object(fields: Fields, kind: str, rest_spec: Obj, prefix: str) -> Obj:
         return fields.to_object_spec(kind, rest_spec)
     except RestError as err:
         raise _reprefixed(err, prefix) from None
-    except ValueError as err:
-        raise RestError(400, f"{prefix.rstrip('.')}: {err}") from None
+    except (ValueError, TypeError, ArithmeticError, AttributeError, KeyError) as err:
+        raise bad_request(prefix.rstrip("."), f"cannot be read as {kind}'s fields: {err}",
+                          "give the fields as a workload's spec in Run:ai's REST names") from None
 
 
 # -- REST -> object -------------------------------------------------------------------------------------
@@ -329,13 +330,17 @@ def _rules_in(ptype: PolicyType, fields: Fields, tree: Obj, part: _Part, path: s
         if keys and keys <= ITEM_KEYS | {"sourceOfRule"} and keys & ITEM_KEYS:
             target = _object_path(fields, kind, rest_path, field)
             policy = _entry(spec, part.obj + target)
-            instances = entry.get("instances") or {}
+            instances, attributes = entry.get("instances") or {}, entry.get("attributes") or {}
+            if not isinstance(instances, dict) or not isinstance(instances.get("locked") or [], list):
+                raise bad_request(f"{field}.instances", "expected an object {canAdd, locked: [key, ...]}")
+            if not isinstance(attributes, dict):
+                raise bad_request(f"{field}.attributes", "expected an object of rules per member")
             if instances.get("canAdd") is not None:
                 policy.setdefault("rules", {})["canAdd"] = instances["canAdd"]
             for label in instances.get("locked") or []:
                 item = policy.setdefault("items", {}).setdefault(str(label), {})
                 item.setdefault("rules", {})["canRemove"] = False
-            for member, rules in (entry.get("attributes") or {}).items():
+            for member, rules in attributes.items():
                 if rules is None:
                     continue
                 if not isinstance(rules, dict):
