@@ -317,7 +317,32 @@ def _member(fields: Fields, kind: str, rest_path: str, obj_path: str, member: st
                       "leave the rule out (docs/rest.md lists the fields Berth maps)")
 
 
-def _rules_in(ptype: PolicyType, fields: Fields, tree: Obj, part: _Part, path: str, spec: Obj, prefix: str) -> None:
+def _item_rules_in(fields: Fields, kind: str, rest_path: str, target: str, entry: Obj, policy: Obj,
+                   field: str) -> None:
+    """An itemized field's REST rules (`instances`, `attributes`) into its policy entry."""
+    instances, attributes = entry.get("instances") or {}, entry.get("attributes") or {}
+    if not isinstance(instances, dict) or not isinstance(instances.get("locked") or [], list):
+        raise bad_request(f"{field}.instances", "expected an object {canAdd, locked: [key, ...]}")
+    if not isinstance(attributes, dict):
+        raise bad_request(f"{field}.attributes", "expected an object of rules per member")
+    if instances.get("canAdd") is not None:
+        policy.setdefault("rules", {})["canAdd"] = instances["canAdd"]
+    for label in instances.get("locked") or []:
+        item = policy.setdefault("items", {}).setdefault(str(label), {})
+        item.setdefault("rules", {})["canRemove"] = False
+    for member, rules in attributes.items():
+        if rules is None:
+            continue
+        if not isinstance(rules, dict):
+            raise bad_request(f"{field}.attributes.{member}", "expected an object of rules")
+        name = _member(fields, kind, rest_path, target, member, f"{field}.attributes.{member}")
+        converted = _leaf_rules_in(fields, kind, f"{rest_path}.{member}", f"{target}.{name}", rules,
+                                   f"{field}.attributes.{member}")
+        if converted:
+            policy.setdefault("itemRules", {})[name] = converted
+
+
+def _rules_in(fields: Fields, tree: Obj, part: _Part, path: str, spec: Obj, prefix: str) -> None:
     kind = part.kind
     for key, entry in tree.items():
         if entry is None:
@@ -327,36 +352,18 @@ def _rules_in(ptype: PolicyType, fields: Fields, tree: Obj, part: _Part, path: s
         if not isinstance(entry, dict):
             raise bad_request(field, "expected an object of rules")
         keys = set(entry)
-        if keys and keys <= ITEM_KEYS | {"sourceOfRule"} and keys & ITEM_KEYS:
+        if not keys:
+            continue
+        if keys <= ITEM_KEYS | {"sourceOfRule"} and keys & ITEM_KEYS:
             target = _object_path(fields, kind, rest_path, field)
-            policy = _entry(spec, part.obj + target)
-            instances, attributes = entry.get("instances") or {}, entry.get("attributes") or {}
-            if not isinstance(instances, dict) or not isinstance(instances.get("locked") or [], list):
-                raise bad_request(f"{field}.instances", "expected an object {canAdd, locked: [key, ...]}")
-            if not isinstance(attributes, dict):
-                raise bad_request(f"{field}.attributes", "expected an object of rules per member")
-            if instances.get("canAdd") is not None:
-                policy.setdefault("rules", {})["canAdd"] = instances["canAdd"]
-            for label in instances.get("locked") or []:
-                item = policy.setdefault("items", {}).setdefault(str(label), {})
-                item.setdefault("rules", {})["canRemove"] = False
-            for member, rules in attributes.items():
-                if rules is None:
-                    continue
-                if not isinstance(rules, dict):
-                    raise bad_request(f"{field}.attributes.{member}", "expected an object of rules")
-                name = _member(fields, kind, rest_path, target, member, f"{field}.attributes.{member}")
-                converted = _leaf_rules_in(fields, kind, f"{rest_path}.{member}", f"{target}.{name}", rules,
-                                           f"{field}.attributes.{member}")
-                if converted:
-                    policy.setdefault("itemRules", {})[name] = converted
+            _item_rules_in(fields, kind, rest_path, target, entry, _entry(spec, part.obj + target), field)
         elif keys <= RULE_KEYS:
             target = _object_path(fields, kind, rest_path, field)
             converted = _leaf_rules_in(fields, kind, rest_path, target, entry, field)
             if converted:
                 _entry(spec, part.obj + target).setdefault("rules", {}).update(converted)
         else:
-            _rules_in(ptype, fields, entry, part, f"{rest_path}.", spec, prefix)
+            _rules_in(fields, entry, part, f"{rest_path}.", spec, prefix)
 
 
 def _object_path(fields: Fields, kind: str, rest_path: str, field: str) -> str:
@@ -380,7 +387,7 @@ def to_policy_spec(ptype: PolicyType, policy: Obj | None, fields: Fields) -> Obj
         _check_parts(ptype, tree, f"policy.{name}")
     spec = _defaults_in(ptype, defaults, fields, "policy.defaults.")
     for part in _parts(ptype):
-        _rules_in(ptype, fields, _rest_subtree(rules, part, "policy.rules"), part, "", spec, "policy.rules.")
+        _rules_in(fields, _rest_subtree(rules, part, "policy.rules"), part, "", spec, "policy.rules.")
     return spec
 
 
@@ -468,6 +475,35 @@ def _gpu_split(rest_path: str, rules: Obj) -> list[tuple[str, Obj]]:
     return [(rest_path, {k: v for k, v in rules.items() if k not in shares}), (GPU_PORTION, shares)]
 
 
+def _item_rules_out(fields: Fields, kind: str, obj_path: str, rest_path: str, entry: Obj, shape: Shape,
+                    source: Obj | None) -> Obj:
+    """An itemized field's policy entry as REST rules: `instances` (canAdd, locked) and `attributes`."""
+    out: Obj = {}
+    instances: Obj = {}
+    if (entry.get("rules") or {}).get("canAdd") is not None:
+        instances["canAdd"] = entry["rules"]["canAdd"]
+    locked = [label for label, item in (entry.get("items") or {}).items()
+              if label != DEFAULTS_ITEM and ((item or {}).get("rules") or {}).get("canRemove") is False]
+    if locked:
+        instances["locked"] = locked
+    if instances:
+        out["instances"] = {**instances, **({"sourceOfRule": dict(source)} if source else {})}
+    attributes: Obj = {}
+    for member, rules in (entry.get("itemRules") or {}).items():
+        mapped = fields.rest_path(kind, f"{obj_path}.items.{DEFAULTS_ITEM}.value.{member}")
+        if not isinstance(rules, dict) or not (mapped and mapped.startswith(f"{rest_path}.")):
+            continue  # a member Run:ai's items have no field for: kubectl shows its rules
+        rest_member = mapped.removeprefix(f"{rest_path}.")
+        member_shape = Shape(SCALAR, numeric=shape.members.get(member, False))
+        converted = _leaf_rules_out(fields, kind, f"{obj_path}.{member}", f"{rest_path}.{rest_member}", rules,
+                                    member_shape, source)
+        if converted:
+            attributes[rest_member] = converted
+    if attributes:
+        out["attributes"] = attributes
+    return out
+
+
 def _rules_out(fields: Fields, spec: Obj, part: _Part, out: Obj, source: Obj | None) -> None:
     kind = part.kind
     for obj_path, entry, shape in _leaves(spec, part.shapes):
@@ -475,31 +511,7 @@ def _rules_out(fields: Fields, spec: Obj, part: _Part, out: Obj, source: Obj | N
         if rest_path is None:
             continue
         if shape.kind == ITEMS:
-            item_rules: Obj = {}
-            instances: Obj = {}
-            if (entry.get("rules") or {}).get("canAdd") is not None:
-                instances["canAdd"] = entry["rules"]["canAdd"]
-            locked = [label for label, item in (entry.get("items") or {}).items()
-                      if label != DEFAULTS_ITEM and ((item or {}).get("rules") or {}).get("canRemove") is False]
-            if locked:
-                instances["locked"] = locked
-            if instances:
-                item_rules["instances"] = {**instances, **({"sourceOfRule": dict(source)} if source else {})}
-            attributes: Obj = {}
-            for member, rules in (entry.get("itemRules") or {}).items():
-                if not isinstance(rules, dict):
-                    continue
-                mapped = fields.rest_path(kind, f"{obj_path}.items.{DEFAULTS_ITEM}.value.{member}")
-                if not (mapped and mapped.startswith(f"{rest_path}.")):
-                    continue  # a member Run:ai's items have no field for: kubectl shows its rules
-                rest_member = mapped.removeprefix(f"{rest_path}.")
-                member_shape = Shape(SCALAR, numeric=shape.members.get(member, False))
-                converted = _leaf_rules_out(fields, kind, f"{obj_path}.{member}", f"{rest_path}.{rest_member}",
-                                            rules, member_shape, source)
-                if converted:
-                    attributes[rest_member] = converted
-            if attributes:
-                item_rules["attributes"] = attributes
+            item_rules = _item_rules_out(fields, kind, obj_path, rest_path, entry, shape, source)
             if item_rules:
                 _entry(out, part.rest + rest_path).update(item_rules)
         else:
