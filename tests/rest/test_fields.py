@@ -303,3 +303,19 @@ def test_the_docs_list_the_mapping_as_the_table_has_it() -> None:
     text = (Path(__file__).resolve().parents[2] / "docs" / "rest.md").read_text()
     listed = text.split("<!-- fields:begin -->\n", 1)[1].split("<!-- fields:end -->", 1)[0]
     assert listed == f.reference_table(), "regenerate: python -m berth.rest.fields"
+
+
+def test_the_documented_spec_schema_takes_runais_bodies_and_names_berths_refusals() -> None:
+    import jsonschema
+
+    from berth.rest.spec_schema import spec_schema
+
+    jsonschema.Draft202012Validator(spec_schema(f.T)).validate(TRAINING)
+    training = spec_schema(f.T)["properties"]
+    assert training["compute"]["properties"]["cpuCoreRequest"]["type"] == "number"
+    assert "Not supported by Berth" in training["probes"]["description"]
+    assert "refused" in spec_schema(f.W)["properties"]["backoffLimit"]["description"]
+    assert "numWorkers" not in spec_schema(f.MASTER)["properties"]
+    assert spec_schema(f.I)["properties"]["servingPort"]["properties"]["container"]["type"] == "integer"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft202012Validator(spec_schema(f.T)).validate({"imagee": "x"})

@@ -217,3 +217,15 @@ def test_a_researcher_creates_in_its_project_only(env: dict[str, Any]) -> None:
                            json={**body(env, "rita-job", {"image": "busybox"}), "projectId": "b"})
         assert theirs.status_code in (400, 403), theirs.text
     assert c.kubectl("get", "tw", "rita-job", "-n", "runai-b", check=False).returncode != 0
+
+
+def test_the_openapi_document_describes_the_answers_served(env: dict[str, Any]) -> None:
+    doc = env["http"].get("/api/v1/openapi.json").json()
+    request = doc["components"]["schemas"]["TrainingCreationRequest"]
+    gpu = request["properties"]["spec"]["properties"]["compute"]["properties"]["gpuDevicesRequest"]
+    assert gpu["type"] == "integer" and "GPUs for each pod" in gpu["description"]  # the Berth field's words
+    made = create(env, "trainings", body(env, "documented", TRAINING_SPEC)).json()
+    answer = env["http"].get(f"/api/v1/workloads/trainings/{made['workloadId']}").json()
+    schema = {"$ref": "#/components/schemas/Training", "components": doc["components"]}
+    assert violations(answer, schema) == []
+    assert violations(body(env, "x", TRAINING_SPEC), {**schema, "$ref": "#/components/schemas/TrainingCreationRequest"}) == []

@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, create_model
 
 from berth.client import Client
 from berth.client import errors as client_errors
 from berth.rest import answers, fields, ids
+from berth.rest.spec_schema import spec_schema
 from berth.rest.context import caller, rest_of
 from berth.rest.errors import RestError, bad_request, from_api_error
 
@@ -82,23 +83,53 @@ class Accepted(BaseModel):
     message: str
 
 
+def _spec(kind: str, text: str) -> Any:
+    """A spec member typed as a dict (`berth.rest.fields` reads it) and documented with its schema."""
+    return (Annotated[dict[str, Any] | None, WithJsonSchema({**spec_schema(kind), "description": text})],
+            Field(None, description=text))
+
+
 @dataclass(frozen=True)
 class Type:
-    """One workload type of the REST API."""
+    """One workload type of the REST API, with its request and answer models (their spec documented by
+    `berth.rest.spec_schema`)."""
 
     path: str  # under /api/v1/workloads/
     kind: str  # the run.ai/v2alpha1 kind
     noun: str  # in summaries and messages
+    name: str  # of its models in the OpenAPI document
     suspendable: bool
-    request: type[CreationRequest] = CreationRequest
-    answer: type[Workload] = Workload
+
+    @property
+    def request(self) -> type[CreationRequest]:
+        return _models(self)[0]
+
+    @property
+    def answer(self) -> type[Workload]:
+        return _models(self)[1]
+
+
+_MODELS: dict[str, tuple[type[CreationRequest], type[Workload]]] = {}
+
+
+def _models(t: Type) -> tuple[type[CreationRequest], type[Workload]]:
+    if t.path not in _MODELS:
+        distributed = t.kind == fields.D
+        master = {"masterSpec": _spec(fields.MASTER, DistributedCreationRequest.model_fields["masterSpec"].description
+                                      or "")} if distributed else {}
+        request = create_model(f"{t.name}CreationRequest", __base__=DistributedCreationRequest if distributed
+                               else CreationRequest, spec=_spec(t.kind, SPEC_TEXT), **master)  # type: ignore[call-overload]
+        answer = create_model(t.name, __base__=DistributedWorkload if distributed else Workload,
+                              spec=_spec(t.kind, SPEC_TEXT), **master)  # type: ignore[call-overload]
+        _MODELS[t.path] = (request, answer)
+    return _MODELS[t.path]
 
 
 TYPES = (
-    Type("workspaces", fields.W, "workspace", True),
-    Type("trainings", fields.T, "training", True),
-    Type("distributed", fields.D, "distributed training", False, DistributedCreationRequest, DistributedWorkload),
-    Type("inferences", fields.I, "inference", False),
+    Type("workspaces", fields.W, "workspace", "Workspace", True),
+    Type("trainings", fields.T, "training", "Training", True),
+    Type("distributed", fields.D, "distributed training", "DistributedTraining", False),
+    Type("inferences", fields.I, "inference", "Inference", False),
 )
 
 router = APIRouter(tags=["Workloads by type"])
