@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
 from berth.rest import fields
 from berth.rest.errors import RestError
+from berth.rest.policy_schema import policy_schemas
 from berth.rest.policy_view import BY_POLICY_KIND, BY_SEGMENT, from_policy_spec, merge, reset, rest_field
 from berth.rest.policy_view import to_policy_spec
 from tests.rest.runai import conforms
@@ -47,6 +49,7 @@ def test_a_training_policy_goes_both_ways() -> None:
                   "itemRules": {"container": {"min": 30000, "max": 32767}}},
     }
     assert from_policy_spec(TRAINING, spec, fields) == {**policy, "imposedAssets": None}
+    _documented(TRAINING, policy)
 
 
 def test_a_distributed_policy_has_a_worker_and_a_master() -> None:
@@ -55,6 +58,7 @@ def test_a_distributed_policy_has_a_worker_and_a_master() -> None:
     spec = to_policy_spec(DISTRIBUTED, policy, fields)
     assert spec == {"workers": {"value": 2, "rules": {"max": 8}}, "masterSpec": {"gpu": {"value": "0", "rules": {"max": "1"}}}}
     assert from_policy_spec(DISTRIBUTED, spec, fields) == {**policy, "imposedAssets": None}
+    _documented(DISTRIBUTED, policy)
     assert rest_field(DISTRIBUTED, "spec.masterSpec.gpu.rules.max", fields) == "policy.rules.master.compute.gpuDevicesRequest.max"
     err = _refusal(lambda: to_policy_spec(DISTRIBUTED, {"rules": {"numWorkers": {"max": 8}}}, fields))
     assert err.issues[0].field == "policy.rules.numWorkers" and "worker.numWorkers" in (err.details or "")
@@ -131,3 +135,11 @@ def test_every_example_policy_reads_as_runai_shapes_it(path: Path) -> None:
     view = from_policy_spec(ptype, obj["spec"], fields, {"scope": "project"})
     assert view["defaults"] or view["rules"]
     conforms({"policy": view, "effective": view}, "get", f"/api/v2/policy/{ptype.segment}", 200)
+    _documented(ptype, view)
+
+
+def _documented(ptype: Any, view: dict[str, Any]) -> None:
+    """What is served follows the schemas Berth's OpenAPI document gives (berth.rest.policy_schema)."""
+    defaults, rules = policy_schemas(ptype)
+    jsonschema.validate(view["defaults"] or {}, defaults)
+    jsonschema.validate(view["rules"] or {}, rules)

@@ -22,7 +22,7 @@ from enum import Enum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 
 from berth.client import Client
 from berth.client import errors as client_errors
@@ -31,6 +31,7 @@ from berth.rest import fields as field_map
 from berth.rest import ids
 from berth.rest.context import caller, rest_of
 from berth.rest.errors import RestError, bad_request, from_api_error
+from berth.rest.policy_schema import policy_schemas
 from berth.rest.policy_view import TYPES, PolicyType, from_policy_spec, merge, reset, rest_field
 from berth.rest.policy_view import to_policy_spec
 
@@ -135,6 +136,41 @@ class PolicyListResponse(BaseModel):
     policies: list[PolicyListEntry]
 
 
+@dataclass(frozen=True)
+class Models:
+    """A policy type's request and answer models, their defaults and rules documented by its fields
+    (`berth.rest.policy_schema`), named as Run:ai's document names them."""
+
+    body: type[PolicyDefaultsAndRules]
+    overwrite: type[OverwriteRequest]
+    change: type[ChangeRequest]
+    answer: type[PolicyAnswer]
+
+
+def _documented(schema: Obj, text: str) -> Any:
+    return (Annotated[dict[str, Any] | None, WithJsonSchema({**schema, "description": text})],
+            Field(None, description=text))
+
+
+def _models(ptype: PolicyType) -> Models:
+    defaults, rules = policy_schemas(ptype)
+    name = ptype.workload_type
+    base = PolicyDefaultsAndRules.model_fields
+    body = create_model(f"{name}PolicyDefaultsAndRulesV2", __base__=PolicyDefaultsAndRules,
+                        defaults=_documented(defaults, base["defaults"].description or ""),
+                        rules=_documented(rules, base["rules"].description or ""))
+    given = (body | None, Field(None, description="The policy: defaults and rules."))
+    return Models(
+        body=body,
+        overwrite=create_model(f"{name}PolicyOverwriteRequestV2", __base__=OverwriteRequest, policy=given),
+        change=create_model(f"{name}PolicyChangeRequestV2", __base__=ChangeRequest, policy=given),
+        answer=create_model(f"{name}PolicyV2", __base__=PolicyAnswer, policy=given, effective=(
+            body | None, Field(None, description=PolicyAnswer.model_fields["effective"].description))))
+
+
+MODELS: dict[str, Models] = {t.segment: _models(t) for t in TYPES}
+
+
 # -- scopes -----------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -208,12 +244,13 @@ def _meta(obj: Obj, unit: Unit) -> PolicyMeta:
 
 
 def _answer(ptype: PolicyType, obj: Obj, unit: Unit, effective: Obj | None) -> PolicyAnswer:
-    out = PolicyAnswer(meta=_meta(obj, unit),
-                       policy=PolicyDefaultsAndRules(**from_policy_spec(ptype, obj.get("spec") or {}, field_map)))
+    models = MODELS[ptype.segment]
+    out = models.answer(meta=_meta(obj, unit),
+                        policy=models.body(**from_policy_spec(ptype, obj.get("spec") or {}, field_map)))
     if effective is not None:
         on_cluster = (effective.get("metadata") or {}).get("namespace") == GLOBAL_NAMESPACE
         source = {"scope": "cluster" if on_cluster else "project", "clusterId": unit.cluster_id}
-        out.effective = PolicyDefaultsAndRules(**from_policy_spec(ptype, effective.get("spec") or {}, field_map,
+        out.effective = models.body(**from_policy_spec(ptype, effective.get("spec") or {}, field_map,
                                                                   source))
         out.effectiveUpdatedAt = _times(effective)[3]
     return out
@@ -299,8 +336,11 @@ def _routes(ptype: PolicyType) -> None:
         await client.delete(ptype.policy_kind, own["metadata"]["name"], unit.namespace)
         return Response(status_code=204)
 
+    models = MODELS[ptype.segment]
+    put_policy.__annotations__["body"] = models.overwrite  # the type's own models, in the OpenAPI document
+    patch_policy.__annotations__["body"] = models.change
     path = f"/{ptype.segment}"
-    answer: Obj = {"response_model": PolicyAnswer, "response_model_exclude_none": True}
+    answer: Obj = {"response_model": models.answer, "response_model_exclude_none": True}
     router.add_api_route(path, get_policy, methods=["GET"], summary=f"Get a {what}.",
                          operation_id=f"get_{ptype.type}_policy_v2", **answer)
     router.add_api_route(path, put_policy, methods=["PUT"], summary=f"Overwrite a {what}.",
