@@ -445,6 +445,8 @@ _PRIORITY = {"build": False, "interactive-preemptible": True}
 def _priority_in(value: Any, out: _Out, where: str) -> None:
     """Run:ai's priority class as Berth has it: a workspace's is preemptible or not; a training is always
     preemptible (Run:ai's train)."""
+    if not isinstance(value, str):
+        raise bad_request(where, "expected a string", "give build, train or interactive-preemptible")
     if out.kind == W and value in _PRIORITY:
         out.put("preemptible", {"value": _PRIORITY[value]}, "priorityClass")
     elif out.kind != W and value != "train":
@@ -468,7 +470,7 @@ def _gpu_in(given: dict[str, Any], out: _Out) -> None:
     shares = {"portion": "gpuPortionRequest", "memory": "gpuMemoryRequest", "migProfile": "migProfile"}
     present = [t for t, name in shares.items() if given.get(name) is not None]
     kind = given.get("gpuRequestType")
-    if kind is not None and kind not in shares:
+    if kind is not None and (not isinstance(kind, str) or kind not in shares):
         raise bad_request(field("compute.gpuRequestType"), f"{kind!r} is not a GPU request type",
                           "give portion, memory or migProfile")
     if len(present) > 1:
@@ -507,10 +509,14 @@ def _gpu_in(given: dict[str, Any], out: _Out) -> None:
                     raise bad_request(field("compute.gpuDevicesRequest"), f"Berth's {out.kind} shares one GPU "
                                       "device per pod", "give gpuDevicesRequest 1 with a portion or memory request")
                 out.put("gpuDevices", {"value": devices}, "compute.gpuDevicesRequest")
-        if limit is not None:
+    except (ValueError, ArithmeticError) as exc:
+        raise bad_request(field("compute"), str(exc) or "not a number", "fix the GPU request as the message says") from None
+    if limit is not None:
+        try:
             out.put("gpuLimit", {"value": c.number_text(limit)}, "compute.gpuPortionLimit")
-    except ValueError as exc:
-        raise bad_request(field("compute"), str(exc), "fix the GPU request as the message says") from None
+        except (ValueError, ArithmeticError):
+            raise bad_request(field("compute.gpuPortionLimit"), "expected a portion of one GPU, or a number of GPUs",
+                              "give a number like 0.5 or 1") from None
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -39,6 +39,8 @@ def _text(value: Any) -> Any:
 
 
 Id = Annotated[str, BeforeValidator(_text)]
+#: What the API server takes as a workload's name (documented here; the API server checks it, in its words).
+NAME_PATTERN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 SPEC_TEXT = ("What to run and how, with Run:ai's field names (compute.gpuDevicesRequest, "
              "environmentVariables, storage.pvc...). docs/rest.md lists each field, the run.ai/v2alpha1 field it "
              "is, and the fields Berth refuses.")
@@ -49,7 +51,8 @@ class CreationRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(..., min_length=1, description="The workload's name (its object's metadata.name).")
+    name: str = Field(..., min_length=1, description="The workload's name (its object's metadata.name): a DNS "
+                      "label, checked by the API server.", json_schema_extra={"pattern": NAME_PATTERN, "maxLength": 63})
     useGivenNameAsPrefix: bool = Field(False, description="true: name is a prefix; the API server adds random "
                                                            "characters (generateName).")
     projectId: Id = Field(..., description="The project's id (its uid), or its name.")
