@@ -222,6 +222,11 @@ def test_gpu_requests(compute: dict[str, Any], made: dict[str, Any]) -> None:
     (f.T, {"security": {"uidGidSource": "custom"}, "compute": {}, "tty": "yes"}, "spec.tty", None),
     (f.D, {"distributedFramework": "Horovod"}, "spec.distributedFramework", "PyTorch"),
     (f.I, {"servingPort": {"port": 80}}, "spec.servingPort.port", "container"),
+    (f.I, {"ports": [{"name": "serving-port", "container": 80}], "servingPort": {"container": 81}}, "spec.ports",
+     "serving port"),
+    (f.T, {"storage": {"hostPath": [{"name": "v", "path": "/a", "mountPath": "/a"}],
+                       "nfs": [{"name": "v", "path": "/b", "server": "s", "mountPath": "/b"}]}},
+     "spec.storage.nfs[0].name", "given twice"),
 ])
 def test_what_cannot_be_mapped_is_a_400_naming_the_rest_field(kind: str, spec: dict[str, Any], field: str,
                                                                words: str | None) -> None:

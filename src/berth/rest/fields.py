@@ -436,6 +436,9 @@ def _serving_port(value: Any, out: _Out) -> None:
     if value.get("container") is None:
         raise bad_request(f"{where}.container", "required", "give the port the server listens on")
     items = out.spec.setdefault("ports", {}).setdefault("items", {})
+    if SERVING_PORT in items:
+        raise bad_request(out.where("ports"), f"a port named {SERVING_PORT} is the serving port's name",
+                          "name the port otherwise, or leave servingPort out")
     items[SERVING_PORT] = {"value": {"container": value["container"]}}
 
 
