@@ -452,8 +452,9 @@ def history(obj: Obj, events: list[Obj], cluster_id: str) -> list[Obj]:
     status = obj.get("status") or {}
     now = {"phase": runai_phase(status.get("phase")), "phaseMessage": str(status.get("message") or "")}
     updates = [r for r in records if r["meta"]["type"] == "PhaseUpdate"]
-    if not updates or max(updates, key=lambda r: r["meta"]["creationTimestamp"])["spec"]["phaseUpdate"]["phase"] \
-            != now["phase"]:
+    last = max((r["meta"]["creationTimestamp"] for r in updates), default=None)
+    # events carry whole seconds: of two changes in one second, either may be the later one
+    if now["phase"] not in {r["spec"]["phaseUpdate"]["phase"] for r in updates if r["meta"]["creationTimestamp"] == last}:
         records.append({"meta": {"creationTimestamp": phase_updated_at(obj), "type": "PhaseUpdate"},
                         "spec": {"phaseUpdate": now}})
     return sorted(records, key=lambda r: r["meta"]["creationTimestamp"])
