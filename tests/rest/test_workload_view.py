@@ -62,9 +62,13 @@ def test_a_training_reads_as_runais_workload() -> None:
                    conditions=[{"type": "Running", "status": "True", "lastTransitionTime": "2026-01-02T03:05:00Z"}])
     pods = [pod("mnist-0-0", "1b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed", node="n1", phase="Running"),
             pod("mnist-1-0", "2b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed", node="n1", phase="Running")]
-    body = served(models.Workload, view.workload(obj, ORG, pods))
+    pools = view.node_pools_of([{"metadata": {"name": "n1", "labels": {"run.ai/type": "a100"}}}],
+                               [{"metadata": {"name": "a100"}, "spec": {"labelKey": "run.ai/type", "labelValue": "a100"}}])
+    assert pools == {"n1": "a100"}
+    body = served(models.Workload, view.workload(obj, ORG, pods, pools))
     conforms(body, "get", "/api/v1/workloads/{workloadId}", 200)
     assert body["type"] == "training" and body["id"] == UID and body["name"] == "mnist"
+    assert body["currentNodePools"] == ["a100"]
     assert body["projectName"] == "team-a" and body["namespace"] == "runai-team-a"
     assert body["phase"] == "Running" and body["k8sPhase"] == "Running" and body["runningPods"] == 2
     assert body["source"] == "CLI" and body["submittedBy"] == "rita"
@@ -113,13 +117,14 @@ def test_each_kind_has_its_runai_type_and_pod_counts(kind: str, spec: dict, type
 def test_a_pod_reads_as_runais_pod() -> None:
     owner = training(phase="Running")
     body = served(models.Pod, view.pod(pod("mnist-0-0", "1b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed", node="n1",
-                                            phase="Running"), owner, ORG))
+                                            phase="Running"), owner, ORG, {"n1": "default"}))
     conforms({"pods": [body]}, "get", "/api/v1/workloads/{workloadId}/pods", 200)
     assert body["workloadId"] == UID and body["nodeName"] == "n1" and body["k8sPhase"] == "Running"
     assert body["requestedResources"]["gpu"]["request"] == 2 and body["allocatedResources"]["gpu"] == 2
-    assert body["requestedNodePools"] == ["a100"]
+    assert body["requestedNodePools"] == ["a100"] and body["currentNodePool"] == "default"
     waiting = served(models.Pod, view.pod(pod("mnist-1-0", "2b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed"), owner, ORG))
     assert waiting["nodeName"] is None and waiting["allocatedResources"] is None
+    assert waiting["currentNodePool"] is None
 
 
 def _event(uid: str, message: str, when: str, component: str = "berth-controllers", kind: str = "TrainingWorkload",

@@ -34,12 +34,22 @@ apiVersion: run.ai/v2alpha1
 kind: TrainingWorkload
 metadata: {name: b-train, namespace: runai-team-b}
 spec: {image: {value: python:3.11}, gpu: {value: "2"}, nodePools: {value: a100}}
+---
+apiVersion: run.ai/v1
+kind: NodePool
+metadata: {name: a100}
+spec: {labelKey: run.ai/type, labelValue: a100}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node-1, labels: {run.ai/type: a100}}
 """
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    """Projects team-a and team-b, three workloads applied with kubectl, a-train's pod running."""
+    """Projects team-a and team-b, three workloads applied with kubectl, a-train's pod running on node-1 of
+    the node pool a100."""
     for cluster in running(Path(tmp_path_factory.mktemp("rest-read")), "--no-scheduler", "--no-local-node"):
         cluster.project("team-a")
         cluster.project("team-b")
@@ -134,6 +144,26 @@ def test_a_bad_filter_or_limit_is_400_naming_the_parameter(admin: httpx.Client) 
     assert answer.status_code == 400 and answer.json()["complianceIssues"][0]["field"] == "sortBy"
 
 
+@pytest.mark.parametrize(("path", "params", "status"), [
+    ("/api/v1/workloads", {"filterBy": ""}, 200),
+    ("/api/v1/workloads", {"filterBy": "name==\u00fc,x"}, 200),
+    ("/api/v1/workloads", {"offset": 2**70}, 200),
+    ("/api/v1/workloads", {"offset": -1}, 400),
+    ("/api/v1/workloads", {"limit": "many"}, 400),
+    ("/api/v1/workloads", {"sortOrder": "up"}, 400),
+    ("/api/v1/workloads", {"deleted": "maybe"}, 400),
+    ("/api/v1/workloads", {"filterBy": "=="}, 400),
+    ("/api/v1/workloads/pods", {"completed": "soon"}, 400),
+    ("/api/v1/workloads/pods", {"filterBy": "name==x"}, 400),
+    ("/api/v1/workloads/pods/count", {"filterBy": "completedAt<=2026-13-45"}, 400),
+])
+def test_odd_parameters_are_answered_never_500(admin: httpx.Client, path: str, params: dict, status: int) -> None:
+    answer = admin.get(path, params=params)
+    assert answer.status_code == status, answer.text
+    if status == 400:
+        assert answer.json()["code"] == 400 and answer.json()["complianceIssues"][0]["field"] in params
+
+
 def test_one_workload_its_pods_events_and_history(world: Cluster, admin: httpx.Client) -> None:
     workload_id = uid(world, "tw", "a-train", "runai-team-a")
     one = admin.get(f"/api/v1/workloads/{workload_id}")
@@ -146,7 +176,8 @@ def test_one_workload_its_pods_events_and_history(world: Cluster, admin: httpx.C
     [pod] = pods["pods"]
     assert pod["name"] == "a-train-0-0" and pod["nodeName"] == "node-1" and pod["k8sPhase"] == "Running"
     assert pod["id"] == uid(world, "pod", "a-train-0-0", "runai-team-a") and pod["workloadId"] == workload_id
-    assert pod["allocatedResources"]["gpu"] == 1
+    assert pod["allocatedResources"]["gpu"] == 1 and pod["currentNodePool"] == "a100"
+    assert one.json()["currentNodePools"] == ["a100"]
 
     events = admin.get(f"/api/v1/workloads/{workload_id}/events").json()
     conforms(events, "get", "/api/v1/workloads/{workloadId}/events", 200)
@@ -168,6 +199,8 @@ def test_every_workloads_pods(admin: httpx.Client) -> None:
     placed = admin.get("/api/v1/workloads/pods/count", params={"filterBy": "nodeName==node-1"}).json()
     conforms(placed, "get", "/api/v1/workloads/pods/count", 200)
     assert placed == {"count": 1}
+    in_pool = admin.get("/api/v1/workloads/pods", params={"filterBy": "currentNodepool==a100"}).json()
+    assert [p["name"] for p in in_pool["pods"]] == ["a-train-0-0"]
 
 
 def test_unknown_and_malformed_ids_are_404_in_runais_error_shape(admin: httpx.Client) -> None:

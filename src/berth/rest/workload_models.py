@@ -118,6 +118,7 @@ class Workload(Sparse):
     allocatedResources: AllocatedResources | None = None
     actionsSupport: ActionsSupport | None = None
     requestedNodePools: list[str] | None = None
+    currentNodePools: list[str] | None = Field(None, description="The node pools its placed pods run in.")
     images: list[str] | None = None
     urls: list[str] | None = None
     distributedFramework: str | None = None
@@ -157,7 +158,7 @@ class PodAllocatedResources(Sparse):
 class Pod(Sparse):
     """One pod of a workload."""
 
-    _nullable = frozenset({"nodeName", "completedAt", "deletedAt", "allocatedResources"})
+    _nullable = frozenset({"nodeName", "currentNodePool", "completedAt", "deletedAt", "allocatedResources"})
     name: str
     priorityClassName: str
     id: str = Field(..., description="The pod's uid.")
@@ -165,6 +166,7 @@ class Pod(Sparse):
     clusterId: str
     projectId: str | None = None
     nodeName: str | None = None
+    currentNodePool: str | None = Field(None, description="The node pool of its node, once placed.")
     createdAt: str
     completedAt: str | None = None
     containers: list[Container]

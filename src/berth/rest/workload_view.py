@@ -23,11 +23,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from berth.api.priority import priority_class
 from berth.api.types import amount
-from berth.api.usage import pod_request, pools_of
+from berth.api.usage import pod_request, pool_of_node, pool_selector, pools_of
 
 Obj = dict[str, Any]
 
@@ -199,6 +200,10 @@ def _pods_total(pods: list[Obj]) -> Obj:
     return {"cpu": _number(Decimal(cpu) / 1000), "cpuMemory": f"{memory}Mi"}
 
 
+def _nodes(pods: list[Obj]) -> list[str]:
+    return [str((p.get("spec") or {}).get("nodeName")) for p in pods]
+
+
 def _placed(pods: list[Obj]) -> list[Obj]:
     return [p for p in pods if (p.get("spec") or {}).get("nodeName")
             and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
@@ -259,9 +264,9 @@ def node_pools(spec: Obj) -> list[str]:
     return [p for p in str(text).replace(",", " ").split() if p]
 
 
-def workload(obj: Obj, org: Org, pods: list[Obj] | None = None) -> Obj:
+def workload(obj: Obj, org: Org, pods: list[Obj] | None = None, pools: Mapping[str, str] | None = None) -> Obj:
     """Run:ai's `Workload` for a workload object; `pods` (its pods, when read) give the CPU and memory its
-    placed pods hold."""
+    placed pods hold, and with `pools` (node name -> its node pool) the pools they run in."""
     meta, spec, status = _meta(obj), obj.get("spec") or {}, obj.get("status") or {}
     kind = str(obj.get("kind") or "")
     priority, preemptibility = priority_class(obj)
@@ -304,6 +309,7 @@ def workload(obj: Obj, org: Org, pods: list[Obj] | None = None) -> Obj:
         "allocatedResources": allocated,
         "actionsSupport": {"delete": True, "suspend": kind in SUSPENDABLE},
         "requestedNodePools": node_pools(spec),
+        "currentNodePools": sorted({pools[n] for n in _nodes(_placed(pods or [])) if n in (pools or {})}),
         "images": images(obj),
         "urls": list(status.get("serviceUrls") or []),
         "preemptible": preemptibility == "preemptible",
@@ -352,9 +358,9 @@ def _pod_resources(pod: Obj) -> Obj:
     return out
 
 
-def pod(obj: Obj, owner: Obj, org: Org) -> Obj:
+def pod(obj: Obj, owner: Obj, org: Org, pools: Mapping[str, str] | None = None) -> Obj:
     """Run:ai's `Pod` for one of a workload's pods (`owner`), with the verbose fields (projectName,
-    workloadName) always given."""
+    workloadName) always given; `pools` (node name -> its node pool) gives the pool it runs in."""
     meta, spec, status = _meta(obj), obj.get("spec") or {}, obj.get("status") or {}
     requested = _pod_resources(obj)
     placed = bool(spec.get("nodeName")) and status.get("phase") not in ("Succeeded", "Failed")
@@ -371,6 +377,7 @@ def pod(obj: Obj, owner: Obj, org: Org) -> Obj:
         "clusterId": org.cluster_id,
         "projectId": org.project_id,
         "nodeName": spec.get("nodeName"),
+        "currentNodePool": (pools or {}).get(str(spec.get("nodeName"))) if placed else None,
         "createdAt": meta.get("creationTimestamp"),
         "completedAt": _pod_completed(obj),
         "containers": [{"name": str(c.get("name") or ""), "image": str(c.get("image") or ""),
@@ -394,9 +401,10 @@ def pod(obj: Obj, owner: Obj, org: Org) -> Obj:
     }
 
 
-def owned_by(obj: Obj, owner_uid: str) -> bool:
-    """Whether `obj` (a pod) is controlled by the object whose uid is `owner_uid`."""
-    return any(ref.get("uid") == owner_uid for ref in _meta(obj).get("ownerReferences") or [])
+def node_pools_of(nodes: Iterable[Obj], node_pools: Iterable[Obj]) -> dict[str, str]:
+    """Node name -> the node pool it is in, from the Node and NodePool objects."""
+    selectors = [pool_selector(p) for p in node_pools]
+    return {str(_meta(n).get("name")): pool_of_node(_meta(n).get("labels") or {}, selectors) for n in nodes}
 
 
 # -- events and history ----------------------------------------------------------------------------------------

@@ -90,30 +90,36 @@ class Seen:
     pods: dict[str, list[Obj]]  # by workload uid
     orgs: dict[str, view.Org]  # by namespace
     cluster_id: str
+    pools: dict[str, str]  # node name -> its node pool
 
     def org(self, obj: Obj) -> view.Org:
         namespace = str((obj.get("metadata") or {}).get("namespace") or "")
         return self.orgs.get(namespace) or view.Org(self.cluster_id, namespace.removeprefix("runai-"), "", "", "")
 
     def answers(self) -> list[Obj]:
-        return [view.workload(w, self.org(w), self.pods.get(_uid(w), [])) for w in self.workloads]
+        return [view.workload(w, self.org(w), self.pods.get(_uid(w), []), self.pools) for w in self.workloads]
+
+    def pod_answers(self, obj: Obj) -> list[Obj]:
+        """Run:ai's pods of one workload."""
+        return [view.pod(p, obj, self.org(obj), self.pools) for p in self.pods.get(_uid(obj), [])]
 
 
 def _uid(obj: Obj) -> str:
     return str((obj.get("metadata") or {}).get("uid") or "")
 
 
-async def _departments(client: Client) -> dict[str, str]:
-    """Department name -> id (uid); empty when the caller may not read departments (a researcher), who
-    then sees the department's name as its id."""
+async def _readable(client: Client, kind: str) -> list[Obj]:
+    """Every object of a cluster-scoped `kind`; none when the caller may not read them (a researcher may not
+    read Departments: they then see a department's name as its id)."""
     try:
-        return {d["metadata"]["name"]: _uid(d) for d in await client.list("Department")}
+        return list(await client.list(kind))
     except client_errors.Forbidden:
-        return {}
+        return []
 
 
 async def _orgs(client: Client, cluster_id: str) -> dict[str, view.Org]:
-    projects, departments = await asyncio.gather(client.list("Project"), _departments(client))
+    projects, readable = await asyncio.gather(client.list("Project"), _readable(client, "Department"))
+    departments = {d["metadata"]["name"]: _uid(d) for d in readable}
     out = {}
     for project in projects:
         department = (project.get("spec") or {}).get("department") or "default"
@@ -128,17 +134,17 @@ async def seen(request: Request, client: Client) -> Seen:
     cluster = await ids.cluster_id(rest)
     namespaces = await ids.visible_namespaces(client)
     where: list[str | None] = [None] if namespaces is None else list(namespaces)
-    workload_lists, pod_lists, orgs = await asyncio.gather(
+    workload_lists, pod_lists, orgs, nodes, node_pools = await asyncio.gather(
         asyncio.gather(*(client.list(kind, ns) for kind in ids.WORKLOAD_KINDS for ns in where)),
         asyncio.gather(*(client.list("Pod", ns, labels=WORKLOAD_NAME_LABEL) for ns in where)),
-        _orgs(client, cluster))
+        _orgs(client, cluster), _readable(client, "Node"), _readable(client, "NodePool"))
     workloads = [w for listed in workload_lists for w in listed if not view.is_template(w)]
     pods: dict[str, list[Obj]] = {}
     for pod in (p for listed in pod_lists for p in listed):
         for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
             if ref.get("controller") and ref.get("uid"):
                 pods.setdefault(str(ref["uid"]), []).append(pod)
-    return Seen(workloads, pods, orgs, cluster)
+    return Seen(workloads, pods, orgs, cluster, view.node_pools_of(nodes, node_pools))
 
 
 def _deleted(answers: list[Obj], deleted: bool | None) -> list[Obj]:
@@ -192,7 +198,7 @@ async def count_workloads(request: Request, client: Caller, deleted: Deleted = N
 
 
 def _all_pods(found: Seen) -> list[Obj]:
-    return [view.pod(p, w, found.org(w)) for w in found.workloads for p in found.pods.get(_uid(w), [])]
+    return [answer for w in found.workloads for answer in found.pod_answers(w)]
 
 
 def _completed(answers: list[Obj], completed: str) -> list[Obj]:
@@ -232,7 +238,7 @@ async def count_pods(request: Request, client: Caller, deleted: Deleted = None, 
 async def get_workload(request: Request, client: Caller, workloadId: WorkloadId) -> Obj:
     found = await seen(request, client)
     obj = _find(found, workloadId)
-    return view.workload(obj, found.org(obj), found.pods.get(workloadId, []))
+    return view.workload(obj, found.org(obj), found.pods.get(workloadId, []), found.pools)
 
 
 @router.get("/{workloadId}/pods", response_model=models.Pods, tags=["Pods"], summary="Get a workload's pods.")
@@ -240,7 +246,7 @@ async def get_workload_pods(request: Request, client: Caller, workloadId: Worklo
                             offset: Offset = 0, limit: Limit = 50) -> Obj:
     found = await seen(request, client)
     obj = _find(found, workloadId)
-    answers = _deleted([view.pod(p, obj, found.org(obj)) for p in found.pods.get(workloadId, [])], deleted)
+    answers = _deleted(found.pod_answers(obj), deleted)
     items, following = listing.page(listing.sort(answers, POD_FIELDS, "createdAt"), offset, limit)
     return {"pods": items, "next": following}
 
