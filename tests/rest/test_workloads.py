@@ -226,3 +226,24 @@ def test_no_token_is_401(world: Cluster) -> None:
     with rest(world, "") as anonymous:
         answer = anonymous.get("/api/v1/workloads")
     assert answer.status_code == 401 and answer.json()["code"] == 401
+
+
+def test_deleted_lists_the_workloads_being_deleted(world: Cluster, admin: httpx.Client) -> None:
+    """Last in the module: it adds a workload to team-a, held in deletion by a finalizer until the end."""
+    apply(world, """
+apiVersion: run.ai/v2alpha1
+kind: TrainingWorkload
+metadata: {name: a-going, namespace: runai-team-a, finalizers: [example.com/hold]}
+spec: {image: {value: python:3.11}}
+""")
+    try:
+        world.kubectl("delete", "tw", "a-going", "-n", "runai-team-a", "--wait=false")
+        going = eventually(lambda: listed(admin, deleted="true")["workloads"])
+        assert [w["name"] for w in going] == ["a-going"] and going[0]["deletedAt"]
+        assert eventually(lambda: going[0]["phase"] == "Deleting" or
+                          listed(admin, deleted="true")["workloads"][0]["phase"] == "Deleting")
+        assert "a-going" not in by_name(listed(admin, deleted="false"))
+        assert admin.get("/api/v1/workloads/count", params={"deleted": "true"}).json() == {"count": 1}
+    finally:
+        world.kubectl("patch", "tw", "a-going", "-n", "runai-team-a", "--type=merge", "-p",
+                      '{"metadata":{"finalizers":null}}', check=False)
