@@ -22,7 +22,8 @@ def training(**status: object) -> dict:
         "apiVersion": "run.ai/v2alpha1", "kind": "TrainingWorkload",
         "metadata": {"name": "mnist", "namespace": "runai-team-a", "uid": UID,
                      "creationTimestamp": "2026-01-02T03:04:05Z",
-                     "managedFields": [{"manager": "berth-cli", "operation": "Update", "time": "2026-01-02T03:04:05Z"}]},
+                     "managedFields": [{"manager": "berth-cli", "operation": "Update",
+                                        "time": "2026-01-02T03:04:05Z"}]},
         "spec": {"image": {"value": "python:3.11"}, "gpu": {"value": "2"}, "cpu": {"value": "500m"},
                  "memory": {"value": "1Gi"}, "parallelism": {"value": 2}, "completions": {"value": 4},
                  "username": {"value": "rita"}, "nodePools": {"value": "a100 default"}},
@@ -63,7 +64,8 @@ def test_a_training_reads_as_runais_workload() -> None:
     pods = [pod("mnist-0-0", "1b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed", node="n1", phase="Running"),
             pod("mnist-1-0", "2b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed", node="n1", phase="Running")]
     pools = view.node_pools_of([{"metadata": {"name": "n1", "labels": {"run.ai/type": "a100"}}}],
-                               [{"metadata": {"name": "a100"}, "spec": {"labelKey": "run.ai/type", "labelValue": "a100"}}])
+                               [{"metadata": {"name": "a100"},
+                                 "spec": {"labelKey": "run.ai/type", "labelValue": "a100"}}])
     assert pools == {"n1": "a100"}
     body = served(models.Workload, view.workload(obj, ORG, pods, pools))
     conforms(body, "get", "/api/v1/workloads/{workloadId}", 200)

@@ -462,7 +462,8 @@ def history(obj: Obj, events: list[Obj], cluster_id: str) -> list[Obj]:
     updates = [r for r in records if r["meta"]["type"] == "PhaseUpdate"]
     last = max((r["meta"]["creationTimestamp"] for r in updates), default=None)
     # events carry whole seconds: of two changes in one second, either may be the later one
-    if now["phase"] not in {r["spec"]["phaseUpdate"]["phase"] for r in updates if r["meta"]["creationTimestamp"] == last}:
+    shown_last = {r["spec"]["phaseUpdate"]["phase"] for r in updates if r["meta"]["creationTimestamp"] == last}
+    if now["phase"] not in shown_last:
         records.append({"meta": {"creationTimestamp": phase_updated_at(obj), "type": "PhaseUpdate"},
                         "spec": {"phaseUpdate": now}})
     return sorted(records, key=lambda r: r["meta"]["creationTimestamp"])

@@ -153,22 +153,21 @@ def _deleted(answers: list[Obj], deleted: bool | None) -> list[Obj]:
     return [a for a in answers if (a.get("deletedAt") is not None) == deleted]
 
 
-def _filtered(answers: list[Obj], filter_by: list[str] | None, fields: dict[str, listing.Field],
-              deleted: bool | None) -> list[Obj]:
-    filters = listing.parse(filter_by or [], fields)
+def _filtered(answers: list[Obj], filters: list[listing.Filter], deleted: bool | None) -> list[Obj]:
     return [a for a in _deleted(answers, deleted) if listing.matches(a, filters)]
 
 
-def _find(found: Seen, workload_id: str) -> Obj:
-    """The workload whose uid is `workload_id` among those the caller sees; 404 otherwise (an id that is
-    not a uuid included)."""
+async def _find(request: Request, client: Client, workload_id: str) -> tuple[Seen, Obj]:
+    """What the caller sees, and in it the workload whose uid is `workload_id`; 404 otherwise (an id that
+    is not a uuid included, refused before anything is read)."""
     try:
         uuid.UUID(workload_id)
     except ValueError:
         raise _not_found(workload_id) from None
+    found = await seen(request, client)
     for obj in found.workloads:
         if _uid(obj) == workload_id:
-            return obj
+            return found, obj
     raise _not_found(workload_id)
 
 
@@ -184,7 +183,8 @@ async def list_workloads(request: Request, client: Caller, deleted: Deleted = No
                          limit: Limit = 50, sortOrder: SortOrder = "asc", sortBy: WorkloadSort | None = None,
                          filter_by: WorkloadFilter = None) -> Obj:
     """Every workload the caller may see, filtered, sorted and paged."""
-    chosen = _filtered((await seen(request, client)).answers(), filter_by, WORKLOAD_FIELDS, deleted)
+    filters = listing.parse(filter_by or [], WORKLOAD_FIELDS)
+    chosen = _filtered((await seen(request, client)).answers(), filters, deleted)
     ordered = listing.sort(chosen, WORKLOAD_FIELDS, sortBy or "createdAt", sortOrder)
     items, following = listing.page(ordered, offset, limit)
     return {"workloads": items, "next": following}
@@ -194,7 +194,8 @@ async def list_workloads(request: Request, client: Caller, deleted: Deleted = No
 async def count_workloads(request: Request, client: Caller, deleted: Deleted = None,
                           filter_by: WorkloadFilter = None) -> Obj:
     """How many workloads `GET /api/v1/workloads` would list with these filters."""
-    return {"count": len(_filtered((await seen(request, client)).answers(), filter_by, WORKLOAD_FIELDS, deleted))}
+    filters = listing.parse(filter_by or [], WORKLOAD_FIELDS)
+    return {"count": len(_filtered((await seen(request, client)).answers(), filters, deleted))}
 
 
 def _all_pods(found: Seen) -> list[Obj]:
@@ -218,7 +219,8 @@ async def list_pods(request: Request, client: Caller, deleted: Deleted = None, o
                     completed: Annotated[Literal["true", "false", "all", ""], Query(
                         description="true: only finished pods; false: only the others; all.")] = "all") -> Obj:
     """The pods of every workload the caller may see."""
-    chosen = _completed(_filtered(_all_pods(await seen(request, client)), filter_by, POD_FIELDS, deleted), completed)
+    filters = listing.parse(filter_by or [], POD_FIELDS)
+    chosen = _completed(_filtered(_all_pods(await seen(request, client)), filters, deleted), completed)
     ordered = listing.sort(chosen, POD_FIELDS, sortBy or "createdAt", sortOrder)
     items, following = listing.page(ordered, offset, limit)
     if verbosity == "short":
@@ -229,23 +231,22 @@ async def list_pods(request: Request, client: Caller, deleted: Deleted = None, o
 @router.get("/pods/count", response_model=models.Count, tags=["Pods"], summary="Count pods.")
 async def count_pods(request: Request, client: Caller, deleted: Deleted = None, filter_by: PodFilter = None) -> Obj:
     """How many pods `GET /api/v1/workloads/pods` would list with these filters."""
-    return {"count": len(_filtered(_all_pods(await seen(request, client)), filter_by, POD_FIELDS, deleted))}
+    filters = listing.parse(filter_by or [], POD_FIELDS)
+    return {"count": len(_filtered(_all_pods(await seen(request, client)), filters, deleted))}
 
 
 # -- one workload ----------------------------------------------------------------------------------------------
 
 @router.get("/{workloadId}", response_model=models.Workload, summary="Get a workload.")
 async def get_workload(request: Request, client: Caller, workloadId: WorkloadId) -> Obj:
-    found = await seen(request, client)
-    obj = _find(found, workloadId)
+    found, obj = await _find(request, client, workloadId)
     return view.workload(obj, found.org(obj), found.pods.get(workloadId, []), found.pools)
 
 
 @router.get("/{workloadId}/pods", response_model=models.Pods, tags=["Pods"], summary="Get a workload's pods.")
 async def get_workload_pods(request: Request, client: Caller, workloadId: WorkloadId, deleted: Deleted = None,
                             offset: Offset = 0, limit: Limit = 50) -> Obj:
-    found = await seen(request, client)
-    obj = _find(found, workloadId)
+    found, obj = await _find(request, client, workloadId)
     answers = _deleted(found.pod_answers(obj), deleted)
     items, following = listing.page(listing.sort(answers, POD_FIELDS, "createdAt"), offset, limit)
     return {"pods": items, "next": following}
@@ -262,8 +263,7 @@ async def _events(client: Client, found: Seen, obj: Obj) -> list[Obj]:
 @router.get("/{workloadId}/events", response_model=models.Events, tags=["Events"], summary="Get a workload's events.")
 async def get_workload_events(request: Request, client: Caller, workloadId: WorkloadId, offset: Offset = 0,
                               limit: Limit = 50) -> Obj:
-    found = await seen(request, client)
-    obj = _find(found, workloadId)
+    found, obj = await _find(request, client, workloadId)
     answers = [view.event(e, found.cluster_id) for e in await _events(client, found, obj)]
     items, following = listing.page(answers, offset, limit)
     return {"events": items, "next": following}
@@ -273,8 +273,7 @@ async def get_workload_events(request: Request, client: Caller, workloadId: Work
             summary="Get a workload's history.")
 async def get_workload_history(request: Request, client: Caller, workloadId: WorkloadId, offset: Offset = 0,
                                limit: Limit = 50) -> Obj:
-    found = await seen(request, client)
-    obj = _find(found, workloadId)
+    found, obj = await _find(request, client, workloadId)
     records = view.history(obj, await _events(client, found, obj), found.cluster_id)
     items, following = listing.page(records, offset, limit)
     return {"records": items, "next": following}
