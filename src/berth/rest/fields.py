@@ -32,6 +32,7 @@ from berth.api.closest import suggest
 from berth.api.workloads import WORKLOAD_SPECS, MasterSpec
 from berth.rest import convert as c
 from berth.rest.errors import bad_request
+from berth.rest.workload_view import FRAMEWORKS
 
 Obj = dict[str, Any]
 Conv = Callable[[Any], Any]
@@ -107,8 +108,7 @@ def _ignored(rest: str, why: str, kinds: frozenset[str] = _ALL) -> Field:
 
 _KEYED = (Member("value", "value"),)  # name -> label, value -> the item's value (a string)
 _PORT = (Member("container", "container"), Member("external", "external"), Member("serviceType", "serviceType"))
-_FRAMEWORK_IN, _FRAMEWORK_OUT = c.table({"PyTorch": "PyTorchJob", "TF": "TFJob", "MPI": "MPIJob",
-                                         "XGBoost": "XGBoostJob"}, "distributedFramework")
+_FRAMEWORK_IN, _FRAMEWORK_OUT = c.table({v: k for k, v in FRAMEWORKS.items()}, "distributedFramework")
 
 
 FIELDS: tuple[Field, ...] = (
