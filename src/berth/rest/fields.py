@@ -87,6 +87,7 @@ class Field:
     accepts: tuple[Any, ...] = ()
     ignored: str = ""  # accepted, not honoured: why
     also: tuple[str, ...] = ()  # other object fields this REST field stands for (error paths)
+    hooked: tuple[tuple[str, str], ...] = ()  # items: (REST member path, Berth member) the hooks map (paths)
     emit: bool = True  # written back by from_object_spec (False: another row shows the same object field)
 
     def target(self, kind: str) -> str | None:
@@ -148,7 +149,7 @@ FIELDS: tuple[Field, ...] = (
     Field("exposedUrls", ("exposedUrls",), "items", label="name", prefix="url-", members=(
         Member("container", "container"), Member("url", "url"), Member("toolType", "toolType"),
         Member("authorizedUsers", None), Member("authorizedGroups", None)),
-        hook_in=c.users_in, hook_out=c.users_out),
+        hook_in=c.users_in, hook_out=c.users_out, hooked=(("authorizedUsers", "authorizedUsers"),)),
     _ignored("exposedUrls.toolName", "Berth's exposed URLs name their tool by toolType only"),
     _unsupported("relatedUrls", "Berth's workloads have no related URLs (links to outside services)"),
     # compute
@@ -171,11 +172,13 @@ FIELDS: tuple[Field, ...] = (
     Field("storage.pvc", ("pvcs",), "items", label="name", prefix="pvc--", members=(
         Member("existingPvc", "existingPvc"), Member("claimName", "claimName"), Member("path", "path"),
         Member("readOnly", "readOnly"), Member("ephemeral", "ephemeral"), Member("claimInfo", None)),
-        hook_in=c.pvc_in, hook_out=c.pvc_out),
+        hook_in=c.pvc_in, hook_out=c.pvc_out, hooked=(("claimInfo.size", "size"), (
+            "claimInfo.storageClass", "storageClass"), ("claimInfo.accessModes", "accessMode"))),
     Field("storage.git", ("gitSync",), "items", label="name", prefix="git-", members=(
         Member("repository", "source"), Member("branch", "branch"), Member("revision", "rev"),
         Member("path", "target"), Member("passwordSecret", None), Member("secretKeyOfUser", None),
-        Member("secretKeyOfPassword", None)), hook_in=c.git_in, hook_out=c.git_out),
+        Member("secretKeyOfPassword", None)), hook_in=c.git_in, hook_out=c.git_out, hooked=(
+            ("secretKeyOfUser", "username"), ("secretKeyOfPassword", "password"), ("passwordSecret", "password"))),
     Field("storage.configMapVolume", ("configMapVolumes",), "items", label="name", prefix="configmap-",
           members=(Member("configMap", "name"), Member("mountPath", "mountPath"))),
     Field("storage.secretVolume", ("secretVolumes",), "items", label="name", prefix="secret-",
@@ -183,15 +186,18 @@ FIELDS: tuple[Field, ...] = (
     Field("storage.hostPath", ("volumes",), "items", _NI, label="name", prefix="volume-", members=(
         Member("path", "source"), Member("mountPath", "target"), Member("readOnly", None),
         Member("mountPropagation", None)),
-        hook_in=c.read_only_default, hook_out=c.read_only_out, owns=lambda _, item: not item.get("nfsServer")),
+        hook_in=c.read_only_default, hook_out=c.read_only_out, owns=lambda _, item: not item.get("nfsServer"),
+        hooked=(("readOnly", "readOnly"),)),
     Field("storage.nfs", ("volumes",), "items", _NI, label="name", prefix="nfs-", members=(
         Member("path", "source"), Member("mountPath", "target"), Member("server", "nfsServer"),
         Member("readOnly", None)),
-        hook_in=c.read_only_default, hook_out=c.read_only_out, owns=lambda _, item: bool(item.get("nfsServer"))),
+        hook_in=c.read_only_default, hook_out=c.read_only_out, owns=lambda _, item: bool(item.get("nfsServer")),
+        hooked=(("readOnly", "readOnly"),)),
     Field("storage.s3", ("s3",), "items", _NI, label="name", prefix="s3-", members=(
         Member("bucket", "bucket"), Member("path", "target"), Member("url", "url"),
         Member("accessKeySecret", None), Member("secretKeyOfAccessKeyId", None),
-        Member("secretKeyOfSecretKey", None)), hook_in=c.s3_in, hook_out=c.s3_out),
+        Member("secretKeyOfSecretKey", None)), hook_in=c.s3_in, hook_out=c.s3_out, hooked=(
+            ("secretKeyOfAccessKeyId", "key"), ("secretKeyOfSecretKey", "secret"), ("accessKeySecret", "key"))),
     _unsupported("storage.dataVolume", "Berth has no data volume assets; mount the claim with storage.pvc"),
     # security
     _value("security.uidGidSource", "runAsUser", to_obj=c.uid_gid_source),
@@ -672,12 +678,13 @@ def object_path(kind: str, rest_path: str) -> str | None:
         if row.shape == "items" and path.startswith(row.rest + "."):
             target = row.target(kind)
             member = path[len(row.rest) + 1:]
-            found = next((m for m in row.members if m.rest == member.split(".")[0]), None)
+            found = next((m.obj for m in row.members if m.rest == member.split(".")[0] and m.obj), None)
+            found = found or dict(row.hooked).get(member)
             if target is None:
                 return None
             if member in ("name", "exclude") or row.members == _KEYED:
                 return target
-            return f"{target}.{found.obj}" if found and found.obj else target
+            return f"{target}.{found}" if found else target
     return None
 
 
@@ -701,9 +708,10 @@ def rest_path(kind: str, object_path: str) -> str | None:
     if primary is None:
         return "servingPort" if kind == I and path == "ports" else None
     if member and primary.shape == "items" and primary.members != _KEYED:
-        found = next((m for m in primary.members if m.obj == member), None)
+        found = next((m.rest for m in primary.members if m.obj == member), None)
+        found = found or next((rest for rest, obj in primary.hooked if obj == member), None)
         if found:
-            return f"{primary.rest}.{found.rest}"
+            return f"{primary.rest}.{found}"
     return primary.rest
 
 
