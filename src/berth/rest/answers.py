@@ -22,6 +22,7 @@ from berth.client import Client
 from berth.client import errors as client_errors
 from berth.rest import ids
 from berth.rest import workload_view as view
+from berth.rest.context import remembered
 
 Obj = dict[str, Any]
 
@@ -72,9 +73,10 @@ def requested_name(obj: Obj) -> str:
 
 async def project_of(client: Client, namespace: str) -> Obj | None:
     """The Project whose workloads live in `namespace`, as the caller sees projects."""
-    for project in await client.list("Project"):
-        if ids.project_namespace(project) == namespace:
-            return project
+    for fresh in (False, True):
+        for project in await ids.projects(client, fresh=fresh):
+            if ids.project_namespace(project) == namespace:
+                return project
     return None
 
 
@@ -83,11 +85,15 @@ async def department_id(client: Client, project: Obj | None) -> str | None:
     if project is None:
         return None
     name = (project.get("spec") or {}).get("department") or "default"
-    try:
-        department = await client.get("Department", name)
-    except (client_errors.NotFound, client_errors.Forbidden):
-        return str(name)
-    return str(department["metadata"]["uid"])
+
+    async def uid() -> str:
+        try:
+            department = await client.get("Department", name)
+        except (client_errors.NotFound, client_errors.Forbidden):
+            return str(name)
+        return str(department["metadata"]["uid"])
+
+    return await remembered(client, f"department-uid/{name}", uid)
 
 
 async def workload_meta(client: Client, obj: Obj, cluster: str, project: Obj | None = None) -> Obj:

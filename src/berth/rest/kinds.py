@@ -26,7 +26,7 @@ from berth.client import Client
 from berth.client import errors as client_errors
 from berth.rest import answers, fields, ids
 from berth.rest.spec_schema import spec_schema
-from berth.rest.context import caller, rest_of
+from berth.rest.context import caller, remembered, rest_of
 from berth.rest.errors import RestError, bad_request, from_api_error
 
 Obj = dict[str, Any]
@@ -205,11 +205,13 @@ def _routes(t: Type) -> None:
     async def create(body: CreationRequest, request: Request, client: Client = Depends(caller)) -> Obj:
         await ids.check_cluster(rest_of(request), body.clusterId)
         project = await ids.project(client, body.projectId)
-        obj = object_for(t.kind, body, ids.project_namespace(project), await client.whoami())
+        who = await remembered(client, "whoami", client.whoami)
+        obj = object_for(t.kind, body, ids.project_namespace(project), who)
         try:
             created = await client.create(obj)
         except client_errors.ApiError as exc:
             raise refusal(t.kind, exc) from None
+        ids.note(t.kind, [created])
         return await answer(request, client, t.kind, created, project)
 
     async def get(workloadId: str, request: Request, client: Client = Depends(caller)) -> Obj:

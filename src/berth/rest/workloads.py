@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
@@ -32,6 +32,7 @@ from berth.rest.errors import RestError
 router = APIRouter(prefix="/api/v1/workloads", tags=["Workloads"])
 
 Obj = dict[str, Any]
+T = TypeVar("T")
 Caller = Annotated[Client, Depends(caller)]
 
 #: The fields `filterBy` and `sortBy` take for workloads, as Run:ai's document lists them.
@@ -118,7 +119,7 @@ async def _readable(client: Client, kind: str) -> list[Obj]:
 
 
 async def _orgs(client: Client, cluster_id: str) -> dict[str, view.Org]:
-    projects, readable = await asyncio.gather(client.list("Project"), _readable(client, "Department"))
+    projects, readable = await asyncio.gather(ids.projects(client), _readable(client, "Department"))
     departments = {d["metadata"]["name"]: _uid(d) for d in readable}
     out = {}
     for project in projects:
@@ -128,16 +129,24 @@ async def _orgs(client: Client, cluster_id: str) -> dict[str, view.Org]:
     return out
 
 
-async def seen(request: Request, client: Client) -> Seen:
-    """The caller's workloads, their pods and their projects' ids, read at once."""
+async def seen(request: Request, client: Client, one: Obj | None = None) -> Seen:
+    """The caller's workloads, their pods and their projects' ids, read at once; with `one`, only that
+    workload and its pods (what a request about one workload needs)."""
     rest = rest_of(request)
     cluster = await ids.cluster_id(rest)
-    namespaces = await ids.visible_namespaces(client)
-    where: list[str | None] = [None] if namespaces is None else list(namespaces)
+    if one is None:
+        namespaces = await ids.visible_namespaces(client)
+        where: list[str | None] = [None] if namespaces is None else list(namespaces)
+        listing_workloads = asyncio.gather(*(client.list(kind, ns) for kind in ids.WORKLOAD_KINDS for ns in where))
+        listing_pods = asyncio.gather(*(client.list("Pod", ns, labels=WORKLOAD_NAME_LABEL) for ns in where))
+    else:
+        meta = one["metadata"]
+        listing_workloads = _constant([[one]])
+        listing_pods = asyncio.gather(client.list("Pod", meta["namespace"],
+                                                  labels={WORKLOAD_NAME_LABEL: meta["name"]}))
     workload_lists, pod_lists, orgs, nodes, node_pools = await asyncio.gather(
-        asyncio.gather(*(client.list(kind, ns) for kind in ids.WORKLOAD_KINDS for ns in where)),
-        asyncio.gather(*(client.list("Pod", ns, labels=WORKLOAD_NAME_LABEL) for ns in where)),
-        _orgs(client, cluster), _readable(client, "Node"), _readable(client, "NodePool"))
+        listing_workloads, listing_pods, _orgs(client, cluster), _readable(client, "Node"),
+        _readable(client, "NodePool"))
     workloads = [w for listed in workload_lists for w in listed if not view.is_template(w)]
     pods: dict[str, list[Obj]] = {}
     for pod in (p for listed in pod_lists for p in listed):
@@ -145,6 +154,10 @@ async def seen(request: Request, client: Client) -> Seen:
             if ref.get("controller") and ref.get("uid"):
                 pods.setdefault(str(ref["uid"]), []).append(pod)
     return Seen(workloads, pods, orgs, cluster, view.node_pools_of(nodes, node_pools))
+
+
+async def _constant(value: T) -> T:
+    return value
 
 
 def _deleted(answers: list[Obj], deleted: bool | None) -> list[Obj]:
@@ -164,11 +177,13 @@ async def _find(request: Request, client: Client, workload_id: str) -> tuple[See
         uuid.UUID(workload_id)
     except ValueError:
         raise _not_found(workload_id) from None
-    found = await seen(request, client)
-    for obj in found.workloads:
-        if _uid(obj) == workload_id:
-            return found, obj
-    raise _not_found(workload_id)
+    try:
+        obj = await ids.workload(client, workload_id)
+    except RestError:
+        raise _not_found(workload_id) from None
+    if view.is_template(obj):
+        raise _not_found(workload_id)
+    return await seen(request, client, obj), obj
 
 
 def _not_found(workload_id: str) -> RestError:
