@@ -105,7 +105,8 @@ def test_an_admin_writes_node_pools_and_a_researcher_may_not(nodes: Cluster) -> 
         pool_id = next(p["id"] for p in http.get(base).json() if p["name"] == "t4")
         relabelled = http.put(f"{base}/{pool_id}/labels", json={"labelKey": "gpu-type", "labelValue": "A100"})
         assert relabelled.status_code == 202, relabelled.text
-        assert json.loads(next(p for p in http.get(base).json() if p["name"] == "t4")["nodes"]) == []  # a100 wins by name
+        t4 = next(p for p in http.get(base).json() if p["name"] == "t4")
+        assert json.loads(t4["nodes"]) == []  # both pools select the A100 nodes: a100 wins, first by name
         gone = http.delete(f"{base}/{pool_id}")
     assert refused.status_code == 403 and 'User "ned" cannot create' in refused.json()["message"]
     assert bad.status_code == 400 and bad.json()["complianceIssues"][0]["field"] == "overProvisioningRatio"

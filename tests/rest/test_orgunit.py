@@ -38,7 +38,8 @@ def pool_id(cluster: Cluster, name: str) -> str:
 
 def project_body(cluster: Cluster, name: str, **more: Any) -> dict[str, Any]:
     body = {"name": name, "clusterId": cluster_id(cluster),
-            "resources": [{"nodePool": {"id": pool_id(cluster, "default"), "name": "default"}, "gpu": {"deserved": 2, "limit": 4, "overQuotaWeight": 2},
+            "resources": [{"nodePool": {"id": pool_id(cluster, "default"), "name": "default"},
+                           "gpu": {"deserved": 2, "limit": 4, "overQuotaWeight": 2},
                            "cpu": {"deserved": 2000}, "memory": {"deserved": 4096, "units": "Mib"}}],
             "schedulingRules": {"interactiveJobTimeLimitSeconds": 3600},
             "nodeTypes": {"training": ["dgx-a100"], "workspace": ["dgx-a100"]},
@@ -203,7 +204,8 @@ def test_a_researcher_sees_only_their_projects_and_writes_none(cluster: Cluster)
     ({"parentId": "no-such-department"}, "parentId"),
     ({"clusterId": "5f3c2a8e-0000-4000-8000-000000000000"}, "clusterId"),
     ({"name": "Not_A_Name"}, "name"),
-    ({"schedulingRules": {"trainingJobMaxIdleDurationSeconds": 60}}, "schedulingRules.trainingJobMaxIdleDurationSeconds"),
+    ({"schedulingRules": {"trainingJobMaxIdleDurationSeconds": 60}},
+     "schedulingRules.trainingJobMaxIdleDurationSeconds"),
 ])
 def test_bad_input_is_a_400_naming_the_field(cluster: Cluster, change: dict[str, Any], field: str) -> None:
     body = {**project_body(cluster, "bad-input"), **change}

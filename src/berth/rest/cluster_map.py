@@ -6,6 +6,8 @@
   id is 0.
 - A node's pool is `berth.api.usage.pool_of_node` (the scheduler's reading); its GPUs `node_devices`, its
   GPU type the `nvidia.com/gpu.product` label (as NVIDIA's GPU feature discovery sets it).
+- A node pool's `nodes` is its nodes' names as a JSON array in a string, Run:ai's shape; its status is
+  Ready with a ready node, else Empty; `overProvisioningRatio` is always 1.
 - The cluster is the one this API serves; its id is `berth.rest.ids.cluster_id`.
 Nothing here does I/O; `berth.rest.clusters` reads the objects and serves these.
 """

@@ -146,7 +146,8 @@ async def list_clusters(request: Request, verbosity: Literal["metadata", "full"]
 
 
 @router.get("/api/v1/clusters/{clusterUuid}", response_model=DisplayedCluster, **ANSWER)
-async def get_cluster(request: Request, clusterUuid: str, verbosity: Literal["metadata", "full"] = VERBOSITY,  # noqa: N803
+async def get_cluster(request: Request, clusterUuid: str,  # noqa: N803
+                      verbosity: Literal["metadata", "full"] = VERBOSITY,
                       client: Client = Depends(caller)) -> Obj:
     """This cluster, by its id."""
     await _this_cluster(request, clusterUuid)
@@ -167,7 +168,8 @@ async def list_nodes(request: Request, clusterUuid: str, nodeName: str | None = 
 
 
 @router.get("/v1/k8s/clusters/{clusterId}/node-pools", response_model=list[NodePoolAnswer], **ANSWER)
-async def list_node_pools(request: Request, clusterId: str, client: Client = Depends(caller)) -> list[Obj]:  # noqa: N803
+async def list_node_pools(request: Request, clusterId: str,  # noqa: N803
+                          client: Client = Depends(caller)) -> list[Obj]:
     """The cluster's node pools, the default pool among them, with their nodes and state."""
     cluster_id = await _this_cluster(request, clusterId)
     nodes, listed = await asyncio.gather(client.list("Node"), client.list("NodePool"))
