@@ -13,6 +13,7 @@ from berth.client import Client
 from berth.nodes.node import Gpu, NodeSpec, register
 from tests.cluster import Cluster
 from tests.rest.conftest import add_user, rest
+from tests.rest.org import cluster_id
 from tests.rest.runai import conforms
 
 pytestmark = pytest.mark.usefixtures("bare_module_cluster")
@@ -33,10 +34,6 @@ def nodes(bare_module_cluster: Cluster) -> Cluster:
 
     asyncio.run(up())
     return bare_module_cluster
-
-
-def cluster_id(cluster: Cluster) -> str:
-    return json.loads(cluster.kubectl("get", "namespace", "runai", "-o", "json").stdout)["metadata"]["uid"]
 
 
 def test_the_cluster_is_listed_with_its_id(bare_module_cluster: Cluster) -> None:

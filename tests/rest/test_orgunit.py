@@ -1,39 +1,36 @@
-"""Run:ai's /api/v1/org-unit (projects, departments) on a real `berth up`: what REST writes kubectl shows,
-what kubectl applies REST lists, answers in Run:ai's 2.18 schemas, a researcher sees only their projects
-and may write none, and bad input is a 400 naming the field."""
+"""Run:ai's /api/v1/org-unit (projects, departments) on a real `berth up` (its local node with 2 simulated
+GPUs): what REST writes kubectl shows, what kubectl applies REST lists, a project's usage as the scheduler
+charged it, answers in Run:ai's 2.18 schemas, a researcher sees only their projects and may write none,
+and bad input is a 400 naming the field."""
 
 from __future__ import annotations
 
 import json
-import time
+from collections.abc import Iterator
 from typing import Any
 
 import jsonschema
 import pytest
 
-from tests.cluster import Cluster
+from tests.cluster import Cluster, running
+from tests.controllers.helpers import eventually
 from tests.rest.conftest import add_user, rest
+from tests.rest.org import cluster_id, pool_id
 from tests.rest.runai import conforms, request_schema
 
-pytestmark = pytest.mark.usefixtures("cluster")
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """`berth up` whose local node has 2 simulated GPUs."""
+    yield from running(tmp_path_factory.mktemp("orgunit"), "--gpus", "2")
+
 
 PROJECTS = "/api/v1/org-unit/projects"
 DEPARTMENTS = "/api/v1/org-unit/departments"
 
 
-def cluster_id(cluster: Cluster) -> str:
-    return json.loads(cluster.kubectl("get", "namespace", "runai", "-o", "json").stdout)["metadata"]["uid"]
-
-
 def kube(cluster: Cluster, kind: str, name: str) -> dict[str, Any]:
     return json.loads(cluster.kubectl("get", kind, name, "-o", "json").stdout)
-
-
-def pool_id(cluster: Cluster, name: str) -> str:
-    """A node pool's id, as Run:ai's clients learn it: from the cluster's node pools."""
-    with rest(cluster) as http:
-        pools = http.get(f"/v1/k8s/clusters/{cluster_id(cluster)}/node-pools").json()
-    return str(next(p["id"] for p in pools if p["name"] == name))
 
 
 def project_body(cluster: Cluster, name: str, **more: Any) -> dict[str, Any]:
@@ -61,13 +58,9 @@ def test_a_project_created_through_rest_is_the_project_kubectl_shows(cluster: Cl
         assert spec["nodeAffinityTrain"] == spec["nodeAffinityInteractive"] == ["dgx-a100"]
         project_id = answer.json()["id"]
         assert project_id == kube(cluster, "project", "rest-a")["metadata"]["uid"]
-        deadline = time.monotonic() + 20
-        while True:  # the project controller makes its namespace; the usage controller writes the phase
-            got = http.get(f"{PROJECTS}/{project_id}")
-            if got.json()["phase"] == "Ready" or time.monotonic() > deadline:
-                break
-            time.sleep(0.3)
-    assert got.status_code == 200
+        # the project controller makes its namespace; the usage controller writes the phase
+        got = eventually(lambda: (r := http.get(f"{PROJECTS}/{project_id}")).json()["phase"] == "Ready" and r,
+                         timeout=20)
     conforms(got.json(), "get", "/api/v1/org-unit/projects/{projectId}", 200)
     body = got.json()
     assert body["phase"] == body["status"]["phase"] == "Ready"
@@ -125,6 +118,30 @@ def test_put_replaces_the_updatable_fields(cluster: Cluster) -> None:
     spec = kube(cluster, "project", "rest-put")["spec"]
     assert spec["nodePoolsResources"] == [{"nodePool": "default", "gpu": {"deserved": 1}}]
     assert "interactiveJobTimeLimitSecs" not in spec and "nodeAffinityTrain" not in spec
+
+
+def test_a_project_answer_carries_what_its_workloads_hold(cluster: Cluster) -> None:
+    with rest(cluster) as http:
+        # no node types: the local node has none
+        created = http.post(PROJECTS, json=project_body(cluster, "rest-used", nodeTypes=None))
+        assert created.status_code == 201, created.text
+        cluster.kubectl("wait", "--for=jsonpath={.status.phase}=Active", "namespace/runai-rest-used",
+                        "--timeout=20s")
+        cluster.kubectl("apply", "-f", "-", input=(
+            "apiVersion: run.ai/v2alpha1\nkind: TrainingWorkload\nmetadata: {name: held, namespace: runai-rest-used}\n"
+            "spec: {image: {value: ubuntu}, command: {value: sleep 600}, gpu: {value: '1'}}\n"))
+
+        def held() -> dict[str, Any] | None:
+            body = http.get(f"{PROJECTS}/rest-used").json()
+            return body if body["status"]["quotaStatus"]["allocated"]["gpu"] == 1 else None
+
+        body = eventually(held, timeout=30)
+    conforms(body, "get", "/api/v1/org-unit/projects/{projectId}", 200)
+    assert body["status"]["quotaStatus"]["requested"]["gpu"] == 1
+    [pool] = body["status"]["nodePoolQuotaStatuses"]
+    assert pool["nodePoolName"] == "default" and pool["allocated"]["gpu"] == 1
+    assert pool["allocated"]["cpu"] >= 0 and pool["allocated"]["memory"] >= 0
+    cluster.kubectl("delete", "trainingworkload", "held", "-n", "runai-rest-used", "--wait=false")
 
 
 def test_delete_and_a_project_with_workloads_is_kept(cluster: Cluster) -> None:
