@@ -109,3 +109,17 @@ def test_an_admin_writes_node_pools_and_a_researcher_may_not(nodes: Cluster) -> 
     assert bad.status_code == 400 and bad.json()["complianceIssues"][0]["field"] == "overProvisioningRatio"
     assert gone.status_code == 202
     assert nodes.kubectl("get", "nodepool", "t4", check=False).returncode != 0
+
+
+def test_the_default_pool_is_id_0_and_changing_it_makes_its_node_pool(nodes: Cluster) -> None:
+    base = f"/v1/k8s/clusters/{cluster_id(nodes)}/node-pools"
+    assert nodes.kubectl("get", "nodepool", "default", check=False).returncode != 0
+    with rest(nodes) as http:
+        changed = http.put(f"{base}/0", json={"placementStrategy": {"gpu": "spread", "cpu": "spread"}})
+        listed = {p["name"]: p for p in http.get(base).json()}
+        kept = http.delete(f"{base}/0")
+    assert changed.status_code == 202, changed.text
+    spec = json.loads(nodes.kubectl("get", "nodepool", "default", "-o", "json").stdout)["spec"]
+    assert spec == {"placementStrategy": "spread"}
+    assert listed["default"]["id"] == 0 and listed["default"]["placementStrategy"]["gpu"] == "spread"
+    assert kept.status_code == 400

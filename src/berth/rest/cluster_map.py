@@ -2,8 +2,7 @@
 
 - A node pool's id: Run:ai's are numbers; Berth's NodePool objects have uids, so the id is a number made
   from the uid (its first 52 bits, exact in JSON), stable for the object's life. The pool `default` exists
-  whether or not a NodePool object names it (every node no pool selects is in it); without an object its
-  id is 0.
+  whether or not a NodePool object names it (every node no pool selects is in it); its id is always 0.
 - A node's pool is `berth.api.usage.pool_of_node` (the scheduler's reading); its GPUs `node_devices`, its
   GPU type the `nvidia.com/gpu.product` label (as NVIDIA's GPU feature discovery sets it).
 - A node pool's `nodes` is its nodes' names as a JSON array in a string, Run:ai's shape; its status is
@@ -31,9 +30,10 @@ def _meta(obj: Obj) -> Obj:
 
 
 def pool_id(node_pool: Obj | None) -> int:
-    """A node pool's number (see the module's docstring); 0 for the implicit default pool."""
-    uid = _meta(node_pool or {}).get("uid")
-    return int(uid.replace("-", "")[:13], 16) if uid else 0
+    """A node pool's number (see the module's docstring); 0 for the default pool."""
+    meta = _meta(node_pool or {})
+    uid = meta.get("uid")
+    return int(uid.replace("-", "")[:13], 16) if uid and meta.get("name") != DEFAULT_POOL else 0
 
 
 def pools_by_name(node_pools: list[Obj]) -> dict[str, Obj]:

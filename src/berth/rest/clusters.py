@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from berth import __version__
-from berth.api.projects import NodePoolSpec
+from berth.api.projects import DEFAULT_POOL, NodePoolSpec
 from berth.client import Client
 from berth.rest import ids
 from berth.rest.cluster_map import cluster_answer, find_pool, node_answer, node_pool_answer, pools_by_name
@@ -192,19 +192,29 @@ def _pool_spec(body: NodePoolUpdate) -> Obj:
 
 
 async def _pool(client: Client, pool_id: str) -> Obj:
-    listed = await client.list("NodePool")
-    name = find_pool({p["metadata"]["name"]: p for p in listed}, pool_id)
+    """The NodePool whose id, uid or name is `pool_id`; the implicit default pool is an object without uid."""
+    pools = pools_by_name(await client.list("NodePool"))
+    name = find_pool(pools, pool_id)
     if name is None:
         raise RestError(404, f"node pool {pool_id!r} not found",
                         details="GET /v1/k8s/clusters/{clusterId}/node-pools lists the node pools and their ids")
-    return next(p for p in listed if p["metadata"]["name"] == name)
+    return pools[name]
+
+
+def _new_pool(name: str, spec: Obj) -> Obj:
+    return {"apiVersion": "run.ai/v1", "kind": "NodePool", "metadata": {"name": name},
+            "spec": {k: v for k, v in spec.items() if v is not None}}
 
 
 async def _patch_pool(request: Request, client: Client, cluster: str, pool: str, spec: Obj) -> Response:
+    """Change a NodePool's spec; the implicit default pool gets its NodePool object so."""
     await _this_cluster(request, cluster)
     found = await _pool(client, pool)
     with translated():
-        await client.patch("NodePool", found["metadata"]["name"], {"spec": spec})
+        if found["metadata"].get("uid"):
+            await client.patch("NodePool", found["metadata"]["name"], {"spec": spec})
+        else:
+            await client.create(_new_pool(found["metadata"]["name"], spec))
     return Response(status_code=202)
 
 
@@ -213,10 +223,8 @@ async def create_node_pool(request: Request, clusterId: str, body: NodePoolCreat
                            client: Client = Depends(caller)) -> Response:
     """Create a node pool: the nodes labelled labelKey=labelValue."""
     await _this_cluster(request, clusterId)
-    spec = {k: v for k, v in _pool_spec(body).items() if v is not None}
     with translated():
-        await client.create({"apiVersion": "run.ai/v1", "kind": "NodePool", "metadata": {"name": body.name},
-                             "spec": spec})
+        await client.create(_new_pool(body.name, _pool_spec(body)))
     return Response(status_code=201)
 
 
@@ -240,6 +248,9 @@ async def delete_node_pool(request: Request, clusterId: str, id: str,  # noqa: A
     """Delete a node pool; its nodes go back to the pool default."""
     await _this_cluster(request, clusterId)
     found = await _pool(client, id)
+    if found["metadata"]["name"] == DEFAULT_POOL:
+        raise RestError(400, "the default node pool cannot be deleted: every node no pool selects is in it",
+                        details="delete the node pools that select nodes instead")
     with translated():
         await client.delete("NodePool", found["metadata"]["name"])
     return Response(status_code=202)
