@@ -233,3 +233,11 @@ def test_bad_input_is_a_400_naming_the_field(cluster: Cluster, change: dict[str,
     assert field in [issue["field"] for issue in error.get("complianceIssues") or []], error
     assert field in error["message"], error
     assert cluster.kubectl("get", "project", "bad-input", check=False).returncode != 0
+
+
+def test_a_quota_that_is_not_a_finite_number_is_a_400(cluster: Cluster) -> None:
+    raw = json.dumps(project_body(cluster, "bad-nan")).replace('"deserved": 2,', '"deserved": NaN,')
+    with rest(cluster) as http:
+        answer = http.post(PROJECTS, content=raw, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["complianceIssues"][0]["field"] == "resources.0.gpu.deserved"

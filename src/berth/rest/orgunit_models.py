@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, FiniteFloat
 
 from berth.api.projects import ProjectSpec, ProjectStatus, ResourceQuota
 
@@ -30,21 +30,21 @@ class NodePoolRef(BaseModel):
 
 
 class GpuResource(BaseModel):
-    deserved: float = Field(..., description=_said(ResourceQuota, "deserved"))
-    limit: float | None = Field(None, description=_said(ResourceQuota, "maxAllowed"))
-    overQuotaWeight: float | None = Field(None, description=_said(ResourceQuota, "overQuotaWeight"))
+    deserved: FiniteFloat = Field(..., description=_said(ResourceQuota, "deserved"))
+    limit: FiniteFloat | None = Field(None, description=_said(ResourceQuota, "maxAllowed"))
+    overQuotaWeight: FiniteFloat | None = Field(None, description=_said(ResourceQuota, "overQuotaWeight"))
 
 
 class CpuResource(BaseModel):
-    deserved: float | None = Field(None, description="Guaranteed CPU in millicores (2000 = 2 cores).")
-    limit: float | None = Field(None, description="Most CPU the project may use, in millicores; -1: no limit.")
-    overQuotaWeight: float | None = Field(None, description=_said(ResourceQuota, "overQuotaWeight"))
+    deserved: FiniteFloat | None = Field(None, description="Guaranteed CPU in millicores (2000 = 2 cores).")
+    limit: FiniteFloat | None = Field(None, description="Most CPU the project may use, in millicores; -1: no limit.")
+    overQuotaWeight: FiniteFloat | None = Field(None, description=_said(ResourceQuota, "overQuotaWeight"))
 
 
 class MemoryResource(BaseModel):
-    deserved: float | None = Field(None, description="Guaranteed CPU memory, in `units`.")
-    limit: float | None = Field(None, description="Most CPU memory the project may use, in `units`; -1: no limit.")
-    overQuotaWeight: float | None = Field(None, description=_said(ResourceQuota, "overQuotaWeight"))
+    deserved: FiniteFloat | None = Field(None, description="Guaranteed CPU memory, in `units`.")
+    limit: FiniteFloat | None = Field(None, description="Most CPU memory the project may use, in `units`; -1: no limit.")
+    overQuotaWeight: FiniteFloat | None = Field(None, description=_said(ResourceQuota, "overQuotaWeight"))
     units: Literal["Mib", "MB", "GB"] = Field(
         "Mib", description="Unit of deserved and limit: Mib (MiB, Berth's unit), MB or GB. Answers use Mib.")
 
