@@ -102,8 +102,11 @@ def test_quota_written_through_resources_shows_in_kubectl(cluster: Cluster) -> N
                                                                      "gpu": {"deserved": 1, "limit": -1}}])
         assert patched.status_code == 200, patched.text
         conforms(patched.json(), "patch", path, 200)
+        pools = {e["nodePool"]: e["gpu"] for e in kube(cluster, "project", "team-b")["spec"]["nodePoolsResources"]}
+        assert pools == {"default": {"deserved": 3}, "a100": {"deserved": 1, "maxAllowed": -1}}
+        http.patch(f"{PROJECTS}/team-b/resources", json=[{"nodePool": {"name": "a100"}, "gpu": {"deserved": 2}}])
     pools = {e["nodePool"]: e["gpu"] for e in kube(cluster, "project", "team-b")["spec"]["nodePoolsResources"]}
-    assert pools == {"default": {"deserved": 3}, "a100": {"deserved": 1, "maxAllowed": -1}}
+    assert pools == {"default": {"deserved": 3}, "a100": {"deserved": 2, "maxAllowed": -1}}  # the limit is kept
     a100_id = [r["nodePool"]["id"] for r in patched.json() if r["nodePool"]["name"] == "a100"]
     assert a100_id and a100_id[0] != "0"
 

@@ -71,13 +71,19 @@ def test_a_project_answer_carries_usage_in_runai_units_and_follows_the_schema() 
     assert answer["nodeTypes"] == {"training": ["dgx"]}
 
 
-def test_put_clears_what_it_leaves_out_and_patch_keeps_other_pools() -> None:
+def test_put_clears_what_it_leaves_out_and_patch_changes_only_what_it_gives() -> None:
     patch = project_spec_patch({"resources": [{"gpu": {"deserved": 1}}]}, POOLS)
     assert patch["deservedGpus"] is None and patch["interactiveJobTimeLimitSecs"] is None
     assert patch["nodeAffinityTrain"] is None and patch["defaultNodePools"] is None
-    current = [{"nodePool": "default", "gpu": {"deserved": 1}}, {"nodePool": "a100", "gpu": {"deserved": 2}}]
-    merged = merged_resources(current, [{"nodePool": "a100", "gpu": {"deserved": 5}}])
-    assert merged == [{"nodePool": "default", "gpu": {"deserved": 1}}, {"nodePool": "a100", "gpu": {"deserved": 5}}]
+    current = [{"nodePool": "default", "gpu": {"deserved": 1}},
+               {"nodePool": "a100", "gpu": {"deserved": 2, "limit": 4}, "cpu": {"deserved": 8000}}]
+    merged = merged_resources(current, [{"nodePool": "a100", "gpu": {"deserved": 5}},
+                                        {"nodePool": "t4", "gpu": {"deserved": 1}}])
+    assert merged == [{"nodePool": "default", "gpu": {"deserved": 1}},
+                      {"nodePool": "a100", "gpu": {"deserved": 5, "limit": 4}, "cpu": {"deserved": 8000}},
+                      {"nodePool": "t4", "gpu": {"deserved": 1}}]
+    capped = merged_resources(current, [{"nodePool": "a100", "gpu": {"deserved": 2, "maxAllowed": 6}}])
+    assert capped[1]["gpu"] == {"deserved": 2, "maxAllowed": 6}
 
 
 def test_berth_field_paths_read_as_the_request_names() -> None:

@@ -173,7 +173,7 @@ async def put_project_resources(projectId: str, body: list[Resources] = RESOURCE
 @router.patch("/projects/{projectId}/resources", response_model=list[Resources], **ANSWER)
 async def patch_project_resources(projectId: str, body: list[Resources] = RESOURCES_BODY,  # noqa: N803
                                   client: Client = Depends(caller)) -> list[Obj]:
-    """Change a project's quota in the pools given; the others keep theirs."""
+    """Change the values given of a project's quota, in the pools given; the rest is kept."""
     return await _write_resources(client, "Project", await _project(client, projectId), body, merge=True)
 
 
@@ -247,7 +247,7 @@ async def put_department_resources(departmentId: str, body: list[Resources] = RE
 @router.patch("/departments/{departmentId}/resources", response_model=list[Resources], **ANSWER)
 async def patch_department_resources(departmentId: str, body: list[Resources] = RESOURCES_BODY,  # noqa: N803
                                      client: Client = Depends(caller)) -> list[Obj]:
-    """Change a department's quota in the pools given; the others keep theirs."""
+    """Change the values given of a department's quota, in the pools given; the rest is kept."""
     found = await ids.department(client, departmentId, field=None)
     return await _write_resources(client, "Department", found, body, merge=True)
 

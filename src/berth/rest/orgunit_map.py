@@ -99,9 +99,16 @@ def spec_resources(resources: list[Obj], pools: dict[str, Obj], field: str = "re
 
 
 def merged_resources(current: list[Obj], given: list[Obj]) -> list[Obj]:
-    """PATCH .../resources: the given pools' entries replace theirs, the others are kept, in order."""
-    by_pool = {e["nodePool"]: e for e in current}
-    by_pool.update({e["nodePool"]: e for e in given})
+    """PATCH .../resources, a partial update: in the pools given, the values given replace theirs (a GPU
+    deserved alone keeps the pool's GPU limit and its CPU quota); other pools keep theirs."""
+    by_pool = {e["nodePool"]: dict(e) for e in current}
+    for entry in given:
+        merged = by_pool.setdefault(entry["nodePool"], {"nodePool": entry["nodePool"]})
+        for resource, values in entry.items():
+            if resource != "nodePool":
+                kept = {k: v for k, v in (merged.get(resource) or {}).items()
+                        if not (k == "limit" and "maxAllowed" in values)}  # the cap's other name, as stored
+                merged[resource] = {**kept, **values}
     return list(by_pool.values())
 
 

@@ -43,7 +43,7 @@ class CpuResource(BaseModel):
 
 class MemoryResource(BaseModel):
     deserved: FiniteFloat | None = Field(None, description="Guaranteed CPU memory, in `units`.")
-    limit: FiniteFloat | None = Field(None, description="Most CPU memory the project may use, in `units`; -1: no limit.")
+    limit: FiniteFloat | None = Field(None, description="Most CPU memory it may use, in `units`; -1: no limit.")
     overQuotaWeight: FiniteFloat | None = Field(None, description=_said(ResourceQuota, "overQuotaWeight"))
     units: Literal["Mib", "MB", "GB"] = Field(
         "Mib", description="Unit of deserved and limit: Mib (MiB, Berth's unit), MB or GB. Answers use Mib.")
