@@ -197,7 +197,7 @@ def test_departments_are_created_read_updated_and_deleted(cluster: Cluster) -> N
     assert cluster.kubectl("get", "department", "dept-a", check=False).returncode != 0
 
 
-def test_a_researcher_sees_only_their_projects_and_writes_none(cluster: Cluster) -> None:
+def test_a_researcher_sees_only_their_projects_and_writes_none_a_viewer_sees_all(cluster: Cluster) -> None:
     cluster.project("mine")
     cluster.project("theirs")
     token = add_user(cluster, "rita", "researcher", "mine")
@@ -215,6 +215,11 @@ def test_a_researcher_sees_only_their_projects_and_writes_none(cluster: Cluster)
         assert refused.status_code == 403, refused.text
         assert refused.json()["code"] == 403 and 'User "rita" cannot' in refused.json()["message"]
     assert cluster.kubectl("get", "project", "rita-p", check=False).returncode != 0
+    with rest(cluster, add_user(cluster, "vera", "viewer")) as http:
+        seen = {p["name"] for p in http.get(PROJECTS, params={"limit": 500}).json()["projects"]}
+        refused = http.delete(f"{PROJECTS}/theirs")
+    assert {"mine", "theirs"} <= seen  # a viewer sees every project, and writes none
+    assert refused.status_code == 403
 
 
 @pytest.mark.parametrize(("change", "field"), [
@@ -235,7 +240,8 @@ def test_bad_input_is_a_400_naming_the_field(cluster: Cluster, change: dict[str,
     error = answer.json()
     assert field in [issue["field"] for issue in error.get("complianceIssues") or []], error
     assert field in error["message"], error
-    assert cluster.kubectl("get", "project", "bad-input", check=False).returncode != 0
+    with rest(cluster) as http:
+        assert http.get(f"{PROJECTS}/bad-input").status_code == 404  # nothing was written
 
 
 def test_a_quota_that_is_not_a_finite_number_is_a_400(cluster: Cluster) -> None:
