@@ -10,6 +10,7 @@ The translation is `berth.rest.cluster_map`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -18,6 +19,7 @@ from pydantic import BaseModel, Field
 from berth import __version__
 from berth.api.projects import DEFAULT_POOL, NodePoolSpec
 from berth.client import Client
+from berth.client import errors as client_errors
 from berth.rest import ids
 from berth.rest.cluster_map import cluster_answer, find_pool, node_answer, node_pool_answer, pools_by_name
 from berth.rest.context import caller, rest_of
@@ -130,7 +132,12 @@ async def _clusters(request: Request, client: Client, verbosity: str) -> list[Ob
     rest = rest_of(request)
     await client.can_i("get", "nodes")  # who is asking: an unknown token is refused (401) here
     cluster_id = await ids.cluster_id(rest)
-    namespace = await rest.base.get("Namespace", ids.CLUSTER_NAMESPACES[0])
+    namespace: Obj = {}
+    for name in ids.CLUSTER_NAMESPACES:  # the one the id was taken from
+        with contextlib.suppress(client_errors.NotFound):
+            namespace = await rest.base.get("Namespace", name)
+            if namespace["metadata"]["uid"] == cluster_id:
+                break
     version = (await rest.base.version()).get("gitVersion")
     return [cluster_answer(namespace, cluster_id, __version__, version, verbosity)]
 

@@ -89,12 +89,6 @@ async def _project_answer(request: Request, client: Client, obj: Obj) -> Obj:
     return project_answer(obj, await ids.cluster_id(rest_of(request)), pools, departments)
 
 
-def _paged(answers: list[Obj], filters: dict[str, str], filter_by: list[str] | None, sort_by: str | None,
-           sort_order: str, offset: int, limit: int) -> tuple[list[Obj], int | None]:
-    return filterby.page(answers, filter_by=filter_by, filters=filters, sort_by=sort_by, sort_order=sort_order,
-                         offset=offset, limit=limit)
-
-
 FILTER_BY = Query(None, alias="filterBy", description=(
     "Terms <field><operator><value>, all of which hold; operators == != <= >= =@ (contains) !@ =^ (starts "
     "with) =$ (ends with). Repeat the parameter or separate terms with commas."))
@@ -129,7 +123,8 @@ async def list_projects(request: Request, client: Client = Depends(caller), filt
     projects, pools, departments = await asyncio.gather(client.list("Project"), _pools(client), _departments(client))
     cluster_id = await ids.cluster_id(rest_of(request))
     answers = [project_answer(p, cluster_id, pools, departments) for p in await visible_projects(client, projects)]
-    chosen, following = _paged(answers, PROJECT_FILTERS, filter_by, sort_by, sort_order, offset, limit)
+    chosen, following = filterby.page(answers, filter_by=filter_by, filters=PROJECT_FILTERS, sort_by=sort_by,
+                                      sort_order=sort_order, offset=offset, limit=limit)
     return {"projects": chosen, "next": following}
 
 
@@ -215,7 +210,8 @@ async def list_departments(request: Request, client: Client = Depends(caller),
     departments, pools = await asyncio.gather(client.list("Department"), _pools(client))
     cluster_id = await ids.cluster_id(rest_of(request))
     answers = [department_answer(d, cluster_id, pools, [], slim=True) for d in departments]
-    chosen, following = _paged(answers, DEPARTMENT_FILTERS, filter_by, sort_by, sort_order, offset, limit)
+    chosen, following = filterby.page(answers, filter_by=filter_by, filters=DEPARTMENT_FILTERS, sort_by=sort_by,
+                                      sort_order=sort_order, offset=offset, limit=limit)
     return {"departments": chosen, "next": following}
 
 
