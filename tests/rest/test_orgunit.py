@@ -250,3 +250,17 @@ def test_a_quota_that_is_not_a_finite_number_is_a_400(cluster: Cluster) -> None:
         answer = http.post(PROJECTS, content=raw, headers={"Content-Type": "application/json"})
     assert answer.status_code == 400, answer.text
     assert answer.json()["complianceIssues"][0]["field"] == "resources.0.gpu.deserved"
+
+
+def test_a_requested_namespace_is_the_projects_namespace(cluster: Cluster) -> None:
+    cluster.kubectl("create", "namespace", "ml-team")
+    with rest(cluster) as http:
+        created = http.post(PROJECTS, json=project_body(cluster, "rest-ns", requestedNamespace="ml-team"))
+        assert created.status_code == 201, created.text
+        assert created.json()["requestedNamespace"] == "ml-team"
+        assert kube(cluster, "project", "rest-ns")["spec"]["namespace"] == "ml-team"
+        ready = eventually(lambda: (r := http.get(f"{PROJECTS}/rest-ns").json())["phase"] == "Ready" and r,
+                           timeout=20)
+    assert ready["status"]["namespace"] == "ml-team"
+    labels = kube(cluster, "namespace", "ml-team")["metadata"]["labels"]
+    assert labels["runai/queue"] == "rest-ns"
