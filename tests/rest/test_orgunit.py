@@ -203,6 +203,7 @@ def test_a_researcher_sees_only_their_projects_and_writes_none_a_viewer_sees_all
     token = add_user(cluster, "rita", "researcher", "mine")
     with rest(cluster, token) as http:
         listed = http.get(PROJECTS)
+        own = http.get(f"{PROJECTS}/mine")
         other = http.get(f"{PROJECTS}/theirs")
         created = http.post(PROJECTS, json=project_body(cluster, "rita-p"))
         quota = http.put(f"{PROJECTS}/mine/resources", json=[{"gpu": {"deserved": 100}}])
@@ -210,6 +211,8 @@ def test_a_researcher_sees_only_their_projects_and_writes_none_a_viewer_sees_all
     assert listed.status_code == 200
     conforms(listed.json(), "get", PROJECTS, 200)
     assert [p["name"] for p in listed.json()["projects"]] == ["mine"]
+    assert own.status_code == 200 and own.json()["parent"] == {"name": "default"}  # may not read departments
+    conforms(own.json(), "get", "/api/v1/org-unit/projects/{projectId}", 200)
     assert other.status_code == 404
     for refused in (created, quota, departments):
         assert refused.status_code == 403, refused.text
