@@ -187,6 +187,33 @@ def test_an_inference_with_a_serving_port_and_autoscaling(env: dict[str, Any]) -
     assert env["http"].delete(url).status_code == 204
 
 
+def test_a_training_applied_as_yaml_reads_back_in_runais_names(env: dict[str, Any]) -> None:
+    c = env["c"]
+    c.kubectl("apply", "-f", "-", input=(
+        "apiVersion: run.ai/v2alpha1\nkind: TrainingWorkload\nmetadata: {name: from-yaml, namespace: runai-a}\n"
+        "spec:\n  image: {value: busybox}\n  gpu: {value: \"0.5\"}\n  cpu: {value: 500m}\n"
+        "  environment: {items: {HOME: {value: /home/u}}}\n  nodePools: {value: a b}\n"))
+    uid = kubectl_json(c, "tw", "from-yaml", "-n", "runai-a")["metadata"]["uid"]
+    got = env["http"].get(f"/api/v1/workloads/trainings/{uid}")
+    assert got.status_code == 200, got.text
+    conforms(got.json(), "get", "/api/v1/workloads/trainings/{workloadId}", 200)
+    assert got.json()["spec"] == {
+        "image": "busybox", "nodePools": ["a", "b"], "environmentVariables": [{"name": "HOME", "value": "/home/u"}],
+        "compute": {"cpuCoreRequest": 0.5, "gpuDevicesRequest": 1, "gpuRequestType": "portion",
+                    "gpuPortionRequest": 0.5}}
+    assert got.json()["createdBy"] == ""  # applied without spec.username
+    assert env["http"].get(f"/api/v1/workloads/workspaces/{uid}").status_code == 404  # not a workspace
+
+
+def test_a_master_spec_must_agree_with_master_spec_same_as_worker(env: dict[str, Any]) -> None:
+    spec = {"image": "busybox", "distributedFramework": "PyTorch", "numWorkers": 1}
+    for extra in ({"masterSpecSameAsWorker": True, "masterSpec": {"image": "x"}}, {"masterSpecSameAsWorker": False}):
+        answer = env["http"].post("/api/v1/workloads/distributed", json=body(env, "ddp-bad", spec, **extra))
+        assert answer.status_code == 400, answer.text
+        conforms(answer.json(), "post", "/api/v1/workloads/distributed", 400)
+        assert answer.json()["complianceIssues"][0]["field"] == "masterSpec"
+
+
 @pytest.mark.parametrize(("change", "field"), [
     ({"projectId": "no-such-project"}, "projectId"),
     ({"clusterId": "71f69d83-ba66-4822-adf5-55ce55efd210"}, "clusterId"),

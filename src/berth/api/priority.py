@@ -11,6 +11,8 @@ refused, as kube-apiserver refuses a pod whose PriorityClass does not exist.
 
 from __future__ import annotations
 
+from typing import Any
+
 from berth.api.types import enum
 
 PRIORITY_CLASSES: dict[str, int] = {
@@ -25,3 +27,24 @@ NON_PREEMPTIBLE_FROM = 100
 
 PriorityClassName = enum(*PRIORITY_CLASSES, expects="a priority class: " + ", ".join(
     f"{name} ({value})" for name, value in PRIORITY_CLASSES.items()))
+
+
+def _flag(spec: dict[str, Any], name: str) -> bool:
+    entry = spec.get(name)
+    return bool(entry.get("value")) if isinstance(entry, dict) else False
+
+
+def priority_class(workload: dict[str, Any]) -> tuple[str, str]:
+    """(priorityClassName, preemptibility) of a workload by its kind and preemptible flags, as Run:ai and KAI
+    set them: what the workload controller writes on its PodGroup and pods, and what the REST API shows."""
+    kind = workload.get("kind")
+    spec = workload.get("spec") or {}
+    if kind == "InferenceWorkload":
+        return "inference", "non-preemptible"
+    if kind == "InteractiveWorkload":
+        if _flag(spec, "preemptible"):
+            return "build-preemptible", "preemptible"
+        return "build", "non-preemptible"
+    if kind == "DistributedWorkload" and _flag(spec, "nonPreemptible"):
+        return "train", "non-preemptible"
+    return "train", "preemptible"

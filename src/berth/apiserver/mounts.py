@@ -2,8 +2,9 @@
 
 The API server does not import them: whoever starts it (`berth.controlplane`) passes `Config.mounts`, a
 function of the kubeconfig the server wrote, returning (prefixes, app) pairs. A path equal to a prefix or
-under it goes to that app; everything else, and the lifespan, to the Kubernetes API. Audit logging wraps
-the whole, so REST requests are recorded like any other.
+under it goes to that app; everything else, and the lifespan, to the Kubernetes API. A mounted app acts
+through the Kubernetes API as its caller (the REST app forwards the caller's token), so what it does is
+audited there, under the caller's name, once.
 """
 
 from __future__ import annotations

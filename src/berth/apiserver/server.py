@@ -164,11 +164,11 @@ def _build(config: Config, store: Store) -> tuple[Api, Server, Path, uvicorn.Con
     server = Server(api, token=token, data_dir=config.data_dir, tasks=[collector.run, compactor(store)],
                     limits=config.limits)
     audit = AuditLog(config.data_dir / "audit" / "audit.log", config.audit.max_size, config.audit.max_backups)
-    app: Any = server.app()
-    if config.mounts is not None:
+    app: Any = AuditMiddleware(server.app(), audit, reads=config.audit.reads)
+    if config.mounts is not None:  # their requests reach the Kubernetes API as their callers: audited there
         app = PrefixDispatch(app, config.mounts(kubeconfig))
     uv = uvicorn.Config(
-        AuditMiddleware(app, audit, reads=config.audit.reads), host=config.host, port=config.port, log_level="warning", access_log=False,
+        app, host=config.host, port=config.port, log_level="warning", access_log=False,
         http=_Http, ws="websockets-sansio", loop="uvloop", lifespan="on", timeout_graceful_shutdown=2, **ssl,
     )
     return api, server, kubeconfig, uv

@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+from berth.api.priority import priority_class
 from berth.api.registry import WORKLOADS
 from berth.client import AlreadyExists, ApiError, Client, Conflict, NotFound
 from berth.client.informer import Change, Informer
@@ -72,21 +73,6 @@ def requested_pools(workload: Obj) -> list[str]:
     spec = workload.get("spec") or {}
     text = value(spec, "nodePools") or value(spec, "nodePool") or ""
     return [p for p in str(text).replace(",", " ").split() if p]
-
-
-def priority_class(workload: Obj) -> tuple[str, str]:
-    """(priorityClassName, preemptibility) by kind and the preemptible flags, as Run:ai and KAI do."""
-    kind = workload.get("kind")
-    spec = workload.get("spec") or {}
-    if kind == "InferenceWorkload":
-        return "inference", "non-preemptible"
-    if kind == "InteractiveWorkload":
-        if value(spec, "preemptible", False):
-            return "build-preemptible", "preemptible"
-        return "build", "non-preemptible"
-    if kind == "DistributedWorkload" and value(spec, "nonPreemptible", False):
-        return "train", "non-preemptible"
-    return "train", "preemptible"
 
 
 class WorkloadController:

@@ -2,12 +2,14 @@
 and when, the desired and the actual phase), read from a `run.ai/v2alpha1` object.
 
 - workloadId is the object's uid; projectId the uid of the Project whose namespace holds it; departmentId the
-  uid of that project's Department (left out where the caller may not read it); clusterId `ids.cluster_id`.
+  uid of that project's Department, or its name where the caller may not read Departments (as
+  `GET /api/v1/workloads` says it); clusterId `ids.cluster_id`.
 - requestedName is the name asked for: the name, or the prefix of a name made from `generateName`.
-- createdBy is the object's `spec.username` (the CLI and the REST API set it to the submitting user).
+- createdBy is who submitted it, as `GET /api/v1/workloads` says `submittedBy` (`workload_view.submitted_by`:
+  spec.userId, else spec.username; the REST API sets spec.username to the caller).
 - desiredPhase: Deleted once the object is being deleted, Stopped while it is suspended (`spec.active`
-  false), else Running. actualPhase: the object's `status.phase`, in Run:ai's Phase enum (`ACTUAL`); a
-  workload no controller has looked at yet is Creating.
+  false), else Running. actualPhase: the object's `status.phase` in Run:ai's Phase enum, mapped as
+  `GET /api/v1/workloads` maps it (`workload_view.runai_phase`).
 """
 
 from __future__ import annotations
@@ -19,19 +21,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from berth.client import Client
 from berth.client import errors as client_errors
 from berth.rest import ids
+from berth.rest import workload_view as view
+from berth.rest.context import remembered
 
 Obj = dict[str, Any]
 
 DesiredPhase = Literal["Running", "Stopped", "Deleted"]
 ActualPhase = Literal["Creating", "Initializing", "Resuming", "Pending", "Deleting", "Running", "Updating",
                       "Stopped", "Stopping", "Degraded", "Failed", "Completed", "Terminating", "Unknown"]
-
-#: Berth's phases that Run:ai's Phase enum does not have, and what they are there.
-ACTUAL: dict[str, ActualPhase] = {
-    "TimedOut": "Stopped",  # an interactive workload its project's time limit stopped
-    "Template": "Stopped",  # a template never runs
-}
-
 
 class WorkloadMeta(BaseModel):
     """Run:ai's WorkloadMeta1: who and what a workload is, and where it is in its life."""
@@ -45,7 +42,7 @@ class WorkloadMeta(BaseModel):
     projectId: str = Field(..., description="The id (uid) of the workload's project.")
     departmentId: str | None = Field(None, min_length=1, description="The id (uid) of the project's department.")
     clusterId: str = Field(..., description="The cluster's id (the uid of its runai namespace).")
-    createdBy: str = Field(..., description="The user who submitted the workload (spec.username).")
+    createdBy: str = Field(..., description="The user who submitted the workload (spec.userId, else spec.username).")
     createdAt: str = Field(..., description="When the workload was created (metadata.creationTimestamp).")
     desiredPhase: DesiredPhase = Field(..., description="Running, Stopped (suspended) or Deleted.")
     actualPhase: ActualPhase | None = Field(None, description="The phase the workload is in (status.phase).")
@@ -63,9 +60,7 @@ def desired_phase(obj: Obj) -> DesiredPhase:
 
 
 def actual_phase(obj: Obj) -> ActualPhase:
-    phase = str((obj.get("status") or {}).get("phase") or "Creating")
-    if phase in ACTUAL:
-        return ACTUAL[phase]
+    phase = view.runai_phase((obj.get("status") or {}).get("phase"))
     allowed: tuple[str, ...] = ActualPhase.__args__  # type: ignore[attr-defined]
     return phase if phase in allowed else "Unknown"  # type: ignore[return-value]
 
@@ -78,21 +73,27 @@ def requested_name(obj: Obj) -> str:
 
 async def project_of(client: Client, namespace: str) -> Obj | None:
     """The Project whose workloads live in `namespace`, as the caller sees projects."""
-    for project in await client.list("Project"):
-        if ids.project_namespace(project) == namespace:
-            return project
+    for fresh in (False, True):
+        for project in await ids.projects(client, fresh=fresh):
+            if ids.project_namespace(project) == namespace:
+                return project
     return None
 
 
 async def department_id(client: Client, project: Obj | None) -> str | None:
+    """The uid of the project's Department; its name where the caller may not read it or it does not exist."""
     if project is None:
         return None
     name = (project.get("spec") or {}).get("department") or "default"
-    try:
-        department = await client.get("Department", name)
-    except (client_errors.NotFound, client_errors.Forbidden):
-        return None
-    return str(department["metadata"]["uid"])
+
+    async def uid() -> str:
+        try:
+            department = await client.get("Department", name)
+        except (client_errors.NotFound, client_errors.Forbidden):
+            return str(name)
+        return str(department["metadata"]["uid"])
+
+    return await remembered(client, f"department-uid/{name}", uid)
 
 
 async def workload_meta(client: Client, obj: Obj, cluster: str, project: Obj | None = None) -> Obj:
@@ -104,7 +105,7 @@ async def workload_meta(client: Client, obj: Obj, cluster: str, project: Obj | N
     answer = WorkloadMeta(
         name=meta["name"], requestedName=requested_name(obj), workloadId=meta["uid"],
         projectId=str((project or {}).get("metadata", {}).get("uid") or meta.get("namespace") or ""),
-        departmentId=department, clusterId=cluster, createdBy=str(_value(obj.get("spec") or {}, "username") or ""),
+        departmentId=department, clusterId=cluster, createdBy=view.submitted_by(obj) or "",
         createdAt=str(meta.get("creationTimestamp") or ""), desiredPhase=desired_phase(obj),
         actualPhase=actual_phase(obj))
     return answer.model_dump(exclude_none=True)

@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+import weakref
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from fastapi import Request
 
@@ -20,6 +24,26 @@ from berth.client import Client
 
 #: How many callers' clients are kept open at once.
 CACHED_CALLERS = 32
+#: How long a caller's view of slowly changing objects (projects, departments, who they are) is reused.
+MEMO_TTL_S = 2.0
+T = TypeVar("T")
+_memos: weakref.WeakKeyDictionary[Client, dict[str, tuple[float, Any]]] = weakref.WeakKeyDictionary()
+
+
+async def remembered(client: Client, key: str, load: Callable[[], Awaitable[T]], *, fresh: bool = False,
+                     ttl: float = MEMO_TTL_S) -> T:
+    """`load()`'s answer for this caller, reused for `ttl` seconds: a script's burst of creates reads the
+    projects once, not once a request. Only lookups use it; every write goes to the API server, which
+    decides with what it has now. `fresh` reloads (a lookup that missed in the remembered answer tries
+    again, so an object made a moment ago is found)."""
+    memo = _memos.setdefault(client, {})
+    now = time.monotonic()
+    hit = memo.get(key)
+    if hit is not None and not fresh and now - hit[0] < ttl:
+        return hit[1]  # type: ignore[no-any-return]
+    value = await load()
+    memo[key] = (now, value)
+    return value
 
 
 @dataclass

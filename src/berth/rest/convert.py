@@ -73,7 +73,7 @@ def table(mapping: dict[str, str], what: str) -> tuple[Any, Any]:
     back = {v: k for k, v in mapping.items()}
 
     def forth(value: Any) -> str:
-        if value not in mapping:
+        if not isinstance(value, str) or value not in mapping:
             raise ValueError(f"{value!r} is not one of {', '.join(mapping)} ({what})")
         return mapping[value]
 
@@ -87,7 +87,7 @@ def uid_gid_source(value: Any) -> bool:
     """Run:ai's uidGidSource as Berth's runAsUser: the image's user, or the ids given (custom) or the
     submitting user's (fromIdpToken)."""
     sources = {"fromTheImage": False, "fromIdpToken": True, "custom": True}
-    if value not in sources:
+    if not isinstance(value, str) or value not in sources:
         raise ValueError(f"{value!r} is not one of {', '.join(sources)}")
     return sources[value]
 

@@ -32,6 +32,7 @@ from berth.api.closest import suggest
 from berth.api.workloads import WORKLOAD_SPECS, MasterSpec
 from berth.rest import convert as c
 from berth.rest.errors import bad_request
+from berth.rest.workload_view import FRAMEWORKS
 
 Obj = dict[str, Any]
 Conv = Callable[[Any], Any]
@@ -86,6 +87,7 @@ class Field:
     accepts: tuple[Any, ...] = ()
     ignored: str = ""  # accepted, not honoured: why
     also: tuple[str, ...] = ()  # other object fields this REST field stands for (error paths)
+    hooked: tuple[tuple[str, str], ...] = ()  # items: (REST member path, Berth member) the hooks map (paths)
     emit: bool = True  # written back by from_object_spec (False: another row shows the same object field)
 
     def target(self, kind: str) -> str | None:
@@ -107,8 +109,7 @@ def _ignored(rest: str, why: str, kinds: frozenset[str] = _ALL) -> Field:
 
 _KEYED = (Member("value", "value"),)  # name -> label, value -> the item's value (a string)
 _PORT = (Member("container", "container"), Member("external", "external"), Member("serviceType", "serviceType"))
-_FRAMEWORK_IN, _FRAMEWORK_OUT = c.table({"PyTorch": "PyTorchJob", "TF": "TFJob", "MPI": "MPIJob",
-                                         "XGBoost": "XGBoostJob"}, "distributedFramework")
+_FRAMEWORK_IN, _FRAMEWORK_OUT = c.table({v: k for k, v in FRAMEWORKS.items()}, "distributedFramework")
 
 
 FIELDS: tuple[Field, ...] = (
@@ -148,7 +149,7 @@ FIELDS: tuple[Field, ...] = (
     Field("exposedUrls", ("exposedUrls",), "items", label="name", prefix="url-", members=(
         Member("container", "container"), Member("url", "url"), Member("toolType", "toolType"),
         Member("authorizedUsers", None), Member("authorizedGroups", None)),
-        hook_in=c.users_in, hook_out=c.users_out),
+        hook_in=c.users_in, hook_out=c.users_out, hooked=(("authorizedUsers", "authorizedUsers"),)),
     _ignored("exposedUrls.toolName", "Berth's exposed URLs name their tool by toolType only"),
     _unsupported("relatedUrls", "Berth's workloads have no related URLs (links to outside services)"),
     # compute
@@ -171,11 +172,13 @@ FIELDS: tuple[Field, ...] = (
     Field("storage.pvc", ("pvcs",), "items", label="name", prefix="pvc--", members=(
         Member("existingPvc", "existingPvc"), Member("claimName", "claimName"), Member("path", "path"),
         Member("readOnly", "readOnly"), Member("ephemeral", "ephemeral"), Member("claimInfo", None)),
-        hook_in=c.pvc_in, hook_out=c.pvc_out),
+        hook_in=c.pvc_in, hook_out=c.pvc_out, hooked=(("claimInfo.size", "size"), (
+            "claimInfo.storageClass", "storageClass"), ("claimInfo.accessModes", "accessMode"))),
     Field("storage.git", ("gitSync",), "items", label="name", prefix="git-", members=(
         Member("repository", "source"), Member("branch", "branch"), Member("revision", "rev"),
         Member("path", "target"), Member("passwordSecret", None), Member("secretKeyOfUser", None),
-        Member("secretKeyOfPassword", None)), hook_in=c.git_in, hook_out=c.git_out),
+        Member("secretKeyOfPassword", None)), hook_in=c.git_in, hook_out=c.git_out, hooked=(
+            ("secretKeyOfUser", "username"), ("secretKeyOfPassword", "password"), ("passwordSecret", "password"))),
     Field("storage.configMapVolume", ("configMapVolumes",), "items", label="name", prefix="configmap-",
           members=(Member("configMap", "name"), Member("mountPath", "mountPath"))),
     Field("storage.secretVolume", ("secretVolumes",), "items", label="name", prefix="secret-",
@@ -183,15 +186,18 @@ FIELDS: tuple[Field, ...] = (
     Field("storage.hostPath", ("volumes",), "items", _NI, label="name", prefix="volume-", members=(
         Member("path", "source"), Member("mountPath", "target"), Member("readOnly", None),
         Member("mountPropagation", None)),
-        hook_in=c.read_only_default, hook_out=c.read_only_out, owns=lambda _, item: not item.get("nfsServer")),
+        hook_in=c.read_only_default, hook_out=c.read_only_out, owns=lambda _, item: not item.get("nfsServer"),
+        hooked=(("readOnly", "readOnly"),)),
     Field("storage.nfs", ("volumes",), "items", _NI, label="name", prefix="nfs-", members=(
         Member("path", "source"), Member("mountPath", "target"), Member("server", "nfsServer"),
         Member("readOnly", None)),
-        hook_in=c.read_only_default, hook_out=c.read_only_out, owns=lambda _, item: bool(item.get("nfsServer"))),
+        hook_in=c.read_only_default, hook_out=c.read_only_out, owns=lambda _, item: bool(item.get("nfsServer")),
+        hooked=(("readOnly", "readOnly"),)),
     Field("storage.s3", ("s3",), "items", _NI, label="name", prefix="s3-", members=(
         Member("bucket", "bucket"), Member("path", "target"), Member("url", "url"),
         Member("accessKeySecret", None), Member("secretKeyOfAccessKeyId", None),
-        Member("secretKeyOfSecretKey", None)), hook_in=c.s3_in, hook_out=c.s3_out),
+        Member("secretKeyOfSecretKey", None)), hook_in=c.s3_in, hook_out=c.s3_out, hooked=(
+            ("secretKeyOfAccessKeyId", "key"), ("secretKeyOfSecretKey", "secret"), ("accessKeySecret", "key"))),
     _unsupported("storage.dataVolume", "Berth has no data volume assets; mount the claim with storage.pvc"),
     # security
     _value("security.uidGidSource", "runAsUser", to_obj=c.uid_gid_source),
@@ -436,6 +442,9 @@ def _serving_port(value: Any, out: _Out) -> None:
     if value.get("container") is None:
         raise bad_request(f"{where}.container", "required", "give the port the server listens on")
     items = out.spec.setdefault("ports", {}).setdefault("items", {})
+    if SERVING_PORT in items:
+        raise bad_request(out.where("ports"), f"a port named {SERVING_PORT} is the serving port's name",
+                          "name the port otherwise, or leave servingPort out")
     items[SERVING_PORT] = {"value": {"container": value["container"]}}
 
 
@@ -445,6 +454,8 @@ _PRIORITY = {"build": False, "interactive-preemptible": True}
 def _priority_in(value: Any, out: _Out, where: str) -> None:
     """Run:ai's priority class as Berth has it: a workspace's is preemptible or not; a training is always
     preemptible (Run:ai's train)."""
+    if not isinstance(value, str):
+        raise bad_request(where, "expected a string", "give build, train or interactive-preemptible")
     if out.kind == W and value in _PRIORITY:
         out.put("preemptible", {"value": _PRIORITY[value]}, "priorityClass")
     elif out.kind != W and value != "train":
@@ -468,7 +479,7 @@ def _gpu_in(given: dict[str, Any], out: _Out) -> None:
     shares = {"portion": "gpuPortionRequest", "memory": "gpuMemoryRequest", "migProfile": "migProfile"}
     present = [t for t, name in shares.items() if given.get(name) is not None]
     kind = given.get("gpuRequestType")
-    if kind is not None and kind not in shares:
+    if kind is not None and (not isinstance(kind, str) or kind not in shares):
         raise bad_request(field("compute.gpuRequestType"), f"{kind!r} is not a GPU request type",
                           "give portion, memory or migProfile")
     if len(present) > 1:
@@ -507,10 +518,14 @@ def _gpu_in(given: dict[str, Any], out: _Out) -> None:
                     raise bad_request(field("compute.gpuDevicesRequest"), f"Berth's {out.kind} shares one GPU "
                                       "device per pod", "give gpuDevicesRequest 1 with a portion or memory request")
                 out.put("gpuDevices", {"value": devices}, "compute.gpuDevicesRequest")
-        if limit is not None:
+    except (ValueError, ArithmeticError) as exc:
+        raise bad_request(field("compute"), str(exc) or "not a number", "fix the GPU request as the message says") from None
+    if limit is not None:
+        try:
             out.put("gpuLimit", {"value": c.number_text(limit)}, "compute.gpuPortionLimit")
-    except ValueError as exc:
-        raise bad_request(field("compute"), str(exc), "fix the GPU request as the message says") from None
+        except (ValueError, ArithmeticError):
+            raise bad_request(field("compute.gpuPortionLimit"), "expected a portion of one GPU, or a number of GPUs",
+                              "give a number like 0.5 or 1") from None
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -663,12 +678,13 @@ def object_path(kind: str, rest_path: str) -> str | None:
         if row.shape == "items" and path.startswith(row.rest + "."):
             target = row.target(kind)
             member = path[len(row.rest) + 1:]
-            found = next((m for m in row.members if m.rest == member.split(".")[0]), None)
+            found = next((m.obj for m in row.members if m.rest == member.split(".")[0] and m.obj), None)
+            found = found or dict(row.hooked).get(member)
             if target is None:
                 return None
             if member in ("name", "exclude") or row.members == _KEYED:
                 return target
-            return f"{target}.{found.obj}" if found and found.obj else target
+            return f"{target}.{found}" if found else target
     return None
 
 
@@ -692,9 +708,10 @@ def rest_path(kind: str, object_path: str) -> str | None:
     if primary is None:
         return "servingPort" if kind == I and path == "ports" else None
     if member and primary.shape == "items" and primary.members != _KEYED:
-        found = next((m for m in primary.members if m.obj == member), None)
+        found = next((m.rest for m in primary.members if m.obj == member), None)
+        found = found or next((rest for rest, obj in primary.hooked if obj == member), None)
         if found:
-            return f"{primary.rest}.{found.rest}"
+            return f"{primary.rest}.{found}"
     return primary.rest
 
 

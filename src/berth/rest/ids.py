@@ -20,7 +20,7 @@ from berth.api.projects import namespace_of_project
 from berth.api.registry import WORKLOADS
 from berth.client import Client
 from berth.client import errors as client_errors
-from berth.rest.context import Rest
+from berth.rest.context import Rest, remembered
 from berth.rest.errors import RestError, bad_request
 
 Obj = dict[str, Any]
@@ -53,6 +53,11 @@ async def check_cluster(rest: Rest, given: str | None, field: str = "clusterId")
     return ours
 
 
+async def projects(client: Client, *, fresh: bool = False) -> list[Obj]:
+    """The Projects as the caller sees them (remembered a moment: `context.remembered`)."""
+    return await remembered(client, "projects", lambda: client.list("Project"), fresh=fresh)
+
+
 def _matches(obj: Obj, key: str) -> bool:
     meta = obj.get("metadata") or {}
     return key in (meta.get("uid"), meta.get("name"))
@@ -61,9 +66,10 @@ def _matches(obj: Obj, key: str) -> bool:
 async def project(client: Client, project_id: str, *, field: str | None = "projectId") -> Obj:
     """The Project whose id (uid) or name is `project_id`. Unknown: 400 naming `field` (a request body's
     field), or 404 when `field` is None (a path)."""
-    for found in await client.list("Project"):
-        if _matches(found, project_id):
-            return found
+    for fresh in (False, True):
+        for found in await projects(client, fresh=fresh):
+            if _matches(found, project_id):
+                return found
     if field is None:
         raise RestError(404, f"project {project_id!r} not found",
                         details="GET /api/v1/org-unit/projects lists the projects and their ids")
@@ -100,16 +106,50 @@ async def visible_namespaces(client: Client) -> list[str] | None:
     return [ns for ns, ok in zip(namespaces, allowed, strict=True) if ok]
 
 
+#: Where each workload seen lately lives, by uid: (kind, namespace, name). Only a hint for `workload`, which
+#: reads the object as the caller and checks its uid, so it never shows a caller what it may not read.
+_WHERE: dict[str, tuple[str, str, str]] = {}
+WHERE_KEPT = 100_000
+
+
+def note(kind: str, objs: list[Obj]) -> None:
+    if len(_WHERE) > WHERE_KEPT:
+        _WHERE.clear()
+    for obj in objs:
+        meta = obj.get("metadata") or {}
+        if meta.get("uid"):
+            _WHERE[meta["uid"]] = (kind, meta.get("namespace", ""), meta.get("name", ""))
+
+
 async def list_workloads(client: Client, kinds: tuple[str, ...] = WORKLOAD_KINDS) -> list[Obj]:
     """Every workload of `kinds` the caller may see (in every namespace, or its projects' ones)."""
     namespaces = await visible_namespaces(client)
     where: list[str | None] = [None] if namespaces is None else list(namespaces)
-    lists = await asyncio.gather(*(client.list(kind, ns) for kind in kinds for ns in where))
+    pairs = [(kind, ns) for kind in kinds for ns in where]
+    lists = await asyncio.gather(*(client.list(kind, ns) for kind, ns in pairs))
+    for (kind, _), listed in zip(pairs, lists, strict=True):
+        note(kind, listed)
     return [obj for listed in lists for obj in listed]
 
 
+async def _hinted(client: Client, workload_id: str, kinds: tuple[str, ...]) -> Obj | None:
+    """The workload at the place `_WHERE` remembers for its uid, if it is still that workload."""
+    hint = _WHERE.get(workload_id)
+    if hint is None or hint[0] not in kinds:
+        return None
+    try:
+        obj = await client.get(hint[0], hint[2], hint[1])
+    except (client_errors.NotFound, client_errors.Forbidden):
+        return None
+    return obj if (obj.get("metadata") or {}).get("uid") == workload_id else None
+
+
 async def workload(client: Client, workload_id: str, kinds: tuple[str, ...] = WORKLOAD_KINDS) -> Obj:
-    """The workload whose uid is `workload_id`, among `kinds`; 404 when the caller sees none."""
+    """The workload whose uid is `workload_id`, among `kinds`; 404 when the caller sees none. A uid seen
+    lately is read where it was (one GET); any other is searched for in every list the caller may read."""
+    found = await _hinted(client, workload_id, kinds)
+    if found is not None:
+        return found
     for obj in await list_workloads(client, kinds):
         if (obj.get("metadata") or {}).get("uid") == workload_id:
             return obj

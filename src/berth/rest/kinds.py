@@ -26,7 +26,7 @@ from berth.client import Client
 from berth.client import errors as client_errors
 from berth.rest import answers, fields, ids
 from berth.rest.spec_schema import spec_schema
-from berth.rest.context import caller, rest_of
+from berth.rest.context import caller, remembered, rest_of
 from berth.rest.errors import RestError, bad_request, from_api_error
 
 Obj = dict[str, Any]
@@ -39,6 +39,8 @@ def _text(value: Any) -> Any:
 
 
 Id = Annotated[str, BeforeValidator(_text)]
+#: What the API server takes as a workload's name (documented here; the API server checks it, in its words).
+NAME_PATTERN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 SPEC_TEXT = ("What to run and how, with Run:ai's field names (compute.gpuDevicesRequest, "
              "environmentVariables, storage.pvc...). docs/rest.md lists each field, the run.ai/v2alpha1 field it "
              "is, and the fields Berth refuses.")
@@ -49,7 +51,8 @@ class CreationRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(..., min_length=1, description="The workload's name (its object's metadata.name).")
+    name: str = Field(..., min_length=1, description="The workload's name (its object's metadata.name): a DNS "
+                      "label, checked by the API server.", json_schema_extra={"pattern": NAME_PATTERN, "maxLength": 63})
     useGivenNameAsPrefix: bool = Field(False, description="true: name is a prefix; the API server adds random "
                                                            "characters (generateName).")
     projectId: Id = Field(..., description="The project's id (its uid), or its name.")
@@ -202,11 +205,13 @@ def _routes(t: Type) -> None:
     async def create(body: CreationRequest, request: Request, client: Client = Depends(caller)) -> Obj:
         await ids.check_cluster(rest_of(request), body.clusterId)
         project = await ids.project(client, body.projectId)
-        obj = object_for(t.kind, body, ids.project_namespace(project), await client.whoami())
+        who = await remembered(client, "whoami", client.whoami)
+        obj = object_for(t.kind, body, ids.project_namespace(project), who)
         try:
             created = await client.create(obj)
         except client_errors.ApiError as exc:
             raise refusal(t.kind, exc) from None
+        ids.note(t.kind, [created])
         return await answer(request, client, t.kind, created, project)
 
     async def get(workloadId: str, request: Request, client: Client = Depends(caller)) -> Obj:

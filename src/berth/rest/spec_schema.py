@@ -105,7 +105,10 @@ def _items(kind: str, row: f.Field, target: str | None) -> Obj:
         if other.rest.startswith(row.rest + ".") and other.ignored:
             properties[other.rest.rsplit(".", 1)[1]] = {"description": f"Accepted, not honoured by Berth: "
                                                                        f"{other.ignored}."}
-    return {"type": "array", "items": {"type": "object", "properties": properties}}
+    item: Obj = {"type": "object", "properties": properties, "additionalProperties": False}
+    if row.label and not row.prefix:
+        item["required"] = [row.label]
+    return {"type": "array", "items": item}
 
 
 def _row(kind: str, row: f.Field) -> Obj:
@@ -134,8 +137,8 @@ def _row(kind: str, row: f.Field) -> Obj:
 
 
 def _serving_port() -> Obj:
-    return {"type": "object", "description": "The port the inference server listens on: the ports item "
-                                              "serving-port of the object.",
+    return {"type": "object", "additionalProperties": False, "required": ["container"],
+            "description": "The port the inference server listens on: the ports item serving-port of the object.",
             "properties": {"container": {"type": "integer", "minimum": 1, "maximum": 65535},
                            "protocol": {"type": "string", "enum": ["http", "grpc"], "description": "Accepted, "
                                         "not honoured by Berth: the Service forwards any TCP protocol."}}}
