@@ -105,7 +105,8 @@ def test_patch_changes_one_rule_and_reset_clears_a_field(bare_module_cluster: Cl
 def test_delete_removes_the_object(bare_module_cluster: Cluster) -> None:
     namespace = bare_module_cluster.project("pd")
     assert _put(bare_module_cluster, "pd", {"rules": {"compute": {"gpuDevicesRequest": {"max": 1}}}}).status_code == 200
-    query = {"scope": "project", "projectId": "pd"}
+    project = json.loads(bare_module_cluster.kubectl("get", "project", "pd", "-o", "json").stdout)
+    query = {"scope": "project", "projectId": project["metadata"]["uid"]}  # the id, as scripts give it
     with rest(bare_module_cluster) as http:
         deleted = http.delete(TRAININGS, params=query)
         again = http.get(TRAININGS, params=query)
