@@ -58,6 +58,11 @@ async def projects(client: Client, *, fresh: bool = False) -> list[Obj]:
     return await remembered(client, "projects", lambda: client.list("Project"), fresh=fresh)
 
 
+async def _reread(client: Client, kind: str, remembered_obj: Obj) -> Obj:
+    """The object as it is now (a remembered list may be a moment old; callers write what they read)."""
+    return await client.get(kind, remembered_obj["metadata"]["name"])
+
+
 def _matches(obj: Obj, key: str) -> bool:
     meta = obj.get("metadata") or {}
     return key in (meta.get("uid"), meta.get("name"))
@@ -69,7 +74,7 @@ async def project(client: Client, project_id: str, *, field: str | None = "proje
     for fresh in (False, True):
         for found in await projects(client, fresh=fresh):
             if _matches(found, project_id):
-                return found
+                return found if fresh else await _reread(client, "Project", found)
     if field is None:
         raise RestError(404, f"project {project_id!r} not found",
                         details="GET /api/v1/org-unit/projects lists the projects and their ids")
