@@ -70,11 +70,8 @@ async def _departments(client: Client) -> dict[str, Obj]:
 
 async def visible_projects(client: Client, projects: list[Obj]) -> list[Obj]:
     """The projects the caller is assigned to (all of them for one who may list workloads everywhere)."""
-    if await client.can_i("list", "trainingworkloads", "run.ai"):
-        return projects
-    allowed = await asyncio.gather(*(client.can_i("list", "trainingworkloads", "run.ai", ids.project_namespace(p))
-                                     for p in projects))
-    return [p for p, ok in zip(projects, allowed, strict=True) if ok]
+    visible = await ids.visible_projects(client, projects)
+    return projects if visible is None else visible
 
 
 async def _project(client: Client, project_id: str) -> Obj:
