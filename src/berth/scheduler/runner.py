@@ -42,6 +42,7 @@ from berth.client.interruptions import record_interruption, workload_of
 from berth.scheduler import snapshot_of
 from berth.scheduler.core import Bind, CycleConfig, Decisions, Eviction, Snapshot, run_cycle
 from berth.scheduler.core.timeshare import UsageHistory, holdings, record
+from berth.scheduler.metrics import SchedulerMetrics
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +70,9 @@ class Scheduler:
     """One scheduler loop over one API."""
 
     def __init__(self, client: Client, *, period: float = PERIOD_S, config: CycleConfig | None = None,
-                 serve_default: bool = False) -> None:
+                 serve_default: bool = False, metrics: SchedulerMetrics | None = None) -> None:
         self.client = client
+        self.metrics = metrics  # counted once per cycle, after its writes (`berth.scheduler.metrics`)
         self.period = period
         self.config = config
         self.names = {SCHEDULER_NAME, snapshot_of.DEFAULT_SCHEDULER} if serve_default else {SCHEDULER_NAME}
@@ -166,6 +168,7 @@ class Scheduler:
         )
 
     async def cycle(self) -> Decisions:
+        started = time.perf_counter()
         snapshot = self.snapshot()
         config = await self._config(time.time())
         record(self.history, config.now, *holdings(snapshot))  # what runs from now on, until the next cycle
@@ -176,6 +179,8 @@ class Scheduler:
             self._interrupted &= {(p.get("metadata") or {}).get("uid") for p in self.pods.items()}
         await _bounded(self._bind(b) for b in decisions.binds if not b.pipelined)
         await self._report(decisions, snapshot)
+        if self.metrics is not None:
+            self.metrics.cycle_done(time.perf_counter() - started, snapshot, decisions)
         return decisions
 
     async def _config(self, now: float) -> CycleConfig:

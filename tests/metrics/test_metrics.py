@@ -1,0 +1,168 @@
+"""/metrics on a real `berth up` with simulated GPU nodes: after a scenario (two projects with quotas, trainings
+placed and one waiting), each project's allocated GPUs in the scrape equal the GPUs of its pods that kubectl
+shows bound; request counters move with kubectl's calls; who may read /metrics; and the label sets stay
+bounded whatever paths a client asks for."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.cluster import Cluster, running
+from tests.controllers.helpers import eventually
+from tests.rest.conftest import add_user, rest
+from tests.scheduler.test_end_to_end import project, status, submit
+
+NODES = """
+pools:
+- {name: default, count: 1, gpus: 4}
+"""
+
+Samples = dict[str, list[tuple[dict[str, str], float]]]
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """team-a (deserved 2) runs a 2-GPU training, team-b (deserved 1) a 1-GPU one; team-a's second 2-GPU
+    training cannot fit on the one GPU left, and waits."""
+    tmp = tmp_path_factory.mktemp("metrics")
+    (tmp / "cluster.yaml").write_text(textwrap.dedent(NODES))
+    for c in running(tmp, "--nodes", str(tmp / "cluster.yaml"), "--no-local-node"):
+        project(c, "team-a", 2)
+        project(c, "team-b", 1)
+        submit(c, "TrainingWorkload", "a0", "team-a", "2")
+        submit(c, "TrainingWorkload", "b0", "team-b", "1")
+        eventually(lambda: status(c, "trainingworkloads", "team-a", "a0").get("phase") == "Running", timeout=40)
+        eventually(lambda: status(c, "trainingworkloads", "team-b", "b0").get("phase") == "Running", timeout=40)
+        submit(c, "TrainingWorkload", "a1", "team-a", "2")
+        eventually(lambda: status(c, "trainingworkloads", "team-a", "a1").get("phase") == "Pending", timeout=40)
+        yield c
+
+
+def scrape(c: Cluster, token: str | None = None) -> Samples:
+    with rest(c, token) as http:
+        answer = http.get("/metrics")
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("text/plain; version=0.0.4")
+    out: Samples = defaultdict(list)
+    for family in text_string_to_metric_families(answer.text):
+        for sample in family.samples:
+            out[sample.name].append((sample.labels, sample.value))
+    return out
+
+
+def value(samples: Samples, name: str, **labels: str) -> float | None:
+    found = [v for ls, v in samples.get(name, []) if all(ls.get(k) == w for k, w in labels.items())]
+    return sum(found) if found else None
+
+
+def bound_gpus(c: Cluster, namespace: str) -> float:
+    """The scheduler's state as kubectl shows it: the GPUs that the project's bound, unfinished pods ask for."""
+    pods = json.loads(c.kubectl("get", "pods", "-n", namespace, "-o", "json").stdout)["items"]
+    total = 0.0
+    for pod in pods:
+        if not pod["spec"].get("nodeName") or pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+            continue
+        for container in pod["spec"]["containers"]:
+            limits = (container.get("resources") or {}).get("limits") or {}
+            total += float(limits.get("nvidia.com/gpu", 0))
+    return total
+
+
+def test_each_projects_allocated_gpus_match_the_pods_the_scheduler_bound(scenario: Cluster) -> None:
+    c = scenario
+    expected = {"team-a": bound_gpus(c, "runai-team-a"), "team-b": bound_gpus(c, "runai-team-b")}
+    assert expected == {"team-a": 2.0, "team-b": 1.0}
+
+    def agreed() -> Samples | None:  # the usage is counted at the scrape; the last cycle's waiting work after it
+        s = scrape(c)
+        held = all(value(s, "kai_queue_allocated_gpus", queue_name=p, nodepool="default") == g
+                   for p, g in expected.items())
+        return s if held and value(s, "berth_queue_pending_workloads", queue_name="team-a") else None
+
+    samples = eventually(agreed, timeout=20)
+    for name, gpus in expected.items():
+        assert value(samples, "runai_allocated_gpu_count_per_project", project=name) == gpus
+    assert value(samples, "kai_queue_deserved_gpus", queue_name="team-a", nodepool="default") == 2
+    assert value(samples, "runai_project_guaranteed_gpus", project="team-b") == 1
+    # team-a asks for the two it holds and the two its waiting training wants; one workload waits, in team-a only.
+    assert value(samples, "berth_queue_requested_gpus", queue_name="team-a", nodepool="default") == 4
+    assert value(samples, "berth_queue_pending_workloads", queue_name="team-a", nodepool="default") == 1
+    assert value(samples, "berth_queue_pending_workloads", queue_name="team-b") is None
+    assert value(samples, "berth_components_up") == 1
+    # The scheduler's own series: it has cycled and bound the two placed trainings' pods.
+    assert value(samples, "berth_scheduling_cycle_duration_seconds_count") >= 1
+    assert value(samples, "berth_scheduler_binds_total") >= 2
+    assert value(samples, "berth_scheduler_evicted_pods_total", action="reclaim") == 0
+    assert value(samples, "kai_e2e_scheduling_latency_milliseconds") > 0
+    # The store: its objects by resource and its size.
+    assert value(samples, "apiserver_storage_objects", resource="trainingworkloads.run.ai") == 3
+    assert value(samples, "apiserver_storage_size_bytes") > 0
+    # No series is per pod, workload or group: no label value names one.
+    names = {"a0", "a1", "b0"}
+    for series in samples.values():
+        for labels, _ in series:
+            assert not any(v.startswith(tuple(names)) for v in labels.values()), labels
+
+
+def test_request_counters_move_with_kubectl_calls(scenario: Cluster) -> None:
+    c = scenario
+    lists = dict(verb="LIST", group="", version="v1", resource="pods", scope="namespace", code="200")
+    before = value(scrape(c), "apiserver_request_total", **lists) or 0
+    for _ in range(3):
+        c.kubectl("get", "pods", "-n", "runai-team-a")
+    c.kubectl("get", "pod", "nothing-here", "-n", "runai-team-a", check=False)
+    after = scrape(c)
+    assert value(after, "apiserver_request_total", **lists) >= before + 3
+    assert value(after, "apiserver_request_total", verb="GET", resource="pods", scope="resource", code="404") >= 1
+    assert value(after, "apiserver_request_duration_seconds_count", verb="LIST", resource="pods") >= 3
+    # The components watch pods: their open watches show, and none is counted as a finished request's latency.
+    assert value(after, "apiserver_longrunning_requests", verb="WATCH", resource="pods") >= 1
+    assert value(after, "apiserver_request_duration_seconds_count", verb="WATCH") is None
+
+
+def test_admins_and_viewers_read_metrics_researchers_do_not(scenario: Cluster) -> None:
+    c = scenario
+    viewer = add_user(c, "vera", "viewer")
+    researcher = add_user(c, "rob", "researcher", "team-a")
+    assert value(scrape(c, viewer), "kai_queue_deserved_gpus", queue_name="team-b") == 1
+    with rest(c, researcher) as http:
+        refused = http.get("/metrics")
+    assert refused.status_code == 403
+    assert refused.json()["message"] == ('forbidden: User "rob" cannot get path "/metrics": the researcher role '
+                                         'may not get /metrics')
+    with rest(c, "") as http:
+        assert http.get("/metrics").status_code == 401
+    env = {"KUBECONFIG": str(c.data_dir / "users" / "rob.kubeconfig")}
+    assert c.kubectl("auth", "can-i", "get", "/metrics", env=env, check=False).stdout.startswith("no")
+    env = {"KUBECONFIG": str(c.data_dir / "users" / "vera.kubeconfig")}
+    assert c.kubectl("auth", "can-i", "get", "/metrics", env=env).stdout.strip() == "yes"
+
+
+def request_label_sets(samples: Samples) -> set[tuple[tuple[str, str], ...]]:
+    return {tuple(sorted(labels.items())) for labels, _ in samples["apiserver_request_total"]}
+
+
+def test_label_sets_stay_bounded_after_requests_to_many_unknown_paths(scenario: Cluster) -> None:
+    c = scenario
+    before = request_label_sets(scrape(c))
+    with rest(c) as http:
+        for i in range(60):
+            http.get(f"/apis/fuzz{i}.example/v{i}/things{i}")
+            http.get(f"/api/v1/namespaces/ns{i}/widgets{i}/w{i}")
+            http.request(f"VERB{i}", f"/nowhere/{i}")
+            http.get(f"/{i}%0A/metrics")
+    new = request_label_sets(scrape(c)) - before
+    # 240 requests to 240 paths: at most the three label sets of an unknown resource, a non-resource path and an
+    # unknown method, with the codes they got (and the scrape's own).
+    assert 1 <= len(new) <= 4, new
+    for labels in map(dict, new):
+        assert labels["resource"] in ("unknown", ""), labels
+        assert labels["verb"] in ("GET", "other"), labels
+        assert labels["group"] == labels["version"] == labels["subresource"] == "", labels
