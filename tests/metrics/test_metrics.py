@@ -143,6 +143,7 @@ def test_admins_and_viewers_read_metrics_researchers_do_not(scenario: Cluster) -
     assert c.kubectl("auth", "can-i", "get", "/metrics", env=env, check=False).stdout.startswith("no")
     env = {"KUBECONFIG": str(c.data_dir / "users" / "vera.kubeconfig")}
     assert c.kubectl("auth", "can-i", "get", "/metrics", env=env).stdout.strip() == "yes"
+    assert "kai_queue_allocated_gpus" in c.kubectl("get", "--raw", "/metrics", env=env).stdout
 
 
 def request_label_sets(samples: Samples) -> set[tuple[tuple[str, str], ...]]:
