@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.cluster import Cluster, running
 from tests.controllers.helpers import eventually
 from tests.rest.conftest import add_user, rest
+from tests.rest.runai import conforms
 from tests.scheduler.test_end_to_end import project, status, submit
 
 NODES = """
@@ -167,3 +168,53 @@ def test_label_sets_stay_bounded_after_requests_to_many_unknown_paths(scenario: 
         assert labels["resource"] in ("unknown", ""), labels
         assert labels["verb"] in ("GET", "other"), labels
         assert labels["group"] == labels["version"] == labels["subresource"] == "", labels
+
+
+INFERENCE = """
+apiVersion: run.ai/v2alpha1
+kind: InferenceWorkload
+metadata: {name: model, namespace: runai-serve}
+spec:
+  image: {value: vllm/vllm-openai}
+  gpu: {value: "1"}
+  minScale: {value: 1}
+  maxScale: {value: 1}
+  ports: {items: {http: {value: {container: 8000}}}}
+  annotations: {items: {berth.dev/sim-load: {value: '{"throughput": 30, "latency": 120}'}}}
+"""
+WORKLOAD_METRICS = "/api/v1/workloads/inferences/{workloadId}/metrics"
+POD_METRICS = "/api/v1/workloads/inferences/{workloadId}/pods/{podId}/metrics"
+
+
+def test_inference_metrics_serve_the_readings_the_node_reports_in_runais_shape(scenario: Cluster) -> None:
+    """The simulated node reports the load offered to the model's one replica on the pod (`run.ai/metrics`);
+    Run:ai's inference metrics endpoints answer it, for the workload and for its pod."""
+    c = scenario
+    project(c, "serve", 1)
+    c.kubectl("apply", "-f", "-", input=INFERENCE)
+
+    def reported() -> dict | None:
+        pods = json.loads(c.kubectl("get", "pods", "-n", "runai-serve", "-o", "json").stdout)["items"]
+        return next((p for p in pods if "run.ai/metrics" in (p["metadata"].get("annotations") or {})), None)
+
+    pod = eventually(reported, timeout=40)
+    uid = json.loads(c.kubectl("get", "inferenceworkload", "model", "-n", "runai-serve", "-o", "json").stdout)[
+        "metadata"]["uid"]
+    window = {"metricType": ["THROUGHPUT", "LATENCY"], "start": "2020-01-01T00:00:00Z", "end": "2100-01-01T00:00:00Z"}
+    with rest(c) as http:
+        whole = http.get(f"/api/v1/workloads/inferences/{uid}/metrics", params=window)
+        one = http.get(f"/api/v1/workloads/inferences/{uid}/pods/{pod['metadata']['uid']}/metrics", params=window)
+        past = http.get(f"/api/v1/workloads/inferences/{uid}/metrics",
+                        params={**window, "end": "2021-01-01T00:00:00Z"})
+        backwards = http.get(f"/api/v1/workloads/inferences/{uid}/metrics",
+                             params={**window, "start": "2100-01-02T00:00:00Z"})
+        missing = http.get(f"/api/v1/workloads/inferences/{pod['metadata']['uid']}/metrics", params=window)
+    for answer, path in ((whole, WORKLOAD_METRICS), (one, POD_METRICS), (past, WORKLOAD_METRICS)):
+        assert answer.status_code == 200, answer.text
+        conforms(answer.json(), "get", path, 200)
+    for answer in (whole, one):
+        shown = {m["type"]: [v["value"] for v in m["values"]] for m in answer.json()["measurements"]}
+        assert shown == {"THROUGHPUT": ["30"], "LATENCY": ["120"]}
+    assert [m["values"] for m in past.json()["measurements"]] == [[], []]  # Berth keeps no history
+    assert backwards.status_code == 400 and backwards.json()["complianceIssues"][0]["field"] == "end"
+    assert missing.status_code == 404
