@@ -6,10 +6,12 @@ bounded whatever paths a client asks for."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import textwrap
-import time
 from collections import defaultdict
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -216,3 +218,24 @@ def test_inference_metrics_serve_the_readings_the_node_reports_in_runais_shape(s
     assert [m["values"] for m in past.json()["measurements"]] == [[], []]  # Berth keeps no history
     assert backwards.status_code == 400 and backwards.json()["complianceIssues"][0]["field"] == "end"
     assert missing.status_code == 404
+
+
+def test_while_the_components_are_down_a_scrape_says_so_and_their_series_come_back_with_them(
+        scenario: Cluster) -> None:
+    c = scenario
+    assert c.process is not None
+    pid = c.process.pid
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    assert len(children) == 1, children  # the components' process
+    os.kill(int(children[0]), signal.SIGKILL)
+    eventually(lambda: not Path(f"/proc/{children[0]}").exists() or
+               Path(f"/proc/{children[0]}/stat").read_text().split(")")[1].split()[0] == "Z", timeout=5)
+    down = scrape(c)
+    assert value(down, "berth_components_up") == 0
+    assert "kai_queue_allocated_gpus" not in down and value(down, "apiserver_request_total") > 0
+    # berth up restarts the process; its series are back with it.
+    def up_again() -> Samples | None:
+        samples = scrape(c)
+        return samples if value(samples, "berth_components_up") == 1 else None
+
+    assert "berth_scheduling_cycle_duration_seconds_count" in eventually(up_again, timeout=40)

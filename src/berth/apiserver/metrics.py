@@ -136,7 +136,8 @@ class ApiServerMetrics:
             "apiserver_longrunning_requests", "Number of requests open for a long time (watches, exec, attach, "
             "port-forward), by verb, group, version, resource, subresource and scope.", list(_LABELS),
             registry=self.registry)
-        self.components_up = Gauge(
+        #: Only where there are components (`berth up --no-controllers --no-scheduler --no-local-node` has none).
+        self.components_up = None if components is None else Gauge(
             "berth_components_up", "1 when the components' process (controllers, scheduler, nodes) answered this "
             "scrape, so its series follow; 0 when it did not (they are missing).", registry=self.registry)
         self.registry.register(StorageCollector(store))
@@ -178,6 +179,8 @@ class ApiServerMetrics:
 
     async def exposition(self) -> bytes:
         """A scrape: this registry's series, then the components' when they answer."""
-        extra = await self.components() if self.components is not None else None
+        if self.components is None or self.components_up is None:
+            return generate_latest(self.registry)
+        extra = await self.components()
         self.components_up.set(1 if extra is not None else 0)
         return generate_latest(self.registry) + (extra or b"")
