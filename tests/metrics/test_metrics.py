@@ -99,6 +99,9 @@ def test_each_projects_allocated_gpus_match_the_pods_the_scheduler_bound(scenari
     assert value(samples, "berth_queue_pending_workloads", queue_name="team-a", nodepool="default") == 1
     assert value(samples, "berth_queue_pending_workloads", queue_name="team-b") is None
     assert value(samples, "berth_components_up") == 1
+    # The last cycle's fair shares: each project at least its deserved quota, together no more than the 4 GPUs.
+    fair = {p: value(samples, "kai_queue_fair_share_gpu", queue_name=p, nodepool="default") for p in expected}
+    assert fair["team-a"] >= 2 and fair["team-b"] >= 1 and sum(fair.values()) <= 4, fair
     # The scheduler's own series: it has cycled and bound the two placed trainings' pods.
     assert value(samples, "berth_scheduling_cycle_duration_seconds_count") >= 1
     assert value(samples, "berth_scheduler_binds_total") >= 2

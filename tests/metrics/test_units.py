@@ -11,6 +11,8 @@ from prometheus_client import CollectorRegistry, Counter
 
 from berth import components_metrics
 from berth.apiserver.metrics import ApiServerMetrics, request_labels
+from berth.authz.rbac import cluster_roles
+from berth.authz.roles import ROLES, User, may_get_path
 from berth.scheduler.core import Cluster, run_cycle
 from berth.scheduler.metrics import pending_by_queue
 from berth.store import Store
@@ -82,3 +84,15 @@ def test_a_scrape_says_when_the_components_did_not_answer(tmp_path: Path) -> Non
         text = asyncio.run(metrics.exposition()).decode()
     assert "berth_components_up 0.0" in text
     assert 'apiserver_storage_size_bytes{storage_cluster_id="sqlite-0"}' in text
+
+
+def test_printed_rbac_grants_metrics_to_the_roles_the_api_server_does() -> None:
+    """On a real cluster, `berth rbac` gives /metrics to exactly the roles `berth up` gives it to."""
+    by_role: dict[str, bool] = {}
+    for role in cluster_roles():
+        rules = role["rules"]
+        granted = any("/metrics" in r.get("nonResourceURLs", []) and "get" in r["verbs"] for r in rules)
+        name = role["metadata"]["annotations"]["berth.run.ai/role"]
+        by_role[name] = by_role.get(name, False) or granted
+    assert by_role == {role: may_get_path(User("someone", role), "/metrics") for role in ROLES}
+    assert by_role == {"admin": True, "viewer": True, "researcher": False}

@@ -19,7 +19,7 @@ from typing import Any
 from berth.apiserver import errors
 from berth.apiserver.resources import Resource
 from berth.authz.rbac import groups_of
-from berth.authz.roles import User, authorize, may_get_path
+from berth.authz.roles import NON_RESOURCE, User, authorize, may_get_path
 from berth.apiserver.users import BOOTSTRAP, Directory
 
 #: Anyone may ask these, with or without a token (probes and kubectl's version check).
@@ -124,7 +124,8 @@ def access_review(user: User, body: Any) -> dict[str, Any]:
         verb_ = (spec.get("nonResourceAttributes") or {}).get("verb")
         allowed = user.role == "admin" or (verb_ == "get" and (
             may_get_path(user, path) or any(path == p or path.startswith(p + "/") for p in READABLE_PREFIXES)))
-        reason = "" if allowed else f"the {user.role} role may only get discovery, /openapi and the probes"
+        reason = "" if allowed else f"the {user.role} role may only get discovery, /openapi, the probes" + "".join(
+            f", {path}" for path, roles in NON_RESOURCE.items() if user.role in roles)
     status: dict[str, Any] = {"allowed": allowed}
     if reason:
         status["reason"] = reason
