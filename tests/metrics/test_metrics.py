@@ -30,22 +30,30 @@ pools:
 Samples = dict[str, list[tuple[dict[str, str], float]]]
 
 
+TEAM_A = ("a0", "a1", "a2", "a3")
+
+
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    """team-a (deserved 2) runs a 2-GPU training, team-b (deserved 1) a 1-GPU one; team-a's second 2-GPU
-    training cannot fit on the one GPU left, and waits."""
+    """team-a (deserved 2) fills the node's 4 GPUs with four 1-GPU trainings; team-b (deserved 1) submits a
+    1-GPU training, and the scheduler reclaims one of team-a's (over its fair share) for it; that one waits."""
     tmp = tmp_path_factory.mktemp("metrics")
     (tmp / "cluster.yaml").write_text(textwrap.dedent(NODES))
     for c in running(tmp, "--nodes", str(tmp / "cluster.yaml"), "--no-local-node"):
         project(c, "team-a", 2)
         project(c, "team-b", 1)
-        submit(c, "TrainingWorkload", "a0", "team-a", "2")
+        for name in TEAM_A:
+            submit(c, "TrainingWorkload", name, "team-a", "1")
+        eventually(lambda: all(phase(c, "team-a", n) == "Running" for n in TEAM_A), timeout=40)
         submit(c, "TrainingWorkload", "b0", "team-b", "1")
-        eventually(lambda: status(c, "trainingworkloads", "team-a", "a0").get("phase") == "Running", timeout=40)
-        eventually(lambda: status(c, "trainingworkloads", "team-b", "b0").get("phase") == "Running", timeout=40)
-        submit(c, "TrainingWorkload", "a1", "team-a", "2")
-        eventually(lambda: status(c, "trainingworkloads", "team-a", "a1").get("phase") == "Pending", timeout=40)
+        eventually(lambda: phase(c, "team-b", "b0") == "Running", timeout=60)
+        # The reclaimed training waits (its phase says Degraded: it ran, and has lost its pod).
+        eventually(lambda: [phase(c, "team-a", n) for n in TEAM_A].count("Running") == 3, timeout=40)
         yield c
+
+
+def phase(c: Cluster, project_name: str, name: str) -> str | None:
+    return status(c, "trainingworkloads", project_name, name).get("phase")
 
 
 def scrape(c: Cluster, token: str | None = None) -> Samples:
@@ -81,7 +89,7 @@ def bound_gpus(c: Cluster, namespace: str) -> float:
 def test_each_projects_allocated_gpus_match_the_pods_the_scheduler_bound(scenario: Cluster) -> None:
     c = scenario
     expected = {"team-a": bound_gpus(c, "runai-team-a"), "team-b": bound_gpus(c, "runai-team-b")}
-    assert expected == {"team-a": 2.0, "team-b": 1.0}
+    assert expected == {"team-a": 3.0, "team-b": 1.0}
 
     def agreed() -> Samples | None:  # the usage is counted at the scrape; the last cycle's waiting work after it
         s = scrape(c)
@@ -94,24 +102,25 @@ def test_each_projects_allocated_gpus_match_the_pods_the_scheduler_bound(scenari
         assert value(samples, "runai_allocated_gpu_count_per_project", project=name) == gpus
     assert value(samples, "kai_queue_deserved_gpus", queue_name="team-a", nodepool="default") == 2
     assert value(samples, "runai_project_guaranteed_gpus", project="team-b") == 1
-    # team-a asks for the two it holds and the two its waiting training wants; one workload waits, in team-a only.
+    # team-a asks for the three it holds and the one its reclaimed training wants again; that one waits.
     assert value(samples, "berth_queue_requested_gpus", queue_name="team-a", nodepool="default") == 4
     assert value(samples, "berth_queue_pending_workloads", queue_name="team-a", nodepool="default") == 1
     assert value(samples, "berth_queue_pending_workloads", queue_name="team-b") is None
     assert value(samples, "berth_components_up") == 1
     # The last cycle's fair shares: each project at least its deserved quota, together no more than the 4 GPUs.
     fair = {p: value(samples, "kai_queue_fair_share_gpu", queue_name=p, nodepool="default") for p in expected}
-    assert fair["team-a"] >= 2 and fair["team-b"] >= 1 and sum(fair.values()) <= 4, fair
-    # The scheduler's own series: it has cycled and bound the two placed trainings' pods.
+    assert fair == {"team-a": 3, "team-b": 1}, fair
+    # The scheduler's own series: it has cycled, bound the three trainings' pods, and reclaimed one.
     assert value(samples, "berth_scheduling_cycle_duration_seconds_count") >= 1
-    assert value(samples, "berth_scheduler_binds_total") >= 2
-    assert value(samples, "berth_scheduler_evicted_pods_total", action="reclaim") == 0
+    assert value(samples, "berth_scheduler_binds_total") >= 3
+    assert value(samples, "berth_scheduler_evicted_pods_total", action="reclaim") >= 1  # team-a's, for team-b
+    assert value(samples, "berth_scheduler_evicted_pods_total", action="preempt") == 0
     assert value(samples, "kai_e2e_scheduling_latency_milliseconds") > 0
     # The store: its objects by resource and its size.
-    assert value(samples, "apiserver_storage_objects", resource="trainingworkloads.run.ai") == 3
+    assert value(samples, "apiserver_storage_objects", resource="trainingworkloads.run.ai") == 5
     assert value(samples, "apiserver_storage_size_bytes") > 0
     # No series is per pod, workload or group: no label value names one.
-    names = {"a0", "a1", "b0"}
+    names = {*TEAM_A, "b0"}
     for series in samples.values():
         for labels, _ in series:
             assert not any(v.startswith(tuple(names)) for v in labels.values()), labels
@@ -178,10 +187,11 @@ def test_label_sets_stay_bounded_after_requests_to_many_unknown_paths(scenario: 
         assert labels["group"] == labels["version"] == labels["subresource"] == "", labels
 
 
-#: A model served by one replica on a simulated node, offered 30 requests a second answered in 120 ms.
+#: A model served by one replica (CPU only: the GPUs are all taken) on a simulated node, offered 30 requests a
+#: second answered in 120 ms.
 INFERENCE = {"apiVersion": "run.ai/v2alpha1", "kind": "InferenceWorkload",
              "metadata": {"name": "model", "namespace": "runai-serve"},
-             "spec": {"image": {"value": "vllm/vllm-openai"}, "gpu": {"value": "1"}, "minScale": {"value": 1},
+             "spec": {"image": {"value": "vllm/vllm-openai"}, "cpu": {"value": "1"}, "minScale": {"value": 1},
                       "maxScale": {"value": 1}, "ports": {"items": {"http": {"value": {"container": 8000}}}},
                       "annotations": {"items": {"berth.dev/sim-load": {
                           "value": json.dumps({"throughput": 30, "latency": 120})}}}}}

@@ -1,9 +1,10 @@
 """The scheduler's Prometheus series: its cycles and decisions, and, per project and node pool, its fair
 share and the workloads it keeps waiting (docs/metrics.md lists them, with where each name comes from).
 
-Counting happens in the runner, never in `scheduler.core` (which stays pure): `cycle_done` is called once per
-cycle with what the cycle decided (a few counter increments) and keeps a reference to the cycle's snapshot
-and decisions; the per-project series are computed from those at scrape time, not per cycle. What projects
+Counting happens in the runner, never in `scheduler.core` (which stays pure): `bound` and `evicted` when a
+binding or an eviction is written (a decision the API refused, or a pod that ended meanwhile, is not
+counted), and `cycle_done` once per cycle with its duration, keeping a reference to its snapshot and
+decisions; the per-project series are computed from those at scrape time, not per cycle. What projects
 deserve, hold and ask for is the usage series' (`berth.controllers.metrics`). Labels are actions, projects and
 node pools only (a few dozen values): nothing per pod, group or workload.
 
@@ -42,7 +43,7 @@ class SchedulerMetrics(Collector):
         self.e2e = Gauge(
             "kai_e2e_scheduling_latency_milliseconds", "Duration of the last scheduling cycle in milliseconds "
             "(scheduling algorithm and binding), as KAI-Scheduler publishes it.", registry=registry)
-        self.binds = Counter("berth_scheduler_binds", "Pods the scheduler bound to a node.", registry=registry)
+        self.binds = Counter("berth_scheduler_binds", "Pods the scheduler bound to a node (bindings written).", registry=registry)
         self.evictions = Counter(
             "berth_scheduler_evicted_pods", "Pods the scheduler evicted, by the action that took them (preempt: "
             "for higher priority work of the same project; reclaim: for a project under its deserved quota; "
@@ -56,11 +57,15 @@ class SchedulerMetrics(Collector):
         """Count one cycle (called by the runner once its writes are done)."""
         self.cycle_seconds.observe(seconds)
         self.e2e.set(seconds * 1000.0)
-        if decisions.binds:
-            self.binds.inc(len(decisions.binds))
-        for eviction in decisions.evictions:
-            self.evictions.labels(eviction.action).inc()
         self.last = (snapshot, decisions)
+
+    def bound(self) -> None:
+        """Count a pod bound (its binding written)."""
+        self.binds.inc()
+
+    def evicted(self, action: str) -> None:
+        """Count a pod evicted (deleted) by `action`."""
+        self.evictions.labels(action).inc()
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         """The per-project series of the last cycle (fair share, waiting workloads), at scrape time."""

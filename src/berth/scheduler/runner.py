@@ -211,6 +211,8 @@ class Scheduler:
                 annotations = {usage.DEVICES_ANNOTATION: usage.devices_value(bind.devices, bind.mig)}
                 await self.client.patch("Pod", name, {"metadata": {"annotations": annotations}}, namespace)
             await self.client.bind(namespace, name, bind.node)
+            if self.metrics is not None:
+                self.metrics.bound()
             if self._told.pop(bind.pod, None) is not None and (pod := self.pods.get(name, namespace)) is not None:
                 await self._set_scheduled(pod, "True")
         except (NotFound, Conflict):
@@ -250,23 +252,25 @@ class Scheduler:
             said = eviction.said(self._who(eviction.by))
             await self.client.create_event(pod, "Preempted", said[:1].upper() + said[1:], type="Warning",
                                            component=SCHEDULER_NAME)
-            await self._delete_unless_ended(name, namespace, marked)
+            if await self._delete_unless_ended(name, namespace, marked) and self.metrics is not None:
+                self.metrics.evicted(eviction.action)
         except (NotFound, Conflict):
             pass  # gone, or changed since (it may have ended): the next cycle decides again
         finally:
             self._evicting.discard(eviction.pod)
 
-    async def _delete_unless_ended(self, name: str, namespace: str, pod: Obj) -> None:
+    async def _delete_unless_ended(self, name: str, namespace: str, pod: Obj) -> bool:
         """Delete the pod as it was last seen; if it changed since (a status write of its node), look again:
-        one that ended is left alone."""
+        one that ended is left alone. Whether it was deleted."""
         for _ in range(3):
             try:
                 await self.client.delete("Pod", name, namespace, resource_version=pod["metadata"]["resourceVersion"])
-                return
+                return True
             except Conflict:
                 pod = await self.client.get("Pod", name, namespace)
                 if usage.finished(pod):
-                    return
+                    return False
+        return False
 
     def _who(self, group: str) -> str:
         """A group as users know it: its workload (kind namespace/name), else its PodGroup, else its pod."""
