@@ -53,7 +53,11 @@ async def serve(registry: CollectorRegistry, data_dir: Path, secret: str) -> Non
             elif not authorized:
                 status, body = b"401 Unauthorized", b""
             else:
-                status, body = b"200 OK", generate_latest(registry)
+                try:
+                    status, body = b"200 OK", generate_latest(registry)
+                except Exception:  # noqa: BLE001 - a collector's bug: this scrape goes without, the next tries
+                    log.exception("components' metrics: a collector failed")
+                    status, body = b"500 Internal Server Error", b""
             writer.write(b"HTTP/1.0 " + status + b"\r\nContent-Type: text/plain; version=0.0.4\r\n"
                          b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
             await writer.drain()
