@@ -5,6 +5,7 @@ and the loopback endpoint that serves the components' registry (real sockets, th
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter
@@ -12,6 +13,7 @@ from prometheus_client import CollectorRegistry, Counter
 from berth import components_metrics
 from berth.apiserver.metrics import ApiServerMetrics, request_labels
 from berth.authz.rbac import cluster_roles
+from berth.rest.telemetry import InferenceMetricType, aggregate
 from berth.authz.roles import ROLES, User, may_get_path
 from berth.scheduler.core import Cluster, run_cycle
 from berth.scheduler.metrics import pending_by_queue
@@ -96,3 +98,13 @@ def test_printed_rbac_grants_metrics_to_the_roles_the_api_server_does() -> None:
         by_role[name] = by_role.get(name, False) or granted
     assert by_role == {role: may_get_path(User("someone", role), "/metrics") for role in ROLES}
     assert by_role == {"admin": True, "viewer": True, "researcher": False}
+
+
+def test_a_workloads_throughput_adds_up_and_its_latency_is_weighted_by_each_pods_throughput() -> None:
+    def pod(**readings: float) -> dict:
+        return {"metadata": {"annotations": {"run.ai/metrics": json.dumps(readings)}}}
+
+    pods = [pod(throughput=30, latency=100), pod(throughput=10, latency=200), pod(concurrency=0), {"metadata": {}}]
+    assert aggregate(pods, InferenceMetricType.THROUGHPUT) == 40
+    assert aggregate(pods, InferenceMetricType.LATENCY) == 125  # (30 x 100 + 10 x 200) / 40
+    assert aggregate(pods[2:], InferenceMetricType.THROUGHPUT) is None  # nothing measured yet

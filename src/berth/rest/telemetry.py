@@ -88,12 +88,17 @@ def aggregate(pods: list[Obj], kind: InferenceMetricType) -> float | None:
     return round(mean, 1)
 
 
+def _text(value: float) -> str:
+    """A reading as Run:ai writes values: plain decimal digits ("30", "12.5"), never an exponent."""
+    return str(int(value)) if value == int(value) else format(value, "f").rstrip("0")
+
+
 def _answer(pods: list[Obj], types: list[InferenceMetricType], at: datetime | None, samples: int) -> MetricsResponse:
     out = []
     for kind in dict.fromkeys(types):  # each type once, in the order asked
         value = aggregate(pods, kind) if at is not None and samples > 0 else None
         out.append(Measurement(type=kind.value, values=[] if value is None else [
-            MetricValue(value=f"{value:g}", timestamp=at)]))
+            MetricValue(value=_text(value), timestamp=at)]))
     return MetricsResponse(measurements=out)
 
 
