@@ -100,6 +100,9 @@ def test_each_projects_allocated_gpus_match_the_pods_the_scheduler_bound(scenari
     samples = eventually(agreed, timeout=20)
     for name, gpus in expected.items():
         assert value(samples, "runai_allocated_gpu_count_per_project", project=name) == gpus
+        # The Project's status (written by the usage controller, from the same tally) agrees, once written.
+        eventually(lambda n=name, g=gpus: json.loads(c.kubectl("get", "project", n, "-o", "json").stdout).get(
+            "status", {}).get("allocated", {}).get("gpu") == g, timeout=20)
     assert value(samples, "kai_queue_deserved_gpus", queue_name="team-a", nodepool="default") == 2
     assert value(samples, "runai_project_guaranteed_gpus", project="team-b") == 1
     # team-a asks for the three it holds and the one its reclaimed training wants again; that one waits.
