@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from berth import components_metrics
 from berth.apiserver.server import Component, Config, Running, run
@@ -131,6 +131,7 @@ async def _run_child(plan: Plan, kubeconfig: Path, data_dir: Path, parent: int) 
 
     secret = os.environ.pop(components_metrics.SECRET_ENV, "")
     registry = CollectorRegistry(auto_describe=False) if secret else None
+    disable_created_metrics()  # no `_created` series, as in the API server's
     chosen = tasks(plan, kubeconfig, data_dir, registry)
     running = [asyncio.create_task(task()) for task in chosen]
     if registry is not None:  # `berth up` asked for the components' series: serve them to it

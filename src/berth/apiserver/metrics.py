@@ -21,7 +21,8 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, generate_latest
+from prometheus_client import (CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, disable_created_metrics,
+                               generate_latest)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -123,6 +124,7 @@ class ApiServerMetrics:
     content_type = CONTENT_TYPE
 
     def __init__(self, store: Store, components: ComponentsSource | None = None) -> None:
+        disable_created_metrics()  # no `_created` series: kube-apiserver and KAI publish none
         self.registry = CollectorRegistry(auto_describe=False)
         self.components = components
         self.requests = Counter(
