@@ -7,6 +7,7 @@ that changes without its test fails, so the README never drifts from what Berth 
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import re
@@ -326,6 +327,49 @@ def check_cli_delete(shell: Shell, command: Command) -> None:
             time.sleep(0.5)
 
 
+def check_rest_env(shell: Shell, command: Command) -> None:
+    result = shell.run(command.text)
+    assert result.returncode == 0, result.stderr
+    assert shell.env["TOKEN"] == (shell.home / ".berth" / "token").read_text().strip()
+    assert Path(shell.env["CURL_CA_BUNDLE"]).is_file()
+
+
+def check_rest_api(shell: Shell, command: Command) -> None:
+    result = shell.run(command.text)
+    assert result.returncode == 0, result.stderr
+    assert re.fullmatch(r"https://127\.0\.0\.1:\d+", shell.env["API"]), shell.env["API"]
+    assert shell.run("curl -s --oauth2-bearer $TOKEN $API/api/v1/openapi.json").stdout.startswith('{"openapi":"3.')
+
+
+def check_rest_cluster(shell: Shell, command: Command) -> None:
+    result = shell.run(command.text)
+    assert result.returncode == 0, result.stderr
+    uid = shell.run("kubectl get namespace runai -o jsonpath='{.metadata.uid}'").stdout
+    assert shell.env["CLUSTER"] == uid
+
+
+def check_rest_create(shell: Shell, command: Command) -> None:
+    result = shell.run(command.text)
+    answer = json.loads(result.stdout)
+    said = re.findall(r'"(\w+)": "([^"]+)"', command.comment)
+    assert said and all(answer[key] == value for key, value in said), (said, answer)
+    uid = shell.run("kubectl get tw rest-1 -n runai-demo -o jsonpath='{.metadata.uid}'").stdout
+    assert answer["workloadId"] == uid, (answer, uid)
+
+
+def check_rest_kubectl(shell: Shell, command: Command) -> None:
+    result = shell.run(command.text)
+    assert result.returncode == 0 and result.stdout == command.comment, (result.stdout, result.stderr)
+
+
+def check_rest_phase(shell: Shell, command: Command) -> None:
+    said = command.comment.split(", once", 1)[0]
+    deadline = time.monotonic() + 90
+    while (shown := shell.run(command.text).stdout.strip().rstrip(",")) != said:
+        assert time.monotonic() < deadline, f"the README says {said}; it shows {shown!r}"
+        time.sleep(1)
+
+
 def check_down(shell: Shell, command: Command) -> None:
     result = shell.run(command.text, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -348,6 +392,12 @@ CHECKS: list[tuple[str, Callable[[Shell, Command], None]]] = [
     (r"^for i in 1 2 3; do ", check_load),
     (r"^kubectl get infw model -n runai-demo -w$", check_replica_watch),
     (r"^kubectl logs model-0 ", check_model_logs),
+    (r"^export CURL_CA_BUNDLE=", check_rest_env),
+    (r"^API=\$\(kubectl config view ", check_rest_api),
+    (r"^CLUSTER=\$\(curl ", check_rest_cluster),
+    (r"^curl -s --oauth2-bearer \$TOKEN \$API/api/v1/workloads/trainings ", check_rest_create),
+    (r"^kubectl get tw rest-1 ", check_rest_kubectl),
+    (r"^curl -s --oauth2-bearer \$TOKEN \"\$API/api/v1/workloads\?", check_rest_phase),
     (r"^berth config project demo$", check_config_project),
     (r"^berth training submit train-1 ", check_cli_submit),
     (r"^berth workspace submit lab ", check_cli_wait),
@@ -380,7 +430,7 @@ def shell(tmp_path: Path):
 
 
 def test_the_quickstart_runs_as_the_readme_says(shell):
-    quickstart, model, walkthrough = blocks("sh")
+    quickstart, model, rest, walkthrough = blocks("sh")
     first = commands(quickstart)
     assert first[0].text == "make up"
     port = free_port()
@@ -398,7 +448,7 @@ def test_the_quickstart_runs_as_the_readme_says(shell):
     readme_lines = {line.strip() for line in quickstart.splitlines()}
     for line in (line.strip() for line in suggested if line.strip()):
         assert line.startswith("export PATH=") or line in readme_lines, f"berth up suggests {line!r}, not the README"
-    for command in first[1:] + commands(model) + commands(walkthrough):
+    for command in first[1:] + commands(model) + commands(rest) + commands(walkthrough):
         _check_for(command)(shell, command)
     assert up.wait(timeout=30) == 0, log.read_text()  # the README's last command, `berth down`, stopped it
     assert "Traceback" not in log.read_text()

@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -23,6 +24,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from prometheus_client import CollectorRegistry, disable_created_metrics
+
+from berth import components_metrics
 from berth.apiserver.server import Component, Config, Running, run
 
 log = logging.getLogger(__name__)
@@ -63,8 +67,9 @@ def _client(kubeconfig: Path, manager: str):  # noqa: ANN202 - berth.client is i
     return Client.from_kubeconfig(kubeconfig, field_manager=manager)
 
 
-def tasks(plan: Plan, kubeconfig: Path, data_dir: Path) -> list[Task]:
-    """The components of `plan`, each a coroutine to run until cancelled."""
+def tasks(plan: Plan, kubeconfig: Path, data_dir: Path, registry: CollectorRegistry | None = None) -> list[Task]:
+    """The components of `plan`, each a coroutine to run until cancelled; those that publish Prometheus series
+    put them in `registry` (the scheduler: its own, and every project's usage from its caches)."""
 
     async def controllers() -> None:
         from berth.controllers import run_all
@@ -73,10 +78,17 @@ def tasks(plan: Plan, kubeconfig: Path, data_dir: Path) -> list[Task]:
             await run_all(client)
 
     async def scheduler() -> None:
+        from berth.controllers.metrics import Caches, UsageCollector
+        from berth.scheduler.metrics import SchedulerMetrics
         from berth.scheduler.runner import Scheduler
 
         async with _client(kubeconfig, "runai-scheduler") as client:
-            await Scheduler(client, serve_default=True).run()  # the only scheduler here: it serves every pod
+            metrics = None if registry is None else SchedulerMetrics(registry)
+            scheduler = Scheduler(client, serve_default=True, metrics=metrics)  # the only scheduler: every pod's
+            if registry is not None:
+                registry.register(UsageCollector(Caches(scheduler.projects.items, scheduler.pods.items,
+                                                        scheduler.nodes.items, scheduler.pools.items)))
+            await scheduler.run()
 
     async def local_node() -> None:
         from berth.nodes.process import run_local_node
@@ -117,7 +129,13 @@ async def _run_child(plan: Plan, kubeconfig: Path, data_dir: Path, parent: int) 
         while os.getppid() == parent:
             await asyncio.sleep(1.0)
 
-    running = [asyncio.create_task(task()) for task in tasks(plan, kubeconfig, data_dir)]
+    secret = os.environ.pop(components_metrics.SECRET_ENV, "")
+    registry = CollectorRegistry(auto_describe=False) if secret else None
+    disable_created_metrics()  # no `_created` series, as in the API server's
+    chosen = tasks(plan, kubeconfig, data_dir, registry)
+    running = [asyncio.create_task(task()) for task in chosen]
+    if registry is not None:  # `berth up` asked for the components' series: serve them to it
+        running.append(asyncio.create_task(components_metrics.serve(registry, data_dir, secret)))
     watch = asyncio.create_task(orphaned())
     done, _ = await asyncio.wait([*running, watch], return_when=asyncio.FIRST_COMPLETED)
     for task in [*running, watch]:
@@ -156,17 +174,21 @@ def child_main(argv: list[str] | None = None) -> None:
 
 # -- the supervisor (in `berth up`) -----------------------------------------------------------------------
 
-def supervisor(plan: Plan) -> Component:
+def supervisor(plan: Plan, metrics_secret: str = "") -> Component:
     """Start the components' child process once the API server answers; restart it if it dies; stop it
-    (SIGTERM, then SIGKILL) when `berth up` stops."""
+    (SIGTERM, then SIGKILL) when `berth up` stops. With `metrics_secret`, the child serves its Prometheus
+    series to whoever presents it (`berth.components_metrics`)."""
 
     async def supervise(running: Running) -> None:
         command = [sys.executable, "-m", "berth.controlplane", "--kubeconfig", str(running.kubeconfig),
                    "--data-dir", str(running.config.data_dir), "--parent", str(os.getpid()), *plan.arguments()]
+        env = {**os.environ, components_metrics.SECRET_ENV: metrics_secret} if metrics_secret else None
         backoff = RESTART_BACKOFF_S[0]
         while True:
+            components_metrics.port_file(running.config.data_dir).unlink(missing_ok=True)  # an earlier child's
             # A session of its own: Ctrl-C reaches `berth up`, which then stops the child in order.
-            child = await asyncio.create_subprocess_exec(*command, stdin=subprocess.DEVNULL, start_new_session=True)
+            child = await asyncio.create_subprocess_exec(*command, stdin=subprocess.DEVNULL, start_new_session=True,
+                                                         env=env)
             try:
                 code = await child.wait()
             except asyncio.CancelledError:
@@ -201,7 +223,12 @@ def up(config: Config, plan: Plan, announce: Callable[[str], object] = print) ->
         notes.append(f"simulated nodes: {len(specs)} nodes with {gpus} GPUs from {plan.nodes_file}")
     if "local-node" not in plan.disabled and plan.gpus:
         notes.append(f"local node: advertising {plan.gpus} simulated GPUs if it finds no real one")
-    components = [] if plan.empty else [supervisor(plan)]
+    components = []
+    if not plan.empty:
+        secret = secrets.token_urlsafe(32)
+        components.append(supervisor(plan, secret))
+        if config.components_metrics is None:
+            config.components_metrics = components_metrics.fetcher(config.data_dir, secret)
     suggestions = try_this(plan)
     here = Path(sys.executable).parent
     if (here / "kubectl").exists() and os.pathsep + str(here) not in os.pathsep + os.environ.get("PATH", ""):

@@ -42,6 +42,8 @@ SERVED = [
     *[(m, "/api/v1/org-unit/departments/{departmentId}/resources") for m in ("put", "patch")],
     ("get", "/api/v1/clusters"), ("get", "/api/v1/clusters/{clusterUuid}"),
     ("get", "/api/v1/clusters/{clusterUuid}/nodes"), ("get", "/v1/k8s/clusters/{clusterId}/node-pools"),
+    ("get", "/api/v1/workloads/inferences/{workloadId}/metrics"),
+    ("get", "/api/v1/workloads/inferences/{workloadId}/pods/{podId}/metrics"),
 ]
 KEEP = {"type", "format", "required", "enum", "pattern", "minimum", "maximum", "minLength", "maxLength",
         "minItems", "maxItems", "nullable", "allOf", "oneOf", "anyOf", "items", "properties",

@@ -252,7 +252,7 @@ def test_a_quota_that_is_not_a_finite_number_is_a_400(cluster: Cluster) -> None:
     with rest(cluster) as http:
         answer = http.post(PROJECTS, content=raw, headers={"Content-Type": "application/json"})
     assert answer.status_code == 400, answer.text
-    assert answer.json()["complianceIssues"][0]["field"] == "resources.0.gpu.deserved"
+    assert answer.json()["complianceIssues"][0]["field"] == "resources[0].gpu.deserved"
 
 
 def test_a_requested_namespace_is_the_projects_namespace(cluster: Cluster) -> None:

@@ -1,11 +1,11 @@
 """The pure translation between Run:ai's org-unit shapes and Berth's objects (`berth.rest.orgunit_map`,
-`cluster_map`, `filterby`), on dicts: units, status, pool ids, field renames, filters and paging."""
+`cluster_map`, `listing`), on dicts: units, status, pool ids, field renames, filters and paging."""
 
 from __future__ import annotations
 
 import pytest
 
-from berth.rest import filterby
+from berth.rest import listing
 from berth.rest.cluster_map import find_pool, pool_id, pools_by_name
 from berth.rest.errors import RestError
 from berth.rest.orgunit_map import (answer_resources, merged_resources, project_answer, project_spec_patch,
@@ -97,11 +97,11 @@ def test_berth_field_paths_read_as_the_request_names() -> None:
 
 def test_filters_sort_and_pages() -> None:
     items = [{"name": n, "createdAt": f"2026-01-0{i}"} for i, n in enumerate(["b", "a", "ab", "c"], 1)]
-    fields = {"name": "name", "createdAt": "createdAt"}
+    fields = {"name": listing.key("name"), "createdAt": listing.key("createdAt", "date")}
 
     def names(**kw: object) -> tuple[list[str], int | None]:
         args = {"filter_by": None, "sort_by": None, "sort_order": "asc", "offset": 0, "limit": 50, **kw}
-        chosen, following = filterby.page(items, filters=fields, **args)  # type: ignore[arg-type]
+        chosen, following = listing.select(items, fields, **args)  # type: ignore[arg-type]
         return [i["name"] for i in chosen], following
 
     assert names(filter_by=["name=^a"]) == (["a", "ab"], None)

@@ -41,6 +41,18 @@ def host_ports(obj: dict[str, Any]) -> dict[str, int]:
         return {}
 
 
+def readings(obj: dict[str, Any]) -> dict[str, float]:
+    """A pod's `run.ai/metrics`: its numeric readings by name; empty when it has none or it is not readable."""
+    raw = _annotation(obj, METRICS_ANNOTATION)
+    try:
+        found = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    return {str(k): float(v) for k, v in found.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
 def waiting_requests(obj: dict[str, Any]) -> int | None:
     """A Service's `run.ai/waiting-requests` (0 when it has none); None when it is not a count."""
     raw = str(_annotation(obj, WAITING_ANNOTATION) or "0")

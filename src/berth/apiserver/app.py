@@ -22,7 +22,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.applications import Starlette
@@ -34,7 +34,7 @@ from starlette.websockets import WebSocket
 
 from berth.apiserver import discovery, errors, logs, openapi, streaming, tables
 from berth.apiserver.authorization import (PUBLIC, SSAR_PATH, SSR_PATH, access_review, authenticate, check,
-                                          verb, while_valid, who_am_i)
+                                          check_path, verb, while_valid, who_am_i)
 from berth.apiserver.api import Api, WriteOptions
 from berth.apiserver.limits import Limiter
 from berth.apiserver.resources import Resource, find, in_group_version
@@ -44,6 +44,9 @@ from berth.apiserver.watch import TRUE, WatchHub, stream
 from berth.store import WriteFailed
 from berth.authz.roles import User
 from berth.apiserver.users import BOOTSTRAP, Directory
+
+if TYPE_CHECKING:
+    from berth.apiserver.metrics import ApiServerMetrics
 
 JSON = "application/json"
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
@@ -157,8 +160,10 @@ class Server:
 
     def __init__(self, api: Api, *, token: str | None, data_dir: Path | None = None,
                  tasks: list[Callable[[WatchHub], Awaitable[None]]] | None = None,
-                 limits: Limits | None = None) -> None:
+                 limits: Limits | None = None, metrics: ApiServerMetrics | None = None) -> None:
         self.api = api
+        #: The Prometheus series served at /metrics (`berth.apiserver.metrics`); None: no /metrics.
+        self.metrics = metrics
         self.token = token
         #: Per-client rate, watch and page limits (`berth.apiserver.limits`).
         self.limiter = Limiter(limits or Limits(), admin_token=token, admin_user=BOOTSTRAP)
@@ -231,6 +236,11 @@ class Server:
             return PlainTextResponse("ok")
         if path == "/version":
             return _json(discovery.version_info())
+        if path == "/metrics" and self.metrics is not None and user is not None:
+            check_path(user, "get", path)
+            if request.method != "GET":
+                raise errors.method_not_allowed(request.method)
+            return Response(await self.metrics.exposition(), media_type=self.metrics.content_type)
         if parts[:2] == ["openapi", "v3"]:
             return self._openapi(parts[2:])
         if parts[:1] == ["openapi"]:
@@ -393,7 +403,8 @@ class Server:
 
     # -- the app ------------------------------------------------------------------------------------
 
-    def app(self) -> Starlette:
+    def app(self) -> Callable[..., Awaitable[None]]:
+        """The ASGI app: the routes, the lifespan of the background tasks, and the request series around them."""
         @contextlib.asynccontextmanager
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
             self.hub = WatchHub(self.api.store, asyncio.get_running_loop())
@@ -407,5 +418,6 @@ class Server:
                 await asyncio.gather(*running, return_exceptions=True)
 
         methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-        return Starlette(routes=[Route("/{path:anypath}", self.dispatch, methods=methods),
-                                 WebSocketRoute("/{path:anypath}", self.socket)], lifespan=lifespan)
+        app = Starlette(routes=[Route("/{path:anypath}", self.dispatch, methods=methods),
+                                WebSocketRoute("/{path:anypath}", self.socket)], lifespan=lifespan)
+        return app if self.metrics is None else self.metrics.instrument(app)

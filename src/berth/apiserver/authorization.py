@@ -19,7 +19,7 @@ from typing import Any
 from berth.apiserver import errors
 from berth.apiserver.resources import Resource
 from berth.authz.rbac import groups_of
-from berth.authz.roles import User, authorize
+from berth.authz.roles import NON_RESOURCE, User, authorize, may_get_path
 from berth.apiserver.users import BOOTSTRAP, Directory
 
 #: Anyone may ask these, with or without a token (probes and kubectl's version check).
@@ -84,6 +84,14 @@ def check(user: User, verb_: str, resource: Resource, namespace: str | None, nam
     raise errors.forbidden(message, name or "", resource.group, resource.plural)
 
 
+def check_path(user: User, verb_: str, path: str) -> None:
+    """Raise the 403 Kubernetes gives when `user` may not `verb_` the non-resource `path` (`/metrics`)."""
+    if verb_ == "get" and may_get_path(user, path):
+        return
+    raise errors.forbidden(f'forbidden: User "{user.name}" cannot {verb_} path "{path}": the {user.role} role may '
+                           f'not {verb_} {path}')
+
+
 #: Paths any authenticated user may read: discovery and OpenAPI (so kubectl works), and the public ones.
 READABLE_PREFIXES = ("/api", "/apis", "/openapi", "/version", "/healthz", "/livez", "/readyz")
 SSAR_PATH = ["apis", "authorization.k8s.io", "v1", "selfsubjectaccessreviews"]
@@ -113,10 +121,11 @@ def access_review(user: User, body: Any) -> dict[str, Any]:
         allowed, reason = decision.allowed, decision.reason
     else:
         path = (spec.get("nonResourceAttributes") or {}).get("path", "")
-        allowed = user.role == "admin" or (
-            (spec.get("nonResourceAttributes") or {}).get("verb") == "get"
-            and any(path == p or path.startswith(p + "/") for p in READABLE_PREFIXES))
-        reason = "" if allowed else f"the {user.role} role may only get discovery, /openapi and the probes"
+        verb_ = (spec.get("nonResourceAttributes") or {}).get("verb")
+        allowed = user.role == "admin" or (verb_ == "get" and (
+            may_get_path(user, path) or any(path == p or path.startswith(p + "/") for p in READABLE_PREFIXES)))
+        reason = "" if allowed else f"the {user.role} role may only get discovery, /openapi, the probes" + "".join(
+            f", {path}" for path, roles in NON_RESOURCE.items() if user.role in roles)
     status: dict[str, Any] = {"allowed": allowed}
     if reason:
         status["reason"] = reason

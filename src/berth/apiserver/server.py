@@ -32,6 +32,7 @@ from berth.apiserver.api import NAMESPACES, Api, WriteOptions
 from berth.apiserver.app import Server
 from berth.apiserver.audit import AuditLog, AuditMiddleware
 from berth.apiserver.errors import ApiError
+from berth.apiserver.metrics import ApiServerMetrics, ComponentsSource
 from berth.apiserver.mounts import Mounts, PrefixDispatch
 from berth.apiserver.gc import GarbageCollector
 from berth.apiserver.policy_admission import PolicyAdmission
@@ -59,6 +60,8 @@ class Config:
     audit: AuditSettings = field(default_factory=AuditSettings)
     #: Other apps served on the same address by path prefix (`berth.apiserver.mounts`): Run:ai's REST API.
     mounts: Mounts | None = None
+    #: The components' series for /metrics (`berth.apiserver.metrics`), set by whoever runs them (`berth.controlplane`).
+    components_metrics: ComponentsSource | None = None
     admission: Chain = field(default_factory=lambda: Chain(mutating=[PolicyAdmission()],
                                                             validating=[ProjectDeletionGuard(), crds.CrdGuard()]))
 
@@ -162,7 +165,7 @@ def _build(config: Config, store: Store) -> tuple[Api, Server, Path, uvicorn.Con
         kubeconfig = write_kubeconfig(config.data_dir / "kubeconfig", config.url, ca_cert=creds.ca_cert, token=token)
     collector = GarbageCollector(api)
     server = Server(api, token=token, data_dir=config.data_dir, tasks=[collector.run, compactor(store)],
-                    limits=config.limits)
+                    limits=config.limits, metrics=ApiServerMetrics(store, config.components_metrics))
     audit = AuditLog(config.data_dir / "audit" / "audit.log", config.audit.max_size, config.audit.max_backups)
     app: Any = AuditMiddleware(server.app(), audit, reads=config.audit.reads)
     if config.mounts is not None:  # their requests reach the Kubernetes API as their callers: audited there

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from berth.api.projects import namespace_of_project
-from berth.authz.roles import RULES, RUNAI_ROLE, Rule, User
+from berth.authz.roles import NON_RESOURCE, RULES, RUNAI_ROLE, Rule, User
 
 RBAC = "rbac.authorization.k8s.io/v1"
 LABELS = {"app.kubernetes.io/managed-by": "berth"}
@@ -52,6 +52,9 @@ def cluster_roles() -> list[dict[str, Any]]:
     out = []
     for (role, scope), name in CLUSTER_ROLE.items():
         rules = [_rule(r) for r in RULES[role] if r.scope == scope]
+        paths = sorted(path for path, roles in NON_RESOURCE.items() if role in roles)
+        if scope == "cluster" and paths:  # a `*` resource rule does not cover paths: they are named apart
+            rules.append({"nonResourceURLs": paths, "verbs": ["get"]})
         out.append({
             "apiVersion": RBAC, "kind": "ClusterRole",
             "metadata": {"name": name, "labels": LABELS,

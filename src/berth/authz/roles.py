@@ -79,6 +79,11 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "viewer": tuple(Rule((group,), resources, READ) for group, resources in VIEWABLE),
 }
 
+#: Non-resource paths besides discovery, OpenAPI and the probes (which every authenticated user reads), and the
+#: roles that may `get` them: Kubernetes' `nonResourceURLs` rules. `/metrics` tells every project's quota, usage
+#: and pending work and the whole cluster's request traffic, so it goes to the roles that see the whole
+#: cluster (admin, viewer), not to researchers, who see their own projects only.
+NON_RESOURCE: dict[str, tuple[str, ...]] = {"/metrics": ("admin", "viewer")}
 
 @dataclass(frozen=True)
 class User:
@@ -135,6 +140,11 @@ def authorize(user: User, verb: str, group: str, resource: str, namespace: str |
     where = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
     message = f'User "{user.name}" cannot {verb} resource "{resource}" in API group "{group}" {where}'
     return Decision(False, message, _reason(user, req), (verb, resource, group, namespace))
+
+
+def may_get_path(user: User, path: str) -> bool:
+    """May `user` get the non-resource `path` of `NON_RESOURCE`? Default deny."""
+    return user.role in NON_RESOURCE.get(path, ())
 
 
 def _reason(user: User, req: Request) -> str:

@@ -19,9 +19,8 @@ import math
 import re
 from collections.abc import Callable
 
-import orjson
 
-from berth.api.wellknown import METRICS_ANNOTATION
+from berth.api.wellknown import readings
 from berth.controllers import backoff, services
 from berth.controllers.plan import (
     Obj,
@@ -44,14 +43,7 @@ TOTALS = ("concurrency", "throughput")  # metrics that add up across replicas
 
 
 def _metric(pod: Obj, name: str) -> float | None:
-    raw = (meta(pod).get("annotations") or {}).get(METRICS_ANNOTATION)
-    if not raw:
-        return None
-    try:
-        found = orjson.loads(raw).get(name)
-    except (orjson.JSONDecodeError, AttributeError):
-        return None
-    return float(found) if isinstance(found, (int, float)) else None
+    return readings(pod).get(name)
 
 
 def desired_replicas(current: int, readings: list[float], metric: str, target: float, low: int, high: int) -> int:

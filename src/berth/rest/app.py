@@ -14,14 +14,14 @@ from typing import Any
 from fastapi import FastAPI
 
 from berth.client import Client
-from berth.rest import clusters, errors, kinds, orgunit, policies, workloads
+from berth.rest import clusters, errors, kinds, orgunit, policies, telemetry, workloads
 from berth.rest.context import Rest
 
 #: Paths served by the REST app (each with everything under it).
 PREFIXES = ("/api/v1/workloads", "/api/v1/org-unit", "/api/v2/policy", "/api/v1/openapi.json",
             "/api/v1/clusters", "/v1/k8s/clusters")
 OPENAPI_PATH = "/api/v1/openapi.json"
-ROUTERS = (workloads.router, kinds.router, policies.router, orgunit.router, clusters.router)
+ROUTERS = (workloads.router, kinds.router, policies.router, orgunit.router, clusters.router, telemetry.router)
 
 
 def create(base: Client) -> FastAPI:

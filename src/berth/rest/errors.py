@@ -94,11 +94,15 @@ def from_client_error(exc: client_errors.ClientError) -> RestError:
 
 def _location(loc: tuple[Any, ...]) -> str:
     """FastAPI's error location as a field path: ('body', 'spec', 'compute', 'gpuDevicesRequest') ->
-    spec.compute.gpuDevicesRequest; query parameters by their name."""
-    parts = [str(p) for p in loc]
+    spec.compute.gpuDevicesRequest, ('body', 'resources', 0, 'gpu') -> resources[0].gpu; query parameters by
+    their name."""
+    parts = list(loc)
     if parts and parts[0] in ("body", "query", "path", "header"):
         parts = parts[1:]
-    return ".".join(parts) or "body"
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "body"
 
 
 def install(app: FastAPI) -> None:

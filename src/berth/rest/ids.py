@@ -58,6 +58,11 @@ async def projects(client: Client, *, fresh: bool = False) -> list[Obj]:
     return await remembered(client, "projects", lambda: client.list("Project"), fresh=fresh)
 
 
+async def _reread(client: Client, kind: str, remembered_obj: Obj) -> Obj:
+    """The object as it is now (a remembered list may be a moment old; callers write what they read)."""
+    return await client.get(kind, remembered_obj["metadata"]["name"])
+
+
 def _matches(obj: Obj, key: str) -> bool:
     meta = obj.get("metadata") or {}
     return key in (meta.get("uid"), meta.get("name"))
@@ -69,7 +74,7 @@ async def project(client: Client, project_id: str, *, field: str | None = "proje
     for fresh in (False, True):
         for found in await projects(client, fresh=fresh):
             if _matches(found, project_id):
-                return found
+                return found if fresh else await _reread(client, "Project", found)
     if field is None:
         raise RestError(404, f"project {project_id!r} not found",
                         details="GET /api/v1/org-unit/projects lists the projects and their ids")
@@ -95,15 +100,22 @@ def project_namespace(project_obj: Obj) -> str:
     return status_ns or namespace_of_project(project_obj["metadata"]["name"], project_obj.get("spec"))
 
 
+async def visible_projects(client: Client, candidates: list[Obj] | None = None) -> list[Obj] | None:
+    """The projects (of `candidates`, default all) whose workloads the caller may list: None when it may
+    list them everywhere (admin, viewer), else those it may (a researcher's own)."""
+    if await client.can_i("list", "trainingworkloads", "run.ai"):
+        return None
+    found = await projects(client) if candidates is None else candidates
+    allowed = await asyncio.gather(*(client.can_i("list", "trainingworkloads", "run.ai", project_namespace(p))
+                                     for p in found))
+    return [p for p, ok in zip(found, allowed, strict=True) if ok]
+
+
 async def visible_namespaces(client: Client) -> list[str] | None:
     """The namespaces whose workloads the caller may list: None when it may list them everywhere (admin,
     viewer), else the namespaces of the projects it may (a researcher's own)."""
-    if await client.can_i("list", "trainingworkloads", "run.ai"):
-        return None
-    projects = await client.list("Project")
-    namespaces = [project_namespace(p) for p in projects]
-    allowed = await asyncio.gather(*(client.can_i("list", "trainingworkloads", "run.ai", ns) for ns in namespaces))
-    return [ns for ns, ok in zip(namespaces, allowed, strict=True) if ok]
+    visible = await visible_projects(client)
+    return None if visible is None else [project_namespace(p) for p in visible]
 
 
 #: Where each workload seen lately lives, by uid: (kind, namespace, name). Only a hint for `workload`, which

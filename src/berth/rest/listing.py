@@ -25,6 +25,8 @@ from berth.rest.errors import bad_request
 
 Obj = dict[str, Any]
 Kind = Literal["text", "number", "date"]
+#: `limit`'s default and most, as the document defines them for every list.
+DEFAULT_LIMIT, MAX_LIMIT = 50, 500
 OPERATORS = ("==", "!=", "<=", ">=", "=@", "!@", "=^", "=$")
 DATE_OPERATORS = ("==", "!=", "<=", ">=")
 
@@ -169,3 +171,10 @@ def page(items: list[Obj], offset: int, limit: int) -> tuple[list[Obj], int | No
     chosen = items[offset:offset + limit]
     following = offset + limit
     return chosen, (following if following < len(items) else None)
+
+
+def select(items: list[Obj], fields: Mapping[str, Field], *, filter_by: list[str] | None, sort_by: str | None,
+           sort_order: str, offset: int, limit: int) -> tuple[list[Obj], int | None]:
+    """Filtered, sorted and paged: the page of `items` a list answers, and the next page's offset."""
+    filters = parse(filter_by or [], fields)
+    return page(sort([i for i in items if matches(i, filters)], fields, sort_by, sort_order), offset, limit)

@@ -21,7 +21,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from berth.api.projects import quota_by_pool
 from berth.client import Client
 from berth.client import errors as client_errors
-from berth.rest import filterby, ids
+from berth.rest import ids, listing
 from berth.rest.cluster_map import pools_by_name
 from berth.rest.context import caller, rest_of
 from berth.rest.errors import RestError, from_api_error
@@ -34,8 +34,9 @@ from berth.rest.orgunit_models import (Department, DepartmentCreationRequest, De
 Obj = dict[str, Any]
 router = APIRouter(prefix="/api/v1/org-unit", tags=["Organizations"])
 ANSWER: dict[str, Any] = {"response_model_exclude_none": True}
-PROJECT_FILTERS = {"name": "name", "clusterId": "clusterId", "departmentId": "parentId", "createdAt": "createdAt"}
-DEPARTMENT_FILTERS = {"name": "name", "clusterId": "clusterId", "createdAt": "createdAt"}
+DEPARTMENT_FILTERS = {"name": listing.key("name"), "clusterId": listing.key("clusterId"),
+                      "createdAt": listing.key("createdAt", "date")}
+PROJECT_FILTERS = {**DEPARTMENT_FILTERS, "departmentId": listing.key("parentId")}
 
 
 @contextlib.contextmanager
@@ -69,11 +70,8 @@ async def _departments(client: Client) -> dict[str, Obj]:
 
 async def visible_projects(client: Client, projects: list[Obj]) -> list[Obj]:
     """The projects the caller is assigned to (all of them for one who may list workloads everywhere)."""
-    if await client.can_i("list", "trainingworkloads", "run.ai"):
-        return projects
-    allowed = await asyncio.gather(*(client.can_i("list", "trainingworkloads", "run.ai", ids.project_namespace(p))
-                                     for p in projects))
-    return [p for p, ok in zip(projects, allowed, strict=True) if ok]
+    visible = await ids.visible_projects(client, projects)
+    return projects if visible is None else visible
 
 
 async def _project(client: Client, project_id: str) -> Obj:
@@ -94,7 +92,7 @@ FILTER_BY = Query(None, alias="filterBy", description=(
     "with) =$ (ends with). Repeat the parameter or separate terms with commas."))
 SORT_ORDER = Query("asc", alias="sortOrder", description="asc or desc.")
 OFFSET = Query(0, ge=0, description="The offset of the first item returned.")
-LIMIT = Query(filterby.DEFAULT_LIMIT, ge=1, le=filterby.MAX_LIMIT, description="The most items returned.")
+LIMIT = Query(listing.DEFAULT_LIMIT, ge=1, le=listing.MAX_LIMIT, description="The most items returned.")
 
 
 # -- projects ----------------------------------------------------------------------------------------
@@ -123,7 +121,7 @@ async def list_projects(request: Request, client: Client = Depends(caller), filt
     projects, pools, departments = await asyncio.gather(client.list("Project"), _pools(client), _departments(client))
     cluster_id = await ids.cluster_id(rest_of(request))
     answers = [project_answer(p, cluster_id, pools, departments) for p in await visible_projects(client, projects)]
-    chosen, following = filterby.page(answers, filter_by=filter_by, filters=PROJECT_FILTERS, sort_by=sort_by,
+    chosen, following = listing.select(answers, PROJECT_FILTERS, filter_by=filter_by, sort_by=sort_by,
                                       sort_order=sort_order, offset=offset, limit=limit)
     return {"projects": chosen, "next": following}
 
@@ -210,7 +208,7 @@ async def list_departments(request: Request, client: Client = Depends(caller),
     departments, pools = await asyncio.gather(client.list("Department"), _pools(client))
     cluster_id = await ids.cluster_id(rest_of(request))
     answers = [department_answer(d, cluster_id, pools, [], slim=True) for d in departments]
-    chosen, following = filterby.page(answers, filter_by=filter_by, filters=DEPARTMENT_FILTERS, sort_by=sort_by,
+    chosen, following = listing.select(answers, DEPARTMENT_FILTERS, filter_by=filter_by, sort_by=sort_by,
                                       sort_order=sort_order, offset=offset, limit=limit)
     return {"departments": chosen, "next": following}
 

@@ -75,7 +75,7 @@ _FILTER_HELP = ("Filter results: field-name, operator, value. Operators: == != <
 Deleted = Annotated[bool | None, Query(description="true: only workloads being deleted (Berth keeps no record of "
                                                    "deleted ones); false: only the others; absent: all.")]
 Offset = Annotated[int, Query(ge=0, description="The offset of the first item returned.")]
-Limit = Annotated[int, Query(ge=1, le=500, description="The most items to return.")]
+Limit = Annotated[int, Query(ge=1, le=listing.MAX_LIMIT, description="The most items to return.")]
 WorkloadFilter = Annotated[list[str] | None, Query(alias="filterBy", description=_FILTER_HELP + " Fields: "
                                                     + ", ".join(WORKLOAD_FIELDS) + ".")]
 PodFilter = Annotated[list[str] | None, Query(alias="filterBy", description=_FILTER_HELP + " Fields: "
@@ -195,7 +195,7 @@ def _not_found(workload_id: str) -> RestError:
 
 @router.get("", response_model=models.Workloads, summary="List workloads.")
 async def list_workloads(request: Request, client: Caller, deleted: Deleted = None, offset: Offset = 0,
-                         limit: Limit = 50, sortOrder: SortOrder = "asc", sortBy: WorkloadSort | None = None,
+                         limit: Limit = listing.DEFAULT_LIMIT, sortOrder: SortOrder = "asc", sortBy: WorkloadSort | None = None,
                          filter_by: WorkloadFilter = None) -> Obj:
     """Every workload the caller may see, filtered, sorted and paged."""
     filters = listing.parse(filter_by or [], WORKLOAD_FIELDS)
@@ -227,7 +227,7 @@ def _completed(answers: list[Obj], completed: str) -> list[Obj]:
 
 @router.get("/pods", response_model=models.Pods, tags=["Pods"], summary="List pods.")
 async def list_pods(request: Request, client: Caller, deleted: Deleted = None, offset: Offset = 0,
-                    limit: Limit = 50, sortOrder: SortOrder = "asc", sortBy: PodSort | None = None,
+                    limit: Limit = listing.DEFAULT_LIMIT, sortOrder: SortOrder = "asc", sortBy: PodSort | None = None,
                     filter_by: PodFilter = None,
                     verbosity: Annotated[Literal["full", "short"] | None, Query(
                         description="full (Berth's default) adds workloadName and projectName.")] = None,
@@ -260,7 +260,7 @@ async def get_workload(request: Request, client: Caller, workloadId: WorkloadId)
 
 @router.get("/{workloadId}/pods", response_model=models.Pods, tags=["Pods"], summary="Get a workload's pods.")
 async def get_workload_pods(request: Request, client: Caller, workloadId: WorkloadId, deleted: Deleted = None,
-                            offset: Offset = 0, limit: Limit = 50) -> Obj:
+                            offset: Offset = 0, limit: Limit = listing.DEFAULT_LIMIT) -> Obj:
     found, obj = await _find(request, client, workloadId)
     answers = _deleted(found.pod_answers(obj), deleted)
     items, following = listing.page(listing.sort(answers, POD_FIELDS, "createdAt"), offset, limit)
@@ -277,7 +277,7 @@ async def _events(client: Client, found: Seen, obj: Obj) -> list[Obj]:
 
 @router.get("/{workloadId}/events", response_model=models.Events, tags=["Events"], summary="Get a workload's events.")
 async def get_workload_events(request: Request, client: Caller, workloadId: WorkloadId, offset: Offset = 0,
-                              limit: Limit = 50) -> Obj:
+                              limit: Limit = listing.DEFAULT_LIMIT) -> Obj:
     found, obj = await _find(request, client, workloadId)
     answers = [view.event(e, found.cluster_id) for e in await _events(client, found, obj)]
     items, following = listing.page(answers, offset, limit)
@@ -287,7 +287,7 @@ async def get_workload_events(request: Request, client: Caller, workloadId: Work
 @router.get("/{workloadId}/history", response_model=models.History, tags=["Events"],
             summary="Get a workload's history.")
 async def get_workload_history(request: Request, client: Caller, workloadId: WorkloadId, offset: Offset = 0,
-                               limit: Limit = 50) -> Obj:
+                               limit: Limit = listing.DEFAULT_LIMIT) -> Obj:
     found, obj = await _find(request, client, workloadId)
     records = view.history(obj, await _events(client, found, obj), found.cluster_id)
     items, following = listing.page(records, offset, limit)

@@ -42,6 +42,7 @@ from berth.client.interruptions import record_interruption, workload_of
 from berth.scheduler import snapshot_of
 from berth.scheduler.core import Bind, CycleConfig, Decisions, Eviction, Snapshot, run_cycle
 from berth.scheduler.core.timeshare import UsageHistory, holdings, record
+from berth.scheduler.metrics import SchedulerMetrics
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +70,9 @@ class Scheduler:
     """One scheduler loop over one API."""
 
     def __init__(self, client: Client, *, period: float = PERIOD_S, config: CycleConfig | None = None,
-                 serve_default: bool = False) -> None:
+                 serve_default: bool = False, metrics: SchedulerMetrics | None = None) -> None:
         self.client = client
+        self.metrics = metrics  # counted once per cycle, after its writes (`berth.scheduler.metrics`)
         self.period = period
         self.config = config
         self.names = {SCHEDULER_NAME, snapshot_of.DEFAULT_SCHEDULER} if serve_default else {SCHEDULER_NAME}
@@ -166,6 +168,7 @@ class Scheduler:
         )
 
     async def cycle(self) -> Decisions:
+        started = time.perf_counter()
         snapshot = self.snapshot()
         config = await self._config(time.time())
         record(self.history, config.now, *holdings(snapshot))  # what runs from now on, until the next cycle
@@ -176,6 +179,8 @@ class Scheduler:
             self._interrupted &= {(p.get("metadata") or {}).get("uid") for p in self.pods.items()}
         await _bounded(self._bind(b) for b in decisions.binds if not b.pipelined)
         await self._report(decisions, snapshot)
+        if self.metrics is not None:
+            self.metrics.cycle_done(time.perf_counter() - started, snapshot, decisions)
         return decisions
 
     async def _config(self, now: float) -> CycleConfig:
@@ -206,6 +211,8 @@ class Scheduler:
                 annotations = {usage.DEVICES_ANNOTATION: usage.devices_value(bind.devices, bind.mig)}
                 await self.client.patch("Pod", name, {"metadata": {"annotations": annotations}}, namespace)
             await self.client.bind(namespace, name, bind.node)
+            if self.metrics is not None:
+                self.metrics.bound()
             if self._told.pop(bind.pod, None) is not None and (pod := self.pods.get(name, namespace)) is not None:
                 await self._set_scheduled(pod, "True")
         except (NotFound, Conflict):
@@ -245,23 +252,25 @@ class Scheduler:
             said = eviction.said(self._who(eviction.by))
             await self.client.create_event(pod, "Preempted", said[:1].upper() + said[1:], type="Warning",
                                            component=SCHEDULER_NAME)
-            await self._delete_unless_ended(name, namespace, marked)
+            if await self._delete_unless_ended(name, namespace, marked) and self.metrics is not None:
+                self.metrics.evicted(eviction.action)
         except (NotFound, Conflict):
             pass  # gone, or changed since (it may have ended): the next cycle decides again
         finally:
             self._evicting.discard(eviction.pod)
 
-    async def _delete_unless_ended(self, name: str, namespace: str, pod: Obj) -> None:
+    async def _delete_unless_ended(self, name: str, namespace: str, pod: Obj) -> bool:
         """Delete the pod as it was last seen; if it changed since (a status write of its node), look again:
-        one that ended is left alone."""
+        one that ended is left alone. Whether it was deleted."""
         for _ in range(3):
             try:
                 await self.client.delete("Pod", name, namespace, resource_version=pod["metadata"]["resourceVersion"])
-                return
+                return True
             except Conflict:
                 pod = await self.client.get("Pod", name, namespace)
                 if usage.finished(pod):
-                    return
+                    return False
+        return False
 
     def _who(self, group: str) -> str:
         """A group as users know it: its workload (kind namespace/name), else its PodGroup, else its pod."""

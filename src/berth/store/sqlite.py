@@ -416,6 +416,21 @@ class Store:
             params += (namespace,)
         return self._reader().execute(sql, params).fetchone()[0]
 
+    def object_counts(self) -> dict[tuple[str, str], int]:
+        """Live objects of every resource that has any, by (group, resource): one scan of the live index."""
+        sql = f"SELECT grp, resource, count(*) FROM log INDEXED BY log_live WHERE {_LIVE} GROUP BY grp, resource"
+        return {(group, resource): count for group, resource, count in self._reader().execute(sql)}
+
+    def size_bytes(self) -> int:
+        """Bytes the store's files take on disk: the database and its write-ahead log."""
+        total = 0
+        for path in (self._path, self._path + "-wal"):
+            try:
+                total += os.stat(path).st_size
+            except OSError:
+                pass
+        return total
+
     def list(self, ref: ResourceRef, namespace: str | None, *, label_selector: LabelSelector | None = None,
              field_selector: FieldSelector | None = None, limit: int | None = None,
              continue_token: str | None = None, resource_version: int | None = None) -> ListPage:
