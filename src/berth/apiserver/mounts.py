@@ -30,6 +30,14 @@ class PrefixDispatch:
                 return app
         return self.default
 
+    async def aclose(self) -> None:
+        """Close what the mounted apps hold open (the REST app's connections back to this server), so that
+        a graceful shutdown does not wait on them."""
+        for _, app in self.routes:
+            closer = getattr(app, "aclose", None)
+            if closer is not None:
+                await closer()
+
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         app = self.pick(scope.get("path", "")) if scope["type"] in ("http", "websocket") else self.default
         await app(scope, receive, send)

@@ -199,6 +199,7 @@ class _Server(uvicorn.Server):
         super().__init__(config)
         self._app = app
         self.on_exit: list[Callable[[], None]] = []
+        self._closing: asyncio.Task[None] | None = None
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         for callback in self.on_exit:
@@ -206,6 +207,10 @@ class _Server(uvicorn.Server):
         super().handle_exit(sig, frame)
         if self._app.hub is not None:
             self._app.hub.close()
+        closer = getattr(self.config.app, "aclose", None)  # mounted apps' own connections to this server
+        if closer is not None and self._closing is None:
+            loop = asyncio.get_event_loop()
+            self._closing = loop.create_task(closer())
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:

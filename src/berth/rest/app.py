@@ -33,6 +33,7 @@ def create(base: Client) -> FastAPI:
                     "object uids (docs/rest.md).",
         openapi_url=OPENAPI_PATH, docs_url=None, redoc_url=None, swagger_ui_oauth2_redirect_url=None)
     app.state.rest = Rest(base)
+    app.aclose = app.state.rest.close  # type: ignore[attr-defined]  # berth.apiserver.mounts closes it on exit
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router, responses=errors.RESPONSES)
