@@ -98,8 +98,9 @@ async def _lean_creates(server: BerthUp, bodies: list[bytes], path: str = "") ->
     await lean_posts(server.url, server.ca, server.token, path or f"/api/v1/namespaces/{NS}/pods", bodies)
 
 
-async def _time_to_running(http: httpx.AsyncClient, namespace: str, create: Any, limit: float) -> dict[str, float]:
-    """Seconds from the start of `create()` until PODS pods of `namespace` are Running (and how long the
+async def _time_to_running(http: httpx.AsyncClient, namespace: str, create: Any, limit: float,
+                           pods: int = PODS) -> dict[str, float]:
+    """Seconds from the start of `create()` until `pods` pods of `namespace` are Running (and how long the
     creates took). Pods start matching status.phase=Running as ADDED events: counted without decoding."""
     rv = (await http.get(f"/api/v1/namespaces/{namespace}/pods")).json()["metadata"]["resourceVersion"]
     done = asyncio.Event()
@@ -113,7 +114,7 @@ async def _time_to_running(http: httpx.AsyncClient, namespace: str, create: Any,
             async for line in stream.aiter_lines():
                 if line.startswith('{"type":"ADDED"'):
                     seen += 1
-                    if seen == PODS:
+                    if seen == pods:
                         finished.append(time.perf_counter())
                         done.set()
                         return
