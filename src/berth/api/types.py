@@ -12,6 +12,8 @@ with a message that says how to fix it, so that offline checks and the server ne
 
 from __future__ import annotations
 
+import functools
+
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -306,13 +308,21 @@ FreeForm = Annotated[
 """An object whose content Berth keeps as given (server-managed bookkeeping such as managedFields)."""
 
 def epoch_seconds(text: str | None) -> float | None:
-    """Seconds since the epoch of an RFC 3339 time as the API writes it ("2026-11-28T21:17:22Z"), or None."""
-    from datetime import datetime, timezone
-
+    """Seconds since the epoch of an RFC 3339 time as the API writes it ("2026-11-28T21:17:22Z"), or None.
+    Remembered: the scheduler's snapshot reads every pod's times every cycle."""
     if not text:
         return None
+    return _epoch_seconds(text[:19])
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _epoch_seconds(text: str) -> float | None:
+    from datetime import datetime, timezone
+
+    if len(text) != 19 or text[10] != "T":
+        return None
     try:
-        return datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
+        return datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp()
     except ValueError:
         return None
 

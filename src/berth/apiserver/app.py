@@ -387,15 +387,17 @@ class Server:
     def _watch(self, request: Request, target: Target, params: dict[str, str]) -> Response:
         assert self.hub is not None, "the watch hub starts with the app"
         labels, fields = self.api.selectors(target.resource, params)
-        render: Callable[[dict[str, Any]], dict[str, Any]] = lambda obj: obj  # noqa: E731
+        render: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # None: objects as stored
         content_type = JSON
         if _wants_table(request):
             include = params.get("includeObject", "Metadata")
             content_type = TABLE
 
-            def render(obj: dict[str, Any]) -> dict[str, Any]:
+            def table_row(obj: dict[str, Any]) -> dict[str, Any]:
                 return tables.table(target.resource, [obj], include=include,
                                     list_meta={"resourceVersion": obj["metadata"].get("resourceVersion", "")})
+
+            render = table_row
 
         close = self.limiter.open_watch(request)
         body = stream(self.api.store, self.hub, target.resource, target.namespace, params, labels, fields, render)

@@ -7,12 +7,17 @@ Semantics (Kubernetes API concepts; protocol notes 2.8):
 - BOOKMARKs now and then (when asked), and at the end of the initial events for `sendInitialEvents`;
 - the stream ends after `timeoutSeconds`, or after 30 to 60 minutes without it, as the real server does.
 
-Watchers never poll: `WatchHub` wakes them when the store commits.
+Watchers never poll: `WatchHub` wakes them when the store commits. The watchers a commit wakes mostly
+ask the same question (the changes of one resource since the revision they were all at): the hub reads
+them from the store once, into a log of the latest changes that every watcher filters in memory, and
+encodes each event line once for all of them (`WatchHub.changes`, `line`): a write costs one read and one
+encoding however many informers watch its kind.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import random
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -25,6 +30,8 @@ from berth.store import Change, FieldSelector, LabelSelector, Store
 from berth.store import Expired as StoreExpired
 
 BOOKMARK_INTERVAL_S = 60.0
+#: How many of the latest changes the hub keeps for its watchers (a watcher further behind reads the store).
+KEPT = 5_000
 TRUE = {"1", "t", "T", "true", "True", "TRUE"}
 
 
@@ -35,7 +42,55 @@ class WatchHub:
         self._loop = loop
         self._event = asyncio.Event()
         self.closed = False
+        self.store = store
+        #: The latest changes of every resource, oldest first, read from the store once for all watchers:
+        #: `_log[i].revision` ascending, every committed revision in (`_from`, `_to`] present.
+        self._log: list[Change] = []
+        self._revisions: list[int] = []
+        self._from = self._to = store.revision()
+        #: Event lines encoded for watchers that send objects as stored, by (revision, event type).
+        self._lines: dict[tuple[int, str], bytes] = {}
         store.add_listener(self._on_commit)
+
+    def changes(self, since: int, ref: Any, namespace: str | None) -> tuple[int, list[Change]]:
+        """A revision the caller has now seen everything up to, and the changes of `ref` in `namespace`
+        after `since`. Changes are read from the store once for every watcher (`_catch_up`); a watcher
+        further behind than the hub keeps reads the store itself, as before (Expired when compacted)."""
+        self._catch_up()
+        if since < self._from:
+            head = self.store.revision()
+            return head, self.store.changes(since, ref, namespace)
+        start = bisect.bisect_right(self._revisions, since)
+        found = [c for c in self._log[start:] if c.ref == ref and (namespace is None or c.namespace == namespace)]
+        return self._to, found
+
+    def line(self, event_type: str, change: Change) -> bytes:
+        """The event line of a change sent as stored, encoded once for every watcher sending it."""
+        key = (change.revision, event_type)
+        found = self._lines.get(key)
+        if found is None:
+            found = self._lines[key] = _line(event_type, change.object)
+        return found
+
+    def _catch_up(self) -> None:
+        """Read what was committed since the last read, for all watchers at once; keep the last KEPT."""
+        head = self.store.revision()
+        if head == self._to:
+            return
+        try:
+            new = self.store.changes(self._to)
+        except StoreExpired:  # idle through a compaction: start the log afresh
+            self._log, self._revisions, self._lines = [], [], {}
+            self._from = self._to = head
+            return
+        self._log += new
+        self._revisions += [c.revision for c in new]
+        self._to = max(head, self._revisions[-1] if self._revisions else head)
+        if len(self._log) > KEPT:
+            cut = len(self._log) - KEPT // 2
+            self._from = self._revisions[cut - 1]
+            del self._log[:cut], self._revisions[:cut]
+            self._lines = {k: v for k, v in self._lines.items() if k[0] > self._from}
 
     def _on_commit(self, revision: int) -> None:
         self._wake_from_anywhere()
@@ -121,9 +176,10 @@ async def stream(
     params: dict[str, str],
     labels: LabelSelector | None,
     fields: FieldSelector | None,
-    render: Callable[[dict[str, Any]], dict[str, Any]] = lambda obj: obj,
+    render: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> AsyncIterator[bytes]:
-    """The event lines of one watch; `render` turns an object into what is sent (the object, or a Table)."""
+    """The event lines of one watch; `render` turns an object into what is sent (a Table); None sends the
+    objects as stored, with lines shared between watchers."""
     loop = asyncio.get_running_loop()
     timeout = params.get("timeoutSeconds")
     duration = float(timeout) if timeout and timeout.isdigit() else random.uniform(1800, 3600)
@@ -135,7 +191,7 @@ async def stream(
     if rv in ("", "0") or initial:
         page = store.list(resource.ref, namespace, label_selector=labels, field_selector=fields)
         for obj in page.items:
-            yield _line("ADDED", render(obj))
+            yield _line("ADDED", obj if render is None else render(obj))
         cursor = page.revision
         if initial:
             yield _bookmark(resource, cursor, initial_end=True)
@@ -149,16 +205,15 @@ async def stream(
             return
     last_sent = loop.time()
     while not hub.closed:
-        head = store.revision()
         try:
-            changes = store.changes(cursor, resource.ref, namespace)
+            head, changes = hub.changes(cursor, resource.ref, namespace)
         except StoreExpired as exc:
             yield _line("ERROR", errors.expired(str(exc)).status())
             return
         for change in changes:
             event_type = _event_for(change, matches)
             if event_type is not None:
-                yield _line(event_type, render(change.object))
+                yield hub.line(event_type, change) if render is None else _line(event_type, render(change.object))
                 last_sent = loop.time()
         cursor = max([head] + [c.revision for c in changes])
         remaining = deadline - loop.time()
