@@ -239,6 +239,7 @@ def test_a_spec_that_cannot_make_a_pod_fails_with_the_field(cluster, http):
     assert status["reason"] == "InvalidSpec" and "spec.command" in status["message"]
 
 
+@pytest.mark.slow  # 17 s: a race repeated many times; run with -m slow
 def test_workloads_deleted_as_soon_as_created_leave_no_warnings_in_the_log(cluster, http):
     names = [f"brief-{i}" for i in range(30)]
     for round in range(3):

@@ -276,6 +276,7 @@ def test_a_serving_pod_is_ready_once_it_listens_and_is_reached_through_its_meter
     assert load > 0  # three requests over the window, counted by the meter the client went through
 
 
+@pytest.mark.slow  # 23 s: a minute of steady load; run with -m slow
 def test_a_serving_pod_under_steady_load_is_not_rewritten_every_few_seconds(http, agents):
     """The report: a MODIFIED pod every 2 s per replica. Its load is written when it changes materially."""
     agents.start("n-steady")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 from tests.scheduler.test_end_to_end import cluster_with, running_pods, status, submit
 from tests.controllers.helpers import client, eventually
 
@@ -64,6 +66,7 @@ spec: {deservedGpus: 2}
         assert messages and all("project hi may use at most 5 GPUs (maxAllowed)" in m for m in messages)
 
 
+@pytest.mark.slow  # 16 s: waits out a fair-share time window; run with -m slow
 def test_the_time_based_fair_share_is_configured_by_a_configmap_and_gives_way_to_the_unused_project(tmp_path):
     for c in cluster_with(tmp_path, "pools:\n- {name: default, count: 1, gpus: 4}\n"):
         apply(c, """

@@ -12,7 +12,8 @@ token is never written). `AuditLog` hands lines to a writer thread through a que
 waits on the disk; the thread drains the queue on a clean shutdown (the app's lifespan ending, or the
 interpreter exiting), so no line is lost then. The file is rotated by size as kube-apiserver rotates its
 own (`--audit-log-maxsize`, `--audit-log-maxbackup`): `audit.log` becomes `audit.log.1`, `.1` becomes `.2`,
-and the oldest beyond the number kept is removed. A kill -9 may lose the lines still queued (milliseconds).
+and the oldest beyond the number kept is removed. A kill -9 may lose the lines still queued (at most about
+`BATCH_S`, 20 ms, of them).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import logging
 import os
 import queue
 import threading
+import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import datetime, timezone
@@ -50,6 +52,12 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 WRITES = frozenset({"create", "update", "patch", "delete", "deletecollection"})
 READS = frozenset({"get", "list", "watch"})
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+
+
+#: How long the writer thread lets lines gather after each write. Waking per request cost the API server
+#: about a tenth of its CPU under load (the event loop and the thread handing the interpreter lock back and
+#: forth); 20 ms keeps a line's delay far below anything a reader of the log notices.
+BATCH_S = 0.02
 
 
 class AuditLog:
@@ -120,6 +128,7 @@ class AuditLog:
                 self._append_or_report(lines)
             if None in batch:
                 return
+            time.sleep(BATCH_S)  # let lines gather: one wake-up per batch, not per request
 
     def _append_or_report(self, lines: list[bytes]) -> None:
         """Append; a disk that refuses (full, gone) costs these lines, said once per failing stretch in the
