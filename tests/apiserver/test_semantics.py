@@ -227,3 +227,23 @@ def test_a_watch_ends_with_a_bookmark_when_asked(http):
         events = [orjson.loads(line) for line in s.iter_lines() if line]
     assert events[-1]["type"] == "BOOKMARK"
     assert int(events[-1]["object"]["metadata"]["resourceVersion"]) >= int(rv)
+
+
+def test_a_bindings_annotations_are_set_on_its_pod_in_the_same_write(cluster):
+    """As kube-apiserver does: the scheduler sends its device choice with the binding, and the pod has both
+    its node and the annotations at one revision (no pod bound without its devices, one write fewer)."""
+    with client(cluster) as http:
+        namespace(http, "bind-annotations")
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "annotations": {"keep": "me"}},
+               "spec": {"schedulerName": "none", "containers": [{"name": "main", "image": "x"}]}}
+        assert http.post("/api/v1/namespaces/bind-annotations/pods", json=pod).status_code == 201
+        binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "p", "annotations": {
+            "run.ai/gpu-devices": "0,1"}}, "target": {"apiVersion": "v1", "kind": "Node", "name": "node-a"}}
+        answer = http.post("/api/v1/namespaces/bind-annotations/pods/p/binding", json=binding)
+        assert answer.status_code == 201, answer.text
+        bound = http.get("/api/v1/namespaces/bind-annotations/pods/p").json()
+        assert bound["spec"]["nodeName"] == "node-a"
+        assert bound["metadata"]["annotations"] == {"keep": "me", "run.ai/gpu-devices": "0,1"}
+        bad = {**binding, "metadata": {"name": "p", "annotations": {"n": 1}}}
+        refused = http.post("/api/v1/namespaces/bind-annotations/pods/p/binding", json=bad)
+        assert refused.status_code == 400 and "annotations" in refused.json()["message"]

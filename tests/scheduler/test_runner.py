@@ -130,7 +130,8 @@ def test_a_pod_that_ended_after_the_decision_is_never_taken(cluster, http):
 def test_a_bind_cut_off_by_a_broken_connection_is_tried_again(cluster, http):
     """The 8,000-workload benchmark left one pod Pending for good: the connection broke as the scheduler
     wrote its devices, and the scheduler went on taking the pod as bound (its PodGroup said Running). A bind
-    that fails in any way leaves the pod unplaced, so the next cycle places it again."""
+    (now the one write that sets node and devices) that fails in any way leaves the pod unplaced, so the
+    next cycle places it again."""
     namespace = "runai-team-a"
     assert http.post(f"/api/v1/namespaces/{namespace}/pods", json={
         "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "cut-off", "namespace": namespace},
@@ -157,9 +158,9 @@ def test_a_bind_cut_off_by_a_broken_connection_is_tried_again(cluster, http):
             scheduler.departments = scheduler.pools = Empty()
 
             async def broken(*args, **kwargs):
-                raise Unreachable("PATCH pods/cut-off: Server disconnected without sending a response")
+                raise Unreachable("POST pods/cut-off/binding: Server disconnected without sending a response")
 
-            c.patch = broken
+            c.bind = broken
             with pytest.raises(Unreachable):
                 await scheduler._bind(Bind(pod=f"{namespace}/cut-off", group=f"{namespace}/cut-off",
                                            node="gpu-node-1", devices=(0,)))

@@ -427,10 +427,16 @@ class Api:
     # -- pod subresources ---------------------------------------------------------------------------
 
     def bind(self, namespace: str, name: str, binding: Any) -> dict[str, Any]:
-        """POST pods/{name}/binding: assign the pod to a node, once."""
+        """POST pods/{name}/binding: assign the pod to a node, once. The Binding's annotations are set on the
+        pod in the same write, as kube-apiserver does (a scheduler's device choice lands with the node)."""
         if not isinstance(binding, dict) or not (binding.get("target") or {}).get("name"):
             raise errors.bad_request("a Binding needs target.name, the node to bind to")
         node = binding["target"]["name"]
+        annotations = (binding.get("metadata") or {}).get("annotations") if isinstance(
+            binding.get("metadata") or {}, dict) else None
+        if annotations is not None and not (isinstance(annotations, dict)
+                                            and all(isinstance(v, str) for v in annotations.values())):
+            raise errors.bad_request("a Binding's metadata.annotations must map names to strings")
         for _ in range(5):
             pod = self.get(PODS, namespace, name)
             current = (pod.get("spec") or {}).get("nodeName")
@@ -439,6 +445,8 @@ class Api:
                                                        f'pod {name} is already assigned to node "{current}"')
             pod = clone(pod)
             pod.setdefault("spec", {})["nodeName"] = node
+            if annotations:
+                pod["metadata"]["annotations"] = {**(pod["metadata"].get("annotations") or {}), **annotations}
             try:
                 self.store.update(PODS.ref, namespace, name, pod,
                                   expected_rv=_rv(pod["metadata"].pop("resourceVersion", None)))

@@ -324,10 +324,15 @@ class Client:
 
     # -- pods and events ----------------------------------------------------------------------------
 
-    async def bind(self, namespace: str, pod_name: str, node_name: str) -> None:
+    async def bind(self, namespace: str, pod_name: str, node_name: str,
+                   annotations: Mapping[str, str] | None = None) -> None:
         """Assign a pending pod to a node (POST pods/{name}/binding), as a scheduler does; `Conflict` when the
-        pod is already bound."""
-        body = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": pod_name, "namespace": namespace},
+        pod is already bound. `annotations` are set on the pod in the same write (the API server copies a
+        Binding's annotations to its pod, Kubernetes' and Berth's alike)."""
+        meta: dict[str, Any] = {"name": pod_name, "namespace": namespace}
+        if annotations:
+            meta["annotations"] = dict(annotations)
+        body = {"apiVersion": "v1", "kind": "Binding", "metadata": meta,
                 "target": {"apiVersion": "v1", "kind": "Node", "name": node_name}}
         await self._wire.request("POST", resolve("Pod").path(namespace, pod_name, "binding"), body=body)
 

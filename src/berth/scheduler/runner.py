@@ -3,7 +3,8 @@
 A cycle runs when something changed (pods, nodes, pod groups, projects, departments, node pools), and at
 least every second: snapshot the caches, run the core (in a thread: the event loop keeps serving watches),
 then apply the decisions:
-- bind: write the GPU devices (`run.ai/gpu-devices`, and the fraction) on the pod, then POST its binding;
+- bind: POST the pod's binding with its GPU devices (`run.ai/gpu-devices`, and the fraction) as annotations,
+  which the API server sets on the pod in the same write;
   the pod is *assumed* bound until the watch shows it, so no cycle books its resources twice;
 - evict: record the interruption on the pod's workload (`berth.client.interruptions`: an Event naming the
   workload the room is made for and why, and its count), mark the pod (status reason Preempted, a
@@ -207,10 +208,9 @@ class Scheduler:
         namespace, name = bind.pod.split("/", 1)
         self._assumed[bind.pod] = bind
         try:
-            if bind.devices:
-                annotations = {usage.DEVICES_ANNOTATION: usage.devices_value(bind.devices, bind.mig)}
-                await self.client.patch("Pod", name, {"metadata": {"annotations": annotations}}, namespace)
-            await self.client.bind(namespace, name, bind.node)
+            annotations = ({usage.DEVICES_ANNOTATION: usage.devices_value(bind.devices, bind.mig)}
+                           if bind.devices else None)
+            await self.client.bind(namespace, name, bind.node, annotations)  # one write: node and devices
             if self.metrics is not None:
                 self.metrics.bound()
             if self._told.pop(bind.pod, None) is not None and (pod := self.pods.get(name, namespace)) is not None:
