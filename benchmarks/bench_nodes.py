@@ -1,9 +1,8 @@
 """Simulated nodes at scale (issue F): 1,000 nodes x 8 GPUs and 8,000 single-GPU pods.
 
-- nodes.sim_8000_running_s (the issue's figure): 8,000 single-GPU TrainingWorkloads through the whole of
-  `berth up --nodes` (the API server, and its components process: controllers, scheduler, simulated
-  nodes): from the first create to the last pod Running; nodes.sim_8000_rss_mb: the two processes' peak
-  RSS, added.
+(`nodes.sim_8000_running_s`, the same through workloads, controllers and the scheduler, is
+`bench_throughput`'s, with issue L's other end-to-end figures.)
+
 - nodes.sim_8000_prebound_running_s: from the first of 8,000 pod creates to the moment the API shows the
   last of them Running. The pods are created already bound (spec.nodeName set, round-robin over the nodes, one
   GPU device each), as a scheduler would have left them; they do not go through workloads, the controllers
@@ -228,72 +227,7 @@ def sim_8000() -> list[Figure]:
     ]
 
 
-WORKLOAD_NS = "runai-bench"
-
-
-def _workload(i: int) -> bytes:
-    return orjson.dumps({
-        "apiVersion": "run.ai/v2alpha1", "kind": "TrainingWorkload",
-        "metadata": {"name": f"w-{i}", "namespace": WORKLOAD_NS},
-        "spec": {"image": {"value": "nvcr.io/nvidia/pytorch:24.01-py3"}, "command": {"value": "python train.py"},
-                 "gpu": {"value": "1"}},
-    })
-
-
-async def _full_path(server: BerthUp) -> dict[str, float]:
-    async with server.client(timeout=None) as http:
-        project = {"apiVersion": "run.ai/v1", "kind": "Project", "metadata": {"name": "bench"},
-                   "spec": {"deservedGpus": NODES * GPUS}}
-        assert (await http.post("/apis/run.ai/v1/projects", json=project)).status_code == 201
-        while (await http.get(f"/api/v1/namespaces/{WORKLOAD_NS}")).status_code != 200:
-            await asyncio.sleep(0.1)
-        bodies = [_workload(i) for i in range(PODS)]
-        path = f"/apis/run.ai/v2alpha1/namespaces/{WORKLOAD_NS}/trainingworkloads"
-        return await _time_to_running(http, WORKLOAD_NS, lambda: _lean_creates(server, bodies, path=path), 1200)
-
-
-def sim_8000_workloads() -> list[Figure]:
-    """The issue's figure: 8,000 single-GPU TrainingWorkloads through the whole of `berth up`."""
-    if not has_flag("--nodes"):
-        raise Skip("berth up has no --nodes")
-    with tempfile.TemporaryDirectory(prefix="berth-bench-full-") as tmp:
-        cluster_file = Path(tmp) / "cluster.yaml"
-        cluster_file.write_text(CLUSTER_YAML)
-        server = _server(Path(tmp) / "full", "--nodes", str(cluster_file), "--no-local-node", alone=False)
-        try:
-            with httpx.Client(base_url=server.url, verify=server.ca,
-                              headers={"Authorization": f"Bearer {server.token}"}) as http:
-                deadline = time.monotonic() + 300
-                while len(http.get("/api/v1/nodes", params={"labelSelector": "berth.dev/simulated=true"})
-                           .json()["items"]) < NODES:
-                    if time.monotonic() > deadline:
-                        raise Skip("the simulated nodes did not register in 300 s")
-                    time.sleep(0.5)
-            cpu_before = _cpu_s(server.proc.pid)
-            loop = asyncio.new_event_loop()
-            result = loop.run_until_complete(_full_path(server))
-            loop.close()
-            cpu = _cpu_s(server.proc.pid) - cpu_before
-            children = _children(server.proc.pid)
-            rss = _peak_rss_mb(server.proc.pid) + sum(_peak_rss_mb(pid) for pid in children)
-            children_cpu = sum(_cpu_s(pid) for pid in children)
-        finally:
-            server.close()
-    context = {"nodes": NODES, "gpus_per_node": GPUS, "workloads": PODS,
-               "what": "8,000 TrainingWorkloads (gpu: 1) created over HTTPS (8 connections); the controllers make "
-                       "their PodGroups and pods, the scheduler binds them, the simulated nodes run them; timed "
-                       "from the first create to the last pod Running; berth up --nodes (API server, and its "
-                       "components process: controllers, scheduler, simulated nodes)",
-               "creates_s": round(result["creates_s"], 2), "api_server_cpu_s": round(cpu, 1),
-               "components_cpu_s": round(children_cpu, 1)}
-    return [
-        Figure("nodes.sim_8000_running_s", result["running_s"], "s", "(reported)", context),
-        Figure("nodes.sim_8000_rss_mb", rss, "MiB", "(reported)",
-               {"what": "peak RSS (VmHWM) of berth up (the API server) plus its components process, that run"}),
-    ]
-
-
-BENCHMARKS = [sim_8000_workloads, sim_8000]
+BENCHMARKS = [sim_8000]
 
 if __name__ == "__main__":
     for figure in sim_8000():

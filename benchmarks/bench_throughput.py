@@ -12,8 +12,11 @@ over HTTPS, nothing skipped.
 - nodes.idle_latency_ms: one one-GPU workload on an idle cluster (the same 500 nodes), create to Running,
   the median of 5 in turn. Target: under 500 ms.
 
-`nodes.sim_8000_running_s` (1,000 x 8 GPUs, 8,000 workloads) is `bench_nodes`'. Each figure's context has
-the processes' CPU seconds and the creates' own time.
+- nodes.sim_8000_running_s: 1,000 simulated nodes x 8 GPUs, 8,000 one-GPU TrainingWorkloads, as the
+  fill. Target: under 40 s. nodes.sim_8000_rss_mb: the peak RSS of `berth up` plus its components
+  process in that run.
+
+Each figure's context has the processes' CPU seconds and the creates' own time.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from pathlib import Path
 
 import httpx
 import orjson
-from bench_nodes import _children, _cpu_s, _lean_creates, _time_to_running
+from bench_nodes import _children, _cpu_s, _lean_creates, _peak_rss_mb, _time_to_running
 from common import BerthUp, Figure, Skip, has_flag
 
 NAMESPACE = "runai-bench"
@@ -85,21 +88,23 @@ async def _run(up: _Up, prefix: str, count: int, gpu: int) -> dict[str, float]:
                                       pods=count)
 
 
-def _fill(count: int, gpu: int, prefix: str) -> dict[str, float]:
+def _fill(count: int, gpu: int, prefix: str, nodes: int = NODES) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="berth-bench-fill-") as tmp:
-        up = _Up(Path(tmp))
+        up = _Up(Path(tmp), nodes)
         try:
             time.sleep(2.0)  # the informers' first lists settle
             before = up.cpu()
             result = asyncio.run(_run(up, prefix, count, gpu))
             after = up.cpu()
+            rss = _peak_rss_mb(up.server.proc.pid) + sum(_peak_rss_mb(pid) for pid in up.components)
         finally:
             up.close()
-    return {**result, "api_server_cpu_s": after[0] - before[0], "components_cpu_s": after[1] - before[1]}
+    return {**result, "api_server_cpu_s": after[0] - before[0], "components_cpu_s": after[1] - before[1],
+            "rss_mb": rss}
 
 
-def _context(result: dict[str, float], count: int, gpu: int) -> dict[str, object]:
-    return {"nodes": NODES, "gpus_per_node": GPUS, "workloads": count, "gpus_each": gpu,
+def _context(result: dict[str, float], count: int, gpu: int, nodes: int = NODES) -> dict[str, object]:
+    return {"nodes": nodes, "gpus_per_node": GPUS, "workloads": count, "gpus_each": gpu,
             "creates_s": round(result["creates_s"], 2), "api_server_cpu_s": round(result["api_server_cpu_s"], 1),
             "components_cpu_s": round(result["components_cpu_s"], 1),
             "what": "TrainingWorkloads created over HTTPS (8 connections); the controllers make their PodGroups "
@@ -115,6 +120,16 @@ def fill_4000() -> list[Figure]:
     per = (result["api_server_cpu_s"] + result["components_cpu_s"]) / 4000 * 1000
     return [Figure("nodes.fill_4000_running_s", result["running_s"], "s", "under 20 s", context),
             Figure("nodes.cpu_ms_per_workload", per, "ms", "under 8 ms", context)]
+
+
+def sim_8000() -> list[Figure]:
+    if not has_flag("--nodes"):
+        raise Skip("berth up has no --nodes")
+    result = _fill(8000, 1, "sim", nodes=1000)
+    return [Figure("nodes.sim_8000_running_s", result["running_s"], "s", "under 40 s",
+                   _context(result, 8000, 1, nodes=1000)),
+            Figure("nodes.sim_8000_rss_mb", result["rss_mb"], "MiB", "(reported)",
+                   {"what": "peak RSS (VmHWM) of berth up (the API server) plus its components process, that run"})]
 
 
 def gang_250x8() -> Figure:
@@ -150,4 +165,4 @@ def idle_latency() -> Figure:
                    "what": "one one-GPU TrainingWorkload on an idle cluster, create to its pod Running; median of 5"})
 
 
-BENCHMARKS = [fill_4000, gang_250x8, idle_latency]
+BENCHMARKS = [fill_4000, gang_250x8, idle_latency, sim_8000]

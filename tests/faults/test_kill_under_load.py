@@ -19,7 +19,6 @@ import time
 
 import httpx
 import orjson
-import pytest
 
 from berth.store import ResourceRef, Store
 from tests.apiserver.helpers import client

@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-import requests
 import schemathesis
 from hypothesis import given
 from hypothesis import strategies as st
@@ -23,7 +22,8 @@ from schemathesis import GenerationMode
 from schemathesis.checks import (content_type_conformance, not_a_server_error, response_schema_conformance,
                                  status_code_conformance)
 
-from tests.apiserver.fuzz.conftest import REQUEST_TIMEOUT_S, Tally, fuzz_settings, tally  # noqa: F401 - a fixture
+from tests.apiserver.fuzz.conftest import (Tally, call, fuzz_settings, schemathesis_session,  # noqa: F401
+                                           tally)  # a fixture
 from tests.cluster import Cluster
 from tests.rest.conftest import rest
 
@@ -61,22 +61,14 @@ def _cases(schema: Any, mode: GenerationMode, known: dict[str, str]) -> st.Searc
 
 
 def _fuzz(cluster: Cluster, tally: Tally, mode: GenerationMode, cases: int, known: dict[str, str]) -> None:
-    session = requests.Session()
-    session.trust_env = False
-    session.verify = str(cluster.ca)
-    session.headers["Authorization"] = f"Bearer {cluster.token}"
+    session = schemathesis_session(cluster)
     with rest(cluster) as http:
         schema = _schema(http)
 
     @fuzz_settings(cases)
     @given(case=_cases(schema, mode, known))
     def one(case: Any) -> None:
-        try:
-            response = case.call(base_url=cluster.url, session=session, verify=str(cluster.ca),
-                                 timeout=REQUEST_TIMEOUT_S)
-        except requests.Timeout:
-            pytest.fail(f"hung request (no answer in {REQUEST_TIMEOUT_S} s): {case.as_curl_command()}")
-        tally.add(response.status_code)
+        response = call(case, cluster, session, tally)
         case.validate_response(response, checks=CHECKS)
         if response.status_code >= 400:
             body = response.json()

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 import orjson
 from starlette.applications import Starlette
@@ -118,6 +119,44 @@ def route(group: str, version: str, parts: list[str]) -> Target:
     if resource.namespaced and name is not None and namespace is None:
         raise errors.not_found_path()
     return Target(resource, namespace, name, sub)
+
+
+@dataclass(frozen=True)
+class Addressed:
+    """A request for a path under /api/v1 or /apis/{g}/{v}, as its ASGI scope alone says it."""
+
+    group: str
+    version: str
+    target: Target | None  # None: no such resource
+    watch: bool  # watch=true in the query
+
+
+_ADDRESSED = "berth.addressed"
+
+
+def addressed(scope: MutableMapping[str, Any]) -> Addressed | None:
+    """What a request addresses, None for a path that is no resource path (discovery, OpenAPI, health, the
+    REST API's). Read once per request and kept in its scope: the audit log and the metrics both ask."""
+    if _ADDRESSED in scope:
+        found: Addressed | None = scope[_ADDRESSED]
+        return found
+    parts = [p for p in scope.get("path", "").split("/") if p]
+    found = None
+    if parts[:2] == ["api", "v1"] and len(parts) > 2:
+        group, version, rest = "", "v1", parts[2:]
+    elif parts[:1] == ["apis"] and len(parts) > 3:
+        group, version, rest = parts[1], parts[2], parts[3:]
+    else:
+        scope[_ADDRESSED] = None
+        return None
+    try:
+        target: Target | None = route(group, version, rest)
+    except errors.ApiError:
+        target = None
+    query = scope.get("query_string", b"").decode("latin-1")
+    watch = "watch" in query and any(k == "watch" and v in TRUE for k, v in parse_qsl(query))
+    found = scope[_ADDRESSED] = Addressed(group, version, target, watch)
+    return found
 
 
 def _wants_table(request: Request) -> bool:

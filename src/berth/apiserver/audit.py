@@ -30,15 +30,12 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
 
 import orjson
 from starlette.requests import HTTPConnection
 
-from berth.apiserver import errors
-from berth.apiserver.app import route
+from berth.apiserver.app import addressed
 from berth.apiserver.limits import named
-from berth.apiserver.watch import TRUE
 
 log = logging.getLogger(__name__)
 
@@ -207,22 +204,13 @@ def describe(scope: Scope) -> tuple[str, dict[str, str]] | None:
     method = "POST" if scope["type"] == "websocket" else scope.get("method", "GET")
     if method not in METHODS:
         return None
-    parts = [p for p in scope["path"].split("/") if p]
-    if parts[:2] == ["api", "v1"] and len(parts) > 2:
-        group, version, rest = "", "v1", parts[2:]
-    elif parts[:1] == ["apis"] and len(parts) > 3:
-        group, version, rest = parts[1], parts[2], parts[3:]
-    else:
-        return None
-    try:
-        target = route(group, version, rest)
-    except errors.ApiError:
-        return None  # no such resource: nothing in the cluster is read or changed
+    found = addressed(scope)
+    if found is None or found.target is None:
+        return None  # not a resource path, or no such resource: nothing in the cluster is read or changed
+    target = found.target
     ref = {"resource": target.resource.plural, "namespace": target.namespace or "", "name": target.name or "",
-           "apiGroup": group, "apiVersion": version, "subresource": target.subresource}
-    watch = method == "GET" and any(
-        key == "watch" and value in TRUE for key, value in parse_qsl(scope.get("query_string", b"").decode("latin-1")))
-    return _verb(method, target.name is not None, watch), {k: v for k, v in ref.items() if v}
+           "apiGroup": found.group, "apiVersion": found.version, "subresource": target.subresource}
+    return _verb(method, target.name is not None, method == "GET" and found.watch), {k: v for k, v in ref.items() if v}
 
 
 def _created_name(reply: bytes) -> str | None:

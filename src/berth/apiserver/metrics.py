@@ -26,9 +26,7 @@ from prometheus_client import (CollectorRegistry, Counter, Gauge, Histogram, Pro
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from berth.apiserver import errors
-from berth.apiserver.app import route
-from berth.apiserver.watch import TRUE
+from berth.apiserver.app import addressed
 from berth.store import Store
 
 Scope = MutableMapping[str, Any]
@@ -51,11 +49,6 @@ Labels = tuple[str, str, str, str, str, str]  # verb, group, version, resource, 
 _LABELS = ("verb", "group", "version", "resource", "subresource", "scope")
 
 
-def _query_watch(scope: Scope) -> bool:
-    query = scope.get("query_string", b"").decode("latin-1")
-    return any(part.partition("=")[0] == "watch" and part.partition("=")[2] in TRUE for part in query.split("&"))
-
-
 def _content_type(scope: Scope) -> str:
     for key, value in scope.get("headers") or ():
         if key == b"content-type":
@@ -69,22 +62,18 @@ def request_labels(scope: Scope) -> Labels:
         method = "CONNECT"
     else:
         method = str(scope.get("method", "GET")).upper()
-    parts = [p for p in scope.get("path", "").split("/") if p]
-    if parts[:2] == ["api", "v1"] and len(parts) > 2:
-        group, version, rest = "", "v1", parts[2:]
-    elif parts[:1] == ["apis"] and len(parts) > 3:
-        group, version, rest = parts[1], parts[2], parts[3:]
-    else:
+    found = addressed(scope)
+    if found is None:
         return (_verb(method), "", "", "", "", "")
-    if (group, rest[0]) in _REVIEWS and len(rest) == 1 and version == "v1":
-        return (_verb(method), group, version, rest[0], "", "cluster")
-    try:
-        target = route(group, version, rest)
-    except errors.ApiError:
+    group, version, target = found.group, found.version, found.target
+    parts = [p for p in scope.get("path", "").split("/") if p]
+    if len(parts) == 4 and (group, parts[3]) in _REVIEWS and version == "v1":
+        return (_verb(method), group, version, parts[3], "", "cluster")
+    if target is None:
         return (_verb(method), "", "", UNKNOWN, "", "")
     named = target.name is not None
     if method == "GET":
-        verb = "WATCH" if not named and _query_watch(scope) else ("GET" if named else "LIST")
+        verb = "WATCH" if not named and found.watch else ("GET" if named else "LIST")
     elif method == "PATCH" and _content_type(scope) == APPLY_PATCH:
         verb = "APPLY"
     else:

@@ -19,16 +19,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from berth.client import Client
-from berth.client import errors as client_errors
 from berth.rest import ids
 from berth.rest import workload_view as view
-from berth.rest.context import remembered
+from berth.rest.workload_models import Phase
 
 Obj = dict[str, Any]
 
 DesiredPhase = Literal["Running", "Stopped", "Deleted"]
-ActualPhase = Literal["Creating", "Initializing", "Resuming", "Pending", "Deleting", "Running", "Updating",
-                      "Stopped", "Stopping", "Degraded", "Failed", "Completed", "Terminating", "Unknown"]
 
 class WorkloadMeta(BaseModel):
     """Run:ai's WorkloadMeta1: who and what a workload is, and where it is in its life."""
@@ -45,24 +42,13 @@ class WorkloadMeta(BaseModel):
     createdBy: str = Field(..., description="The user who submitted the workload (spec.userId, else spec.username).")
     createdAt: str = Field(..., description="When the workload was created (metadata.creationTimestamp).")
     desiredPhase: DesiredPhase = Field(..., description="Running, Stopped (suspended) or Deleted.")
-    actualPhase: ActualPhase | None = Field(None, description="The phase the workload is in (status.phase).")
-
-
-def _value(spec: Obj, name: str) -> Any:
-    node = spec.get(name)
-    return node.get("value") if isinstance(node, dict) else None
+    actualPhase: Phase | None = Field(None, description="The phase the workload is in (status.phase).")
 
 
 def desired_phase(obj: Obj) -> DesiredPhase:
     if (obj.get("metadata") or {}).get("deletionTimestamp"):
         return "Deleted"
-    return "Stopped" if _value(obj.get("spec") or {}, "active") is False else "Running"
-
-
-def actual_phase(obj: Obj) -> ActualPhase:
-    phase = view.runai_phase((obj.get("status") or {}).get("phase"))
-    allowed: tuple[str, ...] = ActualPhase.__args__  # type: ignore[attr-defined]
-    return phase if phase in allowed else "Unknown"  # type: ignore[return-value]
+    return "Stopped" if view.scalar(obj.get("spec") or {}, "active") is False else "Running"
 
 
 def requested_name(obj: Obj) -> str:
@@ -71,41 +57,14 @@ def requested_name(obj: Obj) -> str:
     return str(prefix).removesuffix("-") if prefix else str(meta.get("name") or "")
 
 
-async def project_of(client: Client, namespace: str) -> Obj | None:
-    """The Project whose workloads live in `namespace`, as the caller sees projects."""
-    for fresh in (False, True):
-        for project in await ids.projects(client, fresh=fresh):
-            if ids.project_namespace(project) == namespace:
-                return project
-    return None
-
-
-async def department_id(client: Client, project: Obj | None) -> str | None:
-    """The uid of the project's Department; its name where the caller may not read it or it does not exist."""
-    if project is None:
-        return None
-    name = (project.get("spec") or {}).get("department") or "default"
-
-    async def uid() -> str:
-        try:
-            department = await client.get("Department", name)
-        except (client_errors.NotFound, client_errors.Forbidden):
-            return str(name)
-        return str(department["metadata"]["uid"])
-
-    return await remembered(client, f"department-uid/{name}", uid)
-
-
-async def workload_meta(client: Client, obj: Obj, cluster: str, project: Obj | None = None) -> Obj:
-    """WorkloadMeta1 of a workload object (`project`: its Project, when the caller has it at hand)."""
+async def workload_meta(client: Client, obj: Obj, cluster: str) -> Obj:
+    """WorkloadMeta1 of a workload object."""
     meta = obj["metadata"]
-    if project is None:
-        project = await project_of(client, meta.get("namespace") or "")
-    department = await department_id(client, project)
+    org = await ids.org_of(client, cluster, meta.get("namespace") or "")
     answer = WorkloadMeta(
         name=meta["name"], requestedName=requested_name(obj), workloadId=meta["uid"],
-        projectId=str((project or {}).get("metadata", {}).get("uid") or meta.get("namespace") or ""),
-        departmentId=department, clusterId=cluster, createdBy=view.submitted_by(obj) or "",
-        createdAt=str(meta.get("creationTimestamp") or ""), desiredPhase=desired_phase(obj),
-        actualPhase=actual_phase(obj))
+        projectId=org.project_id if org is not None and org.project_id else str(meta.get("namespace") or ""),
+        departmentId=org.department_id if org is not None else None, clusterId=cluster,
+        createdBy=view.submitted_by(obj) or "", createdAt=str(meta.get("creationTimestamp") or ""),
+        desiredPhase=desired_phase(obj), actualPhase=view.runai_phase((obj.get("status") or {}).get("phase")))
     return answer.model_dump(exclude_none=True)

@@ -22,6 +22,7 @@ from berth.client import Client
 from berth.client import errors as client_errors
 from berth.rest.context import Rest, remembered
 from berth.rest.errors import RestError, bad_request
+from berth.rest.workload_view import Org
 
 Obj = dict[str, Any]
 CLUSTER_NAMESPACES = ("runai", "default")
@@ -75,11 +76,7 @@ async def project(client: Client, project_id: str, *, field: str | None = "proje
         for found in await projects(client, fresh=fresh):
             if _matches(found, project_id):
                 return found if fresh else await _reread(client, "Project", found)
-    if field is None:
-        raise RestError(404, f"project {project_id!r} not found",
-                        details="GET /api/v1/org-unit/projects lists the projects and their ids")
-    raise bad_request(field, f"no project has the id {project_id!r}",
-                      "GET /api/v1/org-unit/projects lists the projects and their ids")
+    raise _unknown("project", project_id, field)
 
 
 async def department(client: Client, department_id: str, *, field: str | None = "departmentId") -> Obj:
@@ -87,11 +84,47 @@ async def department(client: Client, department_id: str, *, field: str | None = 
     for found in await client.list("Department"):
         if _matches(found, department_id):
             return found
+    raise _unknown("department", department_id, field)
+
+
+def _unknown(unit: str, key: str, field: str | None) -> RestError:
+    """No project or department has this id: 400 naming the request's `field`, or 404 for a path's id."""
+    fix = f"GET /api/v1/org-unit/{unit}s lists the {unit}s and their ids"
     if field is None:
-        raise RestError(404, f"department {department_id!r} not found",
-                        details="GET /api/v1/org-unit/departments lists the departments and their ids")
-    raise bad_request(field, f"no department has the id {department_id!r}",
-                      "GET /api/v1/org-unit/departments lists the departments and their ids")
+        return RestError(404, f"{unit} {key!r} not found", details=fix)
+    return bad_request(field, f"no {unit} has the id {key!r}", fix)
+
+
+async def readable(client: Client, kind: str) -> list[Obj]:
+    """Every object of a cluster-scoped `kind`; none when the caller may not read them (a researcher may not
+    read Departments: they then see a department's name as its id)."""
+    try:
+        return list(await client.list(kind))
+    except client_errors.Forbidden:
+        return []
+
+
+async def orgs(client: Client, cluster: str, *, fresh: bool = False) -> dict[str, Org]:
+    """The ids of each project and its department, by the namespace holding the project's workloads, as the
+    caller sees projects and departments (remembered a moment, as `projects`)."""
+    listed, departments = await asyncio.gather(projects(client, fresh=fresh), remembered(
+        client, "departments", lambda: readable(client, "Department"), fresh=fresh))
+    uids = {d["metadata"]["name"]: str(d["metadata"].get("uid") or "") for d in departments}
+    out = {}
+    for found in listed:
+        name = (found.get("spec") or {}).get("department") or "default"
+        out[project_namespace(found)] = Org(cluster, found["metadata"]["name"],
+                                            str(found["metadata"].get("uid") or ""), name, uids.get(name, name))
+    return out
+
+
+async def org_of(client: Client, cluster: str, namespace: str) -> Org | None:
+    """The ids of the project whose workloads live in `namespace` (a project made a moment ago included)."""
+    for fresh in (False, True):
+        found = (await orgs(client, cluster, fresh=fresh)).get(namespace)
+        if found is not None:
+            return found
+    return None
 
 
 def project_namespace(project_obj: Obj) -> str:
@@ -133,10 +166,17 @@ def note(kind: str, objs: list[Obj]) -> None:
             _WHERE[meta["uid"]] = (kind, meta.get("namespace", ""), meta.get("name", ""))
 
 
-async def list_workloads(client: Client, kinds: tuple[str, ...] = WORKLOAD_KINDS) -> list[Obj]:
-    """Every workload of `kinds` the caller may see (in every namespace, or its projects' ones)."""
+async def visible_where(client: Client) -> list[str | None]:
+    """The namespaces to list the caller's workloads in: [None] (every one) or its projects' ones."""
     namespaces = await visible_namespaces(client)
-    where: list[str | None] = [None] if namespaces is None else list(namespaces)
+    return [None] if namespaces is None else list(namespaces)
+
+
+async def list_workloads(client: Client, kinds: tuple[str, ...] = WORKLOAD_KINDS,
+                         where: list[str | None] | None = None) -> list[Obj]:
+    """Every workload of `kinds` the caller may see (`where`: the namespaces `visible_where` gives, read
+    when not given)."""
+    where = await visible_where(client) if where is None else where
     pairs = [(kind, ns) for kind in kinds for ns in where]
     lists = await asyncio.gather(*(client.list(kind, ns) for kind, ns in pairs))
     for (kind, _), listed in zip(pairs, lists, strict=True):
@@ -165,5 +205,9 @@ async def workload(client: Client, workload_id: str, kinds: tuple[str, ...] = WO
     for obj in await list_workloads(client, kinds):
         if (obj.get("metadata") or {}).get("uid") == workload_id:
             return obj
-    raise RestError(404, f"workload {workload_id!r} not found",
-                    details="GET /api/v1/workloads lists the workloads you can see, with their ids")
+    raise workload_not_found(workload_id)
+
+
+def workload_not_found(workload_id: str) -> RestError:
+    return RestError(404, f"workload {workload_id!r} not found",
+                     details="GET /api/v1/workloads lists the workloads you can see, with their ids")

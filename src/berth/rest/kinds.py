@@ -182,9 +182,9 @@ def refusal(kind: str, exc: client_errors.ApiError) -> RestError:
     return from_api_error(exc, fields=causes)
 
 
-async def answer(request: Request, client: Client, kind: str, obj: Obj, project: Obj | None = None) -> Obj:
+async def answer(request: Request, client: Client, kind: str, obj: Obj) -> Obj:
     cluster = await ids.cluster_id(rest_of(request))
-    out = await answers.workload_meta(client, obj, cluster, project)
+    out = await answers.workload_meta(client, obj, cluster)
     out["spec"] = fields.from_object_spec(kind, obj.get("spec") or {})
     if kind == fields.D:
         master = obj.get("masterSpec") or (obj.get("spec") or {}).get("masterSpec")
@@ -212,7 +212,7 @@ def _routes(t: Type) -> None:
         except client_errors.ApiError as exc:
             raise refusal(t.kind, exc) from None
         ids.note(t.kind, [created])
-        return await answer(request, client, t.kind, created, project)
+        return await answer(request, client, t.kind, created)
 
     async def get(workloadId: str, request: Request, client: Client = Depends(caller)) -> Obj:
         return await answer(request, client, t.kind, await ids.workload(client, workloadId, (t.kind,)))

@@ -62,10 +62,7 @@ async def _pools(client: Client) -> dict[str, Obj]:
 
 async def _departments(client: Client) -> dict[str, Obj]:
     """Departments by name; none for a caller who may not read them (a researcher)."""
-    try:
-        return {_name(d): d for d in await client.list("Department")}
-    except client_errors.Forbidden:
-        return {}
+    return {_name(d): d for d in await ids.readable(client, "Department")}
 
 
 async def visible_projects(client: Client, projects: list[Obj]) -> list[Obj]:

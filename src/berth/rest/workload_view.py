@@ -78,7 +78,8 @@ def _meta(obj: Obj) -> Obj:
     return obj.get("metadata") or {}
 
 
-def _value(spec: Obj, name: str) -> Any:
+def scalar(spec: Obj, name: str) -> Any:
+    """A scalar field's value (`{value: ...}`), None when unset."""
     entry = spec.get(name)
     return entry.get("value") if isinstance(entry, dict) else None
 
@@ -144,8 +145,8 @@ def _memory(request: Any, limit: Any, times: int = 1) -> Obj | None:
 
 def pod_spec_resources(spec: Obj, times: int = 1) -> Obj:
     """Run:ai's WorkloadRequestResources for `times` pods made from a workload `spec` (times=1: one pod)."""
-    gpu, devices = _amount(_value(spec, "gpu")), _amount(_value(spec, "gpuDevices"))
-    gpu_memory, mig = _value(spec, "gpuMemory"), _value(spec, "migProfile")
+    gpu, devices = _amount(scalar(spec, "gpu")), _amount(scalar(spec, "gpuDevices"))
+    gpu_memory, mig = scalar(spec, "gpuMemory"), scalar(spec, "migProfile")
     out: Obj = {}
     if mig:
         out["gpuRequestType"] = "migProfile"
@@ -157,11 +158,11 @@ def pod_spec_resources(spec: Obj, times: int = 1) -> Obj:
     elif gpu is not None or devices is not None:
         out["gpuRequestType"] = "portion"
         per_pod = (gpu if gpu is not None else Decimal(1)) * (devices or Decimal(1))
-        out["gpu"] = _cores(per_pod, _amount(_value(spec, "gpuLimit")), times)
-    cpu = _cores(_amount(_value(spec, "cpu")), _amount(_value(spec, "cpuLimit")), times)
+        out["gpu"] = _cores(per_pod, _amount(scalar(spec, "gpuLimit")), times)
+    cpu = _cores(_amount(scalar(spec, "cpu")), _amount(scalar(spec, "cpuLimit")), times)
     if cpu is not None:
         out["cpu"] = cpu
-    memory = _memory(_value(spec, "memory"), _value(spec, "memoryLimit"), times)
+    memory = _memory(scalar(spec, "memory"), scalar(spec, "memoryLimit"), times)
     if memory is not None:
         out["cpuMemory"] = memory
     return out
@@ -171,23 +172,23 @@ def requested_pods(obj: Obj) -> Obj:
     """Run:ai's RequestedPods: how many pods the workload asks for, by kind."""
     spec, kind = obj.get("spec") or {}, obj.get("kind")
     if kind == "DistributedWorkload":
-        workers = _value(spec, "workers") or _value(spec, "replicas")
+        workers = scalar(spec, "workers") or scalar(spec, "replicas")
         workers = 1 if workers is None else int(workers)
         out: Obj = {"number": workers + 1}
-        if _value(spec, "minReplicas") is not None:
-            out["min"] = int(_value(spec, "minReplicas")) + 1
-        if _value(spec, "maxReplicas") is not None:
-            out["max"] = int(_value(spec, "maxReplicas")) + 1
+        if scalar(spec, "minReplicas") is not None:
+            out["min"] = int(scalar(spec, "minReplicas")) + 1
+        if scalar(spec, "maxReplicas") is not None:
+            out["max"] = int(scalar(spec, "maxReplicas")) + 1
         return out
     if kind == "InferenceWorkload":
-        low = _value(spec, "minScale")
+        low = scalar(spec, "minScale")
         low = 1 if low is None else int(low)
-        high = _value(spec, "maxScale")
+        high = scalar(spec, "maxScale")
         replicas = (obj.get("status") or {}).get("replicas")
         return {"number": low if replicas is None else int(replicas), "min": low,
                 "max": low if high is None else int(high)}
     if kind == "TrainingWorkload":
-        parallelism, completions = _value(spec, "parallelism"), _value(spec, "completions")
+        parallelism, completions = scalar(spec, "parallelism"), scalar(spec, "completions")
         return {"number": int(parallelism or 1), "parallelism": int(parallelism or 1),
                 "completions": int(completions or 1)}
     return {"number": 1}
@@ -222,24 +223,26 @@ def source(obj: Obj) -> str:
 
 def submitted_by(obj: Obj) -> str | None:
     spec = obj.get("spec") or {}
-    found = _value(spec, "userId") or _value(spec, "username")
+    found = scalar(spec, "userId") or scalar(spec, "username")
     return str(found) if found else None
+
+
+def _life_times(obj: Obj) -> list[str | None]:
+    """The times an object's life says something happened: created, deleted, started, completed, and each
+    condition's transition."""
+    meta, status = _meta(obj), obj.get("status") or {}
+    return [meta.get("creationTimestamp"), meta.get("deletionTimestamp"), status.get("startTime"),
+            status.get("completionTime"), *[c.get("lastTransitionTime") for c in status.get("conditions") or []]]
 
 
 def updated_at(obj: Obj) -> str:
     """When the object last changed, as far as it tells: its field managers' times and its status times."""
-    meta, status = _meta(obj), obj.get("status") or {}
-    return latest(meta.get("creationTimestamp"), meta.get("deletionTimestamp"), status.get("startTime"),
-                  status.get("completionTime"),
-                  *[(e or {}).get("time") for e in meta.get("managedFields") or []],
-                  *[c.get("lastTransitionTime") for c in status.get("conditions") or []]) or ""
+    managed = [(e or {}).get("time") for e in _meta(obj).get("managedFields") or []]
+    return latest(*_life_times(obj), *managed) or ""
 
 
 def phase_updated_at(obj: Obj) -> str:
-    meta, status = _meta(obj), obj.get("status") or {}
-    return latest(meta.get("creationTimestamp"), meta.get("deletionTimestamp"), status.get("startTime"),
-                  status.get("completionTime"),
-                  *[c.get("lastTransitionTime") for c in status.get("conditions") or []]) or ""
+    return latest(*_life_times(obj)) or ""
 
 
 def conditions(obj: Obj) -> list[Obj]:
@@ -255,12 +258,12 @@ def conditions(obj: Obj) -> list[Obj]:
 
 
 def images(obj: Obj) -> list[str]:
-    found = [_value(obj.get("spec") or {}, "image"), _value(obj.get("masterSpec") or {}, "image")]
+    found = [scalar(obj.get("spec") or {}, "image"), scalar(obj.get("masterSpec") or {}, "image")]
     return list(dict.fromkeys(str(i) for i in found if i))
 
 
 def node_pools(spec: Obj) -> list[str]:
-    text = _value(spec, "nodePools") or _value(spec, "nodePool") or ""
+    text = scalar(spec, "nodePools") or scalar(spec, "nodePool") or ""
     return [p for p in str(text).replace(",", " ").split() if p]
 
 

@@ -22,12 +22,10 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 
 from berth.api.wellknown import WORKLOAD_NAME_LABEL
 from berth.client import Client
-from berth.client import errors as client_errors
 from berth.rest import ids, listing
 from berth.rest import workload_models as models
 from berth.rest import workload_view as view
 from berth.rest.context import caller, rest_of
-from berth.rest.errors import RestError
 
 router = APIRouter(prefix="/api/v1/workloads", tags=["Workloads"])
 
@@ -109,45 +107,24 @@ def _uid(obj: Obj) -> str:
     return str((obj.get("metadata") or {}).get("uid") or "")
 
 
-async def _readable(client: Client, kind: str) -> list[Obj]:
-    """Every object of a cluster-scoped `kind`; none when the caller may not read them (a researcher may not
-    read Departments: they then see a department's name as its id)."""
-    try:
-        return list(await client.list(kind))
-    except client_errors.Forbidden:
-        return []
-
-
-async def _orgs(client: Client, cluster_id: str) -> dict[str, view.Org]:
-    projects, readable = await asyncio.gather(ids.projects(client), _readable(client, "Department"))
-    departments = {d["metadata"]["name"]: _uid(d) for d in readable}
-    out = {}
-    for project in projects:
-        department = (project.get("spec") or {}).get("department") or "default"
-        out[ids.project_namespace(project)] = view.Org(cluster_id, project["metadata"]["name"], _uid(project),
-                                                       department, departments.get(department, department))
-    return out
-
-
 async def seen(request: Request, client: Client, one: Obj | None = None) -> Seen:
     """The caller's workloads, their pods and their projects' ids, read at once; with `one`, only that
     workload and its pods (what a request about one workload needs)."""
     rest = rest_of(request)
     cluster = await ids.cluster_id(rest)
     if one is None:
-        namespaces = await ids.visible_namespaces(client)
-        where: list[str | None] = [None] if namespaces is None else list(namespaces)
-        listing_workloads = asyncio.gather(*(client.list(kind, ns) for kind in ids.WORKLOAD_KINDS for ns in where))
+        where = await ids.visible_where(client)
+        listing_workloads = ids.list_workloads(client, where=where)
         listing_pods = asyncio.gather(*(client.list("Pod", ns, labels=WORKLOAD_NAME_LABEL) for ns in where))
     else:
         meta = one["metadata"]
-        listing_workloads = _constant([[one]])
+        listing_workloads = _constant([one])
         listing_pods = asyncio.gather(client.list("Pod", meta["namespace"],
                                                   labels={WORKLOAD_NAME_LABEL: meta["name"]}))
-    workload_lists, pod_lists, orgs, nodes, node_pools = await asyncio.gather(
-        listing_workloads, listing_pods, _orgs(client, cluster), _readable(client, "Node"),
-        _readable(client, "NodePool"))
-    workloads = [w for listed in workload_lists for w in listed if not view.is_template(w)]
+    listed, pod_lists, orgs, nodes, node_pools = await asyncio.gather(
+        listing_workloads, listing_pods, ids.orgs(client, cluster), ids.readable(client, "Node"),
+        ids.readable(client, "NodePool"))
+    workloads = [w for w in listed if not view.is_template(w)]
     pods: dict[str, list[Obj]] = {}
     for pod in (p for listed in pod_lists for p in listed):
         for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
@@ -176,19 +153,11 @@ async def _find(request: Request, client: Client, workload_id: str) -> tuple[See
     try:
         uuid.UUID(workload_id)
     except ValueError:
-        raise _not_found(workload_id) from None
-    try:
-        obj = await ids.workload(client, workload_id)
-    except RestError:
-        raise _not_found(workload_id) from None
+        raise ids.workload_not_found(workload_id) from None
+    obj = await ids.workload(client, workload_id)
     if view.is_template(obj):
-        raise _not_found(workload_id)
+        raise ids.workload_not_found(workload_id)
     return await seen(request, client, obj), obj
-
-
-def _not_found(workload_id: str) -> RestError:
-    return RestError(404, f"workload {workload_id!r} not found",
-                     details="GET /api/v1/workloads lists the workloads you can see, with their ids")
 
 
 # -- the collection --------------------------------------------------------------------------------------------

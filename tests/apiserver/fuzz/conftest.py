@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+import requests
 from hypothesis import HealthCheck, Phase, seed, settings
 
 from tests.apiserver.helpers import namespace
@@ -71,6 +72,27 @@ def tally(record_property: Callable[[str, object], None], request: pytest.Fixtur
     yield counted
     doc = (request.function.__doc__ or request.node.name).strip().splitlines()[0].rstrip(".")
     record_property("summary", counted.line(doc))
+
+
+def schemathesis_session(cluster: Cluster) -> requests.Session:
+    """The admin's session for schemathesis' `case.call`, trusting the cluster's CA."""
+    session = requests.Session()
+    session.trust_env = False  # REQUESTS_CA_BUNDLE would replace the cluster's CA
+    session.verify = str(cluster.ca)
+    session.headers["Authorization"] = f"Bearer {cluster.token}"
+    return session
+
+
+def call(case: Any, cluster: Cluster, session: requests.Session, tally: Tally) -> requests.Response:
+    """Send a schemathesis case; a request without an answer in REQUEST_TIMEOUT_S fails the test as hung.
+    The answer's status is counted in `tally`."""
+    try:
+        response = case.call(base_url=cluster.url, session=session, verify=str(cluster.ca),
+                             timeout=REQUEST_TIMEOUT_S)
+    except requests.Timeout:
+        pytest.fail(f"hung request (no answer in {REQUEST_TIMEOUT_S} s): {case.as_curl_command()}")
+    tally.add(response.status_code)
+    return response
 
 
 def client(cluster: Cluster) -> httpx.Client:

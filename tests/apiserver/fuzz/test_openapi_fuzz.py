@@ -11,15 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import pytest
-import requests
 import schemathesis
 from hypothesis import given
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from tests.apiserver.fuzz.conftest import NS, REQUEST_TIMEOUT_S, Tally, check_status, fuzz_settings
+from tests.apiserver.fuzz.conftest import NS, Tally, call, check_status, fuzz_settings, schemathesis_session
 from tests.cluster import Cluster
 
 #: Cases per run (times BERTH_FUZZ_FACTOR), over the ~220 operations: positive ones reach the handlers,
@@ -48,28 +46,15 @@ def _cases(schemas: list[Any], mode: GenerationMode) -> st.SearchStrategy[Any]:
     return st.one_of(*anywhere, *here, *named)
 
 
-def _session(cluster: Cluster) -> requests.Session:
-    session = requests.Session()
-    session.trust_env = False  # REQUESTS_CA_BUNDLE would replace the cluster's CA
-    session.verify = str(cluster.ca)
-    session.headers["Authorization"] = f"Bearer {cluster.token}"
-    return session
-
-
 def _fuzz(cluster: Cluster, http: httpx.Client, tally: Tally, mode: GenerationMode, cases: int) -> None:
-    session = _session(cluster)
+    session = schemathesis_session(cluster)
 
     @fuzz_settings(cases)
     @given(case=_cases(_served_schemas(http), mode))
     def one(case: Any) -> None:
         if case.query and "watch" in case.query:
             case.query["watch"] = "false"
-        try:
-            response = case.call(base_url=cluster.url, session=session, verify=str(cluster.ca),
-                                 timeout=REQUEST_TIMEOUT_S)
-        except requests.Timeout:
-            pytest.fail(f"hung request (no answer in {REQUEST_TIMEOUT_S} s): {case.as_curl_command()}")
-        tally.add(response.status_code)
+        response = call(case, cluster, session, tally)
         case.validate_response(response, checks=[not_a_server_error])
         check_status(response.status_code, response.content, case.method.upper(), response.request.url)
 
