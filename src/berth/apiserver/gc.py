@@ -181,9 +181,8 @@ class GarbageCollector:
             for obj in self.api.store.list(resource.ref, None).items:
                 self.handle(resource, obj, False)
         while not hub.closed:
-            head = self.api.store.revision()
-            try:
-                changes = self.api.store.changes(cursor)
+            try:  # every resource's changes, from the log the watchers share (`WatchHub.changes`)
+                head, changes = hub.changes(cursor, None)
             except Expired:
                 cursor = self.rebuild()
                 continue
@@ -192,12 +191,12 @@ class GarbageCollector:
                     self.apply(change)
                 except Exception:  # noqa: BLE001 - one bad object must not stop collection
                     log.exception("garbage collector failed on %s %s", change.ref, change.name)
-            # Namespaces still terminating need another look when their contents change.
-            for ns in self.api.store.list(NAMESPACES.ref, None).items:
-                if objects.is_deleting(ns) and changes:
-                    self._finish_namespace(ns)
+            if changes:  # namespaces still terminating need another look when their contents change
+                for ns in self.api.store.list(NAMESPACES.ref, None).items:
+                    if objects.is_deleting(ns):
+                        self._finish_namespace(ns)
             cursor = max([head] + [c.revision for c in changes])
-            if self.api.store.revision() == cursor:
+            if hub.head == cursor:
                 await hub.wait(5.0)
             else:
                 await asyncio.sleep(0)

@@ -47,22 +47,31 @@ class WatchHub:
         #: `_log[i].revision` ascending, every committed revision in (`_from`, `_to`] present.
         self._log: list[Change] = []
         self._revisions: list[int] = []
-        self._from = self._to = store.revision()
+        self._from = self._to = self._head = store.revision()
         #: Event lines encoded for watchers that send objects as stored, by (revision, event type).
         self._lines: dict[tuple[int, str], bytes] = {}
         store.add_listener(self._on_commit)
 
-    def changes(self, since: int, ref: Any, namespace: str | None) -> tuple[int, list[Change]]:
-        """A revision the caller has now seen everything up to, and the changes of `ref` in `namespace`
-        after `since`. Changes are read from the store once for every watcher (`_catch_up`); a watcher
-        further behind than the hub keeps reads the store itself, as before (Expired when compacted)."""
+    def changes(self, since: int, ref: Any, namespace: str | None = None) -> tuple[int, list[Change]]:
+        """A revision the caller has now seen everything up to, and the changes of `ref` (None: of every
+        resource) in `namespace` after `since`. Changes are read from the store once for every watcher
+        (`_catch_up`); a watcher further behind than the hub keeps reads the store itself, as before
+        (Expired when compacted)."""
         self._catch_up()
         if since < self._from:
             head = self.store.revision()
             return head, self.store.changes(since, ref, namespace)
         start = bisect.bisect_right(self._revisions, since)
-        found = [c for c in self._log[start:] if c.ref == ref and (namespace is None or c.namespace == namespace)]
+        if ref is None and namespace is None:
+            return self._to, self._log[start:]
+        found = [c for c in self._log[start:] if (ref is None or c.ref == ref)
+                 and (namespace is None or c.namespace == namespace)]
         return self._to, found
+
+    @property
+    def head(self) -> int:
+        """The store's latest committed revision, as its commits told."""
+        return self._head
 
     def line(self, event_type: str, change: Change) -> bytes:
         """The event line of a change sent as stored, encoded once for every watcher sending it."""
@@ -73,9 +82,10 @@ class WatchHub:
         return found
 
     def _catch_up(self) -> None:
-        """Read what was committed since the last read, for all watchers at once; keep the last KEPT."""
-        head = self.store.revision()
-        if head == self._to:
+        """Read what was committed since the last read, for all watchers at once; keep the last KEPT. The
+        store's head is known from its commits (`_on_commit`): no read at all while nothing was written."""
+        head = self._head
+        if head <= self._to:
             return
         try:
             new = self.store.changes(self._to)
@@ -93,6 +103,7 @@ class WatchHub:
             self._lines = {k: v for k, v in self._lines.items() if k[0] > self._from}
 
     def _on_commit(self, revision: int) -> None:
+        self._head = max(self._head, revision)  # the store's writes are serialised: no lost update
         self._wake_from_anywhere()
 
     def _wake_from_anywhere(self) -> None:
@@ -203,6 +214,10 @@ async def stream(
         if not 0 <= cursor < 2**63:  # a revision is a SQLite integer: a larger one broke the stream (fuzzing)
             yield _line("ERROR", errors.bad_request(f'invalid resourceVersion "{rv}"').status())
             return
+        compacted = store.compacted_revision()  # once per watch: the hub may still hold what was compacted
+        if cursor < compacted:
+            yield _line("ERROR", errors.expired(str(StoreExpired(cursor, compacted))).status())
+            return
     last_sent = loop.time()
     while not hub.closed:
         try:
@@ -222,7 +237,7 @@ async def stream(
         if bookmarks and loop.time() - last_sent >= BOOKMARK_INTERVAL_S:
             yield _bookmark(resource, cursor)
             last_sent = loop.time()
-        if store.revision() == head:
+        if hub.head == head:  # nothing committed since the changes were read
             await hub.wait(min(remaining, BOOKMARK_INTERVAL_S))
     if bookmarks:
         yield _bookmark(resource, cursor)

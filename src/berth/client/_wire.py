@@ -1,5 +1,9 @@
 """The only module of Berth that imports lightkube: configuration, TLS, auth and the HTTP connection.
 
+Requests and watches go through `berth.client._http` (a lean HTTP/1.1 client: the general-purpose stack
+cost three quarters of the components' CPU) whenever the configuration needs nothing more than a token or a
+client certificate; lightkube's client sends them otherwise, and reads every configuration.
+
 What lightkube does for us is the part that is hard to get right and differs between clusters: reading
 kubeconfig contexts, the in-cluster service account (re-reading the rotated token on 401), exec credential
 plugins, client certificates, CA data, proxies from the environment, and a pooled HTTP client. We hold one
@@ -32,7 +36,7 @@ from lightkube.config.models import User
 from lightkube.core.exceptions import ApiError as LightkubeApiError
 from lightkube.core.generic_client import BasicRequest, GenericAsyncClient
 
-from berth.client import errors
+from berth.client import _http, errors
 
 DEFAULT_KUBECONFIG = Path("~/.kube/config")
 #: A 429 with Retry-After (the server's per-client rate limit) is retried this often, as client-go does; the
@@ -41,14 +45,23 @@ RETRIES_ON_429 = 10
 MAX_RETRY_AFTER_S = 30.0
 
 
-def _retry_after(response: httpx2.Response) -> float | None:
+def _retry_after(status: int, headers: Any) -> float | None:
     """Seconds to wait before sending again a request answered 429 with Retry-After; None otherwise."""
-    if response.status_code != 429:
+    if status != 429:
         return None
     try:
-        return min(max(float(response.headers.get("retry-after", "")), 0.0), MAX_RETRY_AFTER_S)
+        return min(max(float(headers.get("retry-after", "")), 0.0), MAX_RETRY_AFTER_S)
     except ValueError:
         return None
+
+
+def _error(status: int, content: bytes) -> errors.ApiError:
+    """The `ApiError` of an error answer (its Status decoded when it is one)."""
+    try:
+        body = orjson.loads(content) if content else None
+    except orjson.JSONDecodeError:
+        body = None
+    return errors.from_response(status, body, content.decode("utf-8", "replace"))
 
 
 def kubeconfig(path: str | os.PathLike[str] | None = None, context: str | None = None) -> SingleConfig:
@@ -99,6 +112,17 @@ class Wire:
         self._lk = AsyncClient(config, timeout=httpx2.Timeout(timeout))
         self._generic: GenericAsyncClient = self._lk._client
         self._stream_timeout = httpx2.Timeout(timeout, read=None)
+        self._fast = self._lean_pool(config, timeout) if _http.usable(config.cluster.server, config.user) else None
+
+    @staticmethod
+    def _lean_pool(config: SingleConfig, timeout: float) -> _http.Pool:
+        """`berth.client._http` for this configuration: the same TLS context and credentials lightkube uses."""
+        server, user = config.cluster.server, config.user
+        context = verify_cluster(config.cluster, user or User(), config.abs_file) if server.startswith("https") else None
+        token = user.token if user is not None else None
+        token_file = (Path(config.abs_file(user.token_file)) if user is not None and user.token_file and not token
+                      else None)
+        return _http.Pool(server, context, f"Bearer {token}" if token else None, token_file, timeout)
 
     @property
     def server(self) -> str:
@@ -177,18 +201,49 @@ class Wire:
     async def request(self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None,
                       content_type: str | None = None) -> Any:
         """Send one request; the decoded JSON answer, or an `ApiError` / `Unreachable`."""
+        if self._fast is not None:
+            return await self._lean_request(method, path, params, body, content_type)
         for attempt in range(RETRIES_ON_429 + 1):
             request = self._build(method, path, params, body, content_type)
             try:
                 response = await self._generic.send(request)
             except httpx2.TransportError as exc:
                 raise _transport_error(method, path, exc) from exc
-            wait = _retry_after(response)
+            wait = _retry_after(response.status_code, response.headers)
             if wait is None or attempt == RETRIES_ON_429:
                 break
             await asyncio.sleep(wait)
         self._check(response)
         return orjson.loads(response.content) if response.content else None
+
+    async def _lean_request(self, method: str, path: str, params: dict[str, Any] | None, body: Any,
+                            content_type: str | None) -> Any:
+        assert self._fast is not None
+        data = None if body is None else orjson.dumps(body)
+        for attempt in range(RETRIES_ON_429 + 1):
+            try:
+                answer = await self._fast.request(method, path, params, data, content_type)
+            except (OSError, TimeoutError) as exc:  # refused, reset, closed, TLS, timed out
+                raise _transport_error(method, path, exc) from exc
+            wait = _retry_after(answer.status, answer.headers)
+            if wait is None or attempt == RETRIES_ON_429:
+                break
+            await asyncio.sleep(wait)
+        if answer.status >= 400:
+            raise _error(answer.status, answer.body)
+        return orjson.loads(answer.body) if answer.body else None
+
+    async def _lean_stream(self, path: str, params: dict[str, Any]) -> AsyncIterator[bytes]:
+        """The body of one GET as it arrives, through `berth.client._http`."""
+        assert self._fast is not None
+        try:
+            async with self._fast.stream(path, params) as (answer, chunks):
+                if answer.status >= 400:
+                    raise _error(answer.status, b"".join([chunk async for chunk in chunks]))
+                async for chunk in chunks:
+                    yield chunk
+        except (OSError, TimeoutError) as exc:
+            raise _transport_error("GET", path, exc) from exc
 
     @contextlib.asynccontextmanager
     async def _streaming(self, path: str, params: dict[str, Any]) -> AsyncIterator[httpx2.Response]:
@@ -211,6 +266,17 @@ class Wire:
 
     async def stream(self, path: str, params: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         """The JSON lines of one watch request until the server ends it; close the iterator to hang up."""
+        if self._fast is not None:
+            rest = b""
+            async with contextlib.aclosing(self._lean_stream(path, params)) as chunks:
+                async for chunk in chunks:
+                    *lines, rest = (rest + chunk).split(b"\n")
+                    for line in lines:
+                        if line.strip():
+                            yield orjson.loads(line)
+            if rest.strip():
+                yield orjson.loads(rest)
+            return
         async with self._streaming(path, params) as response:
             async for line in response.aiter_lines():
                 if line.strip():
@@ -218,10 +284,18 @@ class Wire:
 
     async def stream_bytes(self, path: str, params: dict[str, Any]) -> AsyncIterator[bytes]:
         """The body of one GET as it arrives (a followed pod log); close the iterator to hang up."""
+        if self._fast is not None:
+            async with contextlib.aclosing(self._lean_stream(path, params)) as chunks:
+                async for chunk in chunks:
+                    if chunk:
+                        yield chunk
+            return
         async with self._streaming(path, params) as response:
             async for chunk in response.aiter_bytes():
                 if chunk:
                     yield chunk
 
     async def close(self) -> None:
+        if self._fast is not None:
+            await self._fast.close()
         await self._lk.close()

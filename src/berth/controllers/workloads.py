@@ -78,7 +78,7 @@ def requested_pools(workload: Obj) -> list[str]:
 class WorkloadController:
     """Runs the reconcile loop for the four workload kinds."""
 
-    def __init__(self, client: Client, *, clock: Callable[[], float] = time.time, workers: int = 4) -> None:
+    def __init__(self, client: Client, *, clock: Callable[[], float] = time.time, workers: int = 16) -> None:
         self.client = client
         self.clock = clock
         self.workers = workers

@@ -1,8 +1,9 @@
 """The scheduler as a component: watch caches in, `berth.scheduler.core` decisions out, through the API.
 
 A cycle runs when something changed (pods, nodes, pod groups, projects, departments, node pools), and at
-least every second: snapshot the caches, run the core (in a thread: the event loop keeps serving watches),
-then apply the decisions:
+least every second, but no sooner after the last than that one spent thinking (`PACE`): snapshot the caches
+(each object converted once per change, `snapshot_of.Kept`), run the core (in a thread: the event loop keeps
+serving watches), then apply the decisions:
 - bind: POST the pod's binding with its GPU devices (`run.ai/gpu-devices`, and the fraction) as annotations,
   which the API server sets on the pod in the same write;
   the pod is *assumed* bound until the watch shows it, so no cycle books its resources twice;
@@ -41,7 +42,7 @@ from berth.client.errors import ClientError
 from berth.client.informer import Change, Informer
 from berth.client.interruptions import record_interruption, workload_of
 from berth.scheduler import snapshot_of
-from berth.scheduler.core import Bind, CycleConfig, Decisions, Eviction, Snapshot, run_cycle
+from berth.scheduler.core import Bind, CycleConfig, Decisions, Eviction, Pod, Snapshot, run_cycle
 from berth.scheduler.core.timeshare import UsageHistory, holdings, record
 from berth.scheduler.metrics import SchedulerMetrics
 
@@ -51,6 +52,11 @@ SCHEDULER_NAME = "runai-scheduler"
 PERIOD_S = 1.0
 INTERRUPTIONS = {"preempt": "Preempted", "reclaim": "Reclaimed", "consolidate": "Preempted"}  # event reasons
 CONCURRENCY = 32
+# After a cycle the scheduler waits PACE times what the cycle spent thinking (its snapshot and decisions)
+# before the next, so that under a stream of changes it takes at most about half of its process's time
+# and the controllers and nodes sharing that process keep up: each cycle then places more pods, rather
+# than each pod being placed by a cycle of its own that costs as much as the cluster is large.
+PACE = 1.0
 RETELL_S = 10.0  # the least time between two different reasons told to one waiting pod
 USAGE_BUCKET_S = 300.0  # the usage history's resolution: a week is about 2,000 buckets
 Obj = dict[str, Any]
@@ -98,6 +104,11 @@ class Scheduler:
         self._reported: dict[str, tuple[str, str, str | None]] = {}  # group key -> last pending reason written
         self._told: dict[str, tuple[str, float]] = {}  # waiting pod -> (why, as its condition says; when told)
         self.cycles = 0
+        self._thought = 0.0  # the last cycle's snapshot and decisions, in seconds (see PACE)
+        # Each pod, node and group converted once per change, not once per cycle (`snapshot_of.Kept`).
+        self._pods_kept = snapshot_of.Kept(self._scheduled_pod)
+        self._nodes_kept = snapshot_of.Kept(snapshot_of.node)
+        self._groups_kept = snapshot_of.Kept(snapshot_of.pod_group)
 
     async def _changed(self, change: Change) -> None:
         self._dirty.set()
@@ -128,38 +139,44 @@ class Scheduler:
                     log.warning("scheduling cycle: %s", exc)
                 except Exception:  # noqa: BLE001 - the scheduler must keep running
                     log.exception("scheduling cycle failed")
+                await asyncio.sleep(min(self._thought * PACE, self.period))
         finally:
             await asyncio.gather(*(i.stop() for i in self._informers()), return_exceptions=True)
 
     # -- one cycle ----------------------------------------------------------------------------------
 
+    def _scheduled_pod(self, obj: Obj) -> tuple[str, Pod] | None:
+        """A pod the snapshot counts, with the scheduler it names; None for one it does not."""
+        if not usage.counts(obj):
+            return None
+        name = snapshot_of.scheduler_name(obj)
+        return (name, snapshot_of.pod(obj)) if name in self.names else None
+
     def snapshot(self) -> Snapshot:
         pods, adopted = [], []
-        for obj in self.pods.items():
-            if not usage.counts(obj):
+        for kept in self._pods_kept(self.pods.items()):
+            if kept is None:
                 continue
-            name = snapshot_of.scheduler_name(obj)
-            if name not in self.names:
-                continue
-            pod = snapshot_of.pod(obj)
+            name, pod = kept
             if name == snapshot_of.DEFAULT_SCHEDULER and not pod.group:
                 adopted.append(pod)
             assumed = self._assumed.get(pod.key)
             if assumed is not None:
                 if pod.node:  # the cache has caught up
                     del self._assumed[pod.key]
-                else:
-                    pod.node, pod.devices, pod.mig_instances = assumed.node, list(assumed.devices), list(assumed.mig)
+                else:  # a copy: the kept conversion stays as the cache has it
+                    pod = replace(pod, node=assumed.node, devices=list(assumed.devices),
+                                  mig_instances=list(assumed.mig))
             pods.append(pod)
-        groups = [snapshot_of.pod_group(g) for g in self.groups.items()]
+        groups = self._groups_kept(self.groups.items())
         projects = [snapshot_of.project(p) for p in self.projects.items()]
         if adopted:
             queues = snapshot_of.queues_by_namespace(self.projects.items())
-            groups += [snapshot_of.adopted_group(pod, queues) for pod in adopted]
+            groups = groups + [snapshot_of.adopted_group(pod, queues) for pod in adopted]
             if snapshot_of.DEFAULT_QUEUE not in {p.name for p in projects}:
                 projects.append(snapshot_of.default_queue())
         return Snapshot(
-            nodes=[snapshot_of.node(n) for n in self.nodes.items()],
+            nodes=self._nodes_kept(self.nodes.items()),
             pods=pods,
             groups=groups,
             projects=projects,
@@ -174,6 +191,7 @@ class Scheduler:
         config = await self._config(time.time())
         record(self.history, config.now, *holdings(snapshot))  # what runs from now on, until the next cycle
         decisions = await asyncio.to_thread(run_cycle, snapshot, config)
+        self._thought = time.perf_counter() - started
         self.cycles += 1
         await _bounded(self._evict(e) for e in decisions.evictions)
         if self._interrupted:

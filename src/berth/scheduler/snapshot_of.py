@@ -14,8 +14,8 @@ the first that reclaim takes back. A Project named `default-queue` gives them a 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, Generic, TypeVar
 
 from berth.api import usage
 from berth.api.projects import max_allowed_of, namespace_of_project, quota_by_pool, quota_mib, quota_millicores
@@ -36,6 +36,7 @@ from berth.scheduler.core import (
 from berth.scheduler.core.snapshot import DEFAULT_QUEUE_PRIORITY, UNLIMITED
 
 Obj = dict[str, Any]
+T = TypeVar("T")
 
 GROUP_ANNOTATION = "pod-group-name"
 DEFAULT_SCHEDULER = "default-scheduler"  # what a pod that names no scheduler gets (kube-apiserver's default)
@@ -179,3 +180,29 @@ def adopted_group(pod: Pod, queues: dict[str, str]) -> PodGroup:
 def default_queue() -> Project:
     """The built-in queue of `default-scheduler` pods outside any project: no quota in any pool."""
     return Project(name=DEFAULT_QUEUE)
+
+
+class Kept(Generic[T]):
+    """Conversions kept across cycles: each object is converted once per resourceVersion, not once per
+    cycle (a cycle at 8,000 pods would otherwise convert all of them to bind a handful). The converted
+    objects are shared between cycles, so nothing downstream may modify them (the core does not; the
+    runner copies a pod before it overlays an assumed binding)."""
+
+    def __init__(self, convert: Callable[[Obj], T]) -> None:
+        self._convert = convert
+        self._kept: dict[tuple[str, str], tuple[str | None, T]] = {}
+
+    def __call__(self, objects: Iterable[Obj]) -> list[T]:
+        """Every object converted, in order; the objects not seen this time are forgotten."""
+        kept: dict[tuple[str, str], tuple[str | None, T]] = {}
+        out = []
+        for obj in objects:
+            meta = _meta(obj)
+            key, version = (meta.get("namespace", ""), meta["name"]), meta.get("resourceVersion")
+            hit = self._kept.get(key)
+            if hit is None or version is None or hit[0] != version:
+                hit = (version, self._convert(obj))
+            kept[key] = hit
+            out.append(hit[1])
+        self._kept = kept
+        return out
