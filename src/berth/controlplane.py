@@ -26,7 +26,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
-from berth import components_metrics, gcsettings
+from berth import components_metrics, runtime
 from berth.apiserver.server import Component, Config, Running, run
 
 log = logging.getLogger(__name__)
@@ -160,13 +160,7 @@ def child_main(argv: list[str] | None = None) -> None:
         return  # the parent is already gone
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     plan = Plan(disabled=set(args.without), gpus=args.gpus, nodes_file=args.nodes)
-    gcsettings.tune()
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
+    runtime.prepare()
     try:
         asyncio.run(_run_child(plan, args.kubeconfig, args.data_dir, args.parent))
     except KeyboardInterrupt:

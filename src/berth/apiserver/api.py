@@ -432,8 +432,8 @@ class Api:
         if not isinstance(binding, dict) or not (binding.get("target") or {}).get("name"):
             raise errors.bad_request("a Binding needs target.name, the node to bind to")
         node = binding["target"]["name"]
-        annotations = (binding.get("metadata") or {}).get("annotations") if isinstance(
-            binding.get("metadata") or {}, dict) else None
+        metadata = binding.get("metadata") or {}
+        annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
         if annotations is not None and not (isinstance(annotations, dict)
                                             and all(isinstance(v, str) for v in annotations.values())):
             raise errors.bad_request("a Binding's metadata.annotations must map names to strings")

@@ -127,6 +127,7 @@ class Addressed:
 
     group: str
     version: str
+    rest: tuple[str, ...]  # the path's parts after the group and version
     target: Target | None  # None: no such resource
     watch: bool  # watch=true in the query
 
@@ -155,7 +156,7 @@ def addressed(scope: MutableMapping[str, Any]) -> Addressed | None:
         target = None
     query = scope.get("query_string", b"").decode("latin-1")
     watch = "watch" in query and any(k == "watch" and v in TRUE for k, v in parse_qsl(query))
-    found = scope[_ADDRESSED] = Addressed(group, version, target, watch)
+    found = scope[_ADDRESSED] = Addressed(group, version, tuple(rest), target, watch)
     return found
 
 

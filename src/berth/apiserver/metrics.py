@@ -65,10 +65,9 @@ def request_labels(scope: Scope) -> Labels:
     found = addressed(scope)
     if found is None:
         return (_verb(method), "", "", "", "", "")
-    group, version, target = found.group, found.version, found.target
-    parts = [p for p in scope.get("path", "").split("/") if p]
-    if len(parts) == 4 and (group, parts[3]) in _REVIEWS and version == "v1":
-        return (_verb(method), group, version, parts[3], "", "cluster")
+    group, version, rest, target = found.group, found.version, found.rest, found.target
+    if len(rest) == 1 and (group, rest[0]) in _REVIEWS and version == "v1":
+        return (_verb(method), group, version, rest[0], "", "cluster")
     if target is None:
         return (_verb(method), "", "", UNKNOWN, "", "")
     named = target.name is not None

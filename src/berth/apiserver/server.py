@@ -26,7 +26,7 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from berth import gcsettings
+from berth import runtime
 from berth.apiserver import crds
 from berth.apiserver.admission import Chain
 from berth.apiserver.api import NAMESPACES, Api, WriteOptions
@@ -273,13 +273,7 @@ def run(config: Config, announce: Any = print, components: list[Component] = (),
             announce(f"  {line}")
     announce(stop)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    gcsettings.tune()
-    try:  # uvloop, as `loop="uvloop"` asks: serving through asyncio.run, uvicorn does not install it itself
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
+    runtime.prepare()  # uvloop, as `loop="uvloop"` asks, and the collector's thresholds
     try:
         asyncio.run(serve(running, components=list(components)))
     except KeyboardInterrupt:

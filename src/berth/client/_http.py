@@ -51,7 +51,6 @@ class Answer:
 class _Pending:
     """One request's answer as the parser reads it."""
 
-    streamed: bool
     headers_done: asyncio.Future[None]
     done: asyncio.Future[None]
     status: int = 0
@@ -68,9 +67,8 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.reusable = False
-        self._parser = httptools.HttpResponseParser(self)
+        self._parser: httptools.HttpResponseParser | None = None  # one per request (`send`)
         self._pending: _Pending | None = None
-        self._header = b""
         self._paused = False
 
     # -- asyncio.Protocol ---------------------------------------------------------------------------
@@ -84,6 +82,7 @@ class _Connection(asyncio.Protocol):
             self.close()
             return
         pending.started = True
+        assert self._parser is not None
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
@@ -107,6 +106,7 @@ class _Connection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         pending = self._pending
         assert pending is not None
+        assert self._parser is not None
         pending.status = self._parser.get_status_code()
         if not pending.headers_done.done():
             pending.headers_done.set_result(None)
@@ -124,7 +124,7 @@ class _Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         pending = self._pending
-        assert pending is not None
+        assert pending is not None and self._parser is not None
         self.reusable = self._parser.should_keep_alive()
         if pending.chunks is not None:
             pending.chunks.put_nowait(None)
@@ -135,8 +135,7 @@ class _Connection(asyncio.Protocol):
 
     def send(self, head: bytes, body: bytes | None, streamed: bool) -> _Pending:
         loop = asyncio.get_running_loop()
-        pending = _Pending(streamed, loop.create_future(), loop.create_future(),
-                           chunks=asyncio.Queue() if streamed else None)
+        pending = _Pending(loop.create_future(), loop.create_future(), chunks=asyncio.Queue() if streamed else None)
         self._pending, self.reusable = pending, False
         self._parser = httptools.HttpResponseParser(self)
         if self.closed or self.transport is None or self.transport.is_closing():
@@ -227,21 +226,15 @@ class Pool:
         _, conn = await loop.create_connection(_Connection, self._host, self._port, ssl=self._ssl)
         return conn, False
 
-    def _release(self, conn: _Connection) -> None:
-        if conn.finished() and len(self._idle) < MAX_IDLE:
-            self._idle.append(conn)
-        else:
-            conn.close()
-
-    @contextlib.asynccontextmanager
-    async def _exchange(self, method: str, path: str, params: dict[str, Any] | None, body: bytes | None,
-                        content_type: str | None, streamed: bool) -> AsyncIterator[tuple[_Connection, _Pending]]:
+    async def _send(self, method: str, path: str, params: dict[str, Any] | None, body: bytes | None,
+                    content_type: str | None, streamed: bool) -> tuple[_Connection, _Pending]:
         """Send one request; the connection and its answer once the headers came (retrying once, on a new
-        connection, a request whose reused connection had been closed by the server unread)."""
+        connection, a request whose reused connection had been closed by the server unread). The caller
+        hands the connection back with `_release` once done with it."""
+        head = self._head(method, path, params, content_type, None if body is None else len(body))
         for attempt in range(2):
             conn, reused = await self._connection()
-            pending = conn.send(self._head(method, path, params, content_type,
-                                           None if body is None else len(body)), body, streamed)
+            pending = conn.send(head, body, streamed)
             try:
                 await pending.headers_done
             except Closed:
@@ -252,21 +245,27 @@ class Pool:
             except BaseException:
                 conn.close()
                 raise
-            break
-        try:
-            yield conn, pending
-        except BaseException:
+            return conn, pending
+        raise AssertionError("not reached: the second attempt returns or raises")
+
+    def _release(self, conn: _Connection) -> None:
+        """Keep a connection whose answer ended cleanly for the next request; close any other (an answer
+        cut short, a reader that hung up, a failure)."""
+        if conn.finished() and len(self._idle) < MAX_IDLE:
+            self._idle.append(conn)
+        else:
             conn.close()
-            raise
-        self._release(conn)
 
     async def request(self, method: str, path: str, params: dict[str, Any] | None = None,
                       body: bytes | None = None, content_type: str | None = None) -> Answer:
         """One request and its whole answer (TimeoutError after `timeout` seconds, Closed, OSError)."""
         async with asyncio.timeout(self.timeout):
             for attempt in range(2):
-                async with self._exchange(method, path, params, body, content_type, streamed=False) as (_, pending):
+                conn, pending = await self._send(method, path, params, body, content_type, streamed=False)
+                try:
                     await pending.done
+                finally:
+                    self._release(conn)
                 if pending.status == 401 and self._token_file is not None and attempt == 0:
                     self._authorization = None  # a rotated token: read the file again, once
                     continue
@@ -277,9 +276,8 @@ class Pool:
     async def stream(self, path: str, params: dict[str, Any] | None = None
                      ) -> AsyncIterator[tuple[Answer, AsyncIterator[bytes]]]:
         """A GET whose body is read as it arrives: its status and headers, and the body's chunks."""
-        exchange = self._exchange("GET", path, params, None, None, streamed=True)
         async with asyncio.timeout(self.timeout):  # for the headers; a watch then runs as the server says
-            conn, pending = await exchange.__aenter__()
+            conn, pending = await self._send("GET", path, params, None, None, streamed=True)
 
         async def chunks() -> AsyncIterator[bytes]:
             assert pending.chunks is not None
@@ -295,12 +293,8 @@ class Pool:
 
         try:
             yield Answer(pending.status, pending.headers), chunks()
-        except BaseException as exc:
-            await exchange.__aexit__(type(exc), exc, exc.__traceback__)
-            raise
-        if not pending.done.done():  # the reader hung up before the end: this connection cannot be reused
-            conn.close()
-        await exchange.__aexit__(None, None, None)
+        finally:
+            self._release(conn)
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []

@@ -22,9 +22,9 @@ import asyncio
 import contextlib
 import os
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx2
 import orjson
@@ -38,6 +38,7 @@ from lightkube.core.generic_client import BasicRequest, GenericAsyncClient
 
 from berth.client import _http, errors
 
+R = TypeVar("R")
 DEFAULT_KUBECONFIG = Path("~/.kube/config")
 #: A 429 with Retry-After (the server's per-client rate limit) is retried this often, as client-go does; the
 #: server refused the request before acting on it, so every verb may be sent again.
@@ -53,6 +54,18 @@ def _retry_after(status: int, headers: Any) -> float | None:
         return min(max(float(headers.get("retry-after", "")), 0.0), MAX_RETRY_AFTER_S)
     except ValueError:
         return None
+
+
+async def _sent(send: Callable[[], Awaitable[tuple[int, Any, R]]]) -> tuple[int, Any, R]:
+    """`send()`'s (status, headers, answer), sent again after the Retry-After of a 429 (at most
+    RETRIES_ON_429 times): the same rule for both transports."""
+    for _ in range(RETRIES_ON_429):
+        sent = await send()
+        wait = _retry_after(sent[0], sent[1])
+        if wait is None:
+            return sent
+        await asyncio.sleep(wait)
+    return await send()
 
 
 def _error(status: int, content: bytes) -> errors.ApiError:
@@ -185,11 +198,7 @@ class Wire:
         """Raise the `ApiError` for an error answer, chained to lightkube's."""
         if response.status_code < 400:
             return
-        try:
-            body = orjson.loads(response.content) if response.content else None
-        except orjson.JSONDecodeError:
-            body = None
-        error = errors.from_response(response.status_code, body, response.text)
+        error = _error(response.status_code, response.content)
         try:
             self._generic.raise_for_status(response)
         except (LightkubeApiError, httpx2.HTTPStatusError) as exc:
@@ -203,34 +212,33 @@ class Wire:
         """Send one request; the decoded JSON answer, or an `ApiError` / `Unreachable`."""
         if self._fast is not None:
             return await self._lean_request(method, path, params, body, content_type)
-        for attempt in range(RETRIES_ON_429 + 1):
-            request = self._build(method, path, params, body, content_type)
+
+        async def send() -> tuple[int, Any, httpx2.Response]:
             try:
-                response = await self._generic.send(request)
+                response = await self._generic.send(self._build(method, path, params, body, content_type))
             except httpx2.TransportError as exc:
                 raise _transport_error(method, path, exc) from exc
-            wait = _retry_after(response.status_code, response.headers)
-            if wait is None or attempt == RETRIES_ON_429:
-                break
-            await asyncio.sleep(wait)
+            return response.status_code, response.headers, response
+
+        *_, response = await _sent(send)
         self._check(response)
         return orjson.loads(response.content) if response.content else None
 
     async def _lean_request(self, method: str, path: str, params: dict[str, Any] | None, body: Any,
                             content_type: str | None) -> Any:
         assert self._fast is not None
-        data = None if body is None else orjson.dumps(body)
-        for attempt in range(RETRIES_ON_429 + 1):
+        fast, data = self._fast, None if body is None else orjson.dumps(body)
+
+        async def send() -> tuple[int, Any, _http.Answer]:
             try:
-                answer = await self._fast.request(method, path, params, data, content_type)
+                answer = await fast.request(method, path, params, data, content_type)
             except (OSError, TimeoutError) as exc:  # refused, reset, closed, TLS, timed out
                 raise _transport_error(method, path, exc) from exc
-            wait = _retry_after(answer.status, answer.headers)
-            if wait is None or attempt == RETRIES_ON_429:
-                break
-            await asyncio.sleep(wait)
-        if answer.status >= 400:
-            raise _error(answer.status, answer.body)
+            return answer.status, answer.headers, answer
+
+        status, _, answer = await _sent(send)
+        if status >= 400:
+            raise _error(status, answer.body)
         return orjson.loads(answer.body) if answer.body else None
 
     async def _lean_stream(self, path: str, params: dict[str, Any]) -> AsyncIterator[bytes]:
