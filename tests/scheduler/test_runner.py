@@ -10,7 +10,8 @@ import pytest
 from berth.client import Client
 from berth.client.errors import Unreachable
 from berth.nodes.node import Gpu, NodeSpec, node_manifest
-from berth.scheduler.core.decisions import Bind, Eviction
+from berth.scheduler.core import Snapshot
+from berth.scheduler.core.decisions import Bind, Decisions, Eviction, Pending
 from berth.scheduler.runner import Scheduler
 from tests.controllers.helpers import apply, client, eventually, pods_of, run_pod, set_pod_phase, workload_status
 
@@ -44,6 +45,28 @@ spec:
   command: {{value: sleep infinity}}
   gpu: {{value: "{gpu}"}}
 {extra}""")
+
+
+class Held:
+    """An informer's cache held by the test: exactly the objects in `objects` (a list the test may change)."""
+
+    def __init__(self, objects: list[dict] | None = None) -> None:
+        self.objects = objects if objects is not None else []
+
+    def items(self) -> list[dict]:
+        return self.objects
+
+    def get(self, name: str, namespace: str) -> dict | None:
+        return next((o for o in self.objects if o["metadata"]["name"] == name
+                     and o["metadata"].get("namespace") == namespace), None)
+
+
+def offline(scheduler: Scheduler, pods: list[dict] | None = None, groups: list[dict] | None = None) -> Scheduler:
+    """The scheduler with caches the test holds instead of informers (scheduler name "none" is its own)."""
+    scheduler.names = {"none"}
+    scheduler.pods, scheduler.groups = Held(pods), Held(groups)
+    scheduler.nodes = scheduler.projects = scheduler.departments = scheduler.pools = Held()
+    return scheduler
 
 
 @pytest.fixture(scope="module")
@@ -138,24 +161,9 @@ def test_a_bind_cut_off_by_a_broken_connection_is_tried_again(cluster, http):
         "spec": {"schedulerName": "none", "containers": [{"name": "main", "image": "x"}]}}).status_code == 201
     pod = http.get(f"/api/v1/namespaces/{namespace}/pods/cut-off").json()
 
-    class Cache:  # the scheduler's pod cache, holding the one pod
-        def items(self) -> list[dict]:
-            return [pod]
-
-        def get(self, name: str, namespace: str) -> dict:
-            return pod
-
-    class Empty:
-        def items(self) -> list[dict]:
-            return []
-
     async def bind_once() -> list:
         async with Client.from_kubeconfig(cluster.kubeconfig, field_manager="runai-scheduler") as c:
-            scheduler = Scheduler(c)
-            scheduler.names = {"none"}
-            scheduler.pods = Cache()
-            scheduler.nodes = scheduler.groups = scheduler.projects = Empty()
-            scheduler.departments = scheduler.pools = Empty()
+            scheduler = offline(Scheduler(c), [pod])
 
             async def broken(*args, **kwargs):
                 raise Unreachable("POST pods/cut-off/binding: Server disconnected without sending a response")
@@ -168,3 +176,107 @@ def test_a_bind_cut_off_by_a_broken_connection_is_tried_again(cluster, http):
 
     assert asyncio.run(bind_once()) == [None]
     assert not http.get(f"/api/v1/namespaces/{namespace}/pods/cut-off").json()["spec"].get("nodeName")
+
+
+def test_a_pod_naming_a_pod_group_that_does_not_exist_waits_and_says_why(cluster, http):
+    """A gang's pods can reach the scheduler before their PodGroup; one that names a PodGroup that never comes
+    (a typo in a hand-written pod) is never placed as a group of one, and is told why once the grace is over."""
+    namespace = "runai-team-a"
+    assert http.post(f"/api/v1/namespaces/{namespace}/pods", json={
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "orphan", "namespace": namespace, "annotations": {"pod-group-name": "no-such-group"}},
+        "spec": {"schedulerName": "runai-scheduler", "containers": [{"name": "main", "image": "x"}]}}).status_code == 201
+    event = eventually(lambda: [e for e in http.get(f"/api/v1/namespaces/{namespace}/events").json()["items"]
+                                if e["involvedObject"]["name"] == "orphan" and e["reason"] == "FailedScheduling"],
+                       timeout=20)
+    assert event[0]["message"] == ("waiting for its PodGroup no-such-group (named by the pods' annotation "
+                                   "pod-group-name), which does not exist in namespace runai-team-a yet")
+    assert not http.get(f"/api/v1/namespaces/{namespace}/pods/orphan").json()["spec"].get("nodeName")
+
+
+def test_a_pod_created_again_under_its_name_is_not_taken_for_the_one_bound(cluster, http):
+    """CI saw a workload counted as reclaimed twice for one reclaim: the scheduler bound pod a0-0-0, the cache
+    never showed it bound before it was reclaimed and deleted, and its workload made a new a0-0-0. The
+    scheduler took the new, pending pod for the one it had bound (its assumption was by name), counted it as
+    running over quota, and reclaimed it too. An assumption now holds for the pod's uid only, and a Binding
+    names the uid it was decided for (as kube-scheduler's does), so the API refuses it for another pod."""
+    namespace = "runai-team-a"
+
+    def create() -> dict:
+        assert http.post(f"/api/v1/namespaces/{namespace}/pods", json={
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "reborn", "namespace": namespace},
+            "spec": {"schedulerName": "none", "containers": [{"name": "main", "image": "x"}]}}).status_code == 201
+        return http.get(f"/api/v1/namespaces/{namespace}/pods/reborn").json()
+
+    cached = [create()]  # the first pod, as the scheduler's cache has it (never seen bound)
+
+    async def bind_then_replace() -> list:
+        async with Client.from_kubeconfig(cluster.kubeconfig, field_manager="runai-scheduler") as c:
+            scheduler = offline(Scheduler(c), cached)
+            scheduler.snapshot()  # the cycle's view: the first pod, pending
+            await scheduler._bind(Bind(pod=f"{namespace}/reborn", group=f"{namespace}/reborn",
+                                       node="gpu-node-1", devices=(0,)))
+            assert http.delete(f"/api/v1/namespaces/{namespace}/pods/reborn",
+                               params={"gracePeriodSeconds": 0}).status_code == 200
+            cached[0] = create()  # its workload's new pod, same name
+            return [p.node for p in scheduler.snapshot().pods]
+
+    assert asyncio.run(bind_then_replace()) == [None]
+    first_uid = "00000000-0000-0000-0000-000000000000"
+    r = http.post(f"/api/v1/namespaces/{namespace}/pods/reborn/binding", json={
+        "apiVersion": "v1", "kind": "Binding", "metadata": {"name": "reborn", "uid": first_uid},
+        "target": {"apiVersion": "v1", "kind": "Node", "name": "gpu-node-1"}})
+    assert r.status_code == 409, r.text
+    assert f"UID in precondition: {first_uid}" in r.json()["message"]
+    assert not http.get(f"/api/v1/namespaces/{namespace}/pods/reborn").json()["spec"].get("nodeName")
+
+
+def test_a_pod_group_seen_after_the_cycle_is_not_told_it_does_not_exist(cluster, http):
+    """The cycle saw a gang's pods before their PodGroup and let them wait for it; by the time it reports, the
+    PodGroup has arrived. CI showed that group's workload saying "waiting for its PodGroup ..., which does not
+    exist": the PodGroup's status is not written with a reason that its being there disproves."""
+    namespace = "runai-team-a"
+    group = {"apiVersion": "scheduling.run.ai/v2alpha2", "kind": "PodGroup",
+             "metadata": {"name": "late", "namespace": namespace}, "spec": {"minMember": 2, "queue": "team-a"}}
+    assert http.post(f"/apis/scheduling.run.ai/v2alpha2/namespaces/{namespace}/podgroups",
+                     json=group).status_code == 201
+    arrived = http.get(f"/apis/scheduling.run.ai/v2alpha2/namespaces/{namespace}/podgroups/late").json()
+
+    async def report() -> None:
+        async with Client.from_kubeconfig(cluster.kubeconfig, field_manager="runai-scheduler") as c:
+            scheduler = offline(Scheduler(c), groups=[arrived])  # the PodGroup informer has it now
+            why = Pending(f"{namespace}/late", "PodGroupNotFound", "waiting for its PodGroup late ...")
+            await scheduler._report(Decisions(pending={why.group: why}), Snapshot())
+
+    asyncio.run(report())
+    status = http.get(f"/apis/scheduling.run.ai/v2alpha2/namespaces/{namespace}/podgroups/late").json().get("status")
+    assert not (status or {}).get("schedulingConditions"), status
+
+
+def test_an_eviction_takes_only_the_pod_it_was_decided_for(cluster, http):
+    """CI saw a training counted as preempted twice for one preemption: the cycle decided to evict pod
+    train-0-0-0; by the time the eviction ran (again, as a later cycle still saw the pod), the workload had made
+    a new, pending train-0-0-0, and the eviction took that one. An eviction takes the pod the cycle saw (its
+    uid) or nothing."""
+    namespace = "runai-team-a"
+    body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "twice", "namespace": namespace},
+            "spec": {"schedulerName": "none", "containers": [{"name": "main", "image": "x"}]}}
+    assert http.post(f"/api/v1/namespaces/{namespace}/pods", json=body).status_code == 201
+    run_pod(http, namespace, "twice", "gpu-node-1")
+    cached = [http.get(f"/api/v1/namespaces/{namespace}/pods/twice").json()]  # running, as the cycle saw it
+
+    async def decide_then_evict() -> None:
+        async with Client.from_kubeconfig(cluster.kubeconfig, field_manager="runai-scheduler") as c:
+            scheduler = offline(Scheduler(c), cached)
+            scheduler.snapshot()  # the cycle's view: the running pod
+            assert http.delete(f"/api/v1/namespaces/{namespace}/pods/twice",
+                               params={"gracePeriodSeconds": 0}).status_code == 200
+            assert http.post(f"/api/v1/namespaces/{namespace}/pods", json=body).status_code == 201
+            cached[0] = http.get(f"/api/v1/namespaces/{namespace}/pods/twice").json()  # the cache has the new one
+            await scheduler._evict(Eviction(pod=f"{namespace}/twice", group=f"{namespace}/twice", node="gpu-node-1",
+                                            action="preempt", by=f"{namespace}/other", why="test"))
+
+    asyncio.run(decide_then_evict())
+    pod = http.get(f"/api/v1/namespaces/{namespace}/pods/twice")
+    assert pod.status_code == 200 and pod.json()["metadata"]["uid"] == cached[0]["metadata"]["uid"]
+    assert not any(c["type"] == "DisruptionTarget" for c in (pod.json().get("status") or {}).get("conditions") or [])

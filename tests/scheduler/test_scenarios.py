@@ -182,6 +182,22 @@ def test_gang_waits_whole_and_does_not_hold_part_of_the_cluster():
                                  "the next best has 4"
 
 
+def test_a_pod_whose_pod_group_is_not_seen_yet_waits_for_it():
+    # The controller creates a gang's PodGroup before its pods, but the scheduler watches both separately:
+    # its pods may arrive first. Placed as a group of one, the master of a 5-pod gang would run alone
+    # on a 4-GPU node (CI saw exactly that); it waits for its PodGroup instead.
+    c = Cluster()
+    c.nodes(1, gpus=4)
+    c.project("a", gpu=8)
+    c.job("too-big", "a", gpus=1, pods=5)
+    c.snapshot.groups.clear()
+    d = run_cycle(c.build())
+    assert not d.binds
+    assert reason(d, "too-big") == "PodGroupNotFound"
+    assert waiting(d, "too-big") == ("waiting for its PodGroup too-big (named by the pods' annotation "
+                                     "pod-group-name), which does not exist in namespace runai-a yet")
+
+
 def test_evicting_one_pod_of_a_gang_evicts_all_of_them():
     c = Cluster()
     c.nodes(2, gpus=2)

@@ -439,6 +439,7 @@ class Api:
             raise errors.bad_request("a Binding's metadata.annotations must map names to strings")
         for _ in range(5):
             pod = self.get(PODS, namespace, name)
+            _binding_preconditions(name, metadata if isinstance(metadata, dict) else {}, pod["metadata"])
             current = (pod.get("spec") or {}).get("nodeName")
             if current:
                 raise errors.ApiError(409, "Conflict", f'Operation cannot be fulfilled on pods/binding "{name}": '
@@ -460,6 +461,17 @@ class Api:
         options = (eviction or {}).get("deleteOptions") if isinstance(eviction, dict) else None
         self.delete(PODS, namespace, name, options)
         return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+
+
+def _binding_preconditions(name: str, binding: dict[str, Any], pod: dict[str, Any]) -> None:
+    """A Binding's metadata.uid and metadata.resourceVersion, when given, must be the pod's (kube-scheduler
+    names the uid): a pod deleted and created again under its name is not bound by a decision about the first."""
+    for field, label in (("uid", "UID"), ("resourceVersion", "ResourceVersion")):
+        wanted = binding.get(field)
+        if wanted and wanted != pod.get(field):
+            raise errors.ApiError(409, "Conflict", f'Operation cannot be fulfilled on pods/binding "{name}": '
+                                                   f"Precondition failed: {label} in precondition: {wanted}, "
+                                                   f"{label} in object meta: {pod.get(field)}")
 
 
 def _delete_options(options: Any) -> dict[str, Any]:

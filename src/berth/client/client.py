@@ -325,11 +325,14 @@ class Client:
     # -- pods and events ----------------------------------------------------------------------------
 
     async def bind(self, namespace: str, pod_name: str, node_name: str,
-                   annotations: Mapping[str, str] | None = None) -> None:
+                   annotations: Mapping[str, str] | None = None, uid: str | None = None) -> None:
         """Assign a pending pod to a node (POST pods/{name}/binding), as a scheduler does; `Conflict` when the
-        pod is already bound. `annotations` are set on the pod in the same write (the API server copies a
-        Binding's annotations to its pod, Kubernetes' and Berth's alike)."""
+        pod is already bound, or when `uid` is given and the pod of that name is another one now.
+        `annotations` are set on the pod in the same write (the API server copies a Binding's annotations to
+        its pod, Kubernetes' and Berth's alike)."""
         meta: dict[str, Any] = {"name": pod_name, "namespace": namespace}
+        if uid:
+            meta["uid"] = uid
         if annotations:
             meta["annotations"] = dict(annotations)
         body = {"apiVersion": "v1", "kind": "Binding", "metadata": meta,

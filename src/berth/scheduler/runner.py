@@ -43,6 +43,7 @@ from berth.client.informer import Change, Informer
 from berth.client.interruptions import record_interruption, workload_of
 from berth.scheduler import snapshot_of
 from berth.scheduler.core import Bind, CycleConfig, Decisions, Eviction, Pod, Snapshot, run_cycle
+from berth.scheduler.core.decisions import GROUP_NOT_FOUND
 from berth.scheduler.core.timeshare import UsageHistory, holdings, record
 from berth.scheduler.metrics import SchedulerMetrics
 
@@ -58,6 +59,9 @@ CONCURRENCY = 32
 # than each pod being placed by a cycle of its own that costs as much as the cluster is large.
 PACE = 1.0
 RETELL_S = 10.0  # the least time between two different reasons told to one waiting pod
+# A pod seen before its PodGroup (the two are watched apart) is told so only once it has waited this long:
+# the PodGroup is usually a few milliseconds behind, and telling every such pod would cost two writes each.
+GROUP_GRACE_S = 5.0
 USAGE_BUCKET_S = 300.0  # the usage history's resolution: a week is about 2,000 buckets
 Obj = dict[str, Any]
 
@@ -98,7 +102,11 @@ class Scheduler:
         self.settings = Informer(client, "ConfigMap", CONFIGMAP_NAMESPACE, handlers=handlers)
         self.history = UsageHistory(bucket_s=USAGE_BUCKET_S, keep_s=SchedulerSettings().usage_window)
         self._settings_said: tuple[str, ...] = ()
-        self._assumed: dict[str, Bind] = {}  # pod key -> bind not yet seen in the cache
+        # pod key -> (the pod's uid, its bind) not yet seen in the cache: a pod created again under the name is
+        # another pod, not the one bound
+        self._assumed: dict[str, tuple[str | None, Bind]] = {}
+        # pod key -> uid of the pod the last snapshot holds: binds and evictions act on the pod decided for only
+        self._uids: dict[str, str | None] = {}
         self._evicting: set[str] = set()
         self._interrupted: set[str] = set()  # uids of pods whose interruption is recorded (each counted once)
         self._reported: dict[str, tuple[str, str, str | None]] = {}  # group key -> last pending reason written
@@ -145,24 +153,26 @@ class Scheduler:
 
     # -- one cycle ----------------------------------------------------------------------------------
 
-    def _scheduled_pod(self, obj: Obj) -> tuple[str, Pod] | None:
-        """A pod the snapshot counts, with the scheduler it names; None for one it does not."""
+    def _scheduled_pod(self, obj: Obj) -> tuple[str, Pod, str | None] | None:
+        """A pod the snapshot counts, with the scheduler it names and its uid; None for one it does not."""
         if not usage.counts(obj):
             return None
         name = snapshot_of.scheduler_name(obj)
-        return (name, snapshot_of.pod(obj)) if name in self.names else None
+        return (name, snapshot_of.pod(obj), (obj.get("metadata") or {}).get("uid")) if name in self.names else None
 
     def snapshot(self) -> Snapshot:
         pods, adopted = [], []
+        self._uids = {}
         for kept in self._pods_kept(self.pods.items()):
             if kept is None:
                 continue
-            name, pod = kept
+            name, pod, uid = kept
+            self._uids[pod.key] = uid
             if name == snapshot_of.DEFAULT_SCHEDULER and not pod.group:
                 adopted.append(pod)
-            assumed = self._assumed.get(pod.key)
-            if assumed is not None:
-                if pod.node:  # the cache has caught up
+            if pod.key in self._assumed:
+                assumed_uid, assumed = self._assumed[pod.key]
+                if pod.node or assumed_uid != uid:  # the cache has caught up, or this is a new pod of the name
                     del self._assumed[pod.key]
                 else:  # a copy: the kept conversion stays as the cache has it
                     pod = replace(pod, node=assumed.node, devices=list(assumed.devices),
@@ -224,11 +234,12 @@ class Scheduler:
 
     async def _bind(self, bind: Bind) -> None:
         namespace, name = bind.pod.split("/", 1)
-        self._assumed[bind.pod] = bind
+        uid = self._uids.get(bind.pod)  # the pod the cycle decided for: the bind is for it alone
+        self._assumed[bind.pod] = (uid, bind)
         try:
             annotations = ({usage.DEVICES_ANNOTATION: usage.devices_value(bind.devices, bind.mig)}
                            if bind.devices else None)
-            await self.client.bind(namespace, name, bind.node, annotations)  # one write: node and devices
+            await self.client.bind(namespace, name, bind.node, annotations, uid)  # one write: node and devices
             if self.metrics is not None:
                 self.metrics.bound()
             if self._told.pop(bind.pod, None) is not None and (pod := self.pods.get(name, namespace)) is not None:
@@ -252,6 +263,8 @@ class Scheduler:
             if pod is None or usage.finished(pod):
                 return
             meta = pod.get("metadata") or {}
+            if meta.get("uid") != self._uids.get(eviction.pod, meta.get("uid")):
+                return  # a new pod of the name: the one decided on is gone already
             condition = {"type": "DisruptionTarget", "status": "True", "reason": "PreemptionByScheduler",
                          "message": eviction.reason, "lastTransitionTime": _now()}
             marked = await self.client.patch(
@@ -309,6 +322,8 @@ class Scheduler:
             meta = group.get("metadata") or {}
             key = f"{meta.get('namespace', '')}/{meta['name']}"
             pending = decisions.pending.get(key)
+            if pending is not None and pending.reason == GROUP_NOT_FOUND:
+                continue  # it has arrived since the cycle's snapshot: the next cycle decides
             if pending is not None:
                 wanted = ("Pending", pending.reason, pending.message)
             elif key in running:
@@ -349,7 +364,7 @@ class Scheduler:
             if pod.node or pod.key in bound:
                 continue
             pending = decisions.pending.get(f"{pod.namespace}/{pod.group}" if pod.group else pod.key)
-            if pending is None:
+            if pending is None or (pending.reason == GROUP_NOT_FOUND and time.time() - pod.submitted < GROUP_GRACE_S):
                 continue
             before = self._told.get(pod.key)
             if before is not None:

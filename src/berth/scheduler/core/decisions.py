@@ -54,6 +54,11 @@ class Eviction:
         return f"{VERBS[self.action]} {where} node {self.node} to make room for {by} ({self.why})"
 
 
+# The reason of a group whose pods were seen before their PodGroup (the two are watched apart): transient, so a
+# runner says it only when it outlasts a grace, and never on a PodGroup that has arrived meanwhile.
+GROUP_NOT_FOUND = "PodGroupNotFound"
+
+
 @dataclass(frozen=True, slots=True)
 class Pending:
     group: str

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from berth.api.projects import project_of_namespace
 from berth.api.usage import PoolSelector, fraction_milli, pool_of_node
 from berth.scheduler.core import fairshare, timeshare
+from berth.scheduler.core.decisions import GROUP_NOT_FOUND
 from berth.scheduler.core.devices import NodeState, Shape, gpu_shape, node_state, request_milli, running_placement
 from berth.scheduler.core.filters import FilterCache, spec_for
 from berth.scheduler.core.jobs import Job, JobQueue
@@ -180,9 +181,18 @@ class Session:
         self.job_by_key: dict[str, Job] = {}
         for key in sorted(pods_of):
             pods = sorted(pods_of[key], key=lambda p: p.name)
-            group = groups.get(key) or PodGroup(name=key.split("/", 1)[1], namespace=pods[0].namespace,
-                                                queue=project_of_namespace(pods[0].namespace))
+            group = groups.get(key)
+            named = group is None and pods[0].group is not None
+            if group is None:  # a pod of its own, or one whose PodGroup has not been seen yet
+                group = PodGroup(name=key.split("/", 1)[1], namespace=pods[0].namespace,
+                                 queue=project_of_namespace(pods[0].namespace))
             job = self._job(key, group, pods)
+            if named and not any(info.pod.node for info in job.pods):
+                # Its pods may arrive before their PodGroup (each is watched on its own): as a group of one,
+                # the first pod of a gang would be placed alone. A gang already running keeps running.
+                job.problem = (GROUP_NOT_FOUND, f"waiting for its PodGroup {group.name} (named by the pods' "
+                                                   "annotation pod-group-name), which does not exist in namespace "
+                                                   f"{group.namespace} yet")
             self.jobs.append(job)
             self.job_by_key[key] = job
         self.jobs_of: dict[str, list[Job]] = {}  # by project, in key order
