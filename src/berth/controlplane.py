@@ -61,15 +61,19 @@ class Plan:
 Task = Callable[[], Awaitable[None]]
 
 
-def _client(kubeconfig: Path, manager: str):  # noqa: ANN202 - berth.client is imported lazily
-    from berth.client import Client
-
-    return Client.from_kubeconfig(kubeconfig, field_manager=manager)
-
-
 def tasks(plan: Plan, kubeconfig: Path, data_dir: Path, registry: CollectorRegistry | None = None) -> list[Task]:
     """The components of `plan`, each a coroutine to run until cancelled; those that publish Prometheus series
-    put them in `registry` (the scheduler: its own, and every project's usage from its caches)."""
+    put them in `registry` (the scheduler: its own, and every project's usage from its caches). Their clients
+    share their informers: one watch per kind for all of them (`berth.client.informer.Shared`)."""
+    from berth.client import Client
+    from berth.client.informer import Shared
+
+    shared = Shared()
+
+    def _client(kubeconfig: Path, manager: str) -> Client:
+        client = Client.from_kubeconfig(kubeconfig, field_manager=manager)
+        client.shared_informers = shared  # one identity (the kubeconfig's) for every component
+        return client
 
     async def controllers() -> None:
         from berth.controllers import run_all

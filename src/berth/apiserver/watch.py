@@ -225,11 +225,15 @@ async def stream(
         except StoreExpired as exc:
             yield _line("ERROR", errors.expired(str(exc)).status())
             return
+        lines = []
         for change in changes:
             event_type = _event_for(change, matches)
             if event_type is not None:
-                yield hub.line(event_type, change) if render is None else _line(event_type, render(change.object))
-                last_sent = loop.time()
+                lines.append(hub.line(event_type, change) if render is None
+                             else _line(event_type, render(change.object)))
+        if lines:  # one chunk for what one wake-up found: one write through the layers and TLS, not one each
+            yield lines[0] if len(lines) == 1 else b"".join(lines)
+            last_sent = loop.time()
         cursor = max([head] + [c.revision for c in changes])
         remaining = deadline - loop.time()
         if remaining <= 0:

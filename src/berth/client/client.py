@@ -56,7 +56,8 @@ class ObjectList(list[Obj]):
         self.resource_version = resource_version
 
 
-def _selector(value: Selector) -> str | None:
+def selector_text(value: Selector) -> str | None:
+    """A selector as the query parameter carries it (a mapping as `k=v,...`); None for none."""
     if value is None or isinstance(value, str):
         return value or None
     return ",".join(f"{k}={v}" for k, v in value.items()) or None
@@ -78,6 +79,9 @@ class Client:
     def __init__(self, wire: Wire, *, field_manager: str = "berth") -> None:
         self._wire = wire
         self.field_manager = field_manager
+        #: `berth.client.informer.Shared`: when set, this client's Informers share one watch per kind with those
+        #: of every other client holding the same one (the components of one process).
+        self.shared_informers: Any = None
         self._events = EventRecorder(self.create, lambda name, patch, namespace: self.patch(
             "Event", name, patch, namespace), wall=_now)
 
@@ -190,7 +194,7 @@ class Client:
         (`"team=vision,tier!=db"`) or {key: value} for equality."""
         rk = resolve(kind)
         path = rk.path(self._any_namespace(rk, namespace))
-        params: dict[str, Any] = {"labelSelector": _selector(labels), "fieldSelector": _selector(fields),
+        params: dict[str, Any] = {"labelSelector": selector_text(labels), "fieldSelector": selector_text(fields),
                                   "limit": page_size if page_size > 0 else None}
         result = ObjectList()
         while True:
@@ -217,8 +221,8 @@ class Client:
         path = rk.path(self._any_namespace(rk, namespace))
         rv = resource_version
         while True:
-            params = {"watch": "true", "allowWatchBookmarks": "true", "labelSelector": _selector(labels),
-                      "fieldSelector": _selector(fields), "resourceVersion": rv or None,
+            params = {"watch": "true", "allowWatchBookmarks": "true", "labelSelector": selector_text(labels),
+                      "fieldSelector": selector_text(fields), "resourceVersion": rv or None,
                       "timeoutSeconds": server_timeout}
             started = time.monotonic()
             async with contextlib.aclosing(self._wire.stream(path, params)) as lines:

@@ -17,6 +17,15 @@ The loop, and why:
 Invariants: `cache` holds exactly the objects of the last list plus the watch events since, keyed by
 (namespace, name) with "" as the namespace of cluster-scoped objects; `resource_version` is the newest
 revision the cache reflects.
+
+Shared informers (`Shared`, as client-go's shared informer factory): components in one process each make
+their own Informers (the controllers, the scheduler, the simulated nodes each follow pods), and each would
+hold a watch of its own on the server, which then sends every pod change four times over, and this process
+decodes it four times. When their clients hold one `Shared` (`client.shared_informers`), there is one
+LIST+WATCH per kind and namespace, without selectors (the source), and each Informer is a view of it: the
+selectors are applied here, with the API server's own grammar (`berth.api.selectors`), and an object
+entering or leaving a view is ADDED to or DELETED from it, as a watch with that selector would say. Views
+see the source's changes in order, one view after another, after the source's cache reflects them.
 """
 
 from __future__ import annotations
@@ -30,8 +39,9 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 from berth.api.registry import Kind
+from berth.api.selectors import FieldSelector, LabelSelector
 from berth.client import errors
-from berth.client.client import Client, Selector
+from berth.client.client import Client, Selector, selector_text
 from berth.client.kinds import resolve
 
 log = logging.getLogger(__name__)
@@ -75,7 +85,8 @@ class Informer:
     def __init__(self, client: Client, kind: str | Kind, namespace: str | None = None, *,
                  labels: Selector = None, fields: Selector = None, handlers: Iterable[Handler] = (),
                  queue: asyncio.Queue[Change] | None = None, page_size: int = 500,
-                 watch_timeout: tuple[int, int] = (300, 600), backoff: tuple[float, float] = (0.2, 10.0)) -> None:
+                 watch_timeout: tuple[int, int] = (300, 600), backoff: tuple[float, float] = (0.2, 10.0),
+                 share: bool = True) -> None:
         self.kind = resolve(kind)
         self.namespace = namespace
         self._client = client
@@ -89,8 +100,12 @@ class Informer:
         self._rv: str | None = None
         self._synced = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        #: Lists after the first: each follows a 410 (the watch could not resume).
-        self.relists = 0
+        self._relists = 0
+        shared: Shared | None = getattr(client, "shared_informers", None) if share else None
+        self._source = None if shared is None else shared.source(client, self.kind, namespace)
+        self._wants: Callable[[Obj], bool] | None = None
+        if self._source is not None:
+            self._wants = _matcher(labels, fields)
 
     # -- reading the cache --------------------------------------------------------------------------
 
@@ -107,7 +122,12 @@ class Informer:
 
     @property
     def resource_version(self) -> str | None:
-        return self._rv
+        return self._rv if self._source is None else self._source.informer.resource_version
+
+    @property
+    def relists(self) -> int:
+        """Lists after the first: each follows a 410 (the watch could not resume)."""
+        return self._relists if self._source is None else self._source.informer.relists
 
     @property
     def synced(self) -> bool:
@@ -123,7 +143,8 @@ class Informer:
         """Start the list/watch loop in the running event loop (again after `stop` to resume from the
         cache's resourceVersion)."""
         if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"informer {self._describe()}")
+            run = self._run() if self._source is None else self._follow(self._source)
+            self._task = asyncio.get_running_loop().create_task(run, name=f"informer {self._describe()}")
 
     async def wait_synced(self, timeout: float | None = None) -> None:
         """Until `synced`; TimeoutError after `timeout` seconds; re-raises if the loop died."""
@@ -198,7 +219,13 @@ class Informer:
     async def _relist(self) -> None:
         listed = await self._client.list(self.kind, self.namespace, labels=self._labels, fields=self._fields,
                                          page_size=self._page_size)
-        fresh = {key_of(obj): obj for obj in listed}
+        if self._synced.is_set():
+            self._relists += 1
+        self._rv = listed.resource_version or None
+        await self._replace({key_of(obj): obj for obj in listed})
+
+    async def _replace(self, fresh: dict[Key, Obj]) -> None:
+        """Make `fresh` the cache, handing out what changed from the cache before as events; synced."""
         changes: list[Change] = []
         for key, obj in fresh.items():
             old = self._cache.get(key)
@@ -207,13 +234,41 @@ class Informer:
             elif _rv(old) != _rv(obj):
                 changes.append(Change("MODIFIED", obj, old))
         changes += [Change("DELETED", old, old) for key, old in self._cache.items() if key not in fresh]
-        if self._synced.is_set():
-            self.relists += 1
         self._cache = fresh
-        self._rv = listed.resource_version or None
         for change in changes:
             await self._dispatch(change)
         self._synced.set()
+
+    # -- a view of a shared source ------------------------------------------------------------------
+
+    async def _follow(self, source: _Source) -> None:
+        """Be a view of `source` until stopped: take what it holds now that this view selects (as a list
+        would), then each change it sees (`_seen`)."""
+        source.join(self)
+        try:
+            await source.informer.wait_synced()
+            async with source.turn:  # no change of the source is handed out meanwhile
+                wants = self._wants
+                await self._replace({key: obj for key, obj in source.informer.cache.items()
+                                     if wants is None or wants(obj)})
+                source.following.append(self)
+            await asyncio.Event().wait()  # until stopped
+        finally:
+            await source.leave(self)
+
+    async def _seen(self, change: Change) -> None:
+        """A change of the source, as this view's selectors see it."""
+        obj = change.object
+        key = key_of(obj)
+        old = self._cache.get(key)
+        if change.type != "DELETED" and (self._wants is None or self._wants(obj)):
+            if old is not None and _rv(old) == _rv(obj):
+                return  # taken already with the source's cache when this view began
+            self._cache[key] = obj
+            await self._dispatch(Change("ADDED" if old is None else "MODIFIED", obj, old))
+        elif old is not None:  # deleted, or no longer selected: gone from this view
+            del self._cache[key]
+            await self._dispatch(Change("DELETED", obj, old))
 
     async def _apply(self, event_type: str, obj: Obj) -> None:
         key = key_of(obj)
@@ -239,3 +294,62 @@ class Informer:
                               key_of(change.object))
         if self._queue is not None:
             await self._queue.put(change)
+
+
+class _Source:
+    """One kind (in one namespace, or all) listed and watched once for every view of it."""
+
+    def __init__(self, informer: Informer) -> None:
+        self.informer = informer
+        informer.add_handler(self._hand_out)
+        self.views: set[Informer] = set()
+        self.following: list[Informer] = []  # views that hold the source's objects, in the order they joined
+        self.turn = asyncio.Lock()  # a view's first fill and the source's changes, one at a time
+
+    def join(self, view: Informer) -> None:
+        self.views.add(view)
+        self.informer.start()
+
+    async def leave(self, view: Informer) -> None:
+        self.views.discard(view)
+        if view in self.following:
+            self.following.remove(view)
+        if not self.views:  # no one follows: stop watching (a later view resumes from the source's cache)
+            await self.informer.stop()
+
+    async def _hand_out(self, change: Change) -> None:
+        async with self.turn:
+            for view in list(self.following):
+                await view._seen(change)
+
+
+class Shared:
+    """The sources of every Informer whose client holds this as `client.shared_informers` (set it on each
+    client of a process before making Informers): one LIST+WATCH per kind and namespace, made with the
+    first client that asks. Every client sharing it must act as one identity, as reads go through whichever
+    made the source."""
+
+    def __init__(self) -> None:
+        self._sources: dict[tuple[str, str | None], _Source] = {}
+
+    def source(self, client: Client, kind: Kind, namespace: str | None) -> _Source:
+        key = (kind.qualified, namespace)
+        found = self._sources.get(key)
+        if found is None:
+            found = self._sources[key] = _Source(Informer(client, kind, namespace, share=False))
+        return found
+
+
+def _matcher(labels: Selector, fields: Selector) -> Callable[[Obj], bool] | None:
+    """What a watch with these selectors would send, decided here: None when there are none."""
+    label_text, field_text = selector_text(labels), selector_text(fields)
+    if not label_text and not field_text:
+        return None
+    by_labels = LabelSelector.parse(label_text) if label_text else None
+    by_fields = FieldSelector.parse(field_text) if field_text else None
+
+    def wants(obj: Obj) -> bool:
+        return ((by_labels is None or by_labels.matches((obj.get("metadata") or {}).get("labels")))
+                and (by_fields is None or by_fields.matches(obj)))
+
+    return wants

@@ -17,7 +17,7 @@ from berth.store.errors import (
     WriteFailed,
 )
 from berth.store.model import Change, ListPage, ResourceRef
-from berth.store.selectors import FieldSelector, LabelSelector
+from berth.api.selectors import FieldSelector, LabelSelector
 from berth.store.sqlite import Store
 
 __all__ = [

@@ -1,7 +1,7 @@
 """The store's exceptions: the only way it reports a refused operation.
 
 Each maps to exactly one Kubernetes `Status` reason, which the API server picks by class, so the classes
-must stay distinct and every error the store raises on purpose is a `StoreError`:
+must stay distinct and every error the store raises on purpose is a `StoreError` (or a `SelectorError`):
 
 | class           | API answer                  |
 |-----------------|-----------------------------|
@@ -9,7 +9,7 @@ must stay distinct and every error the store raises on purpose is a `StoreError`
 | `AlreadyExists` | 409 AlreadyExists           |
 | `Conflict`      | 409 Conflict                |
 | `Expired`       | 410 Expired                 |
-| `SelectorError` | 400 BadRequest              |
+| `SelectorError` | 400 BadRequest (`berth.api.selectors`' own, re-exported: selectors are parsed outside the store too) |
 | `StoreError`    | 400 BadRequest (e.g. a malformed continue token, a resource version from the future) |
 | `UnusableFile`  | none: raised when a store is opened, so `berth up` refuses to start |
 | `WriteFailed`   | 507 InsufficientStorage (disk full) or 500 InternalError (an I/O error): nothing was written |
@@ -19,6 +19,11 @@ wording, use it.
 """
 
 from __future__ import annotations
+
+from berth.api.selectors import SelectorError
+
+__all__ = ["AlreadyExists", "Conflict", "Expired", "NotFound", "SelectorError", "StoreError", "UnusableFile",
+           "WriteFailed"]
 
 
 class StoreError(Exception):
@@ -49,10 +54,6 @@ class Expired(StoreError):
         super().__init__(f"too old resource version: {requested} ({compacted})")
         self.requested = requested
         self.compacted = compacted
-
-
-class SelectorError(StoreError):
-    """A label or field selector that does not parse or names an invalid key or value."""
 
 
 class UnusableFile(StoreError):

@@ -45,7 +45,7 @@ from berth.store import paging
 from berth.store.errors import AlreadyExists, Conflict, Expired, NotFound, StoreError, WriteFailed
 from berth.store.model import Change, ChangeType, ListPage, ResourceRef
 from berth.store.schema import ADDED, DELETED, MODIFIED, check_file, connect, ensure_schema
-from berth.store.selectors import FieldSelector, LabelSelector
+from berth.api.selectors import FieldSelector, LabelSelector
 
 log = logging.getLogger(__name__)
 

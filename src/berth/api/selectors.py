@@ -1,7 +1,8 @@
 """Label and field selectors: the `labelSelector` and `fieldSelector` query parameters of a list or watch.
 
-They live in the store because lists filter while they read (a page holds `limit` *matching* objects), but
-they are pure: parse text once, then `matches()` many objects, with no I/O and no knowledge of kinds.
+The store filters with them while it reads (a page holds `limit` *matching* objects), and an informer shared
+by several components filters its views with them (`berth.client.informer`): they are pure, parse text
+once, then `matches()` many objects, with no I/O and no knowledge of kinds.
 
 Label selectors accept the whole Kubernetes grammar: `a=b`, `a==b`, `a!=b`, `a in (x,y)`, `a notin (x)`,
 `a` (exists), `!a` (does not exist), `a>1`, `a<1`, joined by commas and all of which must hold. Keys and
@@ -24,7 +25,11 @@ from typing import Any
 
 import orjson
 
-from berth.store.errors import SelectorError
+
+
+class SelectorError(ValueError):
+    """A label or field selector that does not parse or names an invalid key or value."""
+
 
 # --- label keys and values, as Kubernetes validates them -------------------------------------------------
 
