@@ -149,7 +149,10 @@ def test_a_selector_watch_sees_objects_enter_and_leave(cluster, http):
             body = orjson.dumps({"metadata": {"labels": labels}})
             http.patch(f"{TW.format(ns=NS)}/sel", content=body, headers={"Content-Type": "application/merge-patch+json"})
         thread.join()
-    assert events == [("ADDED", "sel"), ("DELETED", "sel")]
+    # Entering the selection is ADDED and leaving it DELETED; the workload controller may write the workload's
+    # status while it is selected, which that watch sees as MODIFIED.
+    assert events[0] == ("ADDED", "sel") and events[-1] == ("DELETED", "sel")
+    assert set(events[1:-1]) <= {("MODIFIED", "sel")}
 
 
 def test_list_pages_are_one_snapshot(http):

@@ -136,6 +136,8 @@ class ApiServerMetrics:
     def instrument(self, app: ASGIApp) -> ASGIApp:
         """`app` with every HTTP request and WebSocket counted and timed."""
         requests, durations, longrunning = self.requests, self.durations, self.longrunning
+        timers: dict[Labels, Any] = {}  # each route's histogram child, found once (a lookup takes a lock)
+        counters: dict[tuple[str, ...], Any] = {}
 
         async def instrumented(scope: Scope, receive: Any, send: Any) -> None:
             if scope["type"] not in ("http", "websocket"):
@@ -162,8 +164,15 @@ class ApiServerMetrics:
                 if long:
                     longrunning.labels(*labels).dec()
                 else:
-                    durations.labels(*labels).observe(time.perf_counter() - started)
-                requests.labels(*labels, str(code[0]) if code else "500").inc()
+                    timer = timers.get(labels)
+                    if timer is None:
+                        timer = timers[labels] = durations.labels(*labels)
+                    timer.observe(time.perf_counter() - started)
+                counted = (*labels, str(code[0]) if code else "500")
+                counter = counters.get(counted)
+                if counter is None:
+                    counter = counters[counted] = requests.labels(*counted)
+                counter.inc()
 
         return instrumented
 

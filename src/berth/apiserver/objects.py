@@ -10,8 +10,8 @@ Pure functions of (old object, new object); the store adds the resourceVersion. 
 from __future__ import annotations
 
 import copy
+import time
 import uuid
-from datetime import datetime, timezone
 from typing import Any
 
 import orjson
@@ -32,9 +32,15 @@ def clone(obj: Any) -> Any:
         return copy.deepcopy(obj)
 
 
+_NOW: list[Any] = [-1, ""]  # the second last formatted, and its text: a request asks several times a second
+
+
 def now() -> str:
     """The current time as Kubernetes writes it: RFC 3339, UTC, whole seconds."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    second = int(time.time())
+    if second != _NOW[0]:
+        _NOW[:] = [second, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))]
+    return _NOW[1]
 
 
 def _generate_name(prefix: str) -> str:
