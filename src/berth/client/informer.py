@@ -320,7 +320,8 @@ class _Source:
     async def _hand_out(self, change: Change) -> None:
         async with self.turn:
             for view in list(self.following):
-                await view._seen(change)
+                if view in self.following:  # not stopped by a handler of a view before it
+                    await view._seen(change)
 
 
 class Shared:
