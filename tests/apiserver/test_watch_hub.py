@@ -72,33 +72,3 @@ def test_a_watcher_behind_a_compaction_is_told_it_expired(store: Store) -> None:
         _same(hub, store, store.revision() - 5)
     finally:
         loop.close()
-
-
-def test_commits_in_the_loops_thread_are_kept_without_reading_them_back(store: Store,
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    """The API server writes in its loop's thread: the hub keeps each commit's change as the store hands it
-    over (no `changes()` read), and what watchers get is still what the store would give them, lines and
-    all. A commit from another thread is read back as before."""
-    monkeypatch.setattr(watch, "KEPT", 12)
-
-    async def main() -> None:
-        hub = WatchHub(store, asyncio.get_running_loop())
-        reads = []
-        real = store.changes
-        monkeypatch.setattr(store, "changes", lambda *a, **kw: reads.append(a) or real(*a, **kw))
-        _write(store, 10)  # more than the hub keeps: it trims
-        assert hub._to == store.revision() and not reads  # held as committed, nothing read
-        for since in range(0, store.revision() + 1):
-            head, shared = hub.changes(since, PODS, None)
-            if since >= hub._from:
-                direct = real(since, PODS, None)
-                assert shared == direct and head == store.revision()
-                assert [hub.line(c.type, c) for c in shared] == [watch._line(c.type, c.object) for c in direct]
-        assert not [r for r in reads if r[0] >= hub._from]  # read only for a watcher behind what it keeps
-        before = hub._to
-        await asyncio.to_thread(_write, store, 2, 10)  # another thread's commits: read back, once
-        reads.clear()
-        head, shared = hub.changes(before, PODS, None)
-        assert reads == [(before,)] and shared == real(before, PODS, None)
-
-    asyncio.run(main())

@@ -50,7 +50,6 @@ class WatchHub:
         self._from = self._to = self._head = store.revision()
         #: Event lines encoded for watchers that send objects as stored, by (revision, event type).
         self._lines: dict[tuple[int, str], bytes] = {}
-        store.add_change_listener(self._on_change)
         store.add_listener(self._on_commit)
 
     def changes(self, since: int, ref: Any, namespace: str | None = None) -> tuple[int, list[Change]]:
@@ -79,8 +78,7 @@ class WatchHub:
         key = (change.revision, event_type)
         found = self._lines.get(key)
         if found is None:
-            found = self._lines[key] = (_line(event_type, change.object) if change.raw is None
-                                        else b'{"type":"%s","object":%s}\n' % (event_type.encode(), change.raw))
+            found = self._lines[key] = _line(event_type, change.object)
         return found
 
     def _catch_up(self) -> None:
@@ -98,30 +96,11 @@ class WatchHub:
         self._log += new
         self._revisions += [c.revision for c in new]
         self._to = max(head, self._revisions[-1] if self._revisions else head)
-        self._trim()
-
-    def _trim(self) -> None:
         if len(self._log) > KEPT:
             cut = len(self._log) - KEPT // 2
             self._from = self._revisions[cut - 1]
             del self._log[:cut], self._revisions[:cut]
             self._lines = {k: v for k, v in self._lines.items() if k[0] > self._from}
-
-    def _on_change(self, change: Change) -> None:
-        """A commit's change, as the store hands it over: kept without reading it back, when it is the next
-        revision and was committed in the loop's thread (the API server's writes are); any other is read
-        from the store by `_catch_up` as before."""
-        if change.revision != self._to + 1:
-            return
-        try:
-            if asyncio.get_running_loop() is not self._loop:
-                return
-        except RuntimeError:
-            return
-        self._log.append(change)
-        self._revisions.append(change.revision)
-        self._to = change.revision
-        self._trim()
 
     def _on_commit(self, revision: int) -> None:
         self._head = max(self._head, revision)  # the store's writes are serialised: no lost update

@@ -198,7 +198,6 @@ class Store:
         self._readers: list[tuple[weakref.ref[threading.Thread], sqlite3.Connection]] = []
         self._readers_lock = threading.Lock()
         self._listeners: tuple[Callable[[int], None], ...] = ()
-        self._change_listeners: tuple[Callable[[Change], None], ...] = ()
         self._refs: dict[tuple[str, str], ResourceRef] = {}
         self._closed = False
         self._opened_at = self.revision()
@@ -224,13 +223,6 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def add_change_listener(self, callback: Callable[[Change], None]) -> None:
-        """Call `callback(change)` after every commit with the change itself (its object as stored), before
-        the revision listeners, from the committing thread: what a follower of every change would otherwise
-        read back with `changes()`. The same caveats as `add_listener`."""
-        with self._readers_lock:
-            self._change_listeners = (*self._change_listeners, callback)
 
     def add_listener(self, callback: Callable[[int], None]) -> None:
         """Call `callback(revision)` after every commit, from the committing thread (see module docstring).
@@ -280,9 +272,9 @@ class Store:
         finally:
             conn.execute("COMMIT")
 
-    def _write(self, action: Callable[[sqlite3.Connection, int], Change], ref: ResourceRef) -> dict[str, Any]:
+    def _write(self, action: Callable[[sqlite3.Connection, int], dict[str, Any]], ref: ResourceRef) -> dict[str, Any]:
         """Run `action(conn, new_revision)` on an object of `ref` in one immediate transaction, commit, then
-        tell the listeners; the caller gets the object as stored, decoded afresh."""
+        tell the listeners."""
         with self._lock:
             if self._closed:
                 raise StoreError("the store is closed")
@@ -291,7 +283,7 @@ class Store:
             try:
                 row = conn.execute(_SQL_REVISION).fetchone()
                 revision = (row[0] if row else 0) + 1
-                change = action(conn, revision)
+                result = action(conn, revision)
                 conn.execute("COMMIT")
                 self._written[ref] = revision
             except sqlite3.Error as exc:
@@ -304,17 +296,12 @@ class Store:
             except BaseException:
                 self._rollback(conn)
                 raise
-        for told in self._change_listeners:
-            try:
-                told(change)
-            except Exception:
-                log.exception("store listener %r failed for revision %d", told, revision)
         for callback in self._listeners:
             try:
                 callback(revision)
             except Exception:
                 log.exception("store listener %r failed for revision %d", callback, revision)
-        return _loads(change.raw)
+        return result
 
     def _warn(self, failed: WriteFailed) -> None:
         """Say in the server's log that writes are refused (the clients are told each time): at most once a
@@ -368,13 +355,13 @@ class Store:
     def create(self, ref: ResourceRef, namespace: str, name: str, obj: dict[str, Any]) -> dict[str, Any]:
         """Store `obj` under a new key at a new revision; AlreadyExists if the key is live."""
 
-        def action(conn: sqlite3.Connection, revision: int) -> Change:
+        def action(conn: sqlite3.Connection, revision: int) -> dict[str, Any]:
             value = _stamp(obj, revision)
             try:
                 conn.execute(_SQL_INSERT, (revision, ref.group, ref.resource, namespace, name, ADDED, None, value))
             except sqlite3.IntegrityError:  # log_live is unique: the key already has a live row
                 raise AlreadyExists(f"{_key_text(ref, namespace, name)} already exists") from None
-            return Change("ADDED", revision, ref, namespace, name, raw=value)
+            return _loads(value)
 
         return self._write(action, ref)
 
@@ -382,13 +369,13 @@ class Store:
                expected_rv: int | None = None) -> dict[str, Any]:
         """Replace the object; NotFound if missing, Conflict if `expected_rv` is not its revision."""
 
-        def action(conn: sqlite3.Connection, revision: int) -> Change:
-            current, old = self._current_for_write(conn, ref, namespace, name, expected_rv)
+        def action(conn: sqlite3.Connection, revision: int) -> dict[str, Any]:
+            current, _ = self._current_for_write(conn, ref, namespace, name, expected_rv)
             value = _stamp(obj, revision)
             conn.execute(_SQL_SUPERSEDE, (revision, current))
             conn.execute(_SQL_INSERT,
                          (revision, ref.group, ref.resource, namespace, name, MODIFIED, current, value))
-            return Change("MODIFIED", revision, ref, namespace, name, raw=value, raw_previous=old)
+            return _loads(value)
 
         return self._write(action, ref)
 
@@ -396,13 +383,13 @@ class Store:
                expected_rv: int | None = None) -> dict[str, Any]:
         """Remove the key; returns its last state stamped with the deletion's revision."""
 
-        def action(conn: sqlite3.Connection, revision: int) -> Change:
+        def action(conn: sqlite3.Connection, revision: int) -> dict[str, Any]:
             current, old = self._current_for_write(conn, ref, namespace, name, expected_rv)
             value = _stamp(_loads(old), revision)
             conn.execute(_SQL_SUPERSEDE, (revision, current))
             conn.execute(_SQL_INSERT,
                          (revision, ref.group, ref.resource, namespace, name, DELETED, current, value))
-            return Change("DELETED", revision, ref, namespace, name, raw=value, raw_previous=old)
+            return _loads(value)
 
         return self._write(action, ref)
 
@@ -557,8 +544,10 @@ class Store:
                 raise Expired(since, compacted)
             rows = conn.execute(sql, params).fetchall()
         ref_of = self._ref
-        return [Change(_OP_NAMES[op], rev, ref_of(grp, resource), ns, name, raw=value, raw_previous=previous)
-                for rev, op, grp, resource, ns, name, value, previous in rows]
+        with _gc_paused():
+            return [Change(_OP_NAMES[op], rev, ref_of(grp, resource), ns, name, _loads(value),
+                           None if previous is None else _loads(previous))
+                    for rev, op, grp, resource, ns, name, value, previous in rows]
 
     # --- compaction ------------------------------------------------------------------------------------
 
