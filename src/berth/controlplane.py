@@ -70,7 +70,7 @@ def tasks(plan: Plan, kubeconfig: Path, data_dir: Path, registry: CollectorRegis
 
     shared = Shared()
 
-    def _client(kubeconfig: Path, manager: str) -> Client:
+    def _client(manager: str) -> Client:
         client = Client.from_kubeconfig(kubeconfig, field_manager=manager)
         client.shared_informers = shared  # one identity (the kubeconfig's) for every component
         return client
@@ -78,7 +78,7 @@ def tasks(plan: Plan, kubeconfig: Path, data_dir: Path, registry: CollectorRegis
     async def controllers() -> None:
         from berth.controllers import run_all
 
-        async with _client(kubeconfig, "berth-controllers") as client:
+        async with _client("berth-controllers") as client:
             await run_all(client)
 
     async def scheduler() -> None:
@@ -86,7 +86,7 @@ def tasks(plan: Plan, kubeconfig: Path, data_dir: Path, registry: CollectorRegis
         from berth.scheduler.metrics import SchedulerMetrics
         from berth.scheduler.runner import Scheduler
 
-        async with _client(kubeconfig, "runai-scheduler") as client:
+        async with _client("runai-scheduler") as client:
             metrics = None if registry is None else SchedulerMetrics(registry)
             scheduler = Scheduler(client, serve_default=True, metrics=metrics)  # the only scheduler: every pod's
             if registry is not None:
@@ -98,14 +98,14 @@ def tasks(plan: Plan, kubeconfig: Path, data_dir: Path, registry: CollectorRegis
         from berth.nodes.process import run_local_node
         from berth.nodes.serviceproxy import run_service_proxy
 
-        async with _client(kubeconfig, "berth-node") as client:
+        async with _client("berth-node") as client:
             await asyncio.gather(run_local_node(client, data_dir=data_dir, gpus=plan.gpus), run_service_proxy(client))
 
     async def simulated_nodes() -> None:
         from berth.nodes.simulated import load_cluster_file, run_simulated_nodes
 
         assert plan.nodes_file is not None
-        async with _client(kubeconfig, "berth-sim-nodes") as client:
+        async with _client("berth-sim-nodes") as client:
             await run_simulated_nodes(client, load_cluster_file(plan.nodes_file))
 
     chosen: list[Task] = []

@@ -133,14 +133,10 @@ def test_a_pod_that_ended_after_the_decision_is_never_taken(cluster, http):
     seen_running = http.get(f"/api/v1/namespaces/{namespace}/pods/ended").json()  # what the cycle saw
     set_pod_phase(http, namespace, "ended", "Succeeded")
 
-    class Stale:  # the scheduler's cache, one write behind the API
-        def get(self, name: str, namespace: str) -> dict:
-            return seen_running
-
     async def evict() -> None:
         async with Client.from_kubeconfig(cluster.kubeconfig, field_manager="runai-scheduler") as c:
             scheduler = Scheduler(c)
-            scheduler.pods = Stale()
+            scheduler.pods = Held([seen_running])  # the scheduler's cache, one write behind the API
             await scheduler._evict(Eviction(pod=f"{namespace}/ended", group=f"{namespace}/g", node="gpu-node-1",
                                             action="reclaim", by=f"{namespace}/other", why="test"))
 

@@ -19,12 +19,11 @@ Invariant: a parsed selector is immutable, so one instance can serve many thread
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-
 
 
 class SelectorError(ValueError):
@@ -424,3 +423,16 @@ class FieldSelector:
 
     def __hash__(self) -> int:
         return hash(self._terms)
+
+
+def matcher(labels: LabelSelector | None, fields: FieldSelector | None) -> Callable[[Mapping[str, Any]], bool] | None:
+    """Whether an object is selected by both (None when there are none): a watch's filter, on the server and
+    in a shared informer's views alike."""
+    if labels is None and fields is None:
+        return None
+
+    def matches(obj: Mapping[str, Any]) -> bool:
+        meta = obj.get("metadata") or {}
+        return (labels is None or labels.matches(meta.get("labels"))) and (fields is None or fields.matches(obj))
+
+    return matches

@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from berth.api.selectors import matcher
 from berth.apiserver import errors
 from berth.apiserver.resources import Resource
 from berth.store import Change, FieldSelector, LabelSelector, Store
@@ -142,17 +143,6 @@ def _line(event_type: str, obj: dict[str, Any]) -> bytes:
     return orjson.dumps({"type": event_type, "object": obj}) + b"\n"
 
 
-def _matcher(labels: LabelSelector | None, fields: FieldSelector | None) -> Callable[[dict[str, Any]], bool] | None:
-    if labels is None and fields is None:
-        return None
-
-    def matches(obj: dict[str, Any]) -> bool:
-        meta = obj.get("metadata") or {}
-        return (labels is None or labels.matches(meta.get("labels"))) and (fields is None or fields.matches(obj))
-
-    return matches
-
-
 def _event_for(change: Change, matches: Callable[[dict[str, Any]], bool] | None) -> str | None:
     """The event type a watcher with this selector sees for a change, or None."""
     if matches is None:
@@ -197,7 +187,7 @@ async def stream(
     deadline = loop.time() + duration
     bookmarks = params.get("allowWatchBookmarks") in TRUE
     initial = params.get("sendInitialEvents") in TRUE
-    matches = _matcher(labels, fields)
+    matches = matcher(labels, fields)
     rv = params.get("resourceVersion") or ""
     if rv in ("", "0") or initial:
         page = store.list(resource.ref, namespace, label_selector=labels, field_selector=fields)
@@ -232,7 +222,7 @@ async def stream(
                 lines.append(hub.line(event_type, change) if render is None
                              else _line(event_type, render(change.object)))
         if lines:  # one chunk for what one wake-up found: one write through the layers and TLS, not one each
-            yield lines[0] if len(lines) == 1 else b"".join(lines)
+            yield b"".join(lines)
             last_sent = loop.time()
         cursor = max([head] + [c.revision for c in changes])
         remaining = deadline - loop.time()

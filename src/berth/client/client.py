@@ -25,13 +25,16 @@ import datetime
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 from berth.api.registry import Kind
 from berth.client import errors
 from berth.client._wire import Wire, in_cluster_available, kubeconfig, service_account
 from berth.client.events import EventRecorder
 from berth.client.kinds import ResourceKind, of_object, resolve
+
+if TYPE_CHECKING:  # the informers import this module
+    from berth.client.informer import Shared
 
 Obj = dict[str, Any]
 Selector = str | Mapping[str, str] | None
@@ -79,9 +82,9 @@ class Client:
     def __init__(self, wire: Wire, *, field_manager: str = "berth") -> None:
         self._wire = wire
         self.field_manager = field_manager
-        #: `berth.client.informer.Shared`: when set, this client's Informers share one watch per kind with those
-        #: of every other client holding the same one (the components of one process).
-        self.shared_informers: Any = None
+        #: When set, this client's Informers share one watch per kind with those of every other client holding
+        #: the same one (the components of one process).
+        self.shared_informers: Shared | None = None
         self._events = EventRecorder(self.create, lambda name, patch, namespace: self.patch(
             "Event", name, patch, namespace), wall=_now)
 

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 from berth.api.registry import Kind
-from berth.api.selectors import FieldSelector, LabelSelector
+from berth.api.selectors import FieldSelector, LabelSelector, matcher
 from berth.client import errors
 from berth.client.client import Client, Selector, selector_text
 from berth.client.kinds import resolve
@@ -101,11 +101,9 @@ class Informer:
         self._synced = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._relists = 0
-        shared: Shared | None = getattr(client, "shared_informers", None) if share else None
+        shared = client.shared_informers if share else None
         self._source = None if shared is None else shared.source(client, self.kind, namespace)
-        self._wants: Callable[[Obj], bool] | None = None
-        if self._source is not None:
-            self._wants = _matcher(labels, fields)
+        self._wants = None if self._source is None else _parsed(labels, fields)  # what a view keeps
 
     # -- reading the cache --------------------------------------------------------------------------
 
@@ -341,16 +339,8 @@ class Shared:
         return found
 
 
-def _matcher(labels: Selector, fields: Selector) -> Callable[[Obj], bool] | None:
-    """What a watch with these selectors would send, decided here: None when there are none."""
+def _parsed(labels: Selector, fields: Selector) -> Callable[[Obj], bool] | None:
+    """What a watch with these selectors would send, decided here, as the API server decides it."""
     label_text, field_text = selector_text(labels), selector_text(fields)
-    if not label_text and not field_text:
-        return None
-    by_labels = LabelSelector.parse(label_text) if label_text else None
-    by_fields = FieldSelector.parse(field_text) if field_text else None
-
-    def wants(obj: Obj) -> bool:
-        return ((by_labels is None or by_labels.matches((obj.get("metadata") or {}).get("labels")))
-                and (by_fields is None or by_fields.matches(obj)))
-
-    return wants
+    return matcher(LabelSelector.parse(label_text) if label_text else None,
+                   FieldSelector.parse(field_text) if field_text else None)

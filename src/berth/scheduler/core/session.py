@@ -182,12 +182,11 @@ class Session:
         for key in sorted(pods_of):
             pods = sorted(pods_of[key], key=lambda p: p.name)
             group = groups.get(key)
-            named = group is None and pods[0].group is not None
-            if group is None:  # a pod of its own, or one whose PodGroup has not been seen yet
-                group = PodGroup(name=key.split("/", 1)[1], namespace=pods[0].namespace,
-                                 queue=project_of_namespace(pods[0].namespace))
+            unseen = group is None and pods[0].group is not None  # it names a PodGroup not seen yet
+            group = group or PodGroup(name=key.split("/", 1)[1], namespace=pods[0].namespace,
+                                      queue=project_of_namespace(pods[0].namespace))
             job = self._job(key, group, pods)
-            if named and not any(info.pod.node for info in job.pods):
+            if unseen and not any(info.pod.node for info in job.pods):
                 # Its pods may arrive before their PodGroup (each is watched on its own): as a group of one,
                 # the first pod of a gang would be placed alone. A gang already running keeps running.
                 job.problem = (GROUP_NOT_FOUND, f"waiting for its PodGroup {group.name} (named by the pods' "
