@@ -61,17 +61,19 @@ class Plan:
 Task = Callable[[], Awaitable[None]]
 
 
-def tasks(plan: Plan, kubeconfig: Path, data_dir: Path, registry: CollectorRegistry | None = None) -> list[Task]:
+def tasks(plan: Plan, kubeconfig: Path, data_dir: Path, registry: CollectorRegistry | None = None,
+          api_socket: str | None = None) -> list[Task]:
     """The components of `plan`, each a coroutine to run until cancelled; those that publish Prometheus series
     put them in `registry` (the scheduler: its own, and every project's usage from its caches). Their clients
-    share their informers: one watch per kind for all of them (`berth.client.informer.Shared`)."""
+    share their informers: one watch per kind for all of them (`berth.client.informer.Shared`), and send
+    over the API server's local socket when given one (`api_socket`: `berth.apiserver.startup.listen_local`)."""
     from berth.client import Client
     from berth.client.informer import Shared
 
     shared = Shared()
 
     def _client(manager: str) -> Client:
-        client = Client.from_kubeconfig(kubeconfig, field_manager=manager)
+        client = Client.from_kubeconfig(kubeconfig, field_manager=manager, unix=api_socket)
         client.shared_informers = shared  # one identity (the kubeconfig's) for every component
         return client
 
@@ -128,7 +130,7 @@ def _die_with_parent() -> None:
     libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
 
 
-async def _run_child(plan: Plan, kubeconfig: Path, data_dir: Path, parent: int) -> None:
+async def _run_child(plan: Plan, kubeconfig: Path, data_dir: Path, parent: int, api_socket: str | None) -> None:
     async def orphaned() -> None:  # the kernel's signal is Linux-only: elsewhere, notice it ourselves
         while os.getppid() == parent:
             await asyncio.sleep(1.0)
@@ -136,7 +138,7 @@ async def _run_child(plan: Plan, kubeconfig: Path, data_dir: Path, parent: int) 
     secret = os.environ.pop(components_metrics.SECRET_ENV, "")
     registry = CollectorRegistry(auto_describe=False) if secret else None
     disable_created_metrics()  # no `_created` series, as in the API server's
-    chosen = tasks(plan, kubeconfig, data_dir, registry)
+    chosen = tasks(plan, kubeconfig, data_dir, registry, api_socket)
     running = [asyncio.create_task(task()) for task in chosen]
     if registry is not None:  # `berth up` asked for the components' series: serve them to it
         running.append(asyncio.create_task(components_metrics.serve(registry, data_dir, secret)))
@@ -158,6 +160,7 @@ def child_main(argv: list[str] | None = None) -> None:
     parser.add_argument("--without", action="append", default=[], choices=OPTIONAL)
     parser.add_argument("--gpus", type=int, default=None)
     parser.add_argument("--nodes", type=Path, default=None)
+    parser.add_argument("--api-socket", default=None, help="the API server's local socket (@name: abstract)")
     args = parser.parse_args(argv)
     _die_with_parent()
     if os.getppid() != args.parent:
@@ -166,7 +169,7 @@ def child_main(argv: list[str] | None = None) -> None:
     plan = Plan(disabled=set(args.without), gpus=args.gpus, nodes_file=args.nodes)
     runtime.prepare()
     try:
-        asyncio.run(_run_child(plan, args.kubeconfig, args.data_dir, args.parent))
+        asyncio.run(_run_child(plan, args.kubeconfig, args.data_dir, args.parent, args.api_socket))
     except KeyboardInterrupt:
         pass
 
@@ -181,6 +184,8 @@ def supervisor(plan: Plan, metrics_secret: str = "") -> Component:
     async def supervise(running: Running) -> None:
         command = [sys.executable, "-m", "berth.controlplane", "--kubeconfig", str(running.kubeconfig),
                    "--data-dir", str(running.config.data_dir), "--parent", str(os.getpid()), *plan.arguments()]
+        if running.local is not None:
+            command.append(f"--api-socket={running.local[1]}")
         env = {**os.environ, components_metrics.SECRET_ENV: metrics_secret} if metrics_secret else None
         backoff = RESTART_BACKOFF_S[0]
         while True:

@@ -181,3 +181,26 @@ def test_exec_plugins_basic_auth_and_proxies_are_left_to_lightkube(monkeypatch: 
     monkeypatch.setenv("https_proxy", "http://proxy:3128")
     monkeypatch.setenv("no_proxy", "")
     assert not usable("https://10.0.0.1:6443", User(token="t"))
+
+
+@pytest.mark.parametrize("abstract", [False, True], ids=["path", "abstract"])
+async def test_a_pool_given_a_unix_socket_sends_there_in_plain_http_naming_the_server(
+        tmp_path: Path, abstract: bool) -> None:
+    seen: list[tuple[str, str]] = []
+
+    async def on_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")  # plain HTTP: TLS would start with a handshake record
+        line, *rest = head.decode().split("\r\n")
+        headers = {k.lower(): v.strip() for k, _, v in (h.partition(":") for h in rest if h)}
+        seen.append((line, headers["host"]))
+        _answer(writer, 200, b"{}")
+        await writer.drain()
+        writer.close()
+
+    address = "@berth-test-" + tmp_path.name if abstract else str(tmp_path / "api.sock")
+    server = await asyncio.start_unix_server(on_connection, "\0" + address[1:] if abstract else address)
+    async with server:
+        pool = Pool("https://127.0.0.1:6443", None, unix=address)
+        assert (await pool.request("GET", "/version")).status == 200
+        assert seen == [("GET /version HTTP/1.1", "127.0.0.1:6443")]
+        await pool.close()

@@ -39,7 +39,8 @@ from berth.apiserver.gc import GarbageCollector
 from berth.apiserver.policy_admission import PolicyAdmission
 from berth.apiserver.project_admission import ProjectDeletionGuard
 from berth.apiserver.settings import AuditSettings, Limits
-from berth.apiserver.startup import ConfigError, DataDirLock, cannot_write, listen, lock_data_dir, open_store
+from berth.apiserver.startup import (ConfigError, DataDirLock, cannot_write, listen, listen_local, lock_data_dir,
+                                     open_store)
 from berth.apiserver.tls import ensure_credentials, write_kubeconfig
 from berth.apiserver.watch import WatchHub
 from berth.store import Store, WriteFailed
@@ -127,6 +128,8 @@ class Running:
     uvicorn_config: uvicorn.Config
     lock: DataDirLock
     listener: socket.socket
+    #: The components' Unix socket and its address (`startup.listen_local`), when there is one.
+    local: tuple[socket.socket, str] | None = None
 
 
 def prepare(config: Config) -> Running:
@@ -140,6 +143,9 @@ def prepare(config: Config) -> Running:
         undo.callback(lock.release)
         listener = listen(config.host, config.port)
         undo.callback(listener.close)
+        local = listen_local(config.data_dir)
+        if local is not None:
+            undo.callback(local[0].close)
         store = open_store(config.data_dir / "state.db")
         undo.callback(store.close)
         try:
@@ -147,7 +153,7 @@ def prepare(config: Config) -> Running:
         except (OSError, WriteFailed) as exc:  # the first writes: bootstrap objects, credentials, kubeconfig
             raise cannot_write(config.data_dir, exc) from None
         undo.pop_all()
-    return Running(config, store, api, server, kubeconfig, uv, lock, listener)
+    return Running(config, store, api, server, kubeconfig, uv, lock, listener, local)
 
 
 def _build(config: Config, store: Store) -> tuple[Api, Server, Path, uvicorn.Config]:
@@ -194,13 +200,29 @@ class _Http(HttpToolsProtocol):
 class _Server(uvicorn.Server):
     """uvicorn, stopping what depends on the server first: on SIGINT or SIGTERM the components (they are
     clients) are cancelled and the watch streams end, then the server shuts down. The signal is handled,
-    not re-raised afterwards, so `berth up` ends quietly with status 0."""
+    not re-raised afterwards, so `berth up` ends quietly with status 0.
 
-    def __init__(self, config: uvicorn.Config, app: Server) -> None:
+    It serves `local`, the components' Unix socket, too: the same app and protocol, without TLS."""
+
+    def __init__(self, config: uvicorn.Config, app: Server, local: socket.socket | None = None) -> None:
         super().__init__(config)
         self._app = app
+        self._local = local
         self.on_exit: list[Callable[[], None]] = []
         self._closing: asyncio.Task[None] | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self._local is None or self.should_exit:
+            return
+        config = self.config
+
+        def plain() -> asyncio.Protocol:
+            return config.http_protocol_class(config=config, server_state=self.server_state,  # type: ignore[call-arg]
+                                              app_state=self.lifespan.state)
+
+        self.servers.append(await asyncio.get_running_loop().create_server(plain, sock=self._local, ssl=None,
+                                                                           backlog=config.backlog))
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         for callback in self.on_exit:
@@ -235,7 +257,7 @@ async def serve(running: Running, ready: asyncio.Event | None = None, components
     `components` (controllers, the scheduler, node agents) start once the server answers and are
     stopped before it; they reach it through the kubeconfig, like any client.
     """
-    server = _Server(running.uvicorn_config, running.server)
+    server = _Server(running.uvicorn_config, running.server, running.local[0] if running.local else None)
     task = asyncio.create_task(server.serve(sockets=[running.listener]))
     started: list[asyncio.Task[None]] = []
     try:

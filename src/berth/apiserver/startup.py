@@ -9,16 +9,20 @@ The lock is taken before anything in the directory is written (the kubeconfig, a
 one cannot take the first's clients away.
 
 The listening socket is bound here and handed to uvicorn, so that "the port is in use" is known before the
-banner and no other program can take the port between the check and the serving.
+banner and no other program can take the port between the check and the serving. So is the components'
+local socket (`listen_local`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
 import os
+import secrets
 import socket
+import sys
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -189,3 +193,38 @@ def cannot_write(data_dir: Path, exc: OSError | StoreError) -> ConfigError:
     detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
     return ConfigError(f"cannot write into the data directory {data_dir} ({detail}; {_free_space(data_dir)}): free "
                        "space on its disk, or start with another --data-dir")
+
+
+#: The longest filesystem path a Unix socket may be bound to (sun_path is 108 bytes on Linux, 104 elsewhere).
+_SUN_PATH_MAX = 100
+
+
+def listen_local(data_dir: Path) -> tuple[socket.socket, str] | None:
+    """A Unix socket for the components `berth up` starts, and its address to give them; None where there
+    is none (then they use the HTTPS port like any client).
+
+    The components send most of the API server's requests (7 of a workload's 8), and TLS between two
+    processes of one machine protects nothing the kernel does not: over this socket they speak plain HTTP,
+    still presenting the bearer token, which the server checks as on its port. On Linux the socket is in
+    the abstract namespace (`@berth-api-<random>`: no file to leave behind, no path-length limit); elsewhere
+    it is `<data-dir>/api.sock`, owner-only, when that path is short enough to bind."""
+    if sys.platform == "linux":
+        address = f"@berth-api-{secrets.token_hex(8)}"
+        target: str = "\0" + address[1:]
+    else:
+        target = address = str(data_dir / "api.sock")
+        if len(os.fsencode(target)) > _SUN_PATH_MAX or not hasattr(socket, "AF_UNIX"):
+            return None
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(target)  # a socket left by an earlier run: the data directory's lock is held
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(target)
+        if not address.startswith("@"):
+            os.chmod(target, 0o600)
+    except OSError:
+        sock.close()
+        return None
+    sock.set_inheritable(False)
+    return sock, address
+

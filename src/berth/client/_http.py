@@ -13,6 +13,9 @@ handed over as they arrive.
 token file (read again once on 401, as for a rotated service-account token), a client certificate, or
 no credentials; no proxy. Exec plugins, basic auth, auth providers and proxies go through lightkube.
 
+`berth up`'s components reach their API server over a local Unix socket instead (`unix=`: plain HTTP,
+the same token; `berth.apiserver.startup.listen_local` says why).
+
 A request that fails on a reused connection before any byte of an answer came back is sent once more on a
 new one: the server closed that idle connection (uvicorn does after 5 s) without reading the request, as
 Go's net/http assumes in the same case.
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import ssl
 import urllib.request
 from collections.abc import AsyncIterator
@@ -190,8 +194,11 @@ class Pool:
     """Keep-alive connections to one server; `request` and `stream` speak HTTP/1.1 over them."""
 
     def __init__(self, server: str, context: ssl.SSLContext | None, authorization: str | None = None,
-                 token_file: Path | None = None, timeout: float = 30.0) -> None:
+                 token_file: Path | None = None, timeout: float = 30.0, unix: str | None = None) -> None:
+        """`unix`: connect to this Unix socket (`@name`: in the abstract namespace) instead of the server's
+        address, without TLS; requests still name `server` as their Host."""
         url = urlsplit(server)
+        self._unix = None if unix is None else "\0" + unix[1:] if unix.startswith("@") else unix
         self._host = url.hostname or "localhost"
         self._port = url.port or (443 if url.scheme == "https" else 80)
         self._ssl = context if url.scheme == "https" else None
@@ -223,7 +230,17 @@ class Pool:
             if not conn.closed:
                 return conn, True
         loop = asyncio.get_running_loop()
-        _, conn = await loop.create_connection(_Connection, self._host, self._port, ssl=self._ssl)
+        if self._unix is not None:  # connected first: uvloop cannot connect to an abstract name itself
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.setblocking(False)
+                await loop.sock_connect(sock, self._unix)
+                _, conn = await loop.create_unix_connection(_Connection, sock=sock)
+            except BaseException:
+                sock.close()
+                raise
+        else:
+            _, conn = await loop.create_connection(_Connection, self._host, self._port, ssl=self._ssl)
         return conn, False
 
     async def _send(self, method: str, path: str, params: dict[str, Any] | None, body: bytes | None,

@@ -118,24 +118,27 @@ def _transport_error(method: str, path: str, exc: Exception) -> errors.Unreachab
 class Wire:
     """JSON over one lightkube connection: `request` for single answers, `stream` for watch lines."""
 
-    def __init__(self, config: SingleConfig, *, timeout: float = 30.0) -> None:
+    def __init__(self, config: SingleConfig, *, timeout: float = 30.0, unix: str | None = None) -> None:
+        """`unix`: the API server's local socket (`berth up`'s components), for the requests and watches
+        that go through `berth.client._http`."""
         if config.user is None:  # lightkube refuses a context without a user ("Missing user")
             config = config._replace(user=User())
         self.config = config
         self._lk = AsyncClient(config, timeout=httpx2.Timeout(timeout))
         self._generic: GenericAsyncClient = self._lk._client
         self._stream_timeout = httpx2.Timeout(timeout, read=None)
-        self._fast = self._lean_pool(config, timeout) if _http.usable(config.cluster.server, config.user) else None
+        self._fast = (self._lean_pool(config, timeout, unix) if _http.usable(config.cluster.server, config.user)
+                      else None)
 
     @staticmethod
-    def _lean_pool(config: SingleConfig, timeout: float) -> _http.Pool:
+    def _lean_pool(config: SingleConfig, timeout: float, unix: str | None = None) -> _http.Pool:
         """`berth.client._http` for this configuration: the same TLS context and credentials lightkube uses."""
         server, user = config.cluster.server, config.user
         context = verify_cluster(config.cluster, user or User(), config.abs_file) if server.startswith("https") else None
         token = user.token if user is not None else None
         token_file = (Path(config.abs_file(user.token_file)) if user is not None and user.token_file and not token
                       else None)
-        return _http.Pool(server, context, f"Bearer {token}" if token else None, token_file, timeout)
+        return _http.Pool(server, context, f"Bearer {token}" if token else None, token_file, timeout, unix)
 
     @property
     def server(self) -> str:

@@ -92,9 +92,10 @@ class Client:
 
     @classmethod
     def from_kubeconfig(cls, path: str | os.PathLike[str] | None = None, context: str | None = None, *,
-                        field_manager: str = "berth", timeout: float = 30.0) -> Client:
-        """From a kubeconfig file (default: $KUBECONFIG, else ~/.kube/config) and context (default: current)."""
-        return cls(Wire(kubeconfig(path, context), timeout=timeout), field_manager=field_manager)
+                        field_manager: str = "berth", timeout: float = 30.0, unix: str | None = None) -> Client:
+        """From a kubeconfig file (default: $KUBECONFIG, else ~/.kube/config) and context (default: current).
+        `unix`: the server's local socket to send over instead of its address (`berth up`'s components)."""
+        return cls(Wire(kubeconfig(path, context), timeout=timeout, unix=unix), field_manager=field_manager)
 
     @classmethod
     def in_cluster(cls, *, field_manager: str = "berth", timeout: float = 30.0) -> Client:
