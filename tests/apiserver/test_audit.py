@@ -77,6 +77,18 @@ def test_a_refused_write_is_recorded_with_its_status(bare_module_cluster: Cluste
     assert [(e["verb"], e["responseStatus"]["code"]) for e in found] == [("create", 201), ("create", 409)]
 
 
+def test_a_client_cannot_name_another_source_address_in_a_header(bare_module_cluster: Cluster):
+    """The server sits behind no proxy: X-Forwarded-For is the client's word, not where it came from."""
+    c = bare_module_cluster
+    body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "audit-forwarded"}}
+    with httpx.Client(base_url=c.url, verify=ssl.create_default_context(cafile=str(c.ca)),
+                      headers={"Authorization": f"Bearer {c.token}"}) as http:
+        answer = http.post("/api/v1/namespaces", json=body, headers={"X-Forwarded-For": "10.9.9.9"})
+    assert answer.status_code == 201
+    found = about(wait_for(c, lambda es: bool(about(es, "audit-forwarded"))), "audit-forwarded")
+    assert [e["sourceIPs"] for e in found] == [["127.0.0.1"]]
+
+
 def test_no_line_is_lost_on_a_clean_shutdown(bare_cluster: Cluster):
     c = bare_cluster
     context = ssl.create_default_context(cafile=str(c.ca))

@@ -177,8 +177,10 @@ def _build(config: Config, store: Store) -> tuple[Api, Server, Path, uvicorn.Con
     app: Any = AuditMiddleware(server.app(), audit, reads=config.audit.reads)
     if config.mounts is not None:  # their requests reach the Kubernetes API as their callers: audited there
         app = PrefixDispatch(app, config.mounts(kubeconfig))
+    # No proxy_headers: the server sits behind no proxy, so X-Forwarded-For is the client's own word, and a
+    # local client must not name another source address in the audit log (uvicorn trusts it from 127.0.0.1).
     uv = uvicorn.Config(
-        app, host=config.host, port=config.port, log_level="warning", access_log=False,
+        app, host=config.host, port=config.port, log_level="warning", access_log=False, proxy_headers=False,
         http=_Http, ws="websockets-sansio", loop="uvloop", lifespan="on", timeout_graceful_shutdown=2, **ssl,
     )
     return api, server, kubeconfig, uv
