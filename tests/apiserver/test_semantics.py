@@ -127,6 +127,10 @@ def test_deleting_a_namespace_deletes_what_it_holds(http):
     assert until(lambda: http.get("/api/v1/namespaces/doomed-ns").status_code == 404)
     assert http.get("/api/v1/configmaps?fieldSelector=metadata.namespace%3Ddoomed-ns").json()["items"] == []
     assert http.get("/api/v1/pods?fieldSelector=metadata.namespace%3Ddoomed-ns").json()["items"] == []
+    assert http.post("/api/v1/namespaces/doomed-ns/configmaps", json=late).status_code == 404
+    assert http.post("/api/v1/namespaces", json={"apiVersion": "v1", "kind": "Namespace",
+                                                 "metadata": {"name": "doomed-ns"}}).status_code == 201
+    assert http.post("/api/v1/namespaces/doomed-ns/configmaps", json=late).status_code == 201  # made again
 
 
 def test_a_selector_watch_sees_objects_enter_and_leave(cluster, http):

@@ -137,6 +137,8 @@ class Api:
         self.store = store
         self.admission = admission or Chain()
         self.reader = StoreReader(store)
+        #: Whether each namespace seen is being deleted, as of the namespaces' last write (`_namespace_state`).
+        self._namespaces: tuple[int, dict[str, bool]] = (-1, {})
 
     # -- reading ------------------------------------------------------------------------------------
 
@@ -189,13 +191,31 @@ class Api:
 
     # -- writing ------------------------------------------------------------------------------------
 
+    def _namespace_state(self, namespace: str) -> bool | None:
+        """Whether the namespace is being deleted; None when there is none. Remembered until any namespace is
+        next written (every create in a namespace asks: it was a read of the store and a decode each time)."""
+        stamp = self.store.last_write(NAMESPACES.ref)  # read before the namespace: a write between clears
+        if stamp != self._namespaces[0] or len(self._namespaces[1]) > 10_000:
+            self._namespaces = (stamp, {})
+        known = self._namespaces[1]
+        deleting = known.get(namespace)
+        if deleting is None:
+            ns = self.store.get(NAMESPACES.ref, "", namespace)
+            if ns is None:
+                return None
+            deleting = known[namespace] = objects.is_deleting(ns)
+        return deleting
+
     def _check_namespace(self, resource: Resource, namespace: str) -> None:
         if not resource.namespaced:
             return
-        ns = self.store.get(NAMESPACES.ref, "", namespace) or self._project_namespace(namespace)
-        if ns is None:
-            raise errors.not_found("namespaces", namespace, "", "namespaces")
-        if objects.is_deleting(ns):
+        deleting = self._namespace_state(namespace)
+        if deleting is None:
+            ns = self._project_namespace(namespace)
+            if ns is None:
+                raise errors.not_found("namespaces", namespace, "", "namespaces")
+            deleting = objects.is_deleting(ns)
+        if deleting:
             raise errors.forbidden(
                 f"unable to create new content in namespace {namespace} because it is being terminated",
                 namespace, "", "namespaces",
