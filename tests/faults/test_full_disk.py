@@ -29,8 +29,11 @@ from tests.apiserver.helpers import client
 from tests.cluster import BIN, Cluster, free_port
 
 CM = "/api/v1/namespaces/default/configmaps"
-APPLY = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: applied, namespace: default}\ndata: {v: '1'}\n"
+APPLY = "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: applied, namespace: default}}\ndata: {{v: '{v}'}}\n"
 PAYLOAD = "x" * 200_000  # each write needs ~50 new pages, so a full disk shows within a few writes
+# A write the disk refused leaves the pages it managed to write at the end of SQLite's log, and the next
+# write reuses them: a write smaller than the refused one may then fit, and succeed. So every write this
+# test expects the full disk to refuse is at least as large as the one refused first.
 
 
 @dataclass
@@ -135,14 +138,18 @@ def test_a_full_disk_refuses_writes_clearly_loses_nothing_and_recovers_without_r
             assert http.delete(f"{CM}/before-1").status_code == code
             assert http.get(f"{CM}/before-1").json() == kept
             # kubectl prints the Status, and reads keep working.
-            out = c.kubectl("create", "configmap", "by-kubectl", "--from-literal=v=1", check=False)
+            big = tmp_path / "v"
+            big.write_text(PAYLOAD)
+            out = c.kubectl("create", "configmap", "by-kubectl", f"--from-file=v={big}", check=False)
             assert out.returncode != 0
             assert f"error: failed to create configmap: the disk holding {data / 'state.db'} {words}" in out.stderr, \
                 out.stderr
-            applied = c.kubectl("apply", "-f", "-", input=APPLY, check=False)
+            applied = c.kubectl("apply", "-f", "-", input=APPLY.format(v=PAYLOAD), check=False)
             assert applied.returncode != 0
             assert f"Error from server ({reason}): " in applied.stderr and words in applied.stderr, applied.stderr
-            submitted = subprocess.run([str(BIN / "berth"), "submit", "job", "-p", "team", "-i", "ubuntu", "-g", "1"],
+            words_of = ["x" * 100_000] * 2  # an argument is at most 128 KiB (Linux)
+            submitted = subprocess.run([str(BIN / "berth"), "submit", "job", "-p", "team", "-i", "ubuntu", "-g", "1",
+                                        "--", "echo", *words_of],
                                        capture_output=True, text=True, timeout=60, env=c.env())
             assert submitted.returncode != 0 and words in submitted.stderr, submitted.stderr
             assert "Traceback" not in submitted.stderr
@@ -155,7 +162,7 @@ def test_a_full_disk_refuses_writes_clearly_loses_nothing_and_recovers_without_r
             assert _create(http, "after").status_code == 201
             acked.add("after")
             c.kubectl("create", "configmap", "by-kubectl", "--from-literal=v=1")
-            c.kubectl("apply", "-f", "-", input=APPLY)
+            c.kubectl("apply", "-f", "-", input=APPLY.format(v="1"))
             acked |= {"by-kubectl", "applied"}
             assert _names(http) == acked
     finally:

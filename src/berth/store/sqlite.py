@@ -12,6 +12,14 @@ Invariants:
   rolled back whole and raises `WriteFailed`; the store stays usable, and writes succeed again once the
   disk takes them.
 * An existing file is checked read-only before anything writes to it (`schema.check_file`).
+* Commits never copy the write-ahead log into the database file (SQLite's automatic checkpoint, with its
+  fsyncs, ran inside every thousandth page's COMMIT: a tenth of the API server's time under load). A
+  thread of the store's own does it (`_checkpoints`), in parallel with the writes (SQLite releases the
+  GIL); once the log holds more than `WAL_RESTART_BYTES` it finishes one checkpoint between two writes,
+  so that the next write starts the log again from its beginning and it does not grow without bound.
+  After the disk refused a write, it copies nothing until a write succeeds: a checkpoint could start the
+  log again, and then writes would succeed or fail by the size of what they write and when, while until
+  space is freed every write should be refused alike.
 * A revision R is visible to readers only once all revisions <= R are: there is one writer at a time and a
   commit is atomic. So a watcher that reads `changes(since)` after being told of R misses nothing.
 * Reads use one connection per thread, so they never wait for writers (WAL) and never see half a write.
@@ -66,6 +74,11 @@ _SQL_REVISION = "SELECT seq FROM sqlite_sequence WHERE name = 'log'"
 _SQL_COMPACTED = "SELECT value FROM meta WHERE key = 'compacted'"
 
 _WARN_EVERY_S = 60.0
+
+#: How often the checkpoint thread copies the write-ahead log into the database (when anything was written).
+CHECKPOINT_EVERY_S = 0.25
+#: A log longer than this is finished between two writes (holding the write lock), so that it starts again.
+WAL_RESTART_BYTES = 64 << 20
 _SQLITE_FULL, _SQLITE_IOERR = 13, 10  # primary result codes (the low byte of an extended code)
 
 
@@ -203,6 +216,13 @@ class Store:
         self._opened_at = self.revision()
         self._written: dict[ResourceRef, int] = {}  # the last revision this Store wrote, by resource
         self._warned_at = -_WARN_EVERY_S  # when a refused write was last logged
+        self._writer.execute("PRAGMA wal_autocheckpoint = 0")  # `_checkpoints` does it, off the writers' path
+        self._page_size = self._writer.execute("PRAGMA page_size").fetchone()[0]
+        self._writes = 0  # commits so far, for the checkpoint thread to see whether there is anything to copy
+        self._refused = False  # the last write was refused by the disk: no checkpoint until one succeeds
+        self._stop = threading.Event()
+        self._checkpointer = threading.Thread(target=self._checkpoints, name="store-checkpoint", daemon=True)
+        self._checkpointer.start()
 
     # --- lifecycle -------------------------------------------------------------------------------------
 
@@ -211,6 +231,9 @@ class Store:
         if self._closed:
             return
         self._closed = True
+        self._stop.set()
+        if self._checkpointer is not threading.current_thread():
+            self._checkpointer.join()
         with self._lock:
             self._writer.close()
         with self._readers_lock:
@@ -286,11 +309,14 @@ class Store:
                 result = action(conn, revision)
                 conn.execute("COMMIT")
                 self._written[ref] = revision
+                self._writes += 1
+                self._refused = False
             except sqlite3.Error as exc:
                 self._rollback(conn)
                 failed = _write_failed(self._path, exc)
                 if failed is None:
                     raise
+                self._refused = True
                 self._warn(failed)
                 raise failed from None
             except BaseException:
@@ -302,6 +328,36 @@ class Store:
             except Exception:
                 log.exception("store listener %r failed for revision %d", callback, revision)
         return result
+
+    def _checkpoints(self) -> None:
+        """Copy the write-ahead log into the database, on a connection of its own, every CHECKPOINT_EVERY_S
+        while anything is written (see the module docstring). A checkpoint the disk refuses is tried again
+        next time; the log keeps every commit meanwhile."""
+        conn = connect(self._path, writer=False)
+        warned_at = -_WARN_EVERY_S
+        try:
+            done, finish = self._writes, False
+            while not self._stop.wait(CHECKPOINT_EVERY_S):
+                if (self._writes == done and not finish) or self._refused:
+                    continue
+                done = self._writes
+                try:
+                    if finish:
+                        with self._lock:  # no commit meanwhile: every frame is copied, and the log restarts
+                            if self._closed:
+                                return
+                            frames = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]
+                    else:
+                        frames = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]
+                except Exception as exc:  # noqa: BLE001 - a full disk, say: the log keeps everything meanwhile
+                    if time.monotonic() - warned_at >= _WARN_EVERY_S:
+                        warned_at = time.monotonic()
+                        log.warning("copying the write-ahead log into %s failed (tried again shortly; said at most "
+                                    "once a minute): %s", self._path, exc)
+                    continue
+                finish = not finish and frames * self._page_size > WAL_RESTART_BYTES
+        finally:
+            conn.close()
 
     def _warn(self, failed: WriteFailed) -> None:
         """Say in the server's log that writes are refused (the clients are told each time): at most once a

@@ -1,0 +1,46 @@
+"""The store's own checkpoints (`berth.store.sqlite.Store._checkpoints`): commits no longer copy the
+write-ahead log into the database, a thread does, and the log must still stay bounded while writes never
+pause, and the thread must end with the store."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from berth.store import Store, sqlite
+from berth.store.model import ResourceRef
+
+PODS = ResourceRef("", "pods")
+
+
+def test_the_write_ahead_log_stays_bounded_while_writes_never_pause(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sqlite, "WAL_RESTART_BYTES", 1 << 20)
+    monkeypatch.setattr(sqlite, "CHECKPOINT_EVERY_S", 0.01)
+    path = tmp_path / "busy.db"
+    store = Store(path)
+    largest = 0
+    try:
+        for i in range(3000):  # about 70 MiB of log if nothing started it again
+            store.create(PODS, "ns", f"p{i}", {"metadata": {"name": f"p{i}"}, "spec": {"x": "y" * 500}})
+            if i % 100 == 0:
+                largest = max(largest, os.path.getsize(f"{path}-wal"))
+        assert store.count(PODS, "ns") == 3000
+    finally:
+        store.close()
+    assert largest < 24 << 20
+    with Store(path) as again:
+        assert again.count(PODS, "ns") == 3000
+
+
+def test_the_checkpoint_thread_ends_with_its_store(tmp_path: Path) -> None:
+    store = Store(tmp_path / "short.db")
+    store.create(PODS, "ns", "p", {"metadata": {"name": "p"}})
+    thread = store._checkpointer
+    assert thread.is_alive()
+    store.close()
+    assert not thread.is_alive()
+    assert "store-checkpoint" not in [t.name for t in threading.enumerate() if t is thread]
