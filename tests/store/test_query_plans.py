@@ -46,6 +46,15 @@ def test_get_uses_the_live_key(store: Store) -> None:
         ["SEARCH log USING INDEX log_live (grp=? AND resource=? AND ns=? AND name=?)"]
 
 
+def test_an_update_checks_the_live_revision_without_reading_the_value(store: Store) -> None:
+    """The value is the row's last column, so its overflow pages are not read when only rev is asked."""
+    from berth.store.sqlite import _SQL_CURRENT_REV
+
+    assert _SQL_CURRENT_REV.startswith("SELECT rev FROM")
+    assert plan(store, _SQL_CURRENT_REV, ("g", "r", "n", "x")) == \
+        ["SEARCH log USING INDEX log_live (grp=? AND resource=? AND ns=? AND name=?)"]
+
+
 @pytest.mark.parametrize(("ref", "namespace"), [(None, None), (WORKLOADS, None), (WORKLOADS, "a"), (None, "a")])
 def test_changes_walk_the_revisions(store: Store, ref, namespace) -> None:
     from berth.store.sqlite import _changes_query

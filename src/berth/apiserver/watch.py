@@ -152,7 +152,8 @@ def _event_for(change: Change, matches: Callable[[dict[str, Any]], bool] | None)
         return "ADDED" if now else None
     if change.type == "DELETED":
         return "DELETED" if now else None
-    before = matches(change.previous) if change.previous is not None else now
+    previous = change.previous  # decoded on each use: once here
+    before = matches(previous) if previous is not None else now
     if now and before:
         return "MODIFIED"
     if now:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import orjson
+
 ChangeType = Literal["ADDED", "MODIFIED", "DELETED"]
 
 
@@ -49,7 +51,9 @@ class Change:
 
     `object.metadata.resourceVersion == str(revision)`; for DELETED it is the last state, stamped with the
     deletion's revision. `previous` is the object before this change: None for ADDED, and None when that
-    state has been compacted away.
+    state has been compacted away. It is kept as stored and decoded when asked (afresh each time): only a
+    watch with a selector needs it, to tell an object that stops matching, and most changes are
+    modifications whose previous state nobody reads.
     """
 
     type: ChangeType
@@ -58,4 +62,8 @@ class Change:
     namespace: str
     name: str
     object: dict[str, Any]
-    previous: dict[str, Any] | None
+    stored_previous: bytes | None
+
+    @property
+    def previous(self) -> dict[str, Any] | None:
+        return None if self.stored_previous is None else orjson.loads(self.stored_previous)

@@ -67,6 +67,9 @@ _COMPACT_BATCH = 2000
 _LIVE = "next_rev IS NULL AND op != 3"  # the literal terms of log_live's WHERE: keep them in sync with schema
 _SQL_CURRENT = ("SELECT rev, value FROM log INDEXED BY log_live "
                 f"WHERE grp = ? AND resource = ? AND ns = ? AND name = ? AND {_LIVE}")
+#: The live row's revision alone, without its value (the row's last column: its overflow pages stay unread).
+_SQL_CURRENT_REV = ("SELECT rev FROM log INDEXED BY log_live "
+                    f"WHERE grp = ? AND resource = ? AND ns = ? AND name = ? AND {_LIVE}")
 _SQL_INSERT = ("INSERT INTO log (rev, grp, resource, ns, name, op, prev_rev, next_rev, value) "
                "VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)")
 _SQL_SUPERSEDE = "UPDATE log SET next_rev = ? WHERE rev = ?"
@@ -426,7 +429,7 @@ class Store:
         """Replace the object; NotFound if missing, Conflict if `expected_rv` is not its revision."""
 
         def action(conn: sqlite3.Connection, revision: int) -> dict[str, Any]:
-            current, _ = self._current_for_write(conn, ref, namespace, name, expected_rv)
+            current = self._current_for_write(conn, ref, namespace, name, expected_rv, value=False)[0]
             value = _stamp(obj, revision)
             conn.execute(_SQL_SUPERSEDE, (revision, current))
             conn.execute(_SQL_INSERT,
@@ -451,15 +454,17 @@ class Store:
 
     @staticmethod
     def _current_for_write(conn: sqlite3.Connection, ref: ResourceRef, namespace: str, name: str,
-                           expected_rv: int | None) -> tuple[int, bytes]:
-        """(revision, value) of the key's live row, checked against the caller's precondition."""
-        row = conn.execute(_SQL_CURRENT, (ref.group, ref.resource, namespace, name)).fetchone()
+                           expected_rv: int | None, value: bool = True) -> tuple[int, bytes]:
+        """(revision, value) of the key's live row, checked against the caller's precondition; without
+        `value` (an update, which replaces it) the value is b"" and is not read."""
+        sql = _SQL_CURRENT if value else _SQL_CURRENT_REV
+        row = conn.execute(sql, (ref.group, ref.resource, namespace, name)).fetchone()
         if row is None:
             raise NotFound(f"{_key_text(ref, namespace, name)} not found")
         if expected_rv is not None and expected_rv != row[0]:
             raise Conflict(f"{_key_text(ref, namespace, name)} is at resourceVersion {row[0]}, "
                            f"not {expected_rv}: the object has been modified", current_rv=row[0])
-        return row[0], row[1]
+        return row[0], row[1] if value else b""
 
     # --- lists -----------------------------------------------------------------------------------------
 
@@ -601,8 +606,7 @@ class Store:
             rows = conn.execute(sql, params).fetchall()
         ref_of = self._ref
         with _gc_paused():
-            return [Change(_OP_NAMES[op], rev, ref_of(grp, resource), ns, name, _loads(value),
-                           None if previous is None else _loads(previous))
+            return [Change(_OP_NAMES[op], rev, ref_of(grp, resource), ns, name, _loads(value), previous)
                     for rev, op, grp, resource, ns, name, value, previous in rows]
 
     # --- compaction ------------------------------------------------------------------------------------
