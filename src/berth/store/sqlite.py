@@ -24,7 +24,9 @@ Invariants:
   commit is atomic. So a watcher that reads `changes(since)` after being told of R misses nothing.
 * Reads use one connection per thread, so they never wait for writers (WAL) and never see half a write.
   Reads that take several statements (list, changes) run in one read transaction: one snapshot.
-* Every dict returned is freshly decoded: callers may mutate it.
+* Every dict a read returns is freshly decoded: callers may mutate it. A write returns the object it was
+  given as stored: a shallow copy stamped with its resourceVersion, whose other values are the caller's
+  own (decoding what was just encoded was 3% of the API server's time).
 * Objects are stored under their own metadata.namespace/name (the API server's contract); a list with a
   `metadata.name=` or `metadata.namespace=` field selector narrows by key before decoding anything.
 
@@ -116,8 +118,9 @@ def _gc_paused() -> Iterator[None]:
         gc.enable()
 
 
-def _stamp(obj: dict[str, Any], revision: int) -> bytes:
-    """`obj` as stored at `revision`: a copy whose metadata.resourceVersion is str(revision)."""
+def _stamp(obj: dict[str, Any], revision: int) -> tuple[dict[str, Any], bytes]:
+    """`obj` as stored at `revision`: a shallow copy whose metadata.resourceVersion is str(revision), and its
+    encoding."""
     if not isinstance(obj, dict):
         raise TypeError(f"a stored object must be a dict, not {type(obj).__name__}")
     metadata = obj.get("metadata")
@@ -125,7 +128,8 @@ def _stamp(obj: dict[str, Any], revision: int) -> bytes:
         metadata = {}
     elif not isinstance(metadata, dict):
         raise StoreError(f"metadata must be an object, not {type(metadata).__name__}")
-    return orjson.dumps({**obj, "metadata": {**metadata, "resourceVersion": str(revision)}})
+    stamped = {**obj, "metadata": {**metadata, "resourceVersion": str(revision)}}
+    return stamped, orjson.dumps(stamped)
 
 
 def _list_query(ref: ResourceRef, namespace: str | None, field_selector: FieldSelector | None,
@@ -415,12 +419,12 @@ class Store:
         """Store `obj` under a new key at a new revision; AlreadyExists if the key is live."""
 
         def action(conn: sqlite3.Connection, revision: int) -> dict[str, Any]:
-            value = _stamp(obj, revision)
+            stamped, value = _stamp(obj, revision)
             try:
                 conn.execute(_SQL_INSERT, (revision, ref.group, ref.resource, namespace, name, ADDED, None, value))
             except sqlite3.IntegrityError:  # log_live is unique: the key already has a live row
                 raise AlreadyExists(f"{_key_text(ref, namespace, name)} already exists") from None
-            return _loads(value)
+            return stamped
 
         return self._write(action, ref)
 
@@ -430,11 +434,11 @@ class Store:
 
         def action(conn: sqlite3.Connection, revision: int) -> dict[str, Any]:
             current = self._current_for_write(conn, ref, namespace, name, expected_rv, value=False)[0]
-            value = _stamp(obj, revision)
+            stamped, value = _stamp(obj, revision)
             conn.execute(_SQL_SUPERSEDE, (revision, current))
             conn.execute(_SQL_INSERT,
                          (revision, ref.group, ref.resource, namespace, name, MODIFIED, current, value))
-            return _loads(value)
+            return stamped
 
         return self._write(action, ref)
 
@@ -444,11 +448,11 @@ class Store:
 
         def action(conn: sqlite3.Connection, revision: int) -> dict[str, Any]:
             current, old = self._current_for_write(conn, ref, namespace, name, expected_rv)
-            value = _stamp(_loads(old), revision)
+            stamped, value = _stamp(_loads(old), revision)
             conn.execute(_SQL_SUPERSEDE, (revision, current))
             conn.execute(_SQL_INSERT,
                          (revision, ref.group, ref.resource, namespace, name, DELETED, current, value))
-            return _loads(value)
+            return stamped
 
         return self._write(action, ref)
 
