@@ -357,7 +357,7 @@ class Api:
 
     def _patched(self, resource: Resource, old: dict[str, Any] | None, patch: Any, kind: str,
                  opts: WriteOptions, name: str, subresource: str = "") -> tuple[dict[str, Any], int | None]:
-        current = clone(old) if old else None
+        current = old or None  # merge, strategic and JSON patches each copy their target before changing it
         try:
             if kind == "json":
                 if not isinstance(patch, list):
@@ -377,7 +377,8 @@ class Api:
             self._body(resource, applied, (applied.get("metadata") or {}).get("namespace", ""), name)
             if not opts.manager:
                 raise errors.bad_request("PATCH with apply-patch+yaml requires the fieldManager parameter")
-            return server_side_apply(current, applied, opts.manager, force=opts.force, now=objects.now()), None
+            return server_side_apply(clone(current) if current else None, applied, opts.manager, force=opts.force,
+                                     now=objects.now()), None
         except PatchError as exc:
             raise errors.ApiError(exc.code, exc.reason, exc.message, getattr(exc, "details", None)) from None
 
@@ -464,8 +465,7 @@ class Api:
             if current:
                 raise errors.ApiError(409, "Conflict", f'Operation cannot be fulfilled on pods/binding "{name}": '
                                                        f'pod {name} is already assigned to node "{current}"')
-            pod = clone(pod)
-            pod.setdefault("spec", {})["nodeName"] = node
+            pod.setdefault("spec", {})["nodeName"] = node  # `get` decoded it for this request alone
             if annotations:
                 pod["metadata"]["annotations"] = {**(pod["metadata"].get("annotations") or {}), **annotations}
             try:
