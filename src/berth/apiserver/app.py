@@ -18,7 +18,6 @@ prints why instead of "could not find the requested resource". They are not adve
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass

@@ -46,7 +46,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import orjson
@@ -349,12 +349,11 @@ class Store:
                     continue
                 done = self._writes
                 try:
-                    if finish:
-                        with self._lock:  # no commit meanwhile: every frame is copied, and the log restarts
-                            if self._closed:
-                                return
-                            frames = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]
-                    else:
+                    # Finishing holds the write lock: no commit meanwhile, so every frame is copied and the
+                    # next write starts the log again.
+                    with self._lock if finish else nullcontext():
+                        if self._closed:
+                            return
                         frames = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]
                 except Exception as exc:  # noqa: BLE001 - a full disk, say: the log keeps everything meanwhile
                     if time.monotonic() - warned_at >= _WARN_EVERY_S:
@@ -433,7 +432,7 @@ class Store:
         """Replace the object; NotFound if missing, Conflict if `expected_rv` is not its revision."""
 
         def action(conn: sqlite3.Connection, revision: int) -> dict[str, Any]:
-            current = self._current_for_write(conn, ref, namespace, name, expected_rv, value=False)[0]
+            current = self._live_row(conn, _SQL_CURRENT_REV, ref, namespace, name, expected_rv)[0]
             stamped, value = _stamp(obj, revision)
             conn.execute(_SQL_SUPERSEDE, (revision, current))
             conn.execute(_SQL_INSERT,
@@ -447,7 +446,7 @@ class Store:
         """Remove the key; returns its last state stamped with the deletion's revision."""
 
         def action(conn: sqlite3.Connection, revision: int) -> dict[str, Any]:
-            current, old = self._current_for_write(conn, ref, namespace, name, expected_rv)
+            current, old = self._live_row(conn, _SQL_CURRENT, ref, namespace, name, expected_rv)
             stamped, value = _stamp(_loads(old), revision)
             conn.execute(_SQL_SUPERSEDE, (revision, current))
             conn.execute(_SQL_INSERT,
@@ -457,18 +456,16 @@ class Store:
         return self._write(action, ref)
 
     @staticmethod
-    def _current_for_write(conn: sqlite3.Connection, ref: ResourceRef, namespace: str, name: str,
-                           expected_rv: int | None, value: bool = True) -> tuple[int, bytes]:
-        """(revision, value) of the key's live row, checked against the caller's precondition; without
-        `value` (an update, which replaces it) the value is b"" and is not read."""
-        sql = _SQL_CURRENT if value else _SQL_CURRENT_REV
+    def _live_row(conn: sqlite3.Connection, sql: str, ref: ResourceRef, namespace: str, name: str,
+                  expected_rv: int | None) -> tuple[Any, ...]:
+        """The key's live row as `sql` selects it (revision first), checked against the caller's precondition."""
         row = conn.execute(sql, (ref.group, ref.resource, namespace, name)).fetchone()
         if row is None:
             raise NotFound(f"{_key_text(ref, namespace, name)} not found")
         if expected_rv is not None and expected_rv != row[0]:
             raise Conflict(f"{_key_text(ref, namespace, name)} is at resourceVersion {row[0]}, "
                            f"not {expected_rv}: the object has been modified", current_rv=row[0])
-        return row[0], row[1] if value else b""
+        return row
 
     # --- lists -----------------------------------------------------------------------------------------
 
