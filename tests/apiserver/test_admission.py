@@ -100,8 +100,13 @@ def test_the_longest_name_allowed_makes_children_a_cluster_accepts(cluster, ns):
     apply(cluster, workload("TrainingWorkload", name, ns, """\
         ports: {items: {web: {value: {container: 8000, serviceType: LoadBalancer}}}}
         """))
-    services = json.loads(cluster.kubectl("get", "svc", "-n", ns, "-o", "json").stdout)["items"]
-    assert f"tw-{name}-loadbalancer" in [s["metadata"]["name"] for s in services]
+    wanted, deadline = f"tw-{name}-loadbalancer", time.monotonic() + 30
+    while True:  # the controller makes the Service shortly after the workload is admitted
+        services = json.loads(cluster.kubectl("get", "svc", "-n", ns, "-o", "json").stdout)["items"]
+        if wanted in [s["metadata"]["name"] for s in services] or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert wanted in [s["metadata"]["name"] for s in services]
 
 
 def test_two_ports_on_one_service_port_are_refused_naming_both_items(cluster, ns):

@@ -1,4 +1,5 @@
-"""The watch hub reads each commit's changes once for all watchers and hands each watcher what the store
+"""The watch hub takes each commit's changes once for all watchers (as the store hands them over while it
+writes them, or read from the store when they do not follow on) and hands each watcher what the store
 itself would: the same changes of its resource and namespace after its revision, whether it is up to date,
 behind the hub's kept history (it then reads the store, and gets Expired when that is compacted), or the
 hub has just trimmed what it keeps. On a real SQLite store."""
@@ -9,6 +10,7 @@ import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 
 from berth.apiserver import watch
@@ -61,7 +63,8 @@ def test_every_watcher_gets_what_the_store_would_give_it(store: Store, monkeypat
         loop.close()
 
 
-def test_a_watcher_behind_a_compaction_is_told_it_expired(store: Store) -> None:
+def test_a_watcher_behind_a_compaction_is_told_it_expired(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(watch, "KEPT", 12)  # the hub keeps less than is written: revision 1 is not in it
     loop = asyncio.new_event_loop()
     try:
         hub = WatchHub(store, loop)
@@ -71,4 +74,41 @@ def test_a_watcher_behind_a_compaction_is_told_it_expired(store: Store) -> None:
             hub.changes(1, PODS, None)
         _same(hub, store, store.revision() - 5)
     finally:
+        loop.close()
+
+
+def test_the_hub_reads_nothing_back_of_what_its_store_wrote(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        hub = WatchHub(store, loop)
+        read = store.changes
+        reads: list[int] = []
+        monkeypatch.setattr(store, "changes", lambda since, *a, **k: reads.append(since) or read(since, *a, **k))
+        _write(store, 5)
+        store.update(PODS, "a", "p-1", {"apiVersion": "v1", "kind": "Pod", "metadata": {
+            "name": "p-1", "namespace": "a", "labels": {"app": "web"}}})
+        head, changes = hub.changes(0, PODS, "a")
+        assert reads == []
+        assert [(c.type, c.name) for c in changes] == [("ADDED", "p-1"), ("ADDED", "p-3"), ("DELETED", "p-3"),
+                                                   ("MODIFIED", "p-1")]
+        modified = changes[-1]
+        assert modified.object["metadata"]["labels"] == {"app": "web"}
+        assert modified.previous is not None and "labels" not in modified.previous["metadata"]  # read when asked
+        assert hub.line("MODIFIED", modified) == b'{"type":"MODIFIED","object":' + orjson.dumps(modified.object) + b"}\n"
+    finally:
+        loop.close()
+
+
+def test_what_another_process_writes_is_read_from_the_store(store: Store, tmp_path: Path) -> None:
+    loop = asyncio.new_event_loop()
+    other = Store(tmp_path / "store.db")  # a second writer on the same file, as another process would be
+    try:
+        hub = WatchHub(store, loop)
+        _write(store, 2)
+        other.create(NODES, "", "elsewhere", {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "elsewhere"}})
+        _write(store, 2, start=2)  # the hub is told of these, which do not follow on from what it has
+        _same(hub, store, 0)
+        assert "elsewhere" in [c.name for c in hub.changes(0, NODES)[1]]
+    finally:
+        other.close()
         loop.close()

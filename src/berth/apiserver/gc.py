@@ -18,6 +18,8 @@ import logging
 from collections import defaultdict
 from typing import Any
 
+import orjson
+
 from berth.apiserver import errors, objects
 from berth.apiserver.api import FOREGROUND, NAMESPACE_FINALIZER, NAMESPACES, ORPHAN, Api, WriteOptions
 from berth.apiserver.objects import clone
@@ -172,7 +174,7 @@ class GarbageCollector:
     def apply(self, change: Change) -> None:
         resource = _BY_REF.get(change.ref)
         if resource is not None:
-            self.handle(resource, change.object, change.type == "DELETED")
+            self.handle(resource, orjson.loads(change.stored), change.type == "DELETED")  # a copy of its own
 
     async def run(self, hub: WatchHub) -> None:
         """Follow the store until the hub closes."""

@@ -8,16 +8,18 @@ Semantics (Kubernetes API concepts; protocol notes 2.8):
 - the stream ends after `timeoutSeconds`, or after 30 to 60 minutes without it, as the real server does.
 
 Watchers never poll: `WatchHub` wakes them when the store commits. The watchers a commit wakes mostly
-ask the same question (the changes of one resource since the revision they were all at): the hub reads
-them from the store once, into a log of the latest changes that every watcher filters in memory, and
-encodes each event line once for all of them (`WatchHub.changes`, `line`): a write costs one read and one
-encoding however many informers watch its kind.
+ask the same question (the changes of one resource since the revision they were all at): the hub keeps a
+log of the latest changes that every watcher filters in memory, and builds each event line once for all
+of them from the object as stored (`WatchHub.changes`, `line`). The store hands the hub each change as it
+writes it (`Store.on_write`), so a write costs no read and no encoding however many informers watch its
+kind; the hub reads the store only when what it was handed does not follow on from what it has.
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
+import collections
 import random
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -51,6 +53,9 @@ class WatchHub:
         self._from = self._to = self._head = store.revision()
         #: Event lines encoded for watchers that send objects as stored, by (revision, event type).
         self._lines: dict[tuple[int, str], bytes] = {}
+        #: Changes as the store wrote them (`Store.on_write`), appended from the committing thread.
+        self._written: collections.deque[Change] = collections.deque(maxlen=KEPT)
+        store.on_write(self._written.append)
         store.add_listener(self._on_commit)
 
     def changes(self, since: int, ref: Any, namespace: str | None = None) -> tuple[int, list[Change]]:
@@ -75,25 +80,30 @@ class WatchHub:
         return self._head
 
     def line(self, event_type: str, change: Change) -> bytes:
-        """The event line of a change sent as stored, encoded once for every watcher sending it."""
+        """The event line of a change sent as stored, built once for every watcher sending it."""
         key = (change.revision, event_type)
         found = self._lines.get(key)
         if found is None:
-            found = self._lines[key] = _line(event_type, change.object)
+            found = self._lines[key] = b'{"type":"%s","object":%s}\n' % (event_type.encode(), change.stored)
         return found
 
     def _catch_up(self) -> None:
-        """Read what was committed since the last read, for all watchers at once; keep the last KEPT. The
-        store's head is known from its commits (`_on_commit`): no read at all while nothing was written."""
+        """Take in what was committed since the last time, for all watchers at once; keep the last KEPT.
+        The store's head is known from its commits (`_on_commit`): nothing to do while nothing was written.
+        What the store handed over as it wrote serves when it runs on, without a gap, from what the log has
+        up to the head; anything else (a write of another process, more than KEPT since the last time) is
+        read from the store."""
         head = self._head
         if head <= self._to:
             return
-        try:
-            new = self.store.changes(self._to)
-        except StoreExpired:  # idle through a compaction: start the log afresh
-            self._log, self._revisions, self._lines = [], [], {}
-            self._from = self._to = head
-            return
+        new = self._handed_over(head)
+        if new is None:
+            try:
+                new = self.store.changes(self._to)
+            except StoreExpired:  # idle through a compaction: start the log afresh
+                self._log, self._revisions, self._lines = [], [], {}
+                self._from = self._to = head
+                return
         self._log += new
         self._revisions += [c.revision for c in new]
         self._to = max(head, self._revisions[-1] if self._revisions else head)
@@ -102,6 +112,22 @@ class WatchHub:
             self._from = self._revisions[cut - 1]
             del self._log[:cut], self._revisions[:cut]
             self._lines = {k: v for k, v in self._lines.items() if k[0] > self._from}
+
+    def _handed_over(self, head: int) -> list[Change] | None:
+        """The changes after the log's end up to at least `head`, as the store handed them over, or None."""
+        written = self._written
+        new = []
+        expected = self._to + 1
+        while written:
+            change = written.popleft()
+            if change.revision < expected:
+                continue  # already read from the store
+            if change.revision != expected:
+                written.clear()
+                return None
+            new.append(change)
+            expected += 1
+        return new if expected > head else None
 
     def _on_commit(self, revision: int) -> None:
         self._head = max(self._head, revision)  # the store's writes are serialised: no lost update

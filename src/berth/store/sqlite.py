@@ -31,9 +31,10 @@ Invariants:
   `metadata.name=` or `metadata.namespace=` field selector narrows by key before decoding anything.
 
 Thread safety: every public method may be called from any thread, including the asyncio loop's (calls
-block briefly; they do no network I/O). Listeners run in the committing thread, after the commit and
-outside the write lock, so two listener calls from two threads may arrive out of revision order: treat the
-number as "at least this revision exists" and read `changes()` from your own cursor.
+block briefly; they do no network I/O). Listeners (`add_listener`) run in the committing thread, after the
+commit and outside the write lock, so two listener calls from two threads may arrive out of revision
+order: treat the number as "at least this revision exists" and read `changes()` from your own cursor.
+Write listeners (`on_write`) get the change itself, under the write lock, in revision order.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
+from functools import partial
 from typing import Any
 
 import orjson
@@ -61,6 +63,9 @@ log = logging.getLogger(__name__)
 
 _loads = orjson.loads
 _OP_NAMES: dict[int, ChangeType] = {ADDED: "ADDED", MODIFIED: "MODIFIED", DELETED: "DELETED"}
+#: What a write's action did: the object as stored (returned to the caller), the operation, its encoding,
+#: and the revision of the state it replaced (None for a create).
+_Written = tuple[dict[str, Any], int, bytes, int | None]
 
 # Compaction deletes history in transactions of at most this many revisions, so writers wait at most one
 # short batch for the write lock while a long backlog is compacted.
@@ -75,6 +80,7 @@ _SQL_CURRENT_REV = ("SELECT rev FROM log INDEXED BY log_live "
 _SQL_INSERT = ("INSERT INTO log (rev, grp, resource, ns, name, op, prev_rev, next_rev, value) "
                "VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)")
 _SQL_SUPERSEDE = "UPDATE log SET next_rev = ? WHERE rev = ?"
+_SQL_AT = "SELECT value FROM log WHERE rev = ?"
 _SQL_REVISION = "SELECT seq FROM sqlite_sequence WHERE name = 'log'"
 _SQL_COMPACTED = "SELECT value FROM meta WHERE key = 'compacted'"
 
@@ -218,6 +224,7 @@ class Store:
         self._readers: list[tuple[weakref.ref[threading.Thread], sqlite3.Connection]] = []
         self._readers_lock = threading.Lock()
         self._listeners: tuple[Callable[[int], None], ...] = ()
+        self._on_write: tuple[Callable[[Change], None], ...] = ()
         self._refs: dict[tuple[str, str], ResourceRef] = {}
         self._closed = False
         self._opened_at = self.revision()
@@ -262,6 +269,17 @@ class Store:
         with self._readers_lock:
             self._listeners = (*self._listeners, callback)
 
+    def on_write(self, callback: Callable[[Change], None]) -> None:
+        """Call `callback(change)` with every change this Store writes, in revision order: from the committing
+        thread, after the commit and under the write lock, so it must be quick and must not write. The
+        change carries the object as stored; its previous state is read from the store when asked.
+
+        This sees only this Store's own writes: another process writing the same file is seen by `changes()`
+        alone. An exception in a callback is logged and swallowed.
+        """
+        with self._readers_lock:
+            self._on_write = (*self._on_write, callback)
+
     # --- connections -----------------------------------------------------------------------------------
 
     def _reader(self) -> sqlite3.Connection:
@@ -302,9 +320,10 @@ class Store:
         finally:
             conn.execute("COMMIT")
 
-    def _write(self, action: Callable[[sqlite3.Connection, int], dict[str, Any]], ref: ResourceRef) -> dict[str, Any]:
-        """Run `action(conn, new_revision)` on an object of `ref` in one immediate transaction, commit, then
-        tell the listeners."""
+    def _write(self, action: Callable[[sqlite3.Connection, int], _Written], ref: ResourceRef, namespace: str,
+               name: str) -> dict[str, Any]:
+        """Run `action(conn, new_revision)` on the key in one immediate transaction, commit, then tell the
+        listeners."""
         with self._lock:
             if self._closed:
                 raise StoreError("the store is closed")
@@ -313,7 +332,7 @@ class Store:
             try:
                 row = conn.execute(_SQL_REVISION).fetchone()
                 revision = (row[0] if row else 0) + 1
-                result = action(conn, revision)
+                result, op, value, previous = action(conn, revision)
                 conn.execute("COMMIT")
                 self._written[ref] = revision
                 self._writes += 1
@@ -329,12 +348,25 @@ class Store:
             except BaseException:
                 self._rollback(conn)
                 raise
+            if self._on_write:
+                change = Change(_OP_NAMES[op], revision, ref, namespace, name, value,
+                                None if previous is None else partial(self._stored_at, previous))
+                for on_write in self._on_write:
+                    try:
+                        on_write(change)
+                    except Exception:
+                        log.exception("store write listener %r failed for revision %d", on_write, revision)
         for callback in self._listeners:
             try:
                 callback(revision)
             except Exception:
                 log.exception("store listener %r failed for revision %d", callback, revision)
         return result
+
+    def _stored_at(self, revision: int) -> bytes | None:
+        """The object written at `revision` as stored, or None once compaction removed it."""
+        row = self._reader().execute(_SQL_AT, (revision,)).fetchone()
+        return row[0] if row else None
 
     def _checkpoints(self) -> None:
         """Copy the write-ahead log into the database, on a connection of its own, every CHECKPOINT_EVERY_S
@@ -417,43 +449,43 @@ class Store:
     def create(self, ref: ResourceRef, namespace: str, name: str, obj: dict[str, Any]) -> dict[str, Any]:
         """Store `obj` under a new key at a new revision; AlreadyExists if the key is live."""
 
-        def action(conn: sqlite3.Connection, revision: int) -> dict[str, Any]:
+        def action(conn: sqlite3.Connection, revision: int) -> _Written:
             stamped, value = _stamp(obj, revision)
             try:
                 conn.execute(_SQL_INSERT, (revision, ref.group, ref.resource, namespace, name, ADDED, None, value))
             except sqlite3.IntegrityError:  # log_live is unique: the key already has a live row
                 raise AlreadyExists(f"{_key_text(ref, namespace, name)} already exists") from None
-            return stamped
+            return stamped, ADDED, value, None
 
-        return self._write(action, ref)
+        return self._write(action, ref, namespace, name)
 
     def update(self, ref: ResourceRef, namespace: str, name: str, obj: dict[str, Any], *,
                expected_rv: int | None = None) -> dict[str, Any]:
         """Replace the object; NotFound if missing, Conflict if `expected_rv` is not its revision."""
 
-        def action(conn: sqlite3.Connection, revision: int) -> dict[str, Any]:
+        def action(conn: sqlite3.Connection, revision: int) -> _Written:
             current = self._live_row(conn, _SQL_CURRENT_REV, ref, namespace, name, expected_rv)[0]
             stamped, value = _stamp(obj, revision)
             conn.execute(_SQL_SUPERSEDE, (revision, current))
             conn.execute(_SQL_INSERT,
                          (revision, ref.group, ref.resource, namespace, name, MODIFIED, current, value))
-            return stamped
+            return stamped, MODIFIED, value, current
 
-        return self._write(action, ref)
+        return self._write(action, ref, namespace, name)
 
     def delete(self, ref: ResourceRef, namespace: str, name: str, *,
                expected_rv: int | None = None) -> dict[str, Any]:
         """Remove the key; returns its last state stamped with the deletion's revision."""
 
-        def action(conn: sqlite3.Connection, revision: int) -> dict[str, Any]:
+        def action(conn: sqlite3.Connection, revision: int) -> _Written:
             current, old = self._live_row(conn, _SQL_CURRENT, ref, namespace, name, expected_rv)
             stamped, value = _stamp(_loads(old), revision)
             conn.execute(_SQL_SUPERSEDE, (revision, current))
             conn.execute(_SQL_INSERT,
                          (revision, ref.group, ref.resource, namespace, name, DELETED, current, value))
-            return stamped
+            return stamped, DELETED, value, current
 
-        return self._write(action, ref)
+        return self._write(action, ref, namespace, name)
 
     @staticmethod
     def _live_row(conn: sqlite3.Connection, sql: str, ref: ResourceRef, namespace: str, name: str,
@@ -606,9 +638,8 @@ class Store:
                 raise Expired(since, compacted)
             rows = conn.execute(sql, params).fetchall()
         ref_of = self._ref
-        with _gc_paused():
-            return [Change(_OP_NAMES[op], rev, ref_of(grp, resource), ns, name, _loads(value), previous)
-                    for rev, op, grp, resource, ns, name, value, previous in rows]
+        return [Change(_OP_NAMES[op], rev, ref_of(grp, resource), ns, name, value, previous)
+                for rev, op, grp, resource, ns, name, value, previous in rows]
 
     # --- compaction ------------------------------------------------------------------------------------
 
