@@ -168,7 +168,7 @@ def open_store(path: Path) -> Store:
                       "then start again",
     }
     try:
-        return Store(path)
+        return Store(path, sole_writer=True)  # `berth up` holds the data directory's lock
     except UnusableFile as exc:
         raise ConfigError(f"{exc}: {fixes[exc.problem]}") from None
     except StoreError as exc:

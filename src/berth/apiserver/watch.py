@@ -251,7 +251,7 @@ async def stream(
         if lines:  # one chunk for what one wake-up found: one write through the layers and TLS, not one each
             yield b"".join(lines)
             last_sent = loop.time()
-        cursor = max([head] + [c.revision for c in changes])
+        cursor = max(head, changes[-1].revision) if changes else head  # changes come in revision order
         remaining = deadline - loop.time()
         if remaining <= 0:
             break

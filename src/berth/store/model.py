@@ -57,8 +57,8 @@ class Change:
 
     `previous` is the object before this change: None for ADDED, and None when that state has been
     compacted away. Only a watch with a selector needs it, to tell an object that stops matching, so it is
-    decoded on first use too, and a change reported by its own write (`Store.on_write`) reads it from the
-    store only then: `stored_previous` is its JSON, or a function that reads it.
+    decoded on first use too, and a change reported by its own write (`Store.on_write`) that did not have it
+    at hand reads it from the store only then: `stored_previous` is its JSON, or a function that reads it.
     """
 
     type: ChangeType

@@ -24,6 +24,9 @@ Invariants:
   commit is atomic. So a watcher that reads `changes(since)` after being told of R misses nothing.
 * Reads use one connection per thread, so they never wait for writers (WAL) and never see half a write.
   Reads that take several statements (list, changes) run in one read transaction: one snapshot.
+* A Store opened as the file's `sole_writer` (the API server's) answers `get` of a key among its latest
+  LATEST_KEPT writes from memory: the bytes it committed, kept under the write lock once the commit
+  succeeded; a key written by another process then would be answered stale, hence the flag.
 * Every dict a read returns is freshly decoded: callers may mutate it. A write returns the object it was
   given as stored: a shallow copy stamped with its resourceVersion, whose other values are the caller's
   own (decoding what was just encoded was 3% of the API server's time).
@@ -85,6 +88,9 @@ _SQL_REVISION = "SELECT seq FROM sqlite_sequence WHERE name = 'log'"
 _SQL_COMPACTED = "SELECT value FROM meta WHERE key = 'compacted'"
 
 _WARN_EVERY_S = 60.0
+#: How many of its latest writes a sole writer keeps to answer `get` from memory (the objects a pipeline
+#: reads back are the ones it has just written: a workload's pod is bound a moment after it is created).
+LATEST_KEPT = 10_000
 
 #: How often the checkpoint thread copies the write-ahead log into the database (when anything was written).
 CHECKPOINT_EVERY_S = 0.25
@@ -207,7 +213,10 @@ def _key_text(ref: ResourceRef, namespace: str, name: str) -> str:
 class Store:
     """The object store on one SQLite file. See the module docstring for guarantees."""
 
-    def __init__(self, path: str | os.PathLike[str], *, keep_revisions: int = 10_000) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, keep_revisions: int = 10_000,
+                 sole_writer: bool = False) -> None:
+        """`sole_writer`: nothing else writes the file while this Store is open (the API server, which holds
+        its data directory's lock), so `get` may answer what this Store last wrote from memory."""
         if keep_revisions < 0:
             raise ValueError("keep_revisions must be >= 0")
         self._path = os.fspath(path)
@@ -229,6 +238,9 @@ class Store:
         self._closed = False
         self._opened_at = self.revision()
         self._written: dict[ResourceRef, int] = {}  # the last revision this Store wrote, by resource
+        #: A sole writer's latest writes, as stored, by (group, resource, namespace, name): `get` answers from
+        #: them (updated under the write lock after each commit; at most LATEST_KEPT, the oldest written go).
+        self._latest: dict[tuple[str, str, str, str], bytes] | None = {} if sole_writer else None
         self._warned_at = -_WARN_EVERY_S  # when a refused write was last logged
         self._writer.execute("PRAGMA wal_autocheckpoint = 0")  # `_checkpoints` does it, off the writers' path
         self._page_size = self._writer.execute("PRAGMA page_size").fetchone()[0]
@@ -272,7 +284,8 @@ class Store:
     def on_write(self, callback: Callable[[Change], None]) -> None:
         """Call `callback(change)` with every change this Store writes, in revision order: from the committing
         thread, after the commit and under the write lock, so it must be quick and must not write. The
-        change carries the object as stored; its previous state is read from the store when asked.
+        change carries the object as stored, and its previous state as a sole writer kept it, else read from
+        the store when asked.
 
         This sees only this Store's own writes: another process writing the same file is seen by `changes()`
         alone. An exception in a callback is logged and swallowed.
@@ -337,6 +350,9 @@ class Store:
                 self._written[ref] = revision
                 self._writes += 1
                 self._refused = False
+                replaced = None  # the state this write replaced, as a sole writer remembers it
+                if self._latest is not None:
+                    replaced = self._remember(ref, namespace, name, None if op == DELETED else value)
             except sqlite3.Error as exc:
                 self._rollback(conn)
                 failed = _write_failed(self._path, exc)
@@ -350,7 +366,7 @@ class Store:
                 raise
             if self._on_write:
                 change = Change(_OP_NAMES[op], revision, ref, namespace, name, value,
-                                None if previous is None else partial(self._stored_at, previous))
+                                None if previous is None else replaced or partial(self._stored_at, previous))
                 for on_write in self._on_write:
                     try:
                         on_write(change)
@@ -362,6 +378,19 @@ class Store:
             except Exception:
                 log.exception("store listener %r failed for revision %d", callback, revision)
         return result
+
+    def _remember(self, ref: ResourceRef, namespace: str, name: str, value: bytes | None) -> bytes | None:
+        """Keep what a sole writer just committed under the key (None: it is gone), newest last; what it kept
+        there before (the state this write replaced), if it still had it."""
+        latest = self._latest
+        assert latest is not None
+        key = (ref.group, ref.resource, namespace, name)
+        replaced = latest.pop(key, None)
+        if value is not None:
+            latest[key] = value
+            if len(latest) > LATEST_KEPT:
+                del latest[next(iter(latest))]
+        return replaced
 
     def _stored_at(self, revision: int) -> bytes | None:
         """The object written at `revision` as stored, or None once compaction removed it."""
@@ -443,6 +472,10 @@ class Store:
 
     def get(self, ref: ResourceRef, namespace: str, name: str) -> dict[str, Any] | None:
         """The current object under the key (namespace "" for cluster-scoped), or None."""
+        if self._latest is not None:
+            value = self._latest.get((ref.group, ref.resource, namespace, name))
+            if value is not None:
+                return _loads(value)
         row = self._reader().execute(_SQL_CURRENT, (ref.group, ref.resource, namespace, name)).fetchone()
         return _loads(row[1]) if row else None
 

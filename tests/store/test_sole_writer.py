@@ -1,0 +1,91 @@
+"""A store opened as its file's sole writer (the API server's) answers `get` of what it has just written
+from memory, and answers exactly what a store reading SQLite would: after creates, updates, deletes, a
+refused update, and once a key has left what it keeps."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from berth.store import Conflict, Store, sqlite
+from tests.store.common import WORKLOADS, workload
+
+
+@pytest.fixture
+def sole(db_path: Path) -> Iterator[Store]:
+    s = Store(db_path, sole_writer=True)
+    yield s
+    s.close()
+
+
+def _same_as_sqlite(sole: Store, db_path: Path, names: list[str]) -> None:
+    reader = Store(db_path)  # reads SQLite only
+    try:
+        for name in names:
+            assert sole.get(WORKLOADS, "team-a", name) == reader.get(WORKLOADS, "team-a", name), name
+    finally:
+        reader.close()
+
+
+def test_what_it_wrote_is_read_back_as_sqlite_has_it(sole: Store, db_path: Path) -> None:
+    for name in ("a", "b", "c"):
+        sole.create(WORKLOADS, "team-a", name, workload(name))
+    sole.update(WORKLOADS, "team-a", "a", workload("a", tier="gold"))
+    sole.delete(WORKLOADS, "team-a", "b")
+    with pytest.raises(Conflict):
+        sole.update(WORKLOADS, "team-a", "c", workload("c", tier="lost"), expected_rv=1)
+    assert sole.get(WORKLOADS, "team-a", "a")["metadata"]["labels"] == {"tier": "gold"}
+    assert sole.get(WORKLOADS, "team-a", "b") is None
+    assert sole.get(WORKLOADS, "team-a", "c")["metadata"]["labels"] == {}
+    _same_as_sqlite(sole, db_path, ["a", "b", "c", "never"])
+
+
+def test_it_reads_its_latest_writes_without_sqlite(sole: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    sole.create(WORKLOADS, "team-a", "a", workload("a"))
+    sole.update(WORKLOADS, "team-a", "a", workload("a", tier="gold"))
+    monkeypatch.setattr(sole, "_reader", lambda: pytest.fail("read SQLite for what it had just written"))
+    got = sole.get(WORKLOADS, "team-a", "a")
+    assert got["metadata"] == {"name": "a", "namespace": "team-a", "labels": {"tier": "gold"}, "resourceVersion": "2"}
+    got["metadata"]["labels"]["tier"] = "mutated"  # a caller's own copy
+    assert sole.get(WORKLOADS, "team-a", "a")["metadata"]["labels"] == {"tier": "gold"}
+
+
+def test_keys_beyond_what_it_keeps_are_read_from_sqlite(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sqlite, "LATEST_KEPT", 3)
+    sole = Store(db_path, sole_writer=True)
+    try:
+        names = [f"w{i}" for i in range(8)]
+        for name in names:
+            sole.create(WORKLOADS, "team-a", name, workload(name))
+        sole.update(WORKLOADS, "team-a", "w0", workload("w0", tier="gold"))  # written again: kept again
+        assert len(sole._latest) == 3  # white-box: bounded
+        _same_as_sqlite(sole, db_path, names)
+        assert sole.get(WORKLOADS, "team-a", "w1")["metadata"]["name"] == "w1"  # from SQLite
+    finally:
+        sole.close()
+
+
+def test_its_changes_carry_the_state_they_replaced(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sqlite, "LATEST_KEPT", 2)
+    sole = Store(db_path, sole_writer=True)
+    changes: list = []
+    sole.on_write(changes.append)
+    try:
+        sole.create(WORKLOADS, "team-a", "a", workload("a"))
+        sole.update(WORKLOADS, "team-a", "a", workload("a", tier="gold"))  # replaces what it keeps: in memory
+        sole.create(WORKLOADS, "team-a", "b", workload("b"))
+        sole.create(WORKLOADS, "team-a", "c", workload("c"))  # "a" leaves what it keeps
+        sole.delete(WORKLOADS, "team-a", "a")  # replaces a state it no longer keeps: read when asked
+        assert [(c.type, c.name) for c in changes] == [("ADDED", "a"), ("MODIFIED", "a"), ("ADDED", "b"),
+                                                      ("ADDED", "c"), ("DELETED", "a")]
+        assert changes[0].previous is None
+        assert changes[1].stored_previous == orjson.dumps(changes[0].object)
+        assert changes[1].previous["metadata"]["labels"] == {}
+        assert callable(changes[4].stored_previous)
+        assert changes[4].previous["metadata"]["labels"] == {"tier": "gold"}
+        assert [c.previous for c in changes] == [c.previous for c in sole.changes(0)]
+    finally:
+        sole.close()
