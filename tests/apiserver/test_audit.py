@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import ssl
 import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -139,6 +140,8 @@ def test_reads_are_recorded_when_asked_and_a_client_is_named_never_by_its_token(
         sorted([("create", "readme", 201), ("get", "readme", 200), ("list", "", 200), ("watch", "", 200),
                 ("get", "nothere", 404)])
     assert {e["user"]["username"] for e in mine} == {named(c, "reader")} == {execed["user"]["username"]}
+    ids = [e["auditID"] for e in found]
+    assert len(set(ids)) == len(ids) and all(str(uuid.UUID(i)) == i for i in ids)  # unique UUIDs
     assert token(c, "reader") not in (c.data_dir / "audit" / "audit.log").read_text()
 
 

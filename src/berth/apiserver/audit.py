@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import itertools
 import logging
 import os
 import queue
@@ -226,6 +227,24 @@ def _created_name(reply: bytes) -> str | None:
     return name if isinstance(name, str) else None
 
 
+#: Audit IDs are UUIDs, unique across restarts: a random one per process, then a count in its last 48 bits
+#: (a fresh random UUID per request was a tenth of the audit's time).
+_ID_PREFIX = uuid.uuid4().hex[:20]
+_ids = itertools.count()
+
+
+def _audit_id() -> str:
+    h = f"{_ID_PREFIX}{next(_ids) & 0xFFFF_FFFF_FFFF:012x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _user_agent(scope: Scope) -> str:
+    for name, value in scope.get("headers") or ():
+        if name == b"user-agent":
+            return value.decode("latin-1")
+    return ""
+
+
 class AuditMiddleware:
     """Records each audited request once its answer is known; closes the log when the app stops."""
 
@@ -252,12 +271,13 @@ class AuditMiddleware:
         verb, ref = described
         conn = HTTPConnection(scope)
         query = scope.get("query_string", b"").decode("latin-1")
+        client = scope.get("client")
         event: dict[str, Any] = {
-            "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata", "auditID": str(uuid.uuid4()),
+            "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata", "auditID": _audit_id(),
             "stage": "ResponseComplete", "requestURI": scope["path"] + (f"?{query}" if query else ""),
             "verb": verb, "user": {"username": ""}, "objectRef": ref,
-            "sourceIPs": [conn.client.host] if conn.client else [],
-            "userAgent": conn.headers.get("user-agent", ""),
+            "sourceIPs": [client[0]] if client else [],
+            "userAgent": _user_agent(scope),
             "requestReceivedTimestamp": _now(),
         }
         named_by_body = verb == "create" and "name" not in ref  # a create's name (or generateName's) is in its reply

@@ -36,10 +36,21 @@ def decode(raw: bytes, content_type: str) -> Any:
     """A request body as JSON data; YAML for application/yaml and apply patches. Raises ApiError 400 for a body
     that cannot be read, or that nests deeper than MAX_DEPTH."""
     data = _decode(raw, content_type)
+    if _json_media(content_type) and raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH:
+        return data  # JSON nests only through brackets: with this few it cannot be deeper (no walk needed)
     if _deeper_than(data, MAX_DEPTH):
         raise errors.bad_request(f"the request body nests lists and maps more than {MAX_DEPTH} levels deep, "
                                  "which no Kubernetes object does")
     return data
+
+
+def _json_media(content_type: str) -> bool:
+    """Whether `_decode` reads a body of this content type as JSON."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media not in _NOT_JSON
+
+
+_NOT_JSON = frozenset({"application/vnd.kubernetes.protobuf", "application/yaml", "application/apply-patch+yaml"})
 
 
 def _deeper_than(data: Any, limit: int) -> bool:

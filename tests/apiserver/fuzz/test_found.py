@@ -108,6 +108,15 @@ def test_a_yaml_body_nested_900_deep_is_400(http):
     assert "nests lists and maps hundreds of levels deep" in r.json()["message"]
 
 
+def test_a_block_yaml_body_nested_150_deep_without_a_bracket_is_400(http):
+    body = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: deep-block\nx:\n" + "".join(
+        "  " * (i + 1) + "x:\n" for i in range(150)) + "  " * 151 + "y: 1\n"
+    assert "{" not in body and "[" not in body
+    r = _yaml(http, body)
+    assert r.status_code == 400, r.text
+    assert "more than 100 levels deep" in r.json()["message"]
+
+
 def test_patches_that_nest_an_object_too_deep_to_store_are_422_and_change_nothing(http):
     assert http.post(PODS, json=_pod("grows", {"x": _nested(90)})).status_code == 201
     path = "/spec" + "/x" * 90
