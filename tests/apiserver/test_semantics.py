@@ -93,6 +93,23 @@ def test_deleting_an_owner_deletes_its_pods(http):
                               if p["metadata"]["name"].startswith("owner-")])
 
 
+def test_a_pod_modified_to_name_an_owner_that_is_gone_is_collected_and_one_modified_otherwise_stays(http):
+    owner = http.post(TW.format(ns=NS), json=workload("stays")).json()
+    for name in ("moved", "kept"):
+        assert http.post(PODS.format(ns=NS), json=pod(name, owner)).status_code == 201
+    merge = {"Content-Type": "application/merge-patch+json"}
+    gone = {**owner, "metadata": {**owner["metadata"], "name": "gone", "uid": "00000000-0000-4000-8000-00000000dead"}}
+    moved = pod("moved", gone)["metadata"]["ownerReferences"]
+    assert http.patch(f"{PODS.format(ns=NS)}/moved", content=orjson.dumps({"metadata": {"ownerReferences": moved}}),
+                      headers=merge).status_code == 200
+    assert http.patch(f"{PODS.format(ns=NS)}/kept", content=b'{"metadata":{"labels":{"touched":"yes"}}}',
+                      headers=merge).status_code == 200
+    assert until(lambda: http.get(f"{PODS.format(ns=NS)}/moved").status_code == 404)
+    assert http.get(f"{PODS.format(ns=NS)}/kept").status_code == 200
+    assert http.delete(f"{TW.format(ns=NS)}/stays").status_code == 200  # the index still holds "kept" under it
+    assert until(lambda: http.get(f"{PODS.format(ns=NS)}/kept").status_code == 404)
+
+
 def test_foreground_deletion_waits_for_dependents(http):
     owner = http.post(TW.format(ns=NS), json=workload("fg")).json()
     http.post(PODS.format(ns=NS), json=pod("fg-0", owner, block=True))

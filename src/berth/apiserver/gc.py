@@ -173,8 +173,23 @@ class GarbageCollector:
 
     def apply(self, change: Change) -> None:
         resource = _BY_REF.get(change.ref)
-        if resource is not None:
-            self.handle(resource, orjson.loads(change.stored), change.type == "DELETED")  # a copy of its own
+        if resource is None:
+            return
+        obj = orjson.loads(change.stored)  # a copy of its own
+        if change.type == "MODIFIED" and self._as_indexed(resource, obj):
+            return  # most changes are status updates: nothing for the collector
+        self.handle(resource, obj, change.type == "DELETED")
+
+    def _as_indexed(self, resource: Resource, obj: dict[str, Any]) -> bool:
+        """Whether `handle` would find this modification changes nothing: the object is not being deleted,
+        it has the owners indexed for it, and every one of them is live (so none is dangling)."""
+        if objects.is_deleting(obj):
+            return False
+        meta = obj.get("metadata") or {}
+        owners = _owners(obj)
+        key = (resource, meta.get("namespace", ""), meta.get("name", ""))
+        return owners == self.owners_of.get(key, []) and meta.get("uid", "") in self.live \
+            and all(owner in self.live for owner in owners)
 
     async def run(self, hub: WatchHub) -> None:
         """Follow the store until the hub closes."""

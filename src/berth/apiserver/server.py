@@ -181,6 +181,7 @@ def _build(config: Config, store: Store) -> tuple[Api, Server, Path, uvicorn.Con
     # local client must not name another source address in the audit log (uvicorn trusts it from 127.0.0.1).
     uv = uvicorn.Config(
         app, host=config.host, port=config.port, log_level="warning", access_log=False, proxy_headers=False,
+        server_header=False,  # kube-apiserver names no server; one header fewer to check and send per answer
         http=_Http, ws="websockets-sansio", loop="uvloop", lifespan="on", timeout_graceful_shutdown=2, **ssl,
     )
     return api, server, kubeconfig, uv
