@@ -31,7 +31,20 @@ venv: $(VENV)/.installed-run
 up: $(VENV)/.installed-run
 	$(BIN)/berth up $(ARGS)
 
-test: $(VENV)/.installed-test
+# The UI's browser tests drive Debian's chromium (never a downloaded browser). Installed here where apt-get
+# may run (root); elsewhere tests/web skips, saying how to install it.
+BROWSER := /usr/bin/chromium
+
+$(VENV)/.installed-browser:
+	@if [ -x $(BROWSER) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
+		{ apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1; } || \
+		echo "chromium could not be installed: the browser tests (tests/web) will be skipped"; \
+	else echo "no chromium at $(BROWSER) and no apt-get as root: the browser tests (tests/web) will be skipped"; fi
+	@if [ -x $(BROWSER) ]; then touch $@; fi
+
+test: $(VENV)/.installed-test $(VENV)/.installed-browser
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
 bench: $(VENV)/.installed-test

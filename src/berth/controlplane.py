@@ -242,9 +242,10 @@ def up(config: Config, plan: Plan, announce: Callable[[str], object] = print) ->
     stop = (f"Stop with Ctrl-C, or `berth down --data-dir {shown(config.data_dir)}` in another terminal; workload "
             "processes keep running (add --workloads to stop them too).")
     if config.mounts is None:
-        from berth.rest.app import mounts
+        from berth.rest.app import mounts as rest
+        from berth.web.app import mounts as web
 
-        config.mounts = mounts  # Run:ai's REST API beside the Kubernetes API
+        config.mounts = lambda kubeconfig: [*rest(kubeconfig), *web(kubeconfig)]  # Run:ai's REST API and the UI
     code = run(config, announce, components=components, try_this=suggestions, notes=notes, stop=stop)
     announce(farewell(config.data_dir))
     return code

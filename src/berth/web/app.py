@@ -1,0 +1,136 @@
+"""The UI's ASGI app: the page at `/ui/`, its static files, and `/ui/api/...`, what the page reads.
+
+Every `/ui/api` request carries the user's token (`Authorization: Bearer`), which is forwarded to the
+Kubernetes API (`Client.as_bearer`): the API server authenticates and authorizes it as it does kubectl, so
+the UI never decides who may see what. The workloads feed is one stream per tab (a browser keeps at most
+six connections to a server, so one watch per kind and project would starve it): the app watches each
+workload kind in every namespace the user may list them in, and sends one line per change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from berth.api.projects import namespace_of_project
+from berth.api.registry import WORKLOADS
+from berth.client import ApiError, Client
+
+PREFIXES = ("/ui",)
+STATIC = Path(__file__).parent / "static"
+KINDS = tuple(k.kind for k in WORKLOADS)
+_FILES = {"app.js": "text/javascript", "style.css": "text/css"}
+
+
+def _token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    return header[7:].strip() or None if header.lower().startswith("bearer ") else None
+
+
+def summary(obj: dict[str, Any]) -> dict[str, Any]:
+    """What the workloads list shows of a workload."""
+    meta = obj.get("metadata") or {}
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    gpu = (spec.get("gpu") or {}).get("value") if isinstance(spec.get("gpu"), dict) else None
+    return {"kind": obj.get("kind", ""), "namespace": meta.get("namespace", ""), "name": meta.get("name", ""),
+            "project": (meta.get("labels") or {}).get("project") or _project(meta.get("namespace", "")),
+            "phase": status.get("phase") or "Pending", "gpu": gpu or "", "created": meta.get("creationTimestamp", "")}
+
+
+def _project(namespace: str) -> str:
+    return namespace[len("runai-"):] if namespace.startswith("runai-") else namespace
+
+
+class Ui:
+    """The app's shared state: the base client (the cluster's address and CA) whose `as_bearer` acts as
+    each caller."""
+
+    def __init__(self, base: Client) -> None:
+        self.base = base
+
+    async def me(self, request: Request) -> Response:
+        """Who the token is, and where they may list workloads: {"name", "all": bool, "namespaces": [...]};
+        a token the API server refuses is {"refused": why}, answered 200 so that a mistyped token is a
+        message on the page, not an error in the browser's console."""
+        async with self.base.as_bearer(_token(request)) as client:
+            try:
+                return JSONResponse(await self._scope(client))
+            except ApiError as exc:
+                if exc.code == 401:
+                    return JSONResponse({"refused": exc.message})
+                return JSONResponse({"message": exc.message}, status_code=exc.code or 500)
+
+    async def _scope(self, client: Client) -> dict[str, Any]:
+        name = await client.whoami()
+        if await client.can_i("list", "trainingworkloads", "run.ai"):
+            return {"name": name, "all": True, "namespaces": []}
+        projects = await client.list("Project")
+        namespaces = [namespace_of_project(p["metadata"]["name"], p.get("spec")) for p in projects]
+        allowed = [ns for ns in namespaces if await client.can_i("list", "trainingworkloads", "run.ai", ns)]
+        return {"name": name, "all": False, "namespaces": sorted(allowed)}
+
+    async def workloads(self, request: Request) -> Response:
+        """The live feed: a line {"type", "workload": summary} per change of any workload the user may see."""
+        client = self.base.as_bearer(_token(request))
+        try:
+            scope = await self._scope(client)
+        except ApiError as exc:
+            await client.close()
+            return JSONResponse({"message": exc.message}, status_code=exc.code or 500)
+        return StreamingResponse(self._feed(client, scope), media_type="application/x-ndjson")
+
+    async def _feed(self, client: Client, scope: dict[str, Any]) -> AsyncIterator[bytes]:
+        queue: asyncio.Queue[bytes] = asyncio.Queue()
+        places = [None] if scope["all"] else scope["namespaces"]
+
+        async def follow(kind: str, namespace: str | None) -> None:
+            async with contextlib.aclosing(client.watch(kind, namespace)) as changes:
+                async for event_type, obj in changes:
+                    await queue.put(orjson.dumps({"type": event_type, "workload": summary(obj)}) + b"\n")
+
+        tasks = [asyncio.create_task(follow(kind, ns)) for kind in KINDS for ns in places]
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await client.close()
+
+    async def page(self, request: Request) -> Response:
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    async def static(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in _FILES:
+            return Response("not found", status_code=404)
+        return FileResponse(STATIC / name, media_type=_FILES[name])
+
+
+def create(base: Client) -> Starlette:
+    ui = Ui(base)
+    app = Starlette(routes=[
+        Route("/ui", lambda request: RedirectResponse("/ui/")),
+        Route("/ui/", ui.page),
+        Route("/ui/static/{name}", ui.static),
+        Route("/ui/api/me", ui.me),
+        Route("/ui/api/workloads", ui.workloads),
+    ])
+    app.aclose = base.close  # type: ignore[attr-defined]  # berth.apiserver.mounts closes it on exit
+    return app
+
+
+def mounts(kubeconfig: Path) -> list[tuple[tuple[str, ...], Any]]:
+    """The UI for `berth up`'s API server, talking to it through the kubeconfig it wrote."""
+    return [(PREFIXES, create(Client.from_kubeconfig(kubeconfig, field_manager="berth-ui")))]

@@ -1,0 +1,96 @@
+"""The web UI in a real browser: Debian's chromium, headless, driven by Playwright (never a downloaded
+browser), against `berth up` with simulated GPU nodes. A researcher logs in with their token, sees the
+workloads of their project appear and go from Pending to Running without a reload, and never sees another
+project's. Every page is saved as a screenshot (BERTH_UI_SHOTS, else the test's temporary directory)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.cluster import Cluster, running
+from tests.rest.conftest import add_user
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a test dependency: make test installs it")
+if not os.path.exists(CHROMIUM):
+    pytest.skip("Debian's chromium is not installed (make test installs it where apt-get may: "
+                "apt-get install chromium)", allow_module_level=True)
+
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    tmp = tmp_path_factory.mktemp("ui")
+    (tmp / "nodes.yaml").write_text("pools:\n- {name: default, count: 2, gpus: 8}\n")
+    yield from running(tmp, "--nodes", str(tmp / "nodes.yaml"), "--no-local-node")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("BERTH_UI_SHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def training(name: str, namespace: str) -> str:
+    return textwrap.dedent(f"""\
+        apiVersion: run.ai/v2alpha1
+        kind: TrainingWorkload
+        metadata: {{name: {name}, namespace: {namespace}}}
+        spec:
+          image: {{value: ubuntu}}
+          command: {{value: sleep 600}}
+          gpu: {{value: "1"}}
+        """)
+
+
+def test_a_researcher_logs_in_and_watches_their_workloads_go_running(cluster, browser, shots):
+    errors: list[str] = []
+    team_a, team_b = cluster.project("team-a"), cluster.project("team-b")
+    token = add_user(cluster, "alice", "researcher", "team-a")
+    cluster.kubectl("apply", "-f", "-", input=training("theirs", team_b))
+
+    page = browser.new_page(ignore_https_errors=True)
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{cluster.url}/ui/")
+    sync_api.expect(page.locator("#login-page")).to_be_visible()
+    page.screenshot(path=shots / "login.png")
+
+    page.fill("#token", "not-a-token")
+    page.keyboard.press("Enter")  # the keyboard is enough
+    sync_api.expect(page.locator("#login-error")).to_contain_text("refused")
+
+    page.fill("#token", token)
+    page.click("button[type=submit]")
+    sync_api.expect(page.locator("#workloads-page")).to_be_visible()
+    sync_api.expect(page.locator("#who")).to_have_text("alice")
+
+    cluster.kubectl("apply", "-f", "-", input=training("mine", team_a))
+    row = page.locator("#workloads tbody tr[data-name=mine]")
+    sync_api.expect(row).to_be_visible(timeout=20_000)  # no reload: the live feed brings it
+    sync_api.expect(row.locator("td").nth(3)).to_have_text("Running", timeout=30_000)
+    assert row.locator("td").nth(1).inner_text() == "team-a"
+    page.screenshot(path=shots / "workloads.png", full_page=True)
+
+    assert page.locator("#workloads tbody tr[data-name=theirs]").count() == 0  # team-b's is not alice's
+    page.select_option("#filter-phase", "Running")
+    sync_api.expect(page.locator("#count")).to_have_text("1 workload")
+    assert errors == [], errors
+    page.close()
