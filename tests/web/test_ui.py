@@ -60,15 +60,35 @@ def training(name: str, namespace: str) -> str:
         """)
 
 
-def test_a_researcher_logs_in_and_watches_their_workloads_go_running(cluster, browser, shots):
-    errors: list[str] = []
-    team_a, team_b = cluster.project("team-a"), cluster.project("team-b")
-    token = add_user(cluster, "alice", "researcher", "team-a")
-    cluster.kubectl("apply", "-f", "-", input=training("theirs", team_b))
+@pytest.fixture(scope="module")
+def alice(cluster: Cluster) -> str:
+    """A researcher of team-a (team-b exists too); her token."""
+    cluster.project("team-a")
+    cluster.project("team-b")
+    return add_user(cluster, "alice", "researcher", "team-a")
 
-    page = browser.new_page(ignore_https_errors=True)
+
+def watched(page: object, errors: list[str]) -> object:
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: errors.append(str(error)))
+    return page
+
+
+def logged_in(browser: object, cluster: Cluster, token: str, errors: list[str]) -> object:
+    page = watched(browser.new_page(ignore_https_errors=True), errors)
+    page.goto(f"{cluster.url}/ui/")
+    page.fill("#token", token)
+    page.click("button[type=submit]")
+    sync_api.expect(page.locator("#workloads-page")).to_be_visible()
+    return page
+
+
+def test_a_researcher_logs_in_and_watches_their_workloads_go_running(cluster, browser, shots, alice):
+    errors: list[str] = []
+    team_a, team_b, token = "runai-team-a", "runai-team-b", alice
+    cluster.kubectl("apply", "-f", "-", input=training("theirs", team_b))
+
+    page = watched(browser.new_page(ignore_https_errors=True), errors)
     page.goto(f"{cluster.url}/ui/")
     sync_api.expect(page.locator("#login-page")).to_be_visible()
     page.screenshot(path=shots / "login.png")
@@ -92,5 +112,44 @@ def test_a_researcher_logs_in_and_watches_their_workloads_go_running(cluster, br
     assert page.locator("#workloads tbody tr[data-name=theirs]").count() == 0  # team-b's is not alice's
     page.select_option("#filter-phase", "Running")
     sync_api.expect(page.locator("#count")).to_have_text("1 workload")
+    assert errors == [], errors
+    page.close()
+
+
+def test_a_training_submitted_through_the_form_is_refused_at_the_gpu_field_then_runs(cluster, browser, shots, alice):
+    cluster.kubectl("apply", "-f", "-", input=textwrap.dedent("""\
+        apiVersion: run.ai/v2alpha1
+        kind: TrainingPolicy
+        metadata: {name: one-gpu, namespace: runai-team-a}
+        spec:
+          gpu: {rules: {max: "1"}}
+        """))
+    errors: list[str] = []
+    page = logged_in(browser, cluster, alice, errors)
+    page.click("#nav-submit")
+    sync_api.expect(page.locator("#submit-page")).to_be_visible()
+    sync_api.expect(page.locator("#field-gpu")).to_be_visible()
+    assert page.locator("label[for=field-gpu]").inner_text() == "GPU"
+    assert "GPUs for each pod" in page.locator("#help-gpu").inner_text()  # the field's description, from berth.api
+    page.fill("#submit-name", "formed")
+    page.fill("#field-image", "ubuntu")
+    page.fill("#field-command", "sleep 600")
+    page.fill("#field-gpu", "2")
+    assert 'gpu:\n    value: "2"' in page.locator("#submit-yaml").text_content()  # what will be submitted
+    page.click("#submit button[type=submit]")
+    verdict = page.locator("[id='verdict-spec.gpu']")
+    sync_api.expect(verdict).to_contain_text("must be no greater than 1")
+    sync_api.expect(page.locator("#submit-result")).to_contain_text("Not submitted")
+    page.screenshot(path=shots / "submit-refused.png", full_page=True)
+
+    page.fill("#field-gpu", "1")
+    page.click("#submit button[type=submit]")
+    sync_api.expect(page.locator("#submit-result")).to_have_text("Submitted formed to runai-team-a.")
+    sync_api.expect(verdict).to_have_text("")
+    page.click("#nav-workloads")
+    row = page.locator("#workloads tbody tr[data-name=formed]")
+    sync_api.expect(row.locator("td").nth(3)).to_have_text("Running", timeout=30_000)
+    stored = cluster.kubectl("get", "tw", "formed", "-n", "runai-team-a", "-o", "jsonpath={.spec.gpu.value}").stdout
+    assert stored == "1"
     assert errors == [], errors
     page.close()

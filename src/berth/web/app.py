@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,8 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from berth.api.projects import namespace_of_project
-from berth.api.registry import WORKLOADS
+from berth.api.registry import WORKLOADS, by_kind
+from berth.api.schema import crd_schema
 from berth.client import ApiError, Client
 
 PREFIXES = ("/ui",)
@@ -45,6 +47,34 @@ def summary(obj: dict[str, Any]) -> dict[str, Any]:
     return {"kind": obj.get("kind", ""), "namespace": meta.get("namespace", ""), "name": meta.get("name", ""),
             "project": (meta.get("labels") or {}).get("project") or _project(meta.get("namespace", "")),
             "phase": status.get("phase") or "Pending", "gpu": gpu or "", "created": meta.get("creationTimestamp", "")}
+
+
+#: The fields a form shows first; the rest are under "More".
+MAIN_FIELDS = ("image", "command", "arguments", "gpu", "gpuMemory", "cpu", "memory", "workingDir", "nodePools",
+               "nodeType", "largeShm", "preemptible")
+
+
+def form_fields(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    """The spec fields of a workload schema that take one value ({value: ...}), as form fields: name, label,
+    help, input type ("text", "number" or "checkbox"), and whether the form shows it first."""
+    fields = []
+    for name, prop in ((schema.get("properties") or {}).get("spec") or {}).get("properties", {}).items():
+        value = (prop.get("properties") or {}).get("value")
+        if not isinstance(value, dict) or set(prop.get("properties") or {}) != {"value"}:
+            continue
+        kind = {"boolean": "checkbox", "integer": "number"}.get(value.get("type", ""), "text")
+        fields.append({"name": name, "label": _label(name), "help": prop.get("description", ""), "type": kind,
+                       "main": name in MAIN_FIELDS})
+    fields.sort(key=lambda f: (not f["main"], MAIN_FIELDS.index(f["name"]) if f["main"] else 0))
+    return fields
+
+
+def _label(name: str) -> str:
+    """`gpuMemory` -> "GPU memory"."""
+    words = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).split()
+    out = " ".join(w if w.isupper() else w.lower() for w in words)
+    out = re.sub(r"\b(gpu|cpu|mpi|uid|gid|ipc|url|urls|pvc|shm)\b", lambda m: m.group(1).upper(), out)
+    return out[:1].upper() + out[1:]
 
 
 def _project(namespace: str) -> str:
@@ -71,13 +101,15 @@ class Ui:
                 return JSONResponse({"message": exc.message}, status_code=exc.code or 500)
 
     async def _scope(self, client: Client) -> dict[str, Any]:
+        """Who the caller is, whether they may list workloads everywhere ("all"), and the namespaces of the
+        projects they may list them in (every project's for "all")."""
         name = await client.whoami()
-        if await client.can_i("list", "trainingworkloads", "run.ai"):
-            return {"name": name, "all": True, "namespaces": []}
+        everywhere = await client.can_i("list", "trainingworkloads", "run.ai")
         projects = await client.list("Project")
         namespaces = [namespace_of_project(p["metadata"]["name"], p.get("spec")) for p in projects]
-        allowed = [ns for ns in namespaces if await client.can_i("list", "trainingworkloads", "run.ai", ns)]
-        return {"name": name, "all": False, "namespaces": sorted(allowed)}
+        if not everywhere:
+            namespaces = [ns for ns in namespaces if await client.can_i("list", "trainingworkloads", "run.ai", ns)]
+        return {"name": name, "all": everywhere, "namespaces": sorted(namespaces)}
 
     async def workloads(self, request: Request) -> Response:
         """The live feed: a line {"type", "workload": summary} per change of any workload the user may see."""
@@ -108,6 +140,31 @@ class Ui:
             await asyncio.gather(*tasks, return_exceptions=True)
             await client.close()
 
+    async def form(self, request: Request) -> Response:
+        """The submit form of a workload kind, generated from its schema (`berth.api`): one field per spec
+        field that takes one value, with its description as help."""
+        kind = by_kind(request.path_params["kind"])
+        if kind is None or kind.kind not in KINDS:
+            return JSONResponse({"message": f"no workload kind {request.path_params['kind']!r}"}, status_code=404)
+        return JSONResponse({"kind": kind.kind, "apiVersion": f"{kind.group}/{kind.version}", "plural": kind.plural,
+                             "fields": form_fields(crd_schema(kind))})
+
+    async def submit(self, request: Request) -> Response:
+        """Create the workload the form built, as the caller: {"created": {...}}, or {"refused": {"message",
+        "causes": [{"field", "message"}]}} with the API server's verdict (answered 200: a refusal is the
+        page's to show, next to the field it names, not an error in the browser's console)."""
+        body = await request.json()
+        if not isinstance(body, dict) or body.get("kind") not in KINDS:
+            return JSONResponse({"message": "send one workload object"}, status_code=400)
+        async with self.base.as_bearer(_token(request)) as client:
+            try:
+                created = await client.create(body)
+            except ApiError as exc:
+                causes = [{"field": c.get("field", ""), "message": c.get("message", "")} for c in exc.causes]
+                return JSONResponse({"refused": {"message": exc.message, "causes": causes}})
+        meta = created.get("metadata") or {}
+        return JSONResponse({"created": {"name": meta.get("name"), "namespace": meta.get("namespace")}})
+
     async def page(self, request: Request) -> Response:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
@@ -126,6 +183,8 @@ def create(base: Client) -> Starlette:
         Route("/ui/static/{name}", ui.static),
         Route("/ui/api/me", ui.me),
         Route("/ui/api/workloads", ui.workloads),
+        Route("/ui/api/form/{kind}", ui.form),
+        Route("/ui/api/submit", ui.submit, methods=["POST"]),
     ])
     app.aclose = base.close  # type: ignore[attr-defined]  # berth.apiserver.mounts closes it on exit
     return app

@@ -15,9 +15,19 @@ async function call(path) {
   return response.json();
 }
 
+const PAGES = ["login-page", "workloads-page", "submit-page"];
+
 function show(page) {
-  for (const id of ["login-page", "workloads-page"]) $(id).hidden = id !== page;
+  for (const id of PAGES) $(id).hidden = id !== page;
   $("logout").hidden = page === "login-page";
+}
+
+function route() {
+  if (!state.token || !state.me) return show("login-page");
+  if (location.hash === "#submit") {
+    show("submit-page");
+    buildForm();
+  } else show("workloads-page");
 }
 
 async function start() {
@@ -25,6 +35,7 @@ async function start() {
   try {
     const me = await call("/ui/api/me");
     if (me.refused) throw new Error(me.refused);
+    state.me = me;
     $("who").textContent = `${me.name}${me.all ? " (all projects)" : ""}`;
   } catch (error) {
     sessionStorage.removeItem("berth-token");
@@ -33,7 +44,7 @@ async function start() {
     $("login-error").textContent = `That token was refused: ${error.message}`;
     return;
   }
-  show("workloads-page");
+  route();
   follow();
 }
 
@@ -123,8 +134,110 @@ $("logout").addEventListener("click", () => {
   state.workloads.clear();
   sessionStorage.removeItem("berth-token");
   state.token = null;
+  state.me = null;
   $("who").textContent = "";
   show("login-page");
 });
 $("filters").addEventListener("change", draw);
+window.addEventListener("hashchange", route);
+
+// -- submit ------------------------------------------------------------------------------------------
+
+async function buildForm() {
+  const kind = $("submit-kind").value;
+  const projects = $("submit-project");
+  if (projects.options.length !== state.me.namespaces.length) {
+    projects.replaceChildren(...state.me.namespaces.map((ns) => new Option(ns.replace(/^runai-/, ""), ns)));
+  }
+  if (state.form?.kind === kind) return;
+  state.form = await call(`/ui/api/form/${kind}`);
+  const main = [], more = [];
+  for (const field of state.form.fields) (field.main ? main : more).push(fieldRow(field));
+  $("submit-fields").replaceChildren(...main);
+  $("submit-more").replaceChildren(...more);
+  preview();
+}
+
+function fieldRow(field) {
+  const row = document.createElement("div");
+  row.className = "row";
+  row.dataset.field = field.name;
+  const label = document.createElement("label");
+  label.htmlFor = `field-${field.name}`;
+  label.textContent = field.label;
+  const input = document.createElement("input");
+  input.id = `field-${field.name}`;
+  input.name = field.name;
+  input.type = field.type;
+  input.setAttribute("aria-describedby", `help-${field.name}`);
+  const verdict = document.createElement("span");
+  verdict.className = "verdict";
+  verdict.id = `verdict-spec.${field.name}`;
+  verdict.setAttribute("role", "alert");
+  const help = document.createElement("p");
+  help.className = "help";
+  help.id = `help-${field.name}`;
+  help.textContent = field.help;
+  row.append(label, input, verdict, help);
+  return row;
+}
+
+function workload() {
+  const spec = {};
+  for (const field of state.form.fields) {
+    const input = $(`field-${field.name}`);
+    if (field.type === "checkbox") { if (input.checked) spec[field.name] = { value: true }; }
+    else if (input.value.trim() !== "") {
+      spec[field.name] = { value: field.type === "number" ? Number(input.value) : input.value.trim() };
+    }
+  }
+  return { apiVersion: state.form.apiVersion, kind: state.form.kind,
+    metadata: { name: $("submit-name").value.trim(), namespace: $("submit-project").value }, spec };
+}
+
+function yaml(value, indent = "") {
+  if (value === null || typeof value !== "object") return JSON.stringify(value);
+  return Object.entries(value).map(([key, v]) => (v !== null && typeof v === "object"
+    ? `${indent}${key}:\n${yaml(v, indent + "  ")}` : `${indent}${key}: ${JSON.stringify(v)}`)).join("\n");
+}
+
+function preview() { if (state.form) $("submit-yaml").textContent = yaml(workload()); }
+
+function clearVerdicts() {
+  for (const el of document.querySelectorAll(".verdict")) el.textContent = "";
+  for (const el of document.querySelectorAll(".row.refused")) el.classList.remove("refused");
+}
+
+function verdictFor(field) {
+  // spec.gpu, spec.gpu.value, metadata.name: the closest field the form has
+  const parts = (field || "").split(".");
+  for (let n = Math.min(parts.length, 2); n > 0; n--) {
+    const el = document.getElementById(`verdict-${parts.slice(0, n).join(".")}`);
+    if (el) return el;
+  }
+  return null;
+}
+
+$("submit").addEventListener("input", preview);
+$("submit-kind").addEventListener("change", buildForm);
+$("submit").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  clearVerdicts();
+  $("submit-result").textContent = "Submitting...";
+  const response = await fetch("/ui/api/submit", { method: "POST", body: JSON.stringify(workload()),
+    headers: { Authorization: `Bearer ${state.token}`, "Content-Type": "application/json" } });
+  const answer = await response.json();
+  if (answer.created) {
+    $("submit-result").textContent = `Submitted ${answer.created.name} to ${answer.created.namespace}.`;
+    return;
+  }
+  const refused = answer.refused || { message: answer.message || `${response.status}`, causes: [] };
+  $("submit-result").textContent = `Not submitted: ${refused.message}`;
+  for (const cause of refused.causes) {
+    const el = verdictFor(cause.field);
+    if (!el) continue;
+    el.textContent = cause.message;
+    el.closest(".row")?.classList.add("refused");
+  }
+});
 start();
