@@ -6,6 +6,7 @@ project's. Every page is saved as a screenshot (BERTH_UI_SHOTS, else the test's 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import textwrap
 from collections.abc import Iterator
@@ -65,6 +66,7 @@ def alice(cluster: Cluster) -> str:
     """A researcher of team-a (team-b exists too); her token."""
     cluster.project("team-a")
     cluster.project("team-b")
+    cluster.kubectl("patch", "project", "team-a", "--type=merge", "-p", '{"spec": {"deservedGpus": 2}}')
     return add_user(cluster, "alice", "researcher", "team-a")
 
 
@@ -151,5 +153,21 @@ def test_a_training_submitted_through_the_form_is_refused_at_the_gpu_field_then_
     sync_api.expect(row.locator("td").nth(3)).to_have_text("Running", timeout=30_000)
     stored = cluster.kubectl("get", "tw", "formed", "-n", "runai-team-a", "-o", "jsonpath={.spec.gpu.value}").stdout
     assert stored == "1"
+    assert errors == [], errors
+    page.close()
+
+
+def test_the_quota_bars_follow_what_a_project_holds(cluster, browser, shots, alice):
+    errors: list[str] = []
+    page = logged_in(browser, cluster, alice, errors)
+    page.click("#nav-projects")
+    bar = page.locator("[data-project=team-a] [data-pool=default] .bar")
+    sync_api.expect(bar).to_have_attribute("aria-label", re.compile(r"of 2 deserved GPUs allocated"))
+    allocated = int(re.match(r"(\d+)", bar.get_attribute("aria-label")).group(1))
+    assert page.locator("[data-project=team-b]").count() == 0  # not alice's project
+    cluster.kubectl("apply", "-f", "-", input=training(f"more-{allocated}", "runai-team-a"))
+    sync_api.expect(bar).to_have_attribute("aria-label", re.compile(rf"^{allocated + 1} of 2 deserved"),
+                                           timeout=30_000)  # live: no reload
+    page.screenshot(path=shots / "projects.png", full_page=True)
     assert errors == [], errors
     page.close()

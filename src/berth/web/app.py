@@ -49,6 +49,26 @@ def summary(obj: dict[str, Any]) -> dict[str, Any]:
             "phase": status.get("phase") or "Pending", "gpu": gpu or "", "created": meta.get("creationTimestamp", "")}
 
 
+def project_summary(obj: dict[str, Any]) -> dict[str, Any]:
+    """What the projects page shows of a project: per node pool, GPUs deserved, allocated and requested
+    (placed pods and waiting ones that prefer the pool)."""
+    meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
+    deserved = {(r.get("nodePool") or "default"): ((r.get("gpu") or {}).get("deserved") or 0)
+                for r in spec.get("nodePoolsResources") or []}
+    pools: dict[str, dict[str, float]] = {}
+    for used in status.get("nodePools") or []:
+        pools[used.get("nodePool") or "default"] = {
+            "allocated": float((used.get("allocated") or {}).get("gpu") or 0),
+            "requested": float((used.get("requested") or {}).get("gpu") or 0)}
+    if not deserved:  # one quota over all pools: shown on the default pool
+        deserved = {"default": spec.get("deservedGpus") or 0}
+    rows = [{"pool": pool, "deserved": float(deserved.get(pool, 0)), **pools.get(pool, {"allocated": 0.0,
+                                                                                           "requested": 0.0})}
+            for pool in sorted(set(deserved) | set(pools))]
+    name = meta.get("name", "")
+    return {"name": name, "namespace": status.get("namespace") or namespace_of_project(name, spec), "pools": rows}
+
+
 #: The fields a form shows first; the rest are under "More".
 MAIN_FIELDS = ("image", "command", "arguments", "gpu", "gpuMemory", "cpu", "memory", "workingDir", "nodePools",
                "nodeType", "largeShm", "preemptible")
@@ -130,7 +150,16 @@ class Ui:
                 async for event_type, obj in changes:
                     await queue.put(orjson.dumps({"type": event_type, "workload": summary(obj)}) + b"\n")
 
+        async def projects() -> None:
+            mine = None if scope["all"] else set(scope["namespaces"])
+            async with contextlib.aclosing(client.watch("Project")) as changes:
+                async for event_type, obj in changes:
+                    project = project_summary(obj)
+                    if mine is None or project["namespace"] in mine:
+                        await queue.put(orjson.dumps({"type": event_type, "project": project}) + b"\n")
+
         tasks = [asyncio.create_task(follow(kind, ns)) for kind in KINDS for ns in places]
+        tasks.append(asyncio.create_task(projects()))
         try:
             while True:
                 yield await queue.get()

@@ -3,7 +3,8 @@
 
 const SHOWN = 500; // rows drawn at most; the count says how many match
 
-const state = { token: sessionStorage.getItem("berth-token"), workloads: new Map(), feed: null, drawing: false };
+const state = { token: sessionStorage.getItem("berth-token"), workloads: new Map(), projects: new Map(),
+  feed: null, drawing: false };
 const $ = (id) => document.getElementById(id);
 
 async function call(path) {
@@ -15,7 +16,7 @@ async function call(path) {
   return response.json();
 }
 
-const PAGES = ["login-page", "workloads-page", "submit-page"];
+const PAGES = ["login-page", "workloads-page", "submit-page", "projects-page"];
 
 function show(page) {
   for (const id of PAGES) $(id).hidden = id !== page;
@@ -27,7 +28,8 @@ function route() {
   if (location.hash === "#submit") {
     show("submit-page");
     buildForm();
-  } else show("workloads-page");
+  } else if (location.hash === "#projects") show("projects-page");
+  else show("workloads-page");
 }
 
 async function start() {
@@ -75,6 +77,11 @@ async function follow() {
 }
 
 function apply(event) {
+  if (event.project) {
+    if (event.type === "DELETED") state.projects.delete(event.project.name);
+    else state.projects.set(event.project.name, event.project);
+    return;
+  }
   if (!event.workload) return;
   const w = event.workload;
   const key = `${w.kind}/${w.namespace}/${w.name}`;
@@ -106,8 +113,57 @@ function draw() {
     $("count").textContent = matching.length > SHOWN ? `${SHOWN} of ${matching.length} shown`
       : `${matching.length} workload${matching.length === 1 ? "" : "s"}`;
     $("workloads").tBodies[0].replaceChildren(...matching.slice(0, SHOWN).map(row));
+    drawProjects();
   });
 }
+
+function drawProjects() {
+  const cards = [...state.projects.values()].sort((a, b) => a.name.localeCompare(b.name)).map((project) => {
+    const card = document.createElement("section");
+    card.className = "project";
+    card.dataset.project = project.name;
+    const title = document.createElement("h3");
+    title.textContent = project.name;
+    card.append(title, ...project.pools.map(poolRow));
+    return card;
+  });
+  $("projects").replaceChildren(...cards);
+}
+
+function poolRow(p) {
+  const within = Math.min(p.allocated, p.deserved);
+  const over = Math.max(0, p.allocated - p.deserved);
+  const waiting = Math.max(0, p.requested - p.allocated);
+  const scale = Math.max(p.deserved, p.allocated + waiting, 1);
+  const row = document.createElement("div");
+  row.className = "pool";
+  row.dataset.pool = p.pool;
+  const name = document.createElement("span");
+  name.textContent = p.pool;
+  const bar = document.createElement("div");
+  bar.className = "bar";
+  bar.setAttribute("role", "img");
+  const words = `${fmt(p.allocated)} of ${fmt(p.deserved)} deserved GPUs allocated` +
+    (over ? `, ${fmt(over)} over quota` : "") + (waiting ? `, ${fmt(waiting)} waiting` : "");
+  bar.setAttribute("aria-label", words);
+  for (const [cls, amount] of [["within", within], ["over", over], ["waiting", waiting]]) {
+    const part = document.createElement("span");
+    part.className = cls;
+    part.style.width = `${(100 * amount) / scale}%`;
+    bar.append(part);
+  }
+  const quota = document.createElement("span");
+  quota.className = "quota";
+  quota.style.left = `${(100 * p.deserved) / scale}%`;
+  bar.append(quota);
+  const text = document.createElement("span");
+  text.className = "figures";
+  text.textContent = words;
+  row.append(name, bar, text);
+  return row;
+}
+
+const fmt = (n) => (Number.isInteger(n) ? String(n) : n.toFixed(2));
 
 function row(w) {
   const tr = document.createElement("tr");
