@@ -246,6 +246,8 @@ def up(config: Config, plan: Plan, announce: Callable[[str], object] = print) ->
         from berth.web.app import mounts as web
 
         config.mounts = lambda kubeconfig: [*rest(kubeconfig), *web(kubeconfig)]  # Run:ai's REST API and the UI
+        notes.append(f"web UI: {config.url}/ui/ (log in with a user's token; the admin's is in "
+                     f"{shown(config.data_dir)}/token)")
     code = run(config, announce, components=components, try_this=suggestions, notes=notes, stop=stop)
     announce(farewell(config.data_dir))
     return code

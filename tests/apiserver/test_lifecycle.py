@@ -30,6 +30,7 @@ def test_announces_its_url_and_kubeconfig(fresh_cluster):
     out = c.output()
     assert f"Berth API server on {c.url}" in out
     assert f"kubeconfig: {c.kubeconfig}" in out
+    assert f"web UI: {c.url}/ui/ (log in with a user's token" in out
 
 
 def test_bootstrap_namespaces_exist(cluster):

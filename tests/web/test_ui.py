@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -157,13 +158,24 @@ def test_a_training_submitted_through_the_form_is_refused_at_the_gpu_field_then_
     page.close()
 
 
+def settled(cluster: Cluster, namespace: str) -> int:
+    """How many workloads the namespace has, once every one of them is Running."""
+    deadline = time.monotonic() + 60
+    while True:
+        phases = cluster.kubectl("get", "tw", "-n", namespace, "-o", "jsonpath={.items[*].status.phase}").stdout.split()
+        if all(p == "Running" for p in phases) or time.monotonic() > deadline:
+            return len(phases)
+        time.sleep(0.2)
+
+
 def test_the_quota_bars_follow_what_a_project_holds(cluster, browser, shots, alice):
     errors: list[str] = []
     page = logged_in(browser, cluster, alice, errors)
     page.click("#nav-projects")
     bar = page.locator("[data-project=team-a] [data-pool=default] .bar")
-    sync_api.expect(bar).to_have_attribute("aria-label", re.compile(r"of 2 deserved GPUs allocated"))
-    allocated = int(re.match(r"(\d+)", bar.get_attribute("aria-label")).group(1))
+    allocated = settled(cluster, "runai-team-a")  # one GPU each, whatever the tests before left running
+    sync_api.expect(bar).to_have_attribute("aria-label", re.compile(rf"^{allocated} of 2 deserved GPUs allocated"),
+                                           timeout=30_000)
     assert page.locator("[data-project=team-b]").count() == 0  # not alice's project
     cluster.kubectl("apply", "-f", "-", input=training(f"more-{allocated}", "runai-team-a"))
     sync_api.expect(bar).to_have_attribute("aria-label", re.compile(rf"^{allocated + 1} of 2 deserved"),
