@@ -183,3 +183,60 @@ def test_the_quota_bars_follow_what_a_project_holds(cluster, browser, shots, ali
     page.screenshot(path=shots / "projects.png", full_page=True)
     assert errors == [], errors
     page.close()
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """`berth up` with its local node: workloads run as processes here, with output to follow."""
+    yield from running(tmp_path_factory.mktemp("ui-local"))
+
+
+def test_a_workloads_page_follows_its_logs_and_suspends_and_resumes_it(local, browser, shots):
+    namespace = local.project("demo")
+    local.kubectl("apply", "-f", "-", input=textwrap.dedent(f"""\
+        apiVersion: run.ai/v2alpha1
+        kind: TrainingWorkload
+        metadata: {{name: talker, namespace: {namespace}}}
+        spec:
+          image: {{value: python:3.11}}
+          command:
+            value: >-
+              python3 -u -c "import time; [(print('line', i, flush=True), time.sleep(0.2)) for i in range(600)]"
+        """))
+    errors: list[str] = []
+    page = logged_in(browser, local, local.token, errors)
+    page.click("#workloads tbody tr[data-name=talker] a")
+    sync_api.expect(page.locator("#detail-page")).to_be_visible()
+    sync_api.expect(page.locator("#detail-title")).to_have_text("TrainingWorkload talker (demo)")
+    sync_api.expect(page.locator("#detail-phase")).to_have_text("Running", timeout=30_000)
+    log = page.locator("#log")
+    sync_api.expect(log).to_contain_text("line 3", timeout=30_000)
+    sync_api.expect(log).to_contain_text("line 12", timeout=30_000)  # followed: more arrives without a reload
+    assert page.locator("#detail-pods tbody tr").count() == 1
+    assert "Running: 1 pod running" in page.locator("#detail-events").inner_text()  # its history
+    page.screenshot(path=shots / "workload.png", full_page=True)
+
+    page.click("#act-suspend")
+    sync_api.expect(page.locator("#detail-phase")).to_have_text("Stopped", timeout=30_000)
+    assert local.kubectl("get", "tw", "talker", "-n", namespace, "-o",
+                         "jsonpath={.spec.active.value}").stdout == "false"
+    page.click("#act-resume")
+    sync_api.expect(page.locator("#detail-phase")).not_to_have_text("Stopped", timeout=30_000)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#act-delete")
+    sync_api.expect(page.locator("#workloads-page")).to_be_visible()
+    assert errors == [], errors
+    page.close()
+
+
+def test_a_waiting_workloads_page_says_why_in_the_schedulers_words(cluster, browser, shots, alice):
+    cluster.kubectl("apply", "-f", "-", input=training("too-big", "runai-team-b").replace('"1"', '"9"'))
+    errors: list[str] = []
+    page = logged_in(browser, cluster, cluster.token, errors)  # the admin: team-b has no policy of one GPU
+    page.goto(f"{cluster.url}/ui/#workload/TrainingWorkload/runai-team-b/too-big")
+    sync_api.expect(page.locator("#detail-phase")).to_have_text("Pending")
+    waiting = page.locator("#detail-waiting")
+    sync_api.expect(waiting).to_contain_text("no node has 9 GPUs (the largest has 8)", timeout=30_000)
+    page.screenshot(path=shots / "workload-waiting.png", full_page=True)
+    assert errors == [], errors
+    page.close()

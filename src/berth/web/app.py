@@ -25,6 +25,7 @@ from starlette.routing import Route
 from berth.api.projects import namespace_of_project
 from berth.api.registry import WORKLOADS, by_kind
 from berth.api.schema import crd_schema
+from berth.api.wellknown import WORKLOAD_NAME_LABEL
 from berth.client import ApiError, Client
 
 PREFIXES = ("/ui",)
@@ -67,6 +68,22 @@ def project_summary(obj: dict[str, Any]) -> dict[str, Any]:
             for pool in sorted(set(deserved) | set(pools))]
     name = meta.get("name", "")
     return {"name": name, "namespace": status.get("namespace") or namespace_of_project(name, spec), "pools": rows}
+
+
+def pod_summary(pod: dict[str, Any]) -> dict[str, Any]:
+    """A pod as the detail page lists it: its phase, node, and why it waits (its PodScheduled condition's
+    message: the scheduler's reason in plain words)."""
+    meta, spec, status = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
+    waiting = next((c.get("message", "") for c in status.get("conditions") or []
+                    if c.get("type") == "PodScheduled" and c.get("status") == "False"), "")
+    return {"name": meta.get("name", ""), "phase": status.get("phase", ""), "node": spec.get("nodeName", ""),
+            "waiting": waiting}
+
+
+def event_summary(event: dict[str, Any]) -> dict[str, Any]:
+    return {"time": event.get("lastTimestamp") or event.get("eventTime") or "", "type": event.get("type", ""),
+            "reason": event.get("reason", ""), "object": (event.get("involvedObject") or {}).get("name", ""),
+            "message": event.get("message", ""), "count": event.get("count") or 1}
 
 
 #: The fields a form shows first; the rest are under "More".
@@ -194,6 +211,64 @@ class Ui:
         meta = created.get("metadata") or {}
         return JSONResponse({"created": {"name": meta.get("name"), "namespace": meta.get("namespace")}})
 
+    async def detail(self, request: Request) -> Response:
+        """One workload as the detail page shows it: the object, its pods, and the events of it and its pods
+        (oldest first): {"workload", "pods", "events"}; a refusal is {"refused": why}."""
+        kind, namespace, name = (request.path_params[k] for k in ("kind", "namespace", "name"))
+        if kind not in KINDS:
+            return JSONResponse({"message": f"no workload kind {kind!r}"}, status_code=404)
+        async with self.base.as_bearer(_token(request)) as client:
+            try:
+                workload = await client.get(kind, name, namespace)
+                pods = await client.list("Pod", namespace, labels={WORKLOAD_NAME_LABEL: name})
+                events = await client.list("Event", namespace)
+            except ApiError as exc:
+                return JSONResponse({"refused": exc.message})
+        involved = {name} | {(p.get("metadata") or {}).get("name") for p in pods}
+        mine = [e for e in events if (e.get("involvedObject") or {}).get("name") in involved]
+        mine.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
+        return JSONResponse({"workload": workload, "pods": [pod_summary(p) for p in pods],
+                             "events": [event_summary(e) for e in mine]})
+
+    async def act(self, request: Request) -> Response:
+        """suspend, resume or delete a workload as the caller: {"done": action} or {"refused": why}."""
+        kind, namespace, name, action = (request.path_params[k] for k in ("kind", "namespace", "name", "action"))
+        if kind not in KINDS or action not in ("suspend", "resume", "delete"):
+            return JSONResponse({"message": f"cannot {action} a {kind}"}, status_code=404)
+        async with self.base.as_bearer(_token(request)) as client:
+            try:
+                if action == "delete":
+                    await client.delete(kind, name, namespace)
+                else:  # what `berth suspend` and `berth resume` do
+                    await client.patch(kind, name, {"spec": {"active": {"value": action == "resume"}}}, namespace)
+            except ApiError as exc:
+                return JSONResponse({"refused": exc.message})
+        return JSONResponse({"done": action})
+
+    async def logs(self, request: Request) -> Response:
+        """A pod's output, followed (kubectl logs -f) as the caller; a container that has not started, or a
+        refusal, is one line saying so (the page tries again)."""
+        namespace, pod = request.path_params["namespace"], request.path_params["pod"]
+        client = self.base.as_bearer(_token(request))
+        chunks = client.logs(namespace, pod, follow=True, container=request.query_params.get("container"))
+        try:
+            first = await anext(chunks, b"")
+        except ApiError as exc:
+            await client.close()
+            return Response(f"(no output yet: {exc.message})\n", media_type="text/plain",
+                            headers={"X-Berth-Log": "waiting"})
+
+        async def rest() -> AsyncIterator[bytes]:
+            try:
+                yield first
+                async for chunk in chunks:
+                    yield chunk
+            finally:
+                await chunks.aclose()
+                await client.close()
+
+        return StreamingResponse(rest(), media_type="text/plain")
+
     async def page(self, request: Request) -> Response:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
@@ -214,6 +289,9 @@ def create(base: Client) -> Starlette:
         Route("/ui/api/workloads", ui.workloads),
         Route("/ui/api/form/{kind}", ui.form),
         Route("/ui/api/submit", ui.submit, methods=["POST"]),
+        Route("/ui/api/workload/{kind}/{namespace}/{name}", ui.detail),
+        Route("/ui/api/workload/{kind}/{namespace}/{name}/{action}", ui.act, methods=["POST"]),
+        Route("/ui/api/logs/{namespace}/{pod}", ui.logs),
     ])
     app.aclose = base.close  # type: ignore[attr-defined]  # berth.apiserver.mounts closes it on exit
     return app

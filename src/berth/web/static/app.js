@@ -16,7 +16,7 @@ async function call(path) {
   return response.json();
 }
 
-const PAGES = ["login-page", "workloads-page", "submit-page", "projects-page"];
+const PAGES = ["login-page", "workloads-page", "submit-page", "projects-page", "detail-page"];
 
 function show(page) {
   for (const id of PAGES) $(id).hidden = id !== page;
@@ -29,7 +29,10 @@ function route() {
     show("submit-page");
     buildForm();
   } else if (location.hash === "#projects") show("projects-page");
-  else show("workloads-page");
+  else if (location.hash.startsWith("#workload/")) {
+    show("detail-page");
+    openDetail(location.hash.slice("#workload/".length).split("/").map(decodeURIComponent));
+  } else show("workloads-page");
 }
 
 async function start() {
@@ -87,6 +90,7 @@ function apply(event) {
   const key = `${w.kind}/${w.namespace}/${w.name}`;
   if (event.type === "DELETED") state.workloads.delete(key);
   else state.workloads.set(key, w);
+  if (state.detail && state.detail.join("/") === key) refreshDetail();
 }
 
 function options(select, values) {
@@ -175,8 +179,127 @@ function row(w) {
     if (cls) td.className = cls;
     tr.append(td);
   }
+  const link = document.createElement("a");
+  link.href = `#workload/${[w.kind, w.namespace, w.name].map(encodeURIComponent).join("/")}`;
+  link.textContent = w.name;
+  tr.cells[0].replaceChildren(link);
   return tr;
 }
+
+// -- a workload's page -------------------------------------------------------------------------------
+
+function openDetail(key) {
+  if (state.detail?.join("/") !== key.join("/")) {
+    state.detail = key;
+    state.logPod = null;
+    state.log?.abort();
+    $("log").textContent = "";
+    $("act-result").textContent = "";
+  }
+  refreshDetail();
+}
+
+let refreshing = null;
+function refreshDetail() {
+  clearTimeout(refreshing);
+  refreshing = setTimeout(loadDetail, 150); // a burst of changes is one read
+}
+
+async function loadDetail() {
+  const [kind, namespace, name] = state.detail;
+  const answer = await call(`/ui/api/workload/${kind}/${namespace}/${name}`);
+  if (answer.refused) {
+    $("detail-title").textContent = `${kind} ${name}`;
+    $("detail-message").textContent = answer.refused;
+    return;
+  }
+  const w = answer.workload, status = w.status || {};
+  $("detail-title").textContent = `${kind} ${name} (${namespace.replace(/^runai-/, "")})`;
+  $("detail-phase").textContent = status.phase || "Pending";
+  $("detail-phase").className = `phase-${status.phase || "Pending"}`;
+  $("detail-message").textContent = [status.reason, status.message].filter(Boolean).join(": ");
+  const active = ((w.spec || {}).active || {}).value !== false;
+  $("act-suspend").hidden = !active || kind === "InferenceWorkload";
+  $("act-resume").hidden = active;
+  const waiting = answer.pods.filter((p) => p.waiting).map((p) => `${p.name}: ${p.waiting}`);
+  const conditions = (status.conditions || []).filter((c) => c.status === "False" && c.message)
+    .map((c) => `${c.type}: ${c.message}`);
+  items($("detail-waiting"), [...conditions, ...waiting], "It is not waiting.");
+  items($("detail-urls"), status.serviceUrls || [], "None.");
+  rows($("detail-pods"), answer.pods.map((p) => [p.name, p.phase, p.node]));
+  rows($("detail-events"), answer.events.map((e) => [e.time, e.reason, e.object,
+    e.count > 1 ? `${e.message} (x${e.count})` : e.message]));
+  $("detail-spec").textContent = yaml(w.spec || {});
+  const pods = answer.pods.map((p) => p.name);
+  const select = $("log-pod");
+  if ([...select.options].map((o) => o.value).join() !== pods.join()) {
+    select.replaceChildren(...pods.map((p) => new Option(p, p)));
+    if (state.logPod && pods.includes(state.logPod)) select.value = state.logPod;
+  }
+  const running = answer.pods.find((p) => p.name === select.value && p.phase !== "Pending");
+  if (running && state.logPod !== select.value) followLog(namespace, select.value);
+}
+
+function items(list, texts, none) {
+  list.replaceChildren(...(texts.length ? texts : [none]).map((t) => {
+    const li = document.createElement("li");
+    li.textContent = t;
+    return li;
+  }));
+}
+
+function rows(table, cells) {
+  table.tBodies[0].replaceChildren(...cells.map((values) => {
+    const tr = document.createElement("tr");
+    for (const v of values) {
+      const td = document.createElement("td");
+      td.textContent = v;
+      tr.append(td);
+    }
+    return tr;
+  }));
+}
+
+async function followLog(namespace, pod) {
+  state.log?.abort();
+  const controller = new AbortController();
+  state.log = controller;
+  state.logPod = pod;
+  $("log").textContent = "";
+  try {
+    const response = await fetch(`/ui/api/logs/${namespace}/${pod}`, {
+      headers: { Authorization: `Bearer ${state.token}` }, signal: controller.signal });
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      const log = $("log");
+      const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
+      log.textContent += decoder.decode(value, { stream: true });
+      if (atEnd) log.scrollTop = log.scrollHeight; // keep following unless the user scrolled up
+    }
+    if (response.headers.get("X-Berth-Log") === "waiting" && !controller.signal.aborted) {
+      state.logPod = null; // not started yet: the next change of the workload tries again
+    }
+  } catch (error) {
+    if (error.name !== "AbortError") $("log").textContent += `\n(the log stopped: ${error.message})`;
+  }
+}
+
+async function act(action) {
+  if (action === "delete" && !confirm(`Delete ${state.detail[2]}?`)) return;
+  const [kind, namespace, name] = state.detail;
+  const response = await fetch(`/ui/api/workload/${kind}/${namespace}/${name}/${action}`, {
+    method: "POST", headers: { Authorization: `Bearer ${state.token}` } });
+  const answer = await response.json();
+  $("act-result").textContent = answer.done ? `${action}: done` : `Not done: ${answer.refused || answer.message}`;
+  if (answer.done === "delete") location.hash = "#workloads";
+  else refreshDetail();
+}
+
+$("log-pod").addEventListener("change", () => followLog(state.detail[1], $("log-pod").value));
+for (const action of ["suspend", "resume", "delete"]) $(`act-${action}`).addEventListener("click", () => act(action));
 
 $("login").addEventListener("submit", (event) => {
   event.preventDefault();
