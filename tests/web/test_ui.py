@@ -240,3 +240,20 @@ def test_a_waiting_workloads_page_says_why_in_the_schedulers_words(cluster, brow
     page.screenshot(path=shots / "workload-waiting.png", full_page=True)
     assert errors == [], errors
     page.close()
+
+
+def test_the_nodes_page_shows_each_gpu_and_who_holds_it_fractions_included(cluster, browser, shots, alice):
+    cluster.kubectl("apply", "-f", "-", input=training("half", "runai-team-a").replace('"1"', '"0.5"'))
+    errors: list[str] = []
+    page = logged_in(browser, cluster, alice, errors)
+    page.click("#nav-nodes")
+    sync_api.expect(page.locator("#nodes .node")).to_have_count(2)  # the two simulated nodes
+    assert page.locator("#nodes .gpu").count() == 16  # 8 GPUs each, as tiles
+    half = page.locator(".gpu .occupant", has_text="half-0-0 (team-a): 0.5 GPU")
+    sync_api.expect(half).to_have_count(1, timeout=30_000)  # placed: the page follows without a reload
+    sync_api.expect(page.locator(".gpu .occupant", has_text="mine-0-0 (team-a): whole GPU")).to_have_count(1)
+    assert page.locator(".gpu .occupant", has_text="team-b").count() == 0  # not alice's to see ...
+    assert page.locator(".gpu .occupant", has_text="another project's pod: whole GPU").count() >= 1  # ... yet held
+    page.screenshot(path=shots / "nodes.png", full_page=True)
+    assert errors == [], errors
+    page.close()

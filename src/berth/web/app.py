@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from berth.api import usage
 from berth.api.projects import namespace_of_project
 from berth.api.registry import WORKLOADS, by_kind
 from berth.api.schema import crd_schema
@@ -68,6 +69,43 @@ def project_summary(obj: dict[str, Any]) -> dict[str, Any]:
             for pool in sorted(set(deserved) | set(pools))]
     name = meta.get("name", "")
     return {"name": name, "namespace": status.get("namespace") or namespace_of_project(name, spec), "pools": rows}
+
+
+def node_tiles(nodes: list[dict[str, Any]], pods: list[dict[str, Any]],
+               seen: set[str] | None = None) -> list[dict[str, Any]]:
+    """What the nodes page draws: each node's devices (`berth.api.usage`, as the scheduler reads them) and
+    the pods placed on each, with their share of it: a whole GPU, a fraction, GPU memory, or a MIG slice.
+    A pod outside the namespaces `seen` (None: all) is shown without its name or project."""
+    by_node: dict[str, list[dict[str, Any]]] = {}
+    for pod in pods:
+        if not usage.finished(pod):
+            by_node.setdefault((pod.get("spec") or {}).get("nodeName") or "", []).append(pod)
+    out = []
+    for node in sorted(nodes, key=lambda n: (n.get("metadata") or {}).get("name", "")):
+        name = (node.get("metadata") or {}).get("name", "")
+        devices = usage.node_devices(node)
+        tiles = {d.index: {"index": d.index, "memoryMiB": d.memory_mib, "mig": list(d.mig or []), "occupants": []}
+                 for d in devices}
+        for pod in by_node.get(name, []):
+            request, (held, instances) = usage.pod_request(pod), usage.pod_held(pod)
+            meta = pod.get("metadata") or {}
+            for i, index in enumerate(held):
+                tile = tiles.get(index)
+                if tile is None:
+                    continue
+                device = next(d for d in devices if d.index == index)
+                whole = request.gpus > 0 and not instances
+                milli = usage.MILLI if whole else request.gpu_milli(device.memory_mib, device.mig_slices) // max(
+                    len(held), 1)
+                instance = instances[i] if instances else None
+                share = ("whole GPU" if whole else f"MIG {device.mig[instance]}" if instance is not None and device.mig
+                         else f"{request.gpu_memory} MiB" if request.gpu_memory else f"{milli / usage.MILLI:g} GPU")
+                visible = seen is None or meta.get("namespace", "") in seen
+                tile["occupants"].append({"pod": meta.get("name", "") if visible else "",
+                                          "namespace": meta.get("namespace", "") if visible else "",
+                                          "share": share, "milli": milli, "instance": instance})
+        out.append({"name": name, "ready": usage.node_ready(node), "gpus": [tiles[d.index] for d in devices]})
+    return out
 
 
 def pod_summary(pod: dict[str, Any]) -> dict[str, Any]:
@@ -269,6 +307,23 @@ class Ui:
 
         return StreamingResponse(rest(), media_type="text/plain")
 
+    async def nodes(self, request: Request) -> Response:
+        """Every node's GPUs and who holds them: {"nodes": [{"name", "ready", "gpus": [{"index", "memoryMiB",
+        "mig": [...], "occupants": [{"pod", "namespace", "share", "milli", "instance"}]}]}]}.
+
+        A researcher may read only their projects' pods, but a GPU another project holds is not free: the
+        app reads the placed pods with its own credentials and names only those the caller may see; the
+        others are shown as another project's, with their share and nothing else."""
+        async with self.base.as_bearer(_token(request)) as client:
+            try:
+                scope = await self._scope(client)
+                nodes = await client.list("Node")
+            except ApiError as exc:
+                return JSONResponse({"refused": exc.message})
+        pods = await self.base.list("Pod", None, fields="spec.nodeName!=")
+        seen = None if scope["all"] else set(scope["namespaces"])
+        return JSONResponse({"nodes": node_tiles(nodes, pods, seen)})
+
     async def page(self, request: Request) -> Response:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
@@ -292,6 +347,7 @@ def create(base: Client) -> Starlette:
         Route("/ui/api/workload/{kind}/{namespace}/{name}", ui.detail),
         Route("/ui/api/workload/{kind}/{namespace}/{name}/{action}", ui.act, methods=["POST"]),
         Route("/ui/api/logs/{namespace}/{pod}", ui.logs),
+        Route("/ui/api/nodes", ui.nodes),
     ])
     app.aclose = base.close  # type: ignore[attr-defined]  # berth.apiserver.mounts closes it on exit
     return app

@@ -16,7 +16,7 @@ async function call(path) {
   return response.json();
 }
 
-const PAGES = ["login-page", "workloads-page", "submit-page", "projects-page", "detail-page"];
+const PAGES = ["login-page", "workloads-page", "submit-page", "projects-page", "detail-page", "nodes-page"];
 
 function show(page) {
   for (const id of PAGES) $(id).hidden = id !== page;
@@ -29,6 +29,10 @@ function route() {
     show("submit-page");
     buildForm();
   } else if (location.hash === "#projects") show("projects-page");
+  else if (location.hash === "#nodes") {
+    show("nodes-page");
+    refreshNodes();
+  }
   else if (location.hash.startsWith("#workload/")) {
     show("detail-page");
     openDetail(location.hash.slice("#workload/".length).split("/").map(decodeURIComponent));
@@ -91,6 +95,50 @@ function apply(event) {
   if (event.type === "DELETED") state.workloads.delete(key);
   else state.workloads.set(key, w);
   if (state.detail && state.detail.join("/") === key) refreshDetail();
+  if (location.hash === "#nodes") refreshNodes(); // placements follow the workloads' changes
+}
+
+let nodesTimer = null;
+function refreshNodes() {
+  clearTimeout(nodesTimer);
+  nodesTimer = setTimeout(loadNodes, 300);
+}
+
+async function loadNodes() {
+  const answer = await call("/ui/api/nodes");
+  if (answer.refused) return;
+  $("nodes").replaceChildren(...answer.nodes.map((node) => {
+    const card = document.createElement("section");
+    card.className = "node";
+    card.dataset.node = node.name;
+    const title = document.createElement("h3");
+    title.textContent = `${node.name}${node.ready ? "" : " (not ready)"}`;
+    const gpus = document.createElement("div");
+    gpus.className = "gpus";
+    gpus.append(...node.gpus.map((gpu) => {
+      const tile = document.createElement("div");
+      tile.className = "gpu";
+      tile.dataset.gpu = gpu.index;
+      const held = Math.min(1000, gpu.occupants.reduce((sum, o) => sum + o.milli, 0));
+      tile.style.setProperty("--held", `${held / 10}%`);
+      const head = document.createElement("strong");
+      head.textContent = `GPU ${gpu.index} · ${Math.round(gpu.memoryMiB / 1024)} GiB` +
+        (gpu.mig.length ? ` · MIG ${gpu.mig.join(", ")}` : "");
+      tile.append(head, ...gpu.occupants.map((o) => {
+        const line = document.createElement("span");
+        line.className = "occupant";
+        line.textContent = o.pod ? `${o.pod} (${o.namespace.replace(/^runai-/, "")}): ${o.share}`
+          : `another project's pod: ${o.share}`;
+        line.title = line.textContent;
+        return line;
+      }));
+      tile.setAttribute("aria-label", `GPU ${gpu.index}: ${gpu.occupants.length ? gpu.occupants.map((o) =>
+        `${o.pod || "another project's pod"} holds ${o.share}`).join("; ") : "free"}`);
+      return tile;
+    }));
+    card.append(title, gpus);
+    return card;
+  }));
 }
 
 function options(select, values) {
