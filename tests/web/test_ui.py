@@ -257,3 +257,34 @@ def test_the_nodes_page_shows_each_gpu_and_who_holds_it_fractions_included(clust
     page.screenshot(path=shots / "nodes.png", full_page=True)
     assert errors == [], errors
     page.close()
+
+
+def test_an_admin_edits_a_policy_as_yaml_and_sees_a_contradiction_inline(cluster, browser, shots, alice):
+    errors: list[str] = []
+    page = logged_in(browser, cluster, cluster.token, errors)
+    page.click("#nav-policies")
+    row = page.locator("#policies tbody tr[data-policy=one-gpu]")
+    sync_api.expect(row).to_be_visible()
+    row.locator("button", has_text="Edit").click()
+    editor = page.locator("#policy-yaml")
+    assert "max: '1'" in editor.input_value() or 'max: "1"' in editor.input_value()
+    editor.fill(editor.input_value().replace("max: '1'", "max: '1'\n      min: '3'"))  # min above max
+    page.click("#policy-save")
+    sync_api.expect(page.locator("#policy-verdict")).to_contain_text("min")
+    page.screenshot(path=shots / "policy-refused.png", full_page=True)
+    editor.fill("kind: [unclosed")
+    page.click("#policy-save")
+    sync_api.expect(page.locator("#policy-verdict")).to_contain_text("not YAML: line 1")
+    assert errors == [], errors
+    page.close()
+
+    researcher = logged_in(browser, cluster, alice, errors)  # alice may read it, not change it
+    researcher.click("#nav-policies")
+    mine = researcher.locator("#policies tbody tr[data-policy=one-gpu]")
+    sync_api.expect(mine.locator("button")).to_have_text("View")
+    mine.locator("button").click()
+    assert researcher.locator("#policy-yaml").get_attribute("readonly") is not None
+    assert researcher.locator("#policy-save").is_hidden() and researcher.locator("#policy-new").is_hidden()
+    researcher.screenshot(path=shots / "policies.png", full_page=True)
+    assert errors == [], errors
+    researcher.close()

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import yaml
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
@@ -24,12 +25,14 @@ from starlette.routing import Route
 
 from berth.api import usage
 from berth.api.projects import namespace_of_project
-from berth.api.registry import WORKLOADS, by_kind
+from berth.api.registry import POLICY_OF, WORKLOADS, by_kind
 from berth.api.schema import crd_schema
 from berth.api.wellknown import WORKLOAD_NAME_LABEL
 from berth.client import ApiError, Client
 
 PREFIXES = ("/ui",)
+GLOBAL_NAMESPACE = "runai"  # where global policies live
+POLICY_KINDS = tuple(POLICY_OF.values())
 STATIC = Path(__file__).parent / "static"
 KINDS = tuple(k.kind for k in WORKLOADS)
 _FILES = {"app.js": "text/javascript", "style.css": "text/css"}
@@ -324,6 +327,54 @@ class Ui:
         seen = None if scope["all"] else set(scope["namespaces"])
         return JSONResponse({"nodes": node_tiles(nodes, pods, seen)})
 
+    async def policies(self, request: Request) -> Response:
+        """The policies that bear on the caller's projects (theirs and the global ones in `runai`), each as
+        YAML, and whether the caller may change it: {"policies": [{"kind", "namespace", "name", "yaml",
+        "editable"}], "creatable": [namespaces where the caller may create one]}."""
+        async with self.base.as_bearer(_token(request)) as client:
+            try:
+                scope = await self._scope(client)
+                places = [None] if scope["all"] else [GLOBAL_NAMESPACE, *scope["namespaces"]]
+                found = [obj for kind in POLICY_KINDS for ns in places for obj in await client.list(kind, ns)]
+                editable = {ns: await client.can_i("update", "trainingpolicies", "run.ai", ns)
+                            for ns in {GLOBAL_NAMESPACE, *scope["namespaces"]}}
+            except ApiError as exc:
+                return JSONResponse({"refused": exc.message})
+        rows = []
+        for obj in sorted(found, key=lambda o: (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"])):
+            meta = obj["metadata"]
+            shown = {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
+            rows.append({"kind": obj["kind"], "namespace": meta.get("namespace", ""), "name": meta["name"],
+                         "yaml": yaml.safe_dump(shown, sort_keys=False), "editable": editable.get(
+                             meta.get("namespace", ""), False)})
+        return JSONResponse({"policies": rows, "creatable": sorted(ns for ns, ok in editable.items() if ok)})
+
+    async def save_policy(self, request: Request) -> Response:
+        """Write a policy sent as YAML, as the caller: replaced when it names the resourceVersion it was read
+        at (a policy changed meanwhile is a conflict, as with kubectl edit), else created. {"saved": name} or
+        {"refused": {"message", "causes"}}, a YAML error naming its line among them."""
+        text = (await request.body()).decode("utf-8", errors="replace")
+        try:
+            obj = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"line {mark.line + 1}: " if mark is not None else ""
+            return JSONResponse({"refused": {"message": f"not YAML: {where}{getattr(exc, 'problem', exc)}",
+                                             "causes": []}})
+        if not isinstance(obj, dict) or obj.get("kind") not in POLICY_KINDS:
+            return JSONResponse({"refused": {"message": f"send one policy: kind is one of {', '.join(POLICY_KINDS)}",
+                                             "causes": [{"field": "kind", "message": "not a policy kind"}]}})
+        async with self.base.as_bearer(_token(request)) as client:
+            try:
+                if (obj.get("metadata") or {}).get("resourceVersion"):
+                    saved = await client.replace(obj)
+                else:
+                    saved = await client.create(obj)
+            except ApiError as exc:
+                causes = [{"field": c.get("field", ""), "message": c.get("message", "")} for c in exc.causes]
+                return JSONResponse({"refused": {"message": exc.message, "causes": causes}})
+        return JSONResponse({"saved": saved["metadata"]["name"]})
+
     async def page(self, request: Request) -> Response:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
@@ -348,6 +399,8 @@ def create(base: Client) -> Starlette:
         Route("/ui/api/workload/{kind}/{namespace}/{name}/{action}", ui.act, methods=["POST"]),
         Route("/ui/api/logs/{namespace}/{pod}", ui.logs),
         Route("/ui/api/nodes", ui.nodes),
+        Route("/ui/api/policies", ui.policies),
+        Route("/ui/api/policies", ui.save_policy, methods=["POST"]),
     ])
     app.aclose = base.close  # type: ignore[attr-defined]  # berth.apiserver.mounts closes it on exit
     return app

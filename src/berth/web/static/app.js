@@ -16,7 +16,8 @@ async function call(path) {
   return response.json();
 }
 
-const PAGES = ["login-page", "workloads-page", "submit-page", "projects-page", "detail-page", "nodes-page"];
+const PAGES = ["login-page", "workloads-page", "submit-page", "projects-page", "detail-page", "nodes-page",
+  "policies-page"];
 
 function show(page) {
   for (const id of PAGES) $(id).hidden = id !== page;
@@ -29,7 +30,10 @@ function route() {
     show("submit-page");
     buildForm();
   } else if (location.hash === "#projects") show("projects-page");
-  else if (location.hash === "#nodes") {
+  else if (location.hash === "#policies") {
+    show("policies-page");
+    loadPolicies();
+  } else if (location.hash === "#nodes") {
     show("nodes-page");
     refreshNodes();
   }
@@ -467,4 +471,57 @@ $("submit").addEventListener("submit", async (event) => {
     el.closest(".row")?.classList.add("refused");
   }
 });
+// -- policies ----------------------------------------------------------------------------------------
+
+async function loadPolicies() {
+  const answer = await call("/ui/api/policies");
+  if (answer.refused) return;
+  state.policies = answer;
+  rows($("policies"), answer.policies.map((p) => [p.kind, p.namespace === "runai" ? "global"
+    : p.namespace.replace(/^runai-/, ""), p.name, ""]));
+  [...$("policies").tBodies[0].rows].forEach((tr, i) => {
+    const policy = answer.policies[i];
+    tr.dataset.policy = policy.name;
+    const open = document.createElement("button");
+    open.type = "button";
+    open.textContent = policy.editable ? "Edit" : "View";
+    open.addEventListener("click", () => editPolicy(policy.yaml, policy.editable));
+    tr.cells[3].replaceChildren(open);
+  });
+  $("policy-new").hidden = !answer.creatable.length;
+}
+
+function editPolicy(text, editable) {
+  $("policy-editor").hidden = false;
+  $("policy-yaml").value = text;
+  $("policy-yaml").readOnly = !editable;
+  $("policy-save").hidden = !editable;
+  $("policy-verdict").replaceChildren();
+  $("policy-result").textContent = "";
+  $("policy-yaml").focus();
+}
+
+$("policy-new").addEventListener("click", () => editPolicy([
+  "apiVersion: run.ai/v2alpha1", "kind: TrainingPolicy", "metadata:", "  name: limits",
+  `  namespace: ${state.policies.creatable.find((ns) => ns !== "runai") || "runai"}`, "spec:",
+  "  gpu: {rules: {max: \"4\"}}", ""].join("\n"), true));
+$("policy-cancel").addEventListener("click", () => { $("policy-editor").hidden = true; });
+$("policy-editor").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("policy-result").textContent = "Saving...";
+  const response = await fetch("/ui/api/policies", { method: "POST", body: $("policy-yaml").value,
+    headers: { Authorization: `Bearer ${state.token}`, "Content-Type": "application/yaml" } });
+  const answer = await response.json();
+  if (answer.saved) {
+    $("policy-result").textContent = `Saved ${answer.saved}.`;
+    $("policy-verdict").replaceChildren();
+    loadPolicies();
+    return;
+  }
+  const refused = answer.refused || { message: answer.message, causes: [] };
+  $("policy-result").textContent = "Not saved.";
+  items($("policy-verdict"), [refused.message, ...refused.causes.map((c) => `${c.field}: ${c.message}`)]
+    .filter((t, i, all) => t && all.indexOf(t) === i), "");
+});
+
 start();
