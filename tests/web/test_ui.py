@@ -105,10 +105,19 @@ def test_a_researcher_logs_in_and_watches_their_workloads_go_running(cluster, br
     sync_api.expect(page.locator("#workloads-page")).to_be_visible()
     sync_api.expect(page.locator("#who")).to_have_text("alice")
 
+    page.evaluate("""() => {  // every phase the row of "mine" shows, in order
+        window.phases = [];
+        new MutationObserver(() => {
+            const cell = document.querySelector("#workloads tbody tr[data-name=mine] td:nth-child(4)");
+            if (cell && window.phases[window.phases.length - 1] !== cell.textContent) window.phases.push(cell.textContent);
+        }).observe(document.querySelector("#workloads tbody"), {childList: true, subtree: true});
+    }""")
     cluster.kubectl("apply", "-f", "-", input=training("mine", team_a))
     row = page.locator("#workloads tbody tr[data-name=mine]")
     sync_api.expect(row).to_be_visible(timeout=20_000)  # no reload: the live feed brings it
     sync_api.expect(row.locator("td").nth(3)).to_have_text("Running", timeout=30_000)
+    phases = page.evaluate("window.phases")
+    assert phases[0] == "Pending" and phases[-1] == "Running", phases
     assert row.locator("td").nth(1).inner_text() == "team-a"
     page.screenshot(path=shots / "workloads.png", full_page=True)
 
