@@ -297,3 +297,20 @@ def test_an_admin_edits_a_policy_as_yaml_and_sees_a_contradiction_inline(cluster
     researcher.screenshot(path=shots / "policies.png", full_page=True)
     assert errors == [], errors
     researcher.close()
+
+
+def test_a_workload_uploaded_as_yaml_is_submitted_and_a_bad_file_is_said(cluster, browser, shots, alice, tmp_path):
+    good, bad = tmp_path / "uploaded.yaml", tmp_path / "bad.yaml"
+    good.write_text(training("uploaded", "runai-team-a"))
+    bad.write_text("kind: [unclosed\n")
+    errors: list[str] = []
+    page = logged_in(browser, cluster, alice, errors)
+    page.click("#nav-submit")
+    page.set_input_files("#submit-upload", str(bad))
+    sync_api.expect(page.locator("#submit-result")).to_contain_text("Not submitted: not YAML: line 2: expected ',' or ']'")
+    page.set_input_files("#submit-upload", str(good))
+    sync_api.expect(page.locator("#submit-result")).to_have_text("Submitted uploaded to runai-team-a.")
+    assert cluster.kubectl("get", "tw", "uploaded", "-n", "runai-team-a", "-o", "name").stdout.strip() == \
+        "trainingworkload.run.ai/uploaded"
+    assert errors == [], errors
+    page.close()

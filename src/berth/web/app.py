@@ -240,9 +240,17 @@ class Ui:
         """Create the workload the form built, as the caller: {"created": {...}}, or {"refused": {"message",
         "causes": [{"field", "message"}]}} with the API server's verdict (answered 200: a refusal is the
         page's to show, next to the field it names, not an error in the browser's console)."""
-        body = await request.json()
+        raw = await request.body()
+        try:  # the form sends JSON; an uploaded file is YAML (of which JSON is a part)
+            body = yaml.safe_load(raw.decode("utf-8", errors="replace"))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"line {mark.line + 1}: " if mark is not None else ""
+            return JSONResponse({"refused": {"message": f"not YAML: {where}{getattr(exc, 'problem', exc)}",
+                                             "causes": []}})
         if not isinstance(body, dict) or body.get("kind") not in KINDS:
-            return JSONResponse({"message": "send one workload object"}, status_code=400)
+            return JSONResponse({"refused": {"message": f"send one workload: kind is one of {', '.join(KINDS)}",
+                                             "causes": [{"field": "kind", "message": "not a workload kind"}]}})
         async with self.base.as_bearer(_token(request)) as client:
             try:
                 created = await client.create(body)

@@ -451,12 +451,21 @@ function verdictFor(field) {
 
 $("submit").addEventListener("input", preview);
 $("submit-kind").addEventListener("change", buildForm);
-$("submit").addEventListener("submit", async (event) => {
+$("submit").addEventListener("submit", (event) => {
   event.preventDefault();
+  send(JSON.stringify(workload()), "application/json");
+});
+$("submit-upload").addEventListener("change", async () => {
+  const file = $("submit-upload").files[0];
+  if (file) await send(await file.text(), "application/yaml");
+  $("submit-upload").value = "";
+});
+
+async function send(body, type) {
   clearVerdicts();
   $("submit-result").textContent = "Submitting...";
-  const response = await fetch("/ui/api/submit", { method: "POST", body: JSON.stringify(workload()),
-    headers: { Authorization: `Bearer ${state.token}`, "Content-Type": "application/json" } });
+  const response = await fetch("/ui/api/submit", { method: "POST", body,
+    headers: { Authorization: `Bearer ${state.token}`, "Content-Type": type } });
   const answer = await response.json();
   if (answer.created) {
     $("submit-result").textContent = `Submitted ${answer.created.name} to ${answer.created.namespace}.`;
@@ -470,7 +479,7 @@ $("submit").addEventListener("submit", async (event) => {
     el.textContent = cause.message;
     el.closest(".row")?.classList.add("refused");
   }
-});
+}
 // -- policies ----------------------------------------------------------------------------------------
 
 async function loadPolicies() {
