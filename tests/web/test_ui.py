@@ -314,3 +314,33 @@ def test_a_workload_uploaded_as_yaml_is_submitted_and_a_bad_file_is_said(cluster
         "trainingworkload.run.ai/uploaded"
     assert errors == [], errors
     page.close()
+
+
+def test_the_form_takes_the_projects_policy_defaults_bounds_options_and_locks(cluster, browser, shots, alice):
+    cluster.kubectl("apply", "-f", "-", input=textwrap.dedent("""\
+        apiVersion: run.ai/v2alpha1
+        kind: TrainingPolicy
+        metadata: {name: b-rules, namespace: runai-team-b}
+        spec:
+          gpu: {rules: {max: "2"}, value: "1"}
+          image: {rules: {canEdit: false}, value: ubuntu}
+          nodeType: {rules: {options: [a100, h100]}}
+        """))
+    errors: list[str] = []
+    page = logged_in(browser, cluster, cluster.token, errors)  # the admin may submit anywhere
+    page.click("#nav-submit")
+    page.select_option("#submit-project", "runai-team-b")
+    sync_api.expect(page.locator("#submit-policy")).to_have_text(
+        'Policy: TrainingPolicy "b-rules" in project team-b.')
+    sync_api.expect(page.locator("#field-gpu")).to_have_value("1")
+    assert page.locator("#policy-gpu").inner_text() == "Policy: default 1; at most 2."
+    image = page.locator("#field-image")
+    assert image.input_value() == "ubuntu" and image.get_attribute("readonly") is not None
+    assert "set by the policy" in page.locator("#policy-image").inner_text()
+    assert page.locator("#options-nodeType option").evaluate_all("els => els.map(e => e.value)") == ["a100", "h100"]
+    page.screenshot(path=shots / "submit-policy.png", full_page=True)
+    page.select_option("#submit-project", "runai-team-a")  # another project: not b-rules
+    sync_api.expect(page.locator("#submit-policy")).not_to_contain_text("b-rules")
+    assert page.locator("#field-image").get_attribute("readonly") is None
+    assert errors == [], errors
+    page.close()

@@ -29,9 +29,10 @@ from berth.api.registry import POLICY_OF, WORKLOADS, by_kind
 from berth.api.schema import crd_schema
 from berth.api.wellknown import WORKLOAD_NAME_LABEL
 from berth.client import ApiError, Client
+from berth.policy import lookup
 
 PREFIXES = ("/ui",)
-GLOBAL_NAMESPACE = "runai"  # where global policies live
+GLOBAL_NAMESPACE = lookup.GLOBAL_NAMESPACE  # where global policies live
 POLICY_KINDS = tuple(POLICY_OF.values())
 STATIC = Path(__file__).parent / "static"
 KINDS = tuple(k.kind for k in WORKLOADS)
@@ -236,6 +237,32 @@ class Ui:
         return JSONResponse({"kind": kind.kind, "apiVersion": f"{kind.group}/{kind.version}", "plural": kind.plural,
                              "fields": form_fields(crd_schema(kind))})
 
+    async def policy(self, request: Request) -> Response:
+        """The policy a workload of this kind in this namespace gets (the project's, else the global one;
+        `berth.policy.lookup`): {"policy": its description or null, "fields": {field: {"value", "required",
+        "min", "max", "options", "canEdit"}}} for the fields that take one value, for the form to pre-fill
+        and bound. The API server still decides on submit: this only helps to ask for what it allows."""
+        kind, namespace = request.path_params["kind"], request.path_params["namespace"]
+        if kind not in KINDS:
+            return JSONResponse({"message": f"no workload kind {kind!r}"}, status_code=404)
+        policy_kind = POLICY_OF[kind]
+        async with self.base.as_bearer(_token(request)) as client:
+            try:
+                own = await client.list(policy_kind, namespace)
+                everyone = await client.list(policy_kind, GLOBAL_NAMESPACE)
+            except ApiError as exc:
+                return JSONResponse({"refused": exc.message})
+        chosen = lookup.select(list(own), list(everyone))
+        if chosen is None:
+            return JSONResponse({"policy": None, "fields": {}})
+        fields = {}
+        for name, entry in (chosen.get("spec") or {}).items():
+            if isinstance(entry, dict) and ("value" in entry or "rules" in entry) and "items" not in entry:
+                rules = entry.get("rules") or {}
+                fields[name] = {"value": entry.get("value"), **{k: rules.get(k) for k in (
+                    "required", "min", "max", "options", "canEdit") if rules.get(k) is not None}}
+        return JSONResponse({"policy": lookup.describe(chosen), "fields": fields})
+
     async def submit(self, request: Request) -> Response:
         """Create the workload the form built, as the caller: {"created": {...}}, or {"refused": {"message",
         "causes": [{"field", "message"}]}} with the API server's verdict (answered 200: a refusal is the
@@ -403,6 +430,7 @@ def create(base: Client) -> Starlette:
         Route("/ui/api/workloads", ui.workloads),
         Route("/ui/api/form/{kind}", ui.form),
         Route("/ui/api/submit", ui.submit, methods=["POST"]),
+        Route("/ui/api/policy/{kind}/{namespace}", ui.policy),
         Route("/ui/api/workload/{kind}/{namespace}/{name}", ui.detail),
         Route("/ui/api/workload/{kind}/{namespace}/{name}/{action}", ui.act, methods=["POST"]),
         Route("/ui/api/logs/{namespace}/{pod}", ui.logs),

@@ -380,13 +380,59 @@ async function buildForm() {
   if (projects.options.length !== state.me.namespaces.length) {
     projects.replaceChildren(...state.me.namespaces.map((ns) => new Option(ns.replace(/^runai-/, ""), ns)));
   }
-  if (state.form?.kind === kind) return;
-  state.form = await call(`/ui/api/form/${kind}`);
-  const main = [], more = [];
-  for (const field of state.form.fields) (field.main ? main : more).push(fieldRow(field));
-  $("submit-fields").replaceChildren(...main);
-  $("submit-more").replaceChildren(...more);
+  if (state.form?.kind !== kind) {
+    state.form = await call(`/ui/api/form/${kind}`);
+    const main = [], more = [];
+    for (const field of state.form.fields) (field.main ? main : more).push(fieldRow(field));
+    $("submit-fields").replaceChildren(...main);
+    $("submit-more").replaceChildren(...more);
+    state.bounds = null;
+  }
+  await applyPolicy();
   preview();
+}
+
+// The project's effective policy: its defaults pre-filled, its bounds and options shown, what it locks
+// locked. The API server still decides on submit.
+async function applyPolicy() {
+  const namespace = $("submit-project").value;
+  const kind = state.form.kind;
+  if (!namespace || state.bounds?.key === `${kind}/${namespace}`) return;
+  const answer = await call(`/ui/api/policy/${kind}/${namespace}`);
+  state.bounds = { key: `${kind}/${namespace}` };
+  $("submit-policy").textContent = answer.policy ? `Policy: ${answer.policy}.` : "No policy applies.";
+  for (const field of state.form.fields) {
+    const input = $(`field-${field.name}`);
+    const rules = (answer.fields || {})[field.name] || {};
+    const note = $(`policy-${field.name}`);
+    document.getElementById(`options-${field.name}`)?.remove();
+    const said = [];
+    input.readOnly = false;
+    input.disabled = false;
+    input.removeAttribute("list");
+    if (rules.value !== undefined && rules.value !== null) {
+      if (field.type === "checkbox") input.checked = rules.value === true;
+      else input.value = String(rules.value);
+      said.push(`default ${rules.value}`);
+    }
+    if (rules.min !== undefined) said.push(`at least ${rules.min}`);
+    if (rules.max !== undefined) said.push(`at most ${rules.max}`);
+    if (rules.required) said.push("required");
+    if (rules.options) {
+      const list = document.createElement("datalist");
+      list.id = `options-${field.name}`;
+      list.replaceChildren(...rules.options.map((o) => new Option(String(o), String(o))));
+      note.after(list);
+      input.setAttribute("list", list.id);
+      said.push(`one of ${rules.options.join(", ")}`);
+    }
+    if (rules.canEdit === false) {
+      if (field.type === "checkbox") input.disabled = true;
+      else input.readOnly = true;
+      said.push("set by the policy");
+    }
+    note.textContent = said.length ? `Policy: ${said.join("; ")}.` : "";
+  }
 }
 
 function fieldRow(field) {
@@ -400,7 +446,6 @@ function fieldRow(field) {
   input.id = `field-${field.name}`;
   input.name = field.name;
   input.type = field.type;
-  input.setAttribute("aria-describedby", `help-${field.name}`);
   const verdict = document.createElement("span");
   verdict.className = "verdict";
   verdict.id = `verdict-spec.${field.name}`;
@@ -409,7 +454,11 @@ function fieldRow(field) {
   help.className = "help";
   help.id = `help-${field.name}`;
   help.textContent = field.help;
-  row.append(label, input, verdict, help);
+  const policy = document.createElement("span");
+  policy.className = "policy";
+  policy.id = `policy-${field.name}`;
+  input.setAttribute("aria-describedby", `help-${field.name} policy-${field.name}`);
+  row.append(label, input, policy, verdict, help);
   return row;
 }
 
@@ -451,6 +500,7 @@ function verdictFor(field) {
 
 $("submit").addEventListener("input", preview);
 $("submit-kind").addEventListener("change", buildForm);
+$("submit-project").addEventListener("change", buildForm);
 $("submit").addEventListener("submit", (event) => {
   event.preventDefault();
   send(JSON.stringify(workload()), "application/json");
