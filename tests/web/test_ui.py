@@ -129,13 +129,7 @@ def test_a_researcher_logs_in_and_watches_their_workloads_go_running(cluster, br
 
 
 def test_a_training_submitted_through_the_form_is_refused_at_the_gpu_field_then_runs(cluster, browser, shots, alice):
-    cluster.kubectl("apply", "-f", "-", input=textwrap.dedent("""\
-        apiVersion: run.ai/v2alpha1
-        kind: TrainingPolicy
-        metadata: {name: one-gpu, namespace: runai-team-a}
-        spec:
-          gpu: {rules: {max: "1"}}
-        """))
+    training_policy(cluster, "one-gpu", "runai-team-a", 'gpu: {rules: {max: "1"}}')
     errors: list[str] = []
     page = logged_in(browser, cluster, alice, errors)
     page.click("#nav-submit")
@@ -165,6 +159,13 @@ def test_a_training_submitted_through_the_form_is_refused_at_the_gpu_field_then_
     assert stored == "1"
     assert errors == [], errors
     page.close()
+
+
+def training_policy(cluster: Cluster, name: str, namespace: str, *fields: str) -> None:
+    """`kubectl apply` a TrainingPolicy whose spec has these fields (one YAML line each)."""
+    spec = "".join(f"  {field}\n" for field in fields)
+    cluster.kubectl("apply", "-f", "-", input=f"apiVersion: run.ai/v2alpha1\nkind: TrainingPolicy\n"
+                                             f"metadata: {{name: {name}, namespace: {namespace}}}\nspec:\n{spec}")
 
 
 def settled(cluster: Cluster, namespace: str) -> int:
@@ -317,15 +318,8 @@ def test_a_workload_uploaded_as_yaml_is_submitted_and_a_bad_file_is_said(cluster
 
 
 def test_the_form_takes_the_projects_policy_defaults_bounds_options_and_locks(cluster, browser, shots, alice):
-    cluster.kubectl("apply", "-f", "-", input=textwrap.dedent("""\
-        apiVersion: run.ai/v2alpha1
-        kind: TrainingPolicy
-        metadata: {name: b-rules, namespace: runai-team-b}
-        spec:
-          gpu: {rules: {max: "2"}, value: "1"}
-          image: {rules: {canEdit: false}, value: ubuntu}
-          nodeType: {rules: {options: [a100, h100]}}
-        """))
+    training_policy(cluster, "b-rules", "runai-team-b", 'gpu: {rules: {max: "2"}, value: "1"}',
+                    "image: {rules: {canEdit: false}, value: ubuntu}", "nodeType: {rules: {options: [a100, h100]}}")
     errors: list[str] = []
     page = logged_in(browser, cluster, cluster.token, errors)  # the admin may submit anywhere
     page.click("#nav-submit")
