@@ -338,3 +338,41 @@ def test_the_form_takes_the_projects_policy_defaults_bounds_options_and_locks(cl
     assert page.locator("#field-image").get_attribute("readonly") is None
     assert errors == [], errors
     page.close()
+
+
+def test_the_keyboard_alone_logs_in_opens_a_workload_and_submits(cluster, browser, alice):
+    cluster.kubectl("apply", "-f", "-", input=training("keyed", "runai-team-a"))
+    errors: list[str] = []
+    page = watched(browser.new_page(ignore_https_errors=True), errors)
+    page.goto(f"{cluster.url}/ui/")
+
+    def tab_to(selector: str, limit: int = 80) -> None:
+        for _ in range(limit):
+            page.keyboard.press("Tab")
+            if page.evaluate(f"document.activeElement === document.querySelector({selector!r})"):
+                return
+        raise AssertionError(f"Tab never reached {selector}")
+
+    tab_to("#token")
+    page.keyboard.type(alice)
+    page.keyboard.press("Enter")
+    sync_api.expect(page.locator("#workloads-page")).to_be_visible()
+    link = "#workloads tbody tr[data-name=keyed] a"
+    sync_api.expect(page.locator(link)).to_be_visible(timeout=20_000)
+    tab_to(link)
+    page.keyboard.press("Enter")
+    sync_api.expect(page.locator("#detail-title")).to_have_text("TrainingWorkload keyed (team-a)")
+    tab_to("#nav-submit")
+    page.keyboard.press("Enter")
+    sync_api.expect(page.locator("#submit-page")).to_be_visible()
+    tab_to("#submit-name")
+    page.keyboard.type("typed")
+    tab_to("#field-image")
+    page.keyboard.type("ubuntu")
+    tab_to("#field-gpu")
+    page.keyboard.type("1")
+    page.keyboard.press("Enter")  # submits the form
+    sync_api.expect(page.locator("#submit-result")).to_have_text("Submitted typed to runai-team-a.")
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"  # focus is visible
+    assert errors == [], errors
+    page.close()
