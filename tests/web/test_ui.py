@@ -5,6 +5,7 @@ project's. Every page is saved as a screenshot (BERTH_UI_SHOTS, else the test's 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -374,5 +375,23 @@ def test_the_keyboard_alone_logs_in_opens_a_workload_and_submits(cluster, browse
     page.keyboard.press("Enter")  # submits the form
     sync_api.expect(page.locator("#submit-result")).to_have_text("Submitted typed to runai-team-a.")
     assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"  # focus is visible
+    assert errors == [], errors
+    page.close()
+
+
+def test_itemized_fields_take_one_item_a_line(cluster, browser, alice):
+    errors: list[str] = []
+    page = logged_in(browser, cluster, alice, errors)
+    page.click("#nav-submit")
+    page.fill("#submit-name", "itemized")
+    page.fill("#field-image", "ubuntu")
+    page.fill("#field-environment", "GREETING=hello world\nMODE=fast")
+    page.fill("#field-ports", "web: container=8000, serviceType=NodePort")
+    assert "keys: container, external, serviceType, name" in page.locator("#help-ports").inner_text()
+    page.click("#submit button[type=submit]")
+    sync_api.expect(page.locator("#submit-result")).to_have_text("Submitted itemized to runai-team-a.")
+    spec = json.loads(cluster.kubectl("get", "tw", "itemized", "-n", "runai-team-a", "-o", "json").stdout)["spec"]
+    assert spec["environment"]["items"] == {"GREETING": {"value": "hello world"}, "MODE": {"value": "fast"}}
+    assert spec["ports"]["items"]["web"]["value"] == {"container": 8000, "serviceType": "NodePort"}
     assert errors == [], errors
     page.close()

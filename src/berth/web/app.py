@@ -129,23 +129,40 @@ def event_summary(event: dict[str, Any]) -> dict[str, Any]:
 
 
 #: The fields a form shows first; the rest are under "More".
-MAIN_FIELDS = ("image", "command", "arguments", "gpu", "gpuMemory", "cpu", "memory", "workingDir", "nodePools",
-               "nodeType", "largeShm", "preemptible")
+MAIN_FIELDS = ("image", "command", "arguments", "gpu", "gpuMemory", "cpu", "memory", "environment", "ports",
+               "workingDir", "nodePools", "nodeType", "largeShm")
 
 
 def form_fields(schema: dict[str, Any]) -> list[dict[str, Any]]:
-    """The spec fields of a workload schema that take one value ({value: ...}), as form fields: name, label,
-    help, input type ("text", "number" or "checkbox"), and whether the form shows it first."""
+    """The spec fields of a workload schema as form fields: name, label, help, input type, and whether the
+    form shows it first. A field that takes one value ({value: ...}) is "text", "number" or "checkbox"; an
+    itemized one ({items: {<label>: {value: ...}}}) is "pairs" when an item's value is text (one LABEL=VALUE
+    a line) and "records" when it is an object ("label: key=value, key=value" a line), with its keys and
+    their types."""
     fields = []
     for name, prop in ((schema.get("properties") or {}).get("spec") or {}).get("properties", {}).items():
-        value = (prop.get("properties") or {}).get("value")
-        if not isinstance(value, dict) or set(prop.get("properties") or {}) != {"value"}:
+        props = prop.get("properties") or {}
+        field: dict[str, Any] = {"name": name, "label": _label(name), "help": prop.get("description", ""),
+                                 "main": name in MAIN_FIELDS}
+        if set(props) == {"value"} and isinstance(props["value"], dict):
+            field["type"] = _INPUTS.get(props["value"].get("type", ""), "text")
+        elif set(props) == {"items"}:
+            value = ((props["items"].get("additionalProperties") or {}).get("properties") or {}).get("value") or {}
+            if value.get("type") == "string":
+                field["type"] = "pairs"
+            elif value.get("type") == "object" and value.get("properties"):
+                field["type"] = "records"
+                field["keys"] = {k: _INPUTS.get(v.get("type", ""), "text") for k, v in value["properties"].items()}
+            else:
+                continue
+        else:
             continue
-        kind = {"boolean": "checkbox", "integer": "number"}.get(value.get("type", ""), "text")
-        fields.append({"name": name, "label": _label(name), "help": prop.get("description", ""), "type": kind,
-                       "main": name in MAIN_FIELDS})
+        fields.append(field)
     fields.sort(key=lambda f: (not f["main"], MAIN_FIELDS.index(f["name"]) if f["main"] else 0))
     return fields
+
+
+_INPUTS = {"boolean": "checkbox", "integer": "number"}
 
 
 def _label(name: str) -> str:

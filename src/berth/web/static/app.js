@@ -442,10 +442,15 @@ function fieldRow(field) {
   const label = document.createElement("label");
   label.htmlFor = `field-${field.name}`;
   label.textContent = field.label;
-  const input = document.createElement("input");
+  const itemized = field.type === "pairs" || field.type === "records";
+  const input = document.createElement(itemized ? "textarea" : "input");
   input.id = `field-${field.name}`;
   input.name = field.name;
-  input.type = field.type;
+  if (itemized) {
+    input.rows = 2;
+    input.placeholder = field.type === "pairs" ? "NAME=VALUE, one a line"
+      : `label: ${Object.keys(field.keys).slice(0, 3).map((k) => `${k}=...`).join(", ")} (one a line)`;
+  } else input.type = field.type;
   const verdict = document.createElement("span");
   verdict.className = "verdict";
   verdict.id = `verdict-spec.${field.name}`;
@@ -453,7 +458,8 @@ function fieldRow(field) {
   const help = document.createElement("p");
   help.className = "help";
   help.id = `help-${field.name}`;
-  help.textContent = field.help;
+  help.textContent = field.type === "records" ? `${field.help} One item a line: label: key=value, ...; keys: ${
+    Object.keys(field.keys).join(", ")}.` : field.type === "pairs" ? `${field.help} One a line: LABEL=VALUE.` : field.help;
   const policy = document.createElement("span");
   policy.className = "policy";
   policy.id = `policy-${field.name}`;
@@ -467,12 +473,40 @@ function workload() {
   for (const field of state.form.fields) {
     const input = $(`field-${field.name}`);
     if (field.type === "checkbox") { if (input.checked) spec[field.name] = { value: true }; }
-    else if (input.value.trim() !== "") {
+    else if (field.type === "pairs" || field.type === "records") {
+      const items = itemsOf(field, input.value);
+      if (Object.keys(items).length) spec[field.name] = { items };
+    } else if (input.value.trim() !== "") {
       spec[field.name] = { value: field.type === "number" ? Number(input.value) : input.value.trim() };
     }
   }
   return { apiVersion: state.form.apiVersion, kind: state.form.kind,
     metadata: { name: $("submit-name").value.trim(), namespace: $("submit-project").value }, spec };
+}
+
+// "NAME=VALUE" lines (pairs), or "label: key=value, key=value" lines (records, typed by the item's keys)
+function itemsOf(field, text) {
+  const items = {};
+  for (const line of text.split("\n").map((l) => l.trim()).filter(Boolean)) {
+    if (field.type === "pairs") {
+      const at = line.indexOf("=");
+      if (at > 0) items[line.slice(0, at).trim()] = { value: line.slice(at + 1).trim() };
+      continue;
+    }
+    const at = line.indexOf(":");
+    const label = (at > 0 ? line.slice(0, at) : line).trim();
+    const value = {};
+    for (const part of (at > 0 ? line.slice(at + 1) : "").split(",").map((p) => p.trim()).filter(Boolean)) {
+      const eq = part.indexOf("=");
+      const key = (eq > 0 ? part.slice(0, eq) : part).trim();
+      const raw = eq > 0 ? part.slice(eq + 1).trim() : "true";
+      const type = field.keys[key];
+      value[key] = type === "number" && raw !== "" && !Number.isNaN(Number(raw)) ? Number(raw)
+        : type === "checkbox" ? raw === "true" : raw;
+    }
+    items[label] = { value };
+  }
+  return items;
 }
 
 function yaml(value, indent = "") {
