@@ -25,6 +25,9 @@ if not os.path.exists(CHROMIUM):
     pytest.skip("Debian's chromium is not installed (make test installs it where apt-get may: "
                 "apt-get install chromium)", allow_module_level=True)
 
+#: The phases of a workload not yet running, in order: the list shows the first it is told of (a summary
+#: without a status is Pending), then each change.
+WAITING = ("Creating", "Pending", "Initializing")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]
 
@@ -78,6 +81,18 @@ def watched(page: object, errors: list[str]) -> object:
     return page
 
 
+def record_phases(page: object, name: str) -> None:
+    """From now on, every phase the list shows for workload `name`, in order, in `window.phases[name]`."""
+    page.evaluate("""name => {
+        window.phases = window.phases || {};
+        const seen = window.phases[name] = [];
+        new MutationObserver(() => {
+            const cell = document.querySelector(`#workloads tbody tr[data-name="${name}"] td:nth-child(4)`);
+            if (cell && seen[seen.length - 1] !== cell.textContent) seen.push(cell.textContent);
+        }).observe(document.querySelector("#workloads tbody"), {childList: true, subtree: true});
+    }""", name)
+
+
 def logged_in(browser: object, cluster: Cluster, token: str, errors: list[str]) -> object:
     page = watched(browser.new_page(ignore_https_errors=True), errors)
     page.goto(f"{cluster.url}/ui/")
@@ -106,19 +121,13 @@ def test_a_researcher_logs_in_and_watches_their_workloads_go_running(cluster, br
     sync_api.expect(page.locator("#workloads-page")).to_be_visible()
     sync_api.expect(page.locator("#who")).to_have_text("alice")
 
-    page.evaluate("""() => {  // every phase the row of "mine" shows, in order
-        window.phases = [];
-        new MutationObserver(() => {
-            const cell = document.querySelector("#workloads tbody tr[data-name=mine] td:nth-child(4)");
-            if (cell && window.phases[window.phases.length - 1] !== cell.textContent) window.phases.push(cell.textContent);
-        }).observe(document.querySelector("#workloads tbody"), {childList: true, subtree: true});
-    }""")
+    record_phases(page, "mine")
     cluster.kubectl("apply", "-f", "-", input=training("mine", team_a))
     row = page.locator("#workloads tbody tr[data-name=mine]")
     sync_api.expect(row).to_be_visible(timeout=20_000)  # no reload: the live feed brings it
     sync_api.expect(row.locator("td").nth(3)).to_have_text("Running", timeout=30_000)
-    phases = page.evaluate("window.phases")
-    assert phases[0] == "Pending" and phases[-1] == "Running", phases
+    phases = page.evaluate("window.phases.mine")
+    assert phases[0] in WAITING and phases[-1] == "Running", phases
     assert row.locator("td").nth(1).inner_text() == "team-a"
     page.screenshot(path=shots / "workloads.png", full_page=True)
 
@@ -150,6 +159,7 @@ def test_a_training_submitted_through_the_form_is_refused_at_the_gpu_field_then_
     page.screenshot(path=shots / "submit-refused.png", full_page=True)
 
     page.fill("#field-gpu", "1")
+    record_phases(page, "formed")
     page.click("#submit button[type=submit]")
     sync_api.expect(page.locator("#submit-result")).to_have_text("Submitted formed to runai-team-a.")
     sync_api.expect(verdict).to_have_text("")
@@ -158,6 +168,8 @@ def test_a_training_submitted_through_the_form_is_refused_at_the_gpu_field_then_
     sync_api.expect(row.locator("td").nth(3)).to_have_text("Running", timeout=30_000)
     stored = cluster.kubectl("get", "tw", "formed", "-n", "runai-team-a", "-o", "jsonpath={.spec.gpu.value}").stdout
     assert stored == "1"
+    seen = page.evaluate("window.phases.formed")
+    assert seen[0] in WAITING and seen[-1] == "Running", seen  # in the list, without a reload
     assert errors == [], errors
     page.close()
 
@@ -393,5 +405,21 @@ def test_itemized_fields_take_one_item_a_line(cluster, browser, alice):
     spec = json.loads(cluster.kubectl("get", "tw", "itemized", "-n", "runai-team-a", "-o", "json").stdout)["spec"]
     assert spec["environment"]["items"] == {"GREETING": {"value": "hello world"}, "MODE": {"value": "fast"}}
     assert spec["ports"]["items"]["web"]["value"] == {"container": 8000, "serviceType": "NodePort"}
+    assert errors == [], errors
+    page.close()
+
+
+def test_a_viewer_is_offered_nothing_to_change(cluster, browser):
+    viewer = add_user(cluster, "vera", "viewer")
+    cluster.kubectl("apply", "-f", "-", input=training("viewed", "runai-team-b"))
+    errors: list[str] = []
+    page = logged_in(browser, cluster, viewer, errors)
+    sync_api.expect(page.locator("#nav-submit")).to_be_hidden()
+    page.goto(f"{cluster.url}/ui/#workload/TrainingWorkload/runai-team-b/viewed")
+    sync_api.expect(page.locator("#detail-title")).to_have_text("TrainingWorkload viewed (team-b)")
+    for action in ("suspend", "resume", "delete"):
+        assert page.locator(f"#act-{action}").is_hidden()
+    page.goto(f"{cluster.url}/ui/#submit")
+    sync_api.expect(page.locator("#workloads-page")).to_be_visible()  # no form for who may not submit
     assert errors == [], errors
     page.close()

@@ -205,7 +205,8 @@ class Ui:
         namespaces = [namespace_of_project(p["metadata"]["name"], p.get("spec")) for p in projects]
         if not everywhere:
             namespaces = [ns for ns in namespaces if await client.can_i("list", "trainingworkloads", "run.ai", ns)]
-        return {"name": name, "all": everywhere, "namespaces": sorted(namespaces)}
+        writable = [ns for ns in namespaces if await client.can_i("create", "trainingworkloads", "run.ai", ns)]
+        return {"name": name, "all": everywhere, "namespaces": sorted(namespaces), "writable": sorted(writable)}
 
     async def workloads(self, request: Request) -> Response:
         """The live feed: a line {"type", "workload": summary} per change of any workload the user may see."""

@@ -26,7 +26,7 @@ function show(page) {
 
 function route() {
   if (!state.token || !state.me) return show("login-page");
-  if (location.hash === "#submit") {
+  if (location.hash === "#submit" && state.me.writable.length) {
     show("submit-page");
     buildForm();
   } else if (location.hash === "#projects") show("projects-page");
@@ -50,6 +50,7 @@ async function start() {
     if (me.refused) throw new Error(me.refused);
     state.me = me;
     $("who").textContent = `${me.name}${me.all ? " (all projects)" : ""}`;
+    $("nav-submit").hidden = !me.writable.length; // offered only to who may submit
   } catch (error) {
     sessionStorage.removeItem("berth-token");
     state.token = null;
@@ -269,10 +270,17 @@ async function loadDetail() {
   $("detail-title").textContent = `${kind} ${name} (${namespace.replace(/^runai-/, "")})`;
   $("detail-phase").textContent = status.phase || "Pending";
   $("detail-phase").className = `phase-${status.phase || "Pending"}`;
-  $("detail-message").textContent = [status.reason, status.message].filter(Boolean).join(": ");
+
   const active = ((w.spec || {}).active || {}).value !== false;
-  $("act-suspend").hidden = !active || kind === "InferenceWorkload";
-  $("act-resume").hidden = active;
+  const may = state.me.writable.includes(namespace); // offered only to who may change it
+  $("act-suspend").hidden = !may || !active || kind === "InferenceWorkload";
+  $("act-resume").hidden = !may || active;
+  $("act-delete").hidden = !may;
+  const times = [["interruptions", "interrupted"], ["preemptions", "of them preempted"]].filter(([f]) => status[f])
+    .map(([f, word]) => `${word} ${status[f]} time${status[f] === 1 ? "" : "s"}`);
+  if (status.lastInterruption) times.push(`last: ${status.lastInterruption}`);
+  $("detail-message").textContent = [[status.reason, status.message].filter(Boolean).join(": "), ...times]
+    .filter(Boolean).join("; ");
   const waiting = answer.pods.filter((p) => p.waiting).map((p) => `${p.name}: ${p.waiting}`);
   const conditions = (status.conditions || []).filter((c) => c.status === "False" && c.message)
     .map((c) => `${c.type}: ${c.message}`);
@@ -377,8 +385,8 @@ window.addEventListener("hashchange", route);
 async function buildForm() {
   const kind = $("submit-kind").value;
   const projects = $("submit-project");
-  if (projects.options.length !== state.me.namespaces.length) {
-    projects.replaceChildren(...state.me.namespaces.map((ns) => new Option(ns.replace(/^runai-/, ""), ns)));
+  if (projects.options.length !== state.me.writable.length) {
+    projects.replaceChildren(...state.me.writable.map((ns) => new Option(ns.replace(/^runai-/, ""), ns)));
   }
   if (state.form?.kind !== kind) {
     state.form = await call(`/ui/api/form/${kind}`);
