@@ -332,7 +332,9 @@ def test_a_workload_uploaded_as_yaml_is_submitted_and_a_bad_file_is_said(cluster
 
 def test_the_form_takes_the_projects_policy_defaults_bounds_options_and_locks(cluster, browser, shots, alice):
     training_policy(cluster, "b-rules", "runai-team-b", 'gpu: {rules: {max: "2"}, value: "1"}',
-                    "image: {rules: {canEdit: false}, value: ubuntu}", "nodeType: {rules: {options: [a100, h100]}}")
+                    "image: {rules: {canEdit: false}, value: ubuntu}", "nodeType: {rules: {options: [a100, h100]}}",
+                    "environment: {items: {TEAM: {value: b}}}",
+                    "ports: {items: {web: {value: {container: 8080, serviceType: ClusterIP}}}}")
     errors: list[str] = []
     page = logged_in(browser, cluster, cluster.token, errors)  # the admin may submit anywhere
     page.click("#nav-submit")
@@ -345,6 +347,8 @@ def test_the_form_takes_the_projects_policy_defaults_bounds_options_and_locks(cl
     assert image.input_value() == "ubuntu" and image.get_attribute("readonly") is not None
     assert "set by the policy" in page.locator("#policy-image").inner_text()
     assert page.locator("#options-nodeType option").evaluate_all("els => els.map(e => e.value)") == ["a100", "h100"]
+    assert page.locator("#field-environment").input_value() == "TEAM=b"  # the policy's default items
+    assert page.locator("#field-ports").input_value() == "web: container=8080, serviceType=ClusterIP"
     page.screenshot(path=shots / "submit-policy.png", full_page=True)
     page.select_option("#submit-project", "runai-team-a")  # another project: not b-rules
     sync_api.expect(page.locator("#submit-policy")).not_to_contain_text("b-rules")

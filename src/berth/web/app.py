@@ -258,8 +258,9 @@ class Ui:
     async def policy(self, request: Request) -> Response:
         """The policy a workload of this kind in this namespace gets (the project's, else the global one;
         `berth.policy.lookup`): {"policy": its description or null, "fields": {field: {"value", "required",
-        "min", "max", "options", "canEdit"}}} for the fields that take one value, for the form to pre-fill
-        and bound. The API server still decides on submit: this only helps to ask for what it allows."""
+        "min", "max", "options", "canEdit"} or, itemized, {"items": {label: value}, "required", "canAdd"}}},
+        for the form to pre-fill and bound. The API server still decides on submit: this only helps to ask
+        for what it allows."""
         kind, namespace = request.path_params["kind"], request.path_params["namespace"]
         if kind not in KINDS:
             return JSONResponse({"message": f"no workload kind {kind!r}"}, status_code=404)
@@ -275,8 +276,15 @@ class Ui:
             return JSONResponse({"policy": None, "fields": {}})
         fields = {}
         for name, entry in (chosen.get("spec") or {}).items():
-            if isinstance(entry, dict) and ("value" in entry or "rules" in entry) and "items" not in entry:
-                rules = entry.get("rules") or {}
+            if not isinstance(entry, dict):
+                continue
+            rules = entry.get("rules") or {}
+            if "items" in entry or "itemRules" in entry:  # an itemized field: its default items
+                items = {label: (item or {}).get("value") for label, item in (entry.get("items") or {}).items()
+                         if label != "DEFAULTS"}
+                fields[name] = {"items": items, **{k: rules.get(k) for k in ("required", "canAdd")
+                                                   if rules.get(k) is not None}}
+            elif "value" in entry or "rules" in entry:
                 fields[name] = {"value": entry.get("value"), **{k: rules.get(k) for k in (
                     "required", "min", "max", "options", "canEdit") if rules.get(k) is not None}}
         return JSONResponse({"policy": lookup.describe(chosen), "fields": fields})

@@ -418,6 +418,13 @@ async function applyPolicy() {
     input.readOnly = false;
     input.disabled = false;
     input.removeAttribute("list");
+    if (rules.items) { // an itemized field: the policy's default items, one a line
+      input.value = Object.entries(rules.items).map(([label, value]) => (field.type === "pairs"
+        ? `${label}=${value ?? ""}` : `${label}: ${Object.entries(value || {}).map(([k, v]) => `${k}=${v}`)
+          .join(", ")}`)).join("\n");
+      if (Object.keys(rules.items).length) said.push(`default items ${Object.keys(rules.items).join(", ")}`);
+      if (rules.canAdd === false) said.push("no items may be added");
+    }
     if (rules.value !== undefined && rules.value !== null) {
       if (field.type === "checkbox") input.checked = rules.value === true;
       else input.value = String(rules.value);
