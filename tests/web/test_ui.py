@@ -427,3 +427,22 @@ def test_a_viewer_is_offered_nothing_to_change(cluster, browser):
     sync_api.expect(page.locator("#workloads-page")).to_be_visible()  # no form for who may not submit
     assert errors == [], errors
     page.close()
+
+
+def test_a_distributed_workload_is_submitted_through_its_form(cluster, browser, alice):
+    errors: list[str] = []
+    page = logged_in(browser, cluster, alice, errors)
+    page.click("#nav-submit")
+    page.select_option("#submit-kind", "DistributedWorkload")
+    sync_api.expect(page.locator("#field-jobType")).to_be_visible()  # its plain field, an enum to pick from
+    assert page.locator("#field-jobType option").evaluate_all("els => els.map(e => e.value)") == \
+        ["", "PyTorchJob", "TFJob", "MPIJob", "XGBoostJob"]
+    page.fill("#submit-name", "spread")
+    page.select_option("#field-jobType", "PyTorchJob")
+    page.fill("#field-image", "ubuntu")
+    page.click("#submit button[type=submit]")
+    sync_api.expect(page.locator("#submit-result")).to_have_text("Submitted spread to runai-team-a.")
+    job_type = cluster.kubectl("get", "dw", "spread", "-n", "runai-team-a", "-o", "jsonpath={.spec.jobType}").stdout
+    assert job_type == "PyTorchJob"
+    assert errors == [], errors
+    page.close()

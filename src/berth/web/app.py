@@ -129,13 +129,15 @@ def event_summary(event: dict[str, Any]) -> dict[str, Any]:
 
 
 #: The fields a form shows first; the rest are under "More".
-MAIN_FIELDS = ("image", "command", "arguments", "gpu", "gpuMemory", "cpu", "memory", "environment", "ports",
+MAIN_FIELDS = ("jobType", "image", "command", "arguments", "gpu", "gpuMemory", "cpu", "memory", "environment", "ports",
                "workingDir", "nodePools", "nodeType", "largeShm")
 
 
 def form_fields(schema: dict[str, Any]) -> list[dict[str, Any]]:
     """The spec fields of a workload schema as form fields: name, label, help, input type, and whether the
-    form shows it first. A field that takes one value ({value: ...}) is "text", "number" or "checkbox"; an
+    form shows it first. A plain value (`jobType`, `usage`) is a "select" of its enum, or an input, marked
+    "plain" (written as it is). A field that takes one value ({value: ...}) is "text", "number" or
+    "checkbox"; an
     itemized one ({items: {<label>: {value: ...}}}) is "pairs" when an item's value is text (one LABEL=VALUE
     a line) and "records" when it is an object ("label: key=value, key=value" a line), with its keys and
     their types."""
@@ -144,7 +146,12 @@ def form_fields(schema: dict[str, Any]) -> list[dict[str, Any]]:
         props = prop.get("properties") or {}
         field: dict[str, Any] = {"name": name, "label": _label(name), "help": prop.get("description", ""),
                                  "main": name in MAIN_FIELDS}
-        if set(props) == {"value"} and isinstance(props["value"], dict):
+        if not props and prop.get("type") in ("string", "integer", "boolean"):  # a plain value (jobType, usage)
+            field["plain"] = True
+            field["type"] = "select" if prop.get("enum") else _INPUTS.get(prop["type"], "text")
+            if prop.get("enum"):
+                field["options"] = list(prop["enum"])
+        elif set(props) == {"value"} and isinstance(props["value"], dict):
             field["type"] = _INPUTS.get(props["value"].get("type", ""), "text")
         elif set(props) == {"items"}:
             value = ((props["items"].get("additionalProperties") or {}).get("properties") or {}).get("value") or {}

@@ -442,7 +442,7 @@ async function applyPolicy() {
       said.push(`one of ${rules.options.join(", ")}`);
     }
     if (rules.canEdit === false) {
-      if (field.type === "checkbox") input.disabled = true;
+      if (field.type === "checkbox" || field.type === "select") input.disabled = true;
       else input.readOnly = true;
       said.push("set by the policy");
     }
@@ -458,14 +458,16 @@ function fieldRow(field) {
   label.htmlFor = `field-${field.name}`;
   label.textContent = field.label;
   const itemized = field.type === "pairs" || field.type === "records";
-  const input = document.createElement(itemized ? "textarea" : "input");
+  const input = document.createElement(itemized ? "textarea" : field.type === "select" ? "select" : "input");
   input.id = `field-${field.name}`;
   input.name = field.name;
-  if (itemized) {
+  if (field.type === "select") {
+    input.replaceChildren(new Option("", ""), ...field.options.map((o) => new Option(o, o)));
+  } else if (itemized) {
     input.rows = 2;
     input.placeholder = field.type === "pairs" ? "NAME=VALUE, one a line"
       : `label: ${Object.keys(field.keys).slice(0, 3).map((k) => `${k}=...`).join(", ")} (one a line)`;
-  } else input.type = field.type;
+  } else if (field.type !== "select") input.type = field.type;
   const verdict = document.createElement("span");
   verdict.className = "verdict";
   verdict.id = `verdict-spec.${field.name}`;
@@ -487,7 +489,12 @@ function workload() {
   const spec = {};
   for (const field of state.form.fields) {
     const input = $(`field-${field.name}`);
-    if (field.type === "checkbox") { if (input.checked) spec[field.name] = { value: true }; }
+    if (field.plain) {
+      if (field.type === "checkbox") { if (input.checked) spec[field.name] = true; }
+      else if (input.value.trim() !== "") {
+        spec[field.name] = field.type === "number" ? Number(input.value) : input.value.trim();
+      }
+    } else if (field.type === "checkbox") { if (input.checked) spec[field.name] = { value: true }; }
     else if (field.type === "pairs" || field.type === "records") {
       const items = itemsOf(field, input.value);
       if (Object.keys(items).length) spec[field.name] = { items };
