@@ -35,8 +35,9 @@ MAX_DEPTH = 100
 def decode(raw: bytes, content_type: str) -> Any:
     """A request body as JSON data; YAML for application/yaml and apply patches. Raises ApiError 400 for a body
     that cannot be read, or that nests deeper than MAX_DEPTH."""
-    data = _decode(raw, content_type)
-    if _json_media(content_type) and raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH:
+    media = content_type.split(";", 1)[0].strip().lower()
+    data = _decode(raw, media)
+    if media != _PROTOBUF and media not in _YAML and raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH:
         return data  # JSON nests only through brackets: with this few it cannot be deeper (no walk needed)
     if _deeper_than(data, MAX_DEPTH):
         raise errors.bad_request(f"the request body nests lists and maps more than {MAX_DEPTH} levels deep, "
@@ -44,13 +45,8 @@ def decode(raw: bytes, content_type: str) -> Any:
     return data
 
 
-def _json_media(content_type: str) -> bool:
-    """Whether `_decode` reads a body of this content type as JSON."""
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media not in _NOT_JSON
-
-
-_NOT_JSON = frozenset({"application/vnd.kubernetes.protobuf", "application/yaml", "application/apply-patch+yaml"})
+_PROTOBUF = "application/vnd.kubernetes.protobuf"
+_YAML = frozenset({"application/yaml", "application/apply-patch+yaml"})  # any other media is read as JSON
 
 
 def _deeper_than(data: Any, limit: int) -> bool:
@@ -66,16 +62,15 @@ def _deeper_than(data: Any, limit: int) -> bool:
     return False
 
 
-def _decode(raw: bytes, content_type: str) -> Any:
-    media = content_type.split(";", 1)[0].strip().lower()
-    if media == "application/vnd.kubernetes.protobuf":  # kubectl create namespace|configmap|secret|sa
+def _decode(raw: bytes, media: str) -> Any:
+    if media == _PROTOBUF:  # kubectl create namespace|configmap|secret|sa
         try:
             return protobuf.decode(raw)
         except protobuf.UnsupportedProtobuf:
             raise errors.unsupported_media_type(media, ["application/json", "application/yaml"]) from None
         except ValueError as exc:
             raise errors.bad_request(str(exc)) from None
-    if media in ("application/yaml", "application/apply-patch+yaml"):
+    if media in _YAML:
         try:
             documents = parse_documents(raw.decode("utf-8"))
         except (LoadError, UnicodeDecodeError) as exc:

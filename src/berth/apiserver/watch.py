@@ -178,7 +178,7 @@ def _event_for(change: Change, matches: Callable[[dict[str, Any]], bool] | None)
         return "ADDED" if now else None
     if change.type == "DELETED":
         return "DELETED" if now else None
-    previous = change.previous  # decoded on each use: once here
+    previous = change.previous
     before = matches(previous) if previous is not None else now
     if now and before:
         return "MODIFIED"

@@ -24,7 +24,7 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from berth.api import usage
-from berth.api.projects import namespace_of_project
+from berth.api.projects import DEFAULT_POOL, namespace_of_project, project_of_namespace
 from berth.api.registry import POLICY_OF, WORKLOADS, by_kind
 from berth.api.schema import crd_schema
 from berth.api.wellknown import WORKLOAD_NAME_LABEL
@@ -51,7 +51,7 @@ def summary(obj: dict[str, Any]) -> dict[str, Any]:
     status = obj.get("status") or {}
     gpu = (spec.get("gpu") or {}).get("value") if isinstance(spec.get("gpu"), dict) else None
     return {"kind": obj.get("kind", ""), "namespace": meta.get("namespace", ""), "name": meta.get("name", ""),
-            "project": (meta.get("labels") or {}).get("project") or _project(meta.get("namespace", "")),
+            "project": (meta.get("labels") or {}).get("project") or project_of_namespace(meta.get("namespace", "")),
             "phase": status.get("phase") or "Pending", "gpu": gpu or "", "created": meta.get("creationTimestamp", "")}
 
 
@@ -59,15 +59,15 @@ def project_summary(obj: dict[str, Any]) -> dict[str, Any]:
     """What the projects page shows of a project: per node pool, GPUs deserved, allocated and requested
     (placed pods and waiting ones that prefer the pool)."""
     meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
-    deserved = {(r.get("nodePool") or "default"): ((r.get("gpu") or {}).get("deserved") or 0)
+    deserved = {(r.get("nodePool") or DEFAULT_POOL): ((r.get("gpu") or {}).get("deserved") or 0)
                 for r in spec.get("nodePoolsResources") or []}
     pools: dict[str, dict[str, float]] = {}
     for used in status.get("nodePools") or []:
-        pools[used.get("nodePool") or "default"] = {
+        pools[used.get("nodePool") or DEFAULT_POOL] = {
             "allocated": float((used.get("allocated") or {}).get("gpu") or 0),
             "requested": float((used.get("requested") or {}).get("gpu") or 0)}
     if not deserved:  # one quota over all pools: shown on the default pool
-        deserved = {"default": spec.get("deservedGpus") or 0}
+        deserved = {DEFAULT_POOL: spec.get("deservedGpus") or 0}
     rows = [{"pool": pool, "deserved": float(deserved.get(pool, 0)), **pools.get(pool, {"allocated": 0.0,
                                                                                            "requested": 0.0})}
             for pool in sorted(set(deserved) | set(pools))]
@@ -137,10 +137,9 @@ def form_fields(schema: dict[str, Any]) -> list[dict[str, Any]]:
     """The spec fields of a workload schema as form fields: name, label, help, input type, and whether the
     form shows it first. A plain value (`jobType`, `usage`) is a "select" of its enum, or an input, marked
     "plain" (written as it is). A field that takes one value ({value: ...}) is "text", "number" or
-    "checkbox"; an
-    itemized one ({items: {<label>: {value: ...}}}) is "pairs" when an item's value is text (one LABEL=VALUE
-    a line) and "records" when it is an object ("label: key=value, key=value" a line), with its keys and
-    their types."""
+    "checkbox"; an itemized one ({items: {<label>: {value: ...}}}) is "pairs" when an item's value is text
+    (one LABEL=VALUE a line) and "records" when it is an object ("label: key=value, key=value" a line),
+    with its keys and their types."""
     fields = []
     for name, prop in ((schema.get("properties") or {}).get("spec") or {}).get("properties", {}).items():
         props = prop.get("properties") or {}
@@ -180,8 +179,30 @@ def _label(name: str) -> str:
     return out[:1].upper() + out[1:]
 
 
-def _project(namespace: str) -> str:
-    return namespace[len("runai-"):] if namespace.startswith("runai-") else namespace
+async def _object_sent(request: Request, kinds: tuple[str, ...],
+                       what: str) -> tuple[dict[str, Any], None] | tuple[None, Response]:
+    """The one object a request's body holds (YAML, of which JSON is a part), when its kind is one of
+    `kinds`; else the refusal to answer, naming a YAML error's line."""
+    try:
+        obj = yaml.safe_load((await request.body()).decode("utf-8", errors="replace"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        return None, _refusal(f"not YAML: {where}{getattr(exc, 'problem', exc)}")
+    if not isinstance(obj, dict) or obj.get("kind") not in kinds:
+        return None, _refusal(f"send one {what}: kind is one of {', '.join(kinds)}",
+                              [{"field": "kind", "message": f"not a {what} kind"}])
+    return obj, None
+
+
+def _refusal(message: str, causes: list[dict[str, str]] | None = None) -> Response:
+    """A refusal for the page to show (answered 200: it is no error of the browser's)."""
+    return JSONResponse({"refused": {"message": message, "causes": causes or []}})
+
+
+def _refused(exc: ApiError) -> Response:
+    """The API server's refusal, with the fields its causes name."""
+    return _refusal(exc.message, [{"field": c.get("field", ""), "message": c.get("message", "")} for c in exc.causes])
 
 
 class Ui:
@@ -192,12 +213,16 @@ class Ui:
         self.base = base
 
     async def me(self, request: Request) -> Response:
-        """Who the token is, and where they may list workloads: {"name", "all": bool, "namespaces": [...]};
+        """Who the token is, where they may list workloads and where create them: {"name", "all": bool,
+        "namespaces": [...], "writable": [...]};
         a token the API server refuses is {"refused": why}, answered 200 so that a mistyped token is a
         message on the page, not an error in the browser's console."""
         async with self.base.as_bearer(_token(request)) as client:
             try:
-                return JSONResponse(await self._scope(client))
+                scope = await self._scope(client)
+                scope["writable"] = [ns for ns in scope["namespaces"]
+                                     if await client.can_i("create", "trainingworkloads", "run.ai", ns)]
+                return JSONResponse(scope)
             except ApiError as exc:
                 if exc.code == 401:
                     return JSONResponse({"refused": exc.message})
@@ -212,8 +237,7 @@ class Ui:
         namespaces = [namespace_of_project(p["metadata"]["name"], p.get("spec")) for p in projects]
         if not everywhere:
             namespaces = [ns for ns in namespaces if await client.can_i("list", "trainingworkloads", "run.ai", ns)]
-        writable = [ns for ns in namespaces if await client.can_i("create", "trainingworkloads", "run.ai", ns)]
-        return {"name": name, "all": everywhere, "namespaces": sorted(namespaces), "writable": sorted(writable)}
+        return {"name": name, "all": everywhere, "namespaces": sorted(namespaces)}
 
     async def workloads(self, request: Request) -> Response:
         """The live feed: a line {"type", "workload": summary} per change of any workload the user may see."""
@@ -254,8 +278,7 @@ class Ui:
             await client.close()
 
     async def form(self, request: Request) -> Response:
-        """The submit form of a workload kind, generated from its schema (`berth.api`): one field per spec
-        field that takes one value, with its description as help."""
+        """The submit form of a workload kind, generated from its schema (`berth.api`): `form_fields`."""
         kind = by_kind(request.path_params["kind"])
         if kind is None or kind.kind not in KINDS:
             return JSONResponse({"message": f"no workload kind {request.path_params['kind']!r}"}, status_code=404)
@@ -300,23 +323,14 @@ class Ui:
         """Create the workload the form built, as the caller: {"created": {...}}, or {"refused": {"message",
         "causes": [{"field", "message"}]}} with the API server's verdict (answered 200: a refusal is the
         page's to show, next to the field it names, not an error in the browser's console)."""
-        raw = await request.body()
-        try:  # the form sends JSON; an uploaded file is YAML (of which JSON is a part)
-            body = yaml.safe_load(raw.decode("utf-8", errors="replace"))
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"line {mark.line + 1}: " if mark is not None else ""
-            return JSONResponse({"refused": {"message": f"not YAML: {where}{getattr(exc, 'problem', exc)}",
-                                             "causes": []}})
-        if not isinstance(body, dict) or body.get("kind") not in KINDS:
-            return JSONResponse({"refused": {"message": f"send one workload: kind is one of {', '.join(KINDS)}",
-                                             "causes": [{"field": "kind", "message": "not a workload kind"}]}})
+        body, refusal = await _object_sent(request, KINDS, "workload")  # the form's JSON, or an uploaded file
+        if refusal is not None:
+            return refusal
         async with self.base.as_bearer(_token(request)) as client:
             try:
                 created = await client.create(body)
             except ApiError as exc:
-                causes = [{"field": c.get("field", ""), "message": c.get("message", "")} for c in exc.causes]
-                return JSONResponse({"refused": {"message": exc.message, "causes": causes}})
+                return _refused(exc)
         meta = created.get("metadata") or {}
         return JSONResponse({"created": {"name": meta.get("name"), "namespace": meta.get("namespace")}})
 
@@ -421,17 +435,9 @@ class Ui:
         """Write a policy sent as YAML, as the caller: replaced when it names the resourceVersion it was read
         at (a policy changed meanwhile is a conflict, as with kubectl edit), else created. {"saved": name} or
         {"refused": {"message", "causes"}}, a YAML error naming its line among them."""
-        text = (await request.body()).decode("utf-8", errors="replace")
-        try:
-            obj = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"line {mark.line + 1}: " if mark is not None else ""
-            return JSONResponse({"refused": {"message": f"not YAML: {where}{getattr(exc, 'problem', exc)}",
-                                             "causes": []}})
-        if not isinstance(obj, dict) or obj.get("kind") not in POLICY_KINDS:
-            return JSONResponse({"refused": {"message": f"send one policy: kind is one of {', '.join(POLICY_KINDS)}",
-                                             "causes": [{"field": "kind", "message": "not a policy kind"}]}})
+        obj, refusal = await _object_sent(request, POLICY_KINDS, "policy")
+        if refusal is not None:
+            return refusal
         async with self.base.as_bearer(_token(request)) as client:
             try:
                 if (obj.get("metadata") or {}).get("resourceVersion"):
@@ -439,8 +445,7 @@ class Ui:
                 else:
                     saved = await client.create(obj)
             except ApiError as exc:
-                causes = [{"field": c.get("field", ""), "message": c.get("message", "")} for c in exc.causes]
-                return JSONResponse({"refused": {"message": exc.message, "causes": causes}})
+                return _refused(exc)
         return JSONResponse({"saved": saved["metadata"]["name"]})
 
     async def page(self, request: Request) -> Response:

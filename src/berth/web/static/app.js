@@ -7,8 +7,30 @@ const state = { token: sessionStorage.getItem("berth-token"), workloads: new Map
   feed: null, drawing: false };
 const $ = (id) => document.getElementById(id);
 
+// Every request the page makes carries the user's token: the server acts as them.
+function authed(path, init = {}) {
+  return fetch(path, { ...init, headers: { ...init.headers, Authorization: `Bearer ${state.token}` } });
+}
+
+// A POST whose answer (JSON) says what was done or why not.
+async function post(path, body, type) {
+  const response = await authed(path, { method: "POST", body, headers: type ? { "Content-Type": type } : {} });
+  return response.json();
+}
+
+// Each piece of a streamed answer, as text, as it arrives.
+async function streamed(response, onText) {
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    onText(decoder.decode(value, { stream: true }));
+  }
+}
+
 async function call(path) {
-  const response = await fetch(path, { headers: { Authorization: `Bearer ${state.token}` } });
+  const response = await authed(path);
   if (!response.ok) {
     const body = await response.json().catch(() => ({}));
     throw new Error(body.message || `${response.status} ${response.statusText}`);
@@ -66,21 +88,16 @@ async function follow() {
   const controller = new AbortController();
   state.feed = controller;
   try {
-    const response = await fetch("/ui/api/workloads", {
-      headers: { Authorization: `Bearer ${state.token}` }, signal: controller.signal });
+    const response = await authed("/ui/api/workloads", { signal: controller.signal });
     if (!response.ok) throw new Error(`${response.status} ${response.statusText}`);
-    const reader = response.body.getReader();
-    const decoder = new TextDecoder();
     let buffered = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffered += decoder.decode(value, { stream: true });
+    await streamed(response, (text) => {
+      buffered += text;
       const lines = buffered.split("\n");
       buffered = lines.pop();
       for (const line of lines) if (line) apply(JSON.parse(line));
       draw();
-    }
+    });
   } catch (error) {
     if (error.name !== "AbortError") $("feed-error").textContent = `The live list stopped: ${error.message}`;
     return;
@@ -327,18 +344,13 @@ async function followLog(namespace, pod) {
   state.logPod = pod;
   $("log").textContent = "";
   try {
-    const response = await fetch(`/ui/api/logs/${namespace}/${pod}`, {
-      headers: { Authorization: `Bearer ${state.token}` }, signal: controller.signal });
-    const reader = response.body.getReader();
-    const decoder = new TextDecoder();
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
+    const response = await authed(`/ui/api/logs/${namespace}/${pod}`, { signal: controller.signal });
+    await streamed(response, (text) => {
       const log = $("log");
       const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
-      log.textContent += decoder.decode(value, { stream: true });
+      log.textContent += text;
       if (atEnd) log.scrollTop = log.scrollHeight; // keep following unless the user scrolled up
-    }
+    });
     if (response.headers.get("X-Berth-Log") === "waiting" && !controller.signal.aborted) {
       state.logPod = null; // not started yet: the next change of the workload tries again
     }
@@ -350,9 +362,7 @@ async function followLog(namespace, pod) {
 async function act(action) {
   if (action === "delete" && !confirm(`Delete ${state.detail[2]}?`)) return;
   const [kind, namespace, name] = state.detail;
-  const response = await fetch(`/ui/api/workload/${kind}/${namespace}/${name}/${action}`, {
-    method: "POST", headers: { Authorization: `Bearer ${state.token}` } });
-  const answer = await response.json();
+  const answer = await post(`/ui/api/workload/${kind}/${namespace}/${name}/${action}`);
   $("act-result").textContent = answer.done ? `${action}: done` : `Not done: ${answer.refused || answer.message}`;
   if (answer.done === "delete") location.hash = "#workloads";
   else refreshDetail();
@@ -570,14 +580,12 @@ $("submit-upload").addEventListener("change", async () => {
 async function send(body, type) {
   clearVerdicts();
   $("submit-result").textContent = "Submitting...";
-  const response = await fetch("/ui/api/submit", { method: "POST", body,
-    headers: { Authorization: `Bearer ${state.token}`, "Content-Type": type } });
-  const answer = await response.json();
+  const answer = await post("/ui/api/submit", body, type);
   if (answer.created) {
     $("submit-result").textContent = `Submitted ${answer.created.name} to ${answer.created.namespace}.`;
     return;
   }
-  const refused = answer.refused || { message: answer.message || `${response.status}`, causes: [] };
+  const refused = answer.refused || { message: answer.message, causes: [] };
   $("submit-result").textContent = `Not submitted: ${refused.message}`;
   for (const cause of refused.causes) {
     const el = verdictFor(cause.field);
@@ -624,9 +632,7 @@ $("policy-cancel").addEventListener("click", () => { $("policy-editor").hidden =
 $("policy-editor").addEventListener("submit", async (event) => {
   event.preventDefault();
   $("policy-result").textContent = "Saving...";
-  const response = await fetch("/ui/api/policies", { method: "POST", body: $("policy-yaml").value,
-    headers: { Authorization: `Bearer ${state.token}`, "Content-Type": "application/yaml" } });
-  const answer = await response.json();
+  const answer = await post("/ui/api/policies", $("policy-yaml").value, "application/yaml");
   if (answer.saved) {
     $("policy-result").textContent = `Saved ${answer.saved}.`;
     $("policy-verdict").replaceChildren();
