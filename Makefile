@@ -10,7 +10,7 @@ ARGS   ?=
 # runs it in one process.
 TEST_WORKERS ?= 2
 
-.PHONY: up test bench venv clean
+.PHONY: up test test-operator bench venv clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Berth needs Python 3.11 or newer; set PYTHON=/path/to/python3.11")'
@@ -46,6 +46,14 @@ $(VENV)/.installed-browser:
 
 test: $(VENV)/.installed-test $(VENV)/.installed-browser
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(ARGS)
+	$(MAKE) test-operator
+
+# The end-to-end tests of the controllers, scheduler and nodes (issues D to F) once more, with the controllers
+# and the scheduler in `berth operator`, a process apart, beside `berth up --no-controllers --no-scheduler`:
+# the operator needs nothing but the Kubernetes API (tests/cluster.py, BERTH_TEST_OPERATOR).
+test-operator: $(VENV)/.installed-test
+	BERTH_TEST_OPERATOR=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(OPERATOR_ARGS) \
+		tests/controllers tests/scheduler tests/nodes tests/webhook
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/run.py $(ARGS)

@@ -2,6 +2,11 @@
 
 The fixtures `cluster` (one per test module) and `fresh_cluster` (one per test) are registered for
 the whole suite by tests/conftest.py.
+
+With BERTH_TEST_OPERATOR=1 in the environment, the controllers and the scheduler a test asks for do not run
+inside `berth up`: it is started `--no-controllers --no-scheduler`, and `berth operator` runs them as a
+process of its own through the kubeconfig, as on a real cluster (`make test-operator` runs the end-to-end
+tests of the controllers, scheduler and nodes so; tests/operator/test_end_to_end.py runs it).
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ class Cluster:
     process: subprocess.Popen[str] | None = None
     #: Extra arguments to `berth up` (e.g. ("--no-controllers",)).
     args: tuple[str, ...] = ()
+    #: `berth operator`, when the controllers and scheduler run in it (BERTH_TEST_OPERATOR).
+    operator: subprocess.Popen[str] | None = None
 
     @property
     def log(self) -> Path:
@@ -102,26 +109,64 @@ class Cluster:
 
     def start(self) -> None:
         port = self.url.rsplit(":", 1)[1]
+        args, operator_args = self.args, None
+        if os.environ.get(OPERATOR_ENV):
+            args, operator_args = split_for_operator(self.args)
         with self.log.open("a") as log:
             self.process = subprocess.Popen(
-                [str(BIN / "berth"), "up", "--data-dir", str(self.data_dir), "--port", port, *self.args],
+                [str(BIN / "berth"), "up", "--data-dir", str(self.data_dir), "--port", port, *args],
                 stdout=log, stderr=subprocess.STDOUT, text=True, env=self.env(),
             )
         self.wait_ready()
+        if operator_args is not None and (self.operator is None or self.operator.poll() is not None):
+            self.start_operator(operator_args)
+
+    def start_operator(self, args: tuple[str, ...]) -> None:
+        """`berth operator` beside this `berth up`, through its kubeconfig; returns once it leads."""
+        with (self.home.parent / "berth-operator.log").open("a") as log:
+            self.operator = subprocess.Popen(
+                [str(BIN / "berth"), "operator", "--kubeconfig", str(self.kubeconfig), "--webhook-port", "0",
+                 "--probe-port", "0", "--default-scheduler", *args],
+                stdout=log, stderr=subprocess.STDOUT, text=True, env=self.env())
+        deadline = time.monotonic() + 30
+        while self.kubectl("get", "lease", "-n", "runai", "berth-operator", "-o", "name", check=False).returncode:
+            assert self.operator.poll() is None, (self.home.parent / "berth-operator.log").read_text()
+            assert time.monotonic() < deadline, "berth operator did not take its lease"
+            time.sleep(0.2)
+
+    def stop_operator(self) -> None:
+        if self.operator is not None:
+            end(self.operator, signal.SIGTERM)
+            self.operator = None
 
     def stop(self, sig: int | None = None) -> None:
-        if self.process is None:
-            return
-        if sig is None:
-            self.process.terminate()
-        else:
-            self.process.send_signal(sig)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
+        if self.process is not None:
+            end(self.process, signal.SIGTERM if sig is None else sig)
+            self.process = None
+
+
+def end(process: subprocess.Popen[str], sig: int) -> None:
+    """Signal a process and wait for it; killed if it has not ended after 15 s."""
+    process.send_signal(sig)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+OPERATOR_ENV = "BERTH_TEST_OPERATOR"
+
+
+def split_for_operator(args: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
+    """`berth up`'s arguments without controllers and scheduler, and `berth operator`'s to run those of them
+    the test wanted (None: neither)."""
+    wanted = [name for name in ("controllers", "scheduler") if f"--no-{name}" not in args]
+    up = tuple(a for a in args if a not in ("--no-controllers", "--no-scheduler"))
+    up += ("--no-controllers", "--no-scheduler")
+    if not wanted:
+        return up, None
+    return up, tuple(f"--no-{name}" for name in ("controllers", "scheduler") if name not in wanted)
 
 
 def make_cluster(tmp: Path) -> Cluster:
@@ -153,6 +198,7 @@ def running(tmp: Path, *args: str) -> Iterator[Cluster]:
     try:
         yield c
     finally:
+        c.stop_operator()
         c.stop()
         reap_pods(c.data_dir)
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
 from tests.cluster import (  # noqa: F401 - fixtures for every test directory
+    OPERATOR_ENV,
     bare_cluster,
     bare_module_cluster,
     cluster,
@@ -41,3 +43,35 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("what the tests checked")
         for line in lines:
             terminalreporter.write_line(str(line))
+
+
+def _calls(function: object, names: set[str], depth: int = 3) -> bool:
+    """Whether `function`, or a function of its module that it names (`depth` calls deep), names one of
+    `names`."""
+    code = getattr(function, "__code__", None)
+    if code is None:
+        return False
+    if names & set(code.co_names):
+        return True
+    scope = getattr(function, "__globals__", {})
+    return depth > 0 and any(_calls(scope.get(name), names, depth - 1) for name in code.co_names
+                             if callable(scope.get(name)) and getattr(scope[name], "__module__", "").startswith("tests"))
+
+
+def _starts_a_cluster(item: pytest.Item) -> bool:
+    """Whether a test runs against a `berth up`: it, or one of its fixtures however deep, calls `running` or
+    `make_cluster` of tests.cluster (directly or through a helper of its module)."""
+    info = getattr(item, "_fixtureinfo", None)
+    functions = [getattr(item, "function", None)]
+    functions += [d.func for ds in (info.name2fixturedefs.values() if info else ()) for d in ds]
+    return any(_calls(f, {"running", "make_cluster"}) for f in functions)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With BERTH_TEST_OPERATOR=1 (`make test-operator`), only the tests that run against `berth up`: they are
+    the ones whose controllers and scheduler then run in `berth operator`; the others already ran."""
+    if not os.environ.get(OPERATOR_ENV):
+        return
+    kept = [item for item in items if _starts_a_cluster(item)]
+    config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+    items[:] = kept

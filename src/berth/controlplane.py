@@ -28,6 +28,7 @@ from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from berth import components_metrics, runtime
 from berth.apiserver.server import Component, Config, Running, run
+from berth.operator import components
 
 log = logging.getLogger(__name__)
 
@@ -78,23 +79,12 @@ def tasks(plan: Plan, kubeconfig: Path, data_dir: Path, registry: CollectorRegis
         return client
 
     async def controllers() -> None:
-        from berth.controllers import run_all
-
         async with _client("berth-controllers") as client:
-            await run_all(client)
+            await components.controllers(client)
 
     async def scheduler() -> None:
-        from berth.controllers.metrics import Caches, UsageCollector
-        from berth.scheduler.metrics import SchedulerMetrics
-        from berth.scheduler.runner import Scheduler
-
-        async with _client("runai-scheduler") as client:
-            metrics = None if registry is None else SchedulerMetrics(registry)
-            scheduler = Scheduler(client, serve_default=True, metrics=metrics)  # the only scheduler: every pod's
-            if registry is not None:
-                registry.register(UsageCollector(Caches(scheduler.projects.items, scheduler.pods.items,
-                                                        scheduler.nodes.items, scheduler.pools.items)))
-            await scheduler.run()
+        async with _client("runai-scheduler") as client:  # the only scheduler: every pod's
+            await components.scheduler(client, serve_default=True, registry=registry)
 
     async def local_node() -> None:
         from berth.nodes.process import run_local_node

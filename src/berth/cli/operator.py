@@ -1,16 +1,106 @@
-"""`berth controllers` and `berth scheduler`: run Berth's controllers or its scheduler against any
-Kubernetes API (a real cluster, or a `berth up` started `--without` them)."""
+"""`berth operator`, and `berth controllers` and `berth scheduler`: run Berth's controllers, scheduler and
+webhook against any Kubernetes API (a real cluster, or a `berth up` started without them). The operator runs
+them with leader election, as `deploy/` installs it; the other two run one component, without it."""
 
 from __future__ import annotations
 
 import asyncio
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
+if TYPE_CHECKING:
+    from berth.client import Client
+
+KUBECONFIG_HELP = "Kubeconfig of the cluster (default: in-cluster service account, else $KUBECONFIG or ~/.kube/config)."
+
+
+def _client(kubeconfig: str | None, manager: str) -> Client:
+    from berth.client import Client
+
+    return Client.from_kubeconfig(kubeconfig, field_manager=manager) if kubeconfig else \
+        Client.from_env(field_manager=manager)
+
+
+@click.command(name="operator")
+@click.option("--kubeconfig", default=None, help=KUBECONFIG_HELP)
+@click.option("--namespace", default=None, help="Namespace of the leader Lease (default: the pod's own, else runai).")
+@click.option("--lease-name", default="berth-operator", show_default=True, help="Name of the leader Lease.")
+@click.option("--identity", default=None, help="This replica's name in the Lease (default: host name and a "
+              "random suffix).")
+@click.option("--lease-duration", default=10.0, show_default=True, type=float,
+              help="Seconds the Lease holds without renewal: a dead leader is replaced after about this long.")
+@click.option("--lease-renew-deadline", default=7.0, show_default=True, type=float,
+              help="Seconds a leader keeps trying to renew before it stops acting.")
+@click.option("--lease-retry", default=2.0, show_default=True, type=float, help="Seconds between tries.")
+@click.option("--no-controllers", is_flag=True, help="Do not run the controllers.")
+@click.option("--no-scheduler", is_flag=True, help="Do not run the scheduler.")
+@click.option("--default-scheduler", is_flag=True, help="Also place pods that name no scheduler (only where "
+              "Berth's scheduler is the cluster's only one; otherwise it leaves them to theirs).")
+@click.option("--webhook-port", default=8443, show_default=True, type=int, help="HTTPS port of the admission "
+              "webhook (/mutate, /validate); 0: no webhook.")
+@click.option("--cert-dir", default="/etc/berth/webhook", show_default=True, help="Folder with the webhook's "
+              "serving certificate (tls.crt, tls.key, as a kubernetes.io/tls Secret mounts them). When it has "
+              "none, one is made in ~/.berth/webhook.")
+@click.option("--probe-port", default=8081, show_default=True, type=int,
+              help="Plain HTTP port of /healthz, /readyz and /metrics; 0: none.")
+def operator(kubeconfig: str | None, namespace: str | None, lease_name: str, identity: str | None,
+             lease_duration: float, lease_renew_deadline: float, lease_retry: float, no_controllers: bool,
+             no_scheduler: bool, default_scheduler: bool, webhook_port: int, cert_dir: str, probe_port: int) -> None:
+    """Run the controllers, the scheduler and the admission webhook against a Kubernetes API, with leader
+    election: of several replicas one runs the controllers and the scheduler, every one serves the webhook.
+
+    \b
+    Examples:
+      berth operator                                 # in a pod: its service account (deploy/ runs it so)
+      berth operator --kubeconfig ~/.kube/config     # from a workstation, against a cluster
+      berth up --no-controllers --no-scheduler &     # berth up's API alone, and the operator beside it:
+      berth operator --kubeconfig ~/.berth/kubeconfig --default-scheduler --webhook-port 0
+    """
+    from berth.operator.lease import Timing
+    from berth.operator.run import Options, default_identity, default_namespace, main
+
+    timing = Timing(lease_duration, lease_renew_deadline, lease_retry)
+    if timing.problems():
+        raise click.UsageError("; ".join(timing.problems()))
+    cert = key = None
+    if webhook_port:
+        cert, key = _serving_certificate(Path(cert_dir))
+    options = Options(kubeconfig=kubeconfig, namespace=namespace or default_namespace(), lease_name=lease_name,
+                      identity=identity or default_identity(), timing=timing, controllers=not no_controllers,
+                      scheduler=not no_scheduler, serve_default=default_scheduler, webhook_port=webhook_port,
+                      webhook_cert=cert, webhook_key=key, probe_port=probe_port)
+    from berth.client import ConfigError
+
+    try:
+        server = _client(kubeconfig, "berth-operator").server
+    except ConfigError as exc:
+        raise click.ClickException(f"{exc}; give the cluster's kubeconfig with --kubeconfig") from None
+    click.echo(f"berth operator {options.identity} on {server}: lease {options.namespace}/{lease_name}"
+               + (f", webhook on :{webhook_port}" if webhook_port else "")
+               + (f", probes on :{probe_port}" if probe_port else ""))
+    try:
+        sys.exit(main(options))
+    except KeyboardInterrupt:
+        pass
+
+
+def _serving_certificate(cert_dir: Path) -> tuple[str, str]:
+    """The webhook's certificate and key: those in `cert_dir`, else one made (and kept) for this machine."""
+    from berth.apiserver.tls import ensure_credentials
+
+    cert, key = cert_dir / "tls.crt", cert_dir / "tls.key"
+    if cert.exists() and key.exists():
+        return str(cert), str(key)
+    made = ensure_credentials(Path("~/.berth/webhook").expanduser(), ["127.0.0.1", "localhost"])
+    click.echo(f"no certificate in {cert_dir}: serving the webhook with {made.cert} (CA: {made.ca_cert})")
+    return str(made.cert), str(made.key)
+
 
 @click.command(name="controllers")
-@click.option("--kubeconfig", default=None,
-              help="Kubeconfig of the cluster (default: in-cluster service account, else $KUBECONFIG or ~/.kube/config).")
+@click.option("--kubeconfig", default=None, help=KUBECONFIG_HELP)
 def controllers(kubeconfig: str | None) -> None:
     """Run the project, workload and usage controllers until interrupted.
 
@@ -20,15 +110,12 @@ def controllers(kubeconfig: str | None) -> None:
       berth controllers --kubeconfig ~/.berth/kubeconfig
       berth controllers                          # in a pod: its service account
     """
-    from berth.client import Client
-    from berth.controllers import run_all
+    from berth.operator import components
 
     async def run() -> None:
-        client = Client.from_kubeconfig(kubeconfig, field_manager="berth-controllers") if kubeconfig else \
-            Client.from_env(field_manager="berth-controllers")
-        async with client:
+        async with _client(kubeconfig, "berth-controllers") as client:
             click.echo(f"berth controllers working on {client.server}")
-            await run_all(client)
+            await components.controllers(client)
 
     try:
         asyncio.run(run())
@@ -37,8 +124,7 @@ def controllers(kubeconfig: str | None) -> None:
 
 
 @click.command(name="scheduler")
-@click.option("--kubeconfig", default=None,
-              help="Kubeconfig of the cluster (default: in-cluster service account, else $KUBECONFIG or ~/.kube/config).")
+@click.option("--kubeconfig", default=None, help=KUBECONFIG_HELP)
 def scheduler(kubeconfig: str | None) -> None:
     """Run the GPU scheduler (runai-scheduler) until interrupted.
 
@@ -47,15 +133,12 @@ def scheduler(kubeconfig: str | None) -> None:
       berth up --no-scheduler &                  # a control plane without it
       berth scheduler --kubeconfig ~/.berth/kubeconfig
     """
-    from berth.client import Client
-    from berth.scheduler.runner import Scheduler
+    from berth.operator import components
 
     async def run() -> None:
-        client = Client.from_kubeconfig(kubeconfig, field_manager="runai-scheduler") if kubeconfig else \
-            Client.from_env(field_manager="runai-scheduler")
-        async with client:
+        async with _client(kubeconfig, "runai-scheduler") as client:
             click.echo(f"runai-scheduler working on {client.server}")
-            await Scheduler(client).run()
+            await components.scheduler(client, serve_default=False)
 
     try:
         asyncio.run(run())

@@ -4,7 +4,8 @@ kube-apiserver sends `request` (uid, kind, namespace, operation, object, oldObje
 carries the same uid, `allowed`, and either a base64 JSONPatch (`patchType: JSONPatch`) that writes the
 effective spec and the policy annotation, or a `status` with code 422 and one cause per broken rule (or the
 code of a refusal as a whole: 409 for a name another kind holds...), which kubectl shows as it shows the
-embedded server's refusals.
+embedded server's refusals. The validating webhook gives the same verdict without the patch: it sees the
+object after every mutating webhook, so a later one cannot undo a policy's rules unseen.
 """
 
 from __future__ import annotations
@@ -49,8 +50,9 @@ def _object(request: dict[str, Any]) -> dict[str, Any]:
     return obj
 
 
-def respond(review: dict[str, Any], objects: Objects) -> dict[str, Any]:
-    """The AdmissionReview answering `review`."""
+def respond(review: dict[str, Any], objects: Objects, *, mutating: bool = True) -> dict[str, Any]:
+    """The AdmissionReview answering `review`: from a validating webhook (`mutating=False`) the same verdict
+    without the patch, which only a mutating webhook may send."""
     request = review.get("request") or {}
     uid = request.get("uid", "")
     response: dict[str, Any] = {"uid": uid, "allowed": True}
@@ -72,7 +74,7 @@ def respond(review: dict[str, Any], objects: Objects) -> dict[str, Any]:
                 "status": "Failure", "code": 422, "reason": "Invalid",
                 "message": f'{kind}.{group} "{name}" is invalid: {summary}',
                 "details": {"name": name, "group": group, "kind": kind, "causes": causes}}}
-        elif updated is not None:
+        elif updated is not None and mutating:
             ops = _patch(obj, updated)
             if ops:
                 response["patchType"] = "JSONPatch"

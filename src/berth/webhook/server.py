@@ -52,7 +52,15 @@ async def prefetch(client: Client, obj: dict[str, Any]) -> Prefetched:
 
 
 def app(client: Client) -> Starlette:
-    async def review(request: Request) -> Response:
+    """/mutate (defaults as a patch, or a refusal), /validate (the refusal alone) and /healthz."""
+
+    async def mutate(request: Request) -> Response:
+        return await review(request, mutating=True)
+
+    async def validate(request: Request) -> Response:
+        return await review(request, mutating=False)
+
+    async def review(request: Request, mutating: bool) -> Response:
         try:
             body = orjson.loads(await request.body())
         except orjson.JSONDecodeError:
@@ -62,12 +70,13 @@ def app(client: Client) -> Starlette:
         obj.setdefault("kind", (req.get("kind") or {}).get("kind", ""))
         obj.setdefault("metadata", {}).setdefault("namespace", req.get("namespace", ""))
         objects = await prefetch(client, obj)
-        return Response(orjson.dumps(respond(body, objects)), media_type="application/json")
+        return Response(orjson.dumps(respond(body, objects, mutating=mutating)), media_type="application/json")
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
 
-    return Starlette(routes=[Route("/mutate", review, methods=["POST"]), Route("/healthz", healthz)])
+    return Starlette(routes=[Route("/mutate", mutate, methods=["POST"]), Route("/validate", validate, methods=["POST"]),
+                             Route("/healthz", healthz)])
 
 
 async def serve(client: Client, host: str, port: int, cert: str, key: str) -> None:

@@ -1,0 +1,34 @@
+"""The components that act on workloads, as coroutines over one client each: the controllers and the scheduler.
+
+`berth up` (`berth.controlplane`) and `berth operator` both run these, so the code that acts on a real
+cluster is the code tested on one machine.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry
+
+from berth.client import Client
+
+
+async def controllers(client: Client) -> None:
+    """The project, workload and usage controllers, until cancelled."""
+    from berth.controllers import run_all
+
+    await run_all(client)
+
+
+async def scheduler(client: Client, *, serve_default: bool, registry: CollectorRegistry | None = None) -> None:
+    """The scheduler (runai-scheduler), until cancelled. `serve_default`: also place the pods that name no
+    scheduler (where Berth's is the only one, as in `berth up`). Its series, and every project's usage read from
+    its caches, go to `registry` when given."""
+    from berth.controllers.metrics import Caches, UsageCollector
+    from berth.scheduler.metrics import SchedulerMetrics
+    from berth.scheduler.runner import Scheduler
+
+    metrics = None if registry is None else SchedulerMetrics(registry)
+    running = Scheduler(client, serve_default=serve_default, metrics=metrics)
+    if registry is not None:
+        registry.register(UsageCollector(Caches(running.projects.items, running.pods.items, running.nodes.items,
+                                                running.pools.items)))
+    await running.run()

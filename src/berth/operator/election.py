@@ -1,0 +1,111 @@
+"""Campaigning for and keeping the operator's Lease through the Kubernetes API (the decisions are
+`berth.operator.lease`'s).
+
+`campaign` returns once this replica holds the Lease; `keep` renews it every retry period and returns when a
+renewal has not succeeded for the renew deadline (the replica must then stop acting: the operator exits, and
+its Deployment starts it again as a follower). `release` hands the Lease back on a clean stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+from berth.client import AlreadyExists, ApiError, Client, Conflict, NotFound, Unreachable
+from berth.operator import lease
+from berth.operator.lease import Timing
+
+log = logging.getLogger(__name__)
+
+
+class Elector:
+    """One replica's part in the election for the Lease `namespace/name`."""
+
+    def __init__(self, client: Client, namespace: str, name: str, identity: str, timing: Timing = Timing(), *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.client = client
+        self.namespace = namespace
+        self.name = name
+        self.identity = identity
+        self.timing = timing
+        self._clock = clock
+        self._seen: tuple[tuple[Any, ...], float] | None = None  # the Lease's record and when it was first seen
+        self._held: dict[str, Any] | None = None  # the Lease as last written by this replica
+        self.leading = False
+        self.last_renewed = 0.0  # on this replica's clock
+
+    async def _attempt(self) -> bool:
+        """One try at taking or renewing the Lease; whether this replica holds it now."""
+        try:
+            current: dict[str, Any] | None = await self.client.get("Lease", self.name, self.namespace)
+        except NotFound:
+            current = None
+        now = self._clock()
+        observed = lease.record(current)
+        if self._seen is None or self._seen[0] != observed:
+            self._seen = (observed, now)
+        if not lease.free(current, self.identity, now - self._seen[1]):
+            return False
+        wanted = lease.claimed(current, self.identity, datetime.now(timezone.utc), self.timing, self.namespace,
+                               self.name)
+        try:
+            if current is None:
+                written = await self.client.create(wanted)
+            else:
+                written = await self.client.replace(wanted)  # at the resourceVersion read: 409 if it moved
+        except (Conflict, AlreadyExists):
+            return False
+        self._held = written
+        self._seen = (lease.record(written), now)
+        self.last_renewed = now
+        return True
+
+    async def _try(self) -> bool:
+        try:
+            return await asyncio.wait_for(self._attempt(), self.timing.retry_s * 2)
+        except (ApiError, Unreachable, asyncio.TimeoutError, OSError) as exc:
+            log.warning("lease %s/%s: %s", self.namespace, self.name, exc or type(exc).__name__)
+            return False
+
+    async def campaign(self) -> None:
+        """Try every retry period until this replica holds the Lease."""
+        while not await self._try():
+            await asyncio.sleep(self.timing.retry_s)
+        self.leading = True
+        log.info("%s leads (lease %s/%s)", self.identity, self.namespace, self.name)
+
+    async def keep(self) -> None:
+        """Renew the Lease every retry period; return when it could not be renewed within the renew deadline
+        (another replica took it, or the API could not be reached)."""
+        while True:
+            await asyncio.sleep(self.timing.retry_s)
+            if await self._try():
+                continue
+            if self._held is not None and lease.holder(await self._read()) not in ("", self.identity):
+                break  # taken: no point trying until the deadline
+            if self._clock() - self.last_renewed > self.timing.renew_deadline_s:
+                break
+        self.leading = False
+        log.error("%s lost the lease %s/%s: it stops acting", self.identity, self.namespace, self.name)
+
+    async def _read(self) -> dict[str, Any] | None:
+        try:
+            return await asyncio.wait_for(self.client.get("Lease", self.name, self.namespace), self.timing.retry_s)
+        except (ApiError, Unreachable, asyncio.TimeoutError, OSError):
+            return None
+
+    async def release(self) -> None:
+        """Hand the Lease back (if this replica still holds it) so another replica leads at once."""
+        if not self.leading or self._held is None:
+            return
+        self.leading = False
+        try:
+            current = await asyncio.wait_for(self.client.get("Lease", self.name, self.namespace), 2)
+            if lease.holder(current) == self.identity:
+                await asyncio.wait_for(self.client.replace(lease.released(current, datetime.now(timezone.utc))), 2)
+        except (ApiError, Unreachable, asyncio.TimeoutError, OSError) as exc:
+            log.warning("could not release the lease %s/%s: %s", self.namespace, self.name, exc)
