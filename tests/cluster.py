@@ -121,11 +121,19 @@ class Cluster:
         if operator_args is not None and (self.operator is None or self.operator.poll() is not None):
             self.start_operator(operator_args)
 
+    @property
+    def operator_kubeconfig(self) -> Path:
+        """The kubeconfig of the user `berth-operator`, so that the audit log tells the operator's requests."""
+        return self.data_dir / "users" / f"{OPERATOR_USER}.kubeconfig"
+
     def start_operator(self, args: tuple[str, ...]) -> None:
-        """`berth operator` beside this `berth up`, through its kubeconfig; returns once it leads."""
+        """`berth operator` beside this `berth up`, as the user berth-operator; returns once it leads."""
+        if not self.operator_kubeconfig.exists():
+            subprocess.run([str(BIN / "berth"), "user", "add", OPERATOR_USER, "--role", "admin", "--data-dir",
+                            str(self.data_dir)], check=True, capture_output=True, env=self.env())
         with (self.home.parent / "berth-operator.log").open("a") as log:
             self.operator = subprocess.Popen(
-                [str(BIN / "berth"), "operator", "--kubeconfig", str(self.kubeconfig), "--webhook-port", "0",
+                [str(BIN / "berth"), "operator", "--kubeconfig", str(self.operator_kubeconfig), "--webhook-port", "0",
                  "--probe-port", "0", "--default-scheduler", *args],
                 stdout=log, stderr=subprocess.STDOUT, text=True, env=self.env())
         deadline = time.monotonic() + 30
@@ -156,6 +164,7 @@ def end(process: subprocess.Popen[str], sig: int) -> None:
 
 
 OPERATOR_ENV = "BERTH_TEST_OPERATOR"
+OPERATOR_USER = "berth-operator"
 
 
 def split_for_operator(args: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
@@ -198,9 +207,15 @@ def running(tmp: Path, *args: str) -> Iterator[Cluster]:
     try:
         yield c
     finally:
+        operated = c.operator is not None
         c.stop_operator()
         c.stop()
         reap_pods(c.data_dir)
+    if operated:  # every request the operator made is one deploy/ allows it
+        from tests.operator.rbac import refused_requests
+
+        refused = refused_requests(c.data_dir / "audit" / "audit.log", OPERATOR_USER)
+        assert not refused, f"deploy/base/operator-rbac.yaml does not allow what the operator did: {refused}"
 
 
 @pytest.fixture(scope="module")

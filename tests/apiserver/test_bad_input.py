@@ -207,3 +207,12 @@ def test_a_configmap_or_secret_over_1_mib_of_data_is_refused_as_kube_apiserver_r
     r = http.post(f"/api/v1/namespaces/{NS}/secrets", json={"apiVersion": "v1", "kind": "Secret",
                                                             "metadata": {"name": "big"}, "stringData": big})
     assert causes(r) == [("data", "Too long: must have at most 1048576 bytes")]
+
+
+def test_a_misspelled_kind_gets_kubectls_no_matches_for_kind(cluster):
+    # kubectl looks for a kind its OpenAPI v3 documents lack in the v2 document; without one it said "failed
+    # to download openapi" instead of naming the kind (found when applying deploy/ with a typo).
+    result = cluster.kubectl("apply", "-f", "-", check=False, input=(
+        "apiVersion: run.ai/v2alpha1\nkind: TrainingWorklod\nmetadata: {name: x, namespace: default}\n"))
+    assert result.returncode == 1
+    assert 'no matches for kind "TrainingWorklod" in version "run.ai/v2alpha1"' in result.stderr, result.stderr

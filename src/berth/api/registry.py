@@ -240,6 +240,20 @@ CORE_KINDS: tuple[Kind, ...] = (
     Kind("", "v1", "Event", "events", short_names=("ev",), field_selectors=_EVENT_FIELDS),
     Kind("", "v1", "ServiceAccount", "serviceaccounts", short_names=("sa",)),
     Kind("coordination.k8s.io", "v1", "Lease", "leases"),
+    # What installing Berth on a real cluster writes (deploy/): stored as they are, so that `kubectl apply
+    # --dry-run=server -k deploy/` checks the installation here; berth up runs no Deployment or Job and
+    # authorizes by its own roles, not by RBAC objects (docs/kubernetes.md).
+    Kind("apps", "v1", "Deployment", "deployments", short_names=("deploy",), categories=("all",),
+         subresources=("status",)),
+    Kind("batch", "v1", "Job", "jobs", categories=("all",), subresources=("status",)),
+    Kind("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", namespaced=False),
+    Kind("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", namespaced=False),
+    Kind("rbac.authorization.k8s.io", "v1", "Role", "roles"),
+    Kind("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings"),
+    Kind("admissionregistration.k8s.io", "v1", "MutatingWebhookConfiguration", "mutatingwebhookconfigurations",
+         namespaced=False),
+    Kind("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration",
+         "validatingwebhookconfigurations", namespaced=False),
     # Berth's own kinds are built in; their CRDs are served as records of them (berth.apiserver.crds)
     Kind("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions",
          namespaced=False, short_names=("crd", "crds"), subresources=("status",)),

@@ -265,6 +265,10 @@ class Server:
             return Response(await self.metrics.exposition(), media_type=self.metrics.content_type)
         if parts[:2] == ["openapi", "v3"]:
             return self._openapi(parts[2:])
+        if parts == ["openapi", "v2"] and request.method == "GET":
+            # kubectl asks for the v2 document only for a kind the v3 documents lack (a misspelled kind): an
+            # empty one lets it say "no matches for kind" instead of failing to download it.
+            return Response(b"", media_type=openapi.V2_PROTOBUF)
         if parts[:1] == ["openapi"]:
             raise errors.not_found_path()
         if parts == ["api"] or parts == ["apis"]:

@@ -22,6 +22,9 @@ from berth.apiserver.resources import Resource, group_versions, in_group_version
 OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 _META_REF = {"allOf": [{"$ref": f"#/components/schemas/{OBJECT_META}"}]}
 
+#: The media type of the OpenAPI v2 document, which Berth serves empty (`berth.apiserver.app`).
+V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+
 
 def _schema_name(resource: Resource) -> str:
     group = ".".join(reversed(resource.group.split("."))) if resource.group else "io.k8s.api.core"

@@ -66,14 +66,10 @@ def _names(hosts: list[str]) -> list[x509.GeneralName]:
     return names
 
 
-def _ca(pki: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    cert_path, key_path = pki / "ca.crt", pki / "ca.key"
-    if cert_path.exists() and key_path.exists():
-        key = serialization.load_pem_private_key(key_path.read_bytes(), None)
-        assert isinstance(key, ec.EllipticCurvePrivateKey)
-        return x509.load_pem_x509_certificate(cert_path.read_bytes()), key
+def new_ca(common_name: str = "berth-ca") -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A self-signed CA, valid for ten years."""
     key = _key()
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "berth-ca")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.datetime.now(datetime.timezone.utc)
     cert = (
         x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
@@ -85,8 +81,40 @@ def _ca(pki: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
                                      key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
         .sign(key, hashes.SHA256())
     )
+    return cert, key
+
+
+def issue(ca_cert: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey, hosts: list[str],
+          common_name: str) -> tuple[bytes, bytes]:
+    """A serving certificate for `hosts` (and 127.0.0.1, localhost) signed by the CA, and its key, as PEM."""
+    key = _key()
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+        .issuer_name(ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + VALIDITY)
+        .add_extension(x509.SubjectAlternativeName(_names(hosts)), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), _pem_key(key)
+
+
+def pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _ca(pki: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    cert_path, key_path = pki / "ca.crt", pki / "ca.key"
+    if cert_path.exists() and key_path.exists():
+        key = serialization.load_pem_private_key(key_path.read_bytes(), None)
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        return x509.load_pem_x509_certificate(cert_path.read_bytes()), key
+    cert, key = new_ca()
     write_private(key_path, _pem_key(key))
-    write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    write_private(cert_path, pem(cert), 0o644)
     return cert, key
 
 
@@ -109,20 +137,9 @@ def ensure_credentials(data_dir: Path, hosts: list[str]) -> Credentials:
     ca_cert, ca_key = _ca(pki)
     cert_path, key_path = pki / "server.crt", pki / "server.key"
     if not (_covers(cert_path, hosts) and key_path.exists()):
-        key = _key()
-        now = datetime.datetime.now(datetime.timezone.utc)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "berth-apiserver")]))
-            .issuer_name(ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + VALIDITY)
-            .add_extension(x509.SubjectAlternativeName(_names(hosts)), critical=False)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .sign(ca_key, hashes.SHA256())
-        )
-        write_private(key_path, _pem_key(key))
-        write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+        cert, key = issue(ca_cert, ca_key, hosts, "berth-apiserver")
+        write_private(key_path, key)
+        write_private(cert_path, cert, 0o644)
     token_path = data_dir / "token"
     if not token_path.exists():
         write_private(token_path, secrets.token_urlsafe(32).encode())

@@ -204,7 +204,7 @@ def up(ctx: click.Context, data_dir: str, host: str, port: int, insecure_http: b
 from berth.cli.down import down_command  # noqa: E402 - commands in modules of their own
 from berth.cli.operator import controllers, operator, scheduler  # noqa: E402
 from berth.cli.policy import policy  # noqa: E402
-from berth.cli.serve_webhook import webhook  # noqa: E402
+from berth.cli.serve_webhook import webhook, webhook_certificate  # noqa: E402
 from berth.cli.rbac import rbac_command  # noqa: E402
 from berth.cli.users import user_group  # noqa: E402
 from berth.cli.submit import v1_commands  # noqa: E402 - also registers the CLI v2 submit with the nouns
@@ -215,6 +215,7 @@ cli.add_command(scheduler)
 cli.add_command(operator)
 cli.add_command(policy)
 cli.add_command(webhook)
+cli.add_command(webhook_certificate)
 cli.add_command(user_group)
 cli.add_command(rbac_command)
 for _command in v1_commands():

@@ -45,3 +45,40 @@ def webhook(kubeconfig: str | None, host: str, port: int, tls_cert_file: str | N
         asyncio.run(serve(client, host, port, tls_cert_file, tls_private_key_file))
     except KeyboardInterrupt:
         pass
+
+
+@click.command(name="webhook-certificate")
+@click.option("--kubeconfig", default=None, help="Kubeconfig of the cluster (default: in-cluster service account, "
+              "else $KUBECONFIG or ~/.kube/config).")
+@click.option("--namespace", default="runai", show_default=True, help="Namespace of the webhook's Service and Secret.")
+@click.option("--service", default="berth-webhook", show_default=True, help="The webhook's Service.")
+@click.option("--secret", default="berth-webhook-tls", show_default=True,
+              help="The kubernetes.io/tls Secret the operator's pods mount.")
+@click.option("--configuration", default="berth", show_default=True,
+              help="Name of the Mutating and ValidatingWebhookConfiguration whose CA bundle is written.")
+def webhook_certificate(kubeconfig: str | None, namespace: str, service: str, secret: str, configuration: str) -> None:
+    """Make the webhook's serving certificate (kept while it is valid) and write its CA into the webhook
+    configurations: what deploy/'s one-shot Job runs where cert-manager is not installed.
+
+    \b
+    Examples:
+      berth webhook-certificate                       # in the Job: its service account
+      berth webhook-certificate --kubeconfig ~/.kube/config --namespace runai
+    """
+    from berth.client import Client, ClientError
+    from berth.webhook.certificate import provision
+
+    async def run() -> list[str]:
+        client = Client.from_kubeconfig(kubeconfig, field_manager="berth-webhook-certificate") if kubeconfig else \
+            Client.from_env(field_manager="berth-webhook-certificate")
+        async with client:
+            outcome = await provision(client, namespace, service, secret, configuration)
+        if outcome.missing:
+            raise click.ClickException("; ".join(outcome.lines(namespace, secret)))
+        return outcome.lines(namespace, secret)
+
+    try:
+        for line in asyncio.run(run()):
+            click.echo(line)
+    except ClientError as exc:
+        raise click.ClickException(str(exc)) from None
