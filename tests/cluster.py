@@ -134,7 +134,7 @@ class Cluster:
         with (self.home.parent / "berth-operator.log").open("a") as log:
             self.operator = subprocess.Popen(
                 [str(BIN / "berth"), "operator", "--kubeconfig", str(self.operator_kubeconfig), "--webhook-port", "0",
-                 "--probe-port", "0", "--default-scheduler", *args],
+                 "--probe-port", "0", "--default-scheduler", "--no-gpu-reservations", *args],
                 stdout=log, stderr=subprocess.STDOUT, text=True, env=self.env())
         deadline = time.monotonic() + 30
         while self.kubectl("get", "lease", "-n", "runai", "berth-operator", "-o", "name", check=False).returncode:

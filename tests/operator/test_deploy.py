@@ -24,6 +24,7 @@ from tests.operator.rbac import allows, operator_rules, refused_requests
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 KUBERNETES = "1.37.0"  # the newest schema kubernetes-validate carries; kubectl is 1.37 too
+OLDEST = "1.27.0"  # the oldest Kubernetes docs/kubernetes.md says Berth installs on
 #: Kinds of cert-manager, which the Kubernetes schema does not hold; checked against what deploy/ needs of them.
 CERT_MANAGER = {"Issuer", "Certificate"}
 
@@ -35,8 +36,9 @@ def render(path: Path) -> list[dict]:
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
+@pytest.mark.parametrize("version", [OLDEST, KUBERNETES])
 @pytest.mark.parametrize("overlay", ["", "cert-manager"])
-def test_every_manifest_renders_and_validates_strictly_against_the_kubernetes_schema(overlay):
+def test_every_manifest_renders_and_validates_strictly_against_the_kubernetes_schema(overlay, version):
     docs = render(DEPLOY / overlay)
     checked = []
     for doc in docs:
@@ -44,9 +46,9 @@ def test_every_manifest_renders_and_validates_strictly_against_the_kubernetes_sc
             assert doc["apiVersion"] == "cert-manager.io/v1"
             continue
         try:
-            kubernetes_validate.validate(doc, KUBERNETES, strict=True)
+            kubernetes_validate.validate(doc, version, strict=True)
         except kubernetes_validate.ValidationError as exc:
-            pytest.fail(f"{doc['kind']} {doc['metadata']['name']}: {exc.message} at {list(exc.path)}")
+            pytest.fail(f"{doc['kind']} {doc['metadata']['name']} ({version}): {exc.message} at {list(exc.path)}")
         checked.append(doc["kind"])
     assert {"CustomResourceDefinition", "Deployment", "Service", "ServiceAccount", "ClusterRole", "Role",
             "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "Namespace"} <= set(checked)

@@ -40,7 +40,7 @@ class Replica:
         with self.log.open("w") as log:
             self.process = subprocess.Popen(
                 [str(BIN / "berth"), "operator", "--kubeconfig", str(cluster.kubeconfig), "--identity", identity,
-                 "--probe-port", str(self.probe), "--default-scheduler", *args],
+                 "--probe-port", str(self.probe), "--default-scheduler", "--no-gpu-reservations", *args],
                 stdout=log, stderr=subprocess.STDOUT, text=True, env=cluster.env())
 
     def ready(self) -> str:

@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 
 #: Namespaces every Berth control plane has: kubectl's default, runai for global policies and templates,
 #: and kube-node-lease for the node agents' heartbeats.
-BOOTSTRAP_NAMESPACES = ("default", "runai", "kube-node-lease")
+BOOTSTRAP_NAMESPACES = ("default", "runai", "runai-reservation", "kube-node-lease")  # as on a Run:ai cluster
 
 
 @dataclass

@@ -202,7 +202,7 @@ def up(ctx: click.Context, data_dir: str, host: str, port: int, insecure_http: b
 
 
 from berth.cli.down import down_command  # noqa: E402 - commands in modules of their own
-from berth.cli.operator import controllers, operator, scheduler  # noqa: E402
+from berth.cli.operator import controllers, gpu_reservation, operator, scheduler  # noqa: E402
 from berth.cli.policy import policy  # noqa: E402
 from berth.cli.serve_webhook import webhook, webhook_certificate  # noqa: E402
 from berth.cli.rbac import rbac_command  # noqa: E402
@@ -213,6 +213,7 @@ cli.add_command(down_command)
 cli.add_command(controllers)
 cli.add_command(scheduler)
 cli.add_command(operator)
+cli.add_command(gpu_reservation)
 cli.add_command(policy)
 cli.add_command(webhook)
 cli.add_command(webhook_certificate)

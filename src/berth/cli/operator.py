@@ -39,6 +39,12 @@ def _client(kubeconfig: str | None, manager: str) -> Client:
 @click.option("--no-scheduler", is_flag=True, help="Do not run the scheduler.")
 @click.option("--default-scheduler", is_flag=True, help="Also place pods that name no scheduler (only where "
               "Berth's scheduler is the cluster's only one; otherwise it leaves them to theirs).")
+@click.option("--gpu-reservations/--no-gpu-reservations", default=True, show_default=True,
+              help="Hold each shared GPU (fractions, GPU memory) with a reservation pod asking nvidia.com/gpu, as "
+              "a real cluster's kubelets need; off where the nodes are berth up's, which read the device "
+              "annotation.")
+@click.option("--reservation-image", default=None, help="Image of the reservation pods (default: the operator's "
+              "own, read from its pod).")
 @click.option("--webhook-port", default=8443, show_default=True, type=int, help="HTTPS port of the admission "
               "webhook (/mutate, /validate); 0: no webhook.")
 @click.option("--cert-dir", default="/etc/berth/webhook", show_default=True, help="Folder with the webhook's "
@@ -48,7 +54,8 @@ def _client(kubeconfig: str | None, manager: str) -> Client:
               help="Plain HTTP port of /healthz, /readyz and /metrics; 0: none.")
 def operator(kubeconfig: str | None, namespace: str | None, lease_name: str, identity: str | None,
              lease_duration: float, lease_renew_deadline: float, lease_retry: float, no_controllers: bool,
-             no_scheduler: bool, default_scheduler: bool, webhook_port: int, cert_dir: str, probe_port: int) -> None:
+             no_scheduler: bool, default_scheduler: bool, gpu_reservations: bool, reservation_image: str | None,
+             webhook_port: int, cert_dir: str, probe_port: int) -> None:
     """Run the controllers, the scheduler and the admission webhook against a Kubernetes API, with leader
     election: of several replicas one runs the controllers and the scheduler, every one serves the webhook.
 
@@ -57,11 +64,17 @@ def operator(kubeconfig: str | None, namespace: str | None, lease_name: str, ide
       berth operator                                 # in a pod: its service account (deploy/ runs it so)
       berth operator --kubeconfig ~/.kube/config     # from a workstation, against a cluster
       berth up --no-controllers --no-scheduler &     # berth up's API alone, and the operator beside it:
-      berth operator --kubeconfig ~/.berth/kubeconfig --default-scheduler --webhook-port 0
+      berth operator --kubeconfig ~/.berth/kubeconfig --default-scheduler --no-gpu-reservations --webhook-port 0
     """
     from berth.operator.lease import Timing
     from berth.operator.run import Options, default_identity, default_namespace, main
 
+    import os
+
+    from berth.operator.run import NO_IMAGE
+
+    if gpu_reservations and not no_scheduler and not reservation_image and not os.environ.get("POD_NAME"):
+        raise click.UsageError(NO_IMAGE)
     timing = Timing(lease_duration, lease_renew_deadline, lease_retry)
     if timing.problems():
         raise click.UsageError("; ".join(timing.problems()))
@@ -70,7 +83,8 @@ def operator(kubeconfig: str | None, namespace: str | None, lease_name: str, ide
         cert, key = _serving_certificate(Path(cert_dir))
     options = Options(kubeconfig=kubeconfig, namespace=namespace or default_namespace(), lease_name=lease_name,
                       identity=identity or default_identity(), timing=timing, controllers=not no_controllers,
-                      scheduler=not no_scheduler, serve_default=default_scheduler, webhook_port=webhook_port,
+                      scheduler=not no_scheduler, serve_default=default_scheduler, gpu_reservations=gpu_reservations,
+                      reservation_image=reservation_image, webhook_port=webhook_port,
                       webhook_cert=cert, webhook_key=key, probe_port=probe_port)
     from berth.client import ConfigError
 
@@ -144,3 +158,35 @@ def scheduler(kubeconfig: str | None) -> None:
         asyncio.run(run())
     except KeyboardInterrupt:
         pass
+
+
+@click.command(name="gpu-reservation", hidden=True)
+def gpu_reservation() -> None:
+    """What a GPU reservation pod runs (berth.api.sharing): print the GPU the device plugin gave this container
+    (its UUID, from NVIDIA_VISIBLE_DEVICES or else nvidia-smi), then hold it until stopped.
+
+    \b
+    Examples:
+      berth gpu-reservation        # in a pod asking nvidia.com/gpu: 1 (the scheduler makes it)
+    """
+    import os
+    import signal
+    import subprocess
+
+    given = os.environ.get("NVIDIA_VISIBLE_DEVICES", "").strip()
+    if not given or given in ("all", "none", "void"):  # a device plugin that mounts devices (CDI) sets no list
+        try:
+            found = subprocess.run(["nvidia-smi", "--query-gpu=uuid", "--format=csv,noheader"], capture_output=True,
+                                   text=True, timeout=30)
+            given = ",".join(line.strip() for line in found.stdout.splitlines() if line.strip())
+        except (OSError, subprocess.TimeoutExpired):
+            given = ""
+    if not given:
+        click.echo("no GPU is visible to this container: is it given nvidia.com/gpu by the NVIDIA device plugin?",
+                   err=True)
+        sys.exit(1)
+    click.echo(given, nl=True)
+    sys.stdout.flush()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    while True:
+        signal.pause()

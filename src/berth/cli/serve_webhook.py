@@ -17,7 +17,7 @@ import click
 @click.option("--tls-private-key-file", default=None, help="Key of --tls-cert-file (PEM).")
 @click.option("--data-dir", default="~/.berth/webhook", show_default=True,
               help="Where a generated CA and certificate are kept.")
-@click.option("--service-name", default="berth-webhook.berth-system.svc", show_default=True,
+@click.option("--service-name", default="berth-webhook.runai.svc", show_default=True,
               help="DNS name the generated certificate is valid for (the webhook Service).")
 def webhook(kubeconfig: str | None, host: str, port: int, tls_cert_file: str | None,
             tls_private_key_file: str | None, data_dir: str, service_name: str) -> None:

@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+from berth.api import sharing
 from berth.api.priority import priority_class
 from berth.api.registry import WORKLOADS
 from berth.client import AlreadyExists, ApiError, Client, Conflict, NotFound
@@ -211,6 +212,9 @@ class WorkloadController:
                 annotations[NODE_POOLS_ANNOTATION] = ",".join(pools)
             spec = pod["spec"]
             spec["restartPolicy"] = restart_policy
+            if podspec.GPU_FRACTION in annotations or podspec.GPU_MEMORY in annotations:
+                for container in spec["containers"]:  # the shared GPU, on a real cluster (berth.api.sharing)
+                    container.setdefault("envFrom", []).append(sharing.env_from(name))
             priority, _ = priority_class(workload)
             spec["priorityClassName"] = priority
             spec["priority"] = PRIORITY[priority]

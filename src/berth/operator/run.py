@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import socket
 import uuid
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 DEFAULT_NAMESPACE = "runai"
 LEASE_NAME = "berth-operator"
+NO_IMAGE = ("give --reservation-image (the image of GPU reservation pods; it is the operator's own when it runs in "
+            "a pod with POD_NAME and POD_NAMESPACE set), or --no-gpu-reservations where the nodes are berth up's")
 
 
 def default_namespace() -> str:
@@ -65,6 +68,8 @@ class Options:
     controllers: bool = True
     scheduler: bool = True
     serve_default: bool = False  # the scheduler also places pods that name no scheduler
+    gpu_reservations: bool = True  # shared GPUs held by reservation pods (a real cluster's kubelets)
+    reservation_image: str | None = None  # their image; None: this pod's own (in a cluster)
     webhook_port: int = 8443  # 0: no webhook
     webhook_cert: str | None = None
     webhook_key: str | None = None
@@ -99,7 +104,9 @@ class Replica:
 
         async def scheduler() -> None:
             async with client("runai-scheduler") as c:
-                await components.scheduler(c, serve_default=self.options.serve_default, registry=self.registry)
+                image = await self.reservation_image(c) if self.options.gpu_reservations else None
+                await components.scheduler(c, serve_default=self.options.serve_default, registry=self.registry,
+                                           reservation_image=image)
 
         return ([controllers] if self.options.controllers else []) + ([scheduler] if self.options.scheduler else [])
 
@@ -118,6 +125,17 @@ class Replica:
                 await self.elector.release()
                 return 1
         return 1  # the Lease is lost: start again as a follower
+
+    async def reservation_image(self, client: Client) -> str:
+        """The image of the GPU reservation pods: as given, else the operator's own (its pod read through
+        POD_NAME and POD_NAMESPACE, which deploy/ sets), so an upgrade of the operator upgrades them too."""
+        if self.options.reservation_image:
+            return self.options.reservation_image
+        name, namespace = os.environ.get("POD_NAME"), os.environ.get("POD_NAMESPACE")
+        if not (name and namespace):
+            raise RuntimeError(NO_IMAGE)
+        pod = await client.get("Pod", name, namespace)
+        return str(pod["spec"]["containers"][0]["image"])
 
     # -- what every replica serves ----------------------------------------------------------------------
 

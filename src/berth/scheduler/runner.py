@@ -35,17 +35,18 @@ from dataclasses import replace
 from collections.abc import Awaitable, Iterable
 from typing import Any
 
-from berth.api import scheduler_settings, usage
+from berth.api import scheduler_settings, sharing, usage
 from berth.api.scheduler_settings import CONFIGMAP_NAME, CONFIGMAP_NAMESPACE, SchedulerSettings
 from berth.client import ApiError, Client, Conflict, NotFound
 from berth.client.errors import ClientError
 from berth.client.informer import Change, Informer
 from berth.client.interruptions import record_interruption, workload_of
-from berth.scheduler import snapshot_of
+from berth.scheduler import reservations, snapshot_of
 from berth.scheduler.core import Bind, CycleConfig, Decisions, Eviction, Pod, Snapshot, run_cycle
 from berth.scheduler.core.decisions import GROUP_NOT_FOUND
 from berth.scheduler.core.timeshare import UsageHistory, holdings, record
 from berth.scheduler.metrics import SchedulerMetrics
+from berth.scheduler.reservations import Reservations
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +82,13 @@ class Scheduler:
     """One scheduler loop over one API."""
 
     def __init__(self, client: Client, *, period: float = PERIOD_S, config: CycleConfig | None = None,
-                 serve_default: bool = False, metrics: SchedulerMetrics | None = None) -> None:
+                 serve_default: bool = False, metrics: SchedulerMetrics | None = None,
+                 reservation_image: str | None = None) -> None:
         self.client = client
+        # On a real cluster (`reservation_image`): a shared GPU is held by a reservation pod of that image
+        # (`berth.scheduler.reservations`); berth up's node agents read the device annotation instead.
+        self.reservations = Reservations(client, reservation_image) if reservation_image else None
+        self.reserving = (Informer(client, "Pod", sharing.RESERVATION_NAMESPACE) if reservation_image else None)
         self.metrics = metrics  # counted once per cycle, after its writes (`berth.scheduler.metrics`)
         self.period = period
         self.config = config
@@ -127,7 +133,8 @@ class Scheduler:
             self._dirty.set()
 
     def _informers(self) -> list[Informer]:
-        return [self.pods, self.nodes, self.groups, self.projects, self.departments, self.pools, self.settings]
+        kept = [self.pods, self.nodes, self.groups, self.projects, self.departments, self.pools, self.settings]
+        return kept + ([self.reserving] if self.reserving is not None else [])
 
     async def run(self) -> None:
         for informer in self._informers():
@@ -149,6 +156,8 @@ class Scheduler:
                     log.exception("scheduling cycle failed")
                 await asyncio.sleep(min(self._thought * PACE, self.period))
         finally:
+            if self.reservations is not None:
+                await reservations.stop(self.reservations)
             await asyncio.gather(*(i.stop() for i in self._informers()), return_exceptions=True)
 
     # -- one cycle ----------------------------------------------------------------------------------
@@ -208,6 +217,8 @@ class Scheduler:
             self._interrupted &= {(p.get("metadata") or {}).get("uid") for p in self.pods.items()}
         await _bounded(self._bind(b) for b in decisions.binds if not b.pipelined)
         await self._report(decisions, snapshot)
+        if self.reservations is not None and self.reserving is not None:
+            await self.reservations.tidy(self.reserving.items(), self.pods.items())
         if self.metrics is not None:
             self.metrics.cycle_done(time.perf_counter() - started, snapshot, decisions)
         return decisions
@@ -236,6 +247,31 @@ class Scheduler:
         namespace, name = bind.pod.split("/", 1)
         uid = self._uids.get(bind.pod)  # the pod the cycle decided for: the bind is for it alone
         self._assumed[bind.pod] = (uid, bind)
+        if self.reservations is not None:
+            pod = self.pods.get(name, namespace)
+            if pod is not None and reservations.shares(bind, pod):  # its device reserved first, beside the
+                self.reservations.bind_later(bind, pod, lambda b: self._bind_now(b, uid),  # cycle; assumed meanwhile
+                                             self._not_reserved)
+                return
+        await self._bind_now(bind, uid)
+
+    async def _not_reserved(self, bind: Bind, why: str) -> None:
+        """A shared device's reservation did not come up: the pod goes back to waiting, and is told why."""
+        self._assumed.pop(bind.pod, None)  # the next cycle decides again (and tries again)
+        namespace, name = bind.pod.split("/", 1)
+        if self._told.get(bind.pod, ("", 0.0))[0] == why:
+            return  # said already: one word per reason, not one per cycle
+        self._told[bind.pod] = (why, time.monotonic())
+        log.warning("pod %s: %s", bind.pod, why)
+        if (pod := self.pods.get(name, namespace)) is not None:
+            try:
+                await self._set_scheduled(pod, "False", why)
+                await self.client.create_event(pod, "FailedScheduling", why, type="Warning", component=SCHEDULER_NAME)
+            except ApiError as exc:
+                log.warning("could not tell pod %s: %s", bind.pod, exc)
+
+    async def _bind_now(self, bind: Bind, uid: str | None) -> None:
+        namespace, name = bind.pod.split("/", 1)
         try:
             annotations = ({usage.DEVICES_ANNOTATION: usage.devices_value(bind.devices, bind.mig)}
                            if bind.devices else None)
