@@ -173,6 +173,7 @@ def gpu_reservation() -> None:
     import signal
     import subprocess
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # before the line: whoever reads it may stop us at once
     given = os.environ.get("NVIDIA_VISIBLE_DEVICES", "").strip()
     if not given or given in ("all", "none", "void"):  # a device plugin that mounts devices (CDI) sets no list
         try:
@@ -187,6 +188,5 @@ def gpu_reservation() -> None:
         sys.exit(1)
     click.echo(given, nl=True)
     sys.stdout.flush()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     while True:
         signal.pause()
