@@ -5,8 +5,8 @@ the whole suite by tests/conftest.py.
 
 With BERTH_TEST_OPERATOR=1 in the environment, the controllers and the scheduler a test asks for do not run
 inside `berth up`: it is started `--no-controllers --no-scheduler`, and `berth operator` runs them as a
-process of its own through the kubeconfig, as on a real cluster (`make test-operator` runs the end-to-end
-tests of the controllers, scheduler and nodes so; tests/operator/test_end_to_end.py runs it).
+process of its own through the kubeconfig, as on a real cluster (`make test-operator`, part of `make test`,
+runs the end-to-end tests of the controllers, scheduler and nodes so).
 """
 
 from __future__ import annotations

@@ -174,3 +174,13 @@ def test_mig_slices_and_shares_of_several_devices_count_what_they_take():
     a = statuses(objects)[("Project", "a")]
     assert a["allocated"]["gpu"] == 0.5 + 0.5  # 2 of the A30's 4 compute slices; a quarter of each of two GPUs
     assert a["requested"]["gpu"] == 1 + 0.428  # waiting: 3 of 7 slices, rounded down
+
+
+def test_a_gpu_reservation_pod_is_not_counted_beside_the_pods_sharing_its_gpu():
+    # On a real cluster a reservation pod asks nvidia.com/gpu: 1 for the GPU two halves share (berth.api.sharing):
+    # the pool holds one GPU, not two.
+    reservation = pod("gpu-reservation-n1-0", "runai-reservation", gpus=1, node_name="n1", devices="0")
+    halves = [pod(f"half-{i}", "runai-a", fraction="0.5", node_name="n1", devices="0") for i in "ab"]
+    out = statuses(Objects(projects=[project("a")], node_pools=[pool("default")], nodes=[node("n1")],
+                           pods=[reservation, *halves], namespaces=[namespace("runai-a")]))
+    assert out[("NodePool", "default")]["allocatedGpus"] == 1

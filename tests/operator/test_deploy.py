@@ -17,6 +17,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from berth.apiserver.tls import issue, new_ca, pem
+from berth.webhook.certificate import service_hosts
 from tests.cluster import BIN, free_port
 from tests.controllers.helpers import eventually
 from tests.operator.rbac import allows, operator_rules, refused_requests
@@ -92,7 +94,9 @@ def test_the_rbac_reader_allows_what_a_rule_names_and_nothing_more():
     assert not any(allows(r, "delete", "", "nodes", None, None) for r in cluster)
     assert not any(allows(r, "get", "", "secrets", None, None) for r in cluster)  # the operator reads no Secret
     assert not any(allows(r, "update", "coordination.k8s.io", "leases", None, None) for r in cluster)
-    assert any(allows(r, "update", "coordination.k8s.io", "leases", None, None) for r in by_namespace["runai"])
+    assert any(allows(r, "update", "coordination.k8s.io", "leases", None, "berth-operator") for r in by_namespace["runai"])
+    assert not any(allows(r, "update", "coordination.k8s.io", "leases", None, "another") for r in by_namespace["runai"])
+    assert not any(allows(r, "create", "", "pods", "eviction", None) for r in cluster)  # preempted pods are deleted
     assert allows({"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["a"], "verbs": ["get"]},
                   "get", "", "secrets", None, "a")
     assert not allows({"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["a"], "verbs": ["get"]},
@@ -158,7 +162,8 @@ def test_the_certificate_job_makes_a_certificate_the_webhook_serves_and_its_ca_t
     port, probe = free_port(), free_port()
     operator = subprocess.Popen([str(BIN / "berth"), "operator", "--kubeconfig", str(c.kubeconfig), "--no-controllers",
                                  "--no-scheduler", "--cert-dir", str(certs), "--webhook-port", str(port),
-                                 "--probe-port", str(probe), "--identity", "certified"],
+                                 "--probe-port", str(probe), "--identity", "certified",
+                                 "--certificate-check-interval", "0.2"],
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=c.env())
     try:
         eventually(lambda: _ready(probe), timeout=30)
@@ -170,6 +175,25 @@ def test_the_certificate_job_makes_a_certificate_the_webhook_serves_and_its_ca_t
         with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
             with pytest.raises(ssl.SSLCertVerificationError):
                 context.wrap_socket(raw, server_hostname="elsewhere.example")
+        # Renewed in place (as cert-manager and the kubelet do it): served from the next handshake, no restart.
+        ca, ca_key = new_ca("renewed-ca")
+        cert, key = issue(ca, ca_key, service_hosts("berth-webhook", "runai"), "berth-webhook.runai.svc")
+        (certs / "tls.key.new").write_bytes(key)
+        (certs / "tls.crt.new").write_bytes(cert)
+        (certs / "tls.key.new").rename(certs / "tls.key")
+        (certs / "tls.crt.new").rename(certs / "tls.crt")
+        renewed = ssl.create_default_context(cadata=pem(ca).decode())
+
+        def serves_renewed() -> bool:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+                try:
+                    with renewed.wrap_socket(raw, server_hostname="berth-webhook.runai.svc"):
+                        return True
+                except ssl.SSLCertVerificationError:
+                    return False
+
+        eventually(serves_renewed, timeout=15)
+        assert operator.poll() is None
     finally:
         operator.terminate()
         operator.wait(timeout=20)

@@ -246,6 +246,8 @@ CORE_KINDS: tuple[Kind, ...] = (
     Kind("apps", "v1", "Deployment", "deployments", short_names=("deploy",), categories=("all",),
          subresources=("status",)),
     Kind("batch", "v1", "Job", "jobs", categories=("all",), subresources=("status",)),
+    Kind("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", short_names=("pdb",),
+         subresources=("status",)),
     Kind("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", namespaced=False),
     Kind("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", namespaced=False),
     Kind("rbac.authorization.k8s.io", "v1", "Role", "roles"),

@@ -66,8 +66,8 @@ def reservation_pod(node: str, device: int, image: str) -> dict[str, Any]:
             "containers": [{
                 "name": "reservation", "image": image, "imagePullPolicy": "IfNotPresent",
                 "command": ["berth", "gpu-reservation"],
-                "resources": {"limits": {"nvidia.com/gpu": "1", "cpu": "50m", "memory": "64Mi"},
-                              "requests": {"nvidia.com/gpu": "1", "cpu": "10m", "memory": "32Mi"}},
+                "resources": {"limits": {"nvidia.com/gpu": "1", "cpu": "100m", "memory": "128Mi"},
+                              "requests": {"nvidia.com/gpu": "1", "cpu": "10m", "memory": "64Mi"}},
                 "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                                     "capabilities": {"drop": ["ALL"]}},
             }],

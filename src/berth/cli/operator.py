@@ -50,12 +50,14 @@ def _client(kubeconfig: str | None, manager: str) -> Client:
 @click.option("--cert-dir", default="/etc/berth/webhook", show_default=True, help="Folder with the webhook's "
               "serving certificate (tls.crt, tls.key, as a kubernetes.io/tls Secret mounts them). When it has "
               "none, one is made in ~/.berth/webhook.")
+@click.option("--certificate-check-interval", default=30.0, type=float, hidden=True,
+              help="Seconds between looks for a renewed webhook certificate.")
 @click.option("--probe-port", default=8081, show_default=True, type=int,
               help="Plain HTTP port of /healthz, /readyz and /metrics; 0: none.")
 def operator(kubeconfig: str | None, namespace: str | None, lease_name: str, identity: str | None,
              lease_duration: float, lease_renew_deadline: float, lease_retry: float, no_controllers: bool,
              no_scheduler: bool, default_scheduler: bool, gpu_reservations: bool, reservation_image: str | None,
-             webhook_port: int, cert_dir: str, probe_port: int) -> None:
+             webhook_port: int, cert_dir: str, certificate_check_interval: float, probe_port: int) -> None:
     """Run the controllers, the scheduler and the admission webhook against a Kubernetes API, with leader
     election: of several replicas one runs the controllers and the scheduler, every one serves the webhook.
 
@@ -73,7 +75,8 @@ def operator(kubeconfig: str | None, namespace: str | None, lease_name: str, ide
 
     from berth.operator.run import NO_IMAGE
 
-    if gpu_reservations and not no_scheduler and not reservation_image and not os.environ.get("POD_NAME"):
+    in_pod = os.environ.get("POD_NAME") and os.environ.get("POD_NAMESPACE")
+    if gpu_reservations and not no_scheduler and not reservation_image and not in_pod:
         raise click.UsageError(NO_IMAGE)
     timing = Timing(lease_duration, lease_renew_deadline, lease_retry)
     if timing.problems():
@@ -85,7 +88,8 @@ def operator(kubeconfig: str | None, namespace: str | None, lease_name: str, ide
                       identity=identity or default_identity(), timing=timing, controllers=not no_controllers,
                       scheduler=not no_scheduler, serve_default=default_scheduler, gpu_reservations=gpu_reservations,
                       reservation_image=reservation_image, webhook_port=webhook_port,
-                      webhook_cert=cert, webhook_key=key, probe_port=probe_port)
+                      webhook_cert=cert, webhook_key=key, certificate_check_s=certificate_check_interval,
+                      probe_port=probe_port)
     from berth.client import ConfigError
 
     try:

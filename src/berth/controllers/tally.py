@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from berth.api import usage
+from berth.api import sharing, usage
 from berth.api.projects import DEFAULT_POOL, deserved_gpus, namespace_of_project
 from berth.api.mig import DEFAULT_SLICES as MIG_SLICES
 from berth.api.usage import MILLI, PoolSelector
@@ -138,8 +138,8 @@ class _Books:
         self.project: dict[str, Usage] = defaultdict(Usage)
         self.project_pool: dict[tuple[str, str], Usage] = defaultdict(Usage)
         self.pool: dict[str, Usage] = defaultdict(Usage)
-        for pod in objects.pods:
-            if usage.counts(pod):
+        for pod in objects.pods:  # a GPU reservation pod holds what the pods sharing its GPU are counted for
+            if usage.counts(pod) and (pod.get("metadata") or {}).get("namespace") != sharing.RESERVATION_NAMESPACE:
                 self._count(pod)
 
     @staticmethod

@@ -64,9 +64,10 @@ class Elector:
         self.last_renewed = now
         return True
 
-    async def _try(self) -> bool:
+    async def _try(self, within: float | None = None) -> bool:
+        """One attempt, given up after `within` seconds (default: two retry periods)."""
         try:
-            return await asyncio.wait_for(self._attempt(), self.timing.retry_s * 2)
+            return await asyncio.wait_for(self._attempt(), self.timing.retry_s * 2 if within is None else within)
         except (ApiError, Unreachable, asyncio.TimeoutError, OSError) as exc:
             log.warning("lease %s/%s: %s", self.namespace, self.name, exc or type(exc).__name__)
             return False
@@ -80,21 +81,30 @@ class Elector:
 
     async def keep(self) -> None:
         """Renew the Lease every retry period; return when it could not be renewed within the renew deadline
-        (another replica took it, or the API could not be reached)."""
-        while True:
-            await asyncio.sleep(self.timing.retry_s)
-            if await self._try():
-                continue
-            if self._held is not None and lease.holder(await self._read()) not in ("", self.identity):
-                break  # taken: no point trying until the deadline
-            if self._clock() - self.last_renewed > self.timing.renew_deadline_s:
+        (another replica took it, or the API could not be reached). Every wait is bounded by what is left of
+        the deadline, as client-go bounds it, so the replica stops acting within `renew_deadline_s` of its last
+        renewal, before any other may take the Lease (`lease_duration_s` after it)."""
+        while (left := self._left()) > 0:
+            await asyncio.sleep(min(self.timing.retry_s, left))
+            if (left := self._left()) <= 0:
                 break
+            if await self._try(min(self.timing.retry_s * 2, left)):
+                continue
+            if (left := self._left()) <= 0:
+                break
+            if self._held is not None and lease.holder(await self._read(left)) not in ("", self.identity):
+                break  # taken: no point trying until the deadline
         self.leading = False
         log.error("%s lost the lease %s/%s: it stops acting", self.identity, self.namespace, self.name)
 
-    async def _read(self) -> dict[str, Any] | None:
+    def _left(self) -> float:
+        """Seconds until the renew deadline, counted from the last renewal."""
+        return self.last_renewed + self.timing.renew_deadline_s - self._clock()
+
+    async def _read(self, within: float) -> dict[str, Any] | None:
         try:
-            return await asyncio.wait_for(self.client.get("Lease", self.name, self.namespace), self.timing.retry_s)
+            return await asyncio.wait_for(self.client.get("Lease", self.name, self.namespace),
+                                          min(self.timing.retry_s, within))
         except (ApiError, Unreachable, asyncio.TimeoutError, OSError):
             return None
 

@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -73,6 +74,7 @@ class Options:
     webhook_port: int = 8443  # 0: no webhook
     webhook_cert: str | None = None
     webhook_key: str | None = None
+    certificate_check_s: float = 30.0  # how often the webhook looks for a renewed certificate
     probe_host: str = "0.0.0.0"
     probe_port: int = 8081  # /healthz, /readyz, /metrics over plain HTTP; 0: none
 
@@ -115,10 +117,12 @@ class Replica:
         await self.elector.campaign()
         running = [asyncio.create_task(task()) for task in self.leader_tasks()]
         keeping = asyncio.create_task(self.elector.keep())
-        done, _ = await asyncio.wait([*running, keeping], return_when=asyncio.FIRST_COMPLETED)
-        for task in [*running, keeping]:
-            task.cancel()
-        await asyncio.gather(*running, keeping, return_exceptions=True)
+        try:
+            done, _ = await asyncio.wait([*running, keeping], return_when=asyncio.FIRST_COMPLETED)
+        finally:  # also when this replica is stopped (cancelled): the components end before the Lease is released
+            for task in [*running, keeping]:
+                task.cancel()
+            await asyncio.gather(*running, keeping, return_exceptions=True)
         for task in done:
             if task is not keeping and not task.cancelled() and task.exception() is not None:
                 log.error("a component failed: %r; this replica stops", task.exception())
@@ -163,7 +167,8 @@ class Replica:
         from berth.webhook.server import app
 
         options = self.options
-        config = uvicorn.Config(app(self._client_for("berth-webhook")), host="0.0.0.0", port=options.webhook_port,
+        client = self._client_for("berth-webhook")
+        config = uvicorn.Config(app(client), host="0.0.0.0", port=options.webhook_port,
                                 ssl_certfile=options.webhook_cert, ssl_keyfile=options.webhook_key,
                                 log_level="warning", access_log=False, lifespan="off", server_header=False)
         server = uvicorn.Server(config)
@@ -171,7 +176,31 @@ class Replica:
         while not server.started and not serving.done():
             await asyncio.sleep(0.05)
         self.webhook_ready = server.started
-        await serving
+        renewing = asyncio.create_task(self._follow_certificate(config))
+        try:
+            await serving
+        finally:
+            renewing.cancel()
+            await client.close()
+
+    async def _follow_certificate(self, config: uvicorn.Config) -> None:
+        """Serve a renewed certificate (cert-manager renews it, the kubelet updates the mounted Secret) from
+        the next handshake on, without a restart: kube-apiserver trusts the CA, whose bundle does not change."""
+        cert, key = self.options.webhook_cert, self.options.webhook_key
+        if not cert or not key:
+            return
+        seen = _stamp(cert, key)
+        while True:
+            await asyncio.sleep(self.options.certificate_check_s)
+            now = _stamp(cert, key)
+            if now != seen and config.ssl is not None:
+                try:
+                    config.ssl.load_cert_chain(cert, key)
+                except (OSError, ssl.SSLError) as exc:  # half-written: the next look takes it
+                    log.warning("the webhook's certificate changed but could not be loaded yet: %s", exc)
+                    continue
+                seen = now
+                log.info("the webhook serves its renewed certificate %s", cert)
 
     async def run(self) -> int:
         """Until SIGTERM or Ctrl-C (0, the Lease handed back), a lost Lease or a failed component (1)."""
@@ -201,6 +230,18 @@ class Replica:
         await self.elector.release()
         await self.elector.client.close()
         return code
+
+
+def _stamp(*paths: str) -> tuple[tuple[int, int], ...]:
+    """What tells that files changed, through the symbolic links a mounted Secret is made of."""
+    stamps = []
+    for path in paths:
+        try:
+            found = os.stat(path)
+            stamps.append((found.st_ino, found.st_mtime_ns))
+        except OSError:
+            stamps.append((0, 0))
+    return tuple(stamps)
 
 
 def main(options: Options) -> int:

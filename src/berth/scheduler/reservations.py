@@ -27,6 +27,7 @@ Obj = dict[str, Any]
 WAIT_S = 180.0  # for a reservation pod to run and say its GPU
 POLL_S = 0.5
 IDLE_S = 30.0  # an unused reservation pod is kept this long
+ENDED_BACKOFF_S = 5.0  # after deleting a reservation pod that ended, before making it again
 
 
 def shares(bind: Bind, pod: Obj) -> bool:
@@ -46,62 +47,82 @@ class Reservations:
     def __init__(self, client: Client, image: str) -> None:
         self.client = client
         self.image = image
-        self.waiting: dict[str, tuple[asyncio.Task[None], Bind]] = {}  # pod key -> its bind in progress
+        # pod key -> its bind in progress, and the uid of the pod it is for
+        self.waiting: dict[str, tuple[asyncio.Task[None], Bind, str | None]] = {}
         self._in_use_since: dict[tuple[str, int], float] = {}  # (node, device) -> last seen in use
 
     def bind_later(self, bind: Bind, pod: Obj, bind_now: Callable[[Bind], Awaitable[None]],
                    give_up: Callable[[Bind, str], Awaitable[None]]) -> None:
         """Reserve the bind's devices, write the pod's ConfigMap, then `bind_now`; beside the cycle. On failure,
-        `give_up(bind, why)`."""
-        if bind.pod in self.waiting:
-            return
+        `give_up(bind, why)`. A bind in progress for an earlier pod of the same name is given up."""
+        uid = (pod.get("metadata") or {}).get("uid")
+        earlier = self.waiting.get(bind.pod)
+        if earlier is not None:
+            if earlier[2] == uid:
+                return
+            earlier[0].cancel()
 
         async def run() -> None:
             try:
                 reserved = [await self._reserved(bind.node, device) for device in bind.devices]
                 await self._write_configmap(pod, bind, ",".join(reserved))
                 await bind_now(bind)
+            except asyncio.CancelledError:
+                raise
             except ReservationFailed as exc:
                 await give_up(bind, str(exc))
             except ClientError as exc:
                 await give_up(bind, f"its shared GPU on node {bind.node} could not be reserved: {exc} (is deploy/ "
                                     f"installed? it makes the namespace {sharing.RESERVATION_NAMESPACE})")
+            except Exception as exc:  # noqa: BLE001 - the pod must not stay assumed forever
+                log.exception("reserving for pod %s", bind.pod)
+                await give_up(bind, f"its shared GPU on node {bind.node} could not be reserved: {exc!r}")
             finally:
-                self.waiting.pop(bind.pod, None)
+                if self.waiting.get(bind.pod, (None, None, None))[2] == uid:
+                    self.waiting.pop(bind.pod, None)
 
-        self.waiting[bind.pod] = (asyncio.create_task(run()), bind)
+        self.waiting[bind.pod] = (asyncio.create_task(run()), bind, uid)
 
-    async def _reserved(self, node: str, device: int) -> str:
-        """The GPU the reservation pod for (node, device) holds: made if missing, waited for until it says."""
-        self._in_use_since[(node, device)] = time.monotonic()
-        name = sharing.reservation_name(node, device)
+    async def _create(self, node: str, device: int) -> None:
         try:
             await self.client.create(sharing.reservation_pod(node, device, self.image))
         except AlreadyExists:
-            pass
+            pass  # another bind on the device made it
+
+    async def _reserved(self, node: str, device: int) -> str:
+        """The GPU the reservation pod for (node, device) holds: made if missing, waited for until it says. One
+        being deleted, or that has ended, holds nothing: it is waited out and made again."""
+        self._in_use_since[(node, device)] = time.monotonic()
+        name = sharing.reservation_name(node, device)
         deadline = time.monotonic() + WAIT_S
         last = "not created"
         while time.monotonic() < deadline:
             try:
                 pod = await self.client.get("Pod", name, sharing.RESERVATION_NAMESPACE)
             except NotFound:
-                await self.client.create(sharing.reservation_pod(node, device, self.image))
+                await self._create(node, device)
                 continue
-            if (found := sharing.reserved_gpu(pod)) is not None:
-                return found
             phase = (pod.get("status") or {}).get("phase") or "Pending"
-            last = _state(pod)
-            if phase == "Running" and _started(pod):
-                line = await self._first_line(name)
-                said = sharing.gpu_identity(line)
-                if line and said is None:
-                    last = f"it printed {line[:200]!r}, not a GPU"
-                if said:
-                    await self.client.patch("Pod", name, {"metadata": {"annotations": {
-                        sharing.RESERVED_GPU_ANNOTATION: said}}}, sharing.RESERVATION_NAMESPACE)
-                    return said
+            if (pod.get("metadata") or {}).get("deletionTimestamp"):
+                last = "being deleted"
             elif phase in ("Failed", "Succeeded"):
+                last = f"it ended ({_state(pod)})"
                 await self._delete(name)
+                await asyncio.sleep(ENDED_BACKOFF_S)  # not a loop of pods the kubelet refuses
+                continue
+            elif (found := sharing.reserved_gpu(pod)) is not None:
+                return found
+            else:
+                last = _state(pod)
+                if phase == "Running" and _started(pod):
+                    line = await self._first_line(name)
+                    said = sharing.gpu_identity(line)
+                    if line and said is None:
+                        last = f"it printed {line[:200]!r}, not a GPU"
+                    if said:
+                        await self.client.patch("Pod", name, {"metadata": {"annotations": {
+                            sharing.RESERVED_GPU_ANNOTATION: said}}}, sharing.RESERVATION_NAMESPACE)
+                        return said
             await asyncio.sleep(POLL_S)
         raise ReservationFailed(f"the GPU reservation pod {sharing.RESERVATION_NAMESPACE}/{name} on node {node} "
                                 f"did not say which GPU it holds within {WAIT_S:.0f} s ({last})")
@@ -141,7 +162,12 @@ class Reservations:
         """Delete the reservation pods that no placed, unfinished sharing pod (nor a bind in progress) uses
         and have not been used for IDLE_S."""
         now = time.monotonic()
-        for _, waiting in self.waiting.values():
+        pods = list(pods)
+        uids = {f"{p['metadata'].get('namespace')}/{p['metadata']['name']}": p["metadata"].get("uid") for p in pods}
+        for key, (task, waiting, uid) in list(self.waiting.items()):
+            if uids.get(key) != uid:  # its pod was deleted (or evicted) while it waited
+                task.cancel()
+                continue
             for device in waiting.devices:
                 self._in_use_since[(waiting.node, device)] = now
         for pod in pods:
@@ -182,7 +208,7 @@ def _state(pod: Obj) -> str:
 
 async def stop(reservations: Reservations) -> None:
     """Cancel the binds in progress (the scheduler stops)."""
-    tasks = [task for task, _ in reservations.waiting.values()]
+    tasks = [task for task, _, _ in reservations.waiting.values()]
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)

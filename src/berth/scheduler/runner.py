@@ -187,6 +187,8 @@ class Scheduler:
                     pod = replace(pod, node=assumed.node, devices=list(assumed.devices),
                                   mig_instances=list(assumed.mig))
             pods.append(pod)
+        for gone in self._assumed.keys() - self._uids.keys():  # deleted while its bind waited for a reservation
+            del self._assumed[gone]
         groups = self._groups_kept(self.groups.items())
         projects = [snapshot_of.project(p) for p in self.projects.items()]
         if adopted:
@@ -249,7 +251,7 @@ class Scheduler:
         self._assumed[bind.pod] = (uid, bind)
         if self.reservations is not None:
             pod = self.pods.get(name, namespace)
-            if pod is not None and reservations.shares(bind, pod):  # its device reserved first, beside the
+            if pod is not None and (pod.get("metadata") or {}).get("uid") == uid and reservations.shares(bind, pod):  # its device reserved first, beside the
                 self.reservations.bind_later(bind, pod, lambda b: self._bind_now(b, uid),  # cycle; assumed meanwhile
                                              self._not_reserved)
                 return
@@ -267,7 +269,7 @@ class Scheduler:
             try:
                 await self._set_scheduled(pod, "False", why)
                 await self.client.create_event(pod, "FailedScheduling", why, type="Warning", component=SCHEDULER_NAME)
-            except ApiError as exc:
+            except ClientError as exc:
                 log.warning("could not tell pod %s: %s", bind.pod, exc)
 
     async def _bind_now(self, bind: Bind, uid: str | None) -> None:
