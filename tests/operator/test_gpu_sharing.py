@@ -30,7 +30,8 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             log = (c.home.parent / "operator.log").open("w")
             operator = subprocess.Popen(
                 [str(BIN / "berth"), "operator", "--kubeconfig", str(c.operator_kubeconfig), "--webhook-port", "0",
-                 "--probe-port", str(free_port()), "--default-scheduler", "--reservation-image", "berth:test"],
+                 "--probe-port", str(free_port()), "--default-scheduler", "--reservation-image", "berth:test",
+                 "--reservation-idle", "3"],
                 stdout=log, stderr=subprocess.STDOUT, text=True, env=c.env())
             try:
                 c.project("team")
@@ -100,7 +101,7 @@ def test_a_whole_gpu_pod_needs_no_reservation_and_an_unused_reservation_goes(sha
     assert "envFrom" not in get(c, "pod", "whole-0-0", "-n", "runai-team")["spec"]["containers"][0]
     assert len(reservations(c)) == 1
     c.kubectl("delete", "tw", "half-a", "half-b", "-n", "runai-team")
-    eventually(lambda: not reservations(c), timeout=90)  # after the idle time (30 s)
+    eventually(lambda: not reservations(c), timeout=30)  # after the idle time (3 s here, 30 s by default)
 
 
 def test_a_reservation_that_cannot_be_made_leaves_the_pod_waiting_and_says_why(shared):

@@ -50,6 +50,8 @@ def _client(kubeconfig: str | None, manager: str) -> Client:
 @click.option("--cert-dir", default="/etc/berth/webhook", show_default=True, help="Folder with the webhook's "
               "serving certificate (tls.crt, tls.key, as a kubernetes.io/tls Secret mounts them). When it has "
               "none, one is made in ~/.berth/webhook.")
+@click.option("--reservation-idle", default=30.0, type=float, hidden=True,
+              help="Seconds an unused GPU reservation pod is kept.")
 @click.option("--certificate-check-interval", default=30.0, type=float, hidden=True,
               help="Seconds between looks for a renewed webhook certificate.")
 @click.option("--probe-port", default=8081, show_default=True, type=int,
@@ -57,7 +59,8 @@ def _client(kubeconfig: str | None, manager: str) -> Client:
 def operator(kubeconfig: str | None, namespace: str | None, lease_name: str, identity: str | None,
              lease_duration: float, lease_renew_deadline: float, lease_retry: float, no_controllers: bool,
              no_scheduler: bool, default_scheduler: bool, gpu_reservations: bool, reservation_image: str | None,
-             webhook_port: int, cert_dir: str, certificate_check_interval: float, probe_port: int) -> None:
+             reservation_idle: float, webhook_port: int, cert_dir: str, certificate_check_interval: float,
+             probe_port: int) -> None:
     """Run the controllers, the scheduler and the admission webhook against a Kubernetes API, with leader
     election: of several replicas one runs the controllers and the scheduler, every one serves the webhook.
 
@@ -87,7 +90,8 @@ def operator(kubeconfig: str | None, namespace: str | None, lease_name: str, ide
     options = Options(kubeconfig=kubeconfig, namespace=namespace or default_namespace(), lease_name=lease_name,
                       identity=identity or default_identity(), timing=timing, controllers=not no_controllers,
                       scheduler=not no_scheduler, serve_default=default_scheduler, gpu_reservations=gpu_reservations,
-                      reservation_image=reservation_image, webhook_port=webhook_port,
+                      reservation_image=reservation_image, reservation_idle_s=reservation_idle,
+                      webhook_port=webhook_port,
                       webhook_cert=cert, webhook_key=key, certificate_check_s=certificate_check_interval,
                       probe_port=probe_port)
     from berth.client import ConfigError

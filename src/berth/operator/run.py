@@ -71,6 +71,7 @@ class Options:
     serve_default: bool = False  # the scheduler also places pods that name no scheduler
     gpu_reservations: bool = True  # shared GPUs held by reservation pods (a real cluster's kubelets)
     reservation_image: str | None = None  # their image; None: this pod's own (in a cluster)
+    reservation_idle_s: float = 30.0  # an unused reservation pod is deleted after this long
     webhook_port: int = 8443  # 0: no webhook
     webhook_cert: str | None = None
     webhook_key: str | None = None
@@ -108,7 +109,8 @@ class Replica:
             async with client("runai-scheduler") as c:
                 image = await self.reservation_image(c) if self.options.gpu_reservations else None
                 await components.scheduler(c, serve_default=self.options.serve_default, registry=self.registry,
-                                           reservation_image=image)
+                                           reservation_image=image,
+                                           reservation_idle_s=self.options.reservation_idle_s)
 
         return ([controllers] if self.options.controllers else []) + ([scheduler] if self.options.scheduler else [])
 

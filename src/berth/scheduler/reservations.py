@@ -44,9 +44,10 @@ def _sharing(pod: Obj) -> bool:
 class Reservations:
     """The reservation pods of one scheduler, and the binds waiting on them."""
 
-    def __init__(self, client: Client, image: str) -> None:
+    def __init__(self, client: Client, image: str, idle_s: float = IDLE_S) -> None:
         self.client = client
         self.image = image
+        self.idle_s = idle_s
         # pod key -> its bind in progress, and the uid of the pod it is for
         self.waiting: dict[str, tuple[asyncio.Task[None], Bind, str | None]] = {}
         self._in_use_since: dict[tuple[str, int], float] = {}  # (node, device) -> last seen in use
@@ -160,7 +161,7 @@ class Reservations:
 
     async def tidy(self, reservations: Iterable[Obj], pods: Iterable[Obj]) -> None:
         """Delete the reservation pods that no placed, unfinished sharing pod (nor a bind in progress) uses
-        and have not been used for IDLE_S."""
+        and have not been used for `idle_s`."""
         now = time.monotonic()
         pods = list(pods)
         uids = {f"{p['metadata'].get('namespace')}/{p['metadata']['name']}": p["metadata"].get("uid") for p in pods}
@@ -183,7 +184,7 @@ class Reservations:
             if not device.isdigit():
                 continue
             key = (node, int(device))
-            if now - self._in_use_since.setdefault(key, now) > IDLE_S:
+            if now - self._in_use_since.setdefault(key, now) > self.idle_s:
                 self._in_use_since.pop(key, None)
                 await self._delete(reservation["metadata"]["name"])
 

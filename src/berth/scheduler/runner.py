@@ -83,11 +83,12 @@ class Scheduler:
 
     def __init__(self, client: Client, *, period: float = PERIOD_S, config: CycleConfig | None = None,
                  serve_default: bool = False, metrics: SchedulerMetrics | None = None,
-                 reservation_image: str | None = None) -> None:
+                 reservation_image: str | None = None, reservation_idle_s: float = reservations.IDLE_S) -> None:
         self.client = client
         # On a real cluster (`reservation_image`): a shared GPU is held by a reservation pod of that image
         # (`berth.scheduler.reservations`); berth up's node agents read the device annotation instead.
-        self.reservations = Reservations(client, reservation_image) if reservation_image else None
+        self.reservations = (Reservations(client, reservation_image, reservation_idle_s) if reservation_image
+                             else None)
         self.reserving = (Informer(client, "Pod", sharing.RESERVATION_NAMESPACE) if reservation_image else None)
         self.metrics = metrics  # counted once per cycle, after its writes (`berth.scheduler.metrics`)
         self.period = period
