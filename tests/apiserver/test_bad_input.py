@@ -216,3 +216,18 @@ def test_a_misspelled_kind_gets_kubectls_no_matches_for_kind(cluster):
         "apiVersion: run.ai/v2alpha1\nkind: TrainingWorklod\nmetadata: {name: x, namespace: default}\n"))
     assert result.returncode == 1
     assert 'no matches for kind "TrainingWorklod" in version "run.ai/v2alpha1"' in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("data, said", [
+    ({"replicas": 3}, "cannot unmarshal number into Go struct field ConfigMap.data of type string"),
+    ({"debug": True}, "cannot unmarshal bool into Go struct field ConfigMap.data of type string"),
+    ("not a map", "cannot unmarshal string into Go struct field ConfigMap.data of type map[string]string"),
+])
+def test_a_configmap_value_that_is_not_a_string_is_400_as_kubernetes_says(http, data, said):
+    # A ConfigMap's values are strings: kube-apiserver cannot decode another type (YAML `replicas: 3` is a number;
+    # quote it). Berth stored it, and a pod reading it then saw "3" or "True" (a known leftover of issue G).
+    r = http.post(f"/api/v1/namespaces/{NS}/configmaps", json={
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "typed"}, "data": data})
+    assert r.status_code == 400, r.text
+    assert r.json()["message"] == f'ConfigMap in version "v1" cannot be handled as a ConfigMap: json: {said}'
+    assert http.get(f"/api/v1/namespaces/{NS}/configmaps/typed").status_code == 404

@@ -175,6 +175,8 @@ def check_object(resource: Resource, obj: dict[str, Any], mode: str) -> tuple[di
 
 
 def _check_builtin(resource: Resource, obj: dict[str, Any], name: str) -> None:
+    if resource.plural in ("configmaps", "secrets"):
+        _check_string_maps(resource, obj)
     causes = []
     if resource.plural == "pods":
         containers = (obj.get("spec") or {}).get("containers")
@@ -212,6 +214,32 @@ def _check_priority_class(pod: dict[str, Any], name: str) -> None:
         known = ", ".join(PRIORITY_CLASSES)
         raise errors.forbidden(f'pods "{name}" is forbidden: no PriorityClass with name {wanted} was found; '
                                f"use one of {known}", name, "", "pods")
+
+
+def _json_type(value: Any) -> str:
+    """How Go's encoding/json names the JSON type it could not decode."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    return {str: "string", list: "array", dict: "object"}.get(type(value), "null")
+
+
+def _check_string_maps(resource: Resource, obj: dict[str, Any]) -> None:
+    """A ConfigMap's or Secret's data, binaryData and stringData map names to strings: any other value is a
+    400, in kube-apiserver's words (it cannot decode the object). A YAML `replicas: 3` is a number: quote it."""
+    for field in ("data", "binaryData", "stringData"):
+        values = obj.get(field)
+        if values is None:
+            continue
+        element = "[]uint8" if field == "binaryData" else "string"  # base64 text, decoded to bytes
+        found = _json_type(values) if not isinstance(values, dict) else next(
+            (_json_type(v) for v in values.values() if not isinstance(v, str) and v is not None), None)
+        if found is not None:
+            into = element if isinstance(values, dict) else f"map[string]{element}"
+            raise errors.bad_request(
+                f'{resource.kind} in version "{resource.version}" cannot be handled as a {resource.kind}: json: '
+                f"cannot unmarshal {found} into Go struct field {resource.kind}.{field} of type {into}")
 
 
 def _data_bytes(obj: dict[str, Any]) -> int:
