@@ -127,14 +127,15 @@ class Cluster:
         return self.data_dir / "users" / f"{OPERATOR_USER}.kubeconfig"
 
     def start_operator(self, args: tuple[str, ...]) -> None:
-        """`berth operator` beside this `berth up`, as the user berth-operator; returns once it leads."""
+        """`berth operator` beside this `berth up`, as the user berth-operator; returns once it leads. `running`
+        stops it, then checks that deploy/'s RBAC allows every request it made."""
         if not self.operator_kubeconfig.exists():
             subprocess.run([str(BIN / "berth"), "user", "add", OPERATOR_USER, "--role", "admin", "--data-dir",
                             str(self.data_dir)], check=True, capture_output=True, env=self.env())
         with (self.home.parent / "berth-operator.log").open("a") as log:
             self.operator = subprocess.Popen(
                 [str(BIN / "berth"), "operator", "--kubeconfig", str(self.operator_kubeconfig), "--webhook-port", "0",
-                 "--probe-port", "0", "--default-scheduler", "--no-gpu-reservations", *args],
+                 "--probe-port", "0", "--default-scheduler", *args],
                 stdout=log, stderr=subprocess.STDOUT, text=True, env=self.env())
         deadline = time.monotonic() + 30
         while self.kubectl("get", "lease", "-n", "runai", "berth-operator", "-o", "name", check=False).returncode:
@@ -169,13 +170,13 @@ OPERATOR_USER = "berth-operator"
 
 def split_for_operator(args: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
     """`berth up`'s arguments without controllers and scheduler, and `berth operator`'s to run those of them
-    the test wanted (None: neither)."""
+    the test wanted (None: neither), on berth up's nodes (which read the device annotation: no reservations)."""
     wanted = [name for name in ("controllers", "scheduler") if f"--no-{name}" not in args]
     up = tuple(a for a in args if a not in ("--no-controllers", "--no-scheduler"))
     up += ("--no-controllers", "--no-scheduler")
     if not wanted:
         return up, None
-    return up, tuple(f"--no-{name}" for name in ("controllers", "scheduler") if name not in wanted)
+    return up, ("--no-gpu-reservations", *(f"--no-{name}" for name in ("controllers", "scheduler") if name not in wanted))
 
 
 def make_cluster(tmp: Path) -> Cluster:

@@ -69,14 +69,9 @@ def tasks(plan: Plan, kubeconfig: Path, data_dir: Path, registry: CollectorRegis
     share their informers: one watch per kind for all of them (`berth.client.informer.Shared`), and send
     over the API server's local socket when given one (`api_socket`: `berth.apiserver.startup.listen_local`)."""
     from berth.client import Client
-    from berth.client.informer import Shared
 
-    shared = Shared()
-
-    def _client(manager: str) -> Client:
-        client = Client.from_kubeconfig(kubeconfig, field_manager=manager, unix=api_socket)
-        client.shared_informers = shared  # one identity (the kubeconfig's) for every component
-        return client
+    _client = components.sharing_informers(
+        lambda manager: Client.from_kubeconfig(kubeconfig, field_manager=manager, unix=api_socket))
 
     async def controllers() -> None:
         async with _client("berth-controllers") as client:

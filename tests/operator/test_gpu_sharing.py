@@ -12,9 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.cluster import BIN, OPERATOR_USER, Cluster, free_port, running
+from tests.cluster import BIN, Cluster, running
 from tests.controllers.helpers import eventually
-from tests.operator.rbac import refused_requests
 
 RESERVATIONS = "runai-reservation"
 
@@ -25,23 +24,9 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     os.environ["PATH"] = f"{BIN}{os.pathsep}{path}"  # the local node runs `berth gpu-reservation` from PATH
     try:
         for c in running(tmp_path_factory.mktemp("shared"), "--no-controllers", "--no-scheduler", "--gpus", "2"):
-            subprocess.run([str(BIN / "berth"), "user", "add", OPERATOR_USER, "--role", "admin", "--data-dir",
-                            str(c.data_dir)], check=True, capture_output=True, env=c.env())
-            log = (c.home.parent / "operator.log").open("w")
-            operator = subprocess.Popen(
-                [str(BIN / "berth"), "operator", "--kubeconfig", str(c.operator_kubeconfig), "--webhook-port", "0",
-                 "--probe-port", str(free_port()), "--default-scheduler", "--reservation-image", "berth:test",
-                 "--reservation-idle", "3"],
-                stdout=log, stderr=subprocess.STDOUT, text=True, env=c.env())
-            try:
-                c.project("team")
-                yield c
-            finally:
-                operator.terminate()
-                operator.wait(timeout=20)
-                log.close()
-            refused = refused_requests(c.data_dir / "audit" / "audit.log", OPERATOR_USER)
-            assert not refused, f"deploy/ does not allow what the operator did: {refused}"
+            c.start_operator(("--reservation-image", "berth:test", "--reservation-idle", "3"))
+            c.project("team")
+            yield c
     finally:
         os.environ["PATH"] = path
 

@@ -102,6 +102,13 @@ def logged_in(browser: object, cluster: Cluster, token: str, errors: list[str]) 
     return page
 
 
+def submit_form(browser: object, cluster: Cluster, token: str, errors: list[str]) -> object:
+    """Logged in, on the Submit page."""
+    page = logged_in(browser, cluster, token, errors)
+    page.click("#nav-submit")
+    return page
+
+
 def test_a_researcher_logs_in_and_watches_their_workloads_go_running(cluster, browser, shots, alice):
     errors: list[str] = []
     team_a, team_b, token = "runai-team-a", "runai-team-b", alice
@@ -141,8 +148,7 @@ def test_a_researcher_logs_in_and_watches_their_workloads_go_running(cluster, br
 def test_a_training_submitted_through_the_form_is_refused_at_the_gpu_field_then_runs(cluster, browser, shots, alice):
     training_policy(cluster, "one-gpu", "runai-team-a", 'gpu: {rules: {max: "1"}}')
     errors: list[str] = []
-    page = logged_in(browser, cluster, alice, errors)
-    page.click("#nav-submit")
+    page = submit_form(browser, cluster, alice, errors)
     sync_api.expect(page.locator("#submit-page")).to_be_visible()
     sync_api.expect(page.locator("#field-gpu")).to_be_visible()
     assert page.locator("label[for=field-gpu]").inner_text() == "GPU"
@@ -318,8 +324,7 @@ def test_a_workload_uploaded_as_yaml_is_submitted_and_a_bad_file_is_said(cluster
     good.write_text(training("uploaded", "runai-team-a"))
     bad.write_text("kind: [unclosed\n")
     errors: list[str] = []
-    page = logged_in(browser, cluster, alice, errors)
-    page.click("#nav-submit")
+    page = submit_form(browser, cluster, alice, errors)
     page.set_input_files("#submit-upload", str(bad))
     sync_api.expect(page.locator("#submit-result")).to_contain_text("Not submitted: not YAML: line 2: expected ',' or ']'")
     page.set_input_files("#submit-upload", str(good))
@@ -336,8 +341,7 @@ def test_the_form_takes_the_projects_policy_defaults_bounds_options_and_locks(cl
                     "environment: {items: {TEAM: {value: b}}}",
                     "ports: {items: {web: {value: {container: 8080, serviceType: ClusterIP}}}}")
     errors: list[str] = []
-    page = logged_in(browser, cluster, cluster.token, errors)  # the admin may submit anywhere
-    page.click("#nav-submit")
+    page = submit_form(browser, cluster, cluster.token, errors)  # the admin may submit anywhere
     page.select_option("#submit-project", "runai-team-b")
     sync_api.expect(page.locator("#submit-policy")).to_have_text(
         'Policy: TrainingPolicy "b-rules" in project team-b.')
@@ -397,8 +401,7 @@ def test_the_keyboard_alone_logs_in_opens_a_workload_and_submits(cluster, browse
 
 def test_itemized_fields_take_one_item_a_line(cluster, browser, alice):
     errors: list[str] = []
-    page = logged_in(browser, cluster, alice, errors)
-    page.click("#nav-submit")
+    page = submit_form(browser, cluster, alice, errors)
     page.fill("#submit-name", "itemized")
     page.fill("#field-image", "ubuntu")
     page.fill("#field-environment", "GREETING=hello world\nMODE=fast")
@@ -431,8 +434,7 @@ def test_a_viewer_is_offered_nothing_to_change(cluster, browser):
 
 def test_a_distributed_workload_is_submitted_through_its_form(cluster, browser, alice):
     errors: list[str] = []
-    page = logged_in(browser, cluster, alice, errors)
-    page.click("#nav-submit")
+    page = submit_form(browser, cluster, alice, errors)
     page.select_option("#submit-kind", "DistributedWorkload")
     sync_api.expect(page.locator("#field-jobType")).to_be_visible()  # its plain field, an enum to pick from
     assert page.locator("#field-jobType option").evaluate_all("els => els.map(e => e.value)") == \

@@ -119,9 +119,11 @@ def _ca(pki: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
 
 
 def _covers(cert_path: Path, hosts: list[str]) -> bool:
-    if not cert_path.exists():
-        return False
-    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    return cert_path.exists() and covers(x509.load_pem_x509_certificate(cert_path.read_bytes()), hosts)
+
+
+def covers(cert: x509.Certificate, hosts: list[str]) -> bool:
+    """Whether a certificate names every one of `hosts` (and 127.0.0.1 and localhost, which `issue` adds)."""
     try:
         sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:

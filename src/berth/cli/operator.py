@@ -20,8 +20,7 @@ KUBECONFIG_HELP = "Kubeconfig of the cluster (default: in-cluster service accoun
 def _client(kubeconfig: str | None, manager: str) -> Client:
     from berth.client import Client
 
-    return Client.from_kubeconfig(kubeconfig, field_manager=manager) if kubeconfig else \
-        Client.from_env(field_manager=manager)
+    return Client.from_env(kubeconfig, field_manager=manager)
 
 
 @click.command(name="operator")
@@ -71,15 +70,11 @@ def operator(kubeconfig: str | None, namespace: str | None, lease_name: str, ide
       berth up --no-controllers --no-scheduler &     # berth up's API alone, and the operator beside it:
       berth operator --kubeconfig ~/.berth/kubeconfig --default-scheduler --no-gpu-reservations --webhook-port 0
     """
+    from berth.client import ConfigError
     from berth.operator.lease import Timing
-    from berth.operator.run import Options, default_identity, default_namespace, main
+    from berth.operator.run import NO_IMAGE, Options, default_identity, default_namespace, main, own_pod
 
-    import os
-
-    from berth.operator.run import NO_IMAGE
-
-    in_pod = os.environ.get("POD_NAME") and os.environ.get("POD_NAMESPACE")
-    if gpu_reservations and not no_scheduler and not reservation_image and not in_pod:
+    if gpu_reservations and not no_scheduler and not reservation_image and own_pod() is None:
         raise click.UsageError(NO_IMAGE)
     timing = Timing(lease_duration, lease_renew_deadline, lease_retry)
     if timing.problems():
@@ -91,20 +86,12 @@ def operator(kubeconfig: str | None, namespace: str | None, lease_name: str, ide
                       identity=identity or default_identity(), timing=timing, controllers=not no_controllers,
                       scheduler=not no_scheduler, serve_default=default_scheduler, gpu_reservations=gpu_reservations,
                       reservation_image=reservation_image, reservation_idle_s=reservation_idle,
-                      webhook_port=webhook_port,
-                      webhook_cert=cert, webhook_key=key, certificate_check_s=certificate_check_interval,
-                      probe_port=probe_port)
-    from berth.client import ConfigError
-
+                      webhook_port=webhook_port, webhook_cert=cert, webhook_key=key,
+                      certificate_check_s=certificate_check_interval, probe_port=probe_port)
     try:
-        server = _client(kubeconfig, "berth-operator").server
+        sys.exit(main(options, announce=click.echo))
     except ConfigError as exc:
         raise click.ClickException(f"{exc}; give the cluster's kubeconfig with --kubeconfig") from None
-    click.echo(f"berth operator {options.identity} on {server}: lease {options.namespace}/{lease_name}"
-               + (f", webhook on :{webhook_port}" if webhook_port else "")
-               + (f", probes on :{probe_port}" if probe_port else ""))
-    try:
-        sys.exit(main(options))
     except KeyboardInterrupt:
         pass
 

@@ -1,4 +1,5 @@
-"""`berth webhook`: serve policy admission to a real cluster's kube-apiserver."""
+"""`berth webhook`: serve policy admission to a real cluster's kube-apiserver; `berth webhook-certificate`:
+make the certificate it serves with there."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import asyncio
 from pathlib import Path
 
 import click
+
+from berth.cli.operator import KUBECONFIG_HELP
 
 
 @click.command(name="webhook")
@@ -38,8 +41,7 @@ def webhook(kubeconfig: str | None, host: str, port: int, tls_cert_file: str | N
         creds = ensure_credentials(Path(data_dir).expanduser(), [service_name, "127.0.0.1", "localhost"])
         tls_cert_file, tls_private_key_file = str(creds.cert), str(creds.key)
         click.echo(f"serving certificate: {creds.cert} (CA bundle for the webhook configuration: {creds.ca_cert})")
-    client = Client.from_kubeconfig(kubeconfig, field_manager="berth-webhook") if kubeconfig else Client.from_env(
-        field_manager="berth-webhook")
+    client = Client.from_env(kubeconfig, field_manager="berth-webhook")
     click.echo(f"berth webhook on https://{host}:{port}/mutate, reading policies from {client.server}")
     try:
         asyncio.run(serve(client, host, port, tls_cert_file, tls_private_key_file))
@@ -48,8 +50,7 @@ def webhook(kubeconfig: str | None, host: str, port: int, tls_cert_file: str | N
 
 
 @click.command(name="webhook-certificate")
-@click.option("--kubeconfig", default=None, help="Kubeconfig of the cluster (default: in-cluster service account, "
-              "else $KUBECONFIG or ~/.kube/config).")
+@click.option("--kubeconfig", default=None, help=KUBECONFIG_HELP)
 @click.option("--namespace", default="runai", show_default=True, help="Namespace of the webhook's Service and Secret.")
 @click.option("--service", default="berth-webhook", show_default=True, help="The webhook's Service.")
 @click.option("--secret", default="berth-webhook-tls", show_default=True,
@@ -69,9 +70,7 @@ def webhook_certificate(kubeconfig: str | None, namespace: str, service: str, se
     from berth.webhook.certificate import provision
 
     async def run() -> list[str]:
-        client = Client.from_kubeconfig(kubeconfig, field_manager="berth-webhook-certificate") if kubeconfig else \
-            Client.from_env(field_manager="berth-webhook-certificate")
-        async with client:
+        async with Client.from_env(kubeconfig, field_manager="berth-webhook-certificate") as client:
             outcome = await provision(client, namespace, service, secret, configuration)
         if outcome.missing:
             raise click.ClickException("; ".join(outcome.lines(namespace, secret)))

@@ -103,11 +103,13 @@ class Client:
         return cls(Wire(service_account(), timeout=timeout), field_manager=field_manager)
 
     @classmethod
-    def from_env(cls, *, field_manager: str = "berth", timeout: float = 30.0) -> Client:
-        """In-cluster when running in a pod, else the kubeconfig: what a component started anywhere wants."""
-        if in_cluster_available():
+    def from_env(cls, kubeconfig: str | os.PathLike[str] | None = None, *, field_manager: str = "berth",
+                 timeout: float = 30.0) -> Client:
+        """The kubeconfig given (a component's --kubeconfig); else in-cluster when running in a pod; else
+        $KUBECONFIG or ~/.kube/config: what a component started anywhere wants."""
+        if kubeconfig is None and in_cluster_available():
             return cls.in_cluster(field_manager=field_manager, timeout=timeout)
-        return cls.from_kubeconfig(field_manager=field_manager, timeout=timeout)
+        return cls.from_kubeconfig(kubeconfig, field_manager=field_manager, timeout=timeout)
 
     def as_bearer(self, token: str | None, *, field_manager: str | None = None) -> Client:
         """A new client of the same cluster that acts as whoever holds `token` (a bearer token); it is

@@ -6,9 +6,25 @@ cluster is the code tested on one machine.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry
 
 from berth.client import Client
+from berth.client.informer import Shared
+
+
+def sharing_informers(make: Callable[[str], Client]) -> Callable[[str], Client]:
+    """`make` (a client per field manager), its clients sharing their informers: one watch per kind for all the
+    components of a process, which act with one identity."""
+    shared = Shared()
+
+    def client(manager: str) -> Client:
+        made = make(manager)
+        made.shared_informers = shared
+        return made
+
+    return client
 
 
 async def controllers(client: Client) -> None:

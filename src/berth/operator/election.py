@@ -34,7 +34,6 @@ class Elector:
         self.timing = timing
         self._clock = clock
         self._seen: tuple[tuple[Any, ...], float] | None = None  # the Lease's record and when it was first seen
-        self._held: dict[str, Any] | None = None  # the Lease as last written by this replica
         self.leading = False
         self.last_renewed = 0.0  # on this replica's clock
 
@@ -59,7 +58,6 @@ class Elector:
                 written = await self.client.replace(wanted)  # at the resourceVersion read: 409 if it moved
         except (Conflict, AlreadyExists):
             return False
-        self._held = written
         self._seen = (lease.record(written), now)
         self.last_renewed = now
         return True
@@ -90,10 +88,8 @@ class Elector:
                 break
             if await self._try(min(self.timing.retry_s * 2, left)):
                 continue
-            if (left := self._left()) <= 0:
-                break
-            if self._held is not None and lease.holder(await self._read(left)) not in ("", self.identity):
-                break  # taken: no point trying until the deadline
+            if self._holder_seen() not in ("", self.identity):
+                break  # taken (as the try read it): no point trying until the deadline
         self.leading = False
         log.error("%s lost the lease %s/%s: it stops acting", self.identity, self.namespace, self.name)
 
@@ -101,16 +97,13 @@ class Elector:
         """Seconds until the renew deadline, counted from the last renewal."""
         return self.last_renewed + self.timing.renew_deadline_s - self._clock()
 
-    async def _read(self, within: float) -> dict[str, Any] | None:
-        try:
-            return await asyncio.wait_for(self.client.get("Lease", self.name, self.namespace),
-                                          min(self.timing.retry_s, within))
-        except (ApiError, Unreachable, asyncio.TimeoutError, OSError):
-            return None
+    def _holder_seen(self) -> str:
+        """The holder in the Lease as last read (the first of its record)."""
+        return str(self._seen[0][0]) if self._seen is not None else ""
 
     async def release(self) -> None:
         """Hand the Lease back (if this replica still holds it) so another replica leads at once."""
-        if not self.leading or self._held is None:
+        if not self.leading:
             return
         self.leading = False
         try:

@@ -29,7 +29,6 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from berth.client import Client
-from berth.client.informer import Shared
 from berth.operator import components
 from berth.operator.election import Elector
 from berth.operator.lease import Timing
@@ -49,6 +48,13 @@ def default_namespace() -> str:
         return SERVICE_ACCOUNT_NAMESPACE.read_text().strip() or DEFAULT_NAMESPACE
     except OSError:
         return DEFAULT_NAMESPACE
+
+
+def own_pod() -> tuple[str, str] | None:
+    """(name, namespace) of the operator's pod, from POD_NAME and POD_NAMESPACE (deploy/ sets them); None
+    outside a pod."""
+    name, namespace = os.environ.get("POD_NAME"), os.environ.get("POD_NAMESPACE")
+    return (name, namespace) if name and namespace else None
 
 
 def default_identity() -> str:
@@ -94,12 +100,7 @@ class Replica:
     # -- what the leader runs -------------------------------------------------------------------------
 
     def leader_tasks(self) -> list[Callable[[], Awaitable[None]]]:
-        shared = Shared()
-
-        def client(manager: str) -> Client:
-            made = self._client_for(manager)
-            made.shared_informers = shared  # one watch per kind for both components
-            return made
+        client = components.sharing_informers(self._client_for)
 
         async def controllers() -> None:
             async with client("berth-controllers") as c:
@@ -137,11 +138,11 @@ class Replica:
         POD_NAME and POD_NAMESPACE, which deploy/ sets), so an upgrade of the operator upgrades them too."""
         if self.options.reservation_image:
             return self.options.reservation_image
-        name, namespace = os.environ.get("POD_NAME"), os.environ.get("POD_NAMESPACE")
-        if not (name and namespace):
+        pod = own_pod()
+        if pod is None:
             raise RuntimeError(NO_IMAGE)
-        pod = await client.get("Pod", name, namespace)
-        return str(pod["spec"]["containers"][0]["image"])
+        found = await client.get("Pod", pod[0], pod[1])
+        return str(found["spec"]["containers"][0]["image"])
 
     # -- what every replica serves ----------------------------------------------------------------------
 
@@ -246,13 +247,13 @@ def _stamp(*paths: str) -> tuple[tuple[int, int], ...]:
     return tuple(stamps)
 
 
-def main(options: Options) -> int:
-    """Run one replica; its exit status."""
+def main(options: Options, announce: Callable[[str], object] = print) -> int:
+    """Run one replica; its exit status. Raises `berth.client.ConfigError` when no cluster is configured."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("berth.operator").setLevel(logging.INFO)  # who leads, and when that changes
-    def client_for(manager: str) -> Client:
-        if options.kubeconfig:
-            return Client.from_kubeconfig(options.kubeconfig, field_manager=manager)
-        return Client.from_env(field_manager=manager)
-
-    return asyncio.run(Replica(options, client_for).run())
+    replica = Replica(options, lambda manager: Client.from_env(options.kubeconfig, field_manager=manager))
+    announce(f"berth operator {options.identity} on {replica.elector.client.server}: lease "
+             f"{options.namespace}/{options.lease_name}"
+             + (f", webhook on :{options.webhook_port}" if options.webhook_port else "")
+             + (f", probes on :{options.probe_port}" if options.probe_port else ""))
+    return asyncio.run(replica.run())

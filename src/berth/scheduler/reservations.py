@@ -19,6 +19,7 @@ from typing import Any
 from berth.api import sharing, usage
 from berth.client import AlreadyExists, ApiError, Client, NotFound
 from berth.client.errors import ClientError
+from berth.client.informer import Informer
 from berth.scheduler.core import Bind
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class Reservations:
         self.client = client
         self.image = image
         self.idle_s = idle_s
+        self.pods = Informer(client, "Pod", sharing.RESERVATION_NAMESPACE)  # the reservation pods
         # pod key -> its bind in progress, and the uid of the pod it is for
         self.waiting: dict[str, tuple[asyncio.Task[None], Bind, str | None]] = {}
         self._in_use_since: dict[tuple[str, int], float] = {}  # (node, device) -> last seen in use
@@ -159,9 +161,9 @@ class Reservations:
         except NotFound:
             pass
 
-    async def tidy(self, reservations: Iterable[Obj], pods: Iterable[Obj]) -> None:
-        """Delete the reservation pods that no placed, unfinished sharing pod (nor a bind in progress) uses
-        and have not been used for `idle_s`."""
+    async def tidy(self, pods: Iterable[Obj]) -> None:
+        """Delete the reservation pods that none of `pods` (placed, unfinished, sharing) nor a bind in progress
+        uses, and that have not been used for `idle_s`; cancel the binds in progress whose pod is gone."""
         now = time.monotonic()
         pods = list(pods)
         uids = {f"{p['metadata'].get('namespace')}/{p['metadata']['name']}": p["metadata"].get("uid") for p in pods}
@@ -177,7 +179,7 @@ class Reservations:
             if _sharing(pod):
                 for device in usage.pod_devices(pod):
                     self._in_use_since[(pod["spec"]["nodeName"], device)] = now
-        for reservation in reservations:
+        for reservation in self.pods.items():
             labels = (reservation.get("metadata") or {}).get("labels") or {}
             node = (reservation.get("spec") or {}).get("nodeName") or ""
             device = labels.get(sharing.RESERVATION_DEVICE_LABEL, "")

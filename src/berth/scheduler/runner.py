@@ -35,7 +35,7 @@ from dataclasses import replace
 from collections.abc import Awaitable, Iterable
 from typing import Any
 
-from berth.api import scheduler_settings, sharing, usage
+from berth.api import scheduler_settings, usage
 from berth.api.scheduler_settings import CONFIGMAP_NAME, CONFIGMAP_NAMESPACE, SchedulerSettings
 from berth.client import ApiError, Client, Conflict, NotFound
 from berth.client.errors import ClientError
@@ -89,7 +89,6 @@ class Scheduler:
         # (`berth.scheduler.reservations`); berth up's node agents read the device annotation instead.
         self.reservations = (Reservations(client, reservation_image, reservation_idle_s) if reservation_image
                              else None)
-        self.reserving = (Informer(client, "Pod", sharing.RESERVATION_NAMESPACE) if reservation_image else None)
         self.metrics = metrics  # counted once per cycle, after its writes (`berth.scheduler.metrics`)
         self.period = period
         self.config = config
@@ -135,7 +134,7 @@ class Scheduler:
 
     def _informers(self) -> list[Informer]:
         kept = [self.pods, self.nodes, self.groups, self.projects, self.departments, self.pools, self.settings]
-        return kept + ([self.reserving] if self.reserving is not None else [])
+        return kept + ([self.reservations.pods] if self.reservations is not None else [])
 
     async def run(self) -> None:
         for informer in self._informers():
@@ -188,7 +187,7 @@ class Scheduler:
                     pod = replace(pod, node=assumed.node, devices=list(assumed.devices),
                                   mig_instances=list(assumed.mig))
             pods.append(pod)
-        for gone in self._assumed.keys() - self._uids.keys():  # deleted while its bind waited for a reservation
+        for gone in [key for key in self._assumed if key not in self._uids]:  # deleted while its bind waited
             del self._assumed[gone]
         groups = self._groups_kept(self.groups.items())
         projects = [snapshot_of.project(p) for p in self.projects.items()]
@@ -220,8 +219,8 @@ class Scheduler:
             self._interrupted &= {(p.get("metadata") or {}).get("uid") for p in self.pods.items()}
         await _bounded(self._bind(b) for b in decisions.binds if not b.pipelined)
         await self._report(decisions, snapshot)
-        if self.reservations is not None and self.reserving is not None:
-            await self.reservations.tidy(self.reserving.items(), self.pods.items())
+        if self.reservations is not None:
+            await self.reservations.tidy(self.pods.items())
         if self.metrics is not None:
             self.metrics.cycle_done(time.perf_counter() - started, snapshot, decisions)
         return decisions
@@ -250,11 +249,10 @@ class Scheduler:
         namespace, name = bind.pod.split("/", 1)
         uid = self._uids.get(bind.pod)  # the pod the cycle decided for: the bind is for it alone
         self._assumed[bind.pod] = (uid, bind)
-        if self.reservations is not None:
+        if self.reservations is not None:  # a shared device is reserved first, beside the cycle; assumed meanwhile
             pod = self.pods.get(name, namespace)
-            if pod is not None and (pod.get("metadata") or {}).get("uid") == uid and reservations.shares(bind, pod):  # its device reserved first, beside the
-                self.reservations.bind_later(bind, pod, lambda b: self._bind_now(b, uid),  # cycle; assumed meanwhile
-                                             self._not_reserved)
+            if pod is not None and (pod.get("metadata") or {}).get("uid") == uid and reservations.shares(bind, pod):
+                self.reservations.bind_later(bind, pod, lambda b: self._bind_now(b, uid), self._not_reserved)
                 return
         await self._bind_now(bind, uid)
 
@@ -268,8 +266,7 @@ class Scheduler:
         log.warning("pod %s: %s", bind.pod, why)
         if (pod := self.pods.get(name, namespace)) is not None:
             try:
-                await self._set_scheduled(pod, "False", why)
-                await self.client.create_event(pod, "FailedScheduling", why, type="Warning", component=SCHEDULER_NAME)
+                await self._unschedulable(pod, why, time.monotonic())
             except ClientError as exc:
                 log.warning("could not tell pod %s: %s", bind.pod, exc)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from cryptography import x509
 
-from berth.apiserver.tls import issue, new_ca, pem
+from berth.apiserver.tls import covers, issue, new_ca, pem
 from berth.client import Client, NotFound
 
 RENEW_BEFORE = datetime.timedelta(days=30)
@@ -45,11 +45,9 @@ def still_good(secret: dict[str, Any] | None, hosts: list[str], now: datetime.da
     try:
         cert = x509.load_pem_x509_certificate(cert_pem)
         x509.load_pem_x509_certificate(ca_pem)
-        names = set(cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-                    .get_values_for_type(x509.DNSName))
-    except (ValueError, x509.ExtensionNotFound):
+    except ValueError:
         return False
-    return set(hosts) <= names and cert.not_valid_after_utc - now > RENEW_BEFORE
+    return covers(cert, hosts) and cert.not_valid_after_utc - now > RENEW_BEFORE
 
 
 @dataclass
