@@ -51,3 +51,58 @@ def test_many_objects_each_with_its_own_event_are_each_written_once():
     assert len(r.created) == 2000 and not r.patched
     r.record("Creating", name="w-5")
     assert r.patched == [("e5", {"count": 2, "lastTimestamp": "2026-12-04T00:00:00Z", "message": "Creating"})]
+
+
+class Slow(Recorded):
+    """Writes that wait until the test lets them finish, to see which are in flight together."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+        self.in_flight = 0
+        self.most_in_flight = 0
+
+    async def create(self, event: dict) -> dict:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        await self.release.wait()
+        self.in_flight -= 1
+        return await super().create(event)
+
+
+def _pod(name: str) -> dict:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "ns", "uid": name}}
+
+
+def test_events_of_different_objects_are_written_at_once():
+    """A component reporting on many objects must not wait for each Event's write in turn: the controllers
+    share one recorder, and one write at a time held every workload's status behind it (found in a fill of
+    8,000 workloads: about 220 events a second, each reconcile waiting 250 ms)."""
+    r = Slow()
+
+    async def main() -> None:
+        writes = [asyncio.create_task(r.recorder.record(_pod(f"w-{i}"), "Running", "Running", type="Normal",
+                                                        component="c")) for i in range(5)]
+        await asyncio.sleep(0.01)
+        assert r.most_in_flight == 5
+        r.release.set()
+        await asyncio.gather(*writes)
+
+    asyncio.run(main())
+    assert sorted(e["involvedObject"]["name"] for e in r.created) == [f"w-{i}" for i in range(5)]
+
+
+def test_the_same_event_twice_at_once_is_one_event_counted_twice():
+    r = Slow()
+
+    async def main() -> None:
+        twice = [asyncio.create_task(r.recorder.record(_pod("w"), "BackOff", "again", type="Warning",
+                                                       component="c")) for _ in range(2)]
+        await asyncio.sleep(0.01)
+        assert r.most_in_flight == 1  # the second waits for the first's Event, then counts on it
+        r.release.set()
+        await asyncio.gather(*twice)
+
+    asyncio.run(main())
+    assert len(r.created) == 1
+    assert r.patched == [("e0", {"count": 2, "lastTimestamp": "2026-12-04T00:00:00Z", "message": "again"})]

@@ -10,15 +10,21 @@ must not bury the object's other events, nor write a new object per repeat. As c
   count goes up from then on.
 What is remembered is per client and in memory: a restarted component starts a new Event, as a restarted
 kubelet does. An Event deleted meanwhile (by its TTL or a user) is written again.
+
+Writes of different Events go out together; only the writes of one Event (one key of `_seen`) wait for each
+other, so that a repeat counts on the Event its first write made. (One write at a time for the whole
+recorder held every controller that reports behind each Event's round trip: in a fill of 8,000 workloads
+the workload controller's reconciles waited 250 ms each for it, at about 220 Events a second.)
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,7 +60,7 @@ class EventRecorder:
         self._seen: OrderedDict[tuple[Any, ...], _Seen] = OrderedDict()
         self._messages: dict[tuple[Any, ...], dict[str, float]] = {}  # similar key -> message -> last seen
         self._swept = float("-inf")  # when `_messages` was last swept whole
-        self._lock = asyncio.Lock()
+        self._writing: dict[tuple[Any, ...], tuple[asyncio.Lock, int]] = {}  # key -> its lock, how many hold or wait
 
     async def record(self, involved: Obj, reason: str, message: str, *, type: str, component: str,
                      action: str | None = None) -> Obj:
@@ -64,15 +70,15 @@ class EventRecorder:
         subject = (involved["kind"], meta.get("namespace") or "", meta["name"], meta.get("uid") or "")
         similar = (*subject, type, reason, component)
         now = self._clock()
-        async with self._lock:
-            self._forget(now)
-            messages = {m: t for m, t in self._messages.get(similar, {}).items() if now - t <= WINDOW_S}
-            self._messages[similar] = messages
-            messages[message] = now
-            if len(messages) > SIMILAR_LIMIT:
-                key, message = (*similar, COMBINED), COMBINED + message
-            else:
-                key = (*similar, message)
+        self._forget(now)
+        messages = {m: t for m, t in self._messages.get(similar, {}).items() if now - t <= WINDOW_S}
+        self._messages[similar] = messages
+        messages[message] = now
+        if len(messages) > SIMILAR_LIMIT:
+            key, message = (*similar, COMBINED), COMBINED + message
+        else:
+            key = (*similar, message)
+        async with self._one_at_a_time(key):
             seen = self._seen.get(key)
             if seen is not None:
                 seen.count += 1
@@ -89,6 +95,21 @@ class EventRecorder:
             while len(self._seen) > MAX_REMEMBERED:
                 self._seen.popitem(last=False)
             return created
+
+    @contextlib.asynccontextmanager
+    async def _one_at_a_time(self, key: tuple[Any, ...]) -> AsyncIterator[None]:
+        """Hold the lock of one Event's writes (made for its first writer, gone with its last)."""
+        lock, users = self._writing.get(key) or (asyncio.Lock(), 0)
+        self._writing[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._writing[key]
+            if users == 1:
+                del self._writing[key]
+            else:
+                self._writing[key] = (lock, users - 1)
 
     def _forget(self, now: float) -> None:
         """Drop what is older than the window: the oldest events at each call (they are kept in the order of
