@@ -276,3 +276,34 @@ def test_an_eviction_takes_only_the_pod_it_was_decided_for(cluster, http):
     pod = http.get(f"/api/v1/namespaces/{namespace}/pods/twice")
     assert pod.status_code == 200 and pod.json()["metadata"]["uid"] == cached[0]["metadata"]["uid"]
     assert not any(c["type"] == "DisruptionTarget" for c in (pod.json().get("status") or {}).get("conditions") or [])
+
+
+def test_the_pod_groups_placed_in_a_cycle_are_written_at_once(cluster, http):
+    """A cycle that places many gangs writes their PodGroups' Running status together, not one round trip
+    after another: in a fill of 8,000 workloads one cycle placed 5,233 pods and then spent 11.5 s writing
+    their PodGroups in turn, while the pods that came meanwhile waited for the next cycle."""
+    namespace = "runai-team-a"
+    groups = [{"apiVersion": "scheduling.run.ai/v2alpha2", "kind": "PodGroup",
+               "metadata": {"name": f"g{i}", "namespace": namespace}, "spec": {"minMember": 1, "queue": "team-a"}}
+              for i in range(40)]
+    written: list[str] = []
+    in_flight = [0, 0]  # now, most
+
+    async def report() -> None:
+        async with Client.from_kubeconfig(cluster.kubeconfig, field_manager="runai-scheduler") as c:
+            async def patch(kind: str, name: str, body: dict, namespace: str | None = None, **_: object) -> dict:
+                in_flight[0] += 1
+                in_flight[1] = max(in_flight)
+                await asyncio.sleep(0.01)
+                in_flight[0] -= 1
+                written.append(name)
+                return {}
+
+            c.patch = patch
+            scheduler = offline(Scheduler(c), groups=groups)
+            binds = [Bind(f"{namespace}/p{i}", f"{namespace}/g{i}", "gpu-node-1") for i in range(40)]
+            await scheduler._report(Decisions(binds=binds), Snapshot())
+
+    asyncio.run(report())
+    assert sorted(written) == sorted(f"g{i}" for i in range(40))
+    assert in_flight[1] > 1

@@ -350,10 +350,12 @@ class Scheduler:
 
     async def _report(self, decisions: Decisions, snapshot: Snapshot) -> None:
         """PodGroup status: why each waiting group waits; Running once placed. Each waiting pod: its own
-        condition and event."""
+        condition and event. The writes go out together, at most `CONCURRENCY` at a time (a cycle may place
+        thousands of gangs)."""
         running = {b.group for b in decisions.binds}
         running |= {f"{p.namespace}/{p.group}" for p in snapshot.pods if p.node and p.group}
         await self._tell_waiting(decisions, snapshot)
+        writes: list[Awaitable[None]] = []
         for group in self.groups.items():
             meta = group.get("metadata") or {}
             key = f"{meta.get('namespace', '')}/{meta['name']}"
@@ -380,12 +382,17 @@ class Scheduler:
                 status: Obj = {"phase": "Pending", "schedulingConditions": [condition]}
             else:
                 status = {"phase": "Running", "schedulingConditions": None}
-            try:
-                await self.client.patch("PodGroup", meta["name"], {"status": status}, meta.get("namespace"),
-                                        subresource="status")
-                self._reported[key] = wanted
-            except NotFound:
-                pass
+            writes.append(self._group_status(meta, key, wanted, status))
+        await _bounded(writes)
+
+    async def _group_status(self, meta: Obj, key: str, wanted: tuple[str, str, str], status: Obj) -> None:
+        """Write one PodGroup's status, and remember it as reported (a PodGroup gone meanwhile is let be)."""
+        try:
+            await self.client.patch("PodGroup", meta["name"], {"status": status}, meta.get("namespace"),
+                                    subresource="status")
+            self._reported[key] = wanted
+        except NotFound:
+            pass
 
     async def _tell_waiting(self, decisions: Decisions, snapshot: Snapshot) -> None:
         """Tell every pod that waits why, on the pod itself (a pod of its own by its own pending reason, a
