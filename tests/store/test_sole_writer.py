@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from berth.store import Conflict, Store, sqlite
+from berth.store import AlreadyExists, Conflict, Store, sqlite
 from tests.store.common import WORKLOADS, workload
 
 
@@ -89,3 +89,36 @@ def test_its_changes_carry_the_state_they_replaced(db_path: Path, monkeypatch: p
         assert [c.previous for c in changes] == [c.previous for c in sole.changes(0)]
     finally:
         sole.close()
+
+
+def test_a_write_of_a_key_it_remembers_reads_nothing_first(sole: Store) -> None:
+    sole.create(WORKLOADS, "team-a", "a", workload("a"))
+    statements: list[str] = []
+    sole._writer.set_trace_callback(statements.append)  # white-box: the SQL the writer runs
+    sole.update(WORKLOADS, "team-a", "a", workload("a", tier="gold"), expected_rv=1)
+    sole._writer.set_trace_callback(None)
+    assert [s.split()[0] for s in statements] == ["BEGIN", "UPDATE", "INSERT", "COMMIT"]
+    with pytest.raises(Conflict) as refused:  # the remembered revision is checked as the stored one would be
+        sole.update(WORKLOADS, "team-a", "a", workload("a", tier="lost"), expected_rv=1)
+    assert refused.value.current_rv == 2
+    assert sole.delete(WORKLOADS, "team-a", "a")["metadata"]["labels"] == {"tier": "gold"}
+
+
+def test_its_revisions_go_on_from_the_file_and_are_never_reused(db_path: Path) -> None:
+    first = Store(db_path, sole_writer=True)
+    try:
+        first.create(WORKLOADS, "team-a", "a", workload("a"))
+        with pytest.raises(AlreadyExists):  # a refused write takes no revision
+            first.create(WORKLOADS, "team-a", "a", workload("a"))
+        assert first.create(WORKLOADS, "team-a", "b", workload("b"))["metadata"]["resourceVersion"] == "2"
+        first.delete(WORKLOADS, "team-a", "b")
+        first.compact(keep=0)  # the newest rows go with the history
+    finally:
+        first.close()
+    again = Store(db_path, sole_writer=True)
+    try:
+        assert again.revision() == 3
+        assert again.create(WORKLOADS, "team-a", "c", workload("c"))["metadata"]["resourceVersion"] == "4"
+        assert [c.revision for c in again.changes(3)] == [4]
+    finally:
+        again.close()

@@ -25,8 +25,11 @@ Invariants:
 * Reads use one connection per thread, so they never wait for writers (WAL) and never see half a write.
   Reads that take several statements (list, changes) run in one read transaction: one snapshot.
 * A Store opened as the file's `sole_writer` (the API server's) answers `get` of a key among its latest
-  LATEST_KEPT writes from memory: the bytes it committed, kept under the write lock once the commit
-  succeeded; a key written by another process then would be answered stale, hence the flag.
+  LATEST_KEPT writes from memory: the bytes it committed and their revision, kept under the write lock
+  once the commit succeeded; a key written by another process then would be answered stale, hence the
+  flag. For the same reason it knows the latest revision without asking SQLite, and an update or delete
+  of a key it remembers finds the row it replaces without reading it first: a write is then its INSERT,
+  the UPDATE that retires the row it replaces, and the COMMIT.
 * Every dict a read returns is freshly decoded: callers may mutate it. A write returns the object it was
   given as stored: a shallow copy stamped with its resourceVersion, whose other values are the caller's
   own (decoding what was just encoded was 3% of the API server's time).
@@ -240,7 +243,9 @@ class Store:
         self._written: dict[ResourceRef, int] = {}  # the last revision this Store wrote, by resource
         #: A sole writer's latest writes, as stored, by (group, resource, namespace, name): `get` answers from
         #: them (updated under the write lock after each commit; at most LATEST_KEPT, the oldest written go).
-        self._latest: dict[tuple[str, str, str, str], bytes] | None = {} if sole_writer else None
+        self._latest: dict[tuple[str, str, str, str], tuple[int, bytes]] | None = {} if sole_writer else None
+        #: A sole writer's latest revision (None: ask SQLite each time, as another process may have written).
+        self._revision: int | None = self._opened_at if sole_writer else None
         self._warned_at = -_WARN_EVERY_S  # when a refused write was last logged
         self._writer.execute("PRAGMA wal_autocheckpoint = 0")  # `_checkpoints` does it, off the writers' path
         self._page_size = self._writer.execute("PRAGMA page_size").fetchone()[0]
@@ -333,26 +338,33 @@ class Store:
         finally:
             conn.execute("COMMIT")
 
-    def _write(self, action: Callable[[sqlite3.Connection, int], _Written], ref: ResourceRef, namespace: str,
-               name: str) -> dict[str, Any]:
-        """Run `action(conn, new_revision)` on the key in one immediate transaction, commit, then tell the
-        listeners."""
+    def _write(self, action: Callable[[sqlite3.Connection, int, tuple[int, bytes] | None], _Written],
+               ref: ResourceRef, namespace: str, name: str) -> dict[str, Any]:
+        """Run `action(conn, new_revision, remembered)` on the key in one immediate transaction, commit, then
+        tell the listeners. `remembered` is the key's live revision and value as a sole writer last wrote
+        them, or None when it does not have them (the action then reads the row)."""
         with self._lock:
             if self._closed:
                 raise StoreError("the store is closed")
             conn = self._writer
             conn.execute("BEGIN IMMEDIATE")
             try:
-                row = conn.execute(_SQL_REVISION).fetchone()
-                revision = (row[0] if row else 0) + 1
-                result, op, value, previous = action(conn, revision)
+                if self._revision is None:
+                    row = conn.execute(_SQL_REVISION).fetchone()
+                    revision = (row[0] if row else 0) + 1
+                else:
+                    revision = self._revision + 1
+                latest = self._latest
+                remembered = None if latest is None else latest.get((ref.group, ref.resource, namespace, name))
+                result, op, value, previous = action(conn, revision, remembered)
                 conn.execute("COMMIT")
                 self._written[ref] = revision
                 self._writes += 1
                 self._refused = False
                 replaced = None  # the state this write replaced, as a sole writer remembers it
-                if self._latest is not None:
-                    replaced = self._remember(ref, namespace, name, None if op == DELETED else value)
+                if latest is not None:
+                    self._revision = revision
+                    replaced = self._remember(ref, namespace, name, None if op == DELETED else (revision, value))
             except sqlite3.Error as exc:
                 self._rollback(conn)
                 failed = _write_failed(self._path, exc)
@@ -379,18 +391,19 @@ class Store:
                 log.exception("store listener %r failed for revision %d", callback, revision)
         return result
 
-    def _remember(self, ref: ResourceRef, namespace: str, name: str, value: bytes | None) -> bytes | None:
-        """Keep what a sole writer just committed under the key (None: it is gone), newest last; what it kept
-        there before (the state this write replaced), if it still had it."""
+    def _remember(self, ref: ResourceRef, namespace: str, name: str,
+                  written: tuple[int, bytes] | None) -> bytes | None:
+        """Keep what a sole writer just committed under the key, with its revision (None: it is gone), newest
+        last; what it kept there before (the state this write replaced), if it still had it."""
         latest = self._latest
         assert latest is not None
         key = (ref.group, ref.resource, namespace, name)
         replaced = latest.pop(key, None)
-        if value is not None:
-            latest[key] = value
+        if written is not None:
+            latest[key] = written
             if len(latest) > LATEST_KEPT:
                 del latest[next(iter(latest))]
-        return replaced
+        return None if replaced is None else replaced[1]
 
     def _stored_at(self, revision: int) -> bytes | None:
         """The object written at `revision` as stored, or None once compaction removed it."""
@@ -473,16 +486,16 @@ class Store:
     def get(self, ref: ResourceRef, namespace: str, name: str) -> dict[str, Any] | None:
         """The current object under the key (namespace "" for cluster-scoped), or None."""
         if self._latest is not None:
-            value = self._latest.get((ref.group, ref.resource, namespace, name))
-            if value is not None:
-                return _loads(value)
+            kept = self._latest.get((ref.group, ref.resource, namespace, name))
+            if kept is not None:
+                return _loads(kept[1])
         row = self._reader().execute(_SQL_CURRENT, (ref.group, ref.resource, namespace, name)).fetchone()
         return _loads(row[1]) if row else None
 
     def create(self, ref: ResourceRef, namespace: str, name: str, obj: dict[str, Any]) -> dict[str, Any]:
         """Store `obj` under a new key at a new revision; AlreadyExists if the key is live."""
 
-        def action(conn: sqlite3.Connection, revision: int) -> _Written:
+        def action(conn: sqlite3.Connection, revision: int, _: tuple[int, bytes] | None) -> _Written:
             stamped, value = _stamp(obj, revision)
             try:
                 conn.execute(_SQL_INSERT, (revision, ref.group, ref.resource, namespace, name, ADDED, None, value))
@@ -496,8 +509,8 @@ class Store:
                expected_rv: int | None = None) -> dict[str, Any]:
         """Replace the object; NotFound if missing, Conflict if `expected_rv` is not its revision."""
 
-        def action(conn: sqlite3.Connection, revision: int) -> _Written:
-            current = self._live_row(conn, _SQL_CURRENT_REV, ref, namespace, name, expected_rv)[0]
+        def action(conn: sqlite3.Connection, revision: int, remembered: tuple[int, bytes] | None) -> _Written:
+            current = self._live_row(conn, _SQL_CURRENT_REV, ref, namespace, name, expected_rv, remembered)[0]
             stamped, value = _stamp(obj, revision)
             conn.execute(_SQL_SUPERSEDE, (revision, current))
             conn.execute(_SQL_INSERT,
@@ -510,8 +523,8 @@ class Store:
                expected_rv: int | None = None) -> dict[str, Any]:
         """Remove the key; returns its last state stamped with the deletion's revision."""
 
-        def action(conn: sqlite3.Connection, revision: int) -> _Written:
-            current, old = self._live_row(conn, _SQL_CURRENT, ref, namespace, name, expected_rv)
+        def action(conn: sqlite3.Connection, revision: int, remembered: tuple[int, bytes] | None) -> _Written:
+            current, old = self._live_row(conn, _SQL_CURRENT, ref, namespace, name, expected_rv, remembered)
             stamped, value = _stamp(_loads(old), revision)
             conn.execute(_SQL_SUPERSEDE, (revision, current))
             conn.execute(_SQL_INSERT,
@@ -522,9 +535,10 @@ class Store:
 
     @staticmethod
     def _live_row(conn: sqlite3.Connection, sql: str, ref: ResourceRef, namespace: str, name: str,
-                  expected_rv: int | None) -> tuple[Any, ...]:
-        """The key's live row as `sql` selects it (revision first), checked against the caller's precondition."""
-        row = conn.execute(sql, (ref.group, ref.resource, namespace, name)).fetchone()
+                  expected_rv: int | None, remembered: tuple[int, bytes] | None) -> tuple[Any, ...]:
+        """The key's live row as `sql` selects it (revision first), or as a sole writer remembers it, checked
+        against the caller's precondition."""
+        row = remembered or conn.execute(sql, (ref.group, ref.resource, namespace, name)).fetchone()
         if row is None:
             raise NotFound(f"{_key_text(ref, namespace, name)} not found")
         if expected_rv is not None and expected_rv != row[0]:
