@@ -345,6 +345,7 @@ class Server:
                 if res.namespaced and ns is None:
                     raise errors.method_not_allowed("create without a namespace")
                 result = api.create(res, ns_value, await self._body(request), self._options(params))
+                request.state.created = result.obj["metadata"]["name"]  # for the audit log (generateName)
                 return self._out(request, target, result.obj, 201, result.warnings)
             if method == "DELETE":
                 options = await self._body(request)

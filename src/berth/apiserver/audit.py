@@ -297,8 +297,8 @@ class AuditMiddleware:
         try:
             await self.app(scope, receive, capture)
         finally:
-            if named_by_body:
-                name = _created_name(b"".join(body))
+            if named_by_body:  # the app names what it created; a refusal names it in its reply
+                name = scope.get("state", {}).get("created") or _created_name(b"".join(body))
                 if name:
                     ref["name"] = name
             event["user"] = {"username": named(conn) or "system:anonymous"}

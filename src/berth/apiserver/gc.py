@@ -18,8 +18,6 @@ import logging
 from collections import defaultdict
 from typing import Any
 
-import orjson
-
 from berth.apiserver import errors, objects
 from berth.apiserver.api import FOREGROUND, NAMESPACE_FINALIZER, NAMESPACES, ORPHAN, Api, WriteOptions
 from berth.apiserver.objects import clone
@@ -46,6 +44,7 @@ class GarbageCollector:
         self.dependents: dict[str, set[Key]] = defaultdict(set)  # owner uid -> its dependents
         self.owners_of: dict[Key, list[str]] = {}  # dependent -> its owners' uids
         self.live: dict[str, Key] = {}  # uid -> key of every object that exists
+        self.terminating: set[str] = set()  # namespaces being deleted: another look whenever anything changes
 
     # -- index --------------------------------------------------------------------------------------
 
@@ -73,9 +72,12 @@ class GarbageCollector:
         self.dependents.clear()
         self.owners_of.clear()
         self.live.clear()
+        self.terminating.clear()
         for resource in RESOURCES:
             for obj in self.api.store.list(resource.ref, None).items:
                 self._index(resource, obj, True)
+                if resource is NAMESPACES and objects.is_deleting(obj):
+                    self.terminating.add(obj["metadata"]["name"])
         return revision
 
     # -- work ---------------------------------------------------------------------------------------
@@ -175,7 +177,12 @@ class GarbageCollector:
         resource = _BY_REF.get(change.ref)
         if resource is None:
             return
-        obj = orjson.loads(change.stored)  # a copy of its own
+        obj = change.object  # decoded once for every watcher of the change; read, never changed, here
+        if resource is NAMESPACES:
+            if change.type != "DELETED" and objects.is_deleting(obj):
+                self.terminating.add(change.name)
+            else:
+                self.terminating.discard(change.name)
         if change.type == "MODIFIED" and self._as_indexed(resource, obj):
             return  # most changes are status updates: nothing for the collector
         self.handle(resource, obj, change.type == "DELETED")
@@ -209,8 +216,9 @@ class GarbageCollector:
                 except Exception:  # noqa: BLE001 - one bad object must not stop collection
                     log.exception("garbage collector failed on %s %s", change.ref, change.name)
             if changes:  # namespaces still terminating need another look when their contents change
-                for ns in self.api.store.list(NAMESPACES.ref, None).items:
-                    if objects.is_deleting(ns):
+                for name in sorted(self.terminating):
+                    ns = self.api.store.get(NAMESPACES.ref, "", name)
+                    if ns is not None and objects.is_deleting(ns):
                         self._finish_namespace(ns)
             cursor = max([head] + [c.revision for c in changes])
             if hub.head == cursor:
