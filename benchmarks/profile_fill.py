@@ -2,9 +2,9 @@
 TrainingWorkloads fill 500 simulated nodes x 8 GPUs (as `nodes.fill_4000_running_s` does), then each
 process's functions by their share of samples, self and inclusive. Not run by `make bench`.
 
-    .venv/bin/python benchmarks/profile_fill.py [N] [OUT_DIR]     # default 4000, /tmp/berth-profile
+    .venv/bin/python benchmarks/profile_fill.py [N] [OUT_DIR] [NODES]     # default 4000, /tmp/berth-profile, 500
 
-py-spy (a test dependency) samples from outside the processes at 50 Hz; its raw profiles stay in OUT_DIR
+py-spy (a test dependency) samples from outside the processes at 100 Hz; its raw profiles stay in OUT_DIR
 (`api.txt`, `components.txt`, collapsed stacks that flame-graph tools read).
 """
 
@@ -52,13 +52,13 @@ def summary(raw: Path, top: int = 25) -> str:
     return "\n".join(rows)
 
 
-def main(count: int, out: Path) -> None:
+def main(count: int, out: Path, nodes: int = bt.NODES) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="berth-profile-") as tmp:
-        up = bt._Up(Path(tmp))
+        up = bt._Up(Path(tmp), nodes)
         try:
             time.sleep(2.0)
-            spies = [subprocess.Popen([str(PY_SPY), "record", "--pid", str(pid), "--rate", "50", "--format", "raw",
+            spies = [subprocess.Popen([str(PY_SPY), "record", "--pid", str(pid), "--rate", "100", "--format", "raw",
                                        "--nonblocking", "-o", str(out / f"{name}.txt")],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                      for name, pid in (("api", up.server.proc.pid), ("components", up.components[0]))]
@@ -79,4 +79,5 @@ def main(count: int, out: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 4000, Path(sys.argv[2] if len(sys.argv) > 2 else "/tmp/berth-profile"))
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 4000, Path(sys.argv[2] if len(sys.argv) > 2 else "/tmp/berth-profile"),
+         int(sys.argv[3]) if len(sys.argv) > 3 else bt.NODES)
