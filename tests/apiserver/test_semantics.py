@@ -110,6 +110,19 @@ def test_a_pod_modified_to_name_an_owner_that_is_gone_is_collected_and_one_modif
     assert until(lambda: http.get(f"{PODS.format(ns=NS)}/kept").status_code == 404)
 
 
+def test_a_pod_created_naming_only_owners_that_are_gone_is_collected_and_one_with_a_live_owner_stays(http):
+    owner = http.post(TW.format(ns=NS), json=workload("alive")).json()
+    gone = {**owner, "metadata": {**owner["metadata"], "name": "never", "uid": "00000000-0000-4000-8000-0000000000aa"}}
+    assert http.post(PODS.format(ns=NS), json=pod("orphaned", gone)).status_code == 201
+    both = pod("half", owner)
+    both["metadata"]["ownerReferences"] += [{**pod("half", gone)["metadata"]["ownerReferences"][0], "controller": False}]
+    assert http.post(PODS.format(ns=NS), json=both).status_code == 201
+    assert until(lambda: http.get(f"{PODS.format(ns=NS)}/orphaned").status_code == 404)
+    assert http.get(f"{PODS.format(ns=NS)}/half").status_code == 200
+    assert http.delete(f"{TW.format(ns=NS)}/alive").status_code == 200  # its last live owner: now it goes
+    assert until(lambda: http.get(f"{PODS.format(ns=NS)}/half").status_code == 404)
+
+
 def test_foreground_deletion_waits_for_dependents(http):
     owner = http.post(TW.format(ns=NS), json=workload("fg")).json()
     http.post(PODS.format(ns=NS), json=pod("fg-0", owner, block=True))

@@ -122,3 +122,15 @@ def test_its_revisions_go_on_from_the_file_and_are_never_reused(db_path: Path) -
         assert [c.revision for c in again.changes(3)] == [4]
     finally:
         again.close()
+
+
+def test_a_write_listener_may_read_the_object_as_written(sole: Store) -> None:
+    """A listener that needs a few fields of every change (the garbage collector) reads them from the object
+    as the store writes it, instead of decoding every change."""
+    seen: list[tuple[str, int, str, str]] = []
+    sole.on_write(lambda change, obj: seen.append((change.type, change.revision, obj["metadata"]["name"],
+                                                   obj["metadata"]["resourceVersion"])), with_object=True)
+    sole.create(WORKLOADS, "team-a", "a", workload("a"))
+    sole.update(WORKLOADS, "team-a", "a", workload("a", tier="gold"))
+    sole.delete(WORKLOADS, "team-a", "a")
+    assert seen == [("ADDED", 1, "a", "1"), ("MODIFIED", 2, "a", "2"), ("DELETED", 3, "a", "3")]

@@ -9,6 +9,11 @@ It follows the store's change log, as any controller would, and keeps an index o
   finalizer goes.
 - A namespace being deleted: every object in it is deleted; then the namespace.
 Every change goes through `Api`, so the same rules (finalizers, events for watchers) apply as for users.
+
+Most changes are nothing to it (a status written, an object created with its owners alive), yet it sees
+every one: it takes what it needs of each (uid, owners, whether it is being deleted) from the store as the
+object is written (`Store.on_write(with_object=True)`), so that only the changes it acts on are decoded.
+Decoding every change was a tenth of the API server's time under load, with freeing what was decoded.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from berth.apiserver import errors, objects
@@ -36,6 +42,19 @@ def _owners(obj: dict[str, Any]) -> list[str]:
     return [ref.get("uid", "") for ref in (obj.get("metadata") or {}).get("ownerReferences") or []]
 
 
+@dataclass(frozen=True, slots=True)
+class _Note:
+    """What the collector needs of one stored state of an object."""
+
+    uid: str
+    owners: list[str]
+    deleting: bool
+
+    @staticmethod
+    def of(obj: dict[str, Any]) -> _Note:
+        return _Note((obj.get("metadata") or {}).get("uid", ""), _owners(obj), objects.is_deleting(obj))
+
+
 class GarbageCollector:
     """Deletes what its owners no longer hold; runs as a task of the API server."""
 
@@ -45,13 +64,22 @@ class GarbageCollector:
         self.owners_of: dict[Key, list[str]] = {}  # dependent -> its owners' uids
         self.live: dict[str, Key] = {}  # uid -> key of every object that exists
         self.terminating: set[str] = set()  # namespaces being deleted: another look whenever anything changes
+        self.notes: dict[int, _Note] = {}  # revision -> its note, taken as the store wrote it (`note`)
+        api.store.on_write(self.note, with_object=True)
 
     # -- index --------------------------------------------------------------------------------------
 
+    def note(self, change: Change, obj: dict[str, Any]) -> None:
+        """Keep what the collector needs of a change, from the object as the store writes it (under its write
+        lock, before the writer has it back: read, never kept)."""
+        self.notes[change.revision] = _Note.of(obj)
+
     def _index(self, resource: Resource, obj: dict[str, Any], present: bool) -> None:
         meta = obj.get("metadata") or {}
-        key = (resource, meta.get("namespace", ""), meta.get("name", ""))
-        uid = meta.get("uid", "")
+        self._index_key((resource, meta.get("namespace", ""), meta.get("name", "")), _Note.of(obj), present)
+
+    def _index_key(self, key: Key, note: _Note, present: bool) -> None:
+        uid = note.uid
         for owner in self.owners_of.pop(key, ()):
             self.dependents[owner].discard(key)
             if not self.dependents[owner]:
@@ -60,7 +88,7 @@ class GarbageCollector:
             self.live.pop(uid, None)
             return
         self.live[uid] = key
-        owners = _owners(obj)
+        owners = note.owners
         if owners:
             self.owners_of[key] = owners
             for owner in owners:
@@ -73,6 +101,7 @@ class GarbageCollector:
         self.owners_of.clear()
         self.live.clear()
         self.terminating.clear()
+        self.notes = {r: n for r, n in self.notes.items() if r > revision}
         for resource in RESOURCES:
             for obj in self.api.store.list(resource.ref, None).items:
                 self._index(resource, obj, True)
@@ -174,29 +203,37 @@ class GarbageCollector:
                     raise
 
     def apply(self, change: Change) -> None:
+        note = self.notes.pop(change.revision, None)
         resource = _BY_REF.get(change.ref)
         if resource is None:
             return
-        obj = change.object  # decoded once for every watcher of the change; read, never changed, here
+        if note is None:  # not written through this store (another process), or noted before a rebuild
+            note = _Note.of(change.object)
         if resource is NAMESPACES:
-            if change.type != "DELETED" and objects.is_deleting(obj):
+            if change.type != "DELETED" and note.deleting:
                 self.terminating.add(change.name)
             else:
                 self.terminating.discard(change.name)
-        if change.type == "MODIFIED" and self._as_indexed(resource, obj):
-            return  # most changes are status updates: nothing for the collector
-        self.handle(resource, obj, change.type == "DELETED")
+        key = (resource, change.namespace, change.name)
+        if change.type != "DELETED" and not note.deleting and (
+                self._as_indexed(key, note) if change.type == "MODIFIED" else self._added(key, note)):
+            return  # most changes: a status written, or an object made with its owners alive
+        # `change.object` is decoded once for every watcher of the change: read, never changed, here
+        self.handle(resource, change.object, change.type == "DELETED")
 
-    def _as_indexed(self, resource: Resource, obj: dict[str, Any]) -> bool:
-        """Whether `handle` would find this modification changes nothing: the object is not being deleted,
-        it has the owners indexed for it, and every one of them is live (so none is dangling)."""
-        if objects.is_deleting(obj):
+    def _as_indexed(self, key: Key, note: _Note) -> bool:
+        """Whether `handle` would find that this modification of an object not being deleted changes
+        nothing: it has the owners indexed for it, and every one of them is live (so none is dangling)."""
+        return note.owners == self.owners_of.get(key, []) and note.uid in self.live \
+            and all(owner in self.live for owner in note.owners)
+
+    def _added(self, key: Key, note: _Note) -> bool:
+        """Index an object created not being deleted, as `handle` would; False (nothing done) when one of
+        its owners is not live, for `handle` to decide."""
+        if not all(owner in self.live for owner in note.owners):
             return False
-        meta = obj.get("metadata") or {}
-        owners = _owners(obj)
-        key = (resource, meta.get("namespace", ""), meta.get("name", ""))
-        return owners == self.owners_of.get(key, []) and meta.get("uid", "") in self.live \
-            and all(owner in self.live for owner in owners)
+        self._index_key(key, note, True)
+        return True
 
     async def run(self, hub: WatchHub) -> None:
         """Follow the store until the hub closes."""

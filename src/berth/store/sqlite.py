@@ -236,7 +236,7 @@ class Store:
         self._readers: list[tuple[weakref.ref[threading.Thread], sqlite3.Connection]] = []
         self._readers_lock = threading.Lock()
         self._listeners: tuple[Callable[[int], None], ...] = ()
-        self._on_write: tuple[Callable[[Change], None], ...] = ()
+        self._on_write: tuple[Callable[[Change, dict[str, Any]], None], ...] = ()
         self._refs: dict[tuple[str, str], ResourceRef] = {}
         self._closed = False
         self._opened_at = self.revision()
@@ -286,17 +286,22 @@ class Store:
         with self._readers_lock:
             self._listeners = (*self._listeners, callback)
 
-    def on_write(self, callback: Callable[[Change], None]) -> None:
+    def on_write(self, callback: Callable[..., None], *, with_object: bool = False) -> None:
         """Call `callback(change)` with every change this Store writes, in revision order: from the committing
         thread, after the commit and under the write lock, so it must be quick and must not write. The
         change carries the object as stored, and its previous state as a sole writer kept it, else read from
         the store when asked.
 
+        With `with_object`, `callback(change, obj)`: `obj` is the object as stored at the change's revision,
+        as a dict (the one the write is about to return to its caller), for a listener that needs a few of
+        every change's fields without decoding each change: read it during the call, never keep or change it.
+
         This sees only this Store's own writes: another process writing the same file is seen by `changes()`
         alone. An exception in a callback is logged and swallowed.
         """
+        listener = callback if with_object else (lambda change, _: callback(change))
         with self._readers_lock:
-            self._on_write = (*self._on_write, callback)
+            self._on_write = (*self._on_write, listener)
 
     # --- connections -----------------------------------------------------------------------------------
 
@@ -381,7 +386,7 @@ class Store:
                                 None if previous is None else replaced or partial(self._stored_at, previous))
                 for on_write in self._on_write:
                     try:
-                        on_write(change)
+                        on_write(change, result)
                     except Exception:
                         log.exception("store write listener %r failed for revision %d", on_write, revision)
         for callback in self._listeners:
