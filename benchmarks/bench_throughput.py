@@ -16,12 +16,15 @@ over HTTPS, nothing skipped.
   fill. Target: under 40 s. nodes.sim_8000_rss_mb: the peak RSS of `berth up` plus its components
   process in that run.
 
-Each figure's context has the processes' CPU seconds and the creates' own time.
+Each figure's context names the processes and has the CPU seconds of each, the creates' own time, and the
+requests and writes per workload that the API server answered during the fill (its own `/metrics`, read
+before the fill starts and after it ends, outside the timed window).
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import statistics
 import tempfile
 import time
@@ -35,6 +38,10 @@ from common import BerthUp, Figure, Skip, has_flag
 NAMESPACE = "runai-bench"
 TW = f"/apis/run.ai/v2alpha1/namespaces/{NAMESPACE}/trainingworkloads"
 NODES, GPUS = 500, 8
+WRITE_VERBS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_VERB = re.compile(r'verb="([A-Z]+)"')
+PROCESSES = ("berth up: its API server (one process) and its components process (the controllers, the scheduler "
+             "and the simulated nodes); the benchmark's client is a third process on the same machine")
 
 
 def _cluster_yaml(nodes: int) -> str:
@@ -77,6 +84,20 @@ class _Up:
         """CPU seconds so far: the API server's, the components process's."""
         return _cpu_s(self.server.proc.pid), sum(_cpu_s(pid) for pid in self.components)
 
+    def answered(self) -> tuple[int, int]:
+        """The requests the API server has answered so far, and how many of them wrote (POST, PUT, PATCH,
+        DELETE), by its own `apiserver_request_total`."""
+        with httpx.Client(base_url=self.server.url, verify=self.server.ca,
+                          headers={"Authorization": f"Bearer {self.server.token}"}) as http:
+            text = http.get("/metrics").text
+        requests = writes = 0
+        for line in text.splitlines():
+            if line.startswith("apiserver_request_total{"):
+                count = int(float(line.rsplit(" ", 1)[1]))
+                requests += count
+                writes += count if _VERB.search(line).group(1) in WRITE_VERBS else 0
+        return requests, writes
+
     def close(self) -> None:
         self.server.close()
 
@@ -93,20 +114,24 @@ def _fill(count: int, gpu: int, prefix: str, nodes: int = NODES) -> dict[str, fl
         up = _Up(Path(tmp), nodes)
         try:
             time.sleep(2.0)  # the informers' first lists settle
+            answered = up.answered()
             before = up.cpu()
             result = asyncio.run(_run(up, prefix, count, gpu))
             after = up.cpu()
+            requests, writes = (b - a for a, b in zip(answered, up.answered()))
             rss = _peak_rss_mb(up.server.proc.pid) + sum(_peak_rss_mb(pid) for pid in up.components)
         finally:
             up.close()
     return {**result, "api_server_cpu_s": after[0] - before[0], "components_cpu_s": after[1] - before[1],
-            "rss_mb": rss}
+            "rss_mb": rss, "requests": requests, "writes": writes}
 
 
 def _context(result: dict[str, float], count: int, gpu: int, nodes: int = NODES) -> dict[str, object]:
     return {"nodes": nodes, "gpus_per_node": GPUS, "workloads": count, "gpus_each": gpu,
             "creates_s": round(result["creates_s"], 2), "api_server_cpu_s": round(result["api_server_cpu_s"], 1),
-            "components_cpu_s": round(result["components_cpu_s"], 1),
+            "components_cpu_s": round(result["components_cpu_s"], 1), "processes": PROCESSES,
+            "requests_per_workload": round(result["requests"] / count, 2),
+            "writes_per_workload": round(result["writes"] / count, 2),
             "what": "TrainingWorkloads created over HTTPS (8 connections); the controllers make their PodGroups "
                     "and pods, the scheduler binds them, the simulated nodes run them; from the first create to "
                     "the last pod Running (berth up --nodes --no-local-node)"}
