@@ -28,6 +28,7 @@ import re
 import statistics
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -39,7 +40,7 @@ NAMESPACE = "runai-bench"
 TW = f"/apis/run.ai/v2alpha1/namespaces/{NAMESPACE}/trainingworkloads"
 NODES, GPUS = 500, 8
 WRITE_VERBS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-_VERB = re.compile(r'verb="([A-Z]+)"')
+_LABEL = re.compile(r'(\w+)="([^"]*)"')
 PROCESSES = ("berth up: its API server (one process) and its components process (the controllers, the scheduler "
              "and the simulated nodes); the benchmark's client is a third process on the same machine")
 
@@ -84,19 +85,24 @@ class _Up:
         """CPU seconds so far: the API server's, the components process's."""
         return _cpu_s(self.server.proc.pid), sum(_cpu_s(pid) for pid in self.components)
 
-    def answered(self) -> tuple[int, int]:
-        """The requests the API server has answered so far, and how many of them wrote (POST, PUT, PATCH,
-        DELETE), by its own `apiserver_request_total`."""
+    def requests(self) -> Counter[tuple[str, str, str]]:
+        """The requests the API server has answered so far by (verb, resource, subresource), by its own
+        `apiserver_request_total`."""
         with httpx.Client(base_url=self.server.url, verify=self.server.ca,
                           headers={"Authorization": f"Bearer {self.server.token}"}) as http:
             text = http.get("/metrics").text
-        requests = writes = 0
+        counts: Counter[tuple[str, str, str]] = Counter()
         for line in text.splitlines():
             if line.startswith("apiserver_request_total{"):
-                count = int(float(line.rsplit(" ", 1)[1]))
-                requests += count
-                writes += count if _VERB.search(line).group(1) in WRITE_VERBS else 0
-        return requests, writes
+                labels = dict(_LABEL.findall(line))
+                counts[labels.get("verb", ""), labels.get("resource", ""), labels.get("subresource", "")] += \
+                    int(float(line.rsplit(" ", 1)[1]))
+        return counts
+
+    def answered(self) -> tuple[int, int]:
+        """The requests answered so far, and how many of them wrote (POST, PUT, PATCH, DELETE)."""
+        counts = self.requests()
+        return sum(counts.values()), sum(n for (verb, _, _), n in counts.items() if verb in WRITE_VERBS)
 
     def close(self) -> None:
         self.server.close()

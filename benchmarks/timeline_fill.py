@@ -15,15 +15,11 @@ docs/performance.md).
 from __future__ import annotations
 
 import asyncio
-import re
 import sys
 import tempfile
 import threading
 import time
-from collections import Counter
 from pathlib import Path
-
-import httpx
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -34,19 +30,6 @@ import bench_throughput as bt  # noqa: E402
 STEPS = (("POST", "trainingworkloads", ""), ("PUT", "trainingworkloads", "status"), ("POST", "events", ""),
          ("POST", "podgroups", ""), ("POST", "pods", ""), ("POST", "pods", "binding"),
          ("PATCH", "podgroups", "status"), ("PATCH", "pods", "status"))
-_LABEL = re.compile(r'(\w+)="([^"]*)"')
-
-
-def answered(http: httpx.Client) -> Counter[tuple[str, str, str]]:
-    """How many requests of each step the API server has answered."""
-    counts: Counter[tuple[str, str, str]] = Counter()
-    for line in http.get("/metrics").text.splitlines():
-        if line.startswith("apiserver_request_total{"):
-            labels = dict(_LABEL.findall(line))
-            step = (labels.get("verb", ""), labels.get("resource", ""), labels.get("subresource", ""))
-            if step in STEPS:
-                counts[step] += int(float(line.rsplit(" ", 1)[1]))
-    return counts
 
 
 def main(count: int, nodes: int) -> None:
@@ -56,15 +39,13 @@ def main(count: int, nodes: int) -> None:
         done = threading.Event()
         try:
             time.sleep(2.0)  # the informers' first lists settle
-            http = httpx.Client(base_url=up.server.url, verify=up.server.ca,
-                                headers={"Authorization": f"Bearer {up.server.token}"})
-            before = answered(http)
+            before = up.requests()
 
             def sample() -> None:
                 then, cpu = time.monotonic(), up.cpu()
                 while not done.wait(1.0):
                     now, used = time.monotonic(), up.cpu()
-                    counts = answered(http)
+                    counts = up.requests()
                     rates = [f"{(b - a) / (now - then):5.2f}" for a, b in zip(cpu, used)]
                     rows.append(f"{now - start:5.1f} " + " ".join(rates) + " "
                                 + " ".join(f"{counts[s] - before[s]:6d}" for s in STEPS))

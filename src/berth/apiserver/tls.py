@@ -99,7 +99,7 @@ def issue(ca_cert: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey, hosts: 
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .sign(ca_key, hashes.SHA256())
     )
-    return cert.public_bytes(serialization.Encoding.PEM), _pem_key(key)
+    return pem(cert), _pem_key(key)
 
 
 def pem(cert: x509.Certificate) -> bytes:

@@ -49,8 +49,8 @@ def _client(kubeconfig: str | None, manager: str) -> Client:
 @click.option("--cert-dir", default="/etc/berth/webhook", show_default=True, help="Folder with the webhook's "
               "serving certificate (tls.crt, tls.key, as a kubernetes.io/tls Secret mounts them). When it has "
               "none, one is made in ~/.berth/webhook.")
-@click.option("--reservation-idle", default=30.0, type=float, hidden=True,
-              help="Seconds an unused GPU reservation pod is kept.")
+@click.option("--reservation-idle", default=None, type=float, hidden=True,
+              help="Seconds an unused GPU reservation pod is kept (default 30).")
 @click.option("--certificate-check-interval", default=30.0, type=float, hidden=True,
               help="Seconds between looks for a renewed webhook certificate.")
 @click.option("--probe-port", default=8081, show_default=True, type=int,
@@ -58,7 +58,7 @@ def _client(kubeconfig: str | None, manager: str) -> Client:
 def operator(kubeconfig: str | None, namespace: str | None, lease_name: str, identity: str | None,
              lease_duration: float, lease_renew_deadline: float, lease_retry: float, no_controllers: bool,
              no_scheduler: bool, default_scheduler: bool, gpu_reservations: bool, reservation_image: str | None,
-             reservation_idle: float, webhook_port: int, cert_dir: str, certificate_check_interval: float,
+             reservation_idle: float | None, webhook_port: int, cert_dir: str, certificate_check_interval: float,
              probe_port: int) -> None:
     """Run the controllers, the scheduler and the admission webhook against a Kubernetes API, with leader
     election: of several replicas one runs the controllers and the scheduler, every one serves the webhook.

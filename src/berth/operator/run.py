@@ -77,7 +77,7 @@ class Options:
     serve_default: bool = False  # the scheduler also places pods that name no scheduler
     gpu_reservations: bool = True  # shared GPUs held by reservation pods (a real cluster's kubelets)
     reservation_image: str | None = None  # their image; None: this pod's own (in a cluster)
-    reservation_idle_s: float = 30.0  # an unused reservation pod is deleted after this long
+    reservation_idle_s: float | None = None  # an unused reservation pod is deleted after this long (None: 30 s)
     webhook_port: int = 8443  # 0: no webhook
     webhook_cert: str | None = None
     webhook_key: str | None = None

@@ -94,19 +94,18 @@ class Reservations:
 
     async def _reserved(self, node: str, device: int) -> str:
         """The GPU the reservation pod for (node, device) holds: made if missing, waited for until it says. One
-        being deleted, or that has ended, holds nothing: it is waited out and made again."""
+        being deleted, or that has ended, holds nothing: it is waited out and made again. The pod is read from
+        the reservations' informer, not asked for at each look."""
         self._in_use_since[(node, device)] = time.monotonic()
         name = sharing.reservation_name(node, device)
         deadline = time.monotonic() + WAIT_S
         last = "not created"
         while time.monotonic() < deadline:
-            try:
-                pod = await self.client.get("Pod", name, sharing.RESERVATION_NAMESPACE)
-            except NotFound:
-                await self._create(node, device)
-                continue
-            phase = (pod.get("status") or {}).get("phase") or "Pending"
-            if (pod.get("metadata") or {}).get("deletionTimestamp"):
+            pod = self.pods.get(name, sharing.RESERVATION_NAMESPACE)
+            phase = ((pod or {}).get("status") or {}).get("phase") or "Pending"
+            if pod is None:
+                await self._create(node, device)  # or it is made and the informer has not seen it yet
+            elif (pod.get("metadata") or {}).get("deletionTimestamp"):
                 last = "being deleted"
             elif phase in ("Failed", "Succeeded"):
                 last = f"it ended ({_state(pod)})"

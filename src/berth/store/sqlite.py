@@ -359,8 +359,8 @@ class Store:
                     revision = (row[0] if row else 0) + 1
                 else:
                     revision = self._revision + 1
-                latest = self._latest
-                remembered = None if latest is None else latest.get((ref.group, ref.resource, namespace, name))
+                latest, key = self._latest, (ref.group, ref.resource, namespace, name)
+                remembered = None if latest is None else latest.get(key)
                 result, op, value, previous = action(conn, revision, remembered)
                 conn.execute("COMMIT")
                 self._written[ref] = revision
@@ -369,7 +369,7 @@ class Store:
                 replaced = None  # the state this write replaced, as a sole writer remembers it
                 if latest is not None:
                     self._revision = revision
-                    replaced = self._remember(ref, namespace, name, None if op == DELETED else (revision, value))
+                    replaced = self._remember(key, None if op == DELETED else (revision, value))
             except sqlite3.Error as exc:
                 self._rollback(conn)
                 failed = _write_failed(self._path, exc)
@@ -396,13 +396,11 @@ class Store:
                 log.exception("store listener %r failed for revision %d", callback, revision)
         return result
 
-    def _remember(self, ref: ResourceRef, namespace: str, name: str,
-                  written: tuple[int, bytes] | None) -> bytes | None:
+    def _remember(self, key: tuple[str, str, str, str], written: tuple[int, bytes] | None) -> bytes | None:
         """Keep what a sole writer just committed under the key, with its revision (None: it is gone), newest
         last; what it kept there before (the state this write replaced), if it still had it."""
         latest = self._latest
         assert latest is not None
-        key = (ref.group, ref.resource, namespace, name)
         replaced = latest.pop(key, None)
         if written is not None:
             latest[key] = written
